@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine with python3 and make:
+#   make demo   build .venv, install the kit, generate the demo clinic, render its reports
+#   make test   build .venv, install the kit, run the whole suite (ruff, pytest, doctests, notebooks)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= data/demo
+REPORTS ?= reports
+
+.PHONY: demo test lint bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,dask]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (progress-kit)" >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/progress-kit demo-data $(DEMO_DIR)
+	$(BIN)/progress-kit demo-reports $(DEMO_DIR) --out $(REPORTS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	MPLBACKEND=Agg $(BIN)/python -m pytest progress_kit tests
+
+bench: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
