@@ -252,8 +252,12 @@ def within_person_correlation(data: pd.DataFrame, *, x: str, y: str, subject: st
     n_rows = len(df)
     df = df.dropna(subset=["x", "y"])
     counts = df.groupby("s", sort=True)["x"].transform("size")
-    excluded = sorted(df.loc[counts < 2, "s"].unique().tolist()
-                      + list(set(data[subject].dropna()) - set(df["s"])), key=str)
+    excluded = (set(df.loc[counts < 2, "s"].tolist())
+                | (set(data[subject].dropna().tolist()) - set(df["s"].tolist())))
+    try:
+        excluded = sorted(excluded)
+    except TypeError:  # mixed id types
+        excluded = sorted(excluded, key=str)
     df = df[counts >= 2]
     n_obs = len(df)
     k = df["s"].nunique()
@@ -462,9 +466,13 @@ def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_
             warnings.simplefilter("always")
             model = sm.MixedLM(endog, exog, groups=pairs["s"].astype(str).to_numpy(),
                                exog_re=exog_re)
-            fit = model.fit(reml=True, method=["lbfgs", "bfgs", "cg"])
+            # statsmodels' default optimiser; a list of methods in 0.15 stalls at the start values
+            fit = model.fit(reml=True)
         caught = sorted({str(w.message) for w in record})
         converged = bool(getattr(fit, "converged", True))
+        if not converged:
+            warnings.warn(f"MixedLM for {y} on lagged {x} did not converge; see .attrs['warnings']",
+                          RuntimeWarning, stacklevel=2)
         params, bse = fit.fe_params, fit.bse_fe
         crit = stats.norm.ppf(0.5 + level / 2)
         pvals = 2 * stats.norm.sf(np.abs(params / bse))
