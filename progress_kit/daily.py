@@ -202,8 +202,8 @@ def within_person_correlation(data: pd.DataFrame, *, x: str, y: str, subject: st
     :math:`t = r\\sqrt{\\nu/(1-r^2)}` on :math:`\\nu` degrees of freedom. The interval is the
     Fisher-z interval with the effective sample size :math:`\\nu + 2`, as in rmcorr >= 0.5.4:
     :math:`\\tanh(\\operatorname{atanh} r \\pm z_{1-\\alpha/2} / \\sqrt{\\nu - 1})`. Earlier rmcorr
-    versions used :math:`\\sqrt{\\nu - 3}` (too wide); pingouin's ``rm_corr`` uses the effective
-    sample size but a t instead of a normal quantile, so its interval differs slightly.
+    versions used :math:`\\sqrt{\\nu - 3}` (too wide). pingouin 0.7.0's ``rm_corr`` computes
+    the same interval but prints it rounded to two decimals; here it is unrounded.
 
     Rows with a NaN in ``x`` or ``y`` are dropped pairwise. A person with fewer than two complete
     pairs has no within-person variation and contributes nothing (dropping them leaves ``r`` and
