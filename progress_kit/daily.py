@@ -346,9 +346,9 @@ def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_
     subject, time : str
         The person and calendar-day columns.
     lag : int, default 1
-        Days between x and y. ``lag=0`` is the same-day within-person association. Note that the
-        diary's ``sleep_quality`` rates *the night before* the diary day, so "last night's sleep
-        on today's mood" is ``lag=0`` for that field; ``lag=1`` pairs it with the next day's mood.
+        Days between x and y. ``lag=0`` is the same-day within-person association. The diary's
+        ``sleep_quality`` rates the night that *begins* on the diary day, so "last night's sleep
+        on today's mood" is ``lag=1`` (x on day t - 1, y on day t).
     autoregressive : bool, default True
         Adjust for y on day t - lag (for ``lag=0``: y on the day before), person-mean centred.
     random_slope : bool, default False
