@@ -33,10 +33,11 @@ _SIGNAL_STYLE = {
     "not on track": (_C["vermillion"], "X"), "insufficient data": (_C["grey"], "."),
 }
 _DIARY_STYLE = {"mood": (_C["blue"], "o", "-"), "homework": (_C["orange"], "s", "--"),
+                "progress score": (_C["black"], "o", "-"),
                 "sleep_quality": (_C["purple"], "^", "-."), "goals_on_track": (_C["green"], "D", ":")}
 _DIARY_LABEL = {"mood": "mood (1-10)", "homework": "homework done (0-5)",
                 "sleep_quality": "sleep quality (1-5)", "goals_on_track": "goals on track (0-5)",
-                "takeaways": "take-aways used"}
+                "takeaways": "take-aways used", "progress score": "progress score (0-100)"}
 
 
 def _axes(ax, figsize=(7.0, 3.2)):
@@ -264,13 +265,15 @@ def plot_daily_trend(data: pd.DataFrame, *, measures: Sequence[str] = ("mood", "
         if "trend" in part and part["trend"].notna().any():
             ax.plot(part["date"], part["trend"], color=colour, linestyle=(0, (1, 1)),
                     linewidth=1.0, label=f"trend in {name}")
-    ax.set_ylim(0, 10.5)
+    top = float(np.nanmax(long["value"])) if long["value"].notna().any() else 10.0
+    ax.set_ylim(0, 105 if top > 10 else 10.5)
     if len(long):
         span = pd.to_datetime(long["date"])
         ax.set_xlim(span.min() - pd.Timedelta(hours=12), span.max() + pd.Timedelta(hours=12))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
-    _style(ax, xlabel="day (blank where no diary was filled in)", ylabel="diary rating", title=title)
+    ylabel = "progress score" if top > 10 else "diary rating"
+    _style(ax, xlabel="day (blank where no diary was filled in)", ylabel=ylabel, title=title)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 

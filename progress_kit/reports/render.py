@@ -137,12 +137,18 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
     ipynb = out_dir / f"{stem}.ipynb"
     tmp = _tmp(ipynb)
     t0 = time.perf_counter()
+    failed = out_dir / f"{stem}.failed.ipynb"
     try:
         papermill.execute_notebook(str(notebook_path(kind)), str(tmp), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, log_output=False,
                                    execution_timeout=timeout, cwd=str(out_dir),
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         os.replace(tmp, ipynb)
+        failed.unlink(missing_ok=True)
+    except BaseException:
+        if tmp.exists():  # keep the partly executed notebook: its traceback is the audit trail
+            os.replace(tmp, failed)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     result.files.append(ipynb)

@@ -67,8 +67,9 @@ class Section:
         return self.status == "ok"
 
     def to_html(self, level: int = 3) -> str:
-        out = [f'<section class="pk-section pk-{self.status}">',
-               f"<h{level}>{html.escape(self.title)}</h{level}>"]
+        out = [f'<section class="pk-section pk-{self.status}">']
+        if self.title:
+            out.append(f"<h{level}>{html.escape(self.title)}</h{level}>")
         if self.message:
             out.append(f'<p class="pk-note">{html.escape(self.message)}</p>')
         if self.table is not None and len(self.table):
@@ -398,15 +399,25 @@ def progress_score(rd: ReportData) -> Section:
                        "Not enough diary days yet: the progress score is built from the diary.")
     res = fn(daily, window="14D")
     res = res[res["date"] <= rd.end]
-    if res.empty or res["score"].dropna().empty:
+    scored = res.dropna(subset=["progress_score"])
+    if scored.empty:
         return Section("progress_score", title, "insufficient", "Not enough diary days yet.")
-    last = res.dropna(subset=["score"]).iloc[-1]
-    sec = Section("progress_score", title, facts={"score": float(last["score"])})
-    trend = last.get("trend", "")
-    sec.message = (f"Latest progress score {last['score']:.0f} of 100"
-                   + (f" ({last['confidence']} confidence)" if "confidence" in last else "")
-                   + (f", trend: {trend}." if trend else "."))
-    sec.method = f"Progress score: {res.attrs.get('method', 'see the kit documentation')}"
+    last = scored.iloc[-1]
+    sec = Section("progress_score", title, facts={"score": float(last["progress_score"]),
+                                                 "trend": str(last["trend"])})
+    change = (f", {last['trend_change']:+.0f} points over two weeks"
+              if pd.notna(last["trend_change"]) else "")
+    sec.message = (f"Latest progress score {last['progress_score']:.0f} of 100 on "
+                   f"{_fmt_day(last['date'])} (resting on {last['confidence']:.0%} of the diary "
+                   f"fields); trend: {last['trend']}{change}.")
+    weights = res.attrs.get("weights", {})
+    wtext = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in weights.items())
+    sec.method = (f"Progress score: weighted mean of the diary fields present that day, each rescaled "
+                  f"to 0-100 in the good direction (weights: {wtext}); trend: "
+                  f"{res.attrs.get('trend_rule', '')}.")
+    month = res[res["date"] >= rd.start][["date", "progress_score"]]
+    sec.plot = lambda ax: _plot("plot_daily_trend", month.rename(columns={"progress_score": "value"})
+                                .assign(measure="progress score"), measures=["progress score"], ax=ax)
     return sec
 
 
@@ -435,7 +446,8 @@ def client_summary(header: Section, sections: list[Section]) -> Section:
             sentences.append(f"Better sleep was followed by {'better' if f['estimate'] > 0 else 'worse'}"
                              f" mood the next day ({f['estimate']:+.2f} per point).")
         elif s.key == "progress_score" and s.ok:
-            sentences.append(f"Progress score {f['score']:.0f}/100.")
+            trend = "too few diary days for a trend" if f["trend"] == "insufficient data" else f["trend"]
+            sentences.append(f"Progress score {f['score']:.0f}/100 ({trend}).")
     if header.ok:
         sentences.insert(0, f"{header.facts['sessions_month']} session(s) attended this month, "
                             f"{header.facts['sessions']} in total.")
@@ -460,7 +472,7 @@ def methods(sections: list[Section]) -> Section:
         rows.append(f"{name}: {'; '.join(bits)}" + (f" (source: {src})" if src else "") + ".")
     rows.append(f"Sections that need diary data are shown only with at least {MIN_DIARY_DAYS} "
                 "usable days.")
-    sec = Section("methods", "Methods")
+    sec = Section("methods", "")  # sits under the notebook's own "Methods" heading
     sec.table = pd.DataFrame({"how each label was produced": rows})
     return sec
 
