@@ -1,0 +1,94 @@
+"""The registry: every number sourced, user overrides, item scoring."""
+
+import math
+
+import pandas as pd
+import pytest
+
+import progress_kit as pk
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry():
+    yield
+    pk.reset_measures()
+
+
+def test_issue_figures_are_in_the_registry():
+    table = pk.measures()
+    expected = {"PHQ-9": (0, 27, 10, 6), "GAD-7": (0, 21, 8, 4), "CORE-10": (0, 40, 11, 6),
+                "ORS": (0, 40, 25, 5), "OQ-45": (0, 180, 64, 14)}
+    for name, (lo, hi, cut, rc) in expected.items():
+        row = table.loc[name]
+        assert (row["min"], row["max"], row["cutoff"], row["reliable_change"]) == (lo, hi, cut, rc)
+    assert table.loc["PCL-5", "cutoff"] == 33
+    assert table.loc["ORS", "better"] == "higher"
+    assert (table.loc["WSAS", "min"], table.loc["WSAS", "max"]) == (0, 40)
+
+
+def test_every_number_has_a_source_and_gaps_are_explained():
+    table = pk.measures()
+    for field in ["cutoff", "reliable_change", "reliability"]:
+        has = table[field].notna()
+        assert table.loc[has, f"source_{field}"].notna().all(), field
+    for name in table.index[table["cutoff"].isna() | table["reliable_change"].isna()]:
+        if table.loc[name, "kind"] == "questionnaire":
+            assert table.loc[name, "notes"], f"{name} lacks a note on its missing numbers"
+
+
+def test_caseness_rules():
+    assert pk.get_measure("PHQ-9").is_clinical([9, 10]).tolist() == [False, True]
+    assert pk.get_measure("ORS").is_clinical([24.9, 25]).tolist() == [True, False]
+    assert pk.get_measure("OQ-45").is_clinical([63, 64]).tolist() == [False, True]
+
+
+def test_unknown_measure_suggests():
+    with pytest.raises(ValueError, match="did you mean 'GAD-7'"):
+        pk.get_measure("gad7")
+
+
+def test_toml_override_and_extension(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('["PHQ-9"]\nreliable_change = 5\n["PHQ-9".sources]\n'
+                    'reliable_change = "Our service audit 2025"\n'
+                    '[K10]\nmin = 10\nmax = 50\nstep = 1\nbetter = "lower"\ncutoff = 20\n')
+    table = pk.load_measures(path)
+    assert table.loc["PHQ-9", "reliable_change"] == 5
+    assert table.loc["PHQ-9", "source_reliable_change"] == "Our service audit 2025"
+    assert table.loc["PHQ-9", "cutoff"] == 10
+    assert table.loc["K10", "source_cutoff"] == f"set in {path}"
+    pk.reset_measures()
+    assert pk.get_measure("PHQ-9").reliable_change == 6
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[X]\nmin = 0\nmax = 10\nbetter = "down"\n', "better must be 'lower' or 'higher'"),
+    ('[X]\nmin = 0\nmax = 10\nbetter = "lower"\ncutoff = 11\n', "cutoff 11 lies outside"),
+    ('[X]\nmax = 10\n', "needs field"),
+    ('[X]\nmin = 0\nmax = 10\nbetter = "lower"\ncutof = 5\n', "unknown field"),
+    ('[X\n', "not valid TOML"),
+])
+def test_bad_toml_is_refused(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        pk.load_measures(path)
+    assert "X" not in pk.measures().index
+
+
+def test_score_items_missing_rule():
+    items = pd.DataFrame({f"gad{i}": [1, 1, 1] for i in range(1, 8)})
+    items.loc[1, "gad3"] = None
+    items.loc[2, ["gad3", "gad4"]] = None
+    out = pk.score_items(items, "GAD-7")
+    assert out["score"].iloc[0] == 7
+    # 6 answered items of mean 1 prorate to 7
+    assert out["score"].iloc[1] == 7 and out["prorated"].iloc[1]
+    assert math.isnan(out["score"].iloc[2])
+    assert "2 of 7 items missing" in out["reason"].iloc[2]
+
+
+def test_score_items_refuses_out_of_range_items():
+    items = pd.DataFrame({f"q{i}": [4] for i in range(1, 10)})
+    with pytest.raises(ValueError, match="items must be numbers from 0 to 3"):
+        pk.score_items(items, "PHQ-9")
