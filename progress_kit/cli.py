@@ -91,13 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="which table a single file holds (default: from its name)")
     val.set_defaults(func=_validate)
 
-    try:
-        from .reports.cli import add_commands
-    except ImportError:  # the reports package is optional while it is being built
-        pass
-    else:
-        add_commands(sub)
+    for module in ("reports.cli", "teaching"):
+        _add_commands_from(module, sub)
     return parser
+
+
+def _add_commands_from(module: str, sub: argparse._SubParsersAction) -> None:
+    """Let a sub-package register its own sub-commands (``add_commands(sub)``), if it has any."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(f".{module}", __package__)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(__package__):
+            return
+        raise
+    if hasattr(mod, "add_commands"):
+        mod.add_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
