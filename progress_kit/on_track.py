@@ -88,9 +88,9 @@ def _session_numbers(d: pd.DataFrame, subject: str, time: str,
 
 def _prepare(data: pd.DataFrame, subject: str, time: str, value: str, measure: str,
              session: str | None) -> pd.DataFrame:
-    d = _select(data, subject, time, value, measure)
-    if session is not None and session not in d.columns:
+    if session is not None and session not in data.columns:
         raise ValueError(f"session column {session!r} is not in the data")
+    d = _select(data, subject, time, value, measure, keep=(session,) if session else ())
     if d.duplicated([subject, time]).any():
         dup = d[d.duplicated([subject, time], keep=False)].iloc[0]
         raise ValueError(f"two {measure} scores for {subject} {dup[subject]!r} at {time} "

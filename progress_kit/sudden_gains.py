@@ -118,9 +118,9 @@ def sudden_gains(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
                              "give cutoff= explicitly")
     if not cutoff > 0:
         raise ValueError(f"cutoff must be a positive number of points, not {cutoff}")
-    d = _select(data, subject, time, value, measure)
-    if session is not None and session not in d.columns:
+    if session is not None and session not in data.columns:
         raise ValueError(f"session column {session!r} is not in the data")
+    d = _select(data, subject, time, value, measure, keep=(session,) if session else ())
     if d.duplicated([subject, time]).any():
         dup = d[d.duplicated([subject, time], keep=False)].iloc[0]
         raise ValueError(f"two {value} rows for {subject} {dup[subject]!r} at {time} "

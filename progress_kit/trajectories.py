@@ -35,24 +35,28 @@ DEFAULT_ORIGIN = pd.Timestamp("2000-01-01")
 # ---------------------------------------------------------------------------------------------
 
 def _select(data: pd.DataFrame, subject: str, time: str, value: str,
-            measure: str | None) -> pd.DataFrame:
-    """Check the columns, keep one measure when asked, drop rows without a score."""
+            measure: str | None, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Check the columns; return the needed ones for one measure, without rows lacking a score."""
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, not {type(data).__name__}")
-    for role, col in (("subject", subject), ("time", time), ("value", value)):
+    for role, col in (("subject", subject), ("time", time), ("value", value)) + tuple(
+            ("extra", k) for k in keep):
         if col not in data.columns:
             raise ValueError(f"{role} column {col!r} is not in the data; "
                              f"columns are {list(data.columns)}")
-    if measure is not None:
-        get_measure(measure)  # unknown names raise with a suggestion
-        if "measure" in data.columns:
-            data = data[data["measure"] == measure]
     if not pd.api.types.is_numeric_dtype(data[value]):
         raise ValueError(f"value column {value!r} must be numeric, not {data[value].dtype}")
     t = data[time]
     if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)):
         raise ValueError(f"time column {time!r} must be numeric or datetime64, not {t.dtype}")
-    return data[data[value].notna() & t.notna()]
+    mask = data[value].notna().to_numpy() & t.notna().to_numpy()
+    if measure is not None:
+        get_measure(measure)  # unknown names raise with a suggestion
+        if "measure" in data.columns:
+            mask &= (data["measure"] == measure).to_numpy()
+    # one copy of only the needed columns: inputs may hold tens of millions of rows
+    cols = list(dict.fromkeys([subject, time, value, *keep]))
+    return data.loc[mask, cols]
 
 
 def _time_values(t: pd.Series, per: str, origin: Any = None) -> np.ndarray:
