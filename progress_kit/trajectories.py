@@ -49,11 +49,12 @@ def _select(data: pd.DataFrame, subject: str, time: str, value: str,
     t = data[time]
     if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)):
         raise ValueError(f"time column {time!r} must be numeric or datetime64, not {t.dtype}")
-    mask = data[value].notna().to_numpy() & t.notna().to_numpy()
+    # nullable/pyarrow dtypes give object arrays from to_numpy() unless told otherwise
+    mask = data[value].notna().to_numpy(bool) & t.notna().to_numpy(bool)
     if measure is not None:
         get_measure(measure)  # unknown names raise with a suggestion
         if "measure" in data.columns:
-            mask &= (data["measure"] == measure).to_numpy()
+            mask &= (data["measure"] == measure).to_numpy(bool, na_value=False)
     # one copy of only the needed columns: inputs may hold tens of millions of rows
     cols = list(dict.fromkeys([subject, time, value, *keep]))
     return data.loc[mask, cols]

@@ -219,3 +219,14 @@ def test_trajectory_plot_data_band_and_cutoff():
                                       "deteriorated"]
     with pytest.raises(ValueError, match="no ORS scores"):
         pk.trajectory_plot_data(obs, "zz", "ORS")
+
+
+def test_dask_partition_path_matches_in_memory():
+    dd = pytest.importorskip("dask.dataframe")
+    d = _simulate(2000, 12, seed=10).sample(frac=1, random_state=0)
+    ddf = dd.from_pandas(d, npartitions=5)
+    parts = ddf.map_partitions(pk.slope_sums, measure="PHQ-9")
+    total = parts.groupby(parts.index).sum().compute()
+    res = pk.slopes_from_sums(total, better="lower").sort_index()
+    pd.testing.assert_frame_equal(res, pk.slopes(d, measure="PHQ-9"), rtol=1e-8,
+                                  check_names=False, check_index_type=False)
