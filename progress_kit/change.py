@@ -46,24 +46,59 @@ CS_CATEGORIES = ["recovered", "improved", "unchanged", "deteriorated", "harmed"]
 # step 1: long -> one row per subject
 
 
-def _time_key(t: pd.Series, column: str) -> np.ndarray:
-    """Time values as numbers that sort like the time points (NaN where missing)."""
+def _time_key(t: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Time values as numbers that sort like the time points, and where they are present."""
     if isinstance(t.dtype, pd.CategoricalDtype):
         if not t.cat.ordered:
             raise ValueError(f"time column {column!r} is an unordered categorical; make it ordered "
                              "or give pre= and post=")
-        codes = t.cat.codes.to_numpy()
-        return np.where(codes < 0, np.nan, codes).astype(float)
+        codes = t.cat.codes.to_numpy().astype(np.int64)
+        return codes, codes >= 0
     if pd.api.types.is_datetime64_any_dtype(t):
-        out = t.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(float)
-        out[t.isna().to_numpy()] = np.nan
-        return out
+        # int64 nanoseconds keep exact order (a float would round them)
+        key = t.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return key, key != np.iinfo(np.int64).min
     if pd.api.types.is_bool_dtype(t) or not pd.api.types.is_numeric_dtype(t):
         sample = list(pd.unique(t.dropna())[:3])
         raise ValueError(f"time column {column!r} holds {t.dtype} values such as {sample}, which "
                          "have no natural order; give pre= and post= (e.g. pre='pre', "
                          "post='post') or use numbers, dates or an ordered categorical")
-    return t.to_numpy(dtype=float)
+    key = t.to_numpy(dtype=float)
+    return key, ~np.isnan(key)
+
+
+_DAY_NS = 86_400_000_000_000
+
+
+def _sort_order(codes: np.ndarray, key: np.ndarray) -> np.ndarray | None:
+    """Permutation that orders rows by (codes, key); None when they are already in that order.
+
+    ROM exports usually arrive sorted by client and date, so the O(n) check often saves the
+    sort. Otherwise one int64 composite key is sorted (a stable sort is near linear on data that
+    are sorted in blocks, e.g. one measure after the other); lexsort only as a fallback.
+    """
+    if len(codes) < 2:
+        return None
+    dc = np.diff(codes)
+    same = dc == 0
+    if (dc >= 0).all() and (np.diff(key)[same] >= 0).all():
+        return None
+    k = key
+    if k.dtype.kind == "f":
+        if not np.array_equal(k, np.floor(k)):
+            return np.lexsort((k, codes))
+        k = k.astype(np.int64)
+    k = k - k.min()
+    span = int(k.max()) + 1
+    if span > 1 and span * (int(codes.max()) + 1) >= 2**62 and not (k % _DAY_NS).any():
+        k = k // _DAY_NS
+        span = int(k.max()) + 1
+    if span * (int(codes.max()) + 1) >= 2**62:
+        return np.lexsort((k, codes))
+    composite = codes * span + k
+    # many descents: data are shuffled, quicksort is faster than the run-exploiting stable sort
+    kind = "quicksort" if np.count_nonzero(dc < 0) > len(codes) // 100 else "stable"
+    return np.argsort(composite, kind=kind)
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -131,20 +166,23 @@ def pre_post(data: pd.DataFrame, *, subject: str = "client_id", time: str = "dat
         _check_columns(data, {"measure": "measure"})
         data = data[data["measure"] == measure]
     codes, uniques = _codes(data[subject])
+    if (codes < 0).any():
+        raise ValueError(f"subject column {subject!r} has missing values (row "
+                         f"{int(np.flatnonzero(codes < 0)[0])}); every row needs a subject")
     vals = pd.to_numeric(data[value], errors="raise").to_numpy(dtype=float)
     n_subj = len(uniques)
-    scored = ~np.isnan(vals) & (codes >= 0)
+    scored = ~np.isnan(vals)
     n_scored = np.bincount(codes[scored], minlength=n_subj)
-    seen = np.bincount(codes[codes >= 0], minlength=n_subj) > 0
+    seen = np.bincount(codes, minlength=n_subj) > 0
 
     pre_v = np.full(n_subj, np.nan)
     post_v = np.full(n_subj, np.nan)
     if pre is None and post is None:
-        key = _time_key(data[time], time)
-        ok = scored & ~np.isnan(key)
+        key, present = _time_key(data[time], time)
+        ok = scored & present
         c, k, v = codes[ok], key[ok], vals[ok]
-        if len(c) and not (np.all(np.diff(c) >= 0) and np.all(np.diff(k)[np.diff(c) == 0] > 0)):
-            order = np.lexsort((k, c))
+        order = _sort_order(c, k)
+        if order is not None:
             c, k, v = c[order], k[order], v[order]
         if len(c):
             dup = (np.diff(c) == 0) & (np.diff(k) == 0)

@@ -235,6 +235,36 @@ def test_shuffled_input_gives_same_result(claus):
     pd.testing.assert_frame_equal(a.sort_index(), b.sort_index())
 
 
+def test_fractional_times_in_any_order():
+    # non-integer times take the lexsort path of the reduction
+    df = pd.DataFrame({"client_id": ["a", "b", "a", "b", "a"], "date": [2.5, 0.1, 0.2, 7.25, 1.0],
+                       "score": [3.0, 4, 1, 8, 2]})
+    pp = pk.pre_post(df)
+    assert pp.to_dict("index") == {"a": {"pre": 1.0, "post": 3.0}, "b": {"pre": 4.0, "post": 8.0}}
+
+
+def test_missing_subject_raises():
+    df = pd.DataFrame({"client_id": ["a", None], "date": [1, 2], "score": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="subject column 'client_id' has missing values"):
+        pk.pre_post(df)
+
+
+def test_ha_true_score_cutoff_a_by_hand(claus):
+    cs = pk.clinical_significance(claus, **CLAUS, method="HA", cutoff_type="a")
+    x1, x2, ids = _wide(claus, "id", "time", "hamd", 1, 4)
+    s1 = x1.std(ddof=1)
+    se = s1 * np.sqrt(0.2)
+    r_c = (s1**2 - se**2) / s1**2                       # Hageman & Arrindell (1999)
+    cut = x1.mean() - 2 * s1 * np.sqrt(r_c)
+    assert cs["cutoff"].iloc[0] == pytest.approx(cut, rel=1e-12)
+    m2, s2 = x2.mean(), x2.std(ddof=1)
+    r2 = (s2**2 - se**2) / s2**2
+    cs_indiv = (m2 + (x2 - m2) * r2 - cut) / (np.sqrt(r2) * se)
+    np.testing.assert_allclose(cs.loc[ids, "cs_indiv"], cs_indiv, rtol=1e-12)
+    functional = (x1 > cut) & (-cs_indiv > 1.6448536269514722)
+    assert cs.loc[ids, "functional_post"].tolist() == functional.tolist()
+
+
 def test_categories_are_ordered_categoricals(claus):
     rc = pk.reliable_change(claus, **CLAUS)
     assert list(rc.columns) == ["pre", "post", "change", "rci", "category"]
