@@ -243,6 +243,14 @@ def test_fractional_times_in_any_order():
     assert pp.to_dict("index") == {"a": {"pre": 1.0, "post": 3.0}, "b": {"pre": 4.0, "post": 8.0}}
 
 
+def test_categorical_subject_with_unused_category():
+    df = pd.DataFrame({"client_id": pd.Categorical(["a", "a", "b"], categories=["a", "b", "z"]),
+                       "date": [1, 2, 1], "score": [5.0, 3.0, 4.0]})
+    pp = pk.pre_post(df)
+    assert pp.index.tolist() == ["a"]
+    assert pp.attrs["excluded"]["client_id"].tolist() == ["b"]    # 'z' has no rows at all
+
+
 def test_missing_subject_raises():
     df = pd.DataFrame({"client_id": ["a", None], "date": [1, 2], "score": [1.0, 2.0]})
     with pytest.raises(ValueError, match="subject column 'client_id' has missing values"):

@@ -77,6 +77,15 @@ def test_row_order_does_not_matter(observations):
     pd.testing.assert_frame_equal(a.sort_index(), b.sort_index())
 
 
+def test_categorical_ids_and_measures_give_same_result(observations):
+    cat = observations.astype({"client_id": "category", "measure": "category"})
+    a = pk.talking_therapies_outcomes(observations)
+    b = pk.talking_therapies_outcomes(cat)
+    assert b.index.astype(str).tolist() == a.index.tolist()
+    pd.testing.assert_frame_equal(a[FLAGS + ["n_scored"]].reset_index(drop=True),
+                                  b[FLAGS + ["n_scored"]].reset_index(drop=True))
+
+
 def test_missing_scores_are_ignored():
     obs = scores(pair("a", (16, 7), (12, 5)) + [("a", 9, "PHQ-9", np.nan)])
     out = pk.talking_therapies_outcomes(obs)
