@@ -102,7 +102,9 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
 
     A measure without scores does not count as clinical; check ``paired`` when the service
     requires paired scores on both measures. All flags are False for clients who have not
-    finished.
+    finished. Clients in ``clients`` or ``sessions`` without any score are included (with
+    ``n_scored`` 0), so a client finished by sessions but never scored counts in the
+    denominators of :func:`service_rates`; filter on ``paired`` first if that is not wanted.
 
     References
     ----------
@@ -301,6 +303,18 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
 
 def wilson_interval(successes, trials, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for a binomial proportion (vectorised).
+
+    Parameters
+    ----------
+    successes, trials : int or array-like
+        Numerator and denominator.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    tuple of ndarray
+        Lower and upper limits.
 
     Notes
     -----
