@@ -65,6 +65,11 @@ def _legend(ax, **kw) -> None:
         ax.legend(fontsize="small", frameon=False, **kw)
 
 
+def _words(rule: str) -> str:
+    """'clinical if PHQ-9 >= 10' -> 'PHQ-9 ≥ 10' for a legend."""
+    return (rule.replace("clinical if ", "").replace(">=", "≥").replace("<=", "≤"))
+
+
 def _segments(dates: pd.Series, gap_days: float) -> np.ndarray:
     """Segment number of each point: a new segment starts after a gap longer than gap_days."""
     d = pd.to_datetime(dates).to_numpy()
@@ -133,9 +138,10 @@ def plot_trajectory(data: pd.DataFrame, measure: str, *, date: str = "date", sco
             ax.plot([], [], " ", label="line broken where monitoring paused")
     if m.cutoff is not None:
         ax.axhline(m.cutoff, color=_C["vermillion"], linestyle="--", linewidth=1.3,
-                   label=f"clinical cut-off ({m.describe_cutoff().replace('clinical if ', '')})")
+                   label=f"clinical cut-off ({_words(m.describe_cutoff())})")
     top = m.max if np.isfinite(m.max) else (np.nanmax(y) * 1.1 if len(y) else 1.0)
-    ax.set_ylim(m.min, top)
+    pad = 0.02 * (top - m.min)
+    ax.set_ylim(m.min - pad, top + pad)
     worse = "higher = worse" if m.better == "lower" else "higher = better"
     _style(ax, xlabel="date", ylabel=f"{measure} score", title=title)
     ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small")
@@ -213,8 +219,9 @@ def plot_jacobson(result: pd.DataFrame, *, measure: str | None = None,
         shown = f"<{suppress_below}" if suppress_below and 0 < n < suppress_below else str(n)
         ax.scatter(pre[sel], post[sel], color=colour, marker=marker, s=30, edgecolor="black",
                    linewidth=0.4, label=f"{cat} ({shown})", zorder=3)
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
+    pad = 0.02 * (hi - lo) if hi > lo else 0.5  # markers at the scale's ends stay whole
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
     ax.set_aspect("equal", adjustable="box")
     _style(ax, xlabel=f"first {name} score", ylabel=f"latest {name} score", title=title)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -337,21 +344,27 @@ def plot_tunnel(track: pd.DataFrame, *, measure: str | None = None, x: str = "se
     ...                   "expected": [18.0, 15, 13], "lower": [14.0, 11, 9], "upper": [22.0, 19, 17],
     ...                   "signal": ["on track", "on track", "at risk"]})
     >>> plot_tunnel(t, measure="PHQ-9").get_xlabel()
-    'session'
+    'session (0 = first score)'
     """
     ax = _axes(ax)
     t = track.sort_values(x)
     ax.fill_between(t[x], t["lower"], t["upper"], facecolor=_C["sky"], alpha=0.25, hatch="...",
-                    edgecolor="#9FBFD0", linewidth=0, label="expected range")
+                    edgecolor="#9FBFD0", linewidth=0, label="expected range (outer band)")
+    if {"inner_lower", "inner_upper"} <= set(t.columns):
+        ax.fill_between(t[x], t["inner_lower"], t["inner_upper"], facecolor=_C["sky"], alpha=0.35,
+                        linewidth=0, label="inner band (beyond it: at risk)")
     ax.plot(t[x], t["expected"], color=_C["blue"], linestyle="--", linewidth=1.2,
             label="expected course")
     ax.plot(t[x], t["score"], color=_C["black"], linewidth=1.2)
+    if x == "session":
+        ax.xaxis.get_major_locator().set_params(integer=True)
     signals = t["signal"].astype(str)
     for sig in [s for s in _SIGNAL_STYLE if s in set(signals)]:
         colour, marker = _SIGNAL_STYLE[sig]
         sel = (signals == sig).to_numpy()
         ax.scatter(t[x][sel], t["score"][sel], color=colour, marker=marker, s=40, zorder=3,
                    edgecolor="black", linewidth=0.4, label=sig)
-    _style(ax, xlabel=x.replace("_", " "), ylabel=f"{measure or ''} score".strip(), title=title)
+    xlabel = "session (0 = first score)" if x == "session" else x.replace("_", " ")
+    _style(ax, xlabel=xlabel, ylabel=f"{measure or ''} score".strip(), title=title)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

@@ -55,7 +55,7 @@ def test_batch_renders_every_client_and_the_cohort(rendered):
     m = res.manifest
     assert m["status"].eq("ok").all(), m[["client", "error"]].to_string()
     assert len(m) == len(chosen) + 1
-    for cid, name in safe_names(chosen).items():
+    for name in safe_names(chosen).values():
         for ext in ("html", "pdf", "ipynb"):
             assert (month_dir / "clients" / f"{name}.{ext}").is_file()
     for ext in ("html", "pdf", "ipynb"):
@@ -107,7 +107,7 @@ def test_html_is_clean_offline_and_clinical(rendered):
         assert "progress-kit 0.1.0" in page and "Generated 20" in page
         assert "@page" in page and "A4" in page
     client = (month_dir / "clients" / "C002.html").read_text()
-    assert client.count("data:image/png;base64,") >= 2
+    assert client.count("data:image/png;base64,") >= 2 and "<figure" in client
 
 
 def test_reports_hold_only_their_own_client(rendered):

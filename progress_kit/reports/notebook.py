@@ -7,11 +7,12 @@ JupyterLab.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import io
 
-from IPython.display import HTML, Image, display
+from IPython.display import HTML, display
 
 from .. import __version__
 from ..data import ClinicData
@@ -70,16 +71,22 @@ def _figure_png(section) -> bytes:
 
 
 def show(*sections, level: int = 3) -> None:
-    """Display sections: text and table as HTML, then the figure as an embedded PNG."""
+    """Display sections: heading, text, table and figure (an embedded PNG) as one HTML block.
+
+    One block per section lets the print CSS keep a figure on the same page as its heading.
+    """
     for sec in sections:
         if isinstance(sec, list | tuple):
             show(*sec, level=level)
             continue
-        display(HTML(sec.to_html(level)))
+        figure = ""
         if sec.plot is not None:
-            png = _figure_png(sec)
+            png = base64.b64encode(_figure_png(sec)).decode("ascii")
             width = min(FIG_WIDTH_PX, round(FIG_WIDTH_PX * sec.figsize[0] / 7.2))
-            display(Image(data=png, format="png", width=width))
+            alt = html.escape(f"Figure: {sec.title}")
+            figure = (f'<figure class="pk-figure"><img src="data:image/png;base64,{png}" '
+                      f'width="{width}" alt="{alt}"></figure>')
+        display(HTML(sec.to_html(level, figure=figure)))
 
 
 def title(heading: str, subtitle: str) -> None:

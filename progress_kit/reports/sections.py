@@ -12,6 +12,7 @@ label, for the report's methods footnote.
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ __all__ = ["Section", "MIN_DIARY_DAYS", "SUPPRESS_BELOW", "client_header", "data
            "sleep_mood_lag", "progress_score", "client_summary", "methods",
            "cohort_overview", "talking_therapies", "jacobson", "slope_distribution",
            "recovery_by_group", "not_on_track", "cohort_data_quality", "month_over_month",
-           "suppress", "wilson"]
+           "suppress"]
 
 MIN_DIARY_DAYS = 14
 """Fewest days (pairs) before a within-person correlation or lagged effect is shown."""
@@ -60,21 +61,24 @@ class Section:
     method: str = ""
     plot: Callable | None = None
     figsize: tuple[float, float] = (7.2, 3.0)
-    parts: list[Section] = field(default_factory=list)
+    header: bool = True  # show the table's column names
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def to_html(self, level: int = 3) -> str:
-        out = [f'<section class="pk-section pk-{self.status}">']
+    def to_html(self, level: int = 3, figure: str = "") -> str:
+        kind = " pk-with-figure" if figure else ""
+        out = [f'<section class="pk-section pk-{self.status}{kind}">']
         if self.title:
             out.append(f"<h{level}>{html.escape(self.title)}</h{level}>")
         if self.message:
             out.append(f'<p class="pk-note">{html.escape(self.message)}</p>')
         if self.table is not None and len(self.table):
-            out.append(self.table.to_html(index=False, escape=True, na_rep="–",
+            out.append(self.table.to_html(index=False, escape=True, na_rep="–", header=self.header,
                                           classes="pk-table", border=0))
+        if figure:
+            out.append(figure)
         out.append("</section>")
         return "\n".join(out)
 
@@ -122,7 +126,8 @@ def client_header(rd: ReportData) -> Section:
                                   f"(of {len(offered_month)} booked)"),
             ("Session frequency", f"planned {c['session_frequency']}; attended {observed}"),
             ("Time in therapy", f"{weeks:.0f} weeks" if np.isfinite(weeks) else "–")]
-    sec.table = pd.DataFrame(rows, columns=["", "value"])
+    sec.table = pd.DataFrame(rows, columns=["item", "value"])
+    sec.header = False
     sec.facts = {"sessions": len(attended), "sessions_month": len(this_month), "weeks": weeks}
     return sec
 
@@ -169,6 +174,16 @@ def data_quality(rd: ReportData) -> Section:
     return sec
 
 
+def _threshold_change(fn: Callable, scores: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """clinical_significance by the published threshold (the method of NHS Talking Therapies)."""
+    with warnings.catch_warnings():
+        # with a single client the sample SD that the other RCI methods need is undefined and
+        # numpy warns while computing it; the threshold method does not use it
+        warnings.filterwarnings("ignore", "Degrees of freedom <= 0", RuntimeWarning)
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        return fn(scores, measure=measure, method="threshold")
+
+
 _CHANGE_WORDS = {
     "recovered": "reliable improvement, below cut-off (recovered)",
     "improved": "reliable improvement",
@@ -203,7 +218,7 @@ def questionnaire(rd: ReportData, measure: str) -> Section:
         lines.append(f"Reliable and clinically significant change: {UNAVAILABLE}")
     else:
         try:
-            res = cs(scores, measure=measure, method="threshold")
+            res = _threshold_change(cs, scores, measure)
         except ValueError as exc:
             lines.append(f"Reliable change could not be assessed ({exc}).")
         else:
@@ -235,7 +250,7 @@ def questionnaire(rd: ReportData, measure: str) -> Section:
         else:
             lines.append("Slope: insufficient data (at least three scores are needed).")
     sec.message = " ".join(lines)
-    sec.method = " ".join(methods)
+    sec.method = "\n".join(methods)  # one footnote line each
     return sec
 
 
@@ -245,11 +260,26 @@ def _plot(name: str, *args, **kwargs):
     return getattr(plots, name)(*args, **kwargs)
 
 
+def _expected(reference: ClinicData, measure: str):
+    """The expected-response model from reference data, or the reason it cannot be built."""
+    try:
+        return _stat("expected_response")(reference.observations, measure=measure), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _tunnel_method(expected) -> str:
+    return (f"On-track signal: expected recovery curve after Finch, Lambert & Schaalje (2001), "
+            f"log-linear in session number and conditioned on the intake score, learned from "
+            f"{expected.n_clients} reference clients; 'at risk' beyond the {expected.inner:.0%} "
+            f"and 'not on track' beyond the {expected.outer:.0%} band of the reference "
+            f"residuals, in the worse direction. A prompt to review, not a verdict.")
+
+
 def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9") -> Section:
     """On-track signal against the expected course (the tunnel)."""
     title = f"On-track signal ({measure})"
-    expected_fn, track_fn = _stat("expected_response"), _stat("on_track")
-    if expected_fn is None or track_fn is None:
+    if _stat("expected_response") is None or _stat("on_track_plot_data") is None:
         return _unavailable("on_track", title, "the on-track statistic")
     scores = rd.observations[rd.observations["measure"] == measure]
     if len(scores) < 2:
@@ -258,20 +288,24 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
     if reference is None:
         return Section("on_track", title, "insufficient",
                        "No reference data to build the expected course from.")
-    expected = expected_fn(reference.observations, measure=measure)
-    track = track_fn(scores, expected, measure=measure)
-    if not len(track):
-        return Section("on_track", title, "insufficient", "Insufficient data for an on-track signal.")
-    last = track.iloc[-1]
-    sec = Section("on_track", title, facts={"signal": str(last["signal"])})
-    sec.message = f"Latest signal: {last['signal']}."
-    sec.method = f"On-track signal: {expected.attrs.get('method', 'expected course from reference data')}."
+    expected, why = _expected(reference, measure)
+    if expected is None:
+        return Section("on_track", title, "insufficient",
+                       f"The reference data are too small for an expected course ({why}).")
+    track = _stat("on_track_plot_data")(scores, expected, rd.client_id, measure=measure)
+    held = track.dropna(subset=["score"])
+    last = held.iloc[-1]
+    sec = Section("on_track", title, facts={"signal": str(last["signal"])},
+                  method=_tunnel_method(expected))
+    sec.message = (f"Latest signal (session {int(last['session'])}, where 0 is the first score): "
+                   f"{last['signal']}. Expected score there {last['expected']:.0f}, range up to "
+                   f"{last['upper']:.0f}.")
     sec.plot = lambda ax: _plot("plot_tunnel", track, measure=measure, ax=ax)
     return sec
 
 
 def sudden_gains(rd: ReportData, measure: str = "PHQ-9") -> Section:
-    """Sudden gains (and losses) between sessions."""
+    """Sudden gains (and losses) between consecutive sessions."""
     title = f"Sudden gains ({measure})"
     fn = _stat("sudden_gains")
     if fn is None:
@@ -281,11 +315,22 @@ def sudden_gains(rd: ReportData, measure: str = "PHQ-9") -> Section:
         return Section("sudden_gains", title, "insufficient",
                        f"Insufficient data: sudden gains need at least four {measure} scores.")
     res = fn(scores, measure=measure)
-    sec = Section("sudden_gains", title, facts={"n_gains": len(res)},
-                  method=f"Sudden gains: {res.attrs.get('method', '')}")
+    m = get_measure(measure)
+    sec = Section("sudden_gains", title, facts={"n_gains": int((res["type"] == "gain").sum()),
+                                                "n_losses": int((res["type"] == "loss").sum())},
+                  method=(f"Sudden gains and losses: Tang & DeRubeis (1999) criteria between "
+                          f"consecutive scores: a change of at least {m.reliable_change:g} points "
+                          f"({measure} reliable change), at least 25% of the score before, and "
+                          f"the three scores before differ from the three after (t-test, 5%)."))
     if len(res):
-        sec.table = res[[c for c in ("type", "session", "pre", "post", "magnitude") if c in res]]
-        sec.message = f"{len(res)} sudden change(s) found."
+        table = res[["type", "session", "pre_time", "pre", "post", "magnitude"]].copy()
+        table["session"] = [f"{int(n)} → {int(n) + 1}" for n in table["session"]]
+        table["pre_time"] = table["pre_time"].map(_fmt_day)
+        sec.table = table.rename(columns={"session": "between scores", "pre_time": "from",
+                                          "pre": "before", "post": "after",
+                                          "magnitude": "points"})
+        sec.message = (f"{sec.facts['n_gains']} sudden gain(s) and {sec.facts['n_losses']} "
+                       f"sudden loss(es).")
     else:
         sec.message = "No sudden gains or losses."
     return sec
@@ -437,8 +482,8 @@ def client_summary(header: Section, sections: list[Section]) -> Section:
             sentences.append(text + ".")
         elif s.key == "on_track" and s.ok:
             sentences.append(f"On-track signal: {f['signal']}.")
-        elif s.key == "sudden_gains" and s.ok and f.get("n_gains"):
-            sentences.append(f"{f['n_gains']} sudden change(s) between sessions.")
+        elif s.key == "sudden_gains" and s.ok and (f.get("n_gains") or f.get("n_losses")):
+            sentences.append(f"{f['n_gains']} sudden gain(s), {f['n_losses']} sudden loss(es).")
         elif s.key == "quality" and f.get("diary_expected"):
             share = 1 - f["diary_missing"] / f["diary_expected"]
             sentences.append(f"Diary completed on {share:.0%} of days this month.")
@@ -461,7 +506,7 @@ def client_summary(header: Section, sections: list[Section]) -> Section:
 
 def methods(sections: list[Section]) -> Section:
     """The methods footnote: which method and thresholds produced each label."""
-    rows = [s.method for s in sections if s.method]
+    rows = [line for s in sections if s.method for line in s.method.split("\n")]
     measures_used = {s.facts["measure"] for s in sections if "measure" in s.facts}
     for name in sorted(measures_used):
         m = get_measure(name)
@@ -478,26 +523,6 @@ def methods(sections: list[Section]) -> Section:
 
 
 # ----------------------------------------------------------------------------- cohort sections
-
-
-def wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for k successes out of n (NaN where n is 0).
-
-    Examples
-    --------
-    >>> lo, hi = wilson(np.array([8]), np.array([20]))
-    >>> round(float(lo[0]), 3), round(float(hi[0]), 3)
-    (0.219, 0.613)
-    """
-    from scipy.stats import norm
-
-    k, n = np.asarray(k, float), np.asarray(n, float)
-    z = norm.ppf(0.5 + level / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
 
 
 def suppress(table: pd.DataFrame, counts: list[str], linked: list[str] | None = None,
@@ -552,23 +577,62 @@ def cohort_overview(clinic: ClinicData, month: str, therapist_id: str | None = N
         "count": [len(active), int(clients["start_date"].between(start, end).sum()),
                   int(clients["end_date"].between(start, end).sum()), len(in_month),
                   int(in_month["attended"].sum())]})
-    sec = Section("overview", "Caseload this month", table=suppress(rows, ["count"]))
+    sec = Section("overview", "Caseload this month", table=suppress(rows, ["count"]), header=False)
     scope = f"therapist {therapist_id}" if therapist_id else "the whole service"
     sec.message = f"{_fmt_day(start)} to {_fmt_day(end)}, {scope}."
     return sec
 
 
+_TT_WORDS = {"finished": "finished treatment (2+ treatment sessions)",
+             "caseness_start": "a case at the start (of those finished)",
+             "recovery": "recovery", "reliable_improvement": "reliable improvement",
+             "reliable_deterioration": "reliable deterioration",
+             "reliable_recovery": "reliable recovery"}
+
+
+def _rates_table(rates: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    """Rates as a clinician reads them: words, counts, a percentage and its interval."""
+    def pct(x):
+        return "suppressed" if pd.isna(x) else f"{x:.0%}"
+
+    out = rates[first].copy()
+    out["outcome"] = rates["outcome"].map(lambda o: _TT_WORDS.get(o, o.replace("_", " ")))
+    out["numerator"] = rates["numerator"].astype(str)
+    out["denominator"] = rates["denominator"].astype(str)
+    out["rate"] = rates["rate"].map(pct)
+    out["95% CI"] = [("suppressed" if pd.isna(lo) else f"{lo:.0%}–{hi:.0%}")
+                     for lo, hi in zip(rates["ci_low"], rates["ci_high"], strict=True)]
+    return out
+
+
+def _outcomes(clinic: ClinicData, month: str, therapist_id: str | None, group: str | None = None):
+    fn = _stat("talking_therapies_outcomes")
+    if fn is None:
+        return None
+    clients, obs, ses = _cohort(clinic, month, therapist_id)
+    out = fn(obs, ses, clients=clients)
+    if group and group not in out.columns and group in clients.columns:
+        out = out.join(clients.set_index("client_id")[[group]], how="left")
+    return out
+
+
 def talking_therapies(clinic: ClinicData, month: str, therapist_id: str | None = None) -> Section:
     """NHS Talking Therapies recovery, reliable improvement and reliable recovery rates."""
     title = "NHS Talking Therapies outcomes"
-    outcomes_fn, rates_fn = _stat("talking_therapies_outcomes"), _stat("service_rates")
-    if outcomes_fn is None or rates_fn is None:
+    rates_fn = _stat("service_rates")
+    outcomes = _outcomes(clinic, month, therapist_id)
+    if outcomes is None or rates_fn is None:
         return _unavailable("tt", title, "the Talking Therapies outcome rates")
-    clients, obs, ses = _cohort(clinic, month, therapist_id)
-    outcomes = outcomes_fn(obs, ses, clients=clients)
+    if outcomes.empty:
+        return Section("tt", title, "insufficient", "No clients with questionnaire scores yet.")
     rates = rates_fn(outcomes)
-    sec = Section("tt", title, table=rates, method=f"Talking Therapies rates: "
-                  f"{rates.attrs.get('method', outcomes.attrs.get('method', ''))}")
+    sec = Section("tt", title, table=_rates_table(rates, []))
+    sec.message = ("Every client seen up to the end of the month (cumulative), first against last "
+                   "score. Rates are out of the clients who finished treatment; recovery and "
+                   "reliable recovery out of those who were a case at the start.")
+    sec.method = ("Talking Therapies rates (NHS England 2023 definitions, PHQ-9 with GAD-7 or the "
+                  f"disorder-specific anxiety measure): {outcomes.attrs.get('method', '')} "
+                  f"{rates.attrs.get('method', '')}.").replace("  ", " ")
     return sec
 
 
@@ -583,8 +647,10 @@ def _change_result(clinic: ClinicData, month: str, therapist_id: str | None,
     scores = scores[scores["client_id"].isin(counts.index[counts >= 2])]
     if scores.empty:
         return pd.DataFrame(columns=["pre", "post", "category"])
-    res = fn(scores, measure=measure, method="threshold")
-    return res.join(clients.set_index("client_id")[["therapist_id"]], how="left")
+    res = _threshold_change(fn, scores, measure)
+    out = res.join(clients.set_index("client_id")[["therapist_id"]], how="left")
+    out.attrs = res.attrs  # the method and the Jacobson band live there
+    return out
 
 
 def jacobson(clinic: ClinicData, month: str, therapist_id: str | None = None,
@@ -649,53 +715,53 @@ def slope_distribution(clinic: ClinicData, month: str, therapist_id: str | None 
 
 
 def recovery_by_group(clinic: ClinicData, month: str, therapist_id: str | None = None,
-                      group: str = "therapist_id", measure: str = "PHQ-9") -> Section:
-    """Recovery rate per therapist (or other group), with small-cell suppression."""
+                      group: str = "therapist_id") -> Section:
+    """Talking Therapies recovery rate per therapist (or other clients column), suppressed."""
     title = f"Recovery by {group.replace('_id', '').replace('_', ' ')}"
-    res = _change_result(clinic, month, therapist_id, measure)
-    if res is None:
-        return _unavailable("recovery", title, "clinical significance")
-    res = res[res["clinical_pre"].astype(bool)] if "clinical_pre" in res else res
-    if res.empty:
-        return Section("recovery", title, "insufficient", "No clients in the clinical range at intake.")
-    if group not in res.columns:
-        res = res.join(clinic.clients.set_index("client_id")[[group]], how="left")
-    rec = (res["category"].astype(str) == "recovered")
-    g = pd.DataFrame({"group": res[group].astype(str), "rec": rec}).groupby("group")["rec"]
-    k, n = g.sum().astype(int), g.size()
-    lo, hi = wilson(k.to_numpy(), n.to_numpy())
-    table = pd.DataFrame({group.replace("_", " "): k.index, "recovered": k.to_numpy(),
-                          "clients (clinical at intake, 2+ scores)": n.to_numpy(),
-                          "rate": [f"{a / b:.0%}" for a, b in zip(k, n, strict=True)],
-                          "95% CI": [f"{a:.0%}–{b:.0%}" for a, b in zip(lo, hi, strict=True)]})
-    table = suppress(table, ["recovered", "clients (clinical at intake, 2+ scores)"],
-                     ["rate", "95% CI"])
-    sec = Section("recovery", title, table=table,
-                  method=f"Recovery by group: recovered = clinical on {measure} at the first score, "
-                         f"below the cut-off at the latest and reliably improved; 95% Wilson interval; "
-                         f"counts below {SUPPRESS_BELOW} suppressed.")
-    sec.message = "Rates are for clients with at least two scores so far; ongoing clients are included."
+    rates_fn = _stat("service_rates")
+    outcomes = _outcomes(clinic, month, therapist_id, group)
+    if outcomes is None or rates_fn is None:
+        return _unavailable("recovery", title, "the Talking Therapies outcome rates")
+    if group not in outcomes.columns:
+        raise ValueError(f"group {group!r} is not a column of the clients table")
+    if outcomes.empty:
+        return Section("recovery", title, "insufficient", "No clients with questionnaire scores yet.")
+    rates = rates_fn(outcomes, by=group)
+    rates = rates[rates["outcome"] == "recovery"]
+    table = _rates_table(rates, [group]).drop(columns="outcome")
+    table = table.rename(columns={group: group.replace("_", " "), "numerator": "recovered",
+                                  "denominator": "finished, a case at start"})
+    sec = Section("recovery", title, table=table)
+    sec.message = (f"Counts below {SUPPRESS_BELOW} are shown as <{SUPPRESS_BELOW} and their rates "
+                   "withheld. Small groups vary a lot by chance: read the intervals.")
+    sec.method = f"Recovery by {group.replace('_', ' ')}: as the Talking Therapies recovery rate, per group."
     return sec
 
 
 def not_on_track(clinic: ClinicData, month: str, therapist_id: str | None = None,
                  measure: str = "PHQ-9") -> Section:
-    """Clients whose latest signal this month is 'not on track' (for clinical review)."""
+    """Clients whose latest signal, from a score this month, is 'not on track' (for review)."""
     title = "Clients flagged not on track"
-    expected_fn, track_fn = _stat("expected_response"), _stat("on_track")
-    if expected_fn is None or track_fn is None:
+    if _stat("expected_response") is None or _stat("on_track") is None:
         return _unavailable("not_on_track", title, "the on-track statistic")
     start, _ = parse_month(month)
     clients, obs, _ = _cohort(clinic, month, therapist_id)
-    expected = expected_fn(clinic.observations, measure=measure)
-    track = track_fn(obs[obs["measure"] == measure], expected, measure=measure)
-    latest = track.sort_values("date").groupby("client_id").tail(1)
+    expected, why = _expected(clinic, measure)
+    if expected is None:
+        return Section("not_on_track", title, "insufficient",
+                       f"The data are too small for an expected course ({why}).")
+    track = _stat("on_track")(obs[obs["measure"] == measure], expected, measure=measure)
+    latest = track.sort_values(["client_id", "date"]).groupby("client_id").tail(1)
     flagged = latest[(latest["signal"] == "not on track") & (latest["date"] >= start)]
-    sec = Section("not_on_track", title,
-                  table=flagged.merge(clients[["client_id", "therapist_id"]], on="client_id")
-                  [["client_id", "therapist_id", "date"]],
-                  method=f"On-track signal: {expected.attrs.get('method', '')}")
-    sec.message = f"{len(flagged)} client(s) with a 'not on track' signal this month."
+    table = flagged.merge(clients[["client_id", "therapist_id"]], on="client_id")
+    table = pd.DataFrame({"client": table["client_id"], "therapist": table["therapist_id"],
+                          "latest score on": table["date"].map(_fmt_day),
+                          "session": table["session"].astype(int)})
+    at_risk = int(((latest["signal"] == "at risk") & (latest["date"] >= start)).sum())
+    sec = Section("not_on_track", title, table=table, method=_tunnel_method(expected))
+    sec.message = (f"{len(flagged)} client(s) not on track at their latest {measure} score this "
+                   f"month" + (f"; {at_risk} more at risk." if at_risk >= SUPPRESS_BELOW else
+                               (f"; <{SUPPRESS_BELOW} more at risk." if at_risk else ".")))
     return sec
 
 
