@@ -701,11 +701,16 @@ def slope_distribution(clinic: ClinicData, month: str, therapist_id: str | None 
     def draw(ax):
         from ..plots import CLINICAL_COLOURS as C
 
-        ax.hist(values, bins=min(20, max(5, len(values) // 3)), color=C["sky"], edgecolor="black",
-                hatch="//")
+        # equal-count bins: every bar holds at least SUPPRESS_BELOW clients (no small cells);
+        # bar area is the share of clients, so wide bars are low
+        n_bins = max(1, min(10, len(values) // SUPPRESS_BELOW))
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, n_bins + 1)))
+        ax.hist(values, bins=edges, density=True, color=C["sky"], edgecolor="black", hatch="//")
         ax.axvline(0, color=C["black"], linestyle="--", linewidth=1.2, label="no change")
         ax.set_xlabel(f"{measure} slope (points per week; below 0 = improving)")
-        ax.set_ylabel("clients")
+        ax.set_ylabel("share of clients (density)")
+        ax.set_title(f"each bar holds about {len(values) // n_bins} clients", loc="right",
+                     fontsize="x-small")
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, fontsize="small")
         return ax
