@@ -209,3 +209,14 @@ def test_notebook_parameters_are_json_native():
         ns: dict = {}
         exec("".join(cells[0]["source"]), {}, ns)  # our own source, not data
         assert all(v is None or isinstance(v, str) for v in ns.values())
+
+
+def test_cli_report_unknown_client_and_missing_folder(small, tmp_path, capsys):
+    from progress_kit.cli import main
+
+    folder, _ = small
+    code = main(["report", "client", str(folder), "--client", "nobody", "--month", "2026-10",
+                 "--out", str(tmp_path)])
+    assert code == 1 and "'nobody' is not in" in capsys.readouterr().err
+    assert main(["batch", str(tmp_path / "missing"), "--month", "2026-10"]) == 2
+    assert not list(tmp_path.rglob("*.html"))
