@@ -147,6 +147,11 @@ def plot_trajectory(data: pd.DataFrame, measure: str, *, date: str = "date", sco
     ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small")
     import matplotlib.dates as mdates
 
+    if len(d):  # at least four weeks wide, so one or two scores still get a readable axis
+        mid = x.min() + (x.max() - x.min()) / 2
+        half = max(pd.Timedelta(days=14), (x.max() - x.min()) / 2 + pd.Timedelta(days=4))
+        ax.set_xlim(mid - half, mid + half)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=7, interval_multiples=False))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
@@ -278,7 +283,7 @@ def plot_daily_trend(data: pd.DataFrame, *, measures: Sequence[str] = ("mood", "
         span = pd.to_datetime(long["date"])
         ax.set_xlim(span.min() - pd.Timedelta(hours=12), span.max() + pd.Timedelta(hours=12))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8, interval_multiples=False))
     ylabel = "progress score" if top > 10 else "diary rating"
     _style(ax, xlabel="day (blank where no diary was filled in)", ylabel=ylabel, title=title)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -35,7 +35,9 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     """Every section of a client report, keyed by where it goes in the notebook."""
     header = S.client_header(rd)
     quality = S.data_quality(rd)
-    quest = [S.questionnaire(rd, m) for m in rd.questionnaires]
+    quest = [S.questionnaire(rd, m) for m in rd.questionnaires] or [
+        S.Section("no_questionnaires", "Questionnaires", "insufficient",
+                  "No questionnaire scores up to the end of this month.")]
     track = [S.on_track(rd, reference, "PHQ-9"), S.sudden_gains(rd, "PHQ-9")] \
         if "PHQ-9" in rd.questionnaires else []
     diary = [S.daily_trend(rd), S.homework_mood(rd), S.sleep_mood_lag(rd), S.progress_score(rd)]

@@ -205,8 +205,9 @@ def questionnaire(rd: ReportData, measure: str) -> Section:
     first, latest = scores["score"].iloc[0], scores["score"].iloc[-1]
     sec.facts.update(first=float(first), latest=float(latest))
     sec.plot = lambda ax, d=scores[["date", "score"]]: _plot("plot_trajectory", d, measure, ax=ax)
-    lines = [f"{n} score(s) from {_fmt_day(scores['date'].iloc[0])} to "
-             f"{_fmt_day(scores['date'].iloc[-1])}; first {first:g}, latest {latest:g}."]
+    lines = [f"{n} scores from {_fmt_day(scores['date'].iloc[0])} to "
+             f"{_fmt_day(scores['date'].iloc[-1])}; first {first:g}, latest {latest:g}."
+             if n > 1 else f"1 score so far, {latest:g} on {_fmt_day(scores['date'].iloc[0])}."]
     methods = []
     if n < 2:
         sec.status = "insufficient"
@@ -388,10 +389,12 @@ def homework_mood(rd: ReportData) -> Section:
                        f"at least {MIN_DIARY_DAYS} are needed.")
     res = fn(daily, x="homework", y="mood", subject="client_id").iloc[0]
     sec = Section("homework_mood", title, facts={"r": float(res["r"])})
-    sec.message = (f"On days with more homework than usual for this client, mood was "
-                   f"{'higher' if res['r'] > 0 else 'lower'}: r = {res['r']:.2f} (95% CI "
-                   f"{res['ci_low']:.2f} to {res['ci_high']:.2f}, {int(res['n_obs'])} days, "
-                   f"p = {res['pval']:.3f}).")
+    clear = res["ci_low"] > 0 or res["ci_high"] < 0
+    lead = (f"On days with more homework than usual for this client, mood tended to be "
+            f"{'higher' if res['r'] > 0 else 'lower'}" if clear else
+            "No clear same-day link between homework and mood so far")
+    sec.message = (f"{lead}: r = {res['r']:.2f} (95% CI {res['ci_low']:.2f} to "
+                   f"{res['ci_high']:.2f}, {int(res['n_obs'])} days, p = {res['pval']:.3f}).")
     sec.method = ("Homework and mood: within-person (repeated-measures) correlation over days "
                   "with both entries; an association, not proof that homework lifts mood.")
     return sec
@@ -418,10 +421,12 @@ def sleep_mood_lag(rd: ReportData) -> Section:
     except ValueError as exc:
         return Section("sleep_mood_lag", title, "insufficient",
                        f"The effect could not be estimated from this client's diary ({exc}).")
-    sec = Section("sleep_mood_lag", title, facts={"estimate": float(res["estimate"])},
-                  figsize=(6.0, 3.4))
-    sec.message = (f"After a night rated one point better than usual, mood the next day was "
-                   f"{res['estimate']:+.2f} points (95% CI {res['ci_low']:+.2f} to "
+    clear = bool(res["ci_low"] > 0 or res["ci_high"] < 0)
+    sec = Section("sleep_mood_lag", title, figsize=(6.0, 2.9),
+                  facts={"estimate": float(res["estimate"]), "clear": clear})
+    lead = ("After a night rated one point better than usual, mood the next day changed by"
+            if clear else "No clear link yet between a night's sleep and next-day mood; estimate")
+    sec.message = (f"{lead} {res['estimate']:+.2f} points (95% CI {res['ci_low']:+.2f} to "
                    f"{res['ci_high']:+.2f}; {int(res['n_pairs'])} pairs of days).")
     sec.method = ("Sleep and next-day mood: within-person lagged effect (lag 1 day, calendar-exact "
                   f"pairs), model {res.get('method', '')}, adjusting for the previous day's mood.")
@@ -487,7 +492,7 @@ def client_summary(header: Section, sections: list[Section]) -> Section:
         elif s.key == "quality" and f.get("diary_expected"):
             share = 1 - f["diary_missing"] / f["diary_expected"]
             sentences.append(f"Diary completed on {share:.0%} of days this month.")
-        elif s.key == "sleep_mood_lag" and s.ok:
+        elif s.key == "sleep_mood_lag" and s.ok and f["clear"]:
             sentences.append(f"Better sleep was followed by {'better' if f['estimate'] > 0 else 'worse'}"
                              f" mood the next day ({f['estimate']:+.2f} per point).")
         elif s.key == "progress_score" and s.ok:
