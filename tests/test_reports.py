@@ -169,7 +169,9 @@ def test_batch_goes_on_after_a_failure_and_masks_numbers(small, tmp_path, monkey
 
     monkeypatch.setattr(batch_mod, "render_client", fake_client)
     monkeypatch.setattr(batch_mod, "render_cohort", fake_cohort)
-    res = batch_mod.run_batch(folder, "2026-10", tmp_path, formats=("html",), progress=False)
+    # the fakes live in this process, so render in it (the fork server is tested in test_engine)
+    res = batch_mod.run_batch(folder, "2026-10", tmp_path, formats=("html",), progress=False,
+                              engine="kernel")
     m = res.manifest.set_index("client")
     assert res.failed == 1 and m.loc["quest", "status"] == "failed"
     assert "17" not in m.loc["quest", "error"] and "PHQ-#" in m.loc["quest", "error"]
@@ -179,11 +181,12 @@ def test_batch_goes_on_after_a_failure_and_masks_numbers(small, tmp_path, monkey
     assert on_disk["client"].tolist()[:1] == ["00123"]
     assert not list((tmp_path / "2026-10").glob(".cache*")), "the data cache is removed"
     # a re-run skips what is up to date and retries the failure
-    again = batch_mod.run_batch(folder, "2026-10", tmp_path, formats=("html",), progress=False)
+    again = batch_mod.run_batch(folder, "2026-10", tmp_path, formats=("html",), progress=False,
+                                engine="kernel")
     status = again.manifest.set_index("client")["status"]
     assert status.drop(index="quest").eq("up to date").all() and status["quest"] == "failed"
     forced = batch_mod.run_batch(folder, "2026-10", tmp_path, formats=("html",), progress=False,
-                                 force=True)
+                                 force=True, engine="kernel")
     assert forced.manifest.set_index("client")["status"].drop(index="quest").eq("ok").all()
 
 

@@ -129,3 +129,18 @@ def test_reports_hold_only_their_own_client(rendered):
                 assert fingerprint not in text.replace("\n", " ")
     cohort = (month_dir / "cohort.html").read_text()
     assert "PHQ-9 1" not in cohort  # no per-client score sentences in the cohort report
+
+
+@pytest.mark.parametrize("how", [{"engine": "kernel"}, {"scheduler": "local"}])
+def test_every_engine_renders_the_same_reports(rendered, tmp_path, how):
+    """Fork server (the fixture), a kernel per report, and a Dask LocalCluster: same bytes."""
+    pytest.importorskip("distributed") if "scheduler" in how else None
+    folder, month_dir, _, _, _ = rendered
+    pick = ["C001", "00123"]
+    res = run_batch(folder, "2026-10", tmp_path, jobs=2, progress=False, clients=pick,
+                    formats=("html",), **how)
+    assert res.manifest["status"].eq("ok").all(), res.manifest[["client", "error"]].to_string()
+    for name in [*safe_names(pick).values()]:
+        got = (tmp_path / "2026-10" / "clients" / f"{name}.html").read_bytes()
+        assert got == (month_dir / "clients" / f"{name}.html").read_bytes(), name
+    assert (tmp_path / "2026-10" / "cohort.html").read_bytes() == (month_dir / "cohort.html").read_bytes()

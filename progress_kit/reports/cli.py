@@ -81,7 +81,8 @@ def _batch(args: argparse.Namespace) -> int:
 
     data_dir = _data_dir(args.data_dir)
     res = run_batch(data_dir, args.month, args.out, jobs=args.jobs, formats=args.format,
-                    force=args.force, progress=not args.quiet, reference_dir=args.reference)
+                    force=args.force, progress=not args.quiet, reference_dir=args.reference,
+                    engine=args.engine, scheduler=args.scheduler)
     m = res.manifest
     counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
     print(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", file=sys.stderr)
@@ -122,6 +123,13 @@ def add_commands(sub) -> None:
                                        "unless --force. Exit 1 if any report failed.")
     batch.add_argument("--jobs", type=int, default=1, help="reports rendered in parallel (default 1)")
     batch.add_argument("--force", action="store_true", help="re-render up-to-date reports too")
+    batch.add_argument("--engine", choices=["auto", "fork", "kernel"], default="auto",
+                       help="fork: warm workers fork a process per report (fast; Linux); kernel: a "
+                            "fresh Jupyter kernel per report (default auto: fork where available)")
+    batch.add_argument("--scheduler", metavar="ADDRESS|local",
+                       help="render on a Dask distributed cluster: a scheduler address "
+                            "(tcp://host:8786) or 'local' for a LocalCluster of --jobs workers; "
+                            "workers must see the data and output folders")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.add_argument("--reference", metavar="DIR", help="reference data for the expected course")
     batch.set_defaults(func=_batch)

@@ -86,6 +86,8 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
     With neither, the demo clinic :data:`DEMO` is generated in memory.
     """
     if data_cache:
+        if str(data_cache) in _PRELOADED:
+            return _PRELOADED[str(data_cache)]
         with open(data_cache, "rb") as fh:
             return pickle.load(fh)  # written by write_cache in this batch's own output folder
     if data_dir is None:
@@ -97,6 +99,19 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
     data = load_data(data_dir, errors="report")
     data.problems = _attribute_problems(Path(data_dir), data.problems)
     return data
+
+
+_PRELOADED: dict[str, ClinicData] = {}
+
+
+def preload_cache(data_cache: str | Path) -> None:
+    """Keep a batch's cache in memory for :func:`load_clinic`.
+
+    Only the fork server's zygotes call this: each report then runs in a forked child that
+    gets a copy-on-write view of the cache, so no report can change what another one reads.
+    """
+    with open(data_cache, "rb") as fh:
+        _PRELOADED[str(data_cache)] = pickle.load(fh)
 
 
 def write_cache(clinic: ClinicData, path: str | Path) -> Path:

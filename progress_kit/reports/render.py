@@ -101,6 +101,18 @@ def _write_text(target: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+_ENGINE: str | None = None
+
+
+def use_engine(name: str | None) -> None:
+    """Run notebooks in this process with papermill engine ``name`` (None: a Jupyter kernel).
+
+    The fork server's children set the in-process engine; see :mod:`progress_kit.reports.engine`.
+    """
+    global _ENGINE
+    _ENGINE = name
+
+
 def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
                   formats=FORMATS, title: str = "progress-kit report",
                   timeout: int = 600) -> RenderResult:
@@ -141,6 +153,7 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
     try:
         papermill.execute_notebook(str(notebook_path(kind)), str(tmp), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, log_output=False,
+                                   engine_name=_ENGINE,
                                    execution_timeout=timeout, cwd=str(out_dir),
                                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         os.replace(tmp, ipynb)

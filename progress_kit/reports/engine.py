@@ -1,0 +1,281 @@
+"""Fast, isolated report rendering: a fork server with an in-process papermill engine.
+
+Where the time of one report goes (measured on the demo clinic, see docs/performance.md): a
+fresh Jupyter kernel costs about 2 s (start-up and imports) before the notebook's own 0.7 s of
+work, and the first nbconvert and WeasyPrint calls of a process pay for template compilation
+and font loading. None of that depends on the client.
+
+So each batch worker is a *zygote*: a process that imports everything, loads the batch's
+validated data cache once and warms nbconvert and WeasyPrint up on a dummy page, and never runs
+report code itself. For every report it ``fork()``s a child, which
+
+1. executes the notebook with papermill through :class:`InProcessEngine` (the notebook's cells
+   run in a fresh IPython shell inside the child; papermill still injects the parameters,
+   records the execution and raises on a failed cell),
+2. exports HTML and PDF exactly as the kernel path does, writing every file atomically, and
+3. exits. Nothing it did (variables, figures, module state) survives it.
+
+Isolation therefore comes from the operating system: every report starts from the same
+zygote state, which holds no report's data, and no report's process outlives its report.
+The fork server needs ``os.fork`` (Linux, and other POSIX systems); elsewhere the batch uses
+one kernel per report.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+__all__ = ["InProcessEngine", "fork_available", "ForkServer"]
+
+ENGINE_NAME = "progress-kit-inprocess"
+
+
+def fork_available() -> bool:
+    """True where the fork server can run (POSIX ``fork``; not macOS, whose GUI libs dislike it)."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+# ---------------------------------------------------------------- in-process engine
+
+
+def _shell():
+    """A fresh IPython shell whose last-expression results are captured, not printed."""
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.interactiveshell import InteractiveShell
+
+    class _SilentHook(DisplayHook):
+        """Records the last expression's value (and honours a trailing ';') but prints nothing:
+        the engine turns ``result.result`` into an ``execute_result`` output itself."""
+
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            pass
+
+    shell = InteractiveShell.instance()
+    shell.displayhook = _SilentHook(shell=shell)
+    shell.display_trap.hook = shell.displayhook  # run_cell installs the trap's hook, not ours
+    shell.run_line_magic("colors", "nocolor")
+    return shell
+
+
+def _run_cell(shell, source: str) -> tuple[list[dict], BaseException | None]:
+    """Run one cell; return its nbformat outputs and the exception it raised, if any."""
+    from IPython.utils.capture import capture_output
+    from nbformat.v4 import new_output
+
+    with capture_output(display=True) as cap:
+        result = shell.run_cell(source, store_history=False, silent=False)
+    outputs = []
+    if cap.stdout:
+        outputs.append(new_output("stream", name="stdout", text=cap.stdout))
+    if cap.stderr:
+        outputs.append(new_output("stream", name="stderr", text=cap.stderr))
+    for rich in cap.outputs:
+        outputs.append(new_output("display_data", data=rich.data, metadata=rich.metadata or {}))
+    error = result.error_before_exec or result.error_in_exec
+    if error is not None:
+        tb = traceback.format_exception(type(error), error, error.__traceback__)
+        outputs.append(new_output("error", ename=type(error).__name__, evalue=str(error),
+                                  traceback=tb))
+    elif result.result is not None:
+        data, metadata = shell.display_formatter.format(result.result)
+        outputs.append(new_output("execute_result", data=data, metadata=metadata,
+                                  execution_count=None))
+    return outputs, error
+
+
+def _papermill_engine_base():
+    from papermill.engines import Engine
+
+    return Engine
+
+
+class InProcessEngine(_papermill_engine_base()):
+    """A papermill engine that runs the cells in this process, in a fresh IPython shell.
+
+    Meant for a process that exists for one notebook only (the fork server's children): the
+    shell's namespace, like everything else in the process, ends with it. Outputs are the same
+    nbformat outputs a kernel produces (streams, display data, execute results, errors), and
+    execution stops at the first failing cell, as with nbclient; papermill then raises
+    ``PapermillExecutionError``.
+    """
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        import matplotlib
+
+        matplotlib.use("Agg")  # figures are embedded as PNG; never a GUI in a worker
+        shell = _shell()
+        for index, cell in enumerate(nb_man.nb.cells):
+            nb_man.cell_start(cell, index)
+            if cell.cell_type == "code":
+                cell.outputs, error = _run_cell(shell, cell.source)
+                if error is not None:
+                    nb_man.cell_exception(cell, cell_index=index, exception=error)
+                    nb_man.cell_complete(cell, cell_index=index)
+                    break
+            nb_man.cell_complete(cell, cell_index=index)
+
+
+def register_engine() -> None:
+    """Make :class:`InProcessEngine` known to papermill under :data:`ENGINE_NAME`."""
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(ENGINE_NAME, InProcessEngine)
+
+
+# ---------------------------------------------------------------- fork server
+
+
+def _warm_up(cache: str | None) -> None:
+    """Import and warm everything a report needs, without touching any client's report."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import tempfile
+    from pathlib import Path
+
+    import nbformat
+    import papermill  # noqa: F401
+
+    from . import notebook  # noqa: F401  (pulls in pandas, matplotlib, statsmodels, the kit)
+    from .context import preload_cache
+    from .render import html_from_notebook, pdf_from_html
+
+    register_engine()
+    if cache:
+        preload_cache(cache)
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up")])
+    html = html_from_notebook(page, "warm-up")
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf_from_html(html, Path(tmp) / "warm-up.pdf")
+
+
+def execute_notebook_task(notebook: str, output: str, parameters: dict) -> dict:
+    """Execute one notebook with papermill in this process (for a fork-server child).
+
+    Returns ``{"status": "ok" | "failed", "files": [output], "error": ...}``; never raises.
+    """
+    import papermill
+
+    register_engine()
+    try:
+        papermill.execute_notebook(notebook, output, parameters=parameters,
+                                   engine_name=ENGINE_NAME, progress_bar=False)
+        return {"status": "ok", "files": [output], "seconds": 0.0, "error": ""}
+    except Exception as exc:  # noqa: BLE001 (reported, not raised)
+        return {"status": "failed", "files": [], "seconds": 0.0,
+                "error": f"{getattr(exc, 'ename', type(exc).__name__)}"}
+
+
+def _child(task: tuple, write_fd: int, timeout: int) -> None:
+    """Body of a forked child: run one task ``(function, args)``, send the outcome, exit."""
+    from . import render
+
+    code = 0
+    try:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(timeout)  # a hung report is killed; the zygote records it as failed
+        render.use_engine(ENGINE_NAME)
+        fn, args = task
+        outcome = fn(*args)
+    except BaseException as exc:  # noqa: BLE001 (the child must always report back)
+        outcome = {"status": "failed", "files": [], "seconds": 0.0,
+                   "error": f"{type(exc).__name__} in the report process"}
+        code = 1
+    try:
+        with os.fdopen(write_fd, "wb") as fh:
+            fh.write(json.dumps(outcome).encode())
+    finally:
+        os._exit(code)  # skip atexit and finalisers: they belong to the zygote
+
+
+def _render_forked(task: tuple, timeout: int) -> dict:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_fd)
+        _child(task, write_fd, timeout)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        payload = fh.read()
+    _, status = os.waitpid(pid, 0)
+    if payload:
+        return json.loads(payload)
+    reason = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+              else f"exit status {os.WEXITSTATUS(status)}")
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM:
+        reason = f"timed out after {timeout} s"
+    return {"status": "failed", "files": [], "seconds": 0.0,
+            "error": f"report process ended without a result ({reason})"}
+
+
+def _zygote(tasks, results, cache: str | None, timeout: int) -> None:
+    """A warm worker: wait for tasks, fork a child for each, pass its outcome on."""
+    try:
+        _warm_up(cache)
+    except BaseException as exc:  # noqa: BLE001
+        results.put(("__startup_failed__", f"{type(exc).__name__}: {exc}"))
+        return
+    results.put(("__ready__", os.getpid()))
+    while True:
+        item = tasks.get()
+        if item is None:
+            return
+        key, task = item
+        results.put((key, _render_forked(task, timeout)))
+
+
+class ForkServer:
+    """``jobs`` warm zygote processes that render reports, one forked child per report.
+
+    Use as a context manager. :meth:`map` takes ``(key, (function, args))`` items, where
+    ``function`` is importable (it is pickled by reference, e.g. ``batch._task``) and returns a
+    JSON-able outcome dict; it yields ``(key, outcome)`` as tasks finish.
+    """
+
+    def __init__(self, jobs: int, cache: str | None = None, timeout: int = 600):
+        if not fork_available():
+            raise RuntimeError("the fork server needs os.fork on Linux; use engine='kernel'")
+        ctx = multiprocessing.get_context("spawn")  # zygotes start from a clean interpreter
+        self._tasks, self._results = ctx.Queue(), ctx.Queue()
+        self._procs = [ctx.Process(target=_zygote, args=(self._tasks, self._results, cache, timeout),
+                                   name=f"progress-kit-zygote-{i}", daemon=False)
+                       for i in range(max(1, jobs))]
+
+    def __enter__(self) -> ForkServer:
+        for p in self._procs:
+            p.start()
+        ready = 0
+        while ready < len(self._procs):
+            kind, value = self._results.get()
+            if kind == "__startup_failed__":
+                self.close()
+                raise RuntimeError(f"a render worker failed to start: {value}")
+            ready += 1
+        return self
+
+    def map(self, items: Iterable[tuple[Any, tuple]]) -> Iterator[tuple[Any, dict]]:
+        items = list(items)
+        for item in items:
+            self._tasks.put(item)
+        for _ in items:
+            yield self._results.get()
+
+    def close(self) -> None:
+        for _ in self._procs:
+            self._tasks.put(None)
+        for p in self._procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,98 @@
+"""The fork server and in-process engine: kernel-equivalent outputs and strict isolation."""
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from progress_kit.reports.engine import ForkServer, execute_notebook_task, fork_available
+
+pytestmark = pytest.mark.skipif(not fork_available(), reason="the fork server needs Linux fork")
+
+
+@pytest.fixture(scope="module")
+def server():
+    # one warm zygote for the whole module: every notebook below runs from the same process
+    with ForkServer(1, timeout=5) as srv:
+        yield srv
+
+
+def _notebook(path, *sources, parameters="client_id = 'x'"):
+    cells = [new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+    cells += [new_code_cell(s) for s in sources]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}}), path)
+    return str(path)
+
+
+# What a report could leak: a global, a module attribute, an open pyplot figure, an env var.
+LEAK_PROBE = """
+import os, sys, json
+import matplotlib.pyplot as plt
+import progress_kit
+seen = {"global": globals().get("secret"), "module": getattr(progress_kit, "_probe", None),
+        "figures": len(plt.get_fignums()), "env": os.environ.get("PK_PROBE")}
+print(json.dumps(seen))
+secret = client_id
+progress_kit._probe = client_id
+os.environ["PK_PROBE"] = client_id
+plt.figure()
+"""
+
+
+def _outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def test_no_state_reaches_the_next_report(tmp_path, server):
+    probe = _notebook(tmp_path / "probe.ipynb", LEAK_PROBE)
+    tasks = [(cid, (execute_notebook_task, (probe, str(tmp_path / f"{cid}.ipynb"),
+                                            {"client_id": cid}))) for cid in ["A", "B", "C"]]
+    # A, B and C run one after another from the same warm zygote
+    outcomes = dict(server.map(tasks))
+    assert all(o["status"] == "ok" for o in outcomes.values()), outcomes
+    for cid in ["A", "B", "C"]:
+        seen = json.loads(_outputs(tmp_path / f"{cid}.ipynb")[0]["text"])
+        assert seen == {"global": None, "module": None, "figures": 0, "env": None}, (cid, seen)
+
+
+def test_outputs_match_kernel_semantics_and_errors_stop_execution(tmp_path, server):
+    nb = _notebook(tmp_path / "nb.ipynb",
+                   "print('hello')",
+                   "from IPython.display import HTML, display\ndisplay(HTML('<b>x</b>'))",
+                   "import sys\nprint('warn', file=sys.stderr)",
+                   "1 + 1",
+                   "raise ValueError('boom')",
+                   "print('never')")
+    out = str(tmp_path / "out.ipynb")
+    [(_, outcome)] = list(server.map([("k", (execute_notebook_task, (nb, out, {})))]))
+    # papermill raised PapermillExecutionError, which names the failing cell's exception
+    assert outcome["status"] == "failed" and outcome["error"] == "ValueError"
+    cells = [c for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"]
+    assert cells[1].outputs[0]["text"] == "hello\n"
+    assert cells[2].outputs[0]["data"]["text/html"] == "<b>x</b>"
+    assert cells[3].outputs[0]["name"] == "stderr"
+    assert cells[4].outputs[0]["output_type"] == "execute_result"
+    assert cells[4].outputs[0]["data"]["text/plain"] == "2"
+    assert cells[5].outputs[-1]["ename"] == "ValueError"
+    assert cells[6].outputs == []
+
+
+def test_a_crashing_report_is_recorded_and_the_worker_goes_on(tmp_path, server):
+    crash = _notebook(tmp_path / "crash.ipynb", "import os\nos._exit(3)")
+    fine = _notebook(tmp_path / "fine.ipynb", "print('ok')")
+    tasks = [("crash", (execute_notebook_task, (crash, str(tmp_path / "c.ipynb"), {}))),
+             ("fine", (execute_notebook_task, (fine, str(tmp_path / "f.ipynb"), {})))]
+    outcomes = dict(server.map(tasks))
+    assert outcomes["crash"]["status"] == "failed"
+    assert "exit status 3" in outcomes["crash"]["error"]
+    assert outcomes["fine"]["status"] == "ok"
+
+
+def test_a_hung_report_times_out(tmp_path, server):
+    slow = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)")
+    [(_, outcome)] = list(server.map([("s", (execute_notebook_task,
+                                             (slow, str(tmp_path / "s.ipynb"), {})))]))
+    assert outcome["status"] == "failed" and "timed out after 5 s" in outcome["error"]
