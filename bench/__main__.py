@@ -1,0 +1,37 @@
+"""``python -m bench {cohort,batch} [...]``: run a benchmark and print a Markdown table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    sub = parser.add_subparsers(dest="which", required=True)
+    c = sub.add_parser("cohort", help="cohort statistics at scale")
+    c.add_argument("--clients", type=int, default=1_000_000)
+    c.add_argument("--naive-clients", type=int, default=5_000)
+    c.add_argument("--categorical-ids", action="store_true")
+    b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
+    b.add_argument("--clients", type=int, default=40)
+    b.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    out = Path("bench/results")
+    out.mkdir(parents=True, exist_ok=True)
+    if args.which == "cohort":
+        from . import cohort
+
+        res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids)
+        print(cohort.to_markdown(res))
+    else:
+        from . import batch
+
+        res = batch.run(args.clients, args.jobs)
+        print(batch.to_markdown(res))
+    (out / f"{args.which}.json").write_text(json.dumps(res, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
