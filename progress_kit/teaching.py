@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["check", "Verdict", "attribution", "render_course", "course_notebooks", "add_commands",
+__all__ = ["check", "Verdict", "attribution", "render_course", "course_notebooks", "course_page_html",
+           "add_commands",
            "SOLUTION_TAG", "HIDE_INPUT_TAG"]
 
 SOLUTION_TAG = "solution"
@@ -328,22 +329,63 @@ def _strip_solutions(nb: Any) -> Any:
     return out
 
 
-def _to_html(executed: Path, html: Path, solutions: bool) -> None:
-    """HTML through nbconvert: solution cells gone from handouts, set-up code hidden."""
-    import nbformat
+# The course pages reuse the reports' offline "clinical" template (no MathJax, no external links,
+# images embedded, A4 print CSS) but, unlike a report, show the code: students learn from it.
+# ``super.super()`` skips the clinical template's empty block and uses JupyterLab's cell markup.
+_TEACHING_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{% block input_group %}{{ super.super() }}{% endblock input_group %}
+{%- block body_header -%}
+{{ super() }}
+<style>
+@page { @top-left {
+  content: "{{ resources.get('pk_banner', '') | replace('"', "'") | replace('\\\\', '') }}"; } }
+h2 { break-before: auto; margin-top: 14pt; }
+.jp-InputArea { margin: 4pt 0 2pt; }
+.jp-InputArea pre, .jp-InputArea .highlight pre { background: #f4f4f4; border-left: 2.5pt solid #888;
+  padding: 4pt 6pt; font-size: 8.3pt; white-space: pre-wrap; overflow-wrap: anywhere; }
+.jp-OutputArea-output pre { font-size: 8.3pt; }
+.pk-course-banner { border: 1pt solid #222; padding: 4pt 8pt; margin-bottom: 8pt; font-size: 9pt; }
+</style>
+<p class="pk-course-banner">{{ resources.get('pk_banner', '') | escape_html }}</p>
+{%- endblock body_header -%}
+"""
+
+
+def _reports_render():
+    """The reports' template folder and offline PDF printer (``progress_kit.reports``)."""
+    try:
+        from .reports.render import pdf_from_html
+        from .reports.resources import template_dir
+    except ImportError as exc:  # the reports package is a separate piece of the kit
+        raise RuntimeError("teach render needs progress_kit.reports (the report template and the "
+                           f"offline PDF printer), which this installation lacks: {exc}") from exc
+    return template_dir, pdf_from_html
+
+
+def course_page_html(executed: Any, *, solutions: bool, title: str) -> str:
+    """One executed course notebook as a self-contained, offline HTML page.
+
+    Handouts lose the cells tagged ``solution``; both lose the parameter cells and the code of
+    cells tagged ``hide-input``.
+    """
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
-    from traitlets.config import Config
 
-    remove_cells = {"injected-parameters"} | (set() if solutions else {SOLUTION_TAG})
-    config = Config()
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = remove_cells
-    config.TagRemovePreprocessor.remove_input_tags = {HIDE_INPUT_TAG, "parameters"}
-    exporter = HTMLExporter(config=config)
-    exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    html.write_text(body, encoding="utf-8")
+    template_dir, _ = _reports_render()
+    remove = {"parameters", "injected-parameters"} | (set() if solutions else {SOLUTION_TAG})
+    exporter = HTMLExporter(template_name="clinical", template_file="teaching.html.j2",
+                            extra_template_basedirs=[str(template_dir())],
+                            extra_loaders=[DictLoader({"teaching.html.j2": _TEACHING_TEMPLATE})],
+                            exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=remove, remove_input_tags={HIDE_INPUT_TAG}),
+        enabled=True)
+    banner = ("Instructor key: worked solutions shown" if solutions else
+              "Student handout: replace each None after answer_... with your answer and run check()")
+    body, _ = exporter.from_notebook_node(executed, resources={
+        "pk_title": title, "pk_banner": f"{title} · {banner}", "metadata": {"name": title}})
+    return body
 
 
 def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | Path | None = None,
@@ -386,6 +428,7 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
         if not paths:
             raise ValueError(f"no course notebook matches {list(only)}")
     written: list[Path] = []
+    _, pdf_from_html = _reports_render()
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         source = nb if solutions else _strip_solutions(nb)
@@ -394,12 +437,17 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
             nbformat.write(source, src)
             executed = Path(tmp) / f"executed_{path.name}"
             pm.execute_notebook(str(src), str(executed), parameters={"show_solutions": solutions},
-                                cwd=str(path.parent), kernel_name="python3",
-                                progress_bar=False, execution_timeout=timeout, log_output=False)
+                                cwd=str(path.parent), kernel_name="python3", progress_bar=False,
+                                execution_timeout=timeout, log_output=False,
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+            executed_nb = nbformat.read(executed, as_version=4)
+            title = _title(executed_nb, path)
             html = out / f"{path.stem}.html"
-            _render_pages(executed, html, solutions=solutions, pdf=pdf)
+            html.write_text(course_page_html(executed_nb, solutions=solutions, title=title),
+                            encoding="utf-8")
             written.append(html)
             if pdf:
+                pdf_from_html(html.read_text(encoding="utf-8"), html.with_suffix(".pdf"))
                 written.append(html.with_suffix(".pdf"))
             copy = out / path.name
             if solutions:
@@ -410,12 +458,11 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
     return written
 
 
-def _render_pages(executed: Path, html: Path, *, solutions: bool, pdf: bool) -> None:
-    _to_html(executed, html, solutions)
-    if pdf:
-        from weasyprint import HTML
-
-        HTML(filename=str(html), base_url=str(html.parent)).write_pdf(str(html.with_suffix(".pdf")))
+def _title(nb: Any, path: Path) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.splitlines()[0][2:].strip()
+    return path.stem
 
 
 # --------------------------------------------------------------------------------------------
