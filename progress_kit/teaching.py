@@ -90,6 +90,13 @@ def _scalar_diagnosis(a: float, e: float) -> str:
     return ""
 
 
+def _label(x: Any) -> str:
+    """A row label as a reader would write it: 2, not np.int64(2); 'a' keeps its quotes."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    return repr(x) if isinstance(x, str) else str(x)
+
+
 def _fmt(x: Any) -> str:
     if isinstance(x, (float, np.floating)):
         return f"{float(x):.6g}"
@@ -187,8 +194,9 @@ def _compare_pandas(answer: Any, expected: pd.DataFrame | pd.Series, rtol: float
         if set(answer.index) == set(expected.index):
             answer = answer.loc[expected.index]
         else:
-            extra = [i for i in answer.index if i not in set(expected.index)][:3]
-            return False, f"the rows are labelled differently (e.g. {extra}) from the expected ones"
+            extra = [_label(i) for i in answer.index if i not in set(expected.index)][:3]
+            return False, (f"the rows are labelled differently (e.g. {', '.join(extra)}) from the "
+                           "expected ones")
     columns = expected.columns if isinstance(expected, pd.DataFrame) else [None]
     for col in columns:
         a = answer[col] if col is not None else answer
@@ -203,7 +211,7 @@ def _compare_pandas(answer: Any, expected: pd.DataFrame | pd.Series, rtol: float
             i = int(np.flatnonzero(~close)[0])
             where = f"column {col!r}, " if col is not None else ""
             return False, (f"{int((~close).sum())} of {len(e)} values differ; the first in "
-                           f"{where}row {e.index[i]!r}: {_fmt(a.iloc[i])}")
+                           f"{where}row {_label(e.index[i])}: {_fmt(a.iloc[i])}")
     return True, ""
 
 
