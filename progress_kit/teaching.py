@@ -478,7 +478,9 @@ def _title(nb: Any, path: Path) -> str:
 
 
 def _teach_render(args: argparse.Namespace) -> int:
-    out = Path(args.out) if args.out else Path("teaching") / ("keys" if args.solutions else "handouts")
+    # default under reports/, which git ignores, so rendered pages never end up in a commit
+    kind_dir = "keys" if args.solutions else "handouts"
+    out = Path(args.out) if args.out else Path("reports") / "teaching" / kind_dir
     written = render_course(out, solutions=args.solutions, notebooks=args.notebooks,
                             pdf=not args.no_pdf, only=args.only)
     kind = "instructor keys" if args.solutions else "student handouts"
@@ -500,7 +502,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--solutions", action="store_true",
                         help="render the instructor keys (show_solutions=True)")
     render.add_argument("--out", metavar="DIR",
-                        help="output folder (default teaching/handouts or teaching/keys)")
+                        help="output folder (default reports/teaching/handouts or reports/teaching/keys)")
     render.add_argument("--notebooks", metavar="DIR",
                         help="folder of the course notebooks (default: notebooks/teaching)")
     render.add_argument("--only", nargs="+", metavar="NAME",
