@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from . import distributed
+from .distributed import is_dask_collection
 from .measures import Measure, get_measure
 
 __all__ = ["reliable_change", "clinical_significance", "pre_post", "classify_change",
@@ -244,6 +246,13 @@ class _Rule:
     critical: float
     inclusive: bool = False
     params: dict[str, float] = field(default_factory=dict)
+
+
+def _pre_post_any(data: Any, **kwargs: Any) -> pd.DataFrame:
+    """:func:`pre_post` on a pandas or (per client partition) a dask dataframe."""
+    if is_dask_collection(data):
+        return distributed.pre_post(data, **kwargs)
+    return pre_post(data, **kwargs)
 
 
 def _rule(method: str, pre: np.ndarray, post: np.ndarray, reliability: float | None,
@@ -494,8 +503,8 @@ def reliable_change(data: pd.DataFrame, *, subject: str = "client_id", time: str
     reliable change by the JT method, ... i.e. a change of more than 3.54 points
     """
     m, better, reliability, method, threshold = _resolve(measure, better, reliability, method)
-    wide = pre_post(data, subject=subject, time=time, value=value, measure=measure,
-                    pre=pre, post=post)
+    wide = _pre_post_any(data, subject=subject, time=time, value=value, measure=measure,
+                         pre=pre, post=post)
     return classify_change(wide, better=better, method=method, reliability=reliability,
                            reliability_post=reliability_post, alpha=alpha, threshold=threshold,
                            measure=measure)
@@ -590,8 +599,8 @@ def clinical_significance(data: pd.DataFrame, *, subject: str = "client_id", tim
     direction = 1 if better == "higher" else -1
     if cutoff_type is None:
         cutoff_type = "registry" if (m is not None and m.cutoff is not None) else "c"
-    wide = pre_post(data, subject=subject, time=time, value=value, measure=measure,
-                    pre=pre, post=post)
+    wide = _pre_post_any(data, subject=subject, time=time, value=value, measure=measure,
+                         pre=pre, post=post)
     out = classify_change(wide, better=better, method=method, reliability=reliability,
                           reliability_post=reliability_post, alpha=alpha, threshold=threshold,
                           measure=measure)

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from . import distributed
 from .change import _sort_order
+from .distributed import is_dask_collection
 from .measures import anxiety_measure_for, get_measure
 
 __all__ = ["talking_therapies_outcomes", "service_rates", "wilson_interval"]
@@ -127,6 +129,9 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     a                    True      True                  True               True
     b                    True     False                 False              False
     """
+    if any(is_dask_collection(f) for f in (observations, sessions, clients)):
+        return distributed.talking_therapies_outcomes(observations, sessions, clients,
+                                                      depression=depression, anxiety=anxiety)
     _require(observations, "observations", _OBS_COLUMNS)
     dep_m = get_measure(depression)
     default_anx = get_measure(anxiety)

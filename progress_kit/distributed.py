@@ -1,0 +1,143 @@
+"""Dask support for the cohort functions: the same results, without collecting the data.
+
+``slopes``, ``reliable_change``, ``clinical_significance`` and ``talking_therapies_outcomes``
+accept a ``dask.dataframe.DataFrame`` wherever they take a pandas one. Two strategies keep the raw
+rows on the workers; only one small row per client comes back to the calling process:
+
+* **Partial sums** (slopes): every partition reduces its rows to per-client sums
+  (n, Σt, Σy, Σt², Σty, Σy²; :func:`progress_kit.slope_sums`); the sums are added per client
+  across partitions with a distributed ``groupby().sum()``, and the slope and its CI are derived
+  from the totals. Sums are exact to floating-point rounding (relative error below 1e-12 here).
+* **Per-client partitions** (reliable change, Talking Therapies outcomes): the rows are shuffled
+  by client so that every client's rows (and sessions, and client record) share one partition;
+  the in-memory function then runs on each partition and returns one row per client. A client's
+  first and last score, or whether they finished, never depends on rows in another partition,
+  so the result is identical to the pandas path. The cohort-level statistics that JT and the
+  cut-offs need (mean and SD of the complete-case pre scores) are then computed on those
+  per-client rows.
+
+Dask is an optional extra: ``pip install "progress-kit[dask]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["is_dask_collection"]
+
+
+def is_dask_collection(obj: Any) -> bool:
+    """True for a dask DataFrame (checked by type, so dask need not be installed)."""
+    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def _to_dask(frame: Any, npartitions: int):
+    import dask.dataframe as dd
+
+    return frame if is_dask_collection(frame) else dd.from_pandas(frame, npartitions=npartitions)
+
+
+def per_client_partitions(fn: Callable[..., pd.DataFrame], frames: list[Any], *,
+                          partition_on: str = "client_id", **kwargs: Any) -> list[pd.DataFrame]:
+    """Run ``fn`` on partitions that each hold every row of their clients, in all ``frames``.
+
+    ``frames`` are dask (or pandas) DataFrames sharing the ``partition_on`` column; ``None``
+    entries are passed through as ``None``. All are hash-partitioned on it into the same number
+    of partitions, so partition *i* of each frame holds the same clients. ``fn(*parts, **kwargs)``
+    is called once per partition that has rows; its results come back as a list.
+    """
+    import dask
+
+    present = [f for f in frames if f is not None]
+    n = max(f.npartitions for f in present if is_dask_collection(f))
+    shuffled = [None if f is None else
+                _to_dask(f, n).shuffle(on=partition_on, npartitions=n).to_delayed() for f in frames]
+
+    tasks = [dask.delayed(fn)(*[None if s is None else s[i] for s in shuffled], **kwargs)
+             for i in range(n)]
+    return [r for r in dask.compute(*tasks) if r is not None]
+
+
+def slopes(ddf: Any, *, subject: str, time: str, value: str, measure: str | None, per: str,
+           better: str | None, alpha: float) -> pd.DataFrame:
+    """OLS slopes from per-partition sums added per client (see the module docstring)."""
+    from .trajectories import _resolve_better, slopes_from_sums
+
+    better = _resolve_better(better, measure)
+    meta = pd.DataFrame({c: pd.Series(dtype=float) for c in
+                         ["n", "sum_t", "sum_y", "sum_tt", "sum_ty", "sum_yy"]},
+                        index=pd.Index([], name=subject, dtype=ddf[subject].dtype))
+    parts = ddf.map_partitions(_partition_sums, subject=subject, time=time, value=value,
+                               measure=measure, per=per, meta=meta)
+    total = parts.groupby(parts.index).sum().compute()
+    total.index.name = subject
+    return slopes_from_sums(total.sort_index(), alpha=alpha, better=better)
+
+
+def _partition_sums(part: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    from .trajectories import slope_sums
+
+    if kwargs["measure"] is not None:
+        part = part[part["measure"] == kwargs["measure"]]
+    if part.empty:
+        cols = ["n", "sum_t", "sum_y", "sum_tt", "sum_ty", "sum_yy"]
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols},
+                            index=pd.Index([], name=kwargs["subject"], dtype=part[kwargs["subject"]].dtype))
+    return slope_sums(part, **kwargs).astype(float)
+
+
+def pre_post(ddf: Any, **kwargs: Any) -> pd.DataFrame:
+    """:func:`progress_kit.pre_post` per client partition, concatenated with merged ``attrs``."""
+    from .change import pre_post as pre_post_pandas
+
+    measure = kwargs.get("measure")
+    if measure is not None:
+        ddf = ddf[ddf["measure"] == measure]
+    parts = per_client_partitions(_skip_empty(pre_post_pandas), [ddf],
+                                  partition_on=kwargs.get("subject", "client_id"), **kwargs)
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        raise ValueError(f"no rows{f' for measure {measure!r}' if measure else ''} in the data")
+    attrs = [p.attrs for p in parts]
+    wide = _concat(parts)
+    excluded = [a["excluded"] for a in attrs if len(a.get("excluded", ()))]
+    wide.attrs = dict(attrs[0])
+    wide.attrs["excluded"] = (pd.concat(excluded, ignore_index=True).sort_values(
+        kwargs.get("subject", "client_id"), ignore_index=True) if excluded
+        else attrs[0]["excluded"].iloc[:0])
+    return wide
+
+
+def _skip_empty(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame | None]:
+    def wrapped(part: pd.DataFrame, **kwargs: Any) -> pd.DataFrame | None:
+        return None if part.empty else fn(part, **kwargs)
+
+    return wrapped
+
+
+def talking_therapies_outcomes(observations: Any, sessions: Any, clients: Any,
+                               **kwargs: Any) -> pd.DataFrame:
+    """Talking Therapies outcomes per client partition (see the module docstring)."""
+    from .outcomes import talking_therapies_outcomes as outcomes_pandas
+
+    def run(obs: pd.DataFrame, sess: pd.DataFrame | None, cli: pd.DataFrame | None):
+        if obs.empty and (sess is None or sess.empty) and (cli is None or cli.empty):
+            return None
+        return outcomes_pandas(obs, sess, clients=cli, **kwargs)
+
+    parts = per_client_partitions(run, [observations, sessions, clients])
+    attrs = dict(parts[0].attrs) if parts else {}
+    out = _concat(parts)
+    out.attrs = attrs
+    return out
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate per-partition results in client order; attrs are merged by the caller
+    (pandas would compare them, and they may hold DataFrames)."""
+    for p in parts:
+        p.attrs = {}
+    return pd.concat(parts).sort_index()
