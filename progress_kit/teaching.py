@@ -481,8 +481,12 @@ def _teach_render(args: argparse.Namespace) -> int:
     # default under reports/, which git ignores, so rendered pages never end up in a commit
     kind_dir = "keys" if args.solutions else "handouts"
     out = Path(args.out) if args.out else Path("reports") / "teaching" / kind_dir
-    written = render_course(out, solutions=args.solutions, notebooks=args.notebooks,
-                            pdf=not args.no_pdf, only=args.only)
+    try:
+        written = render_course(out, solutions=args.solutions, notebooks=args.notebooks,
+                                pdf=not args.no_pdf, only=args.only)
+    except RuntimeError as exc:  # no report template in this installation
+        print(f"progress-kit teach render: {exc}", file=sys.stderr)
+        return 1
     kind = "instructor keys" if args.solutions else "student handouts"
     n = len({p.stem for p in written})
     print(f"rendered {n} {kind} to {out}", file=sys.stderr)

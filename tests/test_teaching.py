@@ -212,6 +212,30 @@ def test_notebook_conventions(path):
             assert "$" not in cell.source, f"LaTeX in {path.name}: {cell.source[:60]}"
 
 
+def test_teach_render_command_line():
+    from progress_kit.cli import build_parser
+
+    args = build_parser().parse_args(["teach", "render", "--solutions", "--out", "k", "--only", "01"])
+    assert args.solutions and args.out == "k" and args.only == ["01"] and not args.no_pdf
+    args = build_parser().parse_args(["teach", "render"])
+    assert not args.solutions and args.out is None
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["teach"])
+    assert info.value.code == 2
+
+
+def test_render_unknown_notebook_is_a_clear_error(tmp_path):
+    from progress_kit.teaching import render_course
+
+    with pytest.raises(FileNotFoundError, match="no teaching notebooks folder"):
+        render_course(tmp_path / "out", notebooks=tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no course notebooks"):
+        render_course(tmp_path / "out", notebooks=tmp_path / "empty")
+    with pytest.raises(ValueError, match="no course notebook matches"):
+        render_course(tmp_path / "out", notebooks=COURSE, only=["99"])
+
+
 # ------------------------------------------------------------------------------------------
 # slow: execute every notebook as the instructor key; render a handout and a key
 
