@@ -1,3 +1,375 @@
-"""Placeholder: filled in by its issue."""
+"""Clinical charts for reports and notebooks: trajectory, Jacobson plot, daily trend, lag, tunnel.
 
-__all__: list[str] = []
+Every function draws on a matplotlib Axes (a new one when ``ax=None``) and returns it. The style
+is shared: the Okabe-Ito colour-blind-safe palette, and every series also differs by marker or
+line style so the charts stay readable when printed in greyscale. Labels use the words a
+clinician uses ("clinical cut-off", "reliable improvement"), not column names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_trajectory", "plot_jacobson", "plot_daily_trend", "plot_lag", "plot_tunnel",
+           "CLINICAL_COLOURS"]
+
+CLINICAL_COLOURS = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+                    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00",
+                    "purple": "#CC79A7", "grey": "#7F7F7F"}
+"""The Okabe-Ito palette (Okabe & Ito 2008), safe for the common colour-vision deficiencies."""
+
+_C = CLINICAL_COLOURS
+# category -> (colour, marker); markers carry the meaning in greyscale
+_CATEGORY_STYLE = {
+    "recovered": (_C["green"], "o"), "improved": (_C["blue"], "^"),
+    "unchanged": (_C["grey"], "s"), "deteriorated": (_C["vermillion"], "v"),
+    "harmed": (_C["black"], "X"), "insufficient data": (_C["grey"], "."),
+}
+_SIGNAL_STYLE = {
+    "on track": (_C["green"], "o"), "at risk": (_C["orange"], "D"),
+    "not on track": (_C["vermillion"], "X"), "insufficient data": (_C["grey"], "."),
+}
+_DIARY_STYLE = {"mood": (_C["blue"], "o", "-"), "homework": (_C["orange"], "s", "--"),
+                "progress score": (_C["black"], "o", "-"),
+                "sleep_quality": (_C["purple"], "^", "-."), "goals_on_track": (_C["green"], "D", ":")}
+_DIARY_LABEL = {"mood": "mood (1-10)", "homework": "homework done (0-5)",
+                "sleep_quality": "sleep quality (1-5)", "goals_on_track": "goals on track (0-5)",
+                "takeaways": "take-aways used", "progress score": "progress score (0-100)"}
+
+
+def _axes(ax, figsize=(7.0, 3.2)):
+    if ax is not None:
+        return ax
+    from matplotlib.figure import Figure
+
+    # a bare Figure, not pyplot: no global state, nothing shown twice in a notebook
+    return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def _style(ax, *, xlabel: str, ylabel: str, title: str | None) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, loc="left", fontsize="medium", fontweight="bold")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+def _legend(ax, **kw) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize="small", frameon=False, **kw)
+
+
+def _words(rule: str) -> str:
+    """'clinical if PHQ-9 >= 10' -> 'PHQ-9 ≥ 10' for a legend."""
+    return (rule.replace("clinical if ", "").replace(">=", "≥").replace("<=", "≤"))
+
+
+def _segments(dates: pd.Series, gap_days: float) -> np.ndarray:
+    """Segment number of each point: a new segment starts after a gap longer than gap_days."""
+    d = pd.to_datetime(dates).to_numpy()
+    if len(d) < 2:
+        return np.zeros(len(d), dtype=int)
+    step = np.diff(d) / np.timedelta64(1, "D")
+    return np.r_[0, np.cumsum(step > gap_days)]
+
+
+def plot_trajectory(data: pd.DataFrame, measure: str, *, date: str = "date", score: str = "score",
+                    gap_days: float | None = None, ax=None, title: str | None = None):
+    """One client's questionnaire scores over time with the cut-off line and reliable-change band.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One client's scores: ``date`` and ``score`` columns (rows of other measures are ignored
+        when there is a ``measure`` column).
+    measure : str
+        Registry name; gives the clinical cut-off, the reliable-change threshold and the range.
+    gap_days : float, optional
+        The line is broken where two scores are further apart than this (a gap in monitoring is
+        shown as a gap). Default: twice the usual spacing, at least 15 days.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Notes
+    -----
+    The band is the first score plus or minus the measure's published reliable-change threshold:
+    a later score outside it is a reliable change from the start.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"date": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-03-01"]),
+    ...                   "score": [18.0, 15, 9]})
+    >>> ax = plot_trajectory(d, "PHQ-9")
+    >>> ax.get_ylabel()
+    'PHQ-9 score'
+    """
+    from .measures import get_measure
+
+    m = get_measure(measure)
+    ax = _axes(ax)
+    d = data
+    if "measure" in d.columns:
+        d = d[d["measure"] == measure]
+    d = d[[date, score]].dropna().sort_values(date)
+    x, y = pd.to_datetime(d[date]), d[score].to_numpy(dtype=float)
+    if len(d):
+        spacing = np.median(np.diff(x.to_numpy()) / np.timedelta64(1, "D")) if len(d) > 1 else 7.0
+        gap = gap_days if gap_days is not None else max(15.0, 2 * float(spacing))
+        seg = _segments(x, gap)
+        if m.reliable_change:
+            lo, hi = y[0] - m.reliable_change, y[0] + m.reliable_change
+            ax.axhspan(max(lo, m.min), min(hi, m.max), facecolor=_C["sky"], alpha=0.18,
+                       hatch="///", edgecolor="#9FBFD0", linewidth=0,
+                       label=f"no reliable change from first score (±{m.reliable_change:g})")
+        for k in np.unique(seg):
+            part = seg == k
+            ax.plot(x[part], y[part], color=_C["black"], marker="o", linestyle="-", linewidth=1.6,
+                    markersize=5, label=f"{measure} score" if k == 0 else None)
+        if len(np.unique(seg)) > 1:
+            ax.plot([], [], " ", label="line broken where monitoring paused")
+    if m.cutoff is not None:
+        ax.axhline(m.cutoff, color=_C["vermillion"], linestyle="--", linewidth=1.3,
+                   label=f"clinical cut-off ({_words(m.describe_cutoff())})")
+    top = m.max if np.isfinite(m.max) else (np.nanmax(y) * 1.1 if len(y) else 1.0)
+    pad = 0.02 * (top - m.min)
+    ax.set_ylim(m.min - pad, top + pad)
+    worse = "higher = worse" if m.better == "lower" else "higher = better"
+    _style(ax, xlabel="date", ylabel=f"{measure} score", title=title)
+    ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small")
+    import matplotlib.dates as mdates
+
+    if len(d):  # at least four weeks wide, so one or two scores still get a readable axis
+        mid = x.min() + (x.max() - x.min()) / 2
+        half = max(pd.Timedelta(days=14), (x.max() - x.min()) / 2 + pd.Timedelta(days=4))
+        ax.set_xlim(mid - half, mid + half)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=7, interval_multiples=False))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_jacobson(result: pd.DataFrame, *, measure: str | None = None,
+                  lines: pd.DataFrame | None = None, ax=None, title: str | None = None,
+                  suppress_below: int | None = None):
+    """Jacobson plot: first score (x) against latest score (y), one point per client.
+
+    Parameters
+    ----------
+    result : DataFrame
+        ``pre``, ``post`` and ``category`` per client, e.g. from ``pk.clinical_significance``.
+    measure : str, optional
+        Registry name, for the axis labels (and, without ``lines``, the cut-off and band).
+    lines : DataFrame, optional
+        ``line``, ``x``, ``y`` as from ``pk.jacobson_plot_data``: the no-change diagonal, the
+        reliable-change band and the cut-off lines. Without it they are drawn from the registry.
+    suppress_below : int, optional
+        Category counts in the legend from 1 to ``suppress_below - 1`` are shown as ``<n``
+        (small-cell suppression for cohort output).
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"pre": [18.0, 15], "post": [8.0, 16], "category": ["recovered", "unchanged"]})
+    >>> ax = plot_jacobson(r, measure="PHQ-9")
+    >>> ax.get_xlabel()
+    'first PHQ-9 score'
+    """
+    ax = _axes(ax, figsize=(5.6, 4.6))
+    name = measure or "score"
+    pre, post = result["pre"].to_numpy(float), result["post"].to_numpy(float)
+    lo = float(np.nanmin(np.r_[pre, post, 0])) if len(pre) else 0.0
+    hi = float(np.nanmax(np.r_[pre, post])) if len(pre) else 1.0
+    if measure is not None:
+        from .measures import get_measure
+
+        m = get_measure(measure)
+        lo, hi = m.min, m.max if np.isfinite(m.max) else hi
+    if lines is not None and len(lines):
+        styles = {"no_change": ("no change", _C["black"], "-"),
+                  "band_lower": ("reliable-change boundary", _C["blue"], ":"),
+                  "band_upper": (None, _C["blue"], ":"),
+                  "cutoff_x": ("clinical cut-off", _C["vermillion"], "--"),
+                  "cutoff_y": (None, _C["vermillion"], "--")}
+        for key, part in lines.groupby("line", sort=False):
+            label, colour, ls = styles.get(key, (key, _C["grey"], "-"))
+            ax.plot(part["x"], part["y"], color=colour, linestyle=ls, linewidth=1.1, label=label)
+    else:
+        xs = np.array([lo, hi])
+        ax.plot(xs, xs, color=_C["black"], linewidth=1.1, label="no change")
+        if measure is not None and m.reliable_change:
+            rc = m.reliable_change
+            ax.plot(xs, xs - rc, color=_C["blue"], linestyle=":", label="reliable-change boundary")
+            ax.plot(xs, xs + rc, color=_C["blue"], linestyle=":")
+        if measure is not None and m.cutoff is not None:
+            ax.axvline(m.cutoff, color=_C["vermillion"], linestyle="--", linewidth=1.1,
+                       label="clinical cut-off")
+            ax.axhline(m.cutoff, color=_C["vermillion"], linestyle="--", linewidth=1.1)
+    cats = result["category"].astype(str)
+    for cat in [c for c in _CATEGORY_STYLE if c in set(cats)] + sorted(set(cats) - set(_CATEGORY_STYLE)):
+        colour, marker = _CATEGORY_STYLE.get(cat, (_C["grey"], "o"))
+        sel = (cats == cat).to_numpy()
+        n = int(sel.sum())
+        shown = f"<{suppress_below}" if suppress_below and 0 < n < suppress_below else str(n)
+        ax.scatter(pre[sel], post[sel], color=colour, marker=marker, s=30, edgecolor="black",
+                   linewidth=0.4, label=f"{cat} ({shown})", zorder=3)
+    pad = 0.02 * (hi - lo) if hi > lo else 0.5  # markers at the scale's ends stay whole
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal", adjustable="box")
+    _style(ax, xlabel=f"first {name} score", ylabel=f"latest {name} score", title=title)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_daily_trend(data: pd.DataFrame, *, measures: Sequence[str] = ("mood", "homework"),
+                     ax=None, title: str | None = None):
+    """Daily diary values over a window, with gaps left as gaps, and the trend line if given.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Either long (``date``, ``measure``, ``value`` and optionally ``trend``, as from
+        ``pk.daily_trend_data``) or wide (``date`` and one column per measure, as from
+        ``pk.daily_table``). Missing days are NaN rows or absent rows; the line is broken there.
+    measures : sequence of str
+        The diary measures to draw.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"date": pd.date_range("2024-03-01", periods=4),
+    ...                   "mood": [4.0, np.nan, 6.0, 7.0], "homework": [1.0, 2, np.nan, 3]})
+    >>> plot_daily_trend(d).get_ylabel()
+    'diary rating'
+    """
+    import matplotlib.dates as mdates
+
+    ax = _axes(ax)
+    if "measure" in data.columns and "value" in data.columns:
+        long = data
+    else:
+        long = data.melt(id_vars=["date"], value_vars=[m for m in measures if m in data.columns],
+                         var_name="measure", value_name="value")
+    for name in measures:
+        part = long[long["measure"] == name].sort_values("date")
+        if part.empty:
+            continue
+        colour, marker, ls = _DIARY_STYLE.get(name, (_C["grey"], "o", "-"))
+        full = pd.DataFrame({"date": pd.date_range(part["date"].min(), part["date"].max())})
+        part = full.merge(part, on="date", how="left")  # absent days become NaN: a gap
+        ax.plot(part["date"], part["value"], color=colour, marker=marker, linestyle=ls,
+                linewidth=1.5, markersize=4.5, label=_DIARY_LABEL.get(name, name))
+        if "trend" in part and part["trend"].notna().any():
+            ax.plot(part["date"], part["trend"], color=colour, linestyle=(0, (1, 1)),
+                    linewidth=1.0, label=f"trend in {name}")
+    top = float(np.nanmax(long["value"])) if long["value"].notna().any() else 10.0
+    ax.set_ylim(0, 105 if top > 10 else 10.5)
+    if len(long):
+        span = pd.to_datetime(long["date"])
+        ax.set_xlim(span.min() - pd.Timedelta(hours=12), span.max() + pd.Timedelta(hours=12))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8, interval_multiples=False))
+    ylabel = "progress score" if top > 10 else "diary rating"
+    _style(ax, xlabel="day (blank where no diary was filled in)", ylabel=ylabel, title=title)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_lag(pairs: pd.DataFrame, *, x_label: str = "sleep quality the night before",
+             y_label: str = "mood", estimate: float | None = None, ax=None,
+             title: str | None = None):
+    """Within-person lag scatter: yesterday's x against today's y, both centred on the person.
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        ``x_within`` and ``y_within`` (person-centred), as from ``pk.lag_scatter_data``.
+        Identical points are drawn once, sized by how many days fall on them.
+    estimate : float, optional
+        The within-person effect (points of y per point of x); drawn as a line through 0.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"x_within": [-1.0, 0, 1, 1], "y_within": [-0.5, 0, 0.5, 0.5]})
+    >>> plot_lag(p, estimate=0.5).get_xlabel()
+    'sleep quality the night before (vs own average)'
+    """
+    ax = _axes(ax, figsize=(5.2, 3.6))
+    counts = pairs.groupby(["x_within", "y_within"]).size().reset_index(name="n")
+    ax.scatter(counts["x_within"], counts["y_within"], s=12 + 14 * counts["n"], color=_C["blue"],
+               marker="o", alpha=0.7, edgecolor="black", linewidth=0.4, label="days (size = count)")
+    if estimate is not None and np.isfinite(estimate) and len(pairs):
+        xs = np.array([pairs["x_within"].min(), pairs["x_within"].max()])
+        ax.plot(xs, estimate * xs, color=_C["vermillion"], linestyle="--", linewidth=1.4,
+                label=f"estimated effect ({estimate:+.2f} per point)")
+    ax.axhline(0, color=_C["grey"], linewidth=0.6)
+    ax.axvline(0, color=_C["grey"], linewidth=0.6)
+    _style(ax, xlabel=f"{x_label} (vs own average)", ylabel=f"{y_label} (vs own average)",
+           title=title)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_tunnel(track: pd.DataFrame, *, measure: str | None = None, x: str = "session", ax=None,
+                title: str | None = None):
+    """Expected-recovery tunnel: the client's scores against the expected range per session.
+
+    Parameters
+    ----------
+    track : DataFrame
+        One client's rows from ``pk.on_track``: ``x`` (default ``session``), ``score``,
+        ``expected``, ``lower``, ``upper`` and ``signal``.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"session": [1, 2, 3], "score": [18.0, 16, 15],
+    ...                   "expected": [18.0, 15, 13], "lower": [14.0, 11, 9], "upper": [22.0, 19, 17],
+    ...                   "signal": ["on track", "on track", "at risk"]})
+    >>> plot_tunnel(t, measure="PHQ-9").get_xlabel()
+    'session (0 = first score)'
+    """
+    ax = _axes(ax)
+    t = track.sort_values(x)
+    ax.fill_between(t[x], t["lower"], t["upper"], facecolor=_C["sky"], alpha=0.25, hatch="...",
+                    edgecolor="#9FBFD0", linewidth=0, label="expected range (outer band)")
+    if {"inner_lower", "inner_upper"} <= set(t.columns):
+        ax.fill_between(t[x], t["inner_lower"], t["inner_upper"], facecolor=_C["sky"], alpha=0.35,
+                        linewidth=0, label="inner band (beyond it: at risk)")
+    ax.plot(t[x], t["expected"], color=_C["blue"], linestyle="--", linewidth=1.2,
+            label="expected course")
+    ax.plot(t[x], t["score"], color=_C["black"], linewidth=1.2)
+    if x == "session":
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    signals = t["signal"].astype(str)
+    for sig in [s for s in _SIGNAL_STYLE if s in set(signals)]:
+        colour, marker = _SIGNAL_STYLE[sig]
+        sel = (signals == sig).to_numpy()
+        ax.scatter(t[x][sel], t["score"][sel], color=colour, marker=marker, s=40, zorder=3,
+                   edgecolor="black", linewidth=0.4, label=sig)
+    xlabel = "session (0 = first score)" if x == "session" else x.replace("_", " ")
+    _style(ax, xlabel=xlabel, ylabel=f"{measure or ''} score".strip(), title=title)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax

@@ -1,0 +1,127 @@
+"""The ``report`` and ``batch`` sub-commands (hooked into ``progress-kit`` by ``add_commands``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    from .render import FORMATS
+
+    out = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in out if f not in FORMATS]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"formats are a comma-separated list of {', '.join(FORMATS)}")
+    return out
+
+
+def _month(text: str) -> str:
+    from .context import last_full_month
+    from .safe import parse_month
+
+    if text == "last":
+        return last_full_month()
+    try:
+        parse_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _data_dir(path: str) -> Path:
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"{p}: not a data folder")
+    return p
+
+
+def _report_client(args: argparse.Namespace) -> int:
+    from .context import load_clinic
+    from .render import render_client
+
+    data_dir = _data_dir(args.data_dir)
+    clinic = load_clinic(data_dir)
+    known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
+    if args.client not in known:
+        print(f"progress-kit report client: client {args.client!r} is not in {data_dir}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    del clinic
+    out = Path(args.out) / args.month / "clients"
+    res = render_client(data_dir, args.client, args.month, out, formats=args.format,
+                        reference_dir=args.reference)
+    print("\n".join(str(f) for f in res.files))
+    return EXIT_OK
+
+
+def _report_cohort(args: argparse.Namespace) -> int:
+    from .render import render_cohort
+
+    data_dir = _data_dir(args.data_dir)
+    out = Path(args.out) / args.month
+    stem = "cohort" if not args.therapist else f"cohort-{_safe(args.therapist)}"
+    res = render_cohort(data_dir, args.month, out, formats=args.format, therapist_id=args.therapist,
+                        stem=stem)
+    print("\n".join(str(f) for f in res.files))
+    return EXIT_OK
+
+
+def _safe(text: str) -> str:
+    from .safe import safe_name
+
+    return safe_name(text)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    data_dir = _data_dir(args.data_dir)
+    res = run_batch(data_dir, args.month, args.out, jobs=args.jobs, formats=args.format,
+                    force=args.force, progress=not args.quiet, reference_dir=args.reference)
+    m = res.manifest
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
+    print(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", file=sys.stderr)
+    for _, row in m[m["status"] == "failed"].iterrows():
+        print(f"  failed: {row['client']}: {row['error']}", file=sys.stderr)
+    print(f"reports are in {res.folder} (manifest: {res.folder / 'manifest.csv'})")
+    return EXIT_FAILED if res.failed else EXIT_OK
+
+
+def add_commands(sub) -> None:
+    """Add ``report client``, ``report cohort`` and ``batch`` to the CLI's sub-parsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("data_dir", metavar="DATA_DIR")
+    common.add_argument("--month", required=True, type=_month,
+                        help="the report month, YYYY-MM (or 'last': the last full month)")
+    common.add_argument("--format", type=_formats, default=("html", "pdf"),
+                        help="comma-separated: html,pdf (default both; the executed notebook is "
+                             "always kept)")
+    common.add_argument("--out", default="reports", help="output folder (default: reports)")
+
+    report = sub.add_parser("report", help="render one client's or the cohort's monthly report")
+    kinds = report.add_subparsers(dest="kind", metavar="KIND", required=True)
+    client = kinds.add_parser("client", parents=[common], help="one client's report",
+                              description="Render one client's report to "
+                                          "OUT/YYYY-MM/clients/<safe id>.html|.pdf|.ipynb.")
+    client.add_argument("--client", required=True, metavar="ID", help="the client ID (text)")
+    client.add_argument("--reference", metavar="DIR",
+                        help="data folder of reference clients for the expected course")
+    client.set_defaults(func=_report_client)
+    cohort = kinds.add_parser("cohort", parents=[common], help="the service (cohort) report",
+                              description="Render the cohort report to OUT/YYYY-MM/cohort.*")
+    cohort.add_argument("--therapist", metavar="ID", help="only this therapist's clients")
+    cohort.set_defaults(func=_report_cohort)
+
+    batch = sub.add_parser("batch", parents=[common], help="every client report for a month + cohort",
+                           description="Render a report for every client with activity in the "
+                                       "month and the cohort report; skips up-to-date reports "
+                                       "unless --force. Exit 1 if any report failed.")
+    batch.add_argument("--jobs", type=int, default=1, help="reports rendered in parallel (default 1)")
+    batch.add_argument("--force", action="store_true", help="re-render up-to-date reports too")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument("--reference", metavar="DIR", help="reference data for the expected course")
+    batch.set_defaults(func=_batch)

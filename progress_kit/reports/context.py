@@ -1,0 +1,169 @@
+"""Loading the data a report needs, once, and cutting it to the report month.
+
+A report notebook gets either a data folder (``data_dir``), a pre-validated cache written by the
+batch (``data_cache``), or neither: then it generates the demo clinic in memory with a fixed seed
+and end date, so that every notebook runs with its default parameters on a fresh clone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data import EXTENSIONS, TABLES, ClinicData, load_data
+from .safe import parse_month
+
+__all__ = ["DEMO", "DEFAULT_CLIENT", "DEFAULT_MONTH", "load_clinic", "write_cache", "input_files",
+           "files_digest", "clients_active_in", "ReportData", "client_data", "last_full_month"]
+
+DEMO = {"n_clients": 60, "months": 6, "seed": 0, "end": "2026-10-31"}
+"""The demo clinic the notebooks use when no data folder is given (fixed, so runs are repeatable)."""
+DEFAULT_MONTH = "2026-10"
+DEFAULT_CLIENT = "C002"
+
+
+def input_files(data_dir: str | Path) -> list[Path]:
+    """The table files of a data folder that a report reads (for up-to-date checks)."""
+    folder = Path(data_dir)
+    return sorted(folder / f"{t}{ext}" for t in TABLES for ext in EXTENSIONS
+                  if (folder / f"{t}{ext}").exists())
+
+
+def files_digest(paths) -> str:
+    """SHA-256 over the names and contents of ``paths``."""
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _attribute_problems(folder: Path, problems: pd.DataFrame) -> pd.DataFrame:
+    """Add the ``client_id`` of the rejected row to each problem (blank when unknown).
+
+    The problems table names file and line; the client is looked up in the raw file so that a
+    client's report can show that client's rejected rows and nobody else's.
+    """
+    from ..data import _read_raw
+
+    out = problems.copy()
+    out["client_id"] = ""
+    for name in out["file"].dropna().unique():
+        path = folder / str(name)
+        if not path.exists():
+            continue
+        raw = _read_raw(path, path.stem)
+        if "client_id" not in raw.frame.columns:
+            continue
+        by_line = pd.Series(raw.frame["client_id"].astype(str).str.strip().to_numpy(),
+                            index=raw.lines)
+        sel = (out["file"] == name) & out["line"].notna()
+        lines = out.loc[sel, "line"].astype(int)
+        out.loc[sel, "client_id"] = by_line.reindex(lines.to_numpy()).fillna("").to_numpy()
+    return out
+
+
+def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | None = None
+                ) -> ClinicData:
+    """The validated clinic for a report, with every problem attributed to its client.
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        A data folder, read with ``load_data(..., errors="report")``: invalid rows are left
+        out and listed in ``.problems`` (with a ``client_id`` column added).
+    data_cache : path, optional
+        A cache written by :func:`write_cache` (the batch validates once, then every report
+        reads the cache). Takes precedence over ``data_dir``.
+
+    With neither, the demo clinic :data:`DEMO` is generated in memory.
+    """
+    if data_cache:
+        with open(data_cache, "rb") as fh:
+            return pickle.load(fh)  # written by write_cache in this batch's own output folder
+    if data_dir is None:
+        from ..demo import demo_data
+
+        clinic = demo_data(**DEMO)
+        clinic.problems = clinic.problems.assign(client_id=pd.Series(dtype=str))
+        return clinic
+    data = load_data(data_dir, errors="report")
+    data.problems = _attribute_problems(Path(data_dir), data.problems)
+    return data
+
+
+def write_cache(clinic: ClinicData, path: str | Path) -> Path:
+    """Write a validated clinic for :func:`load_clinic` (temp file, then an atomic rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(clinic, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return path
+
+
+def last_full_month(today: pd.Timestamp | None = None) -> str:
+    """``YYYY-MM`` of the last calendar month that has ended."""
+    today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today)
+    return (today.replace(day=1) - pd.Timedelta(days=1)).strftime("%Y-%m")
+
+
+def clients_active_in(clinic: ClinicData, month: str) -> list[str]:
+    """Clients with any observation or session dated in ``month``, sorted."""
+    start, end = parse_month(month)
+    ids = set()
+    for frame in (clinic.observations, clinic.sessions):
+        inside = (frame["date"] >= start) & (frame["date"] <= end)
+        ids.update(frame.loc[inside, "client_id"].astype(str))
+    return sorted(ids)
+
+
+@dataclass
+class ReportData:
+    """One client's data up to the end of the report month (nobody else's rows)."""
+
+    client_id: str
+    month: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    client: pd.Series | None
+    observations: pd.DataFrame
+    sessions: pd.DataFrame
+    problems: pd.DataFrame
+    questionnaires: list[str]
+    diary: pd.DataFrame  # long diary rows (measure kind "diary")
+
+
+def client_data(clinic: ClinicData, client_id: str, month: str) -> ReportData:
+    """Cut the clinic to one client and to the end of ``month``."""
+    from ..measures import get_measure
+
+    if not isinstance(client_id, str):
+        raise ValueError(f"client_id must be text, not {type(client_id).__name__} {client_id!r}")
+    start, end = parse_month(month)
+    obs = clinic.observations
+    obs = obs[(obs["client_id"] == client_id) & (obs["date"] <= end)]
+    ses = clinic.sessions
+    ses = ses[(ses["client_id"] == client_id) & (ses["date"] <= end)]
+    probs = clinic.problems
+    if "client_id" in probs.columns:
+        probs = probs[probs["client_id"] == client_id]
+    else:
+        probs = probs.iloc[0:0]
+    rows = clinic.clients[clinic.clients["client_id"] == client_id]
+    kinds = {m: get_measure(m).kind for m in obs["measure"].unique()}
+    is_diary = obs["measure"].map(kinds).eq("diary").to_numpy(dtype=bool) if len(obs) else \
+        np.zeros(0, bool)
+    quest = [m for m in ("PHQ-9", "GAD-7") if m in kinds] + sorted(
+        m for m, k in kinds.items() if k != "diary" and m not in ("PHQ-9", "GAD-7"))
+    return ReportData(client_id, month, start, end, rows.iloc[0] if len(rows) else None,
+                      obs.reset_index(drop=True), ses.reset_index(drop=True),
+                      probs.reset_index(drop=True), quest, obs[is_diary].reset_index(drop=True))

@@ -1,0 +1,80 @@
+"""Charts: each returns an Axes, draws on a given one, shows gaps as gaps, and survives greyscale."""
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+import progress_kit as pk
+
+matplotlib.use("Agg")
+
+
+def _ax():
+    return Figure().add_subplot()
+
+
+@pytest.fixture
+def scores():
+    return pd.DataFrame({"date": pd.to_datetime(["2026-08-03", "2026-08-10", "2026-08-17",
+                                                 "2026-10-05", "2026-10-12"]),
+                         "score": [20.0, 18, 15, 11, 8]})
+
+
+def test_trajectory_cutoff_band_and_gap(scores):
+    ax = _ax()
+    assert pk.plot_trajectory(scores, "PHQ-9", ax=ax) is ax
+    lines = [ln for ln in ax.get_lines() if ln.get_label() != "_nolegend_"]
+    score_lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 1 and ln.get_marker() == "o"]
+    assert len(score_lines) == 2, "the seven-week pause breaks the line"
+    labels = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "clinical cut-off (PHQ-9 ≥ 10)" in labels
+    assert "no reliable change from first score (±6)" in labels
+    assert any(ln.get_linestyle() == "--" for ln in lines)  # cut-off differs by style, not colour
+    assert ax.get_ylim()[0] < 0 < 27 < ax.get_ylim()[1] < 28
+
+
+def test_trajectory_new_axes_and_one_score():
+    ax = pk.plot_trajectory(pd.DataFrame({"date": [pd.Timestamp("2026-10-01")], "score": [12.0]}),
+                            "GAD-7")
+    assert ax.figure is not None and ax.get_ylabel() == "GAD-7 score"
+
+
+def test_daily_trend_leaves_missing_days_blank():
+    days = pd.date_range("2026-10-18", periods=14)
+    mood = np.r_[5, 6, np.nan, np.nan, 7, 6, 5, 6, 7, 8, np.nan, 6, 7, 7.0]
+    d = pd.DataFrame({"date": days, "mood": mood, "homework": np.r_[[2.0] * 10, [np.nan] * 4]})
+    ax = pk.plot_daily_trend(d, ax=_ax())
+    mood_line = [ln for ln in ax.get_lines() if ln.get_label().startswith("mood")][0]
+    y = np.asarray(mood_line.get_ydata(), dtype=float)
+    assert np.isnan(y).sum() == 3 and len(y) == 14
+    markers = {ln.get_marker() for ln in ax.get_lines() if ln.get_label() in ("mood (1-10)",
+                                                                             "homework done (0-5)")}
+    assert len(markers) == 2
+
+
+def test_jacobson_suppresses_small_counts_in_legend():
+    r = pd.DataFrame({"pre": [18.0, 15, 20, 16, 14, 19, 22], "post": [8.0, 16, 9, 7, 6, 5, 21],
+                      "category": ["recovered"] * 6 + ["unchanged"]})
+    ax = pk.plot_jacobson(r, measure="PHQ-9", ax=_ax(), suppress_below=5)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "recovered (6)" in labels and "unchanged (<5)" in labels
+    assert ax.get_xlabel() == "first PHQ-9 score"
+
+
+def test_lag_and_tunnel_return_axes():
+    p = pd.DataFrame({"x_within": [-1.0, 0, 1, 1], "y_within": [-0.5, 0, 0.5, 0.5]})
+    ax = pk.plot_lag(p, estimate=0.5, ax=_ax())
+    assert "estimated effect (+0.50 per point)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    t = pd.DataFrame({"session": [1, 2, 3], "score": [18.0, 16, 15], "expected": [18.0, 15, 13],
+                      "lower": [14.0, 11, 9], "upper": [22.0, 19, 17],
+                      "signal": ["on track", "on track", "not on track"]})
+    ax = pk.plot_tunnel(t, measure="PHQ-9")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "expected range (outer band)" in labels and "not on track" in labels
+
+
+def test_palette_is_colour_blind_safe_okabe_ito():
+    assert pk.CLINICAL_COLOURS["vermillion"] == "#D55E00"
+    assert pk.CLINICAL_COLOURS["blue"] == "#0072B2"
