@@ -1,0 +1,515 @@
+"""Teaching helpers for the progress-kit course in ``notebooks/teaching/``.
+
+* :func:`check` compares a student's answer with the expected value (computed in the notebook
+  from the data or from a published figure) and prints a verdict with a hint. It never raises
+  for a wrong or missing answer, so a notebook with unanswered exercises still runs end to end.
+* :func:`render_course` executes every course notebook with papermill and renders it as a
+  student handout (solutions hidden) or an instructor key (solutions shown).
+* :func:`add_commands` registers ``progress-kit teach render`` with the CLI.
+
+Notebook conventions (see ``notebooks/teaching/README.md``):
+
+* a cell tagged ``parameters`` holds ``show_solutions = False``;
+* cells tagged ``solution`` hold worked solutions; they run only when ``show_solutions`` is
+  true (their code is guarded by ``if show_solutions:``) and are removed from handouts;
+* cells tagged ``hide-input`` (e.g. the set-up of the expected values) keep their output but
+  not their code in the rendered pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["check", "Verdict", "attribution", "render_course", "course_notebooks", "course_page_html",
+           "add_commands",
+           "SOLUTION_TAG", "HIDE_INPUT_TAG"]
+
+SOLUTION_TAG = "solution"
+HIDE_INPUT_TAG = "hide-input"
+NOT_ANSWERED = "not answered yet"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of :func:`check`: ``ok`` is True (right), False (wrong) or None (not answered).
+
+    ``bool(verdict)`` is true only for a right answer. The message has already been printed, so
+    the notebook shows it once (the verdict itself displays nothing).
+    """
+
+    ok: bool | None
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok is True
+
+    def _ipython_display_(self) -> None:  # the message was printed already
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# comparing answers
+
+
+def _is_missing(answer: Any) -> bool:
+    return answer is None or answer is Ellipsis
+
+
+def _scalar_diagnosis(a: float, e: float) -> str:
+    """A guess at the usual slip behind a wrong number (sign, percent, square root, rounding)."""
+    if e == 0 or a == 0 or not (math.isfinite(a) and math.isfinite(e)):
+        return ""
+    ratio = a / e
+    guesses = [(-1.0, "it has the right size but the wrong sign: check the direction "
+                      "(post minus pre, and whether lower or higher is better)"),
+               (100.0, "it is 100 times too large: give a proportion (0-1), not a percentage"),
+               (0.01, "it is 100 times too small: give a percentage, not a proportion"),
+               (math.sqrt(2), "it is √2 times too large: check where the 2 goes in the formula"),
+               (1 / math.sqrt(2), "it is √2 times too small: a difference of two scores carries "
+                                  "the error of both"),
+               (2.0, "it is twice too large"), (0.5, "it is half the expected value")]
+    for factor, text in guesses:
+        if abs(ratio - factor) <= 0.01 * abs(factor):
+            return text
+    if abs(a - e) <= 0.05 * abs(e):
+        return "it is close: did you round an intermediate result, or use n instead of n - 1?"
+    if abs(a * a - e) <= 0.01 * abs(e):
+        return "it looks like the square root of the expected value: did you forget to square?"
+    if e > 0 and abs(math.sqrt(abs(a)) - e) <= 0.01 * e:
+        return "it looks like the square of the expected value: did you forget the square root?"
+    return ""
+
+
+def _label(x: Any) -> str:
+    """A row label as a reader would write it: 2, not np.int64(2); 'a' keeps its quotes."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    return repr(x) if isinstance(x, str) else str(x)
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, (float, np.floating)):
+        return f"{float(x):.6g}"
+    return repr(x)
+
+
+def _compare(answer: Any, expected: Any, rtol: float, atol: float) -> tuple[bool, str]:
+    """Return (right, what is wrong)."""
+    if isinstance(expected, (pd.DataFrame, pd.Series)):
+        return _compare_pandas(answer, expected, rtol, atol)
+    if isinstance(expected, Mapping):
+        if not isinstance(answer, Mapping):
+            if isinstance(answer, pd.Series):
+                answer = answer.to_dict()
+            else:
+                return False, f"expected a dict with keys {sorted(map(str, expected))}, got " \
+                              f"{type(answer).__name__}"
+        missing = [k for k in expected if k not in answer]
+        if missing:
+            return False, f"the answer has no entry for {', '.join(map(repr, missing))}"
+        for key in expected:
+            ok, why = _compare(answer[key], expected[key], rtol, atol)
+            if not ok:
+                return False, f"{key!r}: {why}"
+        return True, ""
+    if isinstance(expected, str):
+        if not isinstance(answer, str):
+            return False, f"expected text such as {expected!r}, got {type(answer).__name__}"
+        if answer.strip().lower() == expected.strip().lower():
+            return True, ""
+        return False, f"{answer!r} is not the expected answer"
+    if isinstance(expected, (bool, np.bool_)):
+        if isinstance(answer, (bool, np.bool_)):
+            return (bool(answer) == bool(expected)), "" if bool(answer) == bool(expected) else \
+                f"{bool(answer)} is not right"
+        return False, f"expected True or False, got {type(answer).__name__}"
+    if np.ndim(expected) > 0 or isinstance(expected, (list, tuple, np.ndarray)):
+        return _compare_array(answer, expected, rtol, atol)
+    return _compare_number(answer, expected, rtol, atol)
+
+
+def _compare_number(answer: Any, expected: Any, rtol: float, atol: float) -> tuple[bool, str]:
+    if isinstance(answer, (pd.DataFrame, pd.Series, np.ndarray, list, tuple)) and np.size(answer) == 1:
+        answer = np.asarray(answer).ravel()[0]
+    try:
+        a, e = float(answer), float(expected)
+    except (TypeError, ValueError):
+        return False, f"expected a number, got {type(answer).__name__} {answer!r}"
+    if math.isnan(e):
+        return (math.isnan(a), "" if math.isnan(a) else "expected NaN (no value)")
+    if math.isclose(a, e, rel_tol=rtol, abs_tol=atol):
+        return True, ""
+    why = f"{_fmt(a)} is not within the tolerance of the expected value"
+    diagnosis = _scalar_diagnosis(a, e)
+    return False, why + (f"; {diagnosis}" if diagnosis else "")
+
+
+def _compare_array(answer: Any, expected: Any, rtol: float, atol: float) -> tuple[bool, str]:
+    e = np.asarray(expected)
+    try:
+        a = np.asarray(answer)
+    except Exception:  # noqa: BLE001 - any odd object is just a wrong answer
+        return False, f"expected an array, got {type(answer).__name__}"
+    if a.shape != e.shape:
+        return False, f"expected shape {e.shape} ({e.size} values), the answer has shape {a.shape}"
+    if e.dtype.kind in "fciub" and a.dtype.kind in "fciub":
+        close = np.isclose(a.astype(float), e.astype(float), rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        close = a.astype(str) == e.astype(str)
+    if close.all():
+        return True, ""
+    bad = np.argwhere(~close)
+    first = tuple(int(i) for i in bad[0]) if e.ndim > 1 else int(bad[0][0])
+    return False, (f"{len(bad)} of {e.size} values differ; the first at position {first}: "
+                   f"{_fmt(a[first])} instead of the expected value")
+
+
+def _compare_pandas(answer: Any, expected: pd.DataFrame | pd.Series, rtol: float,
+                    atol: float) -> tuple[bool, str]:
+    kind = type(expected).__name__
+    if isinstance(expected, pd.Series) and isinstance(answer, Mapping):
+        answer = pd.Series(answer)
+    if not isinstance(answer, type(expected)):
+        if isinstance(answer, (np.ndarray, list, tuple)):
+            return _compare_array(answer, expected.to_numpy(), rtol, atol)
+        return False, f"expected a {kind}, got {type(answer).__name__}"
+    if isinstance(expected, pd.DataFrame):
+        missing = [c for c in expected.columns if c not in answer.columns]
+        if missing:
+            return False, f"the table has no column {', '.join(map(repr, missing))}"
+        answer = answer[list(expected.columns)]
+    if len(answer) != len(expected):
+        return False, f"expected {len(expected)} rows, the answer has {len(answer)}"
+    if not answer.index.equals(expected.index):
+        if set(answer.index) == set(expected.index):
+            answer = answer.loc[expected.index]
+        else:
+            extra = [_label(i) for i in answer.index if i not in set(expected.index)][:3]
+            return False, (f"the rows are labelled differently (e.g. {', '.join(extra)}) from the "
+                           "expected ones")
+    columns = expected.columns if isinstance(expected, pd.DataFrame) else [None]
+    for col in columns:
+        a = answer[col] if col is not None else answer
+        e = expected[col] if col is not None else expected
+        numeric = pd.api.types.is_numeric_dtype(e) and pd.api.types.is_numeric_dtype(a)
+        if numeric:
+            close = np.isclose(a.to_numpy(dtype=float), e.to_numpy(dtype=float), rtol=rtol,
+                               atol=atol, equal_nan=True)
+        else:
+            close = a.astype(str).to_numpy() == e.astype(str).to_numpy()
+        if not close.all():
+            i = int(np.flatnonzero(~close)[0])
+            where = f"column {col!r}, " if col is not None else ""
+            return False, (f"{int((~close).sum())} of {len(e)} values differ; the first in "
+                           f"{where}row {_label(e.index[i])}: {_fmt(a.iloc[i])}")
+    return True, ""
+
+
+def check(answer: Any, expected: Any, *, hint: str = "", name: str = "answer",
+          rtol: float = 1e-3, atol: float = 1e-9, tol: float | None = None,
+          quiet: bool = False) -> Verdict:
+    """Check an exercise answer against the expected value and print a helpful verdict.
+
+    Parameters
+    ----------
+    answer : object
+        The student's answer. ``None`` (or ``...``) means "not answered yet": a friendly note
+        and the hint are printed and nothing is raised, so an unanswered notebook still runs.
+    expected : number, str, bool, array-like, dict, Series or DataFrame
+        The right answer, computed in the notebook from the data or taken from a published
+        figure (never pasted from the kit's own output).
+    hint : str
+        Printed when the answer is missing or wrong.
+    name : str
+        How to call the answer in the message, e.g. ``"answer_1"``.
+    rtol, atol : float
+        Relative and absolute tolerance for numbers (``math.isclose``/``numpy.isclose``
+        semantics). The default relative tolerance, 0.1 %, forgives rounding in the fourth
+        significant digit.
+    tol : float, optional
+        Shorthand for an absolute tolerance (sets ``atol`` and ``rtol = 0``), e.g. ``tol=0.01``
+        for "correct to two decimals", ``tol=0`` for exact counts.
+    quiet : bool
+        Do not print (the message is still in the returned verdict).
+
+    Returns
+    -------
+    Verdict
+        ``ok`` True, False or None (not answered) and the printed ``message``.
+
+    Notes
+    -----
+    Numbers compare with the tolerance; text ignores case and surrounding spaces; arrays must
+    have the expected shape; a Series or DataFrame must have the expected columns and row
+    labels (rows are aligned by label, extra columns are ignored). A wrong number gets a
+    diagnosis of the usual slips when one fits (wrong sign, percent against proportion, a
+    factor of √2 or 2, rounding too early).
+
+    Examples
+    --------
+    >>> check(3.1623, np.sqrt(10), name="S_diff", tol=0.001).ok
+    ✓ S_diff: correct.
+    True
+    >>> check(None, 4.0, hint="SE = SD·√(1 − r)").ok is None
+    … answer: not answered yet. Hint: SE = SD·√(1 − r)
+    True
+    >>> v = check(-4.0, 4.0, hint="post minus pre")  # doctest: +ELLIPSIS
+    ✗ answer: not quite. -4 is not within ...; it has the right size but the wrong sign: ...
+    """
+    if tol is not None:
+        if tol < 0:
+            raise ValueError(f"tol must be 0 or more, not {tol!r}")
+        atol, rtol = float(tol), 0.0
+    hint_text = f" Hint: {hint}" if hint else ""
+    if _is_missing(answer):
+        verdict = Verdict(None, f"… {name}: {NOT_ANSWERED}.{hint_text}")
+    else:
+        ok, why = _compare(answer, expected, rtol, atol)
+        if ok:
+            verdict = Verdict(True, f"✓ {name}: correct.")
+        else:
+            verdict = Verdict(False, f"✗ {name}: not quite. {why}.{hint_text}")
+    if not quiet:
+        print(verdict.message)
+    return verdict
+
+
+# --------------------------------------------------------------------------------------------
+# attribution of the bundled datasets
+
+
+def attribution(name: str) -> str:
+    """The attribution line of a bundled dataset, from ``progress_kit/datasets/README.md``.
+
+    Examples
+    --------
+    >>> print(attribution("bland1995"))
+    bland1995.csv: 8 subjects, repeated pH and PaCO2. Source: Bland & Altman (1995), BMJ 310:446, Table I
+    """
+    from importlib import resources
+
+    text = resources.files("progress_kit.datasets").joinpath("README.md").read_text("utf-8")
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and f"`{name}.csv`" in cells[0]:
+            return f"{name}.csv: {cells[1]}. Source: {cells[2]}".replace("`", "")
+    raise ValueError(f"no attribution for dataset {name!r} in progress_kit/datasets/README.md")
+
+
+# --------------------------------------------------------------------------------------------
+# rendering the course
+
+
+def _default_notebook_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "notebooks" / "teaching"
+
+
+def course_notebooks(folder: str | Path | None = None) -> list[Path]:
+    """The course notebooks in order (``NN_*.ipynb`` in ``notebooks/teaching/``)."""
+    folder = Path(folder) if folder is not None else _default_notebook_dir()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no teaching notebooks folder at {folder}; pass --notebooks DIR")
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {folder}")
+    return found
+
+
+def _strip_solutions(nb: Any) -> Any:
+    """A copy of the notebook without solution cells and without outputs (the student copy)."""
+    import copy
+
+    out = copy.deepcopy(nb)
+    out.cells = [c for c in out.cells if SOLUTION_TAG not in c.get("metadata", {}).get("tags", [])]
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return out
+
+
+# The course pages reuse the reports' offline "clinical" template (no MathJax, no external links,
+# images embedded, A4 print CSS) but, unlike a report, show the code: students learn from it.
+# ``super.super()`` skips the clinical template's empty block and uses JupyterLab's cell markup.
+_TEACHING_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{% block input_group %}{{ super.super() }}{% endblock input_group %}
+{%- block body_header -%}
+{{ super() }}
+<style>
+@page { @top-left {
+  content: "{{ resources.get('pk_banner', '') | replace('"', "'") | replace('\\\\', '') }}"; } }
+h2 { break-before: auto; margin-top: 14pt; }
+.jp-InputArea { margin: 4pt 0 2pt; }
+.jp-InputArea pre, .jp-InputArea .highlight pre { background: #f4f4f4; border-left: 2.5pt solid #888;
+  padding: 4pt 6pt; font-size: 8.3pt; white-space: pre-wrap; overflow-wrap: anywhere; }
+.jp-OutputArea-output pre { font-size: 8.3pt; }
+.pk-course-banner { border: 1pt solid #222; padding: 4pt 8pt; margin-bottom: 8pt; font-size: 9pt; }
+</style>
+<p class="pk-course-banner">{{ resources.get('pk_banner', '') | escape_html }}</p>
+{%- endblock body_header -%}
+"""
+
+
+def _reports_render():
+    """The reports' template folder and offline PDF printer (``progress_kit.reports``)."""
+    try:
+        from .reports.render import pdf_from_html
+        from .reports.resources import template_dir
+    except ImportError as exc:  # the reports package is a separate piece of the kit
+        raise RuntimeError("teach render needs progress_kit.reports (the report template and the "
+                           f"offline PDF printer), which this installation lacks: {exc}") from exc
+    return template_dir, pdf_from_html
+
+
+def course_page_html(executed: Any, *, solutions: bool, title: str) -> str:
+    """One executed course notebook as a self-contained, offline HTML page.
+
+    Handouts lose the cells tagged ``solution``; both lose the parameter cells and the code of
+    cells tagged ``hide-input``.
+    """
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    template_dir, _ = _reports_render()
+    remove = {"parameters", "injected-parameters"} | (set() if solutions else {SOLUTION_TAG})
+    exporter = HTMLExporter(template_name="clinical", template_file="teaching.html.j2",
+                            extra_template_basedirs=[str(template_dir())],
+                            extra_loaders=[DictLoader({"teaching.html.j2": _TEACHING_TEMPLATE})],
+                            exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=remove, remove_input_tags={HIDE_INPUT_TAG}),
+        enabled=True)
+    banner = ("Instructor key: worked solutions shown" if solutions else
+              "Student handout: replace each None after answer_... with your answer and run check()")
+    body, _ = exporter.from_notebook_node(executed, resources={
+        "pk_title": title, "pk_banner": f"{title} · {banner}", "metadata": {"name": title}})
+    return body
+
+
+def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | Path | None = None,
+                  pdf: bool = True, only: Sequence[str] | None = None,
+                  timeout: int = 600) -> list[Path]:
+    """Execute the course notebooks and write handouts (or, with ``solutions``, the keys).
+
+    Parameters
+    ----------
+    out : path
+        Output folder. Per notebook it gets ``NAME.html`` (and ``NAME.pdf`` with ``pdf``), plus
+        for handouts ``NAME.ipynb``: the student's working copy, without solution cells or
+        outputs. Keys get the executed notebook ``NAME.ipynb`` with solutions.
+    solutions : bool
+        Instructor key (``show_solutions=True``) instead of a student handout.
+    notebooks : path, optional
+        Folder of ``NN_name.ipynb`` notebooks (default: the repository's notebooks/teaching).
+    pdf : bool
+        Also write a PDF of each page.
+    only : sequence of str, optional
+        Render only the notebooks whose file name contains one of these strings.
+    timeout : int
+        Seconds a cell may run.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    import tempfile
+
+    import nbformat
+    import papermill as pm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = course_notebooks(notebooks)
+    if only:
+        paths = [p for p in paths if any(s in p.name for s in only)]
+        if not paths:
+            raise ValueError(f"no course notebook matches {list(only)}")
+    written: list[Path] = []
+    _, pdf_from_html = _reports_render()
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        source = nb if solutions else _strip_solutions(nb)
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / path.name
+            nbformat.write(source, src)
+            executed = Path(tmp) / f"executed_{path.name}"
+            pm.execute_notebook(str(src), str(executed), parameters={"show_solutions": solutions},
+                                cwd=str(path.parent), kernel_name="python3", progress_bar=False,
+                                execution_timeout=timeout, log_output=False,
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+            executed_nb = nbformat.read(executed, as_version=4)
+            title = _title(executed_nb, path)
+            html = out / f"{path.stem}.html"
+            html.write_text(course_page_html(executed_nb, solutions=solutions, title=title),
+                            encoding="utf-8")
+            written.append(html)
+            if pdf:
+                pdf_from_html(html.read_text(encoding="utf-8"), html.with_suffix(".pdf"))
+                written.append(html.with_suffix(".pdf"))
+            copy = out / path.name
+            if solutions:
+                shutil.copyfile(executed, copy)
+            else:
+                nbformat.write(_strip_solutions(nb), copy)
+            written.append(copy)
+    return written
+
+
+def _title(nb: Any, path: Path) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.splitlines()[0][2:].strip()
+    return path.stem
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+
+
+def _teach_render(args: argparse.Namespace) -> int:
+    # default under reports/, which git ignores, so rendered pages never end up in a commit
+    kind_dir = "keys" if args.solutions else "handouts"
+    out = Path(args.out) if args.out else Path("reports") / "teaching" / kind_dir
+    try:
+        written = render_course(out, solutions=args.solutions, notebooks=args.notebooks,
+                                pdf=not args.no_pdf, only=args.only)
+    except RuntimeError as exc:  # no report template in this installation
+        print(f"progress-kit teach render: {exc}", file=sys.stderr)
+        return 1
+    kind = "instructor keys" if args.solutions else "student handouts"
+    n = len({p.stem for p in written})
+    print(f"rendered {n} {kind} to {out}", file=sys.stderr)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``progress-kit teach render`` (called by :mod:`progress_kit.cli`)."""
+    teach = sub.add_parser("teach", help="the teaching course: render handouts and keys",
+                           description="The ROM teaching course in notebooks/teaching/.")
+    tsub = teach.add_subparsers(dest="teach_command", metavar="TEACH_COMMAND", required=True)
+    render = tsub.add_parser(
+        "render", help="execute the course notebooks and render handouts (or keys)",
+        description="Execute every course notebook with papermill and render it to HTML and PDF: "
+                    "a student handout (solutions removed) or, with --solutions, the instructor "
+                    "key.")
+    render.add_argument("--solutions", action="store_true",
+                        help="render the instructor keys (show_solutions=True)")
+    render.add_argument("--out", metavar="DIR",
+                        help="output folder (default reports/teaching/handouts or reports/teaching/keys)")
+    render.add_argument("--notebooks", metavar="DIR",
+                        help="folder of the course notebooks (default: notebooks/teaching)")
+    render.add_argument("--only", nargs="+", metavar="NAME",
+                        help="render only notebooks whose file name contains NAME")
+    render.add_argument("--no-pdf", action="store_true", help="write HTML only")
+    render.set_defaults(func=_teach_render)

@@ -1,0 +1,290 @@
+"""The teaching course: the check() helper, attribution lines, notebook conventions, and (slow)
+every notebook executed as the instructor key plus a rendered handout and key.
+
+nbval runs the notebooks as stored (solutions hidden) in ``make test``; the slow test here runs
+them with ``show_solutions=True`` so both variants are exercised in CI.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from progress_kit import list_datasets
+from progress_kit.teaching import (
+    NOT_ANSWERED,
+    SOLUTION_TAG,
+    Verdict,
+    attribution,
+    check,
+    course_notebooks,
+)
+
+COURSE = Path(__file__).resolve().parents[1] / "notebooks" / "teaching"
+NOTEBOOKS = sorted(COURSE.glob("[0-9][0-9]_*.ipynb"))
+
+
+# ------------------------------------------------------------------------------------------
+# check(): right, wrong with a hint, not answered, tolerance, containers
+
+
+def test_right_answer_prints_a_tick(capsys):
+    verdict = check(0.5, 0.5, name="answer_1")
+    assert verdict.ok is True and bool(verdict)
+    assert capsys.readouterr().out.strip() == "✓ answer_1: correct."
+
+
+def test_wrong_answer_prints_the_hint_and_does_not_raise(capsys):
+    verdict = check(3.0, 4.0, name="answer_2", hint="SE = SD · √(1 − r)")
+    out = capsys.readouterr().out
+    assert verdict.ok is False and not verdict
+    assert out.startswith("✗ answer_2: not quite.")
+    assert "Hint: SE = SD · √(1 − r)" in out
+
+
+def test_none_is_not_answered_yet_with_hint(capsys):
+    for missing in (None, ...):
+        verdict = check(missing, 4.0, name="answer_3", hint="count the improved")
+        assert verdict.ok is None and not verdict
+        out = capsys.readouterr().out
+        assert f"answer_3: {NOT_ANSWERED}" in out and "Hint: count the improved" in out
+
+
+def test_verdict_is_not_displayed_twice():
+    verdict = Verdict(True, "✓")
+    assert verdict._ipython_display_() is None
+
+
+@pytest.mark.parametrize(("answer", "expected", "kwargs", "ok"), [
+    (4.1385, 4.138517, {}, True),                     # default relative tolerance 0.1 %
+    (4.15, 4.138517, {}, False),
+    (4.14, 4.138517, {"tol": 0.01}, True),            # "two decimals"
+    (4.16, 4.138517, {"tol": 0.01}, False),
+    (29, 29, {"tol": 0}, True),
+    (28, 29, {"tol": 0}, False),
+    (np.int64(29), 29.0, {"tol": 0}, True),
+    (1e-12, 0.0, {}, True),                           # absolute tolerance near zero
+    (float("nan"), float("nan"), {}, True),
+    (1.0, float("nan"), {}, False),
+    (np.array([3.2]), 3.2, {}, True),                 # a one-element array is a number
+])
+def test_numbers_and_tolerance(answer, expected, kwargs, ok):
+    assert check(answer, expected, quiet=True, **kwargs).ok is ok
+
+
+def test_negative_tolerance_is_a_usage_error():
+    with pytest.raises(ValueError, match="tol"):
+        check(1.0, 1.0, tol=-1)
+
+
+@pytest.mark.parametrize(("answer", "expected", "phrase"), [
+    (-4.0, 4.0, "wrong sign"),
+    (37.9, 0.379, "proportion"),
+    (0.379, 37.9, "percentage"),
+    (2.988, 2.112, "√2 times too large"),
+    (1.4937, 2.1125, "√2 times too small"),
+    (4.1, 4.0, "round"),
+])
+def test_wrong_numbers_get_a_diagnosis(answer, expected, phrase):
+    assert phrase in check(answer, expected, quiet=True).message
+
+
+def test_not_a_number_is_wrong_not_an_error():
+    verdict = check("four", 4.0, quiet=True)
+    assert verdict.ok is False and "expected a number" in verdict.message
+
+
+def test_text_ignores_case_and_spaces():
+    assert check("  Within ", "within", quiet=True).ok
+    assert not check("between", "within", quiet=True).ok
+    assert not check(1, "within", quiet=True).ok
+
+
+def test_booleans():
+    assert check(True, True, quiet=True).ok
+    assert not check(False, True, quiet=True).ok
+    assert not check("yes", True, quiet=True).ok
+
+
+def test_arrays_shape_and_values():
+    expected = np.array([1.0, 2.0, 3.0])
+    assert check([1.0, 2.0, 3.0004], expected, quiet=True).ok
+    wrong = check([1.0, 2.5, 3.0], expected, quiet=True)
+    assert not wrong.ok and "1 of 3 values differ" in wrong.message and "position 1" in wrong.message
+    shape = check([1.0, 2.0], expected, quiet=True)
+    assert not shape.ok and "shape" in shape.message
+    assert check(np.eye(2), np.eye(2), quiet=True).ok
+    assert check(["a", "b"], np.array(["a", "b"]), quiet=True).ok
+
+
+def test_series_align_by_label():
+    expected = pd.Series({"improved": 29, "unchanged": 10, "deteriorated": 1})
+    shuffled = pd.Series({"deteriorated": 1, "improved": 29, "unchanged": 10})
+    assert check(shuffled, expected, tol=0, quiet=True).ok
+    assert check({"improved": 29, "unchanged": 10, "deteriorated": 1}, expected, quiet=True).ok
+    wrong = check(pd.Series({"improved": 28, "unchanged": 11, "deteriorated": 1}), expected,
+                  tol=0, quiet=True)
+    assert not wrong.ok and "'improved'" in wrong.message
+    labels = check(pd.Series({"better": 29, "same": 10, "worse": 1}), expected, quiet=True)
+    assert not labels.ok and "labelled differently" in labels.message
+    assert check([29, 10, 1], expected, quiet=True).ok   # values in order also pass
+
+
+def test_dataframes():
+    expected = pd.DataFrame({"pre": [25.0, 15.0], "rci": [-5.681, -1.894]}, index=[1, 2])
+    answer = expected.assign(extra="x")                  # extra columns are ignored
+    assert check(answer, expected, tol=0.001, quiet=True).ok
+    missing = check(expected[["pre"]], expected, quiet=True)
+    assert not missing.ok and "no column 'rci'" in missing.message
+    off = expected.copy()
+    off.loc[2, "rci"] = -1.7
+    wrong = check(off, expected, tol=0.001, quiet=True)
+    assert not wrong.ok and "column 'rci'" in wrong.message and "row 2" in wrong.message
+    rows = check(expected.iloc[:1], expected, quiet=True)
+    assert not rows.ok and "expected 2 rows" in rows.message
+    assert not check(3.0, expected, quiet=True).ok
+
+
+def test_dicts():
+    expected = {"r": -0.5067697, "dof": 38}
+    assert check({"r": -0.50677, "dof": 38}, expected, quiet=True).ok
+    assert "'dof'" in check({"r": -0.50677, "dof": 39}, expected, tol=1e-4, quiet=True).message
+    assert "no entry" in check({"r": -0.50677}, expected, quiet=True).message
+    assert not check(3.0, expected, quiet=True).ok
+
+
+# ------------------------------------------------------------------------------------------
+# attribution lines
+
+
+def test_every_bundled_dataset_has_an_attribution_line():
+    for name in list_datasets():
+        line = attribution(name)
+        assert line.startswith(f"{name}.csv: ") and "Source: " in line and "`" not in line
+
+
+def test_attribution_of_unknown_dataset():
+    with pytest.raises(ValueError, match="no attribution"):
+        attribution("no_such_data")
+
+
+# ------------------------------------------------------------------------------------------
+# notebook conventions (fast: read, do not execute)
+
+
+def test_course_has_six_notebooks_in_order():
+    assert [p.name[:2] for p in course_notebooks(COURSE)] == ["01", "02", "03", "04", "05", "06"]
+    assert course_notebooks() == NOTEBOOKS        # the default folder is the repository's
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    text = "\n".join(c.source for c in nb.cells)
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and re.search(r"^show_solutions = False\b", params[0].source, re.M)
+    assert "Learning objectives" in nb.cells[0].source
+    assert all(not c.outputs for c in code), "store the notebooks without outputs"
+    # a published dataset, with its attribution printed
+    assert "pk.read_dataset(" in text and "attribution(" in text
+    # at least two exercises: an unanswered answer_N, a guarded solution, a check
+    answers = set(re.findall(r"^(answer_\d+) = None", text, re.M))
+    assert len(answers) >= 2
+    for answer in answers:
+        assert re.search(rf"check\({answer},", text), f"{answer} is never checked"
+    solutions = [c for c in code if SOLUTION_TAG in c.metadata.get("tags", [])]
+    assert len(solutions) >= len(answers)
+    for cell in solutions:
+        assert cell.source.startswith("if show_solutions:"), cell.source[:80]
+    # solutions only in solution cells: no answer is filled in elsewhere
+    for cell in code:
+        if cell not in solutions:
+            assert not re.search(r"^\s*answer_\d+ = (?!None)", cell.source, re.M), cell.source[:80]
+    # rendered pages are offline: no LaTeX for MathJax in the narrative
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert "$" not in cell.source, f"LaTeX in {path.name}: {cell.source[:60]}"
+
+
+def test_teach_render_command_line():
+    from progress_kit.cli import build_parser
+
+    args = build_parser().parse_args(["teach", "render", "--solutions", "--out", "k", "--only", "01"])
+    assert args.solutions and args.out == "k" and args.only == ["01"] and not args.no_pdf
+    args = build_parser().parse_args(["teach", "render"])
+    assert not args.solutions and args.out is None
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["teach"])
+    assert info.value.code == 2
+
+
+def test_render_unknown_notebook_is_a_clear_error(tmp_path):
+    from progress_kit.teaching import render_course
+
+    with pytest.raises(FileNotFoundError, match="no teaching notebooks folder"):
+        render_course(tmp_path / "out", notebooks=tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no course notebooks"):
+        render_course(tmp_path / "out", notebooks=tmp_path / "empty")
+    with pytest.raises(ValueError, match="no course notebook matches"):
+        render_course(tmp_path / "out", notebooks=COURSE, only=["99"])
+
+
+# ------------------------------------------------------------------------------------------
+# slow: execute every notebook as the instructor key; render a handout and a key
+
+
+def _executed_checks(nb) -> list[str]:
+    lines = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                lines += [ln for ln in out["text"].splitlines() if re.match(r"[✓✗…] answer_", ln)]
+    return lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_with_solutions_passes_every_check(path, tmp_path):
+    import papermill as pm
+
+    out = tmp_path / path.name
+    pm.execute_notebook(str(path), str(out), parameters={"show_solutions": True},
+                        cwd=str(path.parent), kernel_name="python3", progress_bar=False,
+                        execution_timeout=120)
+    verdicts = _executed_checks(nbformat.read(out, as_version=4))
+    assert len(verdicts) >= 2
+    assert all(v.startswith("✓") for v in verdicts), verdicts
+
+
+@pytest.mark.slow
+def test_render_handout_and_key(tmp_path):
+    pytest.importorskip("progress_kit.reports.render")
+    from progress_kit.cli import main
+
+    assert main(["teach", "render", "--only", "01", "--out", str(tmp_path / "h")]) == 0
+    assert main(["teach", "render", "--solutions", "--only", "01", "--no-pdf",
+                 "--out", str(tmp_path / "k")]) == 0
+    handout = (tmp_path / "h" / "01_reliable_change.html").read_text(encoding="utf-8")
+    key = (tmp_path / "k" / "01_reliable_change.html").read_text(encoding="utf-8")
+    assert (tmp_path / "h" / "01_reliable_change.pdf").read_bytes().startswith(b"%PDF")
+    assert not (tmp_path / "k" / "01_reliable_change.pdf").exists()
+    # handouts: code shown, solutions gone, checks unanswered; keys: solutions and ticks
+    assert "pk.reliable_change" in handout and "Student handout" in handout
+    text = {name: re.sub(r"<[^>]+>", "", page) for name, page in (("h", handout), ("k", key))}
+    assert "if show_solutions:" not in text["h"] and "if show_solutions:" in text["k"]
+    assert NOT_ANSWERED in handout and "✓ answer_1" not in handout
+    assert "Instructor key" in key and "✓ answer_1" in key and "✗" not in key
+    # offline: no MathJax or other external script
+    for page in (handout, key):
+        assert "mathjax" not in page.lower() and "<script src" not in page
+    # the student's working copy has no solution cells and no outputs
+    student = nbformat.read(tmp_path / "h" / "01_reliable_change.ipynb", as_version=4)
+    assert not any(SOLUTION_TAG in c.metadata.get("tags", []) for c in student.cells)
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
