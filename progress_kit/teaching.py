@@ -311,7 +311,9 @@ def attribution(name: str) -> str:
 
 
 def _default_notebook_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "notebooks" / "teaching"
+    """The source checkout's ``notebooks/teaching`` where there is one, else the packaged copy."""
+    source = Path(__file__).resolve().parents[1] / "notebooks" / "teaching"
+    return source if source.is_dir() else Path(__file__).resolve().parent / "notebooks" / "teaching"
 
 
 def course_notebooks(folder: str | Path | None = None) -> list[Path]:

@@ -1,10 +1,11 @@
 """Where the report notebooks and the nbconvert template live, and keeping the copies in sync.
 
-The sources are ``notebooks/`` and ``templates/`` at the top of the repository (where people edit
-and nbval runs them). A copy of each ships inside the package (``progress_kit/notebooks`` and
-``progress_kit/templates``) so that a pip-installed kit can render; the renderer always uses the
-packaged copy. ``python -m progress_kit.reports.resources`` refreshes the copies from the sources,
-and a test fails when they differ.
+The sources are ``notebooks/`` (with ``notebooks/teaching/``) and ``templates/`` at the top of the
+repository (where people edit and nbval runs them). A copy of each ships inside the package
+(``progress_kit/notebooks`` and ``progress_kit/templates``) so that a pip-installed kit can
+render; the report renderer always uses the packaged copy, ``teach render`` the source checkout's
+notebooks where there is one. ``python -m progress_kit.reports.resources`` refreshes the
+copies from the sources, and a test fails when they differ.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def source_root() -> Path | None:
 def _pairs(root: Path):
     for name in NOTEBOOKS:
         yield root / "notebooks" / name, package_dir() / "notebooks" / name
+    for src in sorted((root / "notebooks" / "teaching").glob("[0-9]*.ipynb")):
+        yield src, package_dir() / "notebooks" / "teaching" / src.name
     for src in sorted((root / "templates" / TEMPLATE).iterdir()):
         yield src, package_dir() / "templates" / TEMPLATE / src.name
 
