@@ -1,0 +1,104 @@
+"""Benchmark 1: batch rendering against the plain sequential loop a user would otherwise write.
+
+Both sides render the same client reports (and the cohort report) from the same demo clinic with
+the same notebooks and template, in this process's machine and session:
+
+* baseline: for each report, ``papermill.execute_notebook`` (a fresh Jupyter kernel, the data
+  folder as parameter), then the nbconvert HTML export through the clinical template and a
+  WeasyPrint PDF, one after another;
+* kit: ``progress_kit.reports.run_batch(..., jobs=N)`` (fork-server engine by default).
+
+It then checks that every report's text (HTML stripped of tags, and the PDF's text) is the same
+on both sides, and reports the throughput ratio.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from progress_kit import demo_data
+from progress_kit.reports.batch import run_batch
+from progress_kit.reports.context import clients_active_in, load_clinic
+from progress_kit.reports.render import KERNEL, html_from_notebook, pdf_from_html
+from progress_kit.reports.resources import notebook_path
+
+MONTH = "2026-10"
+TAG = re.compile(r"<[^>]+>")
+
+
+def _text(html: str) -> str:
+    body = html.split("<body", 1)[-1]
+    body = re.sub(r"<img[^>]*>", "", body)  # figures are compared as text-free PNGs
+    return re.sub(r"\s+", " ", html_lib.unescape(TAG.sub(" ", body))).strip()
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    return re.sub(r"\s+", " ", " ".join(p.extract_text() or "" for p in PdfReader(path).pages))
+
+
+def baseline(data_dir: Path, clients: list[str], out: Path) -> float:
+    """The plain loop; returns seconds."""
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    jobs = [("client", {"data_dir": str(data_dir), "client_id": c, "month": MONTH}, c) for c in clients]
+    jobs.append(("cohort", {"data_dir": str(data_dir), "month": MONTH}, "cohort"))
+    for kind, params, stem in jobs:
+        executed = out / f"{stem}.ipynb"
+        papermill.execute_notebook(str(notebook_path(kind)), str(executed), parameters=params,
+                                   kernel_name=KERNEL, progress_bar=False, cwd=str(out))
+        page = html_from_notebook(nbformat.read(executed, as_version=4), "progress-kit report")
+        (out / f"{stem}.html").write_text(page, encoding="utf-8")
+        pdf_from_html(page, out / f"{stem}.pdf")
+    return time.perf_counter() - start
+
+
+def run(n_clients: int = 40, jobs: int = 2, demo_clients: int = 100) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="pk-bench-"))
+    data_dir = work / "data"
+    demo_data(n_clients=demo_clients, months=6, seed=0, end="2026-10-31").write(data_dir)
+    active = clients_active_in(load_clinic(data_dir), MONTH)
+    if len(active) < n_clients:
+        raise ValueError(f"only {len(active)} clients are active in {MONTH}; raise demo_clients")
+    clients = active[:n_clients]
+    kit_start = time.perf_counter()
+    res = run_batch(data_dir, MONTH, work / "kit", jobs=jobs, progress=False, clients=clients)
+    kit_s = time.perf_counter() - kit_start
+    if res.failed:
+        raise RuntimeError(res.manifest[res.manifest["status"] != "ok"].to_string())
+    base_s = baseline(data_dir, clients, work / "baseline")
+    same_html = same_pdf = 0
+    kit_dir = work / "kit" / MONTH
+    for stem in [*clients, "cohort"]:
+        kit_path = kit_dir / ("cohort" if stem == "cohort" else f"clients/{stem}")
+        base_path = work / "baseline" / stem
+        same_html += _text(kit_path.with_suffix(".html").read_text()) == _text(
+            base_path.with_suffix(".html").read_text())
+        same_pdf += _pdf_text(kit_path.with_suffix(".pdf")) == _pdf_text(base_path.with_suffix(".pdf"))
+    n = len(clients) + 1
+    return {"reports": n, "jobs": jobs, "cores": os.cpu_count(), "baseline_s": base_s, "kit_s": kit_s,
+            "baseline_per_report_s": base_s / n, "kit_per_report_s": kit_s / n,
+            "throughput_ratio": base_s / kit_s, "same_html_text": same_html,
+            "same_pdf_text": same_pdf, "folder": str(work)}
+
+
+def to_markdown(res: dict) -> str:
+    return "\n".join([
+        f"{res['reports']} reports ({res['reports'] - 1} clients + the cohort), HTML and PDF each, "
+        f"{res['cores']} cores.", "",
+        "| run | seconds | per report |", "|---|---|---|",
+        f"| baseline: sequential papermill + nbconvert + WeasyPrint | {res['baseline_s']:.1f} | "
+        f"{res['baseline_per_report_s']:.2f} |",
+        f"| progress-kit batch --jobs {res['jobs']} | {res['kit_s']:.1f} | {res['kit_per_report_s']:.2f} |",
+        "", f"- throughput: **{res['throughput_ratio']:.1f}x** the baseline",
+        f"- same text as the baseline: HTML {res['same_html_text']}/{res['reports']}, "
+        f"PDF {res['same_pdf_text']}/{res['reports']}"])
