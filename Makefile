@@ -34,7 +34,8 @@ test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax notebooks/
 
 bench: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m bench
+	MPLBACKEND=Agg $(BIN)/python -m bench batch --clients 40 --jobs 2
+	MPLBACKEND=Agg $(BIN)/python -m bench cohort --clients 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -14,6 +14,8 @@ def main() -> None:
     c.add_argument("--clients", type=int, default=1_000_000)
     c.add_argument("--naive-clients", type=int, default=5_000)
     c.add_argument("--categorical-ids", action="store_true")
+    c.add_argument("--order", choices=["client", "measure", "shuffled"], default="client",
+                   help="row order of the synthetic cohort (default: by client and date)")
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
@@ -23,14 +25,16 @@ def main() -> None:
     if args.which == "cohort":
         from . import cohort
 
-        res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids)
+        res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids,
+                         order=args.order)
         print(cohort.to_markdown(res))
     else:
         from . import batch
 
         res = batch.run(args.clients, args.jobs)
         print(batch.to_markdown(res))
-    (out / f"{args.which}.json").write_text(json.dumps(res, indent=2, default=str))
+    name = f"cohort-{args.order}" if args.which == "cohort" else args.which
+    (out / f"{name}.json").write_text(json.dumps(res, indent=2, default=str))
 
 
 if __name__ == "__main__":

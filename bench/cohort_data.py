@@ -7,11 +7,13 @@ import pandas as pd
 
 
 def make_cohort(n_clients: int, n_sessions: int = 12, seed: int = 0,
-                categorical_ids: bool = False) -> pd.DataFrame:
-    """Long observations (``client_id``, ``date``, ``measure``, ``score``), sorted by client and date.
+                categorical_ids: bool = False, order: str = "client") -> pd.DataFrame:
+    """Long observations (``client_id``, ``date``, ``measure``, ``score``).
 
     Each client starts on a random day in 2024-2025 and is seen weekly; PHQ-9 follows a random
-    linear course from a random intake, GAD-7 follows it with its own noise.
+    linear course from a random intake, GAD-7 follows it with its own noise. ``order``:
+    ``"client"`` (sorted by client, date and measure, as a ROM export and ``write_data`` give
+    it), ``"measure"`` (all PHQ-9 rows, then all GAD-7 rows) or ``"shuffled"``.
     """
     rng = np.random.default_rng(seed)
     n = n_clients * n_sessions
@@ -36,4 +38,12 @@ def make_cohort(n_clients: int, n_sessions: int = 12, seed: int = 0,
         "measure": pd.Categorical.from_codes(np.repeat([0, 1], n), categories=["PHQ-9", "GAD-7"]),
         "score": np.concatenate([phq, gad]),
     })
-    return frame
+    if order == "client":
+        # row i of PHQ-9 and row i of GAD-7 are the same client and session: interleave them
+        n = n_clients * n_sessions
+        frame = frame.take(np.column_stack([np.arange(n), np.arange(n) + n]).ravel())
+    elif order == "shuffled":
+        frame = frame.take(np.random.default_rng(seed + 1).permutation(len(frame)))
+    elif order != "measure":
+        raise ValueError(f"order must be 'client', 'measure' or 'shuffled', not {order!r}")
+    return frame.reset_index(drop=True)
