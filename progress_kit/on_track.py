@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .measures import Measure, get_measure
-from .trajectories import _select
+from .trajectories import _select_sessions
 
 __all__ = ["ExpectedResponse", "expected_response", "on_track", "on_track_plot_data",
            "SIGNALS"]
@@ -88,14 +88,8 @@ def _session_numbers(d: pd.DataFrame, subject: str, time: str,
 
 def _prepare(data: pd.DataFrame, subject: str, time: str, value: str, measure: str,
              session: str | None) -> pd.DataFrame:
-    if session is not None and session not in data.columns:
-        raise ValueError(f"session column {session!r} is not in the data")
-    d = _select(data, subject, time, value, measure, keep=(session,) if session else ())
-    if d.duplicated([subject, time]).any():
-        dup = d[d.duplicated([subject, time], keep=False)].iloc[0]
-        raise ValueError(f"two {measure} scores for {subject} {dup[subject]!r} at {time} "
-                         f"{dup[time]}; expected one per session")
-    d = d.sort_values([subject, time], kind="stable")
+    d = _select_sessions(data, subject, time, value, measure, session,
+                         "expected one per session")
     out = pd.DataFrame({"subject": d[subject].to_numpy(), "time": d[time].to_numpy(),
                         "score": d[value].to_numpy(dtype=float)})
     out["session"] = _session_numbers(d, subject, time, session)

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from .measures import get_measure
-from .trajectories import _resolve_better, _select
+from .trajectories import _resolve_better, _select_sessions
 
 __all__ = ["sudden_gains"]
 
@@ -118,14 +118,8 @@ def sudden_gains(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
                              "give cutoff= explicitly")
     if not cutoff > 0:
         raise ValueError(f"cutoff must be a positive number of points, not {cutoff}")
-    if session is not None and session not in data.columns:
-        raise ValueError(f"session column {session!r} is not in the data")
-    d = _select(data, subject, time, value, measure, keep=(session,) if session else ())
-    if d.duplicated([subject, time]).any():
-        dup = d[d.duplicated([subject, time], keep=False)].iloc[0]
-        raise ValueError(f"two {value} rows for {subject} {dup[subject]!r} at {time} "
-                         f"{dup[time]}; sudden gains need one score per session")
-    d = d.sort_values([subject, time], kind="stable")
+    d = _select_sessions(data, subject, time, value, measure, session,
+                         "sudden gains need one score per session")
     codes, uniques = pd.factorize(d[subject], sort=True)
     y = d[value].to_numpy(dtype=float)
     tt = d[time].to_numpy()

@@ -62,6 +62,20 @@ def _select(data: pd.DataFrame, subject: str, time: str, value: str,
     return data.loc[mask, cols]
 
 
+def _select_sessions(data: pd.DataFrame, subject: str, time: str, value: str,
+                     measure: str | None, session: str | None, why: str) -> pd.DataFrame:
+    """:func:`_select` for one score per session: checks the optional session column, refuses
+    two scores at the same time (``why`` says what needs one per session), sorts by time."""
+    if session is not None and session not in data.columns:
+        raise ValueError(f"session column {session!r} is not in the data")
+    d = _select(data, subject, time, value, measure, keep=(session,) if session else ())
+    if d.duplicated([subject, time]).any():
+        dup = d[d.duplicated([subject, time], keep=False)].iloc[0]
+        raise ValueError(f"two {measure or value} scores for {subject} {dup[subject]!r} at {time} "
+                         f"{dup[time]}; {why}")
+    return d.sort_values([subject, time], kind="stable")
+
+
 def _time_values(t: pd.Series, per: str, origin: Any = None) -> np.ndarray:
     """Time as float: numeric as is, dates in ``per`` units since ``origin``."""
     if pd.api.types.is_datetime64_any_dtype(t):
