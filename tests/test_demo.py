@@ -1,5 +1,7 @@
 """The demo clinic's planted ground truth is recovered by the kit's statistics."""
 
+import pytest
+
 import progress_kit as pk
 
 
@@ -9,6 +11,10 @@ def test_planted_sleep_effect_is_recovered(demo_clinic):
     assert fit["ci_low"] < pk.SLEEP_EFFECT < fit["ci_high"]
 
 
+# Without the autoregressive term, the between-person homework term absorbs nearly all of the
+# person-level mood variance (the planted Simpson's paradox), so the random-intercept variance
+# sits at its boundary and MixedLM says so; the fixed within-person effect is still estimated.
+@pytest.mark.filterwarnings("ignore:MixedLM for mood on lagged homework did not converge")
 def test_planted_homework_effect_and_simpsons_paradox(demo_clinic):
     daily = pk.daily_table(demo_clinic.observations)
     same_day = pk.lagged_effect(daily, x="homework", y="mood", lag=0, autoregressive=False).iloc[0]
