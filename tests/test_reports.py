@@ -224,3 +224,10 @@ def test_cli_report_unknown_client_and_missing_folder(small, tmp_path, capsys):
     assert code == 1 and "'nobody' is not in" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "missing"), "--month", "2026-10"]) == 2
     assert not list(tmp_path.rglob("*.html"))
+
+
+def test_p_values_never_print_as_zero():
+    from progress_kit.reports.sections import _p_text
+
+    assert _p_text(4.8e-172) == "p < 0.001"
+    assert _p_text(0.0342) == "p = 0.034"

@@ -376,6 +376,11 @@ def daily_trend(rd: ReportData, days: int = 14) -> Section:
     return sec
 
 
+def _p_text(p: float) -> str:
+    """A p-value as a report prints it: ``p = 0.034``, or ``p < 0.001`` rather than ``p = 0.000``."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def homework_mood(rd: ReportData) -> Section:
     """Same-day within-person association of homework with mood."""
     title = "Homework and mood (same day)"
@@ -394,7 +399,7 @@ def homework_mood(rd: ReportData) -> Section:
             f"{'higher' if res['r'] > 0 else 'lower'}" if clear else
             "No clear same-day link between homework and mood so far")
     sec.message = (f"{lead}: r = {res['r']:.2f} (95% CI {res['ci_low']:.2f} to "
-                   f"{res['ci_high']:.2f}, {int(res['n_obs'])} days, p = {res['pval']:.3f}).")
+                   f"{res['ci_high']:.2f}, {int(res['n_obs'])} days, {_p_text(res['pval'])}).")
     sec.method = ("Homework and mood: within-person (repeated-measures) correlation over days "
                   "with both entries; an association, not proof that homework lifts mood.")
     return sec
