@@ -55,9 +55,12 @@ class BatchResult:
 
 
 def _code_digest() -> str:
-    """The kit version, both notebooks and the template: a change to any re-renders everything."""
+    """The kit version, its Python sources, both notebooks and the template: a change to any
+    re-renders everything (a fixed formula must not leave stale reports marked up to date)."""
+    package = Path(__file__).resolve().parents[1]
     parts = [notebook_path("client"), notebook_path("cohort"),
-             *sorted((template_dir() / "clinical").iterdir())]
+             *sorted((template_dir() / "clinical").iterdir()),
+             *sorted(package.rglob("*.py")), package / "measures.toml"]
     return hashlib.sha256((__version__ + files_digest(parts)).encode()).hexdigest()
 
 
