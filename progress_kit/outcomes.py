@@ -204,7 +204,12 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     codes = codes.astype(np.int64)
     order = _sort_order(codes, day)
     if order is not None:
-        codes, day, slot, score = codes[order], day[order], slot[order], score[order]
+        # one array at a time, so each original is freed before the next copy (peak memory)
+        codes = codes[order]
+        day = day[order]
+        slot = slot[order]
+        score = score[order]
+        del order
 
     per = _first_last(codes, day, slot, score, n, len(names))
     first, last, count = per["first"], per["last"], per["count"]
