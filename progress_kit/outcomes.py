@@ -394,8 +394,10 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     - reliable recovery rate: over finished cases at caseness, like recovery;
     - finished: over all clients; caseness_start: over finished.
 
-    Suppression hides small cells only; it does not stop a hidden count being worked out from
-    other published totals (secondary suppression is up to the publisher).
+    Suppression hides counts below 5 (primary). In a breakdown, where exactly one group's count of
+    an outcome is hidden, the smallest other count is withheld too (complementary), so the hidden
+    one cannot be recovered from the service total. Relations between outcomes and tables broken
+    down by several columns at once are not covered: check those before publishing.
 
     Examples
     --------
@@ -448,11 +450,37 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
         table["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
     table["ci_low"], table["ci_high"] = wilson_interval(x, n, level)
     if suppress:
-        small = (x < 5) | (n < 5)
-        table.loc[small, ["rate", "ci_low", "ci_high"]] = np.nan
-        for col, values in (("numerator", x), ("denominator", n)):
-            table[col] = np.where(values < 5, "<5", values.astype(str)).astype(object)
+        _suppress(table, x, n, grouped=bool(keys))
     table.attrs["suppressed"] = bool(suppress)
     table.attrs["method"] = (f"Wilson {level:.0%} intervals" + (
-        "; counts below 5 shown as '<5' and their rates withheld" if suppress else ""))
+        "; counts below 5 shown as '<5' and their rates withheld" + (
+            "; where a breakdown hid only one group's count, the next smallest is withheld too "
+            "('suppressed'), so it cannot be recovered from the service total" if keys else "")
+        if suppress else ""))
     return table
+
+
+def _suppress(table: pd.DataFrame, x: np.ndarray, n: np.ndarray, grouped: bool) -> None:
+    """Small-cell suppression in place: primary (counts below 5) and, in a breakdown,
+    complementary suppression.
+
+    A breakdown (by therapist, month ...) is published beside the service total, so a single
+    hidden count per outcome could be recovered by subtraction. Where exactly one group's
+    numerator (or denominator) is hidden, the smallest other one is withheld as well.
+    """
+    primary = {"numerator": x < 5, "denominator": n < 5}
+    secondary = {col: np.zeros(len(table), dtype=bool) for col in primary}
+    if grouped:
+        for idx in table.groupby("outcome", sort=False).indices.values():
+            for col, values in (("numerator", x), ("denominator", n)):
+                hidden = primary[col][idx]
+                if hidden.sum() == 1 and len(idx) > 1:
+                    shown = idx[~hidden]
+                    secondary[col][shown[np.argmin(values[shown])]] = True
+    withheld = primary["numerator"] | primary["denominator"] | secondary["numerator"] | \
+        secondary["denominator"]
+    table.loc[withheld, ["rate", "ci_low", "ci_high"]] = np.nan
+    for col, values in (("numerator", x), ("denominator", n)):
+        text = np.where(primary[col], "<5", values.astype(str)).astype(object)
+        text[secondary[col]] = "suppressed"
+        table[col] = text

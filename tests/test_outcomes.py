@@ -173,11 +173,31 @@ def test_suppression_and_grouping():
     assert t2.loc["recovery", "numerator"] == "<5"
     assert t2.loc["recovery", "denominator"] == "5"
     assert np.isnan(t2.loc["recovery", "rate"])
+    # with two therapists, t1's count would give t2's away (service total minus t1): withheld too
     t1 = r[(r["therapist_id"] == "t1")].set_index("outcome")
-    assert t1.loc["recovery", "numerator"] == "12"
-    assert t1.loc["recovery", "rate"] == pytest.approx(0.6)
+    assert t1.loc["recovery", "numerator"] == "suppressed"
+    assert np.isnan(t1.loc["recovery", "rate"])
+    open_rates = pk.service_rates(out, by="therapist_id", suppress=False)
+    t1_open = open_rates[open_rates["therapist_id"] == "t1"].set_index("outcome")
+    assert t1_open.loc["recovery", "rate"] == pytest.approx(0.6)
     by_month = pk.service_rates(out, by="month", suppress=False)
     assert set(by_month["month"]) == {"2026-03"}
+
+
+def test_complementary_suppression_keeps_a_single_hidden_count_hidden():
+    out = pd.concat([_outcomes(12, 8, 5, "t1"), _outcomes(7, 3, 1, "t2"),
+                     _outcomes(2, 6, 1, "t3")], ignore_index=True)
+    r = pk.service_rates(out, by="therapist_id")
+    rec = r[r["outcome"] == "recovery"].set_index("therapist_id")
+    assert rec["numerator"].tolist() == ["12", "suppressed", "<5"]
+    # what a reader can still derive: total 21 minus 12 leaves 9 for t2 and t3 together
+    total = pk.service_rates(out).set_index("outcome").loc["recovery", "numerator"]
+    assert total == "21"
+    assert rec.loc["t1", "rate"] == pytest.approx(12 / 20)
+    assert rec[["rate"]].iloc[1:].isna().all().all()
+    # denominators 20, 10, 8 are all shown: none is small
+    assert rec["denominator"].tolist() == ["20", "10", "8"]
+    assert "next smallest is withheld" in r.attrs["method"]
 
 
 def test_end_to_end_rates_from_observations(observations):

@@ -748,7 +748,9 @@ def recovery_by_group(clinic: ClinicData, month: str, therapist_id: str | None =
                                   "denominator": "finished, a case at start"})
     sec = Section("recovery", title, table=table)
     sec.message = (f"Counts below {SUPPRESS_BELOW} are shown as <{SUPPRESS_BELOW} and their rates "
-                   "withheld. Small groups vary a lot by chance: read the intervals.")
+                   "withheld. Where that would hide only one group's count, the next smallest is "
+                   "withheld too ('suppressed'), so it cannot be worked out from the service total. "
+                   "Small groups vary a lot by chance: read the intervals.")
     sec.method = f"Recovery by {group.replace('_', ' ')}: as the Talking Therapies recovery rate, per group."
     return sec
 
