@@ -67,9 +67,7 @@ def slopes(ddf: Any, *, subject: str, time: str, value: str, measure: str | None
     from .trajectories import _resolve_better, slopes_from_sums
 
     better = _resolve_better(better, measure)
-    meta = pd.DataFrame({c: pd.Series(dtype=float) for c in
-                         ["n", "sum_t", "sum_y", "sum_tt", "sum_ty", "sum_yy"]},
-                        index=pd.Index([], name=subject, dtype=ddf[subject].dtype))
+    meta = _empty_sums(subject, ddf[subject].dtype)
     parts = ddf.map_partitions(_partition_sums, subject=subject, time=time, value=value,
                                measure=measure, per=per, meta=meta)
     total = parts.groupby(parts.index).sum().compute()
@@ -83,10 +81,15 @@ def _partition_sums(part: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
     if kwargs["measure"] is not None:
         part = part[part["measure"] == kwargs["measure"]]
     if part.empty:
-        cols = ["n", "sum_t", "sum_y", "sum_tt", "sum_ty", "sum_yy"]
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols},
-                            index=pd.Index([], name=kwargs["subject"], dtype=part[kwargs["subject"]].dtype))
+        return _empty_sums(kwargs["subject"], part[kwargs["subject"]].dtype)
     return slope_sums(part, **kwargs).astype(float)
+
+
+def _empty_sums(subject: str, dtype: Any) -> pd.DataFrame:
+    """No clients: the shape of :func:`progress_kit.slope_sums` output (also dask's ``meta``)."""
+    cols = ["n", "sum_t", "sum_y", "sum_tt", "sum_ty", "sum_yy"]
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in cols},
+                        index=pd.Index([], name=subject, dtype=dtype))
 
 
 def pre_post(ddf: Any, **kwargs: Any) -> pd.DataFrame:

@@ -32,6 +32,8 @@ import traceback
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from papermill.engines import Engine
+
 __all__ = ["InProcessEngine", "fork_available", "ForkServer"]
 
 ENGINE_NAME = "progress-kit-inprocess"
@@ -93,13 +95,7 @@ def _run_cell(shell, source: str) -> tuple[list[dict], BaseException | None]:
     return outputs, error
 
 
-def _papermill_engine_base():
-    from papermill.engines import Engine
-
-    return Engine
-
-
-class InProcessEngine(_papermill_engine_base()):
+class InProcessEngine(Engine):
     """A papermill engine that runs the cells in this process, in a fresh IPython shell.
 
     Meant for a process that exists for one notebook only (the fork server's children): the
