@@ -1,0 +1,17 @@
+"""Report sections: each a small function that returns a :class:`Section`.
+
+One module of section builders per report: :mod:`.client` for the client report and
+:mod:`.cohort` for the cohort (service) report, sharing :mod:`.common` (the ``Section`` class,
+wording helpers and the methods footnote). Everything is re-exported here, so
+``from progress_kit.reports import sections as S`` keeps working.
+"""
+
+from .client import *  # noqa: F403
+from .client import __all__ as _client_all
+from .client import _p_text  # noqa: F401  (the tests use it)
+from .cohort import *  # noqa: F403
+from .cohort import __all__ as _cohort_all
+from .common import *  # noqa: F403
+from .common import __all__ as _common_all
+
+__all__ = [*_common_all, *_client_all, *_cohort_all]

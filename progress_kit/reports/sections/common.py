@@ -1,0 +1,152 @@
+"""Shared parts of the report sections: each section is a small function that returns a :class:`Section`.
+
+A section is computed by library code and only displayed by the notebooks. Its ``status`` says
+whether it holds a result (``ok``), whether the client's data are too few to compute it
+(``insufficient``: said plainly), or whether the statistic is not part of this version of the
+kit (``unavailable``). Numbers are never made up: an unavailable statistic shows a note.
+
+Every section that labels something carries ``method``: which method and thresholds produced the
+label, for the report's methods footnote.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...data import ClinicData
+from ...measures import get_measure
+
+__all__ = ["Section", "MIN_DIARY_DAYS", "SUPPRESS_BELOW", "UNAVAILABLE", "methods"]
+
+MIN_DIARY_DAYS = 14
+"""Fewest days (pairs) before a within-person correlation or lagged effect is shown."""
+SUPPRESS_BELOW = 5
+"""Cohort counts from 1 to SUPPRESS_BELOW - 1 are shown as "<5" (small-cell suppression)."""
+UNAVAILABLE = "Not available in this version of progress-kit."
+
+
+def _stat(name: str) -> Callable | None:
+    """A statistics function of the kit, or None when this version does not have it yet."""
+    import progress_kit
+
+    fn = getattr(progress_kit, name, None)
+    # a submodule of the same name (e.g. progress_kit.sudden_gains) is not the function
+    return fn if callable(fn) else None
+
+
+@dataclass
+class Section:
+    """One part of a report: a message, an optional table and figure, and the method used."""
+
+    key: str
+    title: str
+    status: str = "ok"
+    message: str = ""
+    table: pd.DataFrame | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    method: str = ""
+    plot: Callable | None = None
+    figsize: tuple[float, float] = (7.2, 3.0)
+    header: bool = True  # show the table's column names
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_html(self, level: int = 3, figure: str = "") -> str:
+        kind = " pk-with-figure" if figure else ""
+        out = [f'<section class="pk-section pk-{self.status}{kind}">']
+        if self.title:
+            out.append(f"<h{level}>{html.escape(self.title)}</h{level}>")
+        if self.message:
+            out.append(f'<p class="pk-note">{html.escape(self.message)}</p>')
+        if self.table is not None and len(self.table):
+            out.append(self.table.to_html(index=False, escape=True, na_rep="–", header=self.header,
+                                          classes="pk-table", border=0))
+        if figure:
+            out.append(figure)
+        out.append("</section>")
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _unavailable(key: str, title: str, what: str) -> Section:
+    return Section(key, title, "unavailable", f"{UNAVAILABLE[:-1]}: {what} is still to come.")
+
+
+def _fmt_day(ts) -> str:
+    return "–" if pd.isna(ts) else pd.Timestamp(ts).strftime("%d %b %Y")
+
+
+def _num(x: float, digits: int = 0) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _threshold_change(fn: Callable, scores: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """clinical_significance by the published threshold (the method of NHS Talking Therapies)."""
+    with warnings.catch_warnings():
+        # with a single client the sample SD that the other RCI methods need is undefined and
+        # numpy warns while computing it; the threshold method does not use it
+        warnings.filterwarnings("ignore", "Degrees of freedom <= 0", RuntimeWarning)
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        return fn(scores, measure=measure, method="threshold")
+
+
+_CHANGE_WORDS = {
+    "recovered": "reliable improvement, below cut-off (recovered)",
+    "improved": "reliable improvement",
+    "unchanged": "no reliable change",
+    "deteriorated": "reliable deterioration",
+    "harmed": "reliable deterioration into the clinical range",
+}
+
+
+def _plot(name: str, *args, **kwargs):
+    import progress_kit.plots as plots
+
+    return getattr(plots, name)(*args, **kwargs)
+
+
+def _expected(reference: ClinicData, measure: str):
+    """The expected-response model from reference data, or the reason it cannot be built."""
+    try:
+        return _stat("expected_response")(reference.observations, measure=measure), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _tunnel_method(expected) -> str:
+    return (f"On-track signal: expected recovery curve after Finch, Lambert & Schaalje (2001), "
+            f"log-linear in session number and conditioned on the intake score, learned from "
+            f"{expected.n_clients} reference clients; 'at risk' beyond the {expected.inner:.0%} "
+            f"and 'not on track' beyond the {expected.outer:.0%} band of the reference "
+            f"residuals, in the worse direction. A prompt to review, not a verdict.")
+
+
+def methods(sections: list[Section]) -> Section:
+    """The methods footnote: which method and thresholds produced each label."""
+    rows = [line for s in sections if s.method for line in s.method.split("\n")]
+    measures_used = {s.facts["measure"] for s in sections if "measure" in s.facts}
+    for name in sorted(measures_used):
+        m = get_measure(name)
+        bits = [m.describe_cutoff()]
+        if m.reliable_change:
+            bits.append(f"reliable change {m.reliable_change:g} points")
+        src = m.sources.get("cutoff") or m.sources.get("reliable_change")
+        rows.append(f"{name}: {'; '.join(bits)}" + (f" (source: {src})" if src else "") + ".")
+    rows.append(f"Sections that need diary data are shown only with at least {MIN_DIARY_DAYS} "
+                "usable days.")
+    sec = Section("methods", "")  # sits under the notebook's own "Methods" heading
+    sec.table = pd.DataFrame({"how each label was produced": rows})
+    return sec
+
+
