@@ -462,9 +462,10 @@ def growth_model(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
     random. Like lme4's default ``check.nobs.vs.nRE = "stop"``, it refuses a model with no more
     observations than random effects (e.g. random slopes with two scores per subject): the
     random-effect variances and the residual variance are then not identifiable, although the
-    optimiser would still report convergence. On lme4's ``sleepstudy`` (``Reaction ~ Days + (Days | Subject)``, REML) it reproduces
-    lme4: fixed effects 251.4051 and 10.4673, SEs 6.8246 and 1.5458. lme4's ``confint`` default
-    is a profile interval; the intervals here are Wald intervals.
+    optimiser would still report convergence. On lme4's ``sleepstudy``
+    (``Reaction ~ Days + (Days | Subject)``, REML) it reproduces lme4: fixed effects 251.4051
+    and 10.4673, SEs 6.8246 and 1.5458. lme4's ``confint`` default is a profile interval; the
+    intervals here are Wald intervals.
 
     References
     ----------
