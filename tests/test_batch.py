@@ -198,6 +198,8 @@ def test_item3_malformed_manifest_is_a_clear_error_and_leaves_no_cache(tmp_path,
     with pytest.raises(ValueError, match=r"not a progress-kit manifest.*';'-separated.*--force"):
         _batch(data, tmp_path / "out")
     assert not [p for p in res.folder.rglob("*") if ".pk-tmp-" in str(p) or ".cache" in str(p)]
+    assert _batch(data, tmp_path / "out", force=True).manifest["status"].eq("ok").all()
+    assert not [p for p in res.folder.rglob("*") if ".pk-tmp-" in str(p) or ".cache" in str(p)]
 
 
 def test_item3_stale_caches_and_temp_files_are_removed_at_start(tmp_path, fake):

@@ -102,13 +102,20 @@ def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, m
                 "error": f"{name}: {_mask(value, keep)}"}
 
 
-def _read_manifest(path: Path) -> dict[tuple[str, str], dict]:
-    """The previous run's rows by (kind, client); a clear error for anything unreadable."""
+def _check_manifest_path(path: Path) -> bool:
+    """True if a manifest exists; a clear error if something else sits at its name."""
     if not path.exists() and not path.is_symlink():
-        return {}
+        return False
     if not is_regular(path):
         raise ValueError(f"{path} is not a regular file (a folder or a link?); move it away, "
                          f"then run the batch again")
+    return True
+
+
+def _read_manifest(path: Path) -> dict[tuple[str, str], dict]:
+    """The previous run's rows by (kind, client); a clear error for anything unreadable."""
+    if not _check_manifest_path(path):
+        return {}
     try:
         old = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -225,7 +232,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
             month_lock(clients_dir, wait=wait, what="progress-kit batch"):
         remove_stale(folder, clients_dir, folder / FAILED_DIR, clients_dir / FAILED_DIR)
         manifest_path = folder / "manifest.csv"
-        old = _read_manifest(manifest_path)  # also when forced: a broken manifest is reported
+        _check_manifest_path(manifest_path)  # checked before anything is rendered
+        old = {} if force else _read_manifest(manifest_path)
         clinic = load_clinic(data_dir)
         ids = clients_active_in(clinic, month) if clients is None else [str(c) for c in clients]
         if not ids and not allow_empty:
@@ -239,6 +247,7 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
                         formats, reference_dir, cache, progress, jobs, engine, scheduler, started)
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)  # the cache holds every client's data
+            remove_stale(folder, clients_dir)  # temp files of report processes that were killed
 
 
 def _empty_month_message(clinic, month: str) -> str:
