@@ -347,14 +347,15 @@ def test_item10_a_killed_batch_resumes_where_it_stopped(tmp_path, fake):
     assert proc.returncode == -9, proc.stderr
     month = tmp_path / "out" / "2026-10"
     assert list(month.glob(".pk-tmp-cache-*")), "SIGKILL leaves the cache (removed at next start)"
-    kept = pd.read_csv(month / "manifest.csv", dtype=str)
-    assert kept["client"].tolist() == ["C1", "C2"] and kept["status"].eq("ok").all()
+    manifest = month / "manifest.csv"
+    kept = {**batch_mod._read_manifest(manifest), **batch_mod._read_journal(manifest)}
+    assert sorted(k[1] for k in kept) == ["C1", "C2"] and all(r["status"] == "ok" for r in kept.values())
     calls = fake()
     res = _batch(data, tmp_path / "out")
     status = res.manifest.set_index("client")["status"]
     assert status[["C1", "C2"]].eq("up to date").all() and status[["C3", "C4"]].eq("ok").all()
     assert [c[0] for c in calls] == ["C3", "C4"]
-    assert not list(month.glob(".pk-tmp-*"))
+    assert not list(month.glob(".pk-tmp-*")) and not (month / batch_mod.JOURNAL).exists()
 
 
 # ------------------------------------------------------------------ 16. no ID in defaults
@@ -477,3 +478,10 @@ def test_packaged_template_is_a_generated_copy(tmp_path, monkeypatch):
     resources.sync()
     assert resources.out_of_sync() == []
     assert not (tmp_path / "progress_kit/templates/clinical/stray.css").exists()
+
+
+def test_item10_a_torn_journal_line_is_ignored(tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    good = ["C1", "client", "ok", "clients/C1.ipynb", "1.0", "", "f" * 16, "a" * 64]
+    (tmp_path / batch_mod.JOURNAL).write_text(",".join(good) + "\n" + "C2,client,o")
+    assert list(batch_mod._read_journal(manifest)) == [("client", "C1")]
