@@ -485,3 +485,13 @@ def test_item10_a_torn_journal_line_is_ignored(tmp_path):
     good = ["C1", "client", "ok", "clients/C1.ipynb", "1.0", "", "f" * 16, "a" * 64]
     (tmp_path / batch_mod.JOURNAL).write_text(",".join(good) + "\n" + "C2,client,o")
     assert list(batch_mod._read_journal(manifest)) == [("client", "C1")]
+
+
+def test_item2_a_planted_lock_link_is_refused(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / ".lock").symlink_to(victim)
+    with pytest.raises(ValueError, match="symbolic link"), month_lock(tmp_path / "m"):
+        pass
+    assert victim.read_text() == "keep"

@@ -137,8 +137,10 @@ def month_lock(folder: str | Path, *, wait: float = 0.0, what: str = "progress-k
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags, FILE_MODE)
-    except OSError as exc:
-        raise FolderBusy(f"cannot open the lock file {path}: {exc.strerror or exc}") from None
+    except OSError:
+        if path.is_symlink():  # O_NOFOLLOW refused a planted link
+            raise ValueError(f"{path} is a symbolic link, not the kit's lock file; remove it") from None
+        raise  # e.g. PermissionError on a read-only folder: the caller names it
     try:
         deadline = time.monotonic() + max(0.0, wait)
         while not _try_lock(fd):
