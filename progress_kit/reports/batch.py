@@ -216,7 +216,7 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     -----
     Safety (docs/security.md): the month folder is locked for the whole run; files are written
     privately and atomically; stale temp files and data caches of killed runs are removed at
-    the start; the manifest is rewritten after every report, so a killed batch resumes where it
+    the start; every finished report is recorded at once, so a killed batch resumes where it
     stopped; a report is skipped only when its fingerprint matches and its files still have the
     SHA-256 recorded in the manifest.
     """
@@ -301,8 +301,8 @@ def _run(ids, names, old, force, partial, data_dir, folder, month, formats, refe
             record(state[key])  # a killed batch resumes after this report
     finally:
         bar.close()
+        record.close()  # also on Ctrl-C: the manifest holds every report finished so far
     manifest = pd.DataFrame(_ordered(state, order), columns=MANIFEST_COLUMNS)
-    record.close()
     counts = manifest["status"].value_counts().to_dict()
     return BatchResult(folder, manifest, time.perf_counter() - started, counts)
 
