@@ -132,17 +132,25 @@ def test_reports_hold_only_their_own_client(rendered):
 
 
 @pytest.mark.parametrize("how", [{"engine": "kernel"}, {"scheduler": "local"}])
-def test_every_engine_renders_the_same_reports(rendered, tmp_path, how, capfd):
+def test_every_engine_renders_the_same_reports(rendered, tmp_path, how, capfd, recwarn):
     """Fork server (the fixture), a kernel per report, and a Dask LocalCluster: same bytes."""
+    import socket
+
     pytest.importorskip("distributed") if "scheduler" in how else None
     folder, month_dir, _, _, _ = rendered
     pick = ["C001", "00123"]
     capfd.readouterr()
-    res = run_batch(folder, "2026-10", tmp_path, jobs=2, progress=False, clients=pick,
-                    formats=("html",), **how)
+    with socket.socket() as busy:  # the Dask dashboard's default port, taken as on a shared host
+        try:
+            busy.bind(("127.0.0.1", 8787))
+        except OSError:
+            pass
+        res = run_batch(folder, "2026-10", tmp_path, jobs=2, progress=False, clients=pick,
+                        formats=("html",), **how)
     noise = capfd.readouterr()
     # kernels and workers inherit our stderr: no warning reaches the user (issue 14, "Noise")
     assert "without encryption" not in noise.err and "Warning" not in noise.err, noise.err[-2000:]
+    assert not [w for w in recwarn if "already in use" in str(w.message)]
     assert res.manifest["status"].eq("ok").all(), res.manifest[["client", "error"]].to_string()
     for name in [*safe_names(pick).values()]:
         got = (tmp_path / "2026-10" / "clients" / f"{name}.html").read_bytes()

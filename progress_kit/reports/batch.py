@@ -360,8 +360,12 @@ def _execute_dask(todo, scheduler: str, jobs: int, bar):
 
     with ExitStack() as stack:
         if scheduler == "local":
-            cluster = stack.enter_context(LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
-                                                       processes=True, dashboard_address=None))
+            # no dashboard, and the scheduler's small HTTP server on a free loopback port: the
+            # default (8787, with a warning when taken) would only alarm and expose nothing useful
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                dashboard_address=None, scheduler_kwargs={"dashboard": False,
+                                                          "dashboard_address": "127.0.0.1:0"}))
             client = stack.enter_context(Client(cluster))
         else:
             client = stack.enter_context(Client(scheduler))
