@@ -1,0 +1,12 @@
+"""Read outside sources into the kit's tables: FHIR, REDCap and other wide exports, SQL databases.
+
+Each reader returns the same validated tables as :func:`progress_kit.load_data` (observations and
+items, plus stub clients where the source has none) with every problem listed. See
+``docs/ingest.md``.
+"""
+
+from ._common import ImportedData
+from .fhir import *  # noqa: F403
+from .fhir import __all__ as _fhir_all
+
+__all__ = ["ImportedData", *_fhir_all]

@@ -1,0 +1,166 @@
+"""Shared helpers of the ingest readers: one result type and one validation path.
+
+Every reader builds the kit's long tables as DataFrames and passes them through the same readers
+as a data folder (:func:`progress_kit.read_observations`), then maps each problem back to where
+it came from in the source (file, line, record), so a message names the source, never an
+intermediate DataFrame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ..data import ClinicData, _finish, _problem_frame, read_observations
+from ..errors import PROBLEM_COLUMNS, DataValidationError
+from ..measures import _REGISTRY
+
+Errors = Literal["raise", "report"]
+
+ITEM_COLUMNS = ["client_id", "date", "measure", "item", "response"]
+CLIENT_DEFAULTS = {"therapist_id": "unknown", "status": "active", "problem": "",
+                   "session_frequency": "weekly"}
+
+
+@dataclass
+class ImportedData(ClinicData):
+    """The tables read from an outside source, plus every problem and what was skipped.
+
+    ``observations`` and ``items`` are validated like a data folder. ``clients`` holds stub rows
+    (one per client seen, ``start_date`` = first score, ``therapist_id`` "unknown") when the
+    source has no clients table; ``sessions`` is empty unless the source has one. ``skipped``
+    counts what the source held that is not a registered measure (one row per kind).
+    """
+
+    items: pd.DataFrame = field(default_factory=lambda: empty_items())
+    skipped: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["source", "what", "count"]))
+
+
+def empty_items() -> pd.DataFrame:
+    return pd.DataFrame({"client_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
+                         "measure": pd.Series(dtype=str), "item": pd.Series(dtype="int64"),
+                         "response": pd.Series(dtype=float)})
+
+
+def problem(file: str, line: int | float | None, column: str, value: object, reason: str,
+            severity: str = "error") -> dict:
+    """One row of the problems table."""
+    return {"file": file, "line": np.nan if line is None else line, "column": column,
+            "value": "" if value is None else str(value), "reason": reason, "severity": severity}
+
+
+_LINES_REF = re.compile(r"line\(s\) ([\d, ]+)|of line (\d+)")
+
+
+def validate_observations(frame: pd.DataFrame, origins: list[tuple[str, float, str]],
+                          today: dt.date | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Run candidate observations through :func:`read_observations`; map problems to the source.
+
+    ``origins[i]`` is ``(file, line, label)`` for row ``i`` of ``frame``: the file and line the
+    row came from and a label put in front of each reason (e.g. ``"Observation/abc: "``).
+    Returns the valid rows and the problems as records.
+    """
+    if frame.empty:
+        return _empty_observations(), []
+    valid, problems = read_observations(frame.reset_index(drop=True), errors="report", today=today)
+    out = []
+    for rec in problems.to_dict("records"):
+        row = int(rec["line"]) - 2 if pd.notna(rec["line"]) else None
+        if row is None or not 0 <= row < len(origins):
+            out.append(problem("(converted rows)", None, rec["column"], rec["value"], rec["reason"],
+                               rec["severity"]))
+            continue
+        file, line, label = origins[row]
+        reason = _LINES_REF.sub(lambda m: _remap_lines(m, origins), rec["reason"])
+        out.append(problem(file, line, rec["column"], rec["value"], f"{label}{reason}", rec["severity"]))
+    return valid, out
+
+
+def _remap_lines(match: re.Match, origins: list[tuple[str, float, str]]) -> str:
+    numbers = match.group(1) or match.group(2)
+    where = []
+    for text in numbers.split(","):
+        if text.strip().isdigit():
+            i = int(text) - 2
+            if 0 <= i < len(origins):
+                file, line, label = origins[i]
+                spot = f"{file} line {int(line)}" if pd.notna(line) else file
+                where.append(f"{spot} ({label.rstrip(': ')})" if label else spot)
+    if not where:
+        return match.group(0)
+    return ("line(s) " if match.group(1) else "of ") + "; ".join(where)
+
+
+def _empty_observations() -> pd.DataFrame:
+    return pd.DataFrame({"client_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
+                         "measure": pd.Series(dtype=str), "score": pd.Series(dtype=float)})
+
+
+def validate_items(items: pd.DataFrame, origins: list[tuple[str, float, str]]
+                   ) -> tuple[pd.DataFrame, list[dict]]:
+    """Check item rows against the registry (item number and response range); list the bad ones."""
+    if items.empty:
+        return empty_items(), []
+    items = items.reset_index(drop=True)
+    spec = {n: (m.items or 0, m.item_min, m.item_max) for n, m in _REGISTRY.items()}
+    problems, bad = [], np.zeros(len(items), bool)
+    for i, (measure, item, response) in enumerate(zip(items["measure"], items["item"],
+                                                      items["response"], strict=True)):
+        n, lo, hi = spec.get(measure, (0, None, None))
+        reason = None
+        if not 1 <= item <= n:
+            reason = f"item {item} is not an item of {measure} (1-{n})"
+        elif lo is not None and not lo <= response <= hi:
+            reason = f"{measure} item {item} response {response:g} is outside {lo:g}-{hi:g}"
+        if reason:
+            file, line, label = origins[i]
+            problems.append(problem(file, line, "response", response, label + reason))
+            bad[i] = True
+    out = items[~bad].copy()
+    out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
+    out["item"] = out["item"].astype("int64")
+    out["response"] = out["response"].astype(float)
+    return out[ITEM_COLUMNS].reset_index(drop=True), problems
+
+
+def stub_clients(observations: pd.DataFrame) -> pd.DataFrame:
+    """One placeholder client per client seen: start at the first score, to be edited by hand."""
+    if observations.empty:
+        return pd.DataFrame(columns=["client_id", "therapist_id", "start_date", "end_date", "status",
+                                     "problem", "session_frequency"])
+    first = observations.groupby("client_id", sort=True)["date"].min()
+    frame = pd.DataFrame({"client_id": first.index.astype(str), "start_date": first.to_numpy()})
+    for col, value in CLIENT_DEFAULTS.items():
+        frame[col] = value
+    frame["end_date"] = pd.NaT
+    return frame[["client_id", "therapist_id", "start_date", "end_date", "status", "problem",
+                  "session_frequency"]]
+
+
+def empty_sessions() -> pd.DataFrame:
+    return pd.DataFrame({"client_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
+                         "attended": pd.Series(dtype=bool), "kind": pd.Series(dtype=str)})
+
+
+def finish(observations: pd.DataFrame, items: pd.DataFrame, problems: list[dict],
+           skipped: pd.DataFrame, errors: Errors, *, clients: pd.DataFrame | None = None,
+           sessions: pd.DataFrame | None = None) -> ImportedData:
+    """Assemble the result; with ``errors="raise"`` raise when any problem is an error."""
+    if errors not in ("raise", "report"):
+        raise ValueError(f"errors must be 'raise' or 'report', not {errors!r}")
+    table = _problem_frame(problems) if problems else pd.DataFrame(columns=PROBLEM_COLUMNS)
+    data = ImportedData(observations.reset_index(drop=True),
+                        stub_clients(observations) if clients is None else clients,
+                        empty_sessions() if sessions is None else sessions, table,
+                        items=items, skipped=skipped)
+    if errors == "raise":
+        if len(table) and (table["severity"] == "error").any():
+            raise DataValidationError(table)
+        _finish(data.observations, table, "raise")
+    return data
