@@ -538,6 +538,9 @@ def load_data(folder: str | Path, *, errors: Errors = "raise",
     >>> sorted(data.clients["client_id"])[:2]
     ['C001', 'C002']
     """
+    if "://" in str(folder):  # a database URL (sqlite:///clinic.db, postgresql+psycopg://...)
+        from .ingest.sql import load_sql
+        return load_sql(str(folder), errors=errors, today=today)
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")

@@ -8,5 +8,7 @@ items, plus stub clients where the source has none) with every problem listed. S
 from ._common import ImportedData
 from .fhir import *  # noqa: F403
 from .fhir import __all__ as _fhir_all
+from .sql import *  # noqa: F403
+from .sql import __all__ as _sql_all
 
-__all__ = ["ImportedData", *_fhir_all]
+__all__ = ["ImportedData", *_fhir_all, *_sql_all]
