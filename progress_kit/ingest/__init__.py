@@ -8,7 +8,11 @@ items, plus stub clients where the source has none) with every problem listed. S
 from ._common import ImportedData
 from .fhir import *  # noqa: F403
 from .fhir import __all__ as _fhir_all
+from .redcap import *  # noqa: F403
+from .redcap import __all__ as _redcap_all
 from .sql import *  # noqa: F403
 from .sql import __all__ as _sql_all
+from .wide import *  # noqa: F403
+from .wide import __all__ as _wide_all
 
-__all__ = ["ImportedData", *_fhir_all, *_sql_all]
+__all__ = ["ImportedData", *_fhir_all, *_redcap_all, *_sql_all, *_wide_all]
