@@ -359,7 +359,8 @@ def _one_row(row: pd.Series, ins: Instrument, file: str, line: int, frame: pd.Da
         problems.append(problem(file, line, ins.items[missing[0] - 1], "",
                                 f"{ins.measure}: {len(missing)} of {len(values)} items missing (item"
                                 f"{'s' * (len(missing) > 1)} {', '.join(map(str, missing))}); total "
-                                f"prorated to {score:g} (registry rule: at most {allowed} missing, round(mean x {len(values)}))",
+                                f"prorated to {score:g} (registry rule: at most {allowed} missing, "
+                                f"round(mean x {len(values)}))",
                                 "warning"))
     if total is not None and abs(total - score) > 1e-9 and not (missing and abs(total - item_sum) < 1e-9):
         bad(ins.total, f"{total:g}", f"stated total {total:g} disagrees with the item "
