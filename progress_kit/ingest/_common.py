@@ -9,8 +9,10 @@ intermediate DataFrame.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -40,6 +42,33 @@ class ImportedData(ClinicData):
     items: pd.DataFrame = field(default_factory=lambda: empty_items())
     skipped: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["source", "what", "count"]))
+
+    def write(self, folder: str | Path) -> Path:
+        """Write a data folder: observations, clients, sessions and items as CSV.
+
+        The folder is created private (mode 700) and each file exclusively (mode 600): an
+        existing table file is never overwritten. With problems, ``problems.csv`` lists them.
+        """
+        folder = Path(folder)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tables = {"observations": self.observations, "clients": self.clients,
+                  "sessions": self.sessions, "items": self.items}
+        if len(self.problems):
+            tables["problems"] = self.problems
+        clash = [f"{n}.csv" for n in tables if (folder / f"{n}.csv").exists()]
+        if clash:
+            raise FileExistsError(f"{folder}: {', '.join(clash)} already there; choose an empty folder")
+        for name, frame in tables.items():
+            out = frame.copy()
+            for col in out.columns:
+                if pd.api.types.is_datetime64_any_dtype(out[col]):
+                    out[col] = out[col].dt.strftime("%Y-%m-%d")
+            if "attended" in out:
+                out["attended"] = out["attended"].map({True: "true", False: "false"})
+            fd = os.open(folder / f"{name}.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                out.to_csv(handle, index=False, lineterminator="\n")
+        return folder
 
 
 def empty_items() -> pd.DataFrame:
