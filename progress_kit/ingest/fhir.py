@@ -23,6 +23,7 @@ from ._common import Errors, ImportedData, finish, problem, validate_items, vali
 __all__ = ["read_fhir"]
 
 LOINC = "http://loinc.org"
+_LOINC_OR_NONE = (LOINC, None)
 TOTALS = {"44261-6": "PHQ-9", "70274-6": "GAD-7"}
 PANELS = {"44249-1": "PHQ-9", "69737-5": "GAD-7"}
 _ITEM_CODES = {
@@ -51,19 +52,22 @@ _WEIGHT_EXT = ("ordinalValue", "itemWeight", "CO-value")
 # ---------------------------------------------------------------- loading
 
 
-@dataclass
 class _Res:
-    """One resource and where it came from."""
+    """One resource and where it came from (kind and codes worked out once: bulk files are big)."""
 
-    r: dict
-    file: str
-    line: int | None = None
-    entry: int | None = None
-    full_url: str | None = None
+    __slots__ = ("r", "file", "line", "entry", "full_url", "kind", "_codes")
+
+    def __init__(self, r: dict, file: str, line: int | None = None, entry: int | None = None,
+                 full_url: str | None = None):
+        self.r, self.file, self.line, self.entry, self.full_url = r, file, line, entry, full_url
+        self.kind = str(r.get("resourceType", "?"))
+        self._codes: list[str] | None = None
 
     @property
-    def kind(self) -> str:
-        return str(self.r.get("resourceType", "?"))
+    def codes(self) -> list[str]:
+        if self._codes is None:
+            self._codes = _codes(self.r.get("code"))
+        return self._codes
 
     @property
     def label(self) -> str:
@@ -91,6 +95,20 @@ def _load(source: Any, problems: list[dict]) -> list[_Res]:
     return out
 
 
+try:  # orjson parses bulk exports about twice as fast; the standard library does the same job
+    from orjson import JSONDecodeError as _FastError
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency, but keep working without it
+    _fast_loads, _FastError = json.loads, json.JSONDecodeError
+
+
+def _parse(text: str) -> Any:
+    try:
+        return _fast_loads(text)
+    except _FastError:
+        return json.loads(text)  # raises json.JSONDecodeError with line and column
+
+
 def _load_file(path: Path, name: str, problems: list[dict]) -> list[_Res]:
     out: list[_Res] = []
     try:
@@ -103,13 +121,13 @@ def _load_file(path: Path, name: str, problems: list[dict]) -> list[_Res]:
             if not line.strip():
                 continue
             try:
-                _add(json.loads(line), name, number, out)
+                _add(_parse(line), name, number, out)
             except json.JSONDecodeError as exc:
                 problems.append(problem(name, number, "", "", f"not valid JSON ({exc.msg} at column "
                                                               f"{exc.colno})"))
         return out
     try:
-        _add(json.loads(text), name, None, out)
+        _add(_parse(text), name, None, out)
     except json.JSONDecodeError as exc:
         problems.append(problem(name, exc.lineno, "", "", f"not valid JSON ({exc.msg} at column "
                                                           f"{exc.colno})"))
@@ -134,14 +152,24 @@ def _add(resource: Any, file: str, line: int | None, out: list[_Res],
 
 def _codes(concept: Any) -> list[str]:
     """LOINC codes of a CodeableConcept (codings without a system count: many exports omit it)."""
-    if not isinstance(concept, dict):
+    if concept.__class__ is not dict:
         return []
-    return [c["code"] for c in concept.get("coding") or ()
-            if isinstance(c, dict) and isinstance(c.get("code"), str) and c.get("system") in (LOINC, None)]
+    out = []
+    for c in concept.get("coding") or ():
+        if c.__class__ is dict:
+            code = c.get("code")
+            if code.__class__ is str and c.get("system") in _LOINC_OR_NONE:
+                out.append(code)
+    return out
 
 
 def _client(r: dict) -> str | None:
-    ref = (r.get("subject") or {}).get("reference") if isinstance(r.get("subject"), dict) else None
+    subject = r.get("subject")
+    ref = subject.get("reference") if subject.__class__ is dict else None
+    if ref.__class__ is str and ref.startswith("Patient/") and ref.find("/", 8) < 0:
+        tail = ref[8:]
+        if tail and tail.strip() == tail:
+            return tail  # the common case, without the general parsing below
     if not isinstance(ref, str) or not ref.strip():
         return None
     ref = ref.strip().split("/_history/")[0]
@@ -305,7 +333,7 @@ def _answer_value(answer: dict, measure: str, qitem: dict | None, ctx: _Context,
 # ---------------------------------------------------------------- administrations
 
 
-@dataclass
+@dataclass(slots=True)
 class _Admin:
     """One administration of a questionnaire, from one or more resources."""
 
@@ -452,11 +480,17 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
             _response(res, ctx, admins, skipped, problems)
         else:
             skipped[(kind, "used for answer weights" if kind in _SUPPORTING else "not a score")] += 1
-    admins.extend(_loose_admins(loose, problems))
+    simple: list[tuple] = []
+    admins.extend(_loose_admins(loose, problems, simple))
     admins = _link_derived(admins, problems)
-    obs, origins, items, item_origins = _tables(admins, problems)
-    valid, more = validate_observations(obs, origins, today)
+    obs, origins, items, item_origins = _tables(admins, problems, simple)
+    # the source label is attached after validation: the reader would copy it cell by cell
+    valid, more = validate_observations(obs.drop(columns="source"), origins, today)
     problems.extend(more)
+    if len(valid):
+        keys = ["client_id", "date", "measure"]
+        labels = obs[keys + ["source"]].assign(date=pd.to_datetime(obs["date"], errors="coerce"))
+        valid = valid.merge(labels.drop_duplicates(keys), on=keys, how="left")
     item_rows, item_problems = validate_items(items, item_origins)
     problems.extend(item_problems)
     item_rows = _items_of_valid(item_rows, valid)
@@ -468,7 +502,7 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
 def _panel_members(resources: list[_Res], ctx: _Context) -> set[int]:
     out = set()
     for res in resources:
-        if res.kind == "Observation" and set(_codes(res.r.get("code"))) & set(PANELS):
+        if res.kind == "Observation" and "hasMember" in res.r and not PANELS.keys().isdisjoint(res.codes):
             for ref in res.r.get("hasMember") or ():
                 target = ctx.by_ref.get((ref or {}).get("reference", "")) if isinstance(ref, dict) else None
                 if target is not None:
@@ -498,7 +532,13 @@ def _status_ok(res: _Res, scored: set[str], problems: list[dict], what: str) -> 
 def _observation(res: _Res, ctx: _Context, admins: list[_Admin], loose: dict, skipped: Counter,
                  problems: list[dict]) -> None:
     r = res.r
-    codes = _codes(r.get("code"))
+    codes = res.codes
+    if len(codes) == 1 and codes[0] in TOTALS and "component" not in r and "derivedFrom" not in r \
+            and r.get("status") in OBSERVATION_SCORED:
+        # the bulk-export case: a total on its own; grouped by client and day with any items
+        day, key, text = _day(r)
+        loose[(TOTALS[codes[0]], _client(r), day)].append((res, key, text))
+        return
     comps = [(c, _codes(c.get("code"))) for c in r.get("component") or () if isinstance(c, dict)]
     comp_known = [(c, cc) for c, cc in comps if set(cc) & (set(TOTALS) | set(ITEMS))]
     own = [c for c in codes if c in KNOWN]
@@ -514,8 +554,8 @@ def _observation(res: _Res, ctx: _Context, admins: list[_Admin], loose: dict, sk
     if not _status_ok(res, OBSERVATION_SCORED, problems, f"this {measure} Observation"):
         return
     if code in ITEMS or (code in TOTALS and not comp_known):
-        client, (day, _, _) = _client(r), _day(r)
-        loose[(measure, client, day)].append(res)
+        client, (day, key, text) = _client(r), _day(r)
+        loose[(measure, client, day)].append((res, key, text))
         return
     admin = _new_admin(measure, res, problems)
     if admin is None:
@@ -581,7 +621,7 @@ def _read_panel(admin: _Admin, res: _Res, ctx: _Context, problems: list[dict]) -
                                                          "among the sources; its answer is missing",
                                   "warning"))
             continue
-        codes = _codes(member.r.get("code"))
+        codes = member.codes
         if not set(codes) & (set(TOTALS) | set(ITEMS)):
             continue  # e.g. the difficulty item
         if not _status_ok(member, OBSERVATION_SCORED, problems, f"this {admin.measure} panel member"):
@@ -632,22 +672,32 @@ def _element_value(e: dict, measure: str) -> tuple[float | None, str, str]:
     return None, "(no value)", "value[x]"
 
 
-def _loose_admins(loose: dict, problems: list[dict]) -> list[_Admin]:
-    """Item and total Observations outside any panel: one administration per client, day, measure."""
+def _loose_admins(loose: dict, problems: list[dict], simple: list[tuple]) -> list[_Admin]:
+    """Item and total Observations outside any panel: one administration per client, day, measure.
+
+    A total alone on its day (the bulk-export case) goes to ``simple`` as a ready row.
+    """
     out = []
-    for (measure, _, _), group in loose.items():
-        first = group[0]
-        if len(group) == 1 and set(_codes(first.r.get("code"))) & set(TOTALS):
-            admin = _new_admin(measure, first, problems)
-            if admin is not None:
-                # fast path for the common bulk-export case: one total, nothing else
-                admin.total, admin.total_text, column = _element_value(first.r, measure)
-                if admin.total is None:
-                    problems.append(_note(first, column, admin.total_text,
-                                          f"{measure} total has no numeric value; not scored"))
-                    continue
+    for (measure, client, day), group in loose.items():
+        first, key, text = group[0]
+        if len(group) == 1 and client is not None and day is not None and \
+                not TOTALS.keys().isdisjoint(first.codes):
+            # the common bulk-export case: one total, nothing else on that day
+            value, value_text, column = _element_value(first.r, measure)
+            if value is None:
+                problems.append(_note(first, column, value_text,
+                                      f"{measure} total has no numeric value; not scored"))
+            elif "derivedFrom" in first.r:
+                admin = _Admin(measure, first, client, day, text, total=value, total_text=value_text)
+                admin.refs = [f"Observation/{first.r.get('id')}"]
+                admin.derived_from = [d.get("reference") for d in first.r["derivedFrom"]
+                                      if isinstance(d, dict) and isinstance(d.get("reference"), str)]
                 out.append(admin)
+            else:
+                simple.append((client, day, measure, value, first))
             continue
+        group = [g[0] for g in group]
+        first = group[0]
         admin = _new_admin(measure, first, problems)
         if admin is None:
             for res in group[1:]:
@@ -656,7 +706,7 @@ def _loose_admins(loose: dict, problems: list[dict]) -> list[_Admin]:
             continue
         totals = []
         for res in group:
-            codes = _codes(res.r.get("code"))
+            codes = res.codes
             if set(codes) & set(TOTALS):
                 value, text, column = _element_value(res.r, measure)
                 if value is None:
@@ -781,6 +831,8 @@ def _response_measure(r: dict, q: dict | None, codes: list[str]) -> str | None:
 
 def _link_derived(admins: list[_Admin], problems: list[dict]) -> list[_Admin]:
     """Observations derived from a QuestionnaireResponse are that administration: merge or flag."""
+    if not any(a.derived_from for a in admins):
+        return admins
     by_ref = {}
     for a in admins:
         if a.res.kind == "QuestionnaireResponse":
@@ -820,13 +872,13 @@ def _differences(obs: _Admin, qr: _Admin) -> list[str]:
     return diffs
 
 
-def _tables(admins: list[_Admin], problems: list[dict]):
+def _tables(admins: list[_Admin], problems: list[dict], simple: list[tuple]):
     obs_rows, origins, item_rows, item_origins = [], [], [], []
-    seen: dict[tuple, tuple[float, str]] = {}
+    seen: dict[tuple, tuple[float, bool]] = {}
     for a in admins:
         if a.errors:
             continue
-        score, notes = _score(a)
+        score, notes = (a.total, ()) if not a.items and a.total is not None else _score(a)
         for column, value, reason, severity in notes:
             problems.append(_note(a.res, column, value, f"{a.measure}: {reason}", severity))
         if score is None:
@@ -844,6 +896,13 @@ def _tables(admins: list[_Admin], problems: list[dict]):
         obs_rows.append((a.client, a.day, a.measure, f"{score:g}", label))
         origins.append((a.res.file, a.res.line, f"{a.res.label}: "))
         _add_items(a, item_rows, item_origins)
+    for client, day, measure, score, res in simple:
+        key = (client, day, measure)
+        if key in seen and seen[key][0] == score:
+            continue
+        seen[key] = (score, False)
+        obs_rows.append((client, day, measure, f"{score:g}", f"Observation/{res.r.get('id', '')}"))
+        origins.append((res.file, res.line, f"{res.label}: "))
     obs = pd.DataFrame(obs_rows, columns=["client_id", "date", "measure", "score", "source"])
     items = pd.DataFrame(item_rows, columns=["client_id", "date", "measure", "item", "response"])
     return obs, origins, items, item_origins
