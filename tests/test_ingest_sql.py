@@ -70,7 +70,8 @@ def check_clinic(data):
     # the items table: item 9 response 4 is outside 0-3
     assert data.items["item"].tolist() == [1]
     (item,) = problems[problems["file"].str.contains("items")].to_dict("records")
-    assert item["line"] == 2 and item["reason"] == "result row 2: PHQ-9 item 9 response 4 is outside 0-3"
+    assert item["line"] == 2
+    assert item["reason"] == "result row 2: response 4.0 out of range 0–3 for PHQ-9 items"
 
 
 @pytest.fixture
@@ -205,3 +206,24 @@ def test_postgres_query(postgres_url):
                     errors="report", today=TODAY)
     assert data.observations["score"].tolist() == [18.0, 9.0, 12.0]
     assert "result row 3: client_id 'zz'" in "\n".join(data.problems["reason"])
+
+
+def test_items_in_the_database_are_checked_against_totals(sqlite_url):
+    # client 00123 on 2024-01-08: nine items summing 2+2+2+2+2+2+2+2+3 = 19, stated total 18;
+    # on 2024-01-15 only items (sum 12): the total is derived, as load_data does for a folder
+    items = pd.DataFrame({"client_id": ["00123"] * 18,
+                          "date": ["2024-01-08"] * 9 + ["2024-01-22"] * 9,
+                          "measure": ["PHQ-9"] * 18, "item": list(range(1, 10)) * 2,
+                          "response": [2.0] * 8 + [3.0] + [1.0] * 6 + [2.0] * 3})
+    engine = sqlalchemy.create_engine(sqlite_url)
+    OBS.iloc[:2].to_sql("observations", engine, index=False)
+    CLIENTS.to_sql("clients", engine, index=False)
+    items.to_sql("items", engine, index=False)
+    engine.dispose()
+    data = load_sql(sqlite_url, errors="report", today=TODAY)
+    obs = data.observations.set_index(data.observations["date"].dt.strftime("%m-%d"))
+    assert "01-08" not in obs.index  # disagreeing total: rejected with its items
+    assert obs.loc["01-22", "score"] == 12.0 and bool(obs.loc["01-22", "derived"])
+    reasons = "\n".join(data.problems["reason"])
+    assert ("result row 1: total 18 of PHQ-9 for client 00123 on 2024-01-08 disagrees with its "
+            "items") in reasons

@@ -18,9 +18,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..data import ClinicData, _finish, _problem_frame, read_observations
+from ..data import ClinicData, _finish, _problem_frame, read_items, read_observations
 from ..errors import PROBLEM_COLUMNS, DataValidationError
-from ..measures import _REGISTRY
 
 Errors = Literal["raise", "report"]
 
@@ -33,18 +32,18 @@ CLIENT_DEFAULTS = {"therapist_id": "unknown", "status": "active", "problem": "",
 class ImportedData(ClinicData):
     """The tables read from an outside source, plus every problem and what was skipped.
 
-    ``observations`` and ``items`` are validated like a data folder. ``clients`` holds stub rows
+    ``observations`` and ``items`` are validated like a data folder (:func:`read_observations`,
+    :func:`read_items`). ``clients`` holds stub rows
     (one per client seen, ``start_date`` = first score, ``therapist_id`` "unknown") when the
     source has no clients table; ``sessions`` is empty unless the source has one. ``skipped``
     counts what the source held that is not a registered measure (one row per kind).
     """
 
-    items: pd.DataFrame = field(default_factory=lambda: empty_items())
     skipped: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["source", "what", "count"]))
 
     def write(self, folder: str | Path) -> Path:
-        """Write a data folder: observations, clients, sessions and items as CSV.
+        """Write a data folder: observations, clients, sessions and (when any) items as CSV.
 
         The folder is created private (mode 700) and each file exclusively (mode 600): an
         existing table file is never overwritten. With problems, ``problems.csv`` lists them.
@@ -52,7 +51,9 @@ class ImportedData(ClinicData):
         folder = Path(folder)
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         tables = {"observations": self.observations, "clients": self.clients,
-                  "sessions": self.sessions, "items": self.items}
+                  "sessions": self.sessions}
+        if len(self.items):  # a header-only items.csv would read as an empty-file problem
+            tables["items"] = self.items
         if len(self.problems):
             tables["problems"] = self.problems
         clash = [f"{n}.csv" for n in tables if (folder / f"{n}.csv").exists()]
@@ -98,6 +99,10 @@ def validate_observations(frame: pd.DataFrame, origins: list[tuple[str, float, s
     if frame.empty:
         return _empty_observations(), []
     valid, problems = read_observations(frame.reset_index(drop=True), errors="report", today=today)
+    return valid, _map_problems(problems, origins)
+
+
+def _map_problems(problems: pd.DataFrame, origins: list[tuple[str, float, str]]) -> list[dict]:
     out = []
     for rec in problems.to_dict("records"):
         row = int(rec["line"]) - 2 if pd.notna(rec["line"]) else None
@@ -108,7 +113,7 @@ def validate_observations(frame: pd.DataFrame, origins: list[tuple[str, float, s
         file, line, label = origins[row]
         reason = _LINES_REF.sub(lambda m: _remap_lines(m, origins), rec["reason"])
         out.append(problem(file, line, rec["column"], rec["value"], f"{label}{reason}", rec["severity"]))
-    return valid, out
+    return out
 
 
 def _remap_lines(match: re.Match, origins: list[tuple[str, float, str]]) -> str:
@@ -131,31 +136,32 @@ def _empty_observations() -> pd.DataFrame:
                          "measure": pd.Series(dtype=str), "score": pd.Series(dtype=float)})
 
 
-def validate_items(items: pd.DataFrame, origins: list[tuple[str, float, str]]
-                   ) -> tuple[pd.DataFrame, list[dict]]:
-    """Check item rows against the registry (item number and response range); list the bad ones."""
+def validate_items(items: pd.DataFrame, origins: list[tuple[str, float, str]],
+                   today: dt.date | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Run item rows through :func:`read_items`; map its problems back to the source rows."""
     if items.empty:
         return empty_items(), []
-    items = items.reset_index(drop=True)
-    spec = {n: (m.items or 0, m.item_min, m.item_max) for n, m in _REGISTRY.items()}
-    problems, bad = [], np.zeros(len(items), bool)
-    for i, (measure, item, response) in enumerate(zip(items["measure"], items["item"],
-                                                      items["response"], strict=True)):
-        n, lo, hi = spec.get(measure, (0, None, None))
-        reason = None
-        if not 1 <= item <= n:
-            reason = f"item {item} is not an item of {measure} (1-{n})"
-        elif lo is not None and not lo <= response <= hi:
-            reason = f"{measure} item {item} response {response:g} is outside {lo:g}-{hi:g}"
-        if reason:
-            file, line, label = origins[i]
-            problems.append(problem(file, line, "response", response, label + reason))
-            bad[i] = True
-    out = items[~bad].copy()
-    out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
-    out["item"] = out["item"].astype("int64")
-    out["response"] = out["response"].astype(float)
-    return out[ITEM_COLUMNS].reset_index(drop=True), problems
+    frame = items.reset_index(drop=True).copy()
+    if pd.api.types.is_datetime64_any_dtype(frame["date"]):
+        frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
+    valid, problems = read_items(frame, errors="report", today=today)
+    return valid, _map_problems(problems, origins)
+
+
+def items_of_valid(items: pd.DataFrame, origins: list, valid: pd.DataFrame
+                   ) -> tuple[pd.DataFrame, list]:
+    """The item rows (and their origins) of administrations whose score passed validation.
+
+    A rejected score's items are left out rather than checked again: its problem is already
+    listed, and the items and observations tables then agree.
+    """
+    if items.empty or valid.empty:
+        return items.iloc[0:0], []
+    keys = ["client_id", "date", "measure"]
+    have = valid[keys].assign(date=valid["date"].dt.strftime("%Y-%m-%d")).drop_duplicates()
+    tagged = items.reset_index(drop=True).assign(_row=np.arange(len(items)))
+    kept = tagged.merge(have, on=keys, how="inner").sort_values("_row")
+    return kept.drop(columns="_row").reset_index(drop=True), [origins[i] for i in kept["_row"]]
 
 
 def stub_clients(observations: pd.DataFrame) -> pd.DataFrame:

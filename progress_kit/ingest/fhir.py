@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 
 from ..measures import _REGISTRY
-from ._common import Errors, ImportedData, finish, problem, validate_items, validate_observations
+from ._common import (
+    Errors,
+    ImportedData,
+    finish,
+    items_of_valid,
+    problem,
+    validate_items,
+    validate_observations,
+)
 
 __all__ = ["read_fhir"]
 
@@ -491,9 +499,9 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
         keys = ["client_id", "date", "measure"]
         labels = obs[keys + ["source"]].assign(date=pd.to_datetime(obs["date"], errors="coerce"))
         valid = valid.merge(labels.drop_duplicates(keys), on=keys, how="left")
-    item_rows, item_problems = validate_items(items, item_origins)
+    items, item_origins = items_of_valid(items, item_origins, valid)
+    item_rows, item_problems = validate_items(items, item_origins, today)
     problems.extend(item_problems)
-    item_rows = _items_of_valid(item_rows, valid)
     table = pd.DataFrame([{"source": k, "what": w, "count": n} for (k, w), n in sorted(skipped.items())],
                          columns=["source", "what", "count"])
     return finish(valid, item_rows, problems, table, errors)
@@ -913,11 +921,3 @@ def _add_items(a: _Admin, rows: list, origins: list) -> None:
         if v is not None:
             rows.append((a.client, a.day, a.measure, n, v))
             origins.append((a.res.file, a.res.line, f"{a.res.label}: "))
-
-
-def _items_of_valid(items: pd.DataFrame, valid: pd.DataFrame) -> pd.DataFrame:
-    """Keep the items of administrations whose score passed validation, so the tables agree."""
-    if items.empty or valid.empty:
-        return items.iloc[0:0]
-    keys = valid[["client_id", "date", "measure"]].drop_duplicates()
-    return items.merge(keys, on=["client_id", "date", "measure"], how="inner")

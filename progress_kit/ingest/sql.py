@@ -11,17 +11,15 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..data import _unknown_clients, read_clients, read_observations, read_sessions
-from ._common import (
-    ITEM_COLUMNS,
-    Errors,
-    empty_items,
-    empty_sessions,
-    finish,
-    problem,
-    stub_clients,
-    validate_items,
+from ..data import (
+    _reconcile_items,
+    _unknown_clients,
+    read_clients,
+    read_items,
+    read_observations,
+    read_sessions,
 )
+from ._common import Errors, empty_items, empty_sessions, finish, problem, stub_clients
 
 __all__ = ["load_sql"]
 
@@ -114,9 +112,10 @@ def load_sql(url: str, *, tables: dict[str, str] | None = None,
 
 def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Errors,
               today: dt.date | None):
+    """The same checks as :func:`progress_kit.load_data`, with result rows for file lines."""
     problems: list[dict] = []
     readers: dict[str, Callable] = {"observations": read_observations, "clients": read_clients,
-                                    "sessions": read_sessions}
+                                    "sessions": read_sessions, "items": read_items}
     out, rows = {}, {}
     for role, reader in readers.items():
         if role not in frames:
@@ -128,19 +127,33 @@ def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Er
         rows[role] = _kept_rows(frame, found)
     if "clients" in out:
         known = set(out["clients"]["client_id"])
-        for role in ("observations", "sessions"):
+        for role in ("observations", "sessions", "items"):
             if role in out:
                 unknown, found = _unknown_clients(out[role], rows[role], where[role], known)
-                for p in found:
-                    p["reason"] = f"result row {p['line']}: {p['reason']}"
-                problems.extend(found)
+                problems.extend(_with_row(found))
                 out[role] = out[role][~unknown].reset_index(drop=True)
-    items, found = _read_items(frames.get("items"), where.get("items", ""), today)
-    problems.extend(found)
-    return finish(out["observations"], items, problems,
-                  pd.DataFrame(columns=["source", "what", "count"]), errors,
-                  clients=out.get("clients", stub_clients(out["observations"])),
+                rows[role] = rows[role][~unknown]
+    observations, items = out["observations"], out.get("items", empty_items())
+    if len(items):
+        obs_drop, items_drop, found, derived = _reconcile_items(
+            observations, rows["observations"], where["observations"], items, rows["items"],
+            where["items"])
+        problems.extend(_with_row(found))
+        observations = observations[~obs_drop].assign(derived=False)
+        items = items[~items_drop].reset_index(drop=True)
+        if len(derived):
+            observations = pd.concat([observations, derived], ignore_index=True).sort_values(
+                ["client_id", "date", "measure"], kind="stable", ignore_index=True)
+    return finish(observations, items, problems, pd.DataFrame(columns=["source", "what", "count"]),
+                  errors, clients=out.get("clients", stub_clients(observations)),
                   sessions=out.get("sessions", empty_sessions()))
+
+
+def _with_row(found: list[dict]) -> list[dict]:
+    for p in found:
+        if p.get("line") is not None and pd.notna(p["line"]):
+            p["reason"] = f"result row {int(p['line'])}: {p['reason']}"
+    return found
 
 
 def _as_result_rows(found: pd.DataFrame, where: str) -> list[dict]:
@@ -158,27 +171,3 @@ def _kept_rows(frame: pd.DataFrame, found: pd.DataFrame) -> np.ndarray:
     rows = np.arange(len(frame)) + 1
     dropped = found.loc[found["reason"].str.contains("collapsed") | (found["severity"] == "error"), "line"]
     return rows[~np.isin(rows + 1, dropped.dropna().astype(int).to_numpy())]
-
-
-def _read_items(frame: pd.DataFrame | None, where: str, today: dt.date | None
-                ) -> tuple[pd.DataFrame, list[dict]]:
-    if frame is None or frame.empty:
-        return empty_items(), []
-    missing = [c for c in ITEM_COLUMNS if c not in frame.columns]
-    if missing:
-        return empty_items(), [problem(where, None, c, "", f"required column {c!r} is missing")
-                               for c in missing]
-    frame = frame.reset_index(drop=True)
-    problems = []
-    date = pd.to_datetime(frame["date"].astype(str).str[:10], format="%Y-%m-%d", errors="coerce")
-    item = pd.to_numeric(frame["item"], errors="coerce")
-    response = pd.to_numeric(frame["response"], errors="coerce")
-    bad = date.isna() | item.isna() | response.isna() | frame["client_id"].isna()
-    for i in np.flatnonzero(bad.to_numpy()):
-        problems.append(problem(where, i + 1, "", "", f"result row {i + 1}: blank or unreadable "
-                                                      "client_id, date, item or response"))
-    ok = frame[~bad].assign(date=date[~bad], item=item[~bad].astype(int), response=response[~bad],
-                            client_id=frame["client_id"][~bad].astype(str))
-    origins = [(where, i + 1, f"result row {i + 1}: ") for i in np.flatnonzero(~bad.to_numpy())]
-    items, found = validate_items(ok, origins)
-    return items, problems + found

@@ -31,7 +31,15 @@ import pandas as pd
 
 from ..data import _read_raw
 from ..measures import _REGISTRY
-from ._common import Errors, ImportedData, finish, problem, validate_items, validate_observations
+from ._common import (
+    Errors,
+    ImportedData,
+    finish,
+    items_of_valid,
+    problem,
+    validate_items,
+    validate_observations,
+)
 
 __all__ = ["read_wide", "read_recipe", "recipe_path"]
 
@@ -216,13 +224,9 @@ def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, se
     valid, more = validate_observations(obs, origins, today)
     problems.extend(more)
     items = pd.DataFrame(item_rows, columns=["client_id", "date", "measure", "item", "response"])
-    item_ok, item_problems = validate_items(_dated(items), item_origins)
+    items, item_origins = items_of_valid(items, item_origins, valid)
+    item_ok, item_problems = validate_items(items, item_origins, today)
     problems.extend(item_problems)
-    if len(item_ok) and len(valid):
-        item_ok = item_ok.merge(valid[["client_id", "date", "measure"]].drop_duplicates(),
-                                on=["client_id", "date", "measure"])
-    elif len(item_ok):
-        item_ok = item_ok.iloc[0:0]
     table_ = pd.DataFrame([{"source": m, "what": w, "count": n} for (m, w), n in sorted(skipped.items())
                            if n], columns=["source", "what", "count"])
     return finish(valid, item_ok, problems, table_, errors)
@@ -238,12 +242,6 @@ def _count_unmatched(frame: pd.DataFrame, recipe: Recipe, skipped: Counter) -> N
         values = _text(frame, col)
         for value, n in values[~values.str.lower().isin(wanted)].value_counts().items():
             skipped[(value or "(blank)", f"{col} not in the recipe")] += int(n)
-
-
-def _dated(items: pd.DataFrame) -> pd.DataFrame:
-    items = items.copy()
-    items["date"] = pd.to_datetime(items["date"], format="%Y-%m-%d", errors="coerce")
-    return items[items["date"].notna()]
 
 
 def _text(frame: pd.DataFrame, col: str) -> pd.Series:
