@@ -344,3 +344,37 @@ def test_every_phq_or_gad_resource_is_a_score_or_a_problem():
     assert len(merged) == 13
     assert {m.split("/")[1].split("-example")[0] for m in merged} == {"PHQ9-item", "PHQ9-panel",
                                                                        "mii-exa-pro-phq-9-response"}
+
+
+def test_combined_phq9_gad7_form_gives_two_scores():
+    # the US Core response plus the seven GAD-7 items of the PHR example in one response
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    gad = load("phr/QuestionnaireResponse-gad7.json")
+    qr["item"] = [{"linkId": "phq", "item": qr["item"]}, {"linkId": "gad", "item": gad["item"]}]
+    data = read(qr)
+    assert data.problems.empty, reasons(data)
+    got = data.observations.set_index("measure")["score"].to_dict()
+    assert got == {"PHQ-9": 12.0, "GAD-7": 3.0}
+    assert data.items.groupby("measure").size().to_dict() == {"GAD-7": 7, "PHQ-9": 9}
+
+
+def test_contained_questionnaire_weights_and_in_progress_status():
+    q = {"resourceType": "Questionnaire", "id": "q", "code": [{"system": "http://loinc.org",
+                                                              "code": "69737-5"}],
+         "item": [{"linkId": f"g{i}", "answerOption": [
+             {"valueCoding": {"code": c}, "extension": [
+                 {"url": "http://hl7.org/fhir/StructureDefinition/itemWeight", "valueDecimal": w}]}
+             for c, w in (("never", 0), ("some", 1), ("half", 2), ("daily", 3))]}
+             for i in range(1, 8)]}
+    qr = {"resourceType": "QuestionnaireResponse", "id": "r", "status": "completed",
+          "contained": [q], "questionnaire": "#q", "subject": {"reference": "Patient/p"},
+          "authored": "2024-02-03T08:00:00Z",
+          "item": [{"linkId": f"g{i}", "answer": [{"valueCoding": {"code": c}}]}
+                   for i, c in zip(range(1, 8), ["daily", "half", "some", "never", "never", "some",
+                                                 "half"], strict=True)]}
+    data = read(qr)
+    assert data.problems.empty, reasons(data)
+    assert data.observations[["measure", "score"]].values.tolist() == [["GAD-7", 9.0]]  # 3+2+1+0+0+1+2
+    data = read({**qr, "status": "in-progress"})
+    assert data.observations.empty
+    assert data.problems["severity"].tolist() == ["warning"]

@@ -744,37 +744,40 @@ def _loose_admins(loose: dict, problems: list[dict], simple: list[tuple]) -> lis
 def _response(res: _Res, ctx: _Context, admins: list[_Admin], skipped: Counter,
               problems: list[dict]) -> None:
     r = res.r
-    q = ctx.questionnaire_for(r)
-    qitems = _questionnaire_items(q)
     contained = _Context()
     for c in r.get("contained") or ():
         if isinstance(c, dict):
             contained.index(_Res(c, res.file))
-    if q is None and isinstance(r.get("questionnaire"), str) and r["questionnaire"].startswith("#"):
-        q = contained.questionnaire_for(r)
-        qitems = _questionnaire_items(q)
-    answered = list(_response_items(r.get("item") or ()))
-    coded = []
-    for link, answers in answered:
-        code = _item_code(link, qitems.get(link))
-        coded.append((link, answers, code))
-    measure = _response_measure(r, q, [c for _, _, c in coded])
-    if measure is None:
+    q = ctx.questionnaire_for(r) or contained.questionnaire_for(r)
+    qitems = _questionnaire_items(q)
+    coded = [(link, answers, _item_code(link, qitems.get(link)))
+             for link, answers in _response_items(r.get("item") or ())]
+    measures = _response_measures(r, q, [c for _, _, c in coded])
+    if not measures:
         ref = r.get("questionnaire")
         skipped[("QuestionnaireResponse", f"questionnaire {ref}" if ref else "no questionnaire")] += 1
         return
-    if not _status_ok(res, RESPONSE_SCORED, problems, f"this {measure} QuestionnaireResponse"):
+    if not _status_ok(res, RESPONSE_SCORED, problems, f"this {' and '.join(measures)} "
+                                                      "QuestionnaireResponse"):
         return
-    admin = _new_admin(measure, res, problems)
-    if admin is None:
-        return
+    weights = {**ctx.weights, **contained.weights}
+    # a combined form (PHQ-9 and GAD-7 in one response) gives one administration per measure
+    for measure in measures:
+        admin = _new_admin(measure, res, problems)
+        if admin is not None and _read_response(admin, res, coded, qitems, ctx, weights, problems):
+            admins.append(admin)
+
+
+def _read_response(admin: _Admin, res: _Res, coded: list, qitems: dict, ctx: _Context,
+                   weights: dict[str, float], problems: list[dict]) -> bool:
+    """Fill one administration from a response's answers; False when it cannot be scored."""
+    measure = admin.measure
     n = _REGISTRY[measure].items or 0
     by_code = any(c in ITEMS or c in TOTALS for _, _, c in coded)
-    weights = {**ctx.weights, **contained.weights}
     for link, answers, code in coded:
         number, is_total = None, False
         if by_code:
-            if code in TOTALS:
+            if TOTALS.get(code) == measure:
                 is_total = True
             elif code in ITEMS and ITEMS[code][0] == measure:
                 number = ITEMS[code][1]
@@ -792,15 +795,15 @@ def _response(res: _Res, ctx: _Context, admins: list[_Admin], skipped: Counter,
             if value is None:
                 problems.append(_note(res, f"item[{link}]", text, f"{measure} total {text} is not a "
                                                                   "number; not scored"))
-                return
+                return False
             continue
         if value is None:
             problems.append(_note(res, f"item[{link}]", text, f"{measure} item {number}: answer {text} "
                                                               "has no score (no LOINC answer code, "
                                                               "ordinalValue or itemWeight); not scored"))
-            return
+            return False
         admin.items[number] = value
-    admins.append(admin)
+    return True
 
 
 def _response_items(items: Iterable[Any]) -> Iterator[tuple[str, list[dict]]]:
@@ -822,19 +825,24 @@ def _item_code(link: str, qitem: dict | None) -> str:
     return last if last in KNOWN else ""
 
 
-def _response_measure(r: dict, q: dict | None, codes: list[str]) -> str | None:
+def _response_measures(r: dict, q: dict | None, codes: list[str]) -> list[str]:
+    """The measures a response holds: from its item codes, else its Questionnaire, else its name."""
+    found = []
+    for c in codes:
+        m = TOTALS.get(c) or (ITEMS.get(c) or (None,))[0]
+        if m and m not in found:
+            found.append(m)
+    if found:
+        return found
     for code in _codes({"coding": (q or {}).get("code") or []}):
         if code in PANELS:
-            return PANELS[code]
-    known = [c for c in codes if c in KNOWN and c not in UNSCORED]
-    if known:
-        return _measure_of_codes([known])
+            return [PANELS[code]]
     names = [r.get("questionnaire") if isinstance(r.get("questionnaire"), str) else "",
              (q or {}).get("url", ""), (q or {}).get("name", ""), (q or {}).get("title", "")]
     for measure, pattern in _NAME_PATTERNS.items():
         if any(isinstance(s, str) and pattern.search(s) for s in names):
-            return measure
-    return None
+            return [measure]
+    return []
 
 
 def _link_derived(admins: list[_Admin], problems: list[dict]) -> list[_Admin]:
