@@ -433,7 +433,8 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
       Answers are LOINC answer codes (LA6568-5 = 0, LA6569-3 = 1, LA6570-1 = 2, LA6571-9 = 3;
       LA18938-3 = 2 on GAD-7), an ``ordinalValue`` / ``itemWeight`` on the answer, on the
       Questionnaire's answerOption or in a CodeSystem, or ``valueInteger`` / ``valueDecimal``.
-      The difficulty items (69722-7, 69726-8) are not scored.
+      The difficulty items (69722-7, 69726-8) are not scored. A response holding both PHQ-9
+      and GAD-7 items (a combined form) gives a score for each.
     - ``client_id`` is the id part of ``subject.reference`` (``Patient/abc`` -> ``abc``, an
       absolute URL's last segment, ``urn:uuid:X`` -> ``X``). ``date`` is the calendar day as
       written in ``effectiveDateTime``, ``effectivePeriod.start`` or ``authored``: no time-zone
@@ -853,11 +854,11 @@ def _link_derived(admins: list[_Admin], problems: list[dict]) -> list[_Admin]:
     for a in admins:
         if a.res.kind == "QuestionnaireResponse":
             for ref in a.refs:
-                by_ref[ref] = a
+                by_ref[(ref, a.measure)] = a  # a combined form is one administration per measure
     out, rejected = [], set()
     for a in admins:
-        source = next((by_ref[d] for d in a.derived_from if d in by_ref), None)
-        if a.res.kind != "Observation" or source is None or source.measure != a.measure:
+        source = next((by_ref[(d, a.measure)] for d in a.derived_from if (d, a.measure) in by_ref), None)
+        if a.res.kind != "Observation" or source is None:
             out.append(a)
             continue
         diffs = _differences(a, source)
