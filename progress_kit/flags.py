@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .change import _sort_order
 from .measures import Measure, get_measure, severity_band
 from .on_track import ExpectedResponse
 
@@ -105,11 +106,12 @@ def _courses(observations: pd.DataFrame, measure: str, as_of: Any) -> _Courses:
     cut = _as_of_key(as_of, is_date)
     if cut is not None:
         keep &= t_all <= cut
-    ids_col = observations["client_id"].to_numpy()[keep]
-    codes, ids = pd.factorize(ids_col, sort=True)
+    col = observations["client_id"]
+    codes, ids = _sorted_codes(col if keep.all() else col[keep])
     t, y = t_all[keep], y_all[keep]
-    order = np.lexsort((t, codes))
-    codes, t, y = codes[order].astype(np.int64), t[order], y[order]
+    order = _sort_order(codes, t)
+    if order is not None:
+        codes, t, y = codes[order], t[order], y[order]
     dup = (np.diff(codes) == 0) & (np.diff(t) == 0)
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
@@ -119,6 +121,16 @@ def _courses(observations: pd.DataFrame, measure: str, as_of: Any) -> _Courses:
     n = np.bincount(codes, minlength=len(ids))
     start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
     return _Courses(pd.Index(ids, name="client_id"), codes, t, y, start, n, is_date)
+
+
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of the client IDs in sorted ID order. Factorising first and sorting only
+    the unique IDs is much cheaper than a sorting factorisation of every row."""
+    codes, uniques = pd.factorize(col, sort=False)
+    order = np.asarray(pd.Index(uniques).argsort())
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], pd.Index(uniques).take(order)
 
 
 def _session_numbers(c: _Courses, sessions: pd.DataFrame | None, as_of: Any) -> np.ndarray:
@@ -241,13 +253,18 @@ def _loo_quantile(lc: np.ndarray, pool: np.ndarray, resid: np.ndarray, who: np.n
     out = np.full(len(who), np.nan)
     if len(resid) == 0:
         return out
-    order = np.lexsort((resid, pool))
-    sr, sp = resid[order], pool[order]
-    keys = np.unique(sp)
+    keys = np.flatnonzero(np.bincount(pool))
     # a band session with no residuals takes the band of the session before it (forward fill)
     at = np.searchsorted(keys, band_session, side="right") - 1
     have = at >= 0
     bp = np.where(have, keys[np.maximum(at, 0)], -1)
+    # only the pools some judged client needs are sorted (often one session out of many)
+    needed = np.zeros(len(keys) and int(keys[-1]) + 1, bool)
+    needed[bp[have]] = True
+    use = needed[pool]
+    lc, pool, resid = lc[use], pool[use], resid[use]
+    order = np.lexsort((resid, pool))
+    sr, sp = resid[order], pool[order]
     p_start = np.searchsorted(sp, bp, side="left")
     p_n = np.searchsorted(sp, bp, side="right") - p_start
 
@@ -348,8 +365,29 @@ def _critical(items: pd.DataFrame | None, ids: pd.Index, measure: str, m: Measur
 # words
 # ---------------------------------------------------------------------------------------------
 
-def _num(x: np.ndarray) -> np.ndarray:
-    return pd.Series(np.round(np.asarray(x, dtype=float), 1)).map("{:g}".format).to_numpy(dtype=object)
+def _num(x: Any) -> np.ndarray:
+    """Numbers as text with at most one decimal ("7", "12.5", "-0.4"), vectorised: a Python
+    format call per client would dominate the run time on a million clients. Scores span a
+    small range, so each distinct value is formatted once and looked up."""
+    x = np.asarray(x, dtype=float)
+    nan = np.isnan(x)
+    tenths = np.rint(np.where(nan, 0, x) * 10).astype(np.int64)
+    if len(tenths) == 0:
+        return np.array([], dtype=object)
+    lo, hi = int(tenths.min()), int(tenths.max())
+    if hi - lo > 1_000_000:  # a very wide range: format the distinct values only
+        values, inverse = np.unique(tenths, return_inverse=True)
+        table, index = np.array([_tenths(v) for v in values], dtype=object), inverse
+    else:
+        table = np.array([_tenths(v) for v in range(lo, hi + 1)], dtype=object)
+        index = tenths - lo
+    return np.where(nan, "NA", table[index])
+
+
+def _tenths(v: int) -> str:
+    sign = "-" if v < 0 else ""
+    whole, frac = divmod(abs(int(v)), 10)
+    return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
 
 
 def _day(t: np.ndarray, is_date: bool) -> np.ndarray:
