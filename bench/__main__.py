@@ -1,4 +1,5 @@
-"""``python -m bench {cohort,batch,flags} [...]``: run a benchmark and print a Markdown table."""
+"""``python -m bench {cohort,batch,flags,validation} [...]``: run a benchmark and print a Markdown
+table."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def main() -> None:
     c.add_argument("--categorical-ids", action="store_true")
     c.add_argument("--order", choices=["client", "measure", "shuffled"], default="client",
                    help="row order of the synthetic cohort (default: by client and date)")
+    v = sub.add_parser("validation", help="load_data at scale and the conflicting-duplicate check")
+    v.add_argument("--clients", type=int, default=1_000_000)
+    v.add_argument("--rows", type=int, default=1_000_000)
+    v.add_argument("--pairs", type=int, default=100_000)
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
@@ -37,6 +42,11 @@ def main() -> None:
 
         res = flags.run(args.clients, args.naive_clients, with_items=not args.no_items)
         print(flags.to_markdown(res))
+    elif args.which == "validation":
+        from . import validation
+
+        res = validation.run(args.clients, args.rows, args.pairs)
+        print(validation.to_markdown(res))
     else:
         from . import batch
 
