@@ -234,9 +234,11 @@ def _loo_band(code: np.ndarray, s: np.ndarray, y: np.ndarray, y0: np.ndarray, n_
 
 
 def _too_few_text(n_other: np.ndarray, measure: str) -> np.ndarray:
-    nums = pd.Series(n_other).astype(str).to_numpy(dtype=object)
-    return ("only " + nums + f" other clients have 2 or more {measure} scores; the "
-            f"expected-response band needs at least {_MIN_PER_SESSION}")
+    # no "; " inside a reason: reasons are "; "-separated
+    nums = _num(n_other)
+    who = np.where(n_other == 1, " other client has", " other clients have")
+    return ("only " + nums + who + f" 2 or more {measure} scores (the expected-response band "
+            f"needs at least {_MIN_PER_SESSION})")
 
 
 def _solve2(a00, a01, a11, b0, b1):
@@ -521,12 +523,12 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
     c          insufficient data                   False          False           moderate
     >>> print(flags.loc["b", "reasons"])  # doctest: +NORMALIZE_WHITESPACE
     item 9 (thoughts of being better off dead or of hurting oneself) answered 2 on 2026-09-08;
-    on-track band not available: only 1 other clients have 2 or more PHQ-9 scores; the
-    expected-response band needs at least 20
+    on-track band not available: only 1 other client has 2 or more PHQ-9 scores (the
+    expected-response band needs at least 20)
     >>> print(flags.loc["a", "reasons"])  # doctest: +NORMALIZE_WHITESPACE
     PHQ-9 up 7 points since the first score (reliable deterioration, threshold 6);
-    on-track band not available: only 1 other clients have 2 or more PHQ-9 scores; the
-    expected-response band needs at least 20
+    on-track band not available: only 1 other client has 2 or more PHQ-9 scores (the
+    expected-response band needs at least 20)
     """
     m = _measure_for_rules(measure)
     stall_after, stall_weeks = _check_stall(stall_after, stall_weeks)
@@ -597,7 +599,7 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
             crit_parts.append(_put(k, hit, f"item {number} ({desc}) answered " + _num(vv[hit])
                                    + " on " + day[hit]))
             crit_parts.append(_put(k, missing, f"item {number} ({desc}) not answered on "
-                                   + day[missing] + "; ask about it"))
+                                   + day[missing] + ", ask about it"))
 
     status = np.select([rd | crit, n < 2, np.asarray(beyond) | stalled],
                        ["alert", "insufficient data", "watch"], "on track").astype(object)
@@ -715,16 +717,21 @@ def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_
     -----
     The signal is :func:`client_flags`' not-on-track rule applied to the score at
     ``at_session`` (beyond the 90% expected-response band; Finch, Lambert & Schaalje 2001).
-    OQ-Analyst's developers report that such signals identify most eventual treatment failures
-    (e.g. Lambert et al. 2002: about 85-100% of deteriorators flagged before they ended); an
-    independent replication outside the developers' group found lower figures (sensitivity
-    around 70%). An on-track claim about your own service should rest on this backtest.
+    With ``tp`` flagged clients who had the outcome, ``fn`` unflagged ones with it, and so on:
+    sensitivity = tp / (tp + fn), specificity = tn / (tn + fp), ppv = tp / (tp + fp),
+    npv = tn / (tn + fn), base rate = (tp + fn) / n. The developers of OQ-Analyst report that
+    their empirical signal identifies most clients who go on to deteriorate (Lambert et al.
+    2002; Hannan et al. 2005); independent replications report lower sensitivity (docs/flags.md
+    sets the figures side by side). An on-track claim about your own service should rest on
+    this backtest of your own data.
 
     References
     ----------
     Finch, A. E., Lambert, M. J. & Schaalje, B. G. (2001). Clin Psychol Psychother 8, 231-242.
     Lambert, M. J., Whipple, J. L., Bishop, M. J., et al. (2002). Clin Psychol Psychother 9(3),
     149-164.
+    Hannan, C., Lambert, M. J., Harmon, C., et al. (2005). A lab test and algorithms for
+    identifying clients at risk for treatment failure. J Clin Psychol 61(2), 155-163.
 
     Examples
     --------

@@ -112,11 +112,10 @@ def flip_rate(ps):
 
 
 @pytest.mark.slow
-def test_demo_progress_score_trend_is_steady():
+def test_demo_progress_score_trend_is_steady(demo_clinic):
     # issue 10: the label changed on 23.5% of consecutive labelled diary days under the old
-    # size-only rule; the one rule brings it to 10% or less
-    clinic = pk.demo_data(end="2026-10-31")
-    ps = pk.progress_score(pk.daily_table(clinic.observations))
+    # size-only rule; the one rule brings it to 10% or less (6.0% measured)
+    ps = pk.progress_score(pk.daily_table(demo_clinic.observations))
     rate, pairs = flip_rate(ps)
     assert pairs > 2000
     assert rate <= 0.10, rate
