@@ -346,11 +346,11 @@ def _critical(items: pd.DataFrame | None, ids: pd.Index, measure: str, m: Measur
     cut = _as_of_key(as_of, is_date)
     if cut is not None:
         keep &= it_t <= cut
-    codes, iids = pd.factorize(items["client_id"].to_numpy()[keep], sort=True)
+    col = items["client_id"]
+    codes, iids = _sorted_codes(col if keep.all() else col[keep])
     t = it_t[keep]
-    last = np.full(len(iids), -np.inf if not is_date else np.iinfo(np.int64).min,
-                   dtype=t.dtype if len(t) else np.int64)
-    np.maximum.at(last, codes, t)
+    # the latest administration per client: a grouped max (np.maximum.at is ~10x slower)
+    last = pd.Series(t).groupby(codes, sort=True).max().to_numpy() if len(t) else t
     at_last = t == last[codes]
     item_no = pd.to_numeric(items["item"], errors="coerce").to_numpy(dtype=float)[keep]
     resp = pd.to_numeric(items["response"], errors="coerce").to_numpy(dtype=float)[keep]

@@ -334,3 +334,19 @@ def test_docs_examples_run():
     result = doctest.testfile(str(doc), module_relative=False,
                               optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.attempted > 10 and result.failed == 0
+
+
+def test_not_on_track_is_na_when_no_other_client_reached_the_session():
+    # 25 clients score at sessions 0, 1 and 3; client x alone scores at session 2
+    day = pd.Timedelta(days=1)
+    obs = [course(f"c{i}", [15, 13 + i % 3, 11 + i % 4]).assign(
+        date=lambda d: DAY0 + np.array([0, 7, 21]) * day) for i in range(25)]
+    sessions = [pd.DataFrame({"client_id": f"c{i}", "date": DAY0 + np.array([7, 14, 21]) * day,
+                              "attended": True}) for i in range(25)]
+    obs.append(course("x", [15, 14]).assign(date=DAY0 + np.array([0, 14]) * day))
+    sessions.append(pd.DataFrame({"client_id": "x", "date": DAY0 + np.array([7, 14]) * day,
+                                  "attended": True}))
+    f = pk.client_flags(pd.concat(obs), sessions=pd.concat(sessions))
+    assert pd.isna(f.loc["x", "not_on_track"])
+    assert "no other client has a PHQ-9 score at that session" in f.loc["x", "reasons"]
+    assert f["not_on_track"].drop("x").notna().all()
