@@ -119,7 +119,7 @@ def _courses(observations: pd.DataFrame, measure: str, as_of: Any) -> _Courses:
         raise ValueError(f"two {measure} scores for client_id {ids[codes[i]]!r} on {when}; "
                          "client_flags needs one score per client and date")
     n = np.bincount(codes, minlength=len(ids))
-    start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+    start = (np.cumsum(n) - n).astype(np.int64)
     return _Courses(pd.Index(ids, name="client_id"), codes, t, y, start, n, is_date)
 
 
@@ -536,14 +536,15 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
     k_obs = len(c.ids)
     s = _session_numbers(c, sessions, as_of)
     y0_row = c.y[c.start[c.code]] if len(c.code) else np.array([])
-    has = c.n > 0
-    last_row = np.where(has, c.start + c.n - 1, -1)
+    # every client in c.ids has at least one score (the IDs come from the rows)
+    last_row = c.start + c.n - 1
     judged = np.where(c.n >= 2, last_row, -1)
     if expected is not None:
         band = _reference_band(expected, measure, m, y0_row, s, judged, k_obs)
     else:
         band = _loo_band(c.code, s, c.y, y0_row, k_obs, judged, m, measure)
 
+    # clients with item data but no score of the measure still get a row
     iids, ilast, ivalues = _critical(items, c.ids, measure, m, as_of)
     ids = c.ids.union(iids) if len(iids) else c.ids
     ids.name = "client_id"
@@ -556,12 +557,11 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
         return out
 
     n = spread(c.n, 0)
-    first = spread(np.where(has, c.y[np.maximum(c.start, 0)] if len(c.y) else np.nan, np.nan), np.nan)
-    latest = spread(np.where(has, c.y[np.maximum(last_row, 0)] if len(c.y) else np.nan, np.nan),
-                    np.nan)
-    t_first = spread(np.where(has, c.t[np.maximum(c.start, 0)] if len(c.t) else 0, 0), 0, c.t.dtype)
-    t_last = spread(np.where(has, c.t[np.maximum(last_row, 0)] if len(c.t) else 0, 0), 0, c.t.dtype)
-    s_last = spread(np.where(judged >= 0, s[np.maximum(judged, 0)] if len(s) else 0, 0), 0, np.int64)
+    first = spread(c.y[c.start], np.nan)
+    latest = spread(c.y[last_row], np.nan)
+    t_first = spread(c.t[c.start], 0, c.t.dtype)
+    t_last = spread(c.t[last_row], 0, c.t.dtype)
+    s_last = spread(s[np.maximum(judged, 0)] if len(s) else judged, 0, np.int64)
     bound = spread(band.bound, np.nan)
     exp_ = spread(band.expected, np.nan)
     why = spread(band.why, "", object)

@@ -350,3 +350,17 @@ def test_not_on_track_is_na_when_no_other_client_reached_the_session():
     assert pd.isna(f.loc["x", "not_on_track"])
     assert "no other client has a PHQ-9 score at that session" in f.loc["x", "reasons"]
     assert f["not_on_track"].drop("x").notna().all()
+
+
+def test_empty_and_malformed_input():
+    empty = course("a", [])
+    f = pk.client_flags(empty)
+    assert f.empty and list(f.columns)[0] == "status"
+    items = phq_items("z", "2026-01-05", [1] * 9)
+    assert pk.client_flags(empty, items=items).loc["z", "status"] == "alert"
+    with pytest.raises(ValueError, match=r"observations lacks column\(s\) \['score'\]"):
+        pk.client_flags(empty.drop(columns="score"))
+    with pytest.raises(ValueError, match=r"items lacks column\(s\) \['response'\]"):
+        pk.client_flags(course("a", [10, 12]), items=items.drop(columns="response"))
+    with pytest.raises(ValueError, match="no client has a PHQ-9 score at session 4"):
+        pk.evaluate_on_track(empty)
