@@ -1,5 +1,5 @@
-"""``python -m bench {cohort,batch,flags,validation} [...]``: run a benchmark and print a Markdown
-table."""
+"""``python -m bench {cohort,batch,flags,validation,fhir} [...]``: run a benchmark and print a
+Markdown table."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ def main() -> None:
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
-    f = sub.add_parser("flags", help="client_flags (decision layer) at scale")
-    f.add_argument("--clients", type=int, default=100_000)
-    f.add_argument("--naive-clients", type=int, default=2_000)
-    f.add_argument("--no-items", action="store_true", help="leave out the item table")
+    fl = sub.add_parser("flags", help="client_flags (decision layer) at scale")
+    fl.add_argument("--clients", type=int, default=100_000)
+    fl.add_argument("--naive-clients", type=int, default=2_000)
+    fl.add_argument("--no-items", action="store_true", help="leave out the item table")
+    f = sub.add_parser("fhir", help="read_fhir on a bulk-export NDJSON file")
+    f.add_argument("--observations", type=int, default=100_000)
     args = parser.parse_args()
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
@@ -42,6 +44,11 @@ def main() -> None:
 
         res = flags.run(args.clients, args.naive_clients, with_items=not args.no_items)
         print(flags.to_markdown(res))
+    elif args.which == "fhir":
+        from . import fhir
+
+        res = fhir.run(args.observations)
+        print(fhir.to_markdown(res))
     elif args.which == "validation":
         from . import validation
 
