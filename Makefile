@@ -36,6 +36,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m bench batch --clients 40 --jobs 2
 	MPLBACKEND=Agg $(BIN)/python -m bench cohort --clients 1000000
+	MPLBACKEND=Agg $(BIN)/python -m bench flags --clients 100000
+	MPLBACKEND=Agg $(BIN)/python -m bench flags --clients 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

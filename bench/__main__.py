@@ -1,4 +1,5 @@
-"""``python -m bench {cohort,batch,validation,fhir} [...]``: run a benchmark and print a Markdown table."""
+"""``python -m bench {cohort,batch,flags,validation,fhir} [...]``: run a benchmark and print a
+Markdown table."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ def main() -> None:
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
+    fl = sub.add_parser("flags", help="client_flags (decision layer) at scale")
+    fl.add_argument("--clients", type=int, default=100_000)
+    fl.add_argument("--naive-clients", type=int, default=2_000)
+    fl.add_argument("--no-items", action="store_true", help="leave out the item table")
     f = sub.add_parser("fhir", help="read_fhir on a bulk-export NDJSON file")
     f.add_argument("--observations", type=int, default=100_000)
     args = parser.parse_args()
@@ -34,6 +39,11 @@ def main() -> None:
         res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids,
                          order=args.order)
         print(cohort.to_markdown(res))
+    elif args.which == "flags":
+        from . import flags
+
+        res = flags.run(args.clients, args.naive_clients, with_items=not args.no_items)
+        print(flags.to_markdown(res))
     elif args.which == "fhir":
         from . import fhir
 
@@ -49,7 +59,8 @@ def main() -> None:
 
         res = batch.run(args.clients, args.jobs)
         print(batch.to_markdown(res))
-    name = f"cohort-{args.order}" if args.which == "cohort" else args.which
+    name = {"cohort": f"cohort-{getattr(args, 'order', '')}",
+            "flags": f"flags-{getattr(args, 'clients', 0)}"}.get(args.which, args.which)
     (out / f"{name}.json").write_text(json.dumps(res, indent=2, default=str))
 
 

@@ -18,5 +18,6 @@ from .plots import *  # noqa: F403
 from .progress_score import *  # noqa: F403
 from .sudden_gains import *  # noqa: F403
 from .trajectories import *  # noqa: F403
+from .trend import *  # noqa: F403
 
 __version__ = "0.1.0"

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .measures import get_measure
 from .measures import measures as _registry_table
+from .trend import TREND_RULE, default_min_change, trend_direction
 
 __all__ = ["daily_table", "within_person_correlation", "lagged_effect", "daily_trend_data",
            "lag_scatter_data"]
@@ -511,7 +513,9 @@ def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_
 
 def daily_trend_data(daily: pd.DataFrame, *, measures: Sequence[str] = ("mood", "homework"),
                      days: int = 14, end: str | pd.Timestamp | None = None,
-                     subject: str = "client_id", time: str = "date") -> pd.DataFrame:
+                     min_days: int = 7, min_change: dict[str, float] | None = None,
+                     alpha: float = 0.05, subject: str = "client_id",
+                     time: str = "date") -> pd.DataFrame:
     """The last ``days`` calendar days per client, with a straight-line trend per measure.
 
     Parameters
@@ -524,6 +528,14 @@ def daily_trend_data(daily: pd.DataFrame, *, measures: Sequence[str] = ("mood", 
         Window length in calendar days.
     end : date, optional
         Last day of the window (e.g. the report date). Default: each client's last row.
+    min_days : int, default 7
+        Days with a value needed in the window for a direction label.
+    min_change : dict, optional
+        Measure -> minimum change over the window for an improving or worsening label.
+        Default: 10% of the measure's registry range (mood 1-10: 0.9; homework 0-5: 0.5), or
+        its reliable-change threshold where the registry has one.
+    alpha : float, default 0.05
+        1 - confidence level of the slope's interval.
     subject, time : str
         The person and calendar-day columns.
 
@@ -532,24 +544,30 @@ def daily_trend_data(daily: pd.DataFrame, *, measures: Sequence[str] = ("mood", 
     DataFrame
         Tidy long table, one row per client, day and measure: ``client_id``, ``date``,
         ``day`` (1 .. days), ``measure``, ``value`` (NaN on a missing day: every day of the
-        window has a row) and ``trend`` (the least-squares line through the client's values
-        in the window, evaluated on that day; NaN when fewer than 2 values).
+        window has a row), ``trend`` (the least-squares line through the client's values
+        in the window, evaluated on that day; NaN when fewer than 2 values), ``change`` (the
+        line's change over the window, slope x days) and ``direction`` ("improving",
+        "stable", "worsening" or "insufficient data"; the same on every row of a client and
+        measure). ``attrs["trend_rule"]`` states the rule.
 
     Notes
     -----
     The trend is ordinary least squares of value on day within the window, fitted per client
-    and measure over the days with a value; missing days are not filled in.
+    and measure over the days with a value; missing days are not filled in. The direction
+    follows the kit's one trend rule (:func:`progress_kit.trend_direction`): the slope's
+    t-based interval (df = n - 2) excludes 0, ``|change| >= min_change`` and at least
+    ``min_days`` days have a value. Which direction is better comes from the registry.
 
     Examples
     --------
     >>> daily = pd.DataFrame({"client_id": "a",
     ...                       "date": pd.date_range("2024-03-01", periods=4),
     ...                       "mood": [4.0, np.nan, 6.0, 7.0]})
-    >>> daily_trend_data(daily, measures=["mood"], days=3)
-      client_id       date  day measure  value  trend
-    0         a 2024-03-02    1    mood    NaN    5.0
-    1         a 2024-03-03    2    mood    6.0    6.0
-    2         a 2024-03-04    3    mood    7.0    7.0
+    >>> daily_trend_data(daily, measures=["mood"], days=3)[["date", "value", "trend", "direction"]]
+            date  value  trend          direction
+    0 2024-03-02    NaN    5.0  insufficient data
+    1 2024-03-03    6.0    6.0  insufficient data
+    2 2024-03-04    7.0    7.0  insufficient data
     """
     if isinstance(measures, str):
         measures = [measures]
@@ -557,6 +575,12 @@ def daily_trend_data(daily: pd.DataFrame, *, measures: Sequence[str] = ("mood", 
     _require_columns(daily, [subject, time, *measures], "daily")
     if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
         raise ValueError(f"days must be a whole number >= 1, not {days!r}")
+    if isinstance(min_days, bool) or not isinstance(min_days, int | np.integer) or min_days < 3:
+        raise ValueError(f"min_days must be a whole number >= 3, not {min_days!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), not {alpha!r}")
+    thresholds = {m: (min_change or {}).get(m, None) for m in measures}
+    thresholds = {m: default_min_change(m) if v is None else float(v) for m, v in thresholds.items()}
     df = daily[[subject, time]].copy()
     df[time] = _as_days(df[time], time)
     for m in measures:
@@ -584,12 +608,26 @@ def daily_trend_data(daily: pd.DataFrame, *, measures: Sequence[str] = ("mood", 
     mv = v.groupby(keys).transform("mean")
     sxy = ((t - mt) * (v - mv)).groupby(keys).transform("sum")
     sxx = ((t - mt) ** 2).groupby(keys).transform("sum")
+    syy = ((v - mv) ** 2).groupby(keys).transform("sum")
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = (sxy / sxx).where((n >= 2) & (sxx > 0))
+        half = stats.t.ppf(1 - alpha / 2, n - 2) * np.sqrt(
+            (syy - slope * sxy).clip(lower=0) / (n - 2) / sxx)
     long["trend"] = mv + slope * (long["day"] - mt)
+    long["change"] = slope * days
+    long["direction"] = "insufficient data"
+    for m in measures:
+        rows = (long["measure"] == m).to_numpy()
+        long.loc[rows, "direction"] = trend_direction(
+            (slope - half)[rows], (slope + half)[rows], long["change"][rows], n[rows],
+            min_change=thresholds[m], min_points=min_days, better=get_measure(m).better)
     long["_order"] = long["measure"].map({m: i for i, m in enumerate(measures)})
     long = long.sort_values([subject, "_order", time], kind="stable").drop(columns="_order")
-    return long.reset_index(drop=True)
+    long = long.reset_index(drop=True)
+    long.attrs["trend_rule"] = (f"{TREND_RULE} (minimum change over the {days} days: "
+                                + ", ".join(f"{m} {v:g}" for m, v in thresholds.items())
+                                + f"; at least {min_days} days with a value)")
+    return long
 
 
 def lag_scatter_data(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_id",

@@ -62,32 +62,45 @@ def per_client_partitions(fn: Callable[..., pd.DataFrame], frames: list[Any], *,
 
 
 def slopes(ddf: Any, *, subject: str, time: str, value: str, measure: str | None, per: str,
-           better: str | None, alpha: float) -> pd.DataFrame:
-    """OLS slopes from per-partition sums added per client (see the module docstring)."""
-    from .trajectories import _resolve_better, slopes_from_sums
+           better: str | None, alpha: float, min_change: float | None = None,
+           min_points: int = 3) -> pd.DataFrame:
+    """OLS slopes from per-partition sums added per client (see the module docstring); the
+    time span for the trend rule combines by min and max."""
+    from .trajectories import _check_rule, _resolve_better, slopes_from_sums
 
     better = _resolve_better(better, measure)
-    meta = _empty_sums(subject, ddf[subject].dtype)
+    min_change, min_points = _check_rule(min_change, min_points, measure)
+    meta = _empty_sums(subject, ddf[subject].dtype, span=True)
     parts = ddf.map_partitions(_partition_sums, subject=subject, time=time, value=value,
-                               measure=measure, per=per, meta=meta)
-    total = parts.groupby(parts.index).sum().compute()
+                               measure=measure, per=per, span=True, meta=meta)
+    how = {c: "sum" for c in _SUMS} | {"t_min": "min", "t_max": "max"}
+    total = parts.groupby(parts.index).agg(how).compute()
     total.index.name = subject
-    return slopes_from_sums(total.sort_index(), alpha=alpha, better=better)
+    total["span"] = total.pop("t_max") - total.pop("t_min")
+    return slopes_from_sums(total.sort_index(), alpha=alpha, better=better,
+                            min_change=min_change, min_points=min_points)
 
 
-def _partition_sums(part: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-    from .trajectories import slope_sums
+def _partition_sums(part: pd.DataFrame, *, span: bool = False, **kwargs: Any) -> pd.DataFrame:
+    from .trajectories import _time_range, slope_sums
 
     if kwargs["measure"] is not None:
         part = part[part["measure"] == kwargs["measure"]]
     if part.empty:
-        return _empty_sums(kwargs["subject"], part[kwargs["subject"]].dtype)
-    return slope_sums(part, **kwargs).astype(float)
+        return _empty_sums(kwargs["subject"], part[kwargs["subject"]].dtype, span=span)
+    sums = slope_sums(part, **kwargs).astype(float)
+    if span:
+        sums = sums.join(_time_range(part, **kwargs))
+    return sums
 
 
-def _empty_sums(subject: str, dtype: Any) -> pd.DataFrame:
-    """No clients: the shape of :func:`progress_kit.slope_sums` output (also dask's ``meta``)."""
-    cols = ["n", "sum_t", "sum_y", "sum_tt", "sum_ty", "sum_yy"]
+_SUMS = ["n", "sum_t", "sum_y", "sum_tt", "sum_ty", "sum_yy"]
+
+
+def _empty_sums(subject: str, dtype: Any, span: bool = False) -> pd.DataFrame:
+    """No clients: the shape of :func:`progress_kit.slope_sums` output (also dask's ``meta``),
+    with ``t_min`` and ``t_max`` when ``span``."""
+    cols = _SUMS + (["t_min", "t_max"] if span else [])
     return pd.DataFrame({c: pd.Series(dtype=float) for c in cols},
                         index=pd.Index([], name=subject, dtype=dtype))
 

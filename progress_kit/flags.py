@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .change import _sort_order
 from .measures import Measure, get_measure, severity_band
 from .on_track import ExpectedResponse
 
@@ -105,11 +106,12 @@ def _courses(observations: pd.DataFrame, measure: str, as_of: Any) -> _Courses:
     cut = _as_of_key(as_of, is_date)
     if cut is not None:
         keep &= t_all <= cut
-    ids_col = observations["client_id"].to_numpy()[keep]
-    codes, ids = pd.factorize(ids_col, sort=True)
+    col = observations["client_id"]
+    codes, ids = _sorted_codes(col if keep.all() else col[keep])
     t, y = t_all[keep], y_all[keep]
-    order = np.lexsort((t, codes))
-    codes, t, y = codes[order].astype(np.int64), t[order], y[order]
+    order = _sort_order(codes, t)
+    if order is not None:
+        codes, t, y = codes[order], t[order], y[order]
     dup = (np.diff(codes) == 0) & (np.diff(t) == 0)
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
@@ -117,8 +119,18 @@ def _courses(observations: pd.DataFrame, measure: str, as_of: Any) -> _Courses:
         raise ValueError(f"two {measure} scores for client_id {ids[codes[i]]!r} on {when}; "
                          "client_flags needs one score per client and date")
     n = np.bincount(codes, minlength=len(ids))
-    start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+    start = (np.cumsum(n) - n).astype(np.int64)
     return _Courses(pd.Index(ids, name="client_id"), codes, t, y, start, n, is_date)
+
+
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of the client IDs in sorted ID order. Factorising first and sorting only
+    the unique IDs is much cheaper than a sorting factorisation of every row."""
+    codes, uniques = pd.factorize(col, sort=False)
+    order = np.asarray(pd.Index(uniques).argsort())
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], pd.Index(uniques).take(order)
 
 
 def _session_numbers(c: _Courses, sessions: pd.DataFrame | None, as_of: Any) -> np.ndarray:
@@ -222,9 +234,11 @@ def _loo_band(code: np.ndarray, s: np.ndarray, y: np.ndarray, y0: np.ndarray, n_
 
 
 def _too_few_text(n_other: np.ndarray, measure: str) -> np.ndarray:
-    nums = pd.Series(n_other).astype(str).to_numpy(dtype=object)
-    return ("only " + nums + f" other clients have 2 or more {measure} scores; the "
-            f"expected-response band needs at least {_MIN_PER_SESSION}")
+    # no "; " inside a reason: reasons are "; "-separated
+    nums = _num(n_other)
+    who = np.where(n_other == 1, " other client has", " other clients have")
+    return ("only " + nums + who + f" 2 or more {measure} scores (the expected-response band "
+            f"needs at least {_MIN_PER_SESSION})")
 
 
 def _solve2(a00, a01, a11, b0, b1):
@@ -241,13 +255,18 @@ def _loo_quantile(lc: np.ndarray, pool: np.ndarray, resid: np.ndarray, who: np.n
     out = np.full(len(who), np.nan)
     if len(resid) == 0:
         return out
-    order = np.lexsort((resid, pool))
-    sr, sp = resid[order], pool[order]
-    keys = np.unique(sp)
+    keys = np.flatnonzero(np.bincount(pool))
     # a band session with no residuals takes the band of the session before it (forward fill)
     at = np.searchsorted(keys, band_session, side="right") - 1
     have = at >= 0
     bp = np.where(have, keys[np.maximum(at, 0)], -1)
+    # only the pools some judged client needs are sorted (often one session out of many)
+    needed = np.zeros(len(keys) and int(keys[-1]) + 1, bool)
+    needed[bp[have]] = True
+    use = needed[pool]
+    lc, pool, resid = lc[use], pool[use], resid[use]
+    order = np.lexsort((resid, pool))
+    sr, sp = resid[order], pool[order]
     p_start = np.searchsorted(sp, bp, side="left")
     p_n = np.searchsorted(sp, bp, side="right") - p_start
 
@@ -327,11 +346,11 @@ def _critical(items: pd.DataFrame | None, ids: pd.Index, measure: str, m: Measur
     cut = _as_of_key(as_of, is_date)
     if cut is not None:
         keep &= it_t <= cut
-    codes, iids = pd.factorize(items["client_id"].to_numpy()[keep], sort=True)
+    col = items["client_id"]
+    codes, iids = _sorted_codes(col if keep.all() else col[keep])
     t = it_t[keep]
-    last = np.full(len(iids), -np.inf if not is_date else np.iinfo(np.int64).min,
-                   dtype=t.dtype if len(t) else np.int64)
-    np.maximum.at(last, codes, t)
+    # the latest administration per client: a grouped max (np.maximum.at is ~10x slower)
+    last = pd.Series(t).groupby(codes, sort=True).max().to_numpy() if len(t) else t
     at_last = t == last[codes]
     item_no = pd.to_numeric(items["item"], errors="coerce").to_numpy(dtype=float)[keep]
     resp = pd.to_numeric(items["response"], errors="coerce").to_numpy(dtype=float)[keep]
@@ -348,8 +367,29 @@ def _critical(items: pd.DataFrame | None, ids: pd.Index, measure: str, m: Measur
 # words
 # ---------------------------------------------------------------------------------------------
 
-def _num(x: np.ndarray) -> np.ndarray:
-    return pd.Series(np.round(np.asarray(x, dtype=float), 1)).map("{:g}".format).to_numpy(dtype=object)
+def _num(x: Any) -> np.ndarray:
+    """Numbers as text with at most one decimal ("7", "12.5", "-0.4"), vectorised: a Python
+    format call per client would dominate the run time on a million clients. Scores span a
+    small range, so each distinct value is formatted once and looked up."""
+    x = np.asarray(x, dtype=float)
+    nan = np.isnan(x)
+    tenths = np.rint(np.where(nan, 0, x) * 10).astype(np.int64)
+    if len(tenths) == 0:
+        return np.array([], dtype=object)
+    lo, hi = int(tenths.min()), int(tenths.max())
+    if hi - lo > 1_000_000:  # a very wide range: format the distinct values only
+        values, inverse = np.unique(tenths, return_inverse=True)
+        table, index = np.array([_tenths(v) for v in values], dtype=object), inverse
+    else:
+        table = np.array([_tenths(v) for v in range(lo, hi + 1)], dtype=object)
+        index = tenths - lo
+    return np.where(nan, "NA", table[index])
+
+
+def _tenths(v: int) -> str:
+    sign = "-" if v < 0 else ""
+    whole, frac = divmod(abs(int(v)), 10)
+    return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
 
 
 def _day(t: np.ndarray, is_date: bool) -> np.ndarray:
@@ -483,12 +523,12 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
     c          insufficient data                   False          False           moderate
     >>> print(flags.loc["b", "reasons"])  # doctest: +NORMALIZE_WHITESPACE
     item 9 (thoughts of being better off dead or of hurting oneself) answered 2 on 2026-09-08;
-    on-track band not available: only 1 other clients have 2 or more PHQ-9 scores; the
-    expected-response band needs at least 20
+    on-track band not available: only 1 other client has 2 or more PHQ-9 scores (the
+    expected-response band needs at least 20)
     >>> print(flags.loc["a", "reasons"])  # doctest: +NORMALIZE_WHITESPACE
     PHQ-9 up 7 points since the first score (reliable deterioration, threshold 6);
-    on-track band not available: only 1 other clients have 2 or more PHQ-9 scores; the
-    expected-response band needs at least 20
+    on-track band not available: only 1 other client has 2 or more PHQ-9 scores (the
+    expected-response band needs at least 20)
     """
     m = _measure_for_rules(measure)
     stall_after, stall_weeks = _check_stall(stall_after, stall_weeks)
@@ -496,14 +536,15 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
     k_obs = len(c.ids)
     s = _session_numbers(c, sessions, as_of)
     y0_row = c.y[c.start[c.code]] if len(c.code) else np.array([])
-    has = c.n > 0
-    last_row = np.where(has, c.start + c.n - 1, -1)
+    # every client in c.ids has at least one score (the IDs come from the rows)
+    last_row = c.start + c.n - 1
     judged = np.where(c.n >= 2, last_row, -1)
     if expected is not None:
         band = _reference_band(expected, measure, m, y0_row, s, judged, k_obs)
     else:
         band = _loo_band(c.code, s, c.y, y0_row, k_obs, judged, m, measure)
 
+    # clients with item data but no score of the measure still get a row
     iids, ilast, ivalues = _critical(items, c.ids, measure, m, as_of)
     ids = c.ids.union(iids) if len(iids) else c.ids
     ids.name = "client_id"
@@ -516,12 +557,11 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
         return out
 
     n = spread(c.n, 0)
-    first = spread(np.where(has, c.y[np.maximum(c.start, 0)] if len(c.y) else np.nan, np.nan), np.nan)
-    latest = spread(np.where(has, c.y[np.maximum(last_row, 0)] if len(c.y) else np.nan, np.nan),
-                    np.nan)
-    t_first = spread(np.where(has, c.t[np.maximum(c.start, 0)] if len(c.t) else 0, 0), 0, c.t.dtype)
-    t_last = spread(np.where(has, c.t[np.maximum(last_row, 0)] if len(c.t) else 0, 0), 0, c.t.dtype)
-    s_last = spread(np.where(judged >= 0, s[np.maximum(judged, 0)] if len(s) else 0, 0), 0, np.int64)
+    first = spread(c.y[c.start], np.nan)
+    latest = spread(c.y[last_row], np.nan)
+    t_first = spread(c.t[c.start], 0, c.t.dtype)
+    t_last = spread(c.t[last_row], 0, c.t.dtype)
+    s_last = spread(s[np.maximum(judged, 0)] if len(s) else judged, 0, np.int64)
     bound = spread(band.bound, np.nan)
     exp_ = spread(band.expected, np.nan)
     why = spread(band.why, "", object)
@@ -559,7 +599,7 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
             crit_parts.append(_put(k, hit, f"item {number} ({desc}) answered " + _num(vv[hit])
                                    + " on " + day[hit]))
             crit_parts.append(_put(k, missing, f"item {number} ({desc}) not answered on "
-                                   + day[missing] + "; ask about it"))
+                                   + day[missing] + ", ask about it"))
 
     status = np.select([rd | crit, n < 2, np.asarray(beyond) | stalled],
                        ["alert", "insufficient data", "watch"], "on track").astype(object)
@@ -677,16 +717,21 @@ def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_
     -----
     The signal is :func:`client_flags`' not-on-track rule applied to the score at
     ``at_session`` (beyond the 90% expected-response band; Finch, Lambert & Schaalje 2001).
-    OQ-Analyst's developers report that such signals identify most eventual treatment failures
-    (e.g. Lambert et al. 2002: about 85-100% of deteriorators flagged before they ended); an
-    independent replication outside the developers' group found lower figures (sensitivity
-    around 70%). An on-track claim about your own service should rest on this backtest.
+    With ``tp`` flagged clients who had the outcome, ``fn`` unflagged ones with it, and so on:
+    sensitivity = tp / (tp + fn), specificity = tn / (tn + fp), ppv = tp / (tp + fp),
+    npv = tn / (tn + fn), base rate = (tp + fn) / n. The developers of OQ-Analyst report that
+    their empirical signal identifies most clients who go on to deteriorate (Lambert et al.
+    2002; Hannan et al. 2005); independent replications report lower sensitivity (docs/flags.md
+    sets the figures side by side). An on-track claim about your own service should rest on
+    this backtest of your own data.
 
     References
     ----------
     Finch, A. E., Lambert, M. J. & Schaalje, B. G. (2001). Clin Psychol Psychother 8, 231-242.
     Lambert, M. J., Whipple, J. L., Bishop, M. J., et al. (2002). Clin Psychol Psychother 9(3),
     149-164.
+    Hannan, C., Lambert, M. J., Harmon, C., et al. (2005). A lab test and algorithms for
+    identifying clients at risk for treatment failure. J Clin Psychol 61(2), 155-163.
 
     Examples
     --------

@@ -12,8 +12,10 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .measures import get_measure
+from .trend import TREND_RULE, trend_direction
 
 __all__ = ["DEFAULT_WEIGHTS", "DEFAULT_CAPS", "progress_score"]
 
@@ -43,7 +45,7 @@ def _field_ranges(weights: Mapping[str, float], caps: Mapping[str, float]
 def progress_score(daily: pd.DataFrame, *, window: str = "14D",
                    weights: Mapping[str, float] | None = None,
                    caps: Mapping[str, float] | None = None, threshold: float = 10.0,
-                   min_days: int = 7, subject: str = "client_id",
+                   min_days: int = 7, alpha: float = 0.05, subject: str = "client_id",
                    time: str = "date") -> pd.DataFrame:
     """Daily 0-100 progress score per client-day, its confidence and a trend over a window.
 
@@ -62,10 +64,13 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
         Upper caps that replace the registry maximum in the rescaling (merged over
         :data:`DEFAULT_CAPS`); needed for fields without a maximum.
     threshold : float, default 10
-        Trend label rule: change over the window (slope x window days) of at least
-        ``threshold`` score points is "improving", at most ``-threshold`` "worsening".
+        The trend rule's minimum change: the change over the window (slope x window days) must
+        reach ``threshold`` score points (10% of the 0-100 range) for "improving" or
+        "worsening".
     min_days : int, default 7
         Scored days needed in the window for a trend; fewer gives "insufficient data".
+    alpha : float, default 0.05
+        1 - confidence level of the slope's interval used by the trend rule.
     subject, time : str
         The person and calendar-day columns.
 
@@ -74,8 +79,9 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     DataFrame
         ``client_id``, ``date``, ``progress_score`` (0-100, NaN on a day with no field),
         ``confidence`` (weight share present, 0-1), ``n_fields``, ``trend_slope`` (points per
-        day), ``trend_change`` (points over the window), ``trend_days`` (scored days in the
-        window) and ``trend`` ("improving", "stable", "worsening" or "insufficient data").
+        day), ``trend_ci_low`` and ``trend_ci_high`` (its interval), ``trend_change`` (points
+        over the window), ``trend_days`` (scored days in the window) and ``trend``
+        ("improving", "stable", "worsening" or "insufficient data").
         ``attrs`` record the weights, caps and trend rule used.
 
     Raises
@@ -99,11 +105,15 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     mood 0.40; homework, goals on track, sleep quality and take-aways 0.15 each.
 
     Trend: the least-squares slope of the score on the day number over the scored days of the
-    trailing window (missing days are skipped, not filled), when at least ``min_days`` days are
-    scored. ``trend_change = slope * window_days``; the label is "improving" if
-    ``trend_change >= threshold``, "worsening" if ``<= -threshold``, otherwise "stable". The
-    rule is descriptive: no significance test, and 10 points is a progress-kit convention,
-    not a published reliable-change threshold.
+    trailing window (missing days are skipped, not filled), with its t-based confidence
+    interval (df = n - 2), when at least ``min_days`` days are scored.
+    ``trend_change = slope * window_days``. The label follows the kit's one trend rule
+    (:func:`progress_kit.trend_direction`): "improving" when the interval lies above 0
+    **and** ``trend_change >= threshold``, "worsening" when it lies below 0 **and**
+    ``trend_change <= -threshold``, otherwise "stable". 10 points is a progress-kit convention
+    (10% of the range), not a published reliable-change threshold. The interval treats the
+    days as independent; serial correlation of diary days makes it too narrow, which the
+    minimum change guards against.
 
     Assumptions: the fields are on comparable footing once rescaled (a judgement, which is why
     the weights are exposed), and a day's missing fields are not systematically the bad ones.
@@ -144,8 +154,10 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     if step < pd.Timedelta(days=2) or step % pd.Timedelta(days=1):
         raise ValueError(f"window must be a whole number of days >= 2, not {window!r}")
     window_days = step.days
-    if isinstance(min_days, bool) or not isinstance(min_days, int) or min_days < 2:
-        raise ValueError(f"min_days must be a whole number >= 2, not {min_days!r}")
+    if isinstance(min_days, bool) or not isinstance(min_days, int) or min_days < 3:
+        raise ValueError(f"min_days must be a whole number >= 3, not {min_days!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), not {alpha!r}")
 
     out = daily[[subject, time]].reset_index(drop=True)
     out[time] = pd.to_datetime(out[time]).dt.normalize().astype("datetime64[ns]")
@@ -179,9 +191,10 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
                          "n": ok.astype(float), "t": t.where(ok, 0.0),
                          "y": s["progress_score"].fillna(0.0),
                          "tt": (t * t).where(ok, 0.0),
-                         "ty": (t * s["progress_score"]).fillna(0.0)})
+                         "ty": (t * s["progress_score"]).fillna(0.0),
+                         "yy": (s["progress_score"] ** 2).fillna(0.0)})
     rolled = (sums.groupby(subject, sort=False)
-              .rolling(f"{window_days}D", on=time)[["n", "t", "y", "tt", "ty"]].sum())
+              .rolling(f"{window_days}D", on=time)[["n", "t", "y", "tt", "ty", "yy"]].sum())
     # groupby-rolling returns the rows group by group in the (sorted) order of ``s``; its index
     # differs across pandas versions, so put the positions back on s's labels
     rolled = pd.DataFrame(rolled.to_numpy(), index=s.index, columns=rolled.columns)
@@ -189,18 +202,26 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     n = rolled["n"]
     sxx = rolled["tt"] - rolled["t"] ** 2 / n.where(n > 0)
     sxy = rolled["ty"] - rolled["t"] * rolled["y"] / n.where(n > 0)
+    syy = rolled["yy"] - rolled["y"] ** 2 / n.where(n > 0)
     enough = (n >= min_days) & (sxx > 1e-9)
     slope = (sxy / sxx).where(enough)
+    # rolling sums of squares cancel; a tiny negative residual sum is 0
+    rss = (syy - slope * sxy).clip(lower=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(1 - alpha / 2, n - 2) * np.sqrt(rss / (n - 2) / sxx)
+    half = half.where(enough)
     out["trend_slope"] = slope
+    out["trend_ci_low"] = slope - half
+    out["trend_ci_high"] = slope + half
     out["trend_change"] = slope * window_days
     out["trend_days"] = n.astype(int)
-    label = np.select([out["trend_change"] >= threshold, out["trend_change"] <= -threshold],
-                      ["improving", "worsening"], "stable")
-    out["trend"] = np.where(enough, label, "insufficient data")
+    out["trend"] = trend_direction(out["trend_ci_low"], out["trend_ci_high"], out["trend_change"],
+                                   n.where(enough, 0), min_change=threshold, min_points=min_days,
+                                   better="higher")
     out = out.sort_values([subject, time], kind="stable").reset_index(drop=True)
     out.attrs.update({
         "weights": weights, "caps": {f: caps[f] for f in names if f in caps},
-        "trend_rule": (f"least-squares slope over the trailing {window_days} days (>= {min_days} "
-                       f"scored days); change = slope x {window_days}; improving if change >= "
-                       f"{threshold:g} points, worsening if <= -{threshold:g}, else stable")})
+        "trend_rule": (f"least-squares slope over the trailing {window_days} days: {TREND_RULE} "
+                       f"(minimum change {threshold:g} points over the {window_days} days, "
+                       f"at least {min_days} scored days, {1 - alpha:.0%} interval)")})
     return out

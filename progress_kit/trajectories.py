@@ -19,6 +19,7 @@ from scipy import stats
 from . import distributed
 from .distributed import is_dask_collection
 from .measures import get_measure
+from .trend import TREND_RULE, default_min_change, trend_direction
 
 __all__ = ["slopes", "slope_sums", "slopes_from_sums", "growth_model", "GrowthModel",
            "trajectory_plot_data", "TIME_UNITS"]
@@ -171,8 +172,9 @@ def _centred_sums(codes: np.ndarray, k: int, t: np.ndarray, y: np.ndarray):
             np.bincount(codes, yc * yc, k))
 
 
-def _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha: float,
-               better: str | None) -> pd.DataFrame:
+def _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha: float, better: str | None,
+               span: np.ndarray | None = None, min_change: float = 0.0,
+               min_points: int = 3) -> pd.DataFrame:
     ok = (n >= 3) & (stt > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = np.where(ok, sty / stt, np.nan)
@@ -185,18 +187,39 @@ def _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha: float,
     half = tcrit * se
     out = pd.DataFrame({"n": n.astype(np.int64), "slope": slope, "ci_low": slope - half,
                         "ci_high": slope + half}, index=index)
-    out["direction"] = _direction(out["ci_low"].to_numpy(), out["ci_high"].to_numpy(), ok, better)
+    return _label(out, span, better, min_change, min_points)
+
+
+def _label(out: pd.DataFrame, span: np.ndarray | None, better: str | None, min_change: float,
+           min_points: int) -> pd.DataFrame:
+    """Add ``change`` (slope x time covered) and ``direction`` by the kit's one trend rule."""
+    if span is None:
+        if min_change > 0:
+            raise ValueError("a minimum change needs each subject's time span: give sums a "
+                             "'span' column or min_change=0")
+        span = np.full(len(out), np.nan)
+    out["change"] = out["slope"].to_numpy() * np.asarray(span, dtype=float)
+    # with no minimum, only the sign of the change matters (and no span is needed)
+    change = out["change"].to_numpy() if min_change > 0 else out["slope"].to_numpy()
+    out["direction"] = trend_direction(out["ci_low"], out["ci_high"], change, out["n"],
+                                       min_change=min_change, min_points=min_points, better=better)
+    out.attrs["trend_rule"] = (f"{TREND_RULE}; minimum change {min_change:g} points over the "
+                               f"time span, minimum {min_points} points")
     return out
 
 
-def _direction(lo: np.ndarray, hi: np.ndarray, ok: np.ndarray, better: str | None) -> np.ndarray:
-    up, down = {"higher": ("improving", "worsening"), "lower": ("worsening", "improving"),
-                None: ("increasing", "decreasing")}[better]
-    return np.select([~ok, lo > 0, hi < 0], ["insufficient data", up, down], "stable")
+def _check_rule(min_change: float | None, min_points: int, measure: str | None) -> tuple[float, int]:
+    if min_change is None:
+        min_change = default_min_change(measure)
+    if isinstance(min_change, bool) or not isinstance(min_change, (int, float)) or not min_change >= 0:
+        raise ValueError(f"min_change must be a number >= 0, not {min_change!r}")
+    if isinstance(min_points, bool) or not isinstance(min_points, (int, np.integer)) or min_points < 3:
+        raise ValueError(f"min_points must be a whole number >= 3, not {min_points!r}")
+    return float(min_change), int(min_points)
 
 
-def slopes_from_sums(sums: pd.DataFrame, *, alpha: float = 0.05,
-                     better: str | None = None) -> pd.DataFrame:
+def slopes_from_sums(sums: pd.DataFrame, *, alpha: float = 0.05, better: str | None = None,
+                     min_change: float = 0.0, min_points: int = 3) -> pd.DataFrame:
     """OLS slope, t-based confidence interval and direction from :func:`slope_sums` output.
 
     Parameters
@@ -208,25 +231,30 @@ def slopes_from_sums(sums: pd.DataFrame, *, alpha: float = 0.05,
         1 - confidence level of the interval.
     better : {"lower", "higher"}, optional
         Which direction is improvement; without it ``direction`` says increasing/decreasing.
+    min_change, min_points : float, int
+        The trend rule (see :func:`slopes`). A ``min_change`` above 0 needs a ``span`` column
+        in ``sums`` (time covered per subject, in the sums' time unit).
 
     Returns
     -------
     DataFrame
-        Same index, columns ``n``, ``slope``, ``ci_low``, ``ci_high``, ``direction``
-        (see :func:`slopes`).
+        Same index, columns ``n``, ``slope``, ``ci_low``, ``ci_high``, ``change``,
+        ``direction`` (see :func:`slopes`).
 
     Examples
     --------
     >>> d = pd.DataFrame({"client_id": ["a"] * 4, "t": [0.0, 1, 2, 3], "y": [9.0, 7, 6, 3]})
     >>> slopes_from_sums(slope_sums(d, time="t", value="y"), better="lower").round(3).reset_index()
-      client_id  n  slope  ci_low  ci_high  direction
-    0         a  4   -1.9  -3.038   -0.762  improving
+      client_id  n  slope  ci_low  ci_high  change  direction
+    0         a  4   -1.9  -3.038   -0.762     NaN  improving
     """
     missing = [c for c in _SUM_COLUMNS if c not in sums.columns]
     if missing:
         raise ValueError(f"sums lacks column(s) {missing}; make it with slope_sums()")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), not {alpha}")
+    min_change, min_points = _check_rule(min_change, min_points, None)
+    span = sums["span"].to_numpy(dtype=float) if "span" in sums.columns else None
     n = sums["n"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         tbar = sums["sum_t"].to_numpy() / n
@@ -238,12 +266,13 @@ def slopes_from_sums(sums: pd.DataFrame, *, alpha: float = 0.05,
     scale = np.maximum(np.abs(sums["sum_tt"].to_numpy()), 1.0)
     stt = np.where(stt <= 1e-12 * scale, 0.0, stt)
     return _ols_table(n, tbar, ybar, stt, sty, syy, sums.index, alpha,
-                      _resolve_better(better, None))
+                      _resolve_better(better, None), span, min_change, min_points)
 
 
 def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date",
            value: str = "score", measure: str | None = None, method: str = "ols",
-           per: str = "week", better: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+           per: str = "week", better: str | None = None, alpha: float = 0.05,
+           min_change: float | None = None, min_points: int = 3) -> pd.DataFrame:
     """One straight-line slope per subject, with a confidence interval and a direction.
 
     Parameters
@@ -265,14 +294,21 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
         Which direction is improvement when no ``measure`` is given.
     alpha : float
         1 - confidence level of the interval (default 95 %).
+    min_change : float, optional
+        Minimum change over the subject's time span (slope x span, in score points) for an
+        improving or worsening label. Default: the measure's reliable-change threshold (PHQ-9:
+        6), or 10% of its range without one, or 0 without a measure.
+    min_points : int
+        Minimum points for a label (default 3, the least an interval needs).
 
     Returns
     -------
     DataFrame
         Indexed by subject (sorted), columns ``n`` (points used), ``slope``, ``ci_low``,
-        ``ci_high`` and ``direction``: ``improving`` / ``stable`` / ``worsening`` when ``better``
-        is known, else ``increasing`` / ``stable`` / ``decreasing``. A subject with fewer than 3
-        points (or all at the same time) is kept with NaN slope and ``insufficient data``.
+        ``ci_high``, ``change`` (slope x time span covered) and ``direction``: ``improving`` /
+        ``stable`` / ``worsening`` when ``better`` is known, else ``increasing`` / ``stable``
+        / ``decreasing``. A subject with fewer than ``min_points`` points (or all at the same
+        time) is kept with ``insufficient data``. ``attrs["trend_rule"]`` states the rule.
 
     Notes
     -----
@@ -285,8 +321,11 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
     codes, with no per-subject Python loop. For partitioned data use :func:`slope_sums` and
     :func:`slopes_from_sums`.
 
-    *Stable* means the confidence interval includes 0: the data cannot tell the direction at this
-    confidence level. It does not mean "no change"; with few points an interval is wide.
+    Direction follows the kit's one trend rule (:func:`progress_kit.trend_direction`):
+    improving or worsening only when the interval excludes 0 **and** ``|change| >=
+    min_change`` **and** ``n >= min_points``. *Stable* means the data cannot tell a direction of
+    that size at this confidence level. It does not mean "no change"; with few points an
+    interval is wide.
 
     Assumptions: a linear course over the period, independent residuals with constant variance
     (serial correlation of session scores makes the OLS interval too narrow). Theil-Sen is robust
@@ -306,9 +345,9 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
     ...                                           "2024-01-22", "2024-01-01", "2024-01-08"]),
     ...                   "measure": "PHQ-9", "score": [20.0, 17, 15, 11, 12, 10]})
     >>> slopes(d, measure="PHQ-9").round(2).reset_index()
-      client_id  n  slope  ci_low  ci_high          direction
-    0         a  4   -2.9   -4.04    -1.76          improving
-    1         b  2    NaN     NaN      NaN  insufficient data
+      client_id  n  slope  ci_low  ci_high  change          direction
+    0         a  4   -2.9   -4.04    -1.76    -8.7          improving
+    1         b  2    NaN     NaN      NaN     NaN  insufficient data
     """
     if method not in ("ols", "theil-sen"):
         raise ValueError(f"method must be 'ols' or 'theil-sen', not {method!r}")
@@ -319,20 +358,43 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
             raise ValueError("a dask dataframe supports method='ols' only (Theil-Sen needs all of a "
                              "client's rows together; compute per client first)")
         return distributed.slopes(data, subject=subject, time=time, value=value, measure=measure,
-                                  per=per, better=better, alpha=alpha)
+                                  per=per, better=better, alpha=alpha, min_change=min_change,
+                                  min_points=min_points)
     better = _resolve_better(better, measure)
+    min_change, min_points = _check_rule(min_change, min_points, measure)
     d = _select(data, subject, time, value, measure)
     codes, uniques = pd.factorize(d[subject], sort=True)
     index = pd.Index(uniques, name=subject)
     t = _time_values(d[time], per)
     y = d[value].to_numpy(dtype=float)
+    lo, hi = _time_bounds(codes, len(uniques), t)
     if method == "ols":
         n, tbar, ybar, stt, sty, syy = _centred_sums(codes, len(uniques), t, y)
-        return _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha, better)
-    return _theil_sen(codes, len(uniques), t, y, index, alpha, better)
+        return _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha, better, hi - lo, min_change,
+                          min_points)
+    return _theil_sen(codes, len(uniques), t, y, index, alpha, better, hi - lo, min_change,
+                      min_points)
 
 
-def _theil_sen(codes, k, t, y, index, alpha, better) -> pd.DataFrame:
+def _time_bounds(codes: np.ndarray, k: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last time point per subject (codes 0 .. k-1, each present)."""
+    if k == 0:
+        return np.array([]), np.array([])
+    g = pd.Series(t).groupby(codes, sort=True)
+    return g.min().to_numpy(dtype=float), g.max().to_numpy(dtype=float)
+
+
+def _time_range(data: pd.DataFrame, *, subject: str, time: str, value: str, measure: str | None,
+                per: str) -> pd.DataFrame:
+    """``t_min`` and ``t_max`` per subject in the time units of :func:`slope_sums`, for the
+    trend rule's change over the span on partitioned data (partitions combine by min and max)."""
+    d = _select(data, subject, time, value, measure)
+    codes, uniques = pd.factorize(d[subject], sort=True)
+    lo, hi = _time_bounds(codes, len(uniques), _time_values(d[time], per))
+    return pd.DataFrame({"t_min": lo, "t_max": hi}, index=pd.Index(uniques, name=subject))
+
+
+def _theil_sen(codes, k, t, y, index, alpha, better, span, min_change, min_points) -> pd.DataFrame:
     order = np.argsort(codes, kind="stable")
     codes, t, y = codes[order], t[order], y[order]
     bounds = np.searchsorted(codes, np.arange(k + 1))
@@ -346,10 +408,10 @@ def _theil_sen(codes, k, t, y, index, alpha, better) -> pd.DataFrame:
     ok = ~np.isnan(res[:, 0])
     out = pd.DataFrame({"n": n.astype(np.int64), "slope": res[:, 0], "ci_low": res[:, 1],
                         "ci_high": res[:, 2]}, index=index)
-    # scipy's interval can touch 0 exactly; treat it as "includes 0" like the OLS path
-    lo_, hi_ = out["ci_low"].to_numpy(), out["ci_high"].to_numpy()
-    out["direction"] = _direction(lo_, hi_, ok, better)
-    return out
+    # scipy's interval can touch 0 exactly; the rule's strict inequalities treat that as
+    # "includes 0", like the OLS path
+    out.loc[~ok, ["ci_low", "ci_high"]] = np.nan
+    return _label(out, span, better, min_change, min_points)
 
 
 # ---------------------------------------------------------------------------------------------

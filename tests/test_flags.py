@@ -47,6 +47,11 @@ def test_columns_and_types():
     for col in ("reliable_deterioration", "stalled", "critical_item"):
         assert f[col].dtype == bool
     assert set(f["status"]) <= set(pk.FLAG_STATUSES)
+    # reasons are "; "-separated: each part is one whole reason
+    starts = ("PHQ-9 ", "item ", "not on track: ", "on-track band not available: ", "stalled: ",
+              "only one PHQ-9 score", "no PHQ-9 score yet")
+    parts = f["reasons"].str.split("; ").explode()
+    assert parts.map(lambda p: p.startswith(starts)).all(), parts.unique()
     assert "Reliable deterioration" in f.attrs["method"] and "6 points" in f.attrs["method"]
     assert pd.api.types.is_datetime64_any_dtype(f["latest_date"])
 
@@ -213,7 +218,8 @@ def test_not_on_track_is_na_with_too_few_clients():
     obs, _ = service(n=15)
     f = pk.client_flags(obs)
     assert f["not_on_track"].isna().all()
-    assert "only 14 other clients have 2 or more PHQ-9 scores" in f["reasons"].iloc[0]
+    assert "only 14 other clients have 2 or more PHQ-9 scores (the expected-response band needs " \
+        "at least 20)" in f["reasons"].iloc[0]
     assert set(f["status"]) <= {"alert", "watch", "on track"}
 
 
@@ -296,3 +302,65 @@ def test_backtest_refuses_bad_arguments():
         pk.evaluate_on_track(obs, outcome="dropout")
     with pytest.raises(ValueError, match="no client has a PHQ-9 score at session 20"):
         pk.evaluate_on_track(obs, at_session=20)
+
+
+def test_backtest_sensitivity_falls_when_deteriorators_fill_the_band():
+    # 15% planted deteriorators: the 90% band flags about 10% of clients at session 4, all of
+    # them deteriorators, so sensitivity is about 0.10 / 0.15 = 0.67 and specificity 1
+    obs, truth = service(n=1000, k=10, share_worse=0.15, seed=7)
+    row = pk.evaluate_on_track(obs, at_session=4).iloc[0]
+    assert row["base_rate"] == truth.mean() == 0.15
+    assert abs(row["sensitivity"] - 0.10 / 0.15) < 0.06
+    assert row["specificity"] == 1.0 and row["fp"] == 0
+
+
+def test_backtest_with_a_reference_band():
+    ref, _ = service(n=400, k=10, share_worse=0.0, seed=9)
+    er = pk.expected_response(ref, measure="PHQ-9")
+    obs, truth = service(n=300, k=10, share_worse=0.2, seed=10)
+    r = pk.evaluate_on_track(obs, expected=er)
+    # judged against clients who all improve, every planted deteriorator is far outside the band
+    assert r.iloc[0]["sensitivity"] == 1.0 and r.iloc[0]["tp"] == truth.sum()
+    assert "reference given as expected=" in r.attrs["method"]
+    with pytest.raises(ValueError, match="learned for PHQ-9, not GAD-7"):
+        pk.evaluate_on_track(obs.assign(measure="GAD-7"), measure="GAD-7", expected=er)
+
+
+def test_docs_examples_run():
+    import doctest
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "flags.md"
+    result = doctest.testfile(str(doc), module_relative=False,
+                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 10 and result.failed == 0
+
+
+def test_not_on_track_is_na_when_no_other_client_reached_the_session():
+    # 25 clients score at sessions 0, 1 and 3; client x alone scores at session 2
+    day = pd.Timedelta(days=1)
+    obs = [course(f"c{i}", [15, 13 + i % 3, 11 + i % 4]).assign(
+        date=lambda d: DAY0 + np.array([0, 7, 21]) * day) for i in range(25)]
+    sessions = [pd.DataFrame({"client_id": f"c{i}", "date": DAY0 + np.array([7, 14, 21]) * day,
+                              "attended": True}) for i in range(25)]
+    obs.append(course("x", [15, 14]).assign(date=DAY0 + np.array([0, 14]) * day))
+    sessions.append(pd.DataFrame({"client_id": "x", "date": DAY0 + np.array([7, 14]) * day,
+                                  "attended": True}))
+    f = pk.client_flags(pd.concat(obs), sessions=pd.concat(sessions))
+    assert pd.isna(f.loc["x", "not_on_track"])
+    assert "no other client has a PHQ-9 score at that session" in f.loc["x", "reasons"]
+    assert f["not_on_track"].drop("x").notna().all()
+
+
+def test_empty_and_malformed_input():
+    empty = course("a", [])
+    f = pk.client_flags(empty)
+    assert f.empty and list(f.columns)[0] == "status"
+    items = phq_items("z", "2026-01-05", [1] * 9)
+    assert pk.client_flags(empty, items=items).loc["z", "status"] == "alert"
+    with pytest.raises(ValueError, match=r"observations lacks column\(s\) \['score'\]"):
+        pk.client_flags(empty.drop(columns="score"))
+    with pytest.raises(ValueError, match=r"items lacks column\(s\) \['response'\]"):
+        pk.client_flags(course("a", [10, 12]), items=items.drop(columns="response"))
+    with pytest.raises(ValueError, match="no client has a PHQ-9 score at session 4"):
+        pk.evaluate_on_track(empty)
