@@ -26,12 +26,14 @@ from typing import Any
 
 import pandas as pd
 
+# this module sits above the statistics modules: it imports them, and they reach it only
+# through the registry in ``_dask`` (see that module), so the imports go one way
+from ._dask import is_dask_collection, register
+from .change import pre_post as pre_post_pandas
+from .outcomes import talking_therapies_outcomes as outcomes_pandas
+from .trajectories import _resolve_better, slope_sums, slopes_from_sums
+
 __all__ = ["is_dask_collection"]
-
-
-def is_dask_collection(obj: Any) -> bool:
-    """True for a dask DataFrame (checked by type, so dask need not be installed)."""
-    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
 def _to_dask(frame: Any, npartitions: int):
@@ -61,11 +63,10 @@ def per_client_partitions(fn: Callable[..., pd.DataFrame], frames: list[Any], *,
     return [r for r in dask.compute(*tasks) if r is not None]
 
 
+@register("slopes")
 def slopes(ddf: Any, *, subject: str, time: str, value: str, measure: str | None, per: str,
            better: str | None, alpha: float) -> pd.DataFrame:
     """OLS slopes from per-partition sums added per client (see the module docstring)."""
-    from .trajectories import _resolve_better, slopes_from_sums
-
     better = _resolve_better(better, measure)
     meta = _empty_sums(subject, ddf[subject].dtype)
     parts = ddf.map_partitions(_partition_sums, subject=subject, time=time, value=value,
@@ -76,8 +77,6 @@ def slopes(ddf: Any, *, subject: str, time: str, value: str, measure: str | None
 
 
 def _partition_sums(part: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-    from .trajectories import slope_sums
-
     if kwargs["measure"] is not None:
         part = part[part["measure"] == kwargs["measure"]]
     if part.empty:
@@ -92,10 +91,9 @@ def _empty_sums(subject: str, dtype: Any) -> pd.DataFrame:
                         index=pd.Index([], name=subject, dtype=dtype))
 
 
+@register("pre_post")
 def pre_post(ddf: Any, **kwargs: Any) -> pd.DataFrame:
     """:func:`progress_kit.pre_post` per client partition, concatenated with merged ``attrs``."""
-    from .change import pre_post as pre_post_pandas
-
     measure = kwargs.get("measure")
     if measure is not None:
         ddf = ddf[ddf["measure"] == measure]
@@ -121,11 +119,10 @@ def _skip_empty(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame |
     return wrapped
 
 
+@register("talking_therapies_outcomes")
 def talking_therapies_outcomes(observations: Any, sessions: Any, clients: Any,
                                **kwargs: Any) -> pd.DataFrame:
     """Talking Therapies outcomes per client partition (see the module docstring)."""
-    from .outcomes import talking_therapies_outcomes as outcomes_pandas
-
     def run(obs: pd.DataFrame, sess: pd.DataFrame | None, cli: pd.DataFrame | None):
         if obs.empty and (sess is None or sess.empty) and (cli is None or cli.empty):
             return None

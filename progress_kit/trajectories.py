@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import distributed
-from .distributed import is_dask_collection
+from ._dask import dask_dispatch, is_dask_collection
 from .measures import get_measure
 
 __all__ = ["slopes", "slope_sums", "slopes_from_sums", "growth_model", "GrowthModel",
@@ -318,8 +317,8 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
         if method != "ols":
             raise ValueError("a dask dataframe supports method='ols' only (Theil-Sen needs all of a "
                              "client's rows together; compute per client first)")
-        return distributed.slopes(data, subject=subject, time=time, value=value, measure=measure,
-                                  per=per, better=better, alpha=alpha)
+        return dask_dispatch("slopes", data, subject=subject, time=time, value=value,
+                             measure=measure, per=per, better=better, alpha=alpha)
     better = _resolve_better(better, measure)
     d = _select(data, subject, time, value, measure)
     codes, uniques = pd.factorize(d[subject], sort=True)
