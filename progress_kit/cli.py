@@ -18,7 +18,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def _demo_data(args: argparse.Namespace) -> int:
     from .demo import demo_data
 
-    clinic = demo_data(n_clients=args.clients, months=args.months, seed=args.seed, end=args.end)
+    clinic = demo_data(n_clients=args.clients, months=args.months, seed=args.seed, end=args.end,
+                       items=args.items)
     folder = clinic.write(args.out_dir)
     n_obs, n_clients = len(clinic.observations), len(clinic.clients)
     print(f"wrote a demo clinic of {n_clients} clients ({n_obs} observations) to {folder}")
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--months", type=int, default=6, help="months of data (default 6)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--end", help="last day of data, YYYY-MM-DD (default: end of last month)")
+    demo.add_argument("--items", action="store_true",
+                      help="also write items.csv: PHQ-9 and GAD-7 item answers summing to the totals")
     demo.set_defaults(func=_demo_data)
 
     val = sub.add_parser("validate", help="check a data folder or one table file",
