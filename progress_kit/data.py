@@ -237,21 +237,26 @@ def _read_csv(path: Path, name: str, date_format: str | None) -> _Raw:
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    header = next(csv.reader(io.StringIO(data[:1 << 16].decode("utf-8", "replace"))), [])
     try:
-        header = next(csv.reader(io.StringIO(data[:1 << 16].decode("utf-8", "replace"))), [])
-        # skip_blank_lines=False keeps line numbers true to the file; header=0 and our own
-        # names, so that a repeated column is seen instead of being renamed "score.1"
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8",
-                            skip_blank_lines=False, header=None, skiprows=1,
-                            names=range(len(header)) if header else None)
+        with warnings.catch_warnings():
+            # a row with more fields than the header: pandas would shift it or cut it
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            # skip_blank_lines=False keeps line numbers true to the file; our own names, so
+            # that a repeated column is seen instead of being renamed "score.1"
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                encoding="utf-8", skip_blank_lines=False, header=None, skiprows=1,
+                                names=range(len(header)) if header else None, index_col=False)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame(columns=range(len(header))) if header else None
         if frame is None:
             return _empty(name, "file is empty")
     except UnicodeDecodeError as exc:
         return _empty(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-    except (pd.errors.ParserError, ValueError) as exc:
-        return _empty(name, f"not a readable CSV ({shorten(str(exc), 200)})")
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+        if "EOF inside string" in str(exc) or not header:
+            return _empty(name, f"not a readable CSV ({shorten(str(exc), 200)})")
+        return _read_csv_row_by_row(data, name, header, date_format)
     frame.columns = [str(c).strip() for c in header]
     if frame.isna().any().any():  # a row with fewer fields than the header
         frame = frame.fillna("")
@@ -259,6 +264,35 @@ def _read_csv(path: Path, name: str, date_format: str | None) -> _Raw:
     blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
     return _Raw(frame[~blank].reset_index(drop=True), name, lines[~blank],
                 date_format=date_format)
+
+
+def _read_csv_row_by_row(data: bytes, name: str, header: list[str],
+                         date_format: str | None) -> _Raw:
+    """The slow path for a file with rows longer than its header: each such row is a problem.
+
+    Python's csv module gives every record's first line; short rows are padded with blanks
+    (their missing fields are then reported as blank), long rows are listed and left out.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    next(reader)
+    n = len(header)
+    rows, lines, problems = [], [], []
+    start = reader.line_num + 1
+    for record in reader:
+        line, start = start, reader.line_num + 1
+        if not any(field.strip() for field in record):
+            continue
+        if len(record) > n:
+            problems.append({"file": name, "line": line, "column": "", "severity": "error",
+                             "value": shorten(",".join(record[n:]), 200),
+                             "reason": f"{len(record)} fields, but the header has {n} (a comma "
+                                       "inside a value that is not in quotes?)"})
+            continue
+        rows.append(record + [""] * (n - len(record)))
+        lines.append(line)
+    frame = pd.DataFrame(rows, columns=[str(c).strip() for c in header], dtype=str)
+    raw = _Raw(frame, name, np.asarray(lines, dtype=int), problems, date_format)
+    return raw
 
 
 def _record_lines(data: bytes, n_rows: int) -> np.ndarray:
@@ -288,8 +322,20 @@ def _empty(name: str, reason: str) -> _Raw:
 
 
 def _check_header(raw: _Raw) -> _Raw:
-    """A repeated column makes the file ambiguous: which ``score`` holds the score?"""
-    names = list(raw.frame.columns)
+    """A repeated column makes the file ambiguous: which ``score`` holds the score?
+
+    Columns without a name are dropped when they are empty too (a spreadsheet's trailing
+    commas); with values they are kept as ``Unnamed: N``, as pandas names them.
+    """
+    names = [str(c) for c in raw.frame.columns]
+    unnamed = [j for j, c in enumerate(names) if c == ""]
+    if unnamed:
+        empty = [j for j in unnamed if (raw.frame.iloc[:, j].astype(str).str.strip() == "").all()]
+        for j in set(unnamed) - set(empty):
+            names[j] = f"Unnamed: {j}"
+        raw.frame.columns = names
+        raw.frame = raw.frame.iloc[:, [j for j in range(len(names)) if j not in empty]]
+        names = list(raw.frame.columns)
     seen: dict[str, list[int]] = {}
     for j, col in enumerate(names):
         seen.setdefault(col, []).append(j + 1)
@@ -321,7 +367,7 @@ def _check_columns(raw: _Raw, table: str, allow_empty: bool = False) -> bool:
     A header that differs from a column name only in case or spacing (``Date``, ``Client ID``)
     gets "did you mean 'date'?".
     """
-    if raw.problems:
+    if any(pd.isna(p["line"]) or p["line"] == 1 for p in raw.problems):
         return False
     present = [str(c) for c in raw.frame.columns]
     by_norm: dict[str, str] = {}
@@ -340,9 +386,9 @@ def _check_columns(raw: _Raw, table: str, allow_empty: bool = False) -> bool:
         if col not in present and near is not None:
             raw.file_problem(f"column {shorten(near)!r} is not read; did you mean {col!r}?",
                              line=1, column=near, value=near)
-    if not missing and raw.frame.empty and not allow_empty:
+    if not missing and raw.frame.empty and not allow_empty and not raw.problems:
         raw.file_problem("file is empty: a header but no data rows")
-    return not raw.problems
+    return not any(pd.isna(p["line"]) or p["line"] == 1 for p in raw.problems)
 
 
 def _check_control_characters(raw: _Raw, table: str) -> None:

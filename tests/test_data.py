@@ -440,3 +440,26 @@ def test_ids_that_lost_leading_zeros_get_a_hint(tmp_path):
     assert ("observations.csv line 2: client_id '123' is not in the clients table; did it lose its "
             "leading zeros? The clients table has '00123' (keep IDs as text when a spreadsheet "
             "saves them)") in str(info.value).splitlines()
+
+
+def test_rows_longer_than_the_header_are_listed_not_shifted(tmp_path):
+    # pandas would take the first field as an index and shift the row, or cut it
+    path = _write(tmp_path, "obs.csv", OBS_HEADER + "a,2024-01-08,PHQ-9,12,99\n"
+                  'a,2024-01-09,PHQ-9,"1\n2"\n'
+                  "a,2024-01-10,PHQ-9,7\n\na,2024-01-11,PHQ-9,8,x,y\n")
+    valid, problems = read_observations(path, errors="report", today=TODAY)
+    assert valid["score"].tolist() == [7.0]
+    assert problems[["line", "reason"]].values.tolist() == [
+        [2, "5 fields, but the header has 4 (a comma inside a value that is not in quotes?)"],
+        [7, "6 fields, but the header has 4 (a comma inside a value that is not in quotes?)"],
+        [3, "score '1\\n2' is not a number"],
+        [3, "score '1\\n2' contains an invisible or control character (U+000A control "
+            "character); remove it"]]
+
+
+def test_trailing_empty_columns_are_ignored_and_unnamed_ones_kept(tmp_path):
+    path = _write(tmp_path, "obs.csv", "client_id,date,measure,score,,\na,2024-01-08,PHQ-9,12,,\n")
+    assert read_observations(path, today=TODAY).columns.tolist() == ["client_id", "date", "measure",
+                                                                     "score"]
+    path = _write(tmp_path, "obs.csv", "client_id,date,measure,score,\na,2024-01-08,PHQ-9,12,x\n")
+    assert read_observations(path, today=TODAY)["Unnamed: 4"].tolist() == ["x"]
