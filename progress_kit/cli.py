@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(ISO dates are always accepted)")
     val.set_defaults(func=_validate)
 
-    for module in ("reports.cli", "teaching"):
+    for module in ("reports.cli", "teaching", "ingest.cli"):
         _add_commands_from(module, sub)
     return parser
 
