@@ -954,7 +954,9 @@ def _isin(values: pd.Series, allowed: pd.Series) -> np.ndarray:
 
 
 def _unknown_clients(frame: pd.DataFrame, lines: np.ndarray, file: str,
-                     known: pd.Series) -> tuple[np.ndarray, list[dict]]:
+                     known: pd.Series | set[str]) -> tuple[np.ndarray, list[dict]]:
+    if not isinstance(known, pd.Series):
+        known = pd.Series(sorted(known), dtype="str")
     unknown = ~_isin(frame["client_id"], known) if len(frame) else np.zeros(0, dtype=bool)
     ids = frame["client_id"].to_numpy()[unknown]
     # an ID that lost its leading zeros to a spreadsheet ('123' where clients has '00123')
