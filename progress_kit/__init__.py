@@ -3,6 +3,8 @@
 DataFrames go in, tidy DataFrames come out. See README.md and docs/ for the guide.
 """
 
+# ``distributed`` registers the Dask implementations with the statistics modules' hook (_dask)
+from . import distributed  # noqa: F401
 from .change import *  # noqa: F403
 from .daily import *  # noqa: F403
 from .data import *  # noqa: F403

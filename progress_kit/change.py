@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from . import distributed
-from .distributed import is_dask_collection
+from ._dask import dask_dispatch, is_dask_collection
 from .measures import Measure, get_measure
 
 __all__ = ["reliable_change", "clinical_significance", "pre_post", "classify_change",
@@ -251,7 +250,7 @@ class _Rule:
 def _pre_post_any(data: Any, **kwargs: Any) -> pd.DataFrame:
     """:func:`pre_post` on a pandas or (per client partition) a dask dataframe."""
     if is_dask_collection(data):
-        return distributed.pre_post(data, **kwargs)
+        return dask_dispatch("pre_post", data, **kwargs)
     return pre_post(data, **kwargs)
 
 

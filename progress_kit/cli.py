@@ -18,7 +18,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def _demo_data(args: argparse.Namespace) -> int:
     from .demo import demo_data
 
-    clinic = demo_data(n_clients=args.clients, months=args.months, seed=args.seed, end=args.end)
+    clinic = demo_data(n_clients=args.clients, months=args.months, seed=args.seed, end=args.end,
+                       items=args.items)
     folder = clinic.write(args.out_dir)
     n_obs, n_clients = len(clinic.observations), len(clinic.clients)
     print(f"wrote a demo clinic of {n_clients} clients ({n_obs} observations) to {folder}")
@@ -31,6 +32,7 @@ def _validate(args: argparse.Namespace) -> int:
         load_data,
         problems_to_text,
         read_clients,
+        read_items,
         read_observations,
         read_sessions,
     )
@@ -40,19 +42,21 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"progress-kit validate: {path}: no such file or folder", file=sys.stderr)
         return EXIT_USAGE
     if path.is_dir():
-        data = load_data(path, errors="report")
+        data = load_data(path, errors="report", date_format=args.date_format)
         problems = data.problems
         counts = {"observations": len(data.observations), "clients": len(data.clients),
                   "sessions": len(data.sessions)}
+        if len(data.items):
+            counts["items"] = len(data.items)
     else:
         table = args.table or path.stem
         readers = {"observations": read_observations, "clients": read_clients,
-                   "sessions": read_sessions}
+                   "sessions": read_sessions, "items": read_items}
         if table not in readers:
             print(f"progress-kit validate: cannot tell which table {path.name} is; name it "
                   f"{' / '.join(TABLES)}.csv or pass --table", file=sys.stderr)
             return EXIT_USAGE
-        frame, problems = readers[table](path, errors="report")
+        frame, problems = readers[table](path, errors="report", date_format=args.date_format)
         counts = {table: len(frame)}
     errors = problems[problems["severity"] == "error"]
     if len(problems):
@@ -80,15 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--months", type=int, default=6, help="months of data (default 6)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--end", help="last day of data, YYYY-MM-DD (default: end of last month)")
+    demo.add_argument("--items", action="store_true",
+                      help="also write items.csv: PHQ-9 and GAD-7 item answers summing to the totals")
     demo.set_defaults(func=_demo_data)
 
     val = sub.add_parser("validate", help="check a data folder or one table file",
-                         description="Check a data folder (observations, clients, sessions) or one "
-                                     "table file. Exit 0 when valid, 1 with the problems printed "
-                                     "one per line.")
+                         description="Check a data folder (observations, clients, sessions and "
+                                     "optional items) or one table file. Exit 0 when valid, 1 "
+                                     "with the problems printed (repeated ones grouped).")
     val.add_argument("path", metavar="DATA_DIR_OR_FILE")
-    val.add_argument("--table", choices=["observations", "clients", "sessions"],
+    val.add_argument("--table", choices=["observations", "clients", "sessions", "items"],
                      help="which table a single file holds (default: from its name)")
+    val.add_argument("--date-format", metavar="FORMAT",
+                     help="strptime format of dates that are not YYYY-MM-DD, e.g. %%d/%%m/%%Y "
+                          "(ISO dates are always accepted)")
     val.set_defaults(func=_validate)
 
     for module in ("reports.cli", "teaching", "ingest.cli"):

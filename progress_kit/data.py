@@ -237,26 +237,62 @@ def _read_csv(path: Path, name: str, date_format: str | None) -> _Raw:
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    header = next(csv.reader(io.StringIO(data[:1 << 16].decode("utf-8", "replace"))), [])
     try:
-        header = next(csv.reader(io.StringIO(data[:1 << 16].decode("utf-8", "replace"))), [])
-        # skip_blank_lines=False keeps line numbers true to the file; header=0 and our own
-        # names, so that a repeated column is seen instead of being renamed "score.1"
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8",
-                            skip_blank_lines=False, header=None, skiprows=1,
-                            names=range(len(header)) if header else None)
+        with warnings.catch_warnings():
+            # a row with more fields than the header: pandas would shift it or cut it
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            # skip_blank_lines=False keeps line numbers true to the file; our own names, so
+            # that a repeated column is seen instead of being renamed "score.1"
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                encoding="utf-8", skip_blank_lines=False, header=None, skiprows=1,
+                                names=range(len(header)) if header else None, index_col=False)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame(columns=range(len(header))) if header else None
         if frame is None:
             return _empty(name, "file is empty")
     except UnicodeDecodeError as exc:
         return _empty(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-    except (pd.errors.ParserError, ValueError) as exc:
-        return _empty(name, f"not a readable CSV ({shorten(str(exc), 200)})")
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+        if "EOF inside string" in str(exc) or not header:
+            return _empty(name, f"not a readable CSV ({shorten(str(exc), 200)})")
+        return _read_csv_row_by_row(data, name, header, date_format)
     frame.columns = [str(c).strip() for c in header]
+    if frame.isna().any().any():  # a row with fewer fields than the header
+        frame = frame.fillna("")
     lines = _record_lines(data, len(frame))
     blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
     return _Raw(frame[~blank].reset_index(drop=True), name, lines[~blank],
                 date_format=date_format)
+
+
+def _read_csv_row_by_row(data: bytes, name: str, header: list[str],
+                         date_format: str | None) -> _Raw:
+    """The slow path for a file with rows longer than its header: each such row is a problem.
+
+    Python's csv module gives every record's first line; short rows are padded with blanks
+    (their missing fields are then reported as blank), long rows are listed and left out.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    next(reader)
+    n = len(header)
+    rows, lines, problems = [], [], []
+    start = reader.line_num + 1
+    for record in reader:
+        line, start = start, reader.line_num + 1
+        if not any(field.strip() for field in record):
+            continue
+        if len(record) > n:
+            problems.append({"file": name, "line": line, "column": "", "severity": "error",
+                             "value": shorten(",".join(record[n:]), 200),
+                             "reason": f"{len(record)} fields, but the header has {n} (a comma "
+                                       "inside a value that is not in quotes?)"})
+            continue
+        rows.append(record + [""] * (n - len(record)))
+        lines.append(line)
+    frame = pd.DataFrame(rows, columns=[str(c).strip() for c in header], dtype=str)
+    raw = _Raw(frame, name, np.asarray(lines, dtype=int), problems, date_format)
+    return raw
 
 
 def _record_lines(data: bytes, n_rows: int) -> np.ndarray:
@@ -286,8 +322,20 @@ def _empty(name: str, reason: str) -> _Raw:
 
 
 def _check_header(raw: _Raw) -> _Raw:
-    """A repeated column makes the file ambiguous: which ``score`` holds the score?"""
-    names = list(raw.frame.columns)
+    """A repeated column makes the file ambiguous: which ``score`` holds the score?
+
+    Columns without a name are dropped when they are empty too (a spreadsheet's trailing
+    commas); with values they are kept as ``Unnamed: N``, as pandas names them.
+    """
+    names = [str(c) for c in raw.frame.columns]
+    unnamed = [j for j, c in enumerate(names) if c == ""]
+    if unnamed:
+        empty = [j for j in unnamed if (raw.frame.iloc[:, j].astype(str).str.strip() == "").all()]
+        for j in set(unnamed) - set(empty):
+            names[j] = f"Unnamed: {j}"
+        raw.frame.columns = names
+        raw.frame = raw.frame.iloc[:, [j for j in range(len(names)) if j not in empty]]
+        names = list(raw.frame.columns)
     seen: dict[str, list[int]] = {}
     for j, col in enumerate(names):
         seen.setdefault(col, []).append(j + 1)
@@ -319,7 +367,7 @@ def _check_columns(raw: _Raw, table: str, allow_empty: bool = False) -> bool:
     A header that differs from a column name only in case or spacing (``Date``, ``Client ID``)
     gets "did you mean 'date'?".
     """
-    if raw.problems:
+    if any(pd.isna(p["line"]) or p["line"] == 1 for p in raw.problems):
         return False
     present = [str(c) for c in raw.frame.columns]
     by_norm: dict[str, str] = {}
@@ -338,9 +386,9 @@ def _check_columns(raw: _Raw, table: str, allow_empty: bool = False) -> bool:
         if col not in present and near is not None:
             raw.file_problem(f"column {shorten(near)!r} is not read; did you mean {col!r}?",
                              line=1, column=near, value=near)
-    if not missing and raw.frame.empty and not allow_empty:
+    if not missing and raw.frame.empty and not allow_empty and not raw.problems:
         raw.file_problem("file is empty: a header but no data rows")
-    return not raw.problems
+    return not any(pd.isna(p["line"]) or p["line"] == 1 for p in raw.problems)
 
 
 def _check_control_characters(raw: _Raw, table: str) -> None:
@@ -348,14 +396,11 @@ def _check_control_characters(raw: _Raw, table: str) -> None:
     known = set(TABLES[table])
     for col in raw.frame.columns:
         pattern = _CONTROL if col in known else _CONTROL_FREE_TEXT
-        values = raw.frame[col].to_numpy(dtype=object)
-        # one search over the joined column first: the per-row check runs only when needed
-        if not pattern.search("".join(values)):
-            continue
-        bad = raw.frame[col].str.contains(pattern, regex=True).to_numpy()
+        # the pattern as text: pandas then runs it in Arrow's regex engine, fast on a million rows
+        bad = raw.frame[col].str.contains(pattern.pattern, regex=True).to_numpy(dtype=bool)
         idx = np.flatnonzero(bad)
         reasons = []
-        for v in values[idx]:
+        for v in raw.frame[col].to_numpy()[idx]:
             ch = pattern.search(v).group()
             what = unicodedata.name(ch, "control character")
             reasons.append(f"{col} {shorten(v)!r} contains an invisible or control character "
@@ -548,8 +593,11 @@ def _validate_observations(raw: _Raw, today: dt.date) -> pd.DataFrame:
 
 
 def _limits(measure: pd.Series, key: Callable) -> pd.Series:
-    spec = {n: key(m) for n, m in _REGISTRY.items()}
-    return measure.map(spec).astype(float)
+    """``key(registry entry)`` for every row (NaN for unknown measures), one lookup per measure."""
+    codes, names = pd.factorize(measure)
+    table = np.array([float(key(_REGISTRY[n])) if n in _REGISTRY else np.nan for n in names]
+                     + [np.nan])
+    return pd.Series(table[codes], index=measure.index)
 
 
 def _check_range_and_step(raw: _Raw, column: str, measure: pd.Series, value: pd.Series,
@@ -890,9 +938,26 @@ def _find_table(folder: Path, table: str, required: bool = True) -> Path | None:
     return found[0]
 
 
+def _isin(values: pd.Series, allowed: pd.Series) -> np.ndarray:
+    """``values.isin(allowed)`` for a million strings in a fraction of a second.
+
+    pandas' own ``isin`` on Arrow strings converts the allowed values one by one in Python.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return np.asarray(pc.is_in(pa.array(values.astype(str)),
+                                   value_set=pa.array(allowed.astype(str))), dtype=bool)
+    except ImportError:  # pragma: no cover - pandas' Arrow strings need pyarrow anyway
+        return pd.Index(allowed).get_indexer(values) >= 0
+
+
 def _unknown_clients(frame: pd.DataFrame, lines: np.ndarray, file: str,
-                     known: set[str]) -> tuple[np.ndarray, list[dict]]:
-    unknown = ~frame["client_id"].isin(known).to_numpy()
+                     known: pd.Series | set[str]) -> tuple[np.ndarray, list[dict]]:
+    if not isinstance(known, pd.Series):
+        known = pd.Series(sorted(known), dtype="str")
+    unknown = ~_isin(frame["client_id"], known) if len(frame) else np.zeros(0, dtype=bool)
     ids = frame["client_id"].to_numpy()[unknown]
     # an ID that lost its leading zeros to a spreadsheet ('123' where clients has '00123')
     padded: dict[str, str] = {}
@@ -1050,7 +1115,7 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
         frame, problems, lines = _read_table(path, table, today, date_format)
         tables[table] = (frame, lines, path.name)
         all_problems.append(problems)
-    known = set(tables["clients"][0]["client_id"])
+    known = tables["clients"][0]["client_id"]
     for table in ("observations", "sessions", "items"):
         frame, lines, name = tables[table]
         unknown, problems = _unknown_clients(frame, lines, name, known)

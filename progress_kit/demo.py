@@ -46,7 +46,8 @@ def _last_full_month_end(today: dt.date) -> dt.date:
 
 
 def demo_data(n_clients: int = 60, months: int = 6, seed: int = 0,
-              end: str | dt.date | None = None, n_therapists: int = 4) -> ClinicData:
+              end: str | dt.date | None = None, n_therapists: int = 4,
+              items: bool = False) -> ClinicData:
     """Generate a synthetic clinic with planted trajectories and diary effects.
 
     Parameters
@@ -61,11 +62,18 @@ def demo_data(n_clients: int = 60, months: int = 6, seed: int = 0,
         The last day of data (default: the last day of the previous calendar month).
     n_therapists : int
         Therapists ``T01`` ... are assigned at random.
+    items : bool
+        Also give item-level answers (``.items``) for every PHQ-9 and GAD-7 score, summing to
+        the total. PHQ-9 item 9 (thoughts of self-harm) is mostly 0; a client whose PHQ-9 is 15
+        or more answers it 1 or 2 now and then. Off by default, so the default clinic stays the
+        same; the totals and everything else are identical either way.
 
     Returns
     -------
     ClinicData
-        ``.observations``, ``.clients``, ``.sessions`` in the validated format, and ``.truth``
+        ``.observations``, ``.clients``, ``.sessions`` (with ``duration_minutes``: about 75 for
+        an assessment and 50 for a treatment session, NaN when missed), ``.items`` (empty unless
+        ``items``) in the validated format, and ``.truth``
         (one row per client: ``trajectory``, ``diary``, ``intake_phq9``, ``gain_session``,
         ``sleep_effect``, ``homework_effect``). Write it with ``.write(folder)``.
 
@@ -96,7 +104,41 @@ def demo_data(n_clients: int = 60, months: int = 6, seed: int = 0,
     observations = pd.DataFrame(obs, columns=["client_id", "date", "measure", "score"])
     observations = observations.sort_values(["client_id", "date", "measure"], ignore_index=True)
     sessions_df = pd.DataFrame(sessions, columns=["client_id", "date", "attended", "kind"])
-    return ClinicData(observations, pd.DataFrame(clients), sessions_df, truth=pd.DataFrame(truth))
+    # separate random streams: the durations and items never change the rest of the clinic
+    sessions_df["duration_minutes"] = _durations(np.random.default_rng([seed, 1]), sessions_df)
+    clinic = ClinicData(observations, pd.DataFrame(clients), sessions_df,
+                        truth=pd.DataFrame(truth))
+    if items:
+        clinic.items = _items(np.random.default_rng([seed, 2]), observations)
+    return clinic
+
+
+def _durations(rng: np.random.Generator, sessions: pd.DataFrame) -> np.ndarray:
+    """Minutes per session, to the nearest 5: assessments run longer; a missed one has none."""
+    assessment = (sessions["kind"] == "assessment").to_numpy()
+    mean = np.where(assessment, 75.0, 50.0)
+    minutes = np.clip(5 * np.round((mean + rng.normal(0, 5, len(sessions))) / 5), 30, 120)
+    return np.where(sessions["attended"].to_numpy(dtype=bool), minutes, np.nan)
+
+
+def _items(rng: np.random.Generator, observations: pd.DataFrame) -> pd.DataFrame:
+    """Item answers (0-3) that sum to each PHQ-9 and GAD-7 total."""
+    rows = []
+    scored = observations[observations["measure"].isin(["PHQ-9", "GAD-7"])]
+    for cid, day, measure, score in scored.itertuples(index=False):
+        n = 9 if measure == "PHQ-9" else 7
+        total = int(score)
+        answers = np.zeros(n, dtype=int)
+        if measure == "PHQ-9":
+            # item 9 stays 0 unless the total is high, and then only now and then
+            critical = int(rng.integers(1, 3)) if total >= 15 and rng.random() < 0.25 else 0
+            answers[8] = max(critical, total - 24)
+        for _ in range(total - answers.sum()):
+            free = np.flatnonzero(answers[: 8 if measure == "PHQ-9" else n] < 3)
+            answers[rng.choice(free)] += 1
+        rows.extend((cid, day, measure, k + 1, float(a)) for k, a in enumerate(answers))
+    return pd.DataFrame(rows, columns=["client_id", "date", "measure", "item", "response"]
+                        ).astype({"item": "int64"})
 
 
 def _one_client(rng: np.random.Generator, cid: str, kind: str, start_day: pd.Timestamp,

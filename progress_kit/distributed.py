@@ -26,12 +26,14 @@ from typing import Any
 
 import pandas as pd
 
+# this module sits above the statistics modules: it imports them, and they reach it only
+# through the registry in ``_dask`` (see that module), so the imports go one way
+from ._dask import is_dask_collection, register
+from .change import pre_post as pre_post_pandas
+from .outcomes import talking_therapies_outcomes as outcomes_pandas
+from .trajectories import _check_rule, _resolve_better, _time_range, slope_sums, slopes_from_sums
+
 __all__ = ["is_dask_collection"]
-
-
-def is_dask_collection(obj: Any) -> bool:
-    """True for a dask DataFrame (checked by type, so dask need not be installed)."""
-    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
 def _to_dask(frame: Any, npartitions: int):
@@ -61,13 +63,12 @@ def per_client_partitions(fn: Callable[..., pd.DataFrame], frames: list[Any], *,
     return [r for r in dask.compute(*tasks) if r is not None]
 
 
+@register("slopes")
 def slopes(ddf: Any, *, subject: str, time: str, value: str, measure: str | None, per: str,
            better: str | None, alpha: float, min_change: float | None = None,
            min_points: int = 3) -> pd.DataFrame:
     """OLS slopes from per-partition sums added per client (see the module docstring); the
     time span for the trend rule combines by min and max."""
-    from .trajectories import _check_rule, _resolve_better, slopes_from_sums
-
     better = _resolve_better(better, measure)
     min_change, min_points = _check_rule(min_change, min_points, measure)
     meta = _empty_sums(subject, ddf[subject].dtype, span=True)
@@ -82,8 +83,6 @@ def slopes(ddf: Any, *, subject: str, time: str, value: str, measure: str | None
 
 
 def _partition_sums(part: pd.DataFrame, *, span: bool = False, **kwargs: Any) -> pd.DataFrame:
-    from .trajectories import _time_range, slope_sums
-
     if kwargs["measure"] is not None:
         part = part[part["measure"] == kwargs["measure"]]
     if part.empty:
@@ -105,10 +104,9 @@ def _empty_sums(subject: str, dtype: Any, span: bool = False) -> pd.DataFrame:
                         index=pd.Index([], name=subject, dtype=dtype))
 
 
+@register("pre_post")
 def pre_post(ddf: Any, **kwargs: Any) -> pd.DataFrame:
     """:func:`progress_kit.pre_post` per client partition, concatenated with merged ``attrs``."""
-    from .change import pre_post as pre_post_pandas
-
     measure = kwargs.get("measure")
     if measure is not None:
         ddf = ddf[ddf["measure"] == measure]
@@ -134,11 +132,10 @@ def _skip_empty(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame |
     return wrapped
 
 
+@register("talking_therapies_outcomes")
 def talking_therapies_outcomes(observations: Any, sessions: Any, clients: Any,
                                **kwargs: Any) -> pd.DataFrame:
     """Talking Therapies outcomes per client partition (see the module docstring)."""
-    from .outcomes import talking_therapies_outcomes as outcomes_pandas
-
     def run(obs: pd.DataFrame, sess: pd.DataFrame | None, cli: pd.DataFrame | None):
         if obs.empty and (sess is None or sess.empty) and (cli is None or cli.empty):
             return None

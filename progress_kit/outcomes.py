@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from . import distributed
+from ._dask import dask_dispatch, is_dask_collection
 from .change import _sort_order
-from .distributed import is_dask_collection
 from .measures import anxiety_measure_for, get_measure
 
 __all__ = ["talking_therapies_outcomes", "service_rates", "wilson_interval"]
@@ -130,8 +129,8 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     b                    True     False                 False              False
     """
     if any(is_dask_collection(f) for f in (observations, sessions, clients)):
-        return distributed.talking_therapies_outcomes(observations, sessions, clients,
-                                                      depression=depression, anxiety=anxiety)
+        return dask_dispatch("talking_therapies_outcomes", observations, sessions, clients,
+                             depression=depression, anxiety=anxiety)
     _require(observations, "observations", _OBS_COLUMNS)
     dep_m = get_measure(depression)
     default_anx = get_measure(anxiety)

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import distributed
-from .distributed import is_dask_collection
+from ._dask import dask_dispatch, is_dask_collection
 from .measures import get_measure
 from .trend import TREND_RULE, default_min_change, trend_direction
 
@@ -357,9 +356,9 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
         if method != "ols":
             raise ValueError("a dask dataframe supports method='ols' only (Theil-Sen needs all of a "
                              "client's rows together; compute per client first)")
-        return distributed.slopes(data, subject=subject, time=time, value=value, measure=measure,
-                                  per=per, better=better, alpha=alpha, min_change=min_change,
-                                  min_points=min_points)
+        return dask_dispatch("slopes", data, subject=subject, time=time, value=value,
+                             measure=measure, per=per, better=better, alpha=alpha,
+                             min_change=min_change, min_points=min_points)
     better = _resolve_better(better, measure)
     min_change, min_points = _check_rule(min_change, min_points, measure)
     d = _select(data, subject, time, value, measure)

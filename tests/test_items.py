@@ -195,3 +195,39 @@ def test_demo_clinic_without_items_still_validates_cleanly(demo_dir):
         warnings.simplefilter("error")
         data = pk.load_data(demo_dir)
     assert data.problems.empty
+
+
+def test_demo_items_sum_to_the_totals_and_validate(tmp_path):
+    clinic = pk.demo_data(n_clients=12, months=3, seed=4, end="2026-10-31", items=True)
+    plain = pk.demo_data(n_clients=12, months=3, seed=4, end="2026-10-31")
+    # the option adds items and changes nothing else
+    assert plain.items.empty and plain.observations.equals(clinic.observations)
+    sums = clinic.items.groupby(["client_id", "date", "measure"])["response"].sum()
+    totals = clinic.observations.set_index(["client_id", "date", "measure"])["score"]
+    assert (sums == totals.reindex(sums.index)).all()
+    assert set(clinic.items["measure"]) == {"PHQ-9", "GAD-7"}
+    assert len(sums) == totals.index.get_level_values("measure").isin(["PHQ-9", "GAD-7"]).sum()
+    clinic.write(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = pk.load_data(tmp_path, today=TODAY)
+    assert data.problems.empty and not data.observations["derived"].any()
+    pd.testing.assert_frame_equal(data.items, clinic.items.astype({"date": "datetime64[ns]"}))
+
+
+def test_demo_session_durations():
+    sessions = pk.demo_data(n_clients=12, months=3, seed=4, end="2026-10-31").sessions
+    attended = sessions["attended"]
+    assert sessions.loc[~attended, "duration_minutes"].isna().all()
+    minutes = sessions.loc[attended, "duration_minutes"]
+    assert minutes.notna().all() and (minutes % 5 == 0).all() and minutes.between(30, 120).all()
+    assert minutes[sessions["kind"] == "assessment"].mean() > minutes[sessions["kind"] ==
+                                                                        "treatment"].mean()
+
+
+def test_demo_data_command_writes_items(tmp_path):
+    from progress_kit.cli import main
+
+    assert main(["demo-data", str(tmp_path), "--clients", "4", "--months", "2",
+                 "--end", "2025-06-30", "--items"]) == 0
+    assert pk.load_data(tmp_path, today=TODAY).items["measure"].isin(["PHQ-9", "GAD-7"]).all()

@@ -1,0 +1,35 @@
+"""Imports flow one way (issue 14, Structure): no module imports one that imports it back."""
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).parent.parent / "progress_kit"
+
+
+def _relative_imports(module: str) -> set[str]:
+    tree = ast.parse((PKG / f"{module}.py").read_text("utf-8"))
+    found = set()
+    for node in ast.walk(tree):  # module level and inside functions alike
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(a.name for a in node.names)
+    return found
+
+
+def test_statistics_modules_do_not_import_the_dask_dispatch():
+    for module in ("change", "outcomes", "trajectories"):
+        assert "distributed" not in _relative_imports(module), module
+    assert {"change", "outcomes", "trajectories"} <= _relative_imports("distributed")
+
+
+def test_data_does_not_import_demo():
+    assert "demo" not in _relative_imports("data")
+    assert "data" in _relative_imports("demo")
+
+
+def test_foundations_import_nothing_above_them():
+    for module in ("errors", "_dask"):
+        assert _relative_imports(module) == set(), module
+    assert _relative_imports("measures") <= {"errors"}
