@@ -25,7 +25,7 @@ from .distributed import is_dask_collection
 from .measures import anxiety_measure_for, get_measure
 
 __all__ = ["talking_therapies_outcomes", "service_rates", "wilson_interval", "period_bounds",
-           "publication_counts", "protect_counts", "outcome_counts"]
+           "publication_counts", "protect_counts", "outcome_counts", "funnel_limits", "read_benchmarks"]
 
 _OBS_COLUMNS = ("client_id", "date", "measure", "score")
 
@@ -581,8 +581,12 @@ def protect_counts(counts, constraints, *, below: int = SMALL_COUNT) -> np.ndarr
             if hidden[total] + hidden[parts].sum() != 1:
                 continue
             shown = parts[~hidden[parts]]
-            pick = shown[np.argmin(x[shown])] if len(shown) else total
-            hidden[pick] = True
+            if len(shown):
+                hidden[shown[np.argmin(x[shown])]] = True
+            elif not hidden[total]:
+                hidden[total] = True
+            else:
+                continue  # a total with no parts: nothing to protect
             changed = True
     return hidden
 
@@ -757,3 +761,124 @@ def _protect_breakdown(sums: pd.DataFrame) -> np.ndarray:
     cell = np.arange(flat.size).reshape(g + 1, k)
     constraints = [(cell[g, j], cell[:g, j]) for j in range(k)]
     return protect_counts(flat, constraints).reshape(g + 1, k)[:g]
+
+
+def funnel_limits(target: float, n, levels=(0.95, 0.998)) -> pd.DataFrame:
+    """Control limits of a funnel plot for a proportion (exact binomial, interpolated).
+
+    Parameters
+    ----------
+    target : float
+        The proportion every unit is compared with (the service's overall rate, or a benchmark).
+    n : int or array-like of int
+        Denominators (e.g. finished cases per therapist) at which to give the limits.
+    levels : sequence of float
+        Two-sided coverage of each pair of limits: 0.95 (about 2 SD) and 0.998 (about 3 SD).
+
+    Returns
+    -------
+    DataFrame
+        ``n`` and, per level, ``lower_<level>`` and ``upper_<level>`` (e.g. ``lower_95``,
+        ``upper_99.8``), proportions in [0, 1].
+
+    Notes
+    -----
+    Spiegelhalter (2005), section 3 and appendix A.1.1: for the quantile :math:`p`, let
+    :math:`r_p` be the smallest :math:`r` with :math:`P(R \\le r) \\ge p` for
+    :math:`R \\sim \\mathrm{Binomial}(n, \\theta_0)`; then
+    :math:`\\alpha = (P(R \\le r_p) - p) / (P(R \\le r_p) - P(R \\le r_p - 1))` and the limit is
+    :math:`(r_p - \\alpha) / n`. The interpolation gives smooth limits for small :math:`n`; for
+    large :math:`n` they approach :math:`\\theta_0 \\pm z \\sqrt{\\theta_0 (1 - \\theta_0) / n}`.
+    A unit outside the 99.8% limits differs from the target by more than chance would give in
+    about 1 in 500 comparisons (units are assumed independent, without over-dispersion).
+
+    References
+    ----------
+    Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional performance.
+    Statistics in Medicine 24, 1185-1202.
+
+    Examples
+    --------
+    >>> lim = funnel_limits(0.5, [10, 100])
+    >>> lim["lower_95"].round(4).tolist()
+    [0.1324, 0.3968]
+    """
+    from scipy.stats import binom
+
+    if not 0 < target < 1:
+        raise ValueError(f"target {target!r}: a proportion strictly between 0 and 1")
+    n = np.atleast_1d(np.asarray(n, dtype=np.int64))
+    if (n < 1).any():
+        raise ValueError("funnel_limits needs denominators of at least 1")
+    out = {"n": n}
+    for level in levels:
+        if not 0 < level < 1:
+            raise ValueError(f"level {level!r}: a coverage strictly between 0 and 1")
+        name = f"{level * 100:g}"
+        for side, p in (("lower", (1 - level) / 2), ("upper", 1 - (1 - level) / 2)):
+            r = binom.ppf(p, n, target)  # smallest r with P(R <= r) >= p
+            f_r, f_below = binom.cdf(r, n, target), binom.cdf(r - 1, n, target)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                alpha = np.where(f_r > f_below, (f_r - p) / (f_r - f_below), 0.0)
+            out[f"{side}_{name}"] = np.clip((r - alpha) / n, 0.0, 1.0)
+    return pd.DataFrame(out)
+
+
+_BENCHMARK_FIELDS = {"outcome": str, "rate": float, "label": str, "source": str, "date": str}
+
+
+def read_benchmarks(path) -> pd.DataFrame:
+    """Benchmark rates from a TOML file, each with its source, for the service report.
+
+    Parameters
+    ----------
+    path : path
+        A TOML file with ``[[benchmark]]`` tables, each with ``outcome`` (one of finished,
+        recovery, reliable_improvement, reliable_deterioration, reliable_recovery), ``rate``
+        (a proportion 0-1), ``label``, ``source`` and ``date`` (text: when it applies).
+
+    Returns
+    -------
+    DataFrame
+        One row per benchmark, in file order.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "benchmarks.toml"
+    >>> _ = f.write_text('[[benchmark]]\\noutcome = "recovery"\\nrate = 0.5\\nlabel = "standard"\\n'
+    ...                  'source = "NHS England"\\ndate = "2016"\\n')
+    >>> read_benchmarks(f)[["outcome", "rate"]].values.tolist()
+    [['recovery', 0.5]]
+    """
+    import tomllib
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    items = doc.get("benchmark", [])
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: 'benchmark' must be a list of tables ([[benchmark]])")
+    outcomes = {o for o, _, _ in _RATES if o != "caseness_start"}
+    rows = []
+    for k, item in enumerate(items, start=1):
+        where = f"{path}: benchmark {k}"
+        extra = set(item) - set(_BENCHMARK_FIELDS)
+        if extra:
+            raise ValueError(f"{where}: unknown field(s) {sorted(extra)}")
+        for name, kind in _BENCHMARK_FIELDS.items():
+            value = item.get(name)
+            ok = (isinstance(value, int | float) and not isinstance(value, bool)) if kind is float \
+                else isinstance(value, str) and value.strip() != ""
+            if not ok:
+                raise ValueError(f"{where}: field {name!r} must be {'a number' if kind is float else 'text'}"
+                                 f", not {value!r}")
+        if item["outcome"] not in outcomes:
+            raise ValueError(f"{where}: outcome {item['outcome']!r} is not one of {sorted(outcomes)}")
+        if not 0 <= item["rate"] <= 1:
+            raise ValueError(f"{where}: rate {item['rate']!r} must be a proportion from 0 to 1")
+        rows.append({name: item[name] for name in _BENCHMARK_FIELDS})
+    return pd.DataFrame(rows, columns=list(_BENCHMARK_FIELDS))

@@ -75,7 +75,8 @@ def _mask(message: str) -> str:
 
 
 def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, month: str,
-          out_dir: str, formats: tuple[str, ...], reference_dir: str | None) -> dict:
+          out_dir: str, formats: tuple[str, ...], reference_dir: str | None,
+          audience: str = "internal") -> dict:
     """Render one report; never raises (the batch goes on)."""
     t0 = time.perf_counter()
     try:
@@ -83,7 +84,8 @@ def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, m
             res = render_client(data_dir, client, month, out_dir, formats=formats, stem=stem,
                                 reference_dir=reference_dir, data_cache=cache)
         else:
-            res = render_cohort(data_dir, month, out_dir, formats=formats, data_cache=cache)
+            res = render_cohort(data_dir, month, out_dir, formats=formats, data_cache=cache,
+                                audience=audience)
         files = [str(p) for p in res.files]
         return {"status": "ok", "files": files, "seconds": time.perf_counter() - t0, "error": ""}
     except Exception as exc:  # one report's failure must not stop the batch
@@ -103,7 +105,8 @@ def _read_manifest(path: Path) -> dict[tuple[str, str], dict]:
 def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, jobs: int = 1,
               formats=FORMATS, force: bool = False, progress: bool = True,
               reference_dir: str | Path | None = None, clients: list[str] | None = None,
-              engine: str = "auto", scheduler: str | None = None) -> BatchResult:
+              engine: str = "auto", scheduler: str | None = None,
+              audience: str = "internal") -> BatchResult:
     """Render every client report for ``month`` and the cohort report.
 
     Parameters
@@ -122,6 +125,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
         Render even reports that are up to date.
     clients : list of str, optional
         Only these clients (default: every client with an observation or session in the month).
+    audience : {"internal", "publication"}
+        Audience of the cohort report (client reports are always internal).
     engine : {"auto", "fork", "kernel"}
         ``"fork"``: warm worker processes fork one child per report and run the notebook in it
         (:mod:`progress_kit.reports.engine`; Linux). ``"kernel"``: a fresh Jupyter kernel per
@@ -151,7 +156,7 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     del clinic
     base = _fingerprint(_code_digest(), files_digest(input_files(data_dir)),
                         files_digest(input_files(reference_dir)) if reference_dir else "",
-                        month, ",".join(formats))
+                        month, ",".join(formats), audience)
     old = {} if force else _read_manifest(folder / "manifest.csv")
     ref = str(Path(reference_dir).resolve()) if reference_dir else None
     tasks = [("client", cid, names[cid], str(clients_dir)) for cid in ids]
@@ -166,7 +171,7 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
             rows.append({**prev, "status": "up to date", "seconds": 0.0, "error": ""})
             continue
         todo.append((key, fp, (kind, cid, stem, str(data_dir), str(cache), month, out_dir,
-                               formats, ref)))
+                               formats, ref, audience)))
     bar = _progress(len(tasks), progress)
     bar.update(len(rows))
     try:

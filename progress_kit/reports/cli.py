@@ -65,7 +65,7 @@ def _report_cohort(args: argparse.Namespace) -> int:
     out = Path(args.out) / args.month
     stem = "cohort" if not args.therapist else f"cohort-{_safe(args.therapist)}"
     res = render_cohort(data_dir, args.month, out, formats=args.format, therapist_id=args.therapist,
-                        stem=stem)
+                        stem=stem, audience=args.audience)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
 
@@ -82,7 +82,7 @@ def _batch(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args.data_dir)
     res = run_batch(data_dir, args.month, args.out, jobs=args.jobs, formats=args.format,
                     force=args.force, progress=not args.quiet, reference_dir=args.reference,
-                    engine=args.engine, scheduler=args.scheduler)
+                    engine=args.engine, scheduler=args.scheduler, audience=args.audience)
     m = res.manifest
     counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
     print(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", file=sys.stderr)
@@ -90,6 +90,13 @@ def _batch(args: argparse.Namespace) -> int:
         print(f"  failed: {row['client']}: {row['error']}", file=sys.stderr)
     print(f"reports are in {res.folder} (manifest: {res.folder / 'manifest.csv'})")
     return EXIT_FAILED if res.failed else EXIT_OK
+
+
+def _audience_option(parser) -> None:
+    parser.add_argument("--audience", choices=["internal", "publication"], default="internal",
+                        help="cohort report audience: internal (default; exact counts, names clients "
+                             "to review) or publication (NHS Digital rules: <5 as *, others rounded "
+                             "to 5, no client named)")
 
 
 def add_commands(sub) -> None:
@@ -115,6 +122,7 @@ def add_commands(sub) -> None:
     cohort = kinds.add_parser("cohort", parents=[common], help="the service (cohort) report",
                               description="Render the cohort report to OUT/YYYY-MM/cohort.*")
     cohort.add_argument("--therapist", metavar="ID", help="only this therapist's clients")
+    _audience_option(cohort)
     cohort.set_defaults(func=_report_cohort)
 
     batch = sub.add_parser("batch", parents=[common], help="every client report for a month + cohort",
@@ -131,5 +139,6 @@ def add_commands(sub) -> None:
                             "(tcp://host:8786) or 'local' for a LocalCluster of --jobs workers; "
                             "workers must see the data and output folders")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    _audience_option(batch)
     batch.add_argument("--reference", metavar="DIR", help="reference data for the expected course")
     batch.set_defaults(func=_batch)

@@ -199,10 +199,16 @@ def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORM
 
 
 def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_id: str | None = None,
-                  data_cache=None, stem: str = "cohort") -> RenderResult:
-    """Render the cohort report for ``month`` into ``out_dir/cohort.*``."""
+                  data_cache=None, stem: str = "cohort", audience: str = "internal") -> RenderResult:
+    """Render the cohort report for ``month`` into ``out_dir/cohort.*``.
+
+    ``audience``: ``"internal"`` (exact counts, clients to review by name) or ``"publication"``
+    (NHS Digital suppression and rounding, no client named); printed on the first page.
+    """
     parse_month(month)
+    if audience not in ("internal", "publication"):
+        raise ValueError(f"audience {audience!r}: choose 'internal' or 'publication'")
     params = {"data_dir": _abs(data_dir), "month": month, "therapist_id": therapist_id,
-              "data_cache": _abs(data_cache)}
+              "data_cache": _abs(data_cache), "audience": audience}
     return render_report("cohort", params, out_dir, stem, formats=formats,
                          title=f"Service report {month}")
