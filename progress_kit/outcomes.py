@@ -553,9 +553,10 @@ def protect_counts(counts, constraints, *, below: int = SMALL_COUNT) -> np.ndarr
     Notes
     -----
     Complementary suppression by the usual heuristic: while some relation has exactly one
-    withheld cell, the smallest shown part of it (or, when every part is withheld, its total) is
-    withheld as well. A relation with none or at least two withheld cells cannot be solved for a
-    single cell. Repeats until nothing changes, so a complement hidden for one relation is then
+    withheld non-zero cell (a withheld zero protects nothing), the smallest shown part of it
+    (or, when every part is withheld, its total) is withheld as well. A relation with none or
+    at least two withheld non-zero cells cannot be solved for a single cell. Repeats until
+    nothing changes, so a complement hidden for one relation is then
     protected in every other relation it belongs to. Relations that are not listed (for example
     with figures published in earlier months) are not covered.
 
@@ -578,7 +579,8 @@ def protect_counts(counts, constraints, *, below: int = SMALL_COUNT) -> np.ndarr
     while changed:
         changed = False
         for total, parts in rels:
-            if hidden[total] + hidden[parts].sum() != 1:
+            # a withheld zero protects nothing: a reader may well know the cell is empty
+            if (hidden[total] & (x[total] > 0)) + (hidden[parts] & (x[parts] > 0)).sum() != 1:
                 continue
             shown = parts[~hidden[parts]]
             if len(shown):

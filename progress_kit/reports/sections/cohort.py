@@ -58,12 +58,10 @@ NO_THERAPIST = "(no therapist)"
 DIARY = ["mood", "sleep_quality", "homework", "goals_on_track", "takeaways"]
 _OUTCOME_ROWS = ["finished", "recovery", "reliable_improvement", "reliable_deterioration",
                  "reliable_recovery"]
-_TT_WORDS = {"finished": "finished treatment (of referrals ended)",
-             "caseness_start": "a case at the start (of those finished)",
-             "recovery": "recovery (of finished cases)",
-             "reliable_improvement": "reliable improvement (of finished)",
-             "reliable_deterioration": "reliable deterioration (of finished)",
-             "reliable_recovery": "reliable recovery (of finished cases)"}
+_SHORT_WORDS = {"finished": "finished treatment", "recovery": "recovery",
+                "reliable_improvement": "reliable improvement",
+                "reliable_deterioration": "reliable deterioration",
+                "reliable_recovery": "reliable recovery"}
 
 
 def suppress(table: pd.DataFrame, counts: list[str], linked: list[str] | None = None,
@@ -139,11 +137,17 @@ class Cohort:
     def groups(self) -> list[str]:
         """Every therapist of the service (the rows every count table is protected over)."""
         named = sorted(set(self.therapist_of) - {NO_THERAPIST})
-        return named + [NO_THERAPIST]
+        # clients without a therapist (or IDs only in the scores) form a group of their own
+        known = set(self.therapist_of.index)
+        orphans = (self.therapist_of == NO_THERAPIST).any() or not (
+            set(self.clinic.observations["client_id"]) | set(self.clinic.sessions["client_id"])
+        ) <= known
+        return named + ([NO_THERAPIST] if orphans else [])
 
     def group_of(self, ids) -> pd.Series:
         ids = pd.Series(ids)
-        return ids.map(self.therapist_of).fillna(NO_THERAPIST).astype(object)
+        out = ids.map(self.therapist_of).astype(object)
+        return out.where(out.notna(), NO_THERAPIST)
 
     @cached_property
     def observations(self) -> pd.DataFrame:
@@ -346,11 +350,14 @@ def service_outcomes(c: Cohort) -> Section:
                                                               values="cell")
     order = [c.month] + [p[0] for p in c.periods if p[1] != "trend"]
     wide = wide.reindex(index=_OUTCOME_ROWS, columns=order).rename(columns=names)
-    wide.insert(0, "outcome", [_TT_WORDS[o] for o in wide.index])
+    wide.columns.name = None
+    wide.insert(0, "outcome", [_SHORT_WORDS[o] for o in wide.index])
     sec = Section("tt", title, table=wide.reset_index(drop=True))
     sec.message = ("Referrals that ended in each period (how NHS Talking Therapies counts them). "
                    "Finished = the referral ended after at least 2 attended treatment sessions. "
-                   "Each cell: rate (95% Wilson interval); numerator of denominator. "
+                   "Each cell: rate (95% Wilson interval); numerator of denominator. Finished is "
+                   "out of the referrals that ended; recovery and reliable recovery out of the "
+                   "finished who were a case at the start; the others out of the finished. "
                    "Clients still in treatment are in no outcome." + _publication_note(c)
                    + (" A rate is withheld (–) where its numerator or denominator is below 5."
                       if c.publication else ""))
