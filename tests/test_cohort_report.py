@@ -20,11 +20,13 @@ from progress_kit.reports.notebook import cohort_sections
 MONTH = "2026-10"
 
 
-def _clinic(plan):
+def _clinic(plan, worse=()):
     """plan: therapist -> (recovered, not recovered) clients, all ending 2026-10-20 after two
     treatment sessions. Recovered: PHQ-9 16 -> 7, GAD-7 12 -> 5 (a case, below both cut-offs,
     reliable on both). Not recovered: PHQ-9 16 -> 14, GAD-7 12 -> 11 (no reliable change).
-    Plus one active client of T1 with the recovered scores (in no outcome)."""
+    Plus one active client of T1 with the recovered scores (in no outcome). ``worse``:
+    (client, therapist, status, end date) with PHQ-9 10 -> 20 and GAD-7 8 -> 15 (reliable
+    deterioration: +10 >= 6 and +7 >= 4)."""
     clients, obs, ses = [], [], []
     k = 0
     for th, (rec, notrec) in plan.items():
@@ -40,6 +42,11 @@ def _clinic(plan):
     obs += [("ACTIVE1", "2026-08-03", "PHQ-9", 16), ("ACTIVE1", "2026-08-03", "GAD-7", 12),
             ("ACTIVE1", "2026-10-19", "PHQ-9", 7), ("ACTIVE1", "2026-10-19", "GAD-7", 5)]
     ses += [("ACTIVE1", "2026-08-10", True, "treatment"), ("ACTIVE1", "2026-09-14", True, "treatment")]
+    for cid, th, status, end in worse:
+        clients.append((cid, th, "2026-08-03", end, status))
+        obs += [(cid, "2026-08-03", "PHQ-9", 10), (cid, "2026-08-03", "GAD-7", 8),
+                (cid, "2026-10-19", "PHQ-9", 20), (cid, "2026-10-19", "GAD-7", 15)]
+        ses += [(cid, "2026-08-10", True, "treatment"), (cid, "2026-09-14", True, "treatment")]
     c = pd.DataFrame(clients, columns=["client_id", "therapist_id", "start_date", "end_date", "status"])
     c["start_date"], c["end_date"] = pd.to_datetime(c["start_date"]), pd.to_datetime(c["end_date"])
     c["problem"], c["session_frequency"] = "depression", "weekly"
@@ -125,52 +132,42 @@ def test_no_median_or_percentage_over_fewer_than_5_clients():
     assert "median" not in text.lower()
 
 
-def _fake_flags(observations, *, sessions=None, items=None, measure="PHQ-9", expected=None,
-                as_of=None, **kw):
-    """Stand-in for pk.client_flags (issue 10 interface) until it lands: alert for K001, K012,
-    ACTIVE1; watch for K020; reliable deterioration for K012."""
-    ids = pd.Index(sorted(observations["client_id"].unique()), name="client_id")
-    status = pd.Series("on track", index=ids)
-    for cid, st in {"K001": "alert", "K012": "alert", "ACTIVE1": "alert", "K020": "watch"}.items():
-        if cid in ids:
-            status[cid] = st
-    out = pd.DataFrame({"status": status, "reliable_deterioration": ids == "K012",
-                        "not_on_track": pd.NA, "stalled": False, "critical_item": False,
-                        "reasons": np.where(status != "on track", "scores rose by 6 or more", ""),
-                        "n_scores": 2, "first_score": 16.0, "latest_score": 7.0,
-                        "first_date": pd.Timestamp("2026-08-03"),
-                        "latest_date": pd.Timestamp("2026-10-19"), "severity": "mild"}, index=ids)
-    out.attrs["method"] = "test stand-in"
-    return out
+@pytest.fixture(scope="module")
+def flagged():
+    """Two clients whose PHQ-9 rose by 10 (alert): W01 still active (T2), W02 discharged this
+    month (T1), W03 discharged in September (T3)."""
+    return _clinic({"T1": (6, 0), "T2": (6, 0), "T3": (5, 1)},
+                   worse=[("W01", "T2", "active", None), ("W02", "T1", "finished", "2026-10-25"),
+                          ("W03", "T3", "dropped", "2026-09-30")])
 
 
-def test_internal_review_names_every_flagged_client_active_first(clinic, monkeypatch):
-    if not hasattr(pk, "client_flags"):
-        monkeypatch.setattr(pk, "client_flags", _fake_flags, raising=False)
-    flags = pk.client_flags(clinic.observations, sessions=clinic.sessions, as_of="2026-10-31")
+def test_internal_review_names_every_flagged_client_active_first(flagged):
+    flags = pk.client_flags(flagged.observations, sessions=flagged.sessions, as_of="2026-10-31")
     want = set(flags.index[flags["status"].isin(["alert", "watch"])])
-    rep = cohort_sections(clinic, MONTH, audience="internal")
+    assert {"W01", "W02", "W03"} <= want
+    rep = cohort_sections(flagged, MONTH, audience="internal")
     review = rep["review"][0]
     assert set(review.table["client"]) == want
+    assert review.table["client"].iloc[0] == "W01", "active clients come first"
     active = review.table["referral"].eq("active").to_numpy()
-    assert not (np.diff(active.astype(int)) > 0).any(), "active clients come first"
-    t1 = cohort_sections(clinic, MONTH, "T1", audience="internal")["review"][0]
-    therapist = clinic.clients.set_index("client_id")["therapist_id"]
-    assert set(t1.table["client"]) == {c for c in want if therapist[c] == "T1"}
-    pub = cohort_sections(clinic, MONTH, audience="publication")
+    assert not (np.diff(active.astype(int)) > 0).any()
+    therapist = flagged.clients.set_index("client_id")["therapist_id"]
+    for th in ("T1", "T2", "T3"):
+        mine = cohort_sections(flagged, MONTH, th, audience="internal")["review"][0]
+        assert set(mine.table["client"]) == {c for c in want if therapist[c] == th}
+
+
+def test_discharged_with_deterioration_listed_separately(flagged):
+    sec = cohort_sections(flagged, MONTH, audience="internal")["review"][1]
+    assert sec.table["client"].tolist() == ["W02"]  # W01 is active, W03 ended in September
+
+
+def test_publication_names_no_client(flagged):
+    pub = cohort_sections(flagged, MONTH, audience="publication")
     assert pub["review"] == []
     everything = " ".join(s.to_html() for s in [pub["overview"], *pub["outcomes"], *pub["service"],
                                                    pub["backtest"], pub["methods"]])
-    assert not re.search(r"\bK\d{3}\b|ACTIVE1", everything)
-
-
-def test_discharged_with_deterioration_listed_separately(clinic, monkeypatch):
-    if not hasattr(pk, "client_flags"):
-        monkeypatch.setattr(pk, "client_flags", _fake_flags, raising=False)
-    flags = pk.client_flags(clinic.observations, sessions=clinic.sessions, as_of="2026-10-31")
-    want = set(flags.index[flags["reliable_deterioration"].fillna(False).astype(bool)]) - {"ACTIVE1"}
-    sec = cohort_sections(clinic, MONTH, audience="internal")["review"][1]
-    assert set(sec.table["client"]) == want
+    assert not re.search(r"\bK\d{3}\b|ACTIVE1|\bW0\d\b", everything)
 
 
 def test_data_quality_names_clients_only_internally():

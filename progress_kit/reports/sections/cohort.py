@@ -40,7 +40,6 @@ from ..safe import parse_month
 from .common import (
     SUPPRESS_BELOW,
     Section,
-    _expected,
     _fmt_day,
     _plot,
     _stat,
@@ -279,23 +278,24 @@ class Cohort:
 
     # ---------------------------------------------------------------- the decision layer
     @cached_property
-    def expected(self):
-        return _expected(self.clinic, "PHQ-9") if _stat("expected_response") else (None, "")
-
-    @cached_property
     def flags(self) -> pd.DataFrame | None:
+        """client_flags for the clients of this report's scope.
+
+        Computed on the whole service and then narrowed: the expected-response band is fitted
+        on everyone's data, so a therapist's report shows the same status as the service's.
+        """
         fn = _stat("client_flags")
         if fn is None:
             return None
-        ids = self.clinic.clients["client_id"]
-        ids = set(ids[self.in_scope(ids)])
-        obs = self.observations[self.observations["client_id"].isin(ids)]
-        ses = self.sessions[self.sessions["client_id"].isin(ids)]
         items = getattr(self.clinic, "items", None)
         if items is not None:
-            items = items[items["client_id"].isin(ids) & (items["date"] <= self.end)]
-        return fn(obs, items=items, sessions=ses, measure="PHQ-9", expected=self.expected[0],
-                  as_of=self.end)
+            items = items[items["date"] <= self.end]
+        # expected=None: the band is fitted leave-one-client-out on the service's own data
+        f = fn(self.observations, items=items, sessions=self.sessions, measure="PHQ-9",
+               as_of=self.end)
+        out = f[self.in_scope(f.index)]
+        out.attrs = f.attrs
+        return out
 
 
 def _publication_note(c: Cohort) -> str:
@@ -642,10 +642,11 @@ def discharged_with_deterioration(c: Cohort) -> Section:
                           "therapist": c.group_of(sel.index).to_numpy(),
                           "referral": [_referral(s, e) for s, e in
                                        zip(info["status"], info["end_date"], strict=True)],
-                          "first PHQ-9": sel["first_score"].map(lambda v: "–" if pd.isna(v) else f"{v:g}"),
-                          "latest PHQ-9": sel["latest_score"].map(lambda v: "–" if pd.isna(v) else f"{v:g}"),
+                          "first PHQ-9": [("–" if pd.isna(v) else f"{v:g}") for v in sel["first_score"]],
+                          "latest PHQ-9": [("–" if pd.isna(v) else f"{v:g}") for v in sel["latest_score"]],
                           "reasons": sel["reasons"].fillna("").to_numpy()})
-    sec = Section("discharged", title, table=table.sort_values(["therapist", "client"]))
+    sec = Section("discharged", title,
+                  table=table.sort_values(["therapist", "client"], ignore_index=True))
     sec.message = (f"{len(table)} client(s) ended treatment this month worse, by a reliable change, "
                    "than they started: worth a follow-up call and a look at what happened."
                    if len(table) else "No client ended treatment this month with reliable deterioration.")
@@ -658,12 +659,8 @@ def on_track_backtest(c: Cohort) -> Section:
     fn = _stat("evaluate_on_track")
     if fn is None:
         return _unavailable("backtest", title, "the on-track backtest (evaluate_on_track)")
-    expected = c.expected[0]
-    if expected is None:
-        return Section("backtest", title, "insufficient",
-                       f"The data are too small for an expected course ({c.expected[1]}).")
     try:
-        res = fn(c.observations, measure="PHQ-9", expected=expected)
+        res = fn(c.observations, measure="PHQ-9")
     except ValueError as exc:
         return Section("backtest", title, "insufficient", f"Not computed: {exc}")
     r = res.iloc[0]
