@@ -220,3 +220,58 @@ def test_funnel_limits_follow_spiegelhalter():
     se = np.sqrt(0.25 / 100_000)
     assert lim.loc[1, "lower_95"] == pytest.approx(0.5 - 1.959964 * se, abs=2e-5)
     assert lim.loc[1, "upper_99.8"] == pytest.approx(0.5 + 3.090232 * se, abs=2e-5)
+
+
+# ---------------------------------------------------------------- rendered reports (slow)
+
+
+def _pdf_text(path):
+    from pypdf import PdfReader
+
+    return [page.extract_text() or "" for page in PdfReader(path).pages]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    from progress_kit import demo_data
+    from progress_kit.reports.context import load_clinic
+    from progress_kit.reports.render import render_cohort
+
+    folder = tmp_path_factory.mktemp("clinic")
+    demo_data(n_clients=30, months=5, seed=3, end="2026-10-31").write(folder)
+    out = tmp_path_factory.mktemp("reports")
+    clinic = load_clinic(folder)
+    therapist = sorted(clinic.clients["therapist_id"].unique())[0]
+    files = {}
+    for audience, th in (("internal", None), ("publication", None), ("publication", therapist)):
+        stem = f"cohort-{audience}-{th or 'all'}"
+        render_cohort(folder, MONTH, out, audience=audience, therapist_id=th, stem=stem)
+        files[(audience, th)] = (out / f"{stem}.html", out / f"{stem}.pdf")
+    return clinic, therapist, files
+
+
+@pytest.mark.slow
+def test_rendered_internal_report_names_every_alert_client(rendered):
+    clinic, _, files = rendered
+    flags = S.Cohort(clinic, MONTH).flags
+    alert = set(flags.index[flags["status"] == "alert"])
+    assert alert, "the demo clinic has clients on alert"
+    html_path, pdf_path = files[("internal", None)]
+    html_text, pdf_text = html_path.read_text(), " ".join(_pdf_text(pdf_path))
+    for cid in alert:
+        assert cid in html_text and cid in pdf_text, cid
+    assert "Audience: internal" in _pdf_text(pdf_path)[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("who", ["service", "therapist"])
+def test_rendered_publication_report_names_no_client(rendered, who):
+    clinic, therapist, files = rendered
+    html_path, pdf_path = files[("publication", None if who == "service" else therapist)]
+    pages = _pdf_text(pdf_path)
+    assert "Audience: publication" in pages[0]
+    ids = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
+    html_text = re.sub(r"data:[^\"']+", "", html_path.read_text())  # embedded images aside
+    for text in (html_text, " ".join(pages)):
+        words = set(re.findall(r"[A-Za-z0-9_]+", text))
+        assert not ids & words, sorted(ids & words)[:5]
