@@ -529,8 +529,9 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
     if c.publication:
         grid = pd.DataFrame([{"first_low": bins[i][0], "first_high": bins[i][1],
                               "last_low": bins[j][0], "last_high": bins[j][1],
-                              "shown": "" if exact[f"bin{i}_{j}"] == 0 and not hidden[f"bin{i}_{j}"]
-                              else shown[f"bin{i}_{j}"]}
+                              # an empty cell stays blank: a zero protects nothing, and
+                              # protect_counts never counts on one
+                              "shown": "" if exact[f"bin{i}_{j}"] == 0 else shown[f"bin{i}_{j}"]}
                              for i in range(len(bins)) for j in range(len(bins))])
         sec.message += " The figure shows counts per cell, not one marker per client."
         sec.plot = lambda ax: _plot("plot_jacobson_binned", grid, measure=measure, ax=ax)
