@@ -146,20 +146,21 @@ def test_internal_review_names_every_flagged_client_active_first(flagged):
     want = set(flags.index[flags["status"].isin(["alert", "watch"])])
     assert {"W01", "W02", "W03"} <= want
     rep = cohort_sections(flagged, MONTH, audience="internal")
-    review = rep["review"][0]
-    assert set(review.table["client"]) == want
-    assert review.table["client"].iloc[0] == "W01", "active clients come first"
-    active = review.table["referral"].eq("active").to_numpy()
+    review = rep["review"][0].facts["clients"]
+    assert set(review["client"]) == want
+    assert review["client"].iloc[0] == "W01", "active clients come first"
+    assert rep["review"][0].table.iloc[0, 0] == "W01 (T2), active: alert"
+    active = review["referral"].eq("active").to_numpy()
     assert not (np.diff(active.astype(int)) > 0).any()
     therapist = flagged.clients.set_index("client_id")["therapist_id"]
     for th in ("T1", "T2", "T3"):
         mine = cohort_sections(flagged, MONTH, th, audience="internal")["review"][0]
-        assert set(mine.table["client"]) == {c for c in want if therapist[c] == th}
+        assert set(mine.facts["clients"]["client"]) == {c for c in want if therapist[c] == th}
 
 
 def test_discharged_with_deterioration_listed_separately(flagged):
     sec = cohort_sections(flagged, MONTH, audience="internal")["review"][1]
-    assert sec.table["client"].tolist() == ["W02"]  # W01 is active, W03 ended in September
+    assert sec.facts["clients"]["client"].tolist() == ["W02"]  # W01 is active, W03 ended in September
 
 
 def test_publication_names_no_client(flagged):

@@ -597,6 +597,15 @@ def _referral(status, end) -> str:
     return f"{status} {_fmt_day(end)}"
 
 
+def _who_first(table: pd.DataFrame, status: str | None = None) -> pd.DataFrame:
+    """One 'client' column (ID, therapist, referral, status) so the reasons get the width."""
+    who = [f"{r['client']} ({r['therapist']}), {r['referral']}" + (f": {r[status]}" if status else "")
+           for _, r in table.iterrows()]
+    rest = table.drop(columns=["client", "therapist", "referral"] + ([status] if status else []))
+    return pd.concat([pd.DataFrame({"client (therapist), referral" + (": status" if status else ""):
+                                    who}), rest], axis=1)
+
+
 def clients_to_review(c: Cohort) -> Section:
     """Every client whose status is alert or watch, named, active clients first (internal)."""
     title = "Clients to review"
@@ -620,7 +629,8 @@ def clients_to_review(c: Cohort) -> Section:
     table = table.sort_values(["_active", "_alert", "therapist", "client"], kind="stable")
     table = table.drop(columns=["_active", "_alert"]).reset_index(drop=True)
     n_alert = int((flagged["status"] == "alert").sum())
-    sec = Section("review", title, table=table)
+    sec = Section("review", title, table=_who_first(table, "status"))
+    sec.facts["clients"] = table
     sec.message = (f"{len(table)} client(s) of {c.scope} to review: {n_alert} alert, "
                    f"{len(table) - n_alert} watch. Clients still in treatment first. A prompt to "
                    "review, not a verdict." if len(table) else f"No client of {c.scope} is on alert "
@@ -646,8 +656,9 @@ def discharged_with_deterioration(c: Cohort) -> Section:
                           "first PHQ-9": [("–" if pd.isna(v) else f"{v:g}") for v in sel["first_score"]],
                           "latest PHQ-9": [("–" if pd.isna(v) else f"{v:g}") for v in sel["latest_score"]],
                           "reasons": sel["reasons"].fillna("").to_numpy()})
-    sec = Section("discharged", title,
-                  table=table.sort_values(["therapist", "client"], ignore_index=True))
+    table = table.sort_values(["therapist", "client"], ignore_index=True)
+    sec = Section("discharged", title, table=_who_first(table))
+    sec.facts["clients"] = table
     sec.message = (f"{len(table)} client(s) ended treatment this month worse, by a reliable change, "
                    "than they started: worth a follow-up call and a look at what happened."
                    if len(table) else "No client ended treatment this month with reliable deterioration.")
