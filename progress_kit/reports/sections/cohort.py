@@ -608,7 +608,7 @@ def _who_first(table: pd.DataFrame, status: str | None = None) -> pd.DataFrame:
 
 def clients_to_review(c: Cohort) -> Section:
     """Every client whose status is alert or watch, named, active clients first (internal)."""
-    title = "Clients to review"
+    title = "On alert or watch"
     if c.flags is None:
         return _unavailable("review", title, "the client status (client_flags)")
     f = c.flags
@@ -653,8 +653,9 @@ def discharged_with_deterioration(c: Cohort) -> Section:
                           "therapist": c.group_of(sel.index).to_numpy(),
                           "referral": [_referral(s, e) for s, e in
                                        zip(info["status"], info["end_date"], strict=True)],
-                          "first PHQ-9": [("–" if pd.isna(v) else f"{v:g}") for v in sel["first_score"]],
-                          "latest PHQ-9": [("–" if pd.isna(v) else f"{v:g}") for v in sel["latest_score"]],
+                          "PHQ-9 first → latest": [
+                              ("–" if pd.isna(a) or pd.isna(b) else f"{a:g} → {b:g}")
+                              for a, b in zip(sel["first_score"], sel["latest_score"], strict=True)],
                           "reasons": sel["reasons"].fillna("").to_numpy()})
     table = table.sort_values(["therapist", "client"], ignore_index=True)
     sec = Section("discharged", title, table=_who_first(table))
