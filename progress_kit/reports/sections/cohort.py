@@ -415,7 +415,8 @@ def recovery_funnel(c: Cohort) -> Section:
         counts, hidden = c.cube["counts"][:, year], c.cube["hidden"][:, year]
         units = [*c.groups, "service"]
         x, n = counts[:, rec], counts[:, den]
-        hide = hidden[:, rec] | hidden[:, den]
+        hide_x, hide_n = hidden[:, rec], hidden[:, den]
+        hide = hide_x | hide_n
     else:  # internal only (checked in Cohort)
         if c.group not in c.clinic.clients.columns:
             raise ValueError(f"group {c.group!r} is not a column of the clients table")
@@ -425,9 +426,10 @@ def recovery_funnel(c: Cohort) -> Section:
         units = [*map(str, by.index), "service"]
         x = np.r_[by["recovery"].to_numpy(), by["recovery"].sum()]
         n = np.r_[by["case_finished"].to_numpy(), by["case_finished"].sum()]
-        hide = np.zeros(len(x), dtype=bool)
+        hide = hide_x = hide_n = np.zeros(len(x), dtype=bool)
     keep = n > 0
-    units, x, n, hide = [u for u, k in zip(units, keep, strict=True) if k], x[keep], n[keep], hide[keep]
+    units = [u for u, k in zip(units, keep, strict=True) if k]
+    x, n, hide, hide_x, hide_n = x[keep], n[keep], hide[keep], hide_x[keep], hide_n[keep]
     if not len(n) or n[-1] == 0 or hide[-1]:
         return Section("recovery", title, "insufficient",
                        "Too few finished cases in the last 12 months for a recovery rate.")
@@ -447,8 +449,8 @@ def recovery_funnel(c: Cohort) -> Section:
             where.append("outside 95% limits")
         else:
             where.append("within limits")
-    shown_x = publication_counts(x, hide) if c.publication else x.astype(str)
-    shown_n = publication_counts(n, hide) if c.publication else n.astype(str)
+    shown_x = publication_counts(x, hide_x) if c.publication else x.astype(str)
+    shown_n = publication_counts(n, hide_n) if c.publication else n.astype(str)
     table = pd.DataFrame({label: units, "recovered": shown_x, "finished cases": shown_n,
                           "rate": [_pct(v) for v in rate],
                           "95% CI": ["–" if h else f"{a:.0%}–{b:.0%}" for h, a, b in zip(hide, lo, hi,
