@@ -276,3 +276,18 @@ def test_rendered_publication_report_names_no_client(rendered, who):
     for text in (html_text, " ".join(pages)):
         words = set(re.findall(r"[A-Za-z0-9_]+", text))
         assert not ids & words, sorted(ids & words)[:5]
+
+
+def test_outcome_cube_leaves_no_relation_with_one_hidden_cell():
+    # the demo clinic: every service = sum of therapists and every quarter / 12 months = sum of
+    # months relation has none or at least two withheld non-zero cells
+    c = S.Cohort(pk.demo_data(n_clients=40, months=8, seed=5, end="2026-10-31"), MONTH,
+                 audience="publication")
+    counts, hidden = c.cube["counts"], c.cube["hidden"]
+    assert hidden.any() and not hidden.all()
+    risky = hidden & (counts > 0)
+    assert (risky[:-1].sum(axis=0) + risky[-1] != 1).all()  # over therapists, per period/count
+    months = [j for j, p in enumerate(c.periods) if p[1] == "trend"]
+    year = len(c.periods) - 1
+    assert (risky[:, months].sum(axis=1) + risky[:, year] != 1).all()
+    assert (hidden == (counts < 5)).sum() < hidden.size  # some complements were needed
