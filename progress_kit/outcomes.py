@@ -25,7 +25,8 @@ from .distributed import is_dask_collection
 from .measures import anxiety_measure_for, get_measure
 
 __all__ = ["talking_therapies_outcomes", "service_rates", "wilson_interval", "period_bounds",
-           "publication_counts", "protect_counts", "outcome_counts", "funnel_limits", "read_benchmarks"]
+           "publication_counts", "protect_counts", "outcome_counts", "with_complements", "funnel_limits",
+           "read_benchmarks"]
 
 _OBS_COLUMNS = ("client_id", "date", "measure", "score")
 
@@ -687,6 +688,11 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     - reliable improvement and reliable deterioration rates: over finished;
     - reliable recovery rate: over finished and a case at the start, like recovery.
 
+    In publication a rate is also withheld where fewer than 5 are on the other side
+    (denominator minus numerator, including none): "finished 7 of 8" would otherwise tell that
+    one referral did not finish, and "100%" that every one did. This goes beyond NHS Digital's
+    rule, as issue 14 of progress-kit asks.
+
     Complementary suppression works count by count (:func:`protect_counts`): each count of the
     service total equals the sum over the groups, and a rate is withheld whenever one of its two
     counts is. Tables broken down by several columns at once are protected only against the
@@ -721,13 +727,15 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     sums = outcome_counts(outcomes, by)
     hidden = None
     if audience == "publication":
-        hidden = _protect_breakdown(sums) if keys else sums.to_numpy() < SMALL_COUNT
-        hidden = pd.DataFrame(hidden, index=sums.index, columns=sums.columns)
+        full = with_complements(sums)
+        hidden = _protect_breakdown(full) if keys else full.to_numpy() < SMALL_COUNT
+        hidden = pd.DataFrame(hidden, index=full.index, columns=full.columns)
     parts = []
     for outcome, num, den in _RATES:
         part = pd.DataFrame({"outcome": outcome, "numerator": sums[num], "denominator": sums[den]})
         if hidden is not None:
             part["_hide_num"], part["_hide_den"] = hidden[num], hidden[den]
+            part["_hide_rate"] = hidden[num] | hidden[den] | hidden[f"not_{outcome}"]
         parts.append(part.reset_index() if keys else part.reset_index(drop=True))
     table = pd.concat(parts, ignore_index=True)
     if keys:
@@ -739,7 +747,7 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     if hidden is not None:
         hide_num = table.pop("_hide_num").to_numpy(bool)
         hide_den = table.pop("_hide_den").to_numpy(bool)
-        table.loc[hide_num | hide_den, ["rate", "ci_low", "ci_high"]] = np.nan
+        table.loc[table.pop("_hide_rate").to_numpy(bool), ["rate", "ci_low", "ci_high"]] = np.nan
         table["numerator"] = publication_counts(x, hide_num)
         table["denominator"] = publication_counts(n, hide_den)
     table.attrs["audience"] = audience
@@ -747,11 +755,29 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     table.attrs["method"] = f"Wilson {level:.0%} intervals" + (
         "; publication rules of NHS Digital: counts below 5 shown as '*', other counts rounded to "
         "the nearest 5, rates (from the unrounded counts) withheld where the numerator or "
-        "denominator is below 5" + (
+        "denominator is below 5, or fewer than 5 are on the other side (denominator minus "
+        "numerator)" + (
             "; complementary suppression: where a breakdown would let a hidden count be worked "
             "out from the service total, the next smallest count is withheld too ('*')"
             if keys else "") if audience == "publication" else "; exact counts (internal use)")
     return table
+
+
+def with_complements(counts: pd.DataFrame) -> pd.DataFrame:
+    """Counts plus, for each rate, the other side: ``not_<outcome>`` = denominator - numerator.
+
+    A rate with its interval gives the exact numerator and denominator away, and so their
+    difference: "finished 7 of 8" tells that 1 did not finish. The differences are therefore
+    protected like any published count, and a rate is withheld where its difference is.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({k: [8] for k in _COUNTS}).assign(finished=7)
+    >>> int(with_complements(c).loc[0, "not_finished"])
+    1
+    """
+    extra = {f"not_{o}": counts[den] - counts[num] for o, num, den in _RATES}
+    return pd.concat([counts, pd.DataFrame(extra, index=counts.index)], axis=1)
 
 
 def _protect_breakdown(sums: pd.DataFrame) -> np.ndarray:

@@ -59,8 +59,8 @@ def _clinic(plan, worse=()):
 
 @pytest.fixture(scope="module")
 def clinic():
-    # recovered 10, 7, 2 (total 19); finished cases 10, 7, 6 (total 23)
-    return _clinic({"T1": (10, 0), "T2": (7, 0), "T3": (2, 4)})
+    # recovered 10, 7, 2 (total 19); finished cases 10, 7, 7 (total 24)
+    return _clinic({"T1": (10, 0), "T2": (7, 0), "T3": (2, 5)})
 
 
 def _recovery(clinic, therapist, period="12 months to Oct 2026"):
@@ -71,19 +71,20 @@ def _recovery(clinic, therapist, period="12 months to Oct 2026"):
 def test_active_client_is_in_no_outcome_of_the_report(clinic):
     r = S.Cohort(clinic, MONTH, audience="internal").rates()
     fin = r[(r["period"] == MONTH) & (r["outcome"] == "finished")].iloc[0]
-    assert (fin["x"], fin["n"]) == (23, 23)  # the active client is neither ended nor finished
+    assert (fin["x"], fin["n"]) == (24, 24)  # the active client is neither ended nor finished
 
 
 def test_complementary_suppression_across_service_and_therapist_reports(clinic):
     # by hand: T3's 2 recovered is below 5; with T1's 10 and the service's 19 shown, it would be
     # 19 - 10 - 7, so the next smallest (T2's 7) is withheld in T2's own report as well
     service, t1, t2, t3 = (_recovery(clinic, t) for t in (None, "T1", "T2", "T3"))
-    assert (service["numerator"], service["denominator"]) == ("20", "25")  # 19 and 23 rounded
+    assert (service["numerator"], service["denominator"]) == ("20", "25")  # 19 and 24 rounded
+    assert service["rate"] == pytest.approx(19 / 24)  # 5 not recovered: both sides >= 5
     assert (t1["numerator"], t1["denominator"]) == ("10", "10")
-    assert t1["rate"] == pytest.approx(1.0)
+    assert np.isnan(t1["rate"])  # 10 of 10: none on the other side, "100%" is withheld
     assert t2["numerator"] == "*" and np.isnan(t2["rate"])
     assert t3["numerator"] == "*" and np.isnan(t3["rate"])
-    assert t3["denominator"] == "5"  # 6 finished cases: shown, rounded
+    assert t3["denominator"] == "5"  # 7 finished cases: shown, rounded
     # the month and the quarter hold the same referrals: withheld the same way
     for period in (MONTH, "2026Q4 to date"):
         assert _recovery(clinic, "T2", period)["numerator"] == "*"
@@ -111,7 +112,7 @@ def test_no_published_relation_has_a_single_hidden_cell(clinic):
 def test_publication_rounds_internal_is_exact(clinic):
     pub = cohort_sections(clinic, MONTH, audience="publication")["outcomes"][0].table
     internal = cohort_sections(clinic, MONTH, audience="internal")["outcomes"][0].table
-    assert "19 of 23" in internal.to_string() and "19 of 23" not in pub.to_string()
+    assert "19 of 24" in internal.to_string() and "19 of 24" not in pub.to_string()
     assert "20 of 25" in pub.to_string()
 
 
@@ -191,9 +192,10 @@ def test_binned_jacobson_has_no_marker_per_client(clinic):
     sec.plot(ax)
     assert not ax.collections, "no scatter markers"
     texts = {t.get_text() for t in ax.texts if "\n" not in t.get_text()}
-    # by hand: first scores all in 15-19; latest 5-9 for 17 recovered + the active client (18) and
-    # 10-14 for T3's 4 not recovered. 4 is below 5; the report also says 24 clients ("25"), so
-    # 24 - 18 would give the 4 away: the 18 is withheld too, and every cell shows '*'
+    # by hand: first scores all in 15-19; latest 5-9 for 19 recovered + the active client (20:
+    # T1 11, T2 7, T3 2) and 10-14 for T3's 5 not recovered. T3's 2 is below 5, so T2's 7 goes
+    # too; T3 has 7 clients, so its 5 would be 7 - 2: withheld, and then the service's 5, and
+    # the service's 20 (25 - 5): every cell shows '*'
     assert texts == {"*"}
     assert sec.message.startswith("25 clients")
 

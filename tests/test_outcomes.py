@@ -188,6 +188,18 @@ def test_publication_rates_come_from_unrounded_counts_and_need_5_each_side():
     assert np.isnan(r.loc["recovery", ["rate", "ci_low", "ci_high"]].astype(float)).all()
 
 
+def test_publication_withholds_a_rate_with_fewer_than_5_on_the_other_side():
+    # "finished 7 of 8" would tell that 1 did not finish (issue 14, item 7)
+    out = pd.DataFrame({"finished": [True] * 7 + [False], "caseness_start": True, "recovery": False,
+                        "reliable_improvement": False, "reliable_deterioration": False,
+                        "reliable_recovery": False})
+    r = pk.service_rates(out).set_index("outcome")
+    assert r.loc["finished", ["numerator", "denominator"]].tolist() == ["5", "10"]
+    assert np.isnan(r.loc["finished", "rate"])
+    assert pk.service_rates(out, audience="internal").set_index("outcome").loc[
+        "finished", "rate"] == pytest.approx(7 / 8)
+
+
 def test_suppress_is_a_deprecated_alias():
     out = _outcomes(12, 8, 5)
     with pytest.warns(DeprecationWarning, match="audience='internal'"):

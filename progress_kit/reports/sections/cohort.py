@@ -35,6 +35,7 @@ from ...outcomes import (
     protect_counts,
     publication_counts,
     wilson_interval,
+    with_complements,
 )
 from ..safe import parse_month
 from .common import (
@@ -54,6 +55,8 @@ __all__ = ["Cohort", "AUDIENCES", "cohort_overview", "service_outcomes", "outcom
 
 AUDIENCES = ("internal", "publication")
 NO_THERAPIST = "(no therapist)"
+# the counts protected together: each rate's numerator, denominator and their difference
+_CUBE = _COUNTS + [f"not_{o}" for o, _, _ in _RATES]
 DIARY = ["mood", "sleep_quality", "homework", "goals_on_track", "takeaways"]
 _OUTCOME_ROWS = ["finished", "recovery", "reliable_improvement", "reliable_deterioration",
                  "reliable_recovery"]
@@ -228,10 +231,10 @@ class Cohort:
         """Counts per therapist (+ service), period and count; hidden cells in publication."""
         out = self.outcomes
         groups, periods = self.groups, self.periods
-        g, p, k = len(groups) + 1, len(periods), len(_COUNTS)
+        g, p, k = len(groups) + 1, len(periods), len(_CUBE)
         counts = np.zeros((g, p, k), dtype=np.int64)
         if out is not None and len(out):
-            by = outcome_counts(out, by=["_group", "month"])
+            by = with_complements(outcome_counts(out, by=["_group", "month"]))[_CUBE]
             full = by.reindex(pd.MultiIndex.from_product([groups, self.window]), fill_value=0)
             monthly = full.to_numpy().reshape(len(groups), len(self.window), k)
             for j, (_, _, months) in enumerate(periods):
@@ -259,9 +262,9 @@ class Cohort:
         recs = []
         for j, (label, kind, _) in enumerate(self.periods):
             for outcome, num, den in _RATES:
-                a, b = _COUNTS.index(num), _COUNTS.index(den)
+                a, b, o = _CUBE.index(num), _CUBE.index(den), _CUBE.index(f"not_{outcome}")
                 x, n = int(counts[j, a]), int(counts[j, b])
-                hide = bool(hidden[j, a] or hidden[j, b])
+                hide = bool(hidden[j, a] or hidden[j, b] or hidden[j, o])
                 rate = x / n if n and not hide else np.nan
                 lo, hi = wilson_interval(x, n) if n and not hide else (np.nan, np.nan)
                 recs.append({"period": label, "kind": kind, "month": label if kind == "trend" else None,
@@ -409,14 +412,14 @@ def recovery_funnel(c: Cohort) -> Section:
     title = f"Recovery by {label} (12 months, funnel plot)"
     if c.outcomes is None:
         return _unavailable("recovery", title, "the Talking Therapies outcome rates")
-    rec, den = _COUNTS.index("recovery"), _COUNTS.index("case_finished")
+    rec, den, other = (_CUBE.index(k) for k in ("recovery", "case_finished", "not_recovery"))
     year = len(c.periods) - 1
     if c.group == "therapist_id":
         counts, hidden = c.cube["counts"][:, year], c.cube["hidden"][:, year]
         units = [*c.groups, "service"]
         x, n = counts[:, rec], counts[:, den]
         hide_x, hide_n = hidden[:, rec], hidden[:, den]
-        hide = hide_x | hide_n
+        hide = hide_x | hide_n | hidden[:, other]
     else:  # internal only (checked in Cohort)
         if c.group not in c.clinic.clients.columns:
             raise ValueError(f"group {c.group!r} is not a column of the clients table")
@@ -685,7 +688,7 @@ def on_track_backtest(c: Cohort) -> Section:
              ("base rate (reliable deterioration)", tp + fn_, tp + fp + fn_ + tn)]
     rows = []
     for name, x, n in parts:
-        small = c.publication and (x < SMALL_COUNT or n < SMALL_COUNT)
+        small = c.publication and (x < SMALL_COUNT or n - x < SMALL_COUNT)
         rows.append({"": name, "value": "–" if small or n == 0 else f"{x / n:.0%}",
                      "of": (publication_counts([n])[0] if c.publication else str(n))})
     sec = Section("backtest", title, table=pd.DataFrame(rows))
