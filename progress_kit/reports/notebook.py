@@ -62,7 +62,7 @@ def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = N
     overview = S.cohort_overview(c)
     backtest = S.on_track_backtest(c)
     return {"overview": overview, "outcomes": outcome, "review": review, "service": service,
-            "backtest": backtest, "audience": audience,
+            "backtest": backtest,
             "methods": S.methods([*outcome, *review, *service, backtest])}
 
 
