@@ -293,3 +293,23 @@ def test_outcome_cube_leaves_no_relation_with_one_hidden_cell():
     year = len(c.periods) - 1
     assert (risky[:, months].sum(axis=1) + risky[:, year] != 1).all()
     assert (hidden == (counts < 5)).sum() < hidden.size  # some complements were needed
+
+
+def test_cli_audience_on_report_cohort_and_batch(capsys):
+    from progress_kit.cli import build_parser
+
+    parser = build_parser()
+    for cmd in (["report", "cohort"], ["batch"]):
+        assert parser.parse_args([*cmd, "d", "--month", MONTH]).audience == "internal"
+        args = parser.parse_args([*cmd, "d", "--month", MONTH, "--audience", "publication"])
+        assert args.audience == "publication"
+        with pytest.raises(SystemExit):
+            parser.parse_args([*cmd, "d", "--month", MONTH, "--audience", "public"])
+    assert "invalid choice: 'public'" in capsys.readouterr().err
+
+
+def test_render_cohort_refuses_an_unknown_audience(tmp_path):
+    from progress_kit.reports.render import render_cohort
+
+    with pytest.raises(ValueError, match="audience 'everyone'"):
+        render_cohort(None, MONTH, tmp_path, audience="everyone")
