@@ -362,7 +362,8 @@ def service_outcomes(c: Cohort) -> Section:
                    "out of the referrals that ended; recovery and reliable recovery out of the "
                    "finished who were a case at the start; the others out of the finished. "
                    "Clients still in treatment are in no outcome." + _publication_note(c)
-                   + (" A rate is withheld (–) where its numerator or denominator is below 5."
+                   + (" A rate is withheld (–) where its numerator or denominator is below 5, "
+                      "or fewer than 5 are on the other side (e.g. 100%, or 7 of 8)."
                       if c.publication else ""))
     sec.method = ("Talking Therapies outcomes (NHS England 2023 definitions; NHS Digital monthly "
                   "statistics count referrals in the month they ended): "
@@ -370,7 +371,8 @@ def service_outcomes(c: Cohort) -> Section:
     if c.publication:
         sec.method += (" Publication rules (NHS Digital): counts below 5 as *, others rounded to "
                        "the nearest 5, rates from unrounded counts and withheld where the "
-                       "numerator or denominator is below 5; complementary suppression across the "
+                       "numerator or denominator is below 5 or fewer than 5 are on the other side "
+                       "(denominator minus numerator); complementary suppression across the "
                        "service, every therapist, each month, the quarter and the 12 months.")
     return sec
 
