@@ -363,7 +363,7 @@ def service_outcomes(c: Cohort) -> Section:
                    "finished who were a case at the start; the others out of the finished. "
                    "Clients still in treatment are in no outcome." + _publication_note(c)
                    + (" A rate is withheld (–) where its numerator or denominator is below 5, "
-                      "or fewer than 5 are on the other side (e.g. 100%, or 7 of 8)."
+                      "or fewer than 5 are on the other side (all of them, or 7 of 8)."
                       if c.publication else ""))
     sec.method = ("Talking Therapies outcomes (NHS England 2023 definitions; NHS Digital monthly "
                   "statistics count referrals in the month they ended): "
