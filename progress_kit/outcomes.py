@@ -12,6 +12,9 @@ per-client numbers.
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -20,7 +23,9 @@ from ._dask import dask_dispatch, is_dask_collection
 from .change import _sort_order
 from .measures import anxiety_measure_for, get_measure
 
-__all__ = ["talking_therapies_outcomes", "service_rates", "wilson_interval"]
+__all__ = ["talking_therapies_outcomes", "service_rates", "wilson_interval", "period_bounds",
+           "publication_counts", "protect_counts", "outcome_counts", "with_complements", "funnel_limits",
+           "read_benchmarks"]
 
 _OBS_COLUMNS = ("client_id", "date", "measure", "score")
 
@@ -57,8 +62,9 @@ def _first_last(codes: np.ndarray, day: np.ndarray, slot: np.ndarray, score: np.
 
 def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFrame | None = None,
                                *, depression: str = "PHQ-9", anxiety: str = "GAD-7",
-                               clients: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per-client outcomes as NHS Talking Therapies reports them.
+                               clients: pd.DataFrame | None = None,
+                               period: str | tuple | None = None) -> pd.DataFrame:
+    """Per-client outcomes as NHS Talking Therapies reports them, for referrals that ended.
 
     Parameters
     ----------
@@ -66,8 +72,8 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
         Long table with ``client_id``, ``date``, ``measure``, ``score`` (other measures are
         ignored, as are missing scores).
     sessions : DataFrame, optional
-        ``client_id``, ``attended`` (bool), ``kind``; when given, a client has *finished* with
-        at least two attended ``treatment`` sessions.
+        ``client_id``, ``attended`` (bool), ``kind``: attended ``treatment`` sessions count
+        towards *finished*. Without it, days with a score stand in for sessions.
     depression : str
         Registry name of the depression measure.
     anxiety : str
@@ -76,7 +82,13 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
         ``client_id`` and ``problem``: a problem with a registered anxiety-disorder-specific
         measure (:func:`progress_kit.anxiety_measure_for`, e.g. social_anxiety -> SPIN) uses that
         measure when the client has scores on it, else ``anxiety``. A ``therapist_id`` column is
-        carried over for :func:`service_rates`.
+        carried over for :func:`service_rates`. With ``status`` and ``end_date`` (the data
+        model's clients table) it says whose referral has *ended*: status ``finished`` or
+        ``dropped`` with an end date. Scores after a client's end date are then ignored.
+    period : str or (start, end), optional
+        Keep only the referrals that ended in this period, as the national statistics count:
+        a month ``"2026-10"``, a quarter ``"2026Q4"``, a year ``"2026"`` or a pair of dates
+        (both days included). Needs ``clients`` with ``status`` and ``end_date``.
 
     Returns
     -------
@@ -85,11 +97,22 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
         ``anxiety_measure``, ``n_scored`` (days with a score on either), ``first_date``,
         ``last_date``, ``depression_first``/``_last``, ``anxiety_first``/``_last``, ``paired``
         (both measures scored on two or more days), ``n_treatment_sessions`` (with sessions),
-        and the flags ``finished``, ``caseness_start``, ``recovery``, ``reliable_improvement``,
+        ``status`` and ``end_date`` (when ``clients`` has them), and the flags ``ended``,
+        ``finished``, ``caseness_start``, ``recovery``, ``reliable_improvement``,
         ``reliable_deterioration``, ``reliable_recovery``.
 
     Notes
     -----
+    *Finished a course of treatment* (NHS England 2023; NHS Digital, NHS Talking Therapies
+    monthly statistics, "finished a course of treatment"): the referral has **ended** (status
+    finished or dropped, with an end date) **and** the client attended at least two treatment
+    sessions. A client still in treatment (status active, or no end date) has no outcome: every
+    flag is False, so mid-treatment scores never count as an outcome.
+
+    Without ``clients`` (or without its ``status`` and ``end_date`` columns) the kit cannot know
+    whose referral ended, so every client is treated as ended: pass only completed referrals
+    then. ``attrs["method"]`` says which rule was applied.
+
     For each measure the first and the last score are compared (NHS England 2023):
 
     - caseness at start: first depression score clinical (PHQ-9 >= 10) or first anxiety score
@@ -120,7 +143,9 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     ...     "date": pd.to_datetime(["2026-01-05", "2026-01-05", "2026-03-02", "2026-03-02"] * 2),
     ...     "measure": ["PHQ-9", "GAD-7"] * 4,
     ...     "score": [16, 12, 7, 5, 14, 6, 12, 9]})
-    >>> out = talking_therapies_outcomes(obs)
+    >>> clients = pd.DataFrame({"client_id": ["a", "b"], "status": ["finished", "dropped"],
+    ...                         "end_date": pd.to_datetime(["2026-03-09", "2026-03-20"])})
+    >>> out = talking_therapies_outcomes(obs, clients=clients, period="2026-03")
     >>> out[["caseness_start", "recovery", "reliable_improvement", "reliable_recovery"]]
     ... # doctest: +NORMALIZE_WHITESPACE
                caseness_start  recovery  reliable_improvement  reliable_recovery
@@ -130,8 +155,13 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     """
     if any(is_dask_collection(f) for f in (observations, sessions, clients)):
         return dask_dispatch("talking_therapies_outcomes", observations, sessions, clients,
-                             depression=depression, anxiety=anxiety)
+                             depression=depression, anxiety=anxiety, period=period)
     _require(observations, "observations", _OBS_COLUMNS)
+    bounds = None if period is None else period_bounds(period)
+    ends = _referral_ends(clients)
+    if bounds is not None and ends is None:
+        raise ValueError("period= needs clients with the columns 'status' and 'end_date', to know "
+                         "whose referral ended in the period")
     dep_m = get_measure(depression)
     default_anx = get_measure(anxiety)
     for m in (dep_m, default_anx):
@@ -201,6 +231,12 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
         raise ValueError("observations column 'date' has missing dates in scored rows")
     day = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
     codes = codes.astype(np.int64)
+    if ends is not None:
+        # scores after the referral ended (follow-up) are not the end-of-treatment score
+        end_day = _end_days(ends, index)
+        within = day <= end_day[codes]
+        if not within.all():
+            codes, day, slot, score = codes[within], day[within], slot[within], score[within]
     order = _sort_order(codes, day)
     if order is not None:
         # one array at a time, so each original is freed before the next copy (peak memory)
@@ -245,9 +281,12 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
             sessions["kind"] == "treatment").to_numpy(dtype=bool, na_value=False)
         s_codes = index.get_indexer(sessions["client_id"][att])
         n_sessions = np.bincount(s_codes, minlength=n)
-        finished = n_sessions >= 2
+        enough = n_sessions >= 2
     else:
-        finished = n_scored >= 2
+        enough = n_scored >= 2
+    ended = np.ones(n, dtype=bool) if ends is None else ends["ended"].reindex(index).fillna(
+        False).to_numpy(dtype=bool)
+    finished = ended & enough
 
     def clinical(values: np.ndarray, slots: np.ndarray | int) -> np.ndarray:
         out = np.zeros(len(values), dtype=bool)
@@ -294,6 +333,10 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
         out.insert(0, "therapist_id", th.reindex(index).to_numpy())
     if sessions is not None:
         out["n_treatment_sessions"] = n_sessions
+    if ends is not None:
+        out["status"] = ends["status"].reindex(index).to_numpy()
+        out["end_date"] = ends["end_date"].reindex(index).to_numpy(dtype="datetime64[ns]")
+    out["ended"] = ended
     out["finished"] = finished
     out["caseness_start"] = case_start
     out["recovery"] = recovery
@@ -305,8 +348,85 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
         f"({dep_m.describe_cutoff()}, reliable change {dep_m.reliable_change:g} points); anxiety "
         + "; ".join(f"{m.name} ({m.describe_cutoff()}, reliable change {m.reliable_change:g} "
                     "points)" for m in measures[1:])
-        + "; finished = " + ("at least 2 attended treatment sessions" if sessions is not None
-                             else "scores on at least 2 days"))
+        + "; finished = " + ("referral ended (status finished or dropped, with an end date)"
+                             if ends is not None else "every client taken as ended (no clients "
+                             "table with status and end date)")
+        + " and " + ("at least 2 attended treatment sessions" if sessions is not None
+                     else "scores on at least 2 days (no sessions table)")
+        + ("" if bounds is None else
+           f"; referrals that ended {bounds[0]:%d %b %Y} to {bounds[1]:%d %b %Y}"))
+    if bounds is not None:
+        sel = out["ended"].to_numpy() & (out["end_date"] >= bounds[0]).to_numpy() & (
+            out["end_date"] <= bounds[1]).to_numpy()
+        method = out.attrs["method"]
+        out = out[sel].copy()
+        out.attrs["method"] = method
+    return out
+
+
+_PERIOD_FORMS = {r"\d{4}": "Y", r"\d{4}-\d{2}": "M", r"\d{4}Q[1-4]": "Q"}
+
+
+def period_bounds(period: str | tuple) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last day of a reporting period (both included).
+
+    Parameters
+    ----------
+    period : str or (start, end)
+        ``"2026-10"`` (a month), ``"2026Q4"`` (a quarter), ``"2026"`` (a calendar year) or a
+        pair of dates.
+
+    Returns
+    -------
+    tuple of Timestamp
+        Midnight of the first and of the last day.
+
+    Examples
+    --------
+    >>> [f"{d:%Y-%m-%d}" for d in period_bounds("2026Q4")]
+    ['2026-10-01', '2026-12-31']
+    >>> [f"{d:%Y-%m-%d}" for d in period_bounds(("2026-10-05", "2026-11-04"))]
+    ['2026-10-05', '2026-11-04']
+    """
+    if isinstance(period, tuple | list):
+        if len(period) != 2:
+            raise ValueError(f"period {period!r}: a pair of dates (start, end) has two items")
+        try:
+            start, end = (pd.Timestamp(d).normalize() for d in period)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"period {period!r}: not a pair of dates ({exc})") from None
+        if pd.isna(start) or pd.isna(end) or start > end:
+            raise ValueError(f"period {period!r}: the start must be a date on or before the end")
+        return start, end
+    text = str(period).strip()
+    for pattern, freq in _PERIOD_FORMS.items():
+        if re.fullmatch(pattern, text):
+            try:
+                p = pd.Period(text, freq=freq)
+            except ValueError as exc:
+                raise ValueError(f"period {period!r}: {exc}") from None
+            return p.start_time.normalize(), p.end_time.normalize()
+    raise ValueError(f"period {period!r}: use a month '2026-10', a quarter '2026Q4', a year '2026' "
+                     "or a pair of dates (start, end)")
+
+
+def _referral_ends(clients: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Per client: status, end date and whether the referral ended; None when not known."""
+    if clients is None or not {"status", "end_date"} <= set(clients.columns):
+        return None
+    c = clients.drop_duplicates("client_id").set_index("client_id")
+    end = pd.to_datetime(c["end_date"])
+    status = c["status"].astype(object)
+    ended = status.isin(["finished", "dropped"]) & end.notna()
+    return pd.DataFrame({"status": status, "end_date": end, "ended": ended})
+
+
+def _end_days(ends: pd.DataFrame, index: pd.Index) -> np.ndarray:
+    """Last day (ns) on which a client's scores count: the end date, or no limit."""
+    end = ends["end_date"].where(ends["ended"]).reindex(index)
+    out = np.full(len(index), np.iinfo(np.int64).max)
+    have = end.notna().to_numpy()
+    out[have] = end[have].to_numpy(dtype="datetime64[ns]").view(np.int64)
     return out
 
 
@@ -353,50 +473,234 @@ def wilson_interval(successes, trials, level: float = 0.95) -> tuple[np.ndarray,
     return np.where(bad, np.nan, centre - half), np.where(bad, np.nan, centre + half)
 
 
-_RATES = [  # outcome, numerator flag, denominator
-    ("finished", "finished", "clients"),
+SMALL_COUNT = 5
+"""NHS Digital's threshold: counts below it are published as ``*``."""
+
+_RATES = [  # outcome, numerator count, denominator count
+    ("finished", "finished", "ended"),
     ("caseness_start", "case_finished", "finished"),
-    ("recovery", "recovery", "at_caseness"),
+    ("recovery", "recovery", "case_finished"),
     ("reliable_improvement", "reliable_improvement", "finished"),
     ("reliable_deterioration", "reliable_deterioration", "finished"),
-    ("reliable_recovery", "reliable_recovery", "at_caseness"),
+    ("reliable_recovery", "reliable_recovery", "case_finished"),
 ]
+_COUNTS = ["ended", "finished", "case_finished", "recovery", "reliable_improvement",
+           "reliable_deterioration", "reliable_recovery"]
+_AUDIENCES = ("publication", "internal")
+
+
+def publication_counts(counts, hidden=None) -> np.ndarray:
+    """Counts as NHS Digital publishes them: ``*`` below 5, others rounded to the nearest 5.
+
+    Parameters
+    ----------
+    counts : array-like of int
+        Exact counts.
+    hidden : array-like of bool, optional
+        Cells withheld for another reason (complementary suppression): shown as ``*`` too.
+
+    Returns
+    -------
+    ndarray of str
+
+    Notes
+    -----
+    NHS Digital's rule for its NHS Talking Therapies (IAPT) statistics: counts from 0 to 4 are
+    replaced by ``*`` and every other count is rounded to the nearest 5 (a remainder of 3 or 4
+    rounds up); rates are computed from the unrounded counts and withheld where the numerator
+    or the denominator is below 5 (see :func:`service_rates`).
+
+    References
+    ----------
+    NHS Digital. NHS Talking Therapies for anxiety and depression, monthly statistics: data
+    quality and methodology statement ("Suppression and rounding").
+
+    Examples
+    --------
+    >>> publication_counts([23, 7, 3, 0, 12, 5]).tolist()
+    ['25', '5', '*', '*', '10', '5']
+    """
+    x = np.asarray(counts)
+    if x.size and (np.any(x < 0) or np.any(x != np.round(x))):
+        raise ValueError("publication_counts takes whole, non-negative counts")
+    x = x.astype(np.int64)
+    rounded = (x + 2) // 5 * 5
+    out = np.where(x < SMALL_COUNT, "*", rounded.astype(str)).astype(object)
+    if hidden is not None:
+        out[np.asarray(hidden, dtype=bool)] = "*"
+    return out
+
+
+def protect_counts(counts, constraints, *, below: int = SMALL_COUNT) -> np.ndarray:
+    """Which cells to withhold: small counts (primary) and complements, so none is recoverable.
+
+    Parameters
+    ----------
+    counts : array-like of int
+        Every published count, flattened (one cell each).
+    constraints : iterable of (int, sequence of int)
+        Additive relations a reader knows: the cell ``total`` equals the sum of the cells
+        ``parts`` (a service total and its therapists; a quarter and its months).
+    below : int
+        Counts below this are withheld (primary suppression).
+
+    Returns
+    -------
+    ndarray of bool
+        True where the cell must be withheld.
+
+    Notes
+    -----
+    Complementary suppression by the usual heuristic: while some relation has exactly one
+    withheld non-zero cell (a withheld zero protects nothing), the smallest shown part of it
+    (or, when every part is withheld, its total) is withheld as well. A relation with none or
+    at least two withheld non-zero cells cannot be solved for a single cell. Repeats until
+    nothing changes, so a complement hidden for one relation is then
+    protected in every other relation it belongs to. Relations that are not listed (for example
+    with figures published in earlier months) are not covered.
+
+    References
+    ----------
+    Hundepool, A., et al. (2012). Statistical Disclosure Control. Wiley, section 4.3 (secondary
+    cell suppression).
+
+    Examples
+    --------
+    Service total 23 = therapists 12 + 8 + 3: withholding 3 alone would leave it as 23 - 12 - 8.
+
+    >>> protect_counts([23, 12, 8, 3], [(0, [1, 2, 3])]).tolist()
+    [False, False, True, True]
+    """
+    x = np.asarray(counts, dtype=np.int64)
+    hidden = x < below
+    rels = [(int(t), np.asarray(p, dtype=np.int64)) for t, p in constraints]
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in rels:
+            # a withheld zero protects nothing: a reader may well know the cell is empty
+            if (hidden[total] & (x[total] > 0)) + (hidden[parts] & (x[parts] > 0)).sum() != 1:
+                continue
+            shown = parts[~hidden[parts]]
+            if len(shown):
+                hidden[shown[np.argmin(x[shown])]] = True
+            elif not hidden[total]:
+                hidden[total] = True
+            else:
+                continue  # a total with no parts: nothing to protect
+            changed = True
+    return hidden
+
+
+def _audience(audience: str, suppress: bool | None) -> str:
+    if suppress is not None:
+        warnings.warn("service_rates(suppress=...) is deprecated: use audience='publication' "
+                      "(suppress=True) or audience='internal' (suppress=False)",
+                      DeprecationWarning, stacklevel=3)
+        audience = "publication" if suppress else "internal"
+    if audience not in _AUDIENCES:
+        raise ValueError(f"audience {audience!r}: choose 'publication' or 'internal'")
+    return audience
+
+
+def outcome_counts(outcomes: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
+    """Exact counts behind :func:`service_rates`, one row per group (one row without ``by``).
+
+    Columns ``ended`` (referrals ended; every row when ``outcomes`` has no ``ended`` column),
+    ``finished``, ``case_finished`` (finished and a case at the start), ``recovery``,
+    ``reliable_improvement``, ``reliable_deterioration``, ``reliable_recovery``.
+
+    Examples
+    --------
+    >>> out = pd.DataFrame({"ended": [True, True, False], "finished": [True, False, False],
+    ...     "caseness_start": True, "recovery": [True, False, False],
+    ...     "reliable_improvement": [True, False, False], "reliable_deterioration": False,
+    ...     "reliable_recovery": [True, False, False]})
+    >>> outcome_counts(out)[["ended", "finished", "recovery"]].iloc[0].tolist()
+    [2, 1, 1]
+    """
+    need = ("finished", "caseness_start", "recovery", "reliable_improvement",
+            "reliable_deterioration", "reliable_recovery")
+    _require(outcomes, "outcomes", need)
+    ended = (outcomes["ended"].to_numpy(dtype=bool) if "ended" in outcomes.columns
+             else np.ones(len(outcomes), dtype=bool))
+    flags = pd.DataFrame({
+        "ended": ended.astype(np.int64),
+        "finished": outcomes["finished"].to_numpy(dtype=bool),
+        "case_finished": (outcomes["finished"] & outcomes["caseness_start"]).to_numpy(dtype=bool),
+        **{c: outcomes[c].to_numpy(dtype=bool) for c in need[2:]},
+    }, index=outcomes.index)
+    keys: list[str] = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    for k in keys:
+        if k == "month":
+            # referrals count in the month they ended (the national statistics' rule)
+            col = "end_date" if "end_date" in outcomes.columns else "last_date"
+            if col not in outcomes.columns:
+                raise ValueError("by='month' needs the column 'end_date' (or 'last_date') in outcomes")
+            flags["month"] = outcomes[col].dt.to_period("M").astype(str).to_numpy()
+        elif k in outcomes.columns:
+            flags[k] = outcomes[k].to_numpy()
+        else:
+            raise ValueError(f"by column {k!r} is not in outcomes; columns are "
+                             f"{list(outcomes.columns)} (or 'month')")
+    if keys:
+        return flags.groupby(keys, observed=True, dropna=False)[_COUNTS].sum().astype(np.int64)
+    return flags[_COUNTS].sum().astype(np.int64).to_frame().T
 
 
 def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
-                  suppress: bool = True, level: float = 0.95) -> pd.DataFrame:
+                  audience: str = "publication", level: float = 0.95,
+                  suppress: bool | None = None) -> pd.DataFrame:
     """Service-level rates from :func:`talking_therapies_outcomes`, with Wilson intervals.
 
     Parameters
     ----------
     outcomes : DataFrame
-        Output of :func:`talking_therapies_outcomes`.
+        Output of :func:`talking_therapies_outcomes` (usually with ``period=``).
     by : str or list of str, optional
         Group by these columns, e.g. ``"therapist_id"``; ``"month"`` groups by the calendar
-        month of the last scored day (``last_date``).
-    suppress : bool
-        Publication mode (default): counts below 5 are shown as ``"<5"`` and the rate and its
-        interval are left empty. ``False`` gives the raw integers.
+        month in which the referral ended (``end_date``; ``last_date`` without it).
+    audience : {"publication", "internal"}
+        ``"publication"`` (default) follows NHS Digital: counts below 5 are shown as ``"*"``,
+        other counts are rounded to the nearest 5, and a rate is withheld where its numerator or
+        denominator is below 5 (rates come from the unrounded counts). In a breakdown,
+        complementary suppression withholds more cells so that no hidden count can be recovered
+        from the service total. ``"internal"`` gives exact integer counts and every rate.
     level : float
         Confidence level of the Wilson interval.
+    suppress : bool, optional
+        Deprecated alias: ``True`` is ``audience="publication"``, ``False`` is ``"internal"``.
 
     Returns
     -------
     DataFrame
         Long table, one row per group and outcome: the ``by`` columns, ``outcome``,
-        ``numerator``, ``denominator``, ``rate``, ``ci_low``, ``ci_high``.
+        ``numerator``, ``denominator`` (text in publication, integers internally), ``rate``,
+        ``ci_low``, ``ci_high`` (NaN where withheld).
 
     Notes
     -----
-    - recovery rate = recovered / (finished - finished but not a case at start);
+    - finished rate = finished / referrals ended;
+    - caseness_start = finished and a case at the start / finished;
+    - recovery rate = recovered / (finished and a case at the start);
     - reliable improvement and reliable deterioration rates: over finished;
-    - reliable recovery rate: over finished cases at caseness, like recovery;
-    - finished: over all clients; caseness_start: over finished.
+    - reliable recovery rate: over finished and a case at the start, like recovery.
 
-    Suppression hides counts below 5 (primary). In a breakdown, where exactly one group's count of
-    an outcome is hidden, the smallest other count is withheld too (complementary), so the hidden
-    one cannot be recovered from the service total. Relations between outcomes and tables broken
-    down by several columns at once are not covered: check those before publishing.
+    In publication a rate is also withheld where fewer than 5 are on the other side
+    (denominator minus numerator, including none): "finished 7 of 8" would otherwise tell that
+    one referral did not finish, and "100%" that every one did. This goes beyond NHS Digital's
+    rule, as issue 14 of progress-kit asks.
+
+    Complementary suppression works count by count (:func:`protect_counts`): each count of the
+    service total equals the sum over the groups, and a rate is withheld whenever one of its two
+    counts is. Tables broken down by several columns at once are protected only against the
+    overall total: check their margins before publishing.
+
+    References
+    ----------
+    NHS England (2023). NHS Talking Therapies for anxiety and depression manual, v7.
+    NHS Digital. NHS Talking Therapies monthly statistics, data quality and methodology
+    statement (suppression and rounding).
 
     Examples
     --------
@@ -405,81 +709,202 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     ...     "recovery": [True] * 6 + [False] * 4,
     ...     "reliable_improvement": [True] * 7 + [False] * 3,
     ...     "reliable_deterioration": False, "reliable_recovery": [True] * 5 + [False] * 5})
-    >>> r = service_rates(outcomes, suppress=False).set_index("outcome")
+    >>> r = service_rates(outcomes, audience="internal").set_index("outcome")
     >>> [int(r.loc["recovery", "numerator"]), int(r.loc["recovery", "denominator"])]
     [6, 8]
     >>> float(r.loc["recovery", "rate"])
     0.75
-    >>> service_rates(outcomes).set_index("outcome").loc["reliable_deterioration", "numerator"]
-    '<5'
+    >>> pub = service_rates(outcomes).set_index("outcome")
+    >>> pub.loc["recovery", ["numerator", "denominator"]].tolist()
+    ['5', '10']
+    >>> pub.loc["reliable_deterioration", "numerator"]
+    '*'
     """
-    need = ("finished", "caseness_start", "recovery", "reliable_improvement",
-            "reliable_deterioration", "reliable_recovery")
-    _require(outcomes, "outcomes", need)
-    flags = pd.DataFrame({
-        "clients": np.ones(len(outcomes), dtype=np.int64),
-        "finished": outcomes["finished"].to_numpy(dtype=bool),
-        "case_finished": (outcomes["finished"] & outcomes["caseness_start"]).to_numpy(dtype=bool),
-        **{c: outcomes[c].to_numpy(dtype=bool) for c in need[2:]},
-    }, index=outcomes.index)
-    flags["at_caseness"] = flags["case_finished"]
+    audience = _audience(audience, suppress)
     keys: list[str] = [] if by is None else ([by] if isinstance(by, str) else list(by))
-    for k in keys:
-        if k == "month":
-            if "last_date" not in outcomes.columns:
-                raise ValueError("by='month' needs the column 'last_date' in outcomes")
-            flags["month"] = outcomes["last_date"].dt.to_period("M").astype(str).to_numpy()
-        elif k in outcomes.columns:
-            flags[k] = outcomes[k].to_numpy()
-        else:
-            raise ValueError(f"by column {k!r} is not in outcomes; columns are "
-                             f"{list(outcomes.columns)} (or 'month')")
-    sums = (flags.groupby(keys, observed=True, dropna=False).sum() if keys
-            else flags.sum().to_frame().T)
+    sums = outcome_counts(outcomes, by)
+    hidden = None
+    if audience == "publication":
+        full = with_complements(sums)
+        hidden = _protect_breakdown(full) if keys else full.to_numpy() < SMALL_COUNT
+        hidden = pd.DataFrame(hidden, index=full.index, columns=full.columns)
     parts = []
     for outcome, num, den in _RATES:
-        part = pd.DataFrame({"outcome": outcome, "numerator": sums[num].astype(np.int64),
-                             "denominator": sums[den].astype(np.int64)})
+        part = pd.DataFrame({"outcome": outcome, "numerator": sums[num], "denominator": sums[den]})
+        if hidden is not None:
+            part["_hide_num"], part["_hide_den"] = hidden[num], hidden[den]
+            part["_hide_rate"] = hidden[num] | hidden[den] | hidden[f"not_{outcome}"]
         parts.append(part.reset_index() if keys else part.reset_index(drop=True))
     table = pd.concat(parts, ignore_index=True)
     if keys:
         table = table.sort_values(keys, kind="stable", ignore_index=True)
-    x, n = table["numerator"].to_numpy(), table["denominator"].to_numpy()
+    x, n = table["numerator"].to_numpy(np.int64), table["denominator"].to_numpy(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
     table["ci_low"], table["ci_high"] = wilson_interval(x, n, level)
-    if suppress:
-        _suppress(table, x, n, grouped=bool(keys))
-    table.attrs["suppressed"] = bool(suppress)
-    table.attrs["method"] = (f"Wilson {level:.0%} intervals" + (
-        "; counts below 5 shown as '<5' and their rates withheld" + (
-            "; where a breakdown hid only one group's count, the next smallest is withheld too "
-            "('suppressed'), so it cannot be recovered from the service total" if keys else "")
-        if suppress else ""))
+    if hidden is not None:
+        hide_num = table.pop("_hide_num").to_numpy(bool)
+        hide_den = table.pop("_hide_den").to_numpy(bool)
+        table.loc[table.pop("_hide_rate").to_numpy(bool), ["rate", "ci_low", "ci_high"]] = np.nan
+        table["numerator"] = publication_counts(x, hide_num)
+        table["denominator"] = publication_counts(n, hide_den)
+    table.attrs["audience"] = audience
+    table.attrs["suppressed"] = audience == "publication"
+    table.attrs["method"] = f"Wilson {level:.0%} intervals" + (
+        "; publication rules of NHS Digital: counts below 5 shown as '*', other counts rounded to "
+        "the nearest 5, rates (from the unrounded counts) withheld where the numerator or "
+        "denominator is below 5, or fewer than 5 are on the other side (denominator minus "
+        "numerator)" + (
+            "; complementary suppression: where a breakdown would let a hidden count be worked "
+            "out from the service total, the next smallest count is withheld too ('*')"
+            if keys else "") if audience == "publication" else "; exact counts (internal use)")
     return table
 
 
-def _suppress(table: pd.DataFrame, x: np.ndarray, n: np.ndarray, grouped: bool) -> None:
-    """Small-cell suppression in place: primary (counts below 5) and, in a breakdown,
-    complementary suppression.
+def with_complements(counts: pd.DataFrame) -> pd.DataFrame:
+    """Counts plus, for each rate, the other side: ``not_<outcome>`` = denominator - numerator.
 
-    A breakdown (by therapist, month ...) is published beside the service total, so a single
-    hidden count per outcome could be recovered by subtraction. Where exactly one group's
-    numerator (or denominator) is hidden, the smallest other one is withheld as well.
+    A rate with its interval gives the exact numerator and denominator away, and so their
+    difference: "finished 7 of 8" tells that 1 did not finish. The differences are therefore
+    protected like any published count, and a rate is withheld where its difference is.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({k: [8] for k in _COUNTS}).assign(finished=7)
+    >>> int(with_complements(c).loc[0, "not_finished"])
+    1
     """
-    primary = {"numerator": x < 5, "denominator": n < 5}
-    secondary = {col: np.zeros(len(table), dtype=bool) for col in primary}
-    if grouped:
-        for idx in table.groupby("outcome", sort=False).indices.values():
-            for col, values in (("numerator", x), ("denominator", n)):
-                hidden = primary[col][idx]
-                if hidden.sum() == 1 and len(idx) > 1:
-                    shown = idx[~hidden]
-                    secondary[col][shown[np.argmin(values[shown])]] = True
-    withheld = primary["numerator"] | primary["denominator"] | secondary["numerator"] | \
-        secondary["denominator"]
-    table.loc[withheld, ["rate", "ci_low", "ci_high"]] = np.nan
-    for col, values in (("numerator", x), ("denominator", n)):
-        text = np.where(primary[col], "<5", values.astype(str)).astype(object)
-        text[secondary[col]] = "suppressed"
-        table[col] = text
+    extra = {f"not_{o}": counts[den] - counts[num] for o, num, den in _RATES}
+    return pd.concat([counts, pd.DataFrame(extra, index=counts.index)], axis=1)
+
+
+def _protect_breakdown(sums: pd.DataFrame) -> np.ndarray:
+    """Hidden cells of a group x count table published beside its service total."""
+    values = sums.to_numpy(np.int64)
+    g, k = values.shape
+    cube = np.vstack([values, values.sum(axis=0, keepdims=True)])  # last row: service total
+    flat = cube.reshape(-1)
+    cell = np.arange(flat.size).reshape(g + 1, k)
+    constraints = [(cell[g, j], cell[:g, j]) for j in range(k)]
+    return protect_counts(flat, constraints).reshape(g + 1, k)[:g]
+
+
+def funnel_limits(target: float, n, levels=(0.95, 0.998)) -> pd.DataFrame:
+    """Control limits of a funnel plot for a proportion (exact binomial, interpolated).
+
+    Parameters
+    ----------
+    target : float
+        The proportion every unit is compared with (the service's overall rate, or a benchmark).
+    n : int or array-like of int
+        Denominators (e.g. finished cases per therapist) at which to give the limits.
+    levels : sequence of float
+        Two-sided coverage of each pair of limits: 0.95 (about 2 SD) and 0.998 (about 3 SD).
+
+    Returns
+    -------
+    DataFrame
+        ``n`` and, per level, ``lower_<level>`` and ``upper_<level>`` (e.g. ``lower_95``,
+        ``upper_99.8``), proportions in [0, 1].
+
+    Notes
+    -----
+    Spiegelhalter (2005), section 3 and appendix A.1.1: for the quantile :math:`p`, let
+    :math:`r_p` be the smallest :math:`r` with :math:`P(R \\le r) \\ge p` for
+    :math:`R \\sim \\mathrm{Binomial}(n, \\theta_0)`; then
+    :math:`\\alpha = (P(R \\le r_p) - p) / (P(R \\le r_p) - P(R \\le r_p - 1))` and the limit is
+    :math:`(r_p - \\alpha) / n`. The interpolation gives smooth limits for small :math:`n`; for
+    large :math:`n` they approach :math:`\\theta_0 \\pm z \\sqrt{\\theta_0 (1 - \\theta_0) / n}`.
+    A unit outside the 99.8% limits differs from the target by more than chance would give in
+    about 1 in 500 comparisons (units are assumed independent, without over-dispersion).
+
+    References
+    ----------
+    Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional performance.
+    Statistics in Medicine 24, 1185-1202.
+
+    Examples
+    --------
+    >>> lim = funnel_limits(0.5, [10, 100])
+    >>> lim["lower_95"].round(4).tolist()
+    [0.1324, 0.3968]
+    """
+    from scipy.stats import binom
+
+    if not 0 < target < 1:
+        raise ValueError(f"target {target!r}: a proportion strictly between 0 and 1")
+    n = np.atleast_1d(np.asarray(n, dtype=np.int64))
+    if (n < 1).any():
+        raise ValueError("funnel_limits needs denominators of at least 1")
+    out = {"n": n}
+    for level in levels:
+        if not 0 < level < 1:
+            raise ValueError(f"level {level!r}: a coverage strictly between 0 and 1")
+        name = f"{level * 100:g}"
+        for side, p in (("lower", (1 - level) / 2), ("upper", 1 - (1 - level) / 2)):
+            r = binom.ppf(p, n, target)  # smallest r with P(R <= r) >= p
+            f_r, f_below = binom.cdf(r, n, target), binom.cdf(r - 1, n, target)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                alpha = np.where(f_r > f_below, (f_r - p) / (f_r - f_below), 0.0)
+            out[f"{side}_{name}"] = np.clip((r - alpha) / n, 0.0, 1.0)
+    return pd.DataFrame(out)
+
+
+_BENCHMARK_FIELDS = {"outcome": str, "rate": float, "label": str, "source": str, "date": str}
+
+
+def read_benchmarks(path) -> pd.DataFrame:
+    """Benchmark rates from a TOML file, each with its source, for the service report.
+
+    Parameters
+    ----------
+    path : path
+        A TOML file with ``[[benchmark]]`` tables, each with ``outcome`` (one of finished,
+        recovery, reliable_improvement, reliable_deterioration, reliable_recovery), ``rate``
+        (a proportion 0-1), ``label``, ``source`` and ``date`` (text: when it applies).
+
+    Returns
+    -------
+    DataFrame
+        One row per benchmark, in file order.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "benchmarks.toml"
+    >>> _ = f.write_text('[[benchmark]]\\noutcome = "recovery"\\nrate = 0.5\\nlabel = "standard"\\n'
+    ...                  'source = "NHS England"\\ndate = "2016"\\n')
+    >>> read_benchmarks(f)[["outcome", "rate"]].values.tolist()
+    [['recovery', 0.5]]
+    """
+    import tomllib
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    items = doc.get("benchmark", [])
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: 'benchmark' must be a list of tables ([[benchmark]])")
+    outcomes = {o for o, _, _ in _RATES if o != "caseness_start"}
+    rows = []
+    for k, item in enumerate(items, start=1):
+        where = f"{path}: benchmark {k}"
+        extra = set(item) - set(_BENCHMARK_FIELDS)
+        if extra:
+            raise ValueError(f"{where}: unknown field(s) {sorted(extra)}")
+        for name, kind in _BENCHMARK_FIELDS.items():
+            value = item.get(name)
+            ok = (isinstance(value, int | float) and not isinstance(value, bool)) if kind is float \
+                else isinstance(value, str) and value.strip() != ""
+            if not ok:
+                raise ValueError(f"{where}: field {name!r} must be {'a number' if kind is float else 'text'}"
+                                 f", not {value!r}")
+        if item["outcome"] not in outcomes:
+            raise ValueError(f"{where}: outcome {item['outcome']!r} is not one of {sorted(outcomes)}")
+        if not 0 <= item["rate"] <= 1:
+            raise ValueError(f"{where}: rate {item['rate']!r} must be a proportion from 0 to 1")
+        rows.append({name: item[name] for name in _BENCHMARK_FIELDS})
+    return pd.DataFrame(rows, columns=list(_BENCHMARK_FIELDS))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["plot_trajectory", "plot_jacobson", "plot_daily_trend", "plot_lag", "plot_tunnel",
+           "plot_funnel", "plot_rate_trend", "plot_jacobson_binned",
            "CLINICAL_COLOURS"]
 
 CLINICAL_COLOURS = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
@@ -371,5 +372,201 @@ def plot_tunnel(track: pd.DataFrame, *, measure: str | None = None, x: str = "se
                    edgecolor="black", linewidth=0.4, label=sig)
     xlabel = "session (0 = first score)" if x == "session" else x.replace("_", " ")
     _style(ax, xlabel=xlabel, ylabel=f"{measure or ''} score".strip(), title=title)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+# ------------------------------------------------------------------ service (cohort) charts
+
+_RATE_STYLE = {"recovery": (_C["green"], "o", "-"), "reliable_improvement": (_C["blue"], "^", "--"),
+               "reliable_recovery": (_C["black"], "s", "-."),
+               "reliable_deterioration": (_C["vermillion"], "v", ":"),
+               "finished": (_C["purple"], "D", ":")}
+
+
+def _rate_words(outcome: str) -> str:
+    return outcome.replace("_", " ")
+
+
+def plot_funnel(rates: pd.DataFrame, *, target: float, label: str = "therapist",
+                benchmarks: pd.DataFrame | None = None, outcome: str = "recovery", ax=None,
+                title: str | None = None):
+    """Funnel plot: each unit's rate against its denominator, with 95% and 99.8% control limits.
+
+    Parameters
+    ----------
+    rates : DataFrame
+        One row per unit: ``unit`` (a name), ``denominator`` (int) and ``rate`` (0-1). Units
+        without a rate (withheld) are left out.
+    target : float
+        The rate the limits are drawn around (usually the service's own rate).
+    label : str
+        What a unit is, for the axis label.
+    benchmarks : DataFrame, optional
+        ``outcome``, ``rate``, ``label`` as from ``pk.read_benchmarks``; those for ``outcome``
+        are drawn as horizontal lines.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Notes
+    -----
+    Control limits from :func:`progress_kit.funnel_limits` (Spiegelhalter 2005): a unit outside
+    the 99.8% limits is unlikely to differ from the target by chance alone.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"unit": ["T1", "T2"], "denominator": [20, 40], "rate": [0.4, 0.55]})
+    >>> plot_funnel(r, target=0.5).get_ylabel()
+    'recovery rate'
+    """
+    from .outcomes import funnel_limits
+
+    ax = _axes(ax, figsize=(7.0, 4.0))
+    r = rates[rates["rate"].notna()]
+    top = int(max(10, r["denominator"].max() * 1.15 if len(r) else 10))
+    grid = np.unique(np.linspace(1, top, 200).astype(int))
+    lim = funnel_limits(target, grid)
+    ax.axhline(target, color=_C["black"], linewidth=1.1, label=f"service rate ({target:.0%})")
+    ax.plot(grid, lim["lower_95"], color=_C["blue"], linestyle="--", linewidth=1,
+            label="95% control limits")
+    ax.plot(grid, lim["upper_95"], color=_C["blue"], linestyle="--", linewidth=1)
+    ax.plot(grid, lim["lower_99.8"], color=_C["vermillion"], linestyle=":", linewidth=1.2,
+            label="99.8% control limits")
+    ax.plot(grid, lim["upper_99.8"], color=_C["vermillion"], linestyle=":", linewidth=1.2)
+    if benchmarks is not None:
+        for _, b in benchmarks[benchmarks["outcome"] == outcome].iterrows():
+            ax.axhline(b["rate"], color=_C["green"], linestyle="-.", linewidth=1.1,
+                       label=f"{b['label']} ({b['rate']:.0%})")
+    ax.scatter(r["denominator"], r["rate"], color=_C["orange"], marker="D", s=40,
+               edgecolor="black", linewidth=0.5, zorder=3, label=f"{label}s")
+    for _, row in r.iterrows():
+        ax.annotate(str(row["unit"]), (row["denominator"], row["rate"]), xytext=(4, 4),
+                    textcoords="offset points", fontsize="x-small")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(0, top)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    _style(ax, xlabel=f"clients in the denominator (per {label})",
+           ylabel=f"{_rate_words(outcome)} rate", title=title)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_rate_trend(trend: pd.DataFrame, *, outcomes: Sequence[str] = (
+        "recovery", "reliable_improvement", "reliable_recovery", "reliable_deterioration"),
+        benchmarks: pd.DataFrame | None = None, ax=None, title: str | None = None):
+    """Monthly rates over time, with Wilson intervals; a withheld month is a gap.
+
+    Parameters
+    ----------
+    trend : DataFrame
+        ``month`` (``"YYYY-MM"``), ``outcome``, ``rate``, ``ci_low``, ``ci_high`` (NaN where the
+        rate is withheld or has no denominator), e.g. from ``pk.service_rates(..., by="month")``.
+    outcomes : sequence of str
+        Which outcomes to draw.
+    benchmarks : DataFrame, optional
+        From ``pk.read_benchmarks``: drawn as horizontal lines in the colour of their outcome.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"month": ["2026-09", "2026-10"], "outcome": "recovery",
+    ...                   "rate": [0.5, np.nan], "ci_low": [0.3, np.nan], "ci_high": [0.7, np.nan]})
+    >>> plot_rate_trend(t).get_ylabel()
+    'rate (of finished; recovery: of cases)'
+    """
+    ax = _axes(ax, figsize=(7.0, 3.6))
+    months = sorted(trend["month"].unique())
+    pos = {m: i for i, m in enumerate(months)}
+    shift = np.linspace(-0.15, 0.15, max(1, len(outcomes)))
+    for k, outcome in enumerate(outcomes):
+        colour, marker, ls = _RATE_STYLE.get(outcome, (_C["grey"], "o", "-"))
+        t = trend[trend["outcome"] == outcome].set_index("month").reindex(months)
+        x = np.array([pos[m] for m in months], dtype=float) + shift[k]
+        y = t["rate"].to_numpy(float)  # NaN (withheld) breaks the line: a gap, not a guess
+        ax.plot(x, y, color=colour, linestyle=ls, marker=marker, markersize=5, linewidth=1.2,
+                markeredgecolor="black", markeredgewidth=0.4, label=_rate_words(outcome))
+        lo, hi = t["ci_low"].to_numpy(float), t["ci_high"].to_numpy(float)
+        ok = ~np.isnan(y) & ~np.isnan(lo)
+        ax.vlines(x[ok], lo[ok], hi[ok], color=colour, linewidth=0.8, alpha=0.7)
+        if benchmarks is not None:
+            for _, b in benchmarks[benchmarks["outcome"] == outcome].iterrows():
+                ax.axhline(b["rate"], color=colour, linestyle=(0, (1, 3)), linewidth=1.3,
+                           label=f"{b['label']} ({b['rate']:.0%})")
+    ax.set_xticks(range(len(months)))
+    ax.set_xticklabels([pd.Period(m).strftime("%b\n%Y") if i == 0 or m.endswith("-01")
+                        else pd.Period(m).strftime("%b") for i, m in enumerate(months)],
+                       fontsize="small")
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    _style(ax, xlabel="month the referral ended (bars: 95% Wilson intervals)",
+           ylabel="rate (of finished; recovery: of cases)", title=title)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_jacobson_binned(grid: pd.DataFrame, *, measure: str, ax=None, title: str | None = None):
+    """Jacobson plot for publication: counts of clients per cell of first against latest score.
+
+    No marker per client, so a small group cannot be counted off the figure.
+
+    Parameters
+    ----------
+    grid : DataFrame
+        ``first_low``, ``first_high``, ``last_low``, ``last_high`` (score bins, both ends
+        included) and ``shown`` (the published text of the count: ``"*"`` or a rounded number;
+        empty for a cell without clients).
+    measure : str
+        Registry name, for the labels, the cut-off and the reliable-change lines.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"first_low": [15], "first_high": [19], "last_low": [5], "last_high": [9],
+    ...                   "shown": ["10"]})
+    >>> plot_jacobson_binned(g, measure="PHQ-9").get_xlabel()
+    'first PHQ-9 score'
+    """
+    from matplotlib.patches import Rectangle
+
+    from .measures import get_measure
+
+    m = get_measure(measure)
+    ax = _axes(ax, figsize=(5.6, 4.6))
+    lo, hi = m.min, m.max
+    for _, c in grid.iterrows():
+        text = str(c["shown"])
+        if not text:
+            continue
+        x0, y0 = c["first_low"] - 0.5, c["last_low"] - 0.5
+        w, h = c["first_high"] - c["first_low"] + 1, c["last_high"] - c["last_low"] + 1
+        shade = "#EEEEEE" if text == "*" else _C["sky"]
+        ax.add_patch(Rectangle((x0, y0), w, h, facecolor=shade, edgecolor="white", linewidth=1.5,
+                               alpha=0.6, zorder=1))
+        ax.text(x0 + w / 2, y0 + h / 2, text, ha="center", va="center", fontsize="small", zorder=4)
+    xs = np.array([lo, hi])
+    ax.plot(xs, xs, color=_C["black"], linewidth=1.1, label="no change", zorder=2)
+    if m.reliable_change:
+        ax.plot(xs, xs - m.reliable_change, color=_C["blue"], linestyle=":",
+                label="reliable-change boundary", zorder=2)
+        ax.plot(xs, xs + m.reliable_change, color=_C["blue"], linestyle=":", zorder=2)
+    if m.cutoff is not None:
+        ax.axvline(m.cutoff - 0.5, color=_C["vermillion"], linestyle="--", linewidth=1.1,
+                   label="clinical cut-off", zorder=2)
+        ax.axhline(m.cutoff - 0.5, color=_C["vermillion"], linestyle="--", linewidth=1.1, zorder=2)
+    ax.set_xlim(lo - 0.5, hi + 0.5)
+    ax.set_ylim(lo - 0.5, hi + 0.5)
+    ax.set_aspect("equal", adjustable="box")
+    _style(ax, xlabel=f"first {measure} score", ylabel=f"latest {measure} score", title=title)
+    ax.grid(False)
+    ax.text(1.03, 0.0, "numbers: clients per cell\n(* = fewer than 5 or withheld;\nothers rounded to 5)",
+            transform=ax.transAxes, fontsize="x-small", va="bottom")
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

@@ -69,3 +69,12 @@ def test_talking_therapies_outcomes_match_pandas(cluster_client, clinic):
     want = pk.talking_therapies_outcomes(obs, c.sessions, clients=c.clients)
     pd.testing.assert_frame_equal(got, want.sort_index(), check_index_type=False)
     pd.testing.assert_frame_equal(pk.service_rates(got), pk.service_rates(want.sort_index()))
+
+
+def test_talking_therapies_outcomes_with_period_match_pandas(cluster_client, clinic):
+    c, obs = clinic
+    got = pk.talking_therapies_outcomes(dd.from_pandas(obs, npartitions=6, sort=False),
+                                        c.sessions, clients=c.clients, period="2026Q3")
+    want = pk.talking_therapies_outcomes(obs, c.sessions, clients=c.clients, period="2026Q3")
+    assert len(want) and want["end_date"].between("2026-07-01", "2026-09-30").all()
+    pd.testing.assert_frame_equal(got, want.sort_index(), check_index_type=False)

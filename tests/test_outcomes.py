@@ -156,7 +156,7 @@ def _outcomes(n_rec, n_case_not_rec, n_not_case, therapist="t1"):
 def test_recovery_rate_denominator_excludes_not_cases():
     out = pd.concat([_outcomes(12, 8, 5), _outcomes(0, 0, 1).assign(finished=False)],
                     ignore_index=True)
-    r = pk.service_rates(out, suppress=False).set_index("outcome")
+    r = pk.service_rates(out, audience="internal").set_index("outcome")
     assert (r.loc["recovery", "numerator"], r.loc["recovery", "denominator"]) == (12, 20)
     assert r.loc["recovery", "rate"] == pytest.approx(0.6)
     assert r.loc["reliable_improvement", "denominator"] == 25          # over finished
@@ -166,42 +166,104 @@ def test_recovery_rate_denominator_excludes_not_cases():
     assert r.loc["recovery", "ci_high"] == pytest.approx(float(hi))
 
 
+@pytest.mark.parametrize("count, shown", [(23, "25"), (7, "5"), (3, "*"), (0, "*"), (4, "*"),
+                                          (5, "5"), (8, "10"), (22, "20"), (103, "105")])
+def test_nhs_digital_rounding(count, shown):
+    # NHS Digital: below 5 -> '*', others to the nearest 5 (remainder 3 or 4 rounds up)
+    assert pk.publication_counts([count]).tolist() == [shown]
+
+
+def test_publication_rates_come_from_unrounded_counts_and_need_5_each_side():
+    # 7 of 23 finished: both shown (rounded to 5 and 25), rate 7/23 from the exact counts
+    out = pd.DataFrame({"finished": [True] * 7 + [False] * 16, "caseness_start": True,
+                        "recovery": [True] * 3 + [False] * 20, "reliable_improvement": False,
+                        "reliable_deterioration": False, "reliable_recovery": False})
+    r = pk.service_rates(out, audience="publication").set_index("outcome")
+    assert r.loc["finished", ["numerator", "denominator"]].tolist() == ["5", "25"]
+    assert r.loc["finished", "rate"] == pytest.approx(7 / 23)
+    lo, hi = pk.wilson_interval(7, 23)
+    assert r.loc["finished", "ci_low"] == pytest.approx(float(lo))
+    # recovery 3 of 7: numerator below 5, rate withheld
+    assert r.loc["recovery", ["numerator", "denominator"]].tolist() == ["*", "5"]
+    assert np.isnan(r.loc["recovery", ["rate", "ci_low", "ci_high"]].astype(float)).all()
+
+
+def test_publication_withholds_a_rate_with_fewer_than_5_on_the_other_side():
+    # "finished 7 of 8" would tell that 1 did not finish (issue 14, item 7)
+    out = pd.DataFrame({"finished": [True] * 7 + [False], "caseness_start": True, "recovery": False,
+                        "reliable_improvement": False, "reliable_deterioration": False,
+                        "reliable_recovery": False})
+    r = pk.service_rates(out).set_index("outcome")
+    assert r.loc["finished", ["numerator", "denominator"]].tolist() == ["5", "10"]
+    assert np.isnan(r.loc["finished", "rate"])
+    assert pk.service_rates(out, audience="internal").set_index("outcome").loc[
+        "finished", "rate"] == pytest.approx(7 / 8)
+
+
+def test_suppress_is_a_deprecated_alias():
+    out = _outcomes(12, 8, 5)
+    with pytest.warns(DeprecationWarning, match="audience='internal'"):
+        old = pk.service_rates(out, suppress=False)
+    pd.testing.assert_frame_equal(old, pk.service_rates(out, audience="internal"))
+    with pytest.warns(DeprecationWarning):
+        old = pk.service_rates(out, suppress=True)
+    pd.testing.assert_frame_equal(old, pk.service_rates(out, audience="publication"))
+    with pytest.raises(ValueError, match="audience 'public'"):
+        pk.service_rates(out, audience="public")
+
+
 def test_suppression_and_grouping():
     out = pd.concat([_outcomes(12, 8, 5, "t1"), _outcomes(2, 3, 1, "t2")], ignore_index=True)
     r = pk.service_rates(out, by="therapist_id")
     t2 = r[(r["therapist_id"] == "t2")].set_index("outcome")
-    assert t2.loc["recovery", "numerator"] == "<5"
+    assert t2.loc["recovery", "numerator"] == "*"
     assert t2.loc["recovery", "denominator"] == "5"
     assert np.isnan(t2.loc["recovery", "rate"])
     # with two therapists, t1's count would give t2's away (service total minus t1): withheld too
     t1 = r[(r["therapist_id"] == "t1")].set_index("outcome")
-    assert t1.loc["recovery", "numerator"] == "suppressed"
+    assert t1.loc["recovery", "numerator"] == "*"
     assert np.isnan(t1.loc["recovery", "rate"])
-    open_rates = pk.service_rates(out, by="therapist_id", suppress=False)
+    open_rates = pk.service_rates(out, by="therapist_id", audience="internal")
     t1_open = open_rates[open_rates["therapist_id"] == "t1"].set_index("outcome")
     assert t1_open.loc["recovery", "rate"] == pytest.approx(0.6)
-    by_month = pk.service_rates(out, by="month", suppress=False)
+    by_month = pk.service_rates(out, by="month", audience="internal")
     assert set(by_month["month"]) == {"2026-03"}
 
 
 def test_complementary_suppression_keeps_a_single_hidden_count_hidden():
+    # recovered 12, 7 and 2 (total 21): hiding 2 alone leaves it as 21 - 12 - 7, so the next
+    # smallest (7) is withheld too; worked by hand
     out = pd.concat([_outcomes(12, 8, 5, "t1"), _outcomes(7, 3, 1, "t2"),
                      _outcomes(2, 6, 1, "t3")], ignore_index=True)
     r = pk.service_rates(out, by="therapist_id")
     rec = r[r["outcome"] == "recovery"].set_index("therapist_id")
-    assert rec["numerator"].tolist() == ["12", "suppressed", "<5"]
-    # what a reader can still derive: total 21 minus 12 leaves 9 for t2 and t3 together
+    assert rec["numerator"].tolist() == ["10", "*", "*"]
     total = pk.service_rates(out).set_index("outcome").loc["recovery", "numerator"]
-    assert total == "21"
+    assert total == "20"
     assert rec.loc["t1", "rate"] == pytest.approx(12 / 20)
     assert rec[["rate"]].iloc[1:].isna().all().all()
     # denominators 20, 10, 8 are all shown: none is small
-    assert rec["denominator"].tolist() == ["20", "10", "8"]
-    assert "next smallest is withheld" in r.attrs["method"]
+    assert rec["denominator"].tolist() == ["20", "10", "10"]
+    assert "next smallest count is withheld" in r.attrs["method"]
+
+
+def test_protect_counts_repeats_until_no_relation_has_one_hidden_cell():
+    # a 2 x 2 table with margins: rows a, b; columns x, y; cells by hand
+    #            x    y   total
+    #   a        3   10    13
+    #   b        9    8    17
+    #   total   12   18    30
+    cells = [3, 10, 13, 9, 8, 17, 12, 18, 30]
+    rel = [(2, [0, 1]), (5, [3, 4]), (6, [0, 3]), (7, [1, 4]), (8, [2, 5]), (8, [6, 7])]
+    hidden = pk.protect_counts(cells, rel)
+    # 3 hidden -> row a hides 10, column x hides 9, then row b hides 8: all four inner cells
+    assert hidden.tolist() == [True, True, False, True, True, False, False, False, False]
+    for total, parts in rel:
+        assert hidden[[total, *parts]].sum() != 1
 
 
 def test_end_to_end_rates_from_observations(observations):
-    r = pk.service_rates(pk.talking_therapies_outcomes(observations), suppress=False)
+    r = pk.service_rates(pk.talking_therapies_outcomes(observations), audience="internal")
     r = r.set_index("outcome")
     # finished: 7 cases, 6 of them case at start ('nocase' is not); recovered: rec, edge, recnr
     assert r.loc["recovery", ["numerator", "denominator"]].tolist() == [3, 6]
@@ -213,3 +275,99 @@ def test_end_to_end_rates_from_observations(observations):
 def test_bad_by_column_raises():
     with pytest.raises(ValueError, match="by column 'nurse'"):
         pk.service_rates(_outcomes(1, 1, 1), by="nurse")
+
+
+# ---------------------------------------------------------------- finished, ended and periods
+
+
+def _clients(rows):
+    """rows: (client, status, end date or None, therapist)."""
+    return pd.DataFrame({"client_id": [r[0] for r in rows], "status": [r[1] for r in rows],
+                         "end_date": pd.to_datetime([r[2] for r in rows]),
+                         "therapist_id": [r[3] for r in rows]})
+
+
+def _treatment(client, n, start="2026-01-05"):
+    return pd.DataFrame({"client_id": client, "attended": True, "kind": "treatment",
+                         "date": pd.date_range(start, periods=n, freq="7D")})
+
+
+@pytest.fixture(scope="module")
+def referrals():
+    """Same scores (PHQ-9 16 -> 7, GAD-7 12 -> 5: recovered and reliably improved) for:
+    an active client, a dropped client with 2 sessions, a finished client with 1 treatment
+    session, and finished clients ending in October, December 2026 and March 2027."""
+    obs = scores(sum((pair(c, (16, 7), (12, 5)) for c in
+                      ["active", "dropped2", "finished1", "oct", "dec", "mar"]), []))
+    clients = _clients([("active", "active", None, "t1"),
+                        ("dropped2", "dropped", "2026-10-20", "t1"),
+                        ("finished1", "finished", "2026-10-21", "t2"),
+                        ("oct", "finished", "2026-10-31", "t2"),
+                        ("dec", "finished", "2026-12-01", "t2"),
+                        ("mar", "finished", "2027-03-15", "t1")])
+    sessions = pd.concat([_treatment("active", 6), _treatment("dropped2", 2),
+                          _treatment("finished1", 1), _treatment("oct", 4), _treatment("dec", 3),
+                          _treatment("mar", 5)], ignore_index=True)
+    return obs, sessions, clients
+
+
+def test_active_client_is_in_no_outcome(referrals):
+    out = pk.talking_therapies_outcomes(*referrals[:2], clients=referrals[2])
+    row = out.loc["active"]
+    assert not row["ended"] and not row["finished"]
+    assert row[["recovery", "reliable_improvement", "reliable_deterioration",
+                "reliable_recovery"]].tolist() == [False] * 4
+    r = pk.service_rates(out, audience="internal").set_index("outcome")
+    # 5 referrals ended (not the active one); 4 finished (not the one with a single session)
+    assert r.loc["finished", ["numerator", "denominator"]].tolist() == [4, 5]
+    assert r.loc["recovery", ["numerator", "denominator"]].tolist() == [4, 4]
+
+
+def test_dropped_with_two_sessions_finished_and_one_session_did_not(referrals):
+    out = pk.talking_therapies_outcomes(*referrals[:2], clients=referrals[2])
+    assert out.loc["dropped2", ["ended", "finished", "recovery"]].tolist() == [True, True, True]
+    assert out.loc["finished1", "n_treatment_sessions"] == 1
+    assert out.loc["finished1", ["ended", "finished", "recovery"]].tolist() == [True, False, False]
+    assert "referral ended" in out.attrs["method"]
+
+
+@pytest.mark.parametrize("period, ids", [
+    ("2026-10", {"dropped2", "finished1", "oct"}),
+    ("2026Q4", {"dropped2", "finished1", "oct", "dec"}),
+    ("2026", {"dropped2", "finished1", "oct", "dec"}),
+    ("2027", {"mar"}),
+    (("2026-10-21", "2026-12-01"), {"finished1", "oct", "dec"}),
+    (("2026-12-02", "2027-03-14"), set()),
+])
+def test_period_keeps_referrals_that_ended_in_it(referrals, period, ids):
+    out = pk.talking_therapies_outcomes(*referrals[:2], clients=referrals[2], period=period)
+    assert set(out.index) == ids
+    assert "active" not in out.index
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "Q4 2026", "2026-10-05", ("2026-11-01", "2026-10-01"),
+                                 ("2026-10-01",)])
+def test_bad_period_raises(referrals, bad):
+    with pytest.raises(ValueError, match="period"):
+        pk.talking_therapies_outcomes(*referrals[:2], clients=referrals[2], period=bad)
+
+
+def test_period_needs_end_dates(referrals):
+    with pytest.raises(ValueError, match="needs clients with the columns 'status' and 'end_date'"):
+        pk.talking_therapies_outcomes(referrals[0], period="2026-10")
+
+
+def test_scores_after_the_end_date_are_ignored():
+    # discharged on day 42 recovered (PHQ-9 7); a follow-up score of 15 later is not the outcome
+    obs = scores(pair("a", (16, 7), (12, 5)) + [("a", 10, "PHQ-9", 15), ("a", 10, "GAD-7", 11)])
+    clients = _clients([("a", "finished", "2026-02-16", "t1")])
+    out = pk.talking_therapies_outcomes(obs, _treatment("a", 3), clients=clients)
+    assert out.loc["a", ["depression_last", "anxiety_last"]].tolist() == [7.0, 5.0]
+    assert bool(out.loc["a", "recovery"])
+
+
+def test_by_month_counts_the_month_the_referral_ended(referrals):
+    out = pk.talking_therapies_outcomes(*referrals[:2], clients=referrals[2])
+    r = pk.service_rates(out[out["ended"]], by="month", audience="internal")
+    fin = r[r["outcome"] == "finished"].set_index("month")
+    assert fin["denominator"].to_dict() == {"2026-10": 3, "2026-12": 1, "2027-03": 1}

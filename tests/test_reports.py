@@ -1,6 +1,7 @@
 """Fast tests of the report library: safe names, sections, privacy of the data cut, batch logic."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -143,12 +144,17 @@ def test_cohort_sections_suppress_small_cells(small):
     from progress_kit.reports.notebook import cohort_sections
 
     _, clinic = small
-    report = cohort_sections(clinic, "2026-10")
-    text = report["overview"].table.to_string()
-    assert "<5" in text
-    for sec in [*report["outcomes"], *report["service"]]:
-        if sec.table is not None and "clients" in sec.table:
-            assert not sec.table["clients"].astype(str).isin(["1", "2", "3", "4"]).any()
+    internal = cohort_sections(clinic, "2026-10")  # the default audience: exact counts
+    assert internal["overview"].table["count"].tolist()[0] == 4
+    report = cohort_sections(clinic, "2026-10", audience="publication")
+    assert report["overview"].table["count"].tolist()[0] == "*"
+    for sec in [report["overview"], *report["outcomes"], *report["service"]]:
+        if sec.table is None:
+            continue
+        # every count cell is '*' or a multiple of 5 (NHS Digital rounding)
+        cells = [str(v) for v in sec.table.to_numpy().ravel()]
+        counts = [int(v) for v in cells if re.fullmatch(r"\d+", v)]
+        assert all(v % 5 == 0 for v in counts), (sec.key, sec.table)
 
 
 def test_batch_goes_on_after_a_failure_and_masks_numbers(small, tmp_path, monkeypatch):

@@ -83,7 +83,8 @@ def _mask(message: str, keep=()) -> str:
 
 
 def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, month: str,
-          out_dir: str, formats: tuple[str, ...], reference_dir: str | None) -> dict:
+          out_dir: str, formats: tuple[str, ...], reference_dir: str | None,
+          audience: str = "internal") -> dict:
     """Render one report; never raises (the batch goes on)."""
     t0 = time.perf_counter()
     try:
@@ -92,7 +93,7 @@ def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, m
                                 reference_dir=reference_dir, data_cache=cache)
         else:
             res = render_cohort(data_dir, month, out_dir, formats=formats, data_cache=cache,
-                                stem=stem)
+                                stem=stem, audience=audience)
         files = [str(p) for p in res.files]
         return {"status": "ok", "files": files, "seconds": time.perf_counter() - t0, "error": ""}
     except Exception as exc:  # one report's failure must not stop the batch
@@ -172,7 +173,7 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
               formats=FORMATS, force: bool = False, progress: bool = True,
               reference_dir: str | Path | None = None, clients: list[str] | None = None,
               engine: str = "auto", scheduler: str | None = None, allow_empty: bool = False,
-              wait: float = 0.0) -> BatchResult:
+              wait: float = 0.0, audience: str = "internal") -> BatchResult:
     """Render every client report for ``month`` and the cohort report.
 
     Parameters
@@ -195,6 +196,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     clients : list of str, optional
         Only these clients (default: every client with an observation or session in the
         month). Rows of other clients already in the manifest are kept.
+    audience : {"internal", "publication"}
+        Audience of the cohort report (client reports are always internal).
     engine : {"auto", "fork", "kernel"}
         ``"fork"``: warm worker processes fork one child per report and run the notebook in it
         (:mod:`progress_kit.reports.engine`; Linux). ``"kernel"``: a fresh Jupyter kernel per
@@ -245,7 +248,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
             cache = write_cache(clinic, cache_dir / "clinic.pkl")
             del clinic
             return _run(ids, names, old, force, clients is not None, data_dir, folder, month,
-                        formats, reference_dir, cache, progress, jobs, engine, scheduler, started)
+                        formats, reference_dir, cache, progress, jobs, engine, scheduler, started,
+                        audience)
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)  # the cache holds every client's data
             remove_stale(folder, clients_dir)  # temp files of report processes that were killed
@@ -261,10 +265,10 @@ def _empty_month_message(clinic, month: str) -> str:
 
 
 def _run(ids, names, old, force, partial, data_dir, folder, month, formats, reference_dir, cache,
-         progress, jobs, engine, scheduler, started) -> BatchResult:
+         progress, jobs, engine, scheduler, started, audience="internal") -> BatchResult:
     base = _fingerprint(_code_digest(), files_digest(input_files(data_dir)),
                         files_digest(input_files(reference_dir)) if reference_dir else "",
-                        month, ",".join(formats))
+                        month, ",".join(formats), audience)
     ref = str(Path(reference_dir).resolve()) if reference_dir else None
     clients_dir = folder / "clients"
     tasks = [("client", cid, names[cid], str(clients_dir)) for cid in ids]
@@ -284,7 +288,7 @@ def _run(ids, names, old, force, partial, data_dir, folder, month, formats, refe
         if prev:
             state[key] = prev  # until re-rendered; its fingerprint no longer matches
         todo.append((key, fp, (kind, cid, stem, str(data_dir), str(cache), month, out_dir,
-                               formats, ref)))
+                               formats, ref, audience)))
     order = {k: i for i, k in enumerate(keys)}
     record = _Recorder(folder / "manifest.csv", lambda: _ordered(state, order))
     bar = _progress(len(tasks), progress)

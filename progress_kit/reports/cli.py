@@ -115,7 +115,7 @@ def _report_cohort(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     out = Path(args.out) / args.month
     res = render_cohort(data_dir, args.month, out, formats=args.format, therapist_id=args.therapist,
-                        wait=args.wait)
+                        wait=args.wait, audience=args.audience)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
 
@@ -128,7 +128,7 @@ def _batch(args: argparse.Namespace) -> int:
     res = run_batch(data_dir, args.month, args.out, jobs=args.jobs, formats=args.format,
                     force=args.force, progress=not args.quiet, reference_dir=args.reference,
                     engine=args.engine, scheduler=args.scheduler, allow_empty=args.allow_empty,
-                    wait=args.wait)
+                    wait=args.wait, audience=args.audience)
     m = res.manifest
     counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
     print(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", file=sys.stderr)
@@ -136,6 +136,13 @@ def _batch(args: argparse.Namespace) -> int:
         print(f"  failed: {row['client']}: {row['error']}", file=sys.stderr)
     print(f"reports are in {res.folder} (manifest: {res.folder / 'manifest.csv'})")
     return EXIT_FAILED if res.failed else EXIT_OK
+
+
+def _audience_option(parser) -> None:
+    parser.add_argument("--audience", choices=["internal", "publication"], default="internal",
+                        help="cohort report audience: internal (default; exact counts, names clients "
+                             "to review) or publication (NHS Digital rules: <5 as *, others rounded "
+                             "to 5, no client named; files published-cohort*)")
 
 
 def add_commands(sub) -> None:
@@ -164,6 +171,7 @@ def add_commands(sub) -> None:
     cohort = kinds.add_parser("cohort", parents=[common], help="the service (cohort) report",
                               description="Render the cohort report to OUT/YYYY-MM/cohort.*")
     cohort.add_argument("--therapist", metavar="ID", help="only this therapist's clients")
+    _audience_option(cohort)
     cohort.set_defaults(func=_report_cohort)
 
     batch = sub.add_parser("batch", parents=[common], help="every client report for a month + cohort",
@@ -180,6 +188,7 @@ def add_commands(sub) -> None:
                             "(tcp://host:8786) or 'local' for a LocalCluster of --jobs workers; "
                             "workers must see the data and output folders")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    _audience_option(batch)
     batch.add_argument("--allow-empty", action="store_true",
                        help="render the month even if no client has any activity in it (otherwise "
                             "the batch says where the data end and exits 1)")

@@ -20,7 +20,7 @@ from . import sections as S
 from .context import DEFAULT_CLIENT, DEFAULT_MONTH, ReportData, client_data, load_clinic
 
 __all__ = ["load_clinic", "client_data", "load_reference", "client_sections", "cohort_sections",
-           "show", "title", "DEFAULT_CLIENT", "DEFAULT_MONTH"]
+           "show", "title", "heading", "benchmarks_for", "DEFAULT_CLIENT", "DEFAULT_MONTH"]
 
 FIG_DPI = 150
 FIG_WIDTH_PX = 680  # fits A4 portrait between 15 mm margins
@@ -47,18 +47,34 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
 
 
 def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = None,
-                    group: str = "therapist_id") -> dict[str, object]:
-    """Every section of the cohort report."""
-    outcome = [S.talking_therapies(clinic, month, therapist_id),
-               S.jacobson(clinic, month, therapist_id),
-               S.slope_distribution(clinic, month, therapist_id),
-               S.recovery_by_group(clinic, month, therapist_id, group=group)]
-    review = [S.not_on_track(clinic, month, therapist_id)]
-    service = [S.cohort_data_quality(clinic, month, therapist_id),
-               S.month_over_month(clinic, month, therapist_id)]
-    overview = S.cohort_overview(clinic, month, therapist_id)
+                    group: str = "therapist_id", *, audience: str = "internal",
+                    benchmarks=None) -> dict[str, object]:
+    """Every section of the cohort report, for the ``internal`` or the ``publication`` audience.
+
+    ``benchmarks``: a table from :func:`progress_kit.read_benchmarks` (or None), drawn on the
+    trend and the funnel. A publication report names no client: it has no review list.
+    """
+    c = S.Cohort(clinic, month, therapist_id, audience=audience, group=group, benchmarks=benchmarks)
+    outcome = [S.service_outcomes(c), S.outcome_trend(c), S.recovery_funnel(c), S.jacobson(c),
+               S.slope_distribution(c)]
+    review = [] if c.publication else [S.clients_to_review(c), S.discharged_with_deterioration(c)]
+    service = [S.cohort_data_quality(c), S.month_over_month(c)]
+    overview = S.cohort_overview(c)
+    backtest = S.on_track_backtest(c)
     return {"overview": overview, "outcomes": outcome, "review": review, "service": service,
-            "methods": S.methods([*outcome, *review, *service])}
+            "backtest": backtest,
+            "methods": S.methods([*outcome, *review, *service, backtest])}
+
+
+def benchmarks_for(data_dir: str | None):
+    """The data folder's ``benchmarks.toml`` (the kit's example for the demo clinic), or None."""
+    return S.benchmarks_for(data_dir)
+
+
+def heading(text: str, sections) -> None:
+    """A section heading, only when there is something under it."""
+    if sections:
+        display(HTML(f"<h2>{html.escape(text)}</h2>"))
 
 
 def _figure_png(section) -> bytes:
@@ -91,12 +107,24 @@ def show(*sections, level: int = 3) -> None:
         display(HTML(sec.to_html(level, figure=figure)))
 
 
-def title(heading: str, subtitle: str) -> None:
-    """The report title with the generated date and kit version (also the PDF page header)."""
+_AUDIENCE_WORDS = {
+    None: "For clinical use; contains identifiable information.",
+    "internal": "Audience: internal (the service's own management report). Exact counts; names "
+                "clients. For clinical use; contains identifiable information.",
+    "publication": "Audience: publication. No client is named; counts below 5 are shown as *, "
+                   "other counts rounded to the nearest 5 (NHS Digital rules), with complementary "
+                   "suppression across this month's reports.",
+}
+
+
+def title(heading: str, subtitle: str, audience: str | None = None) -> None:
+    """The report title with the generated date, kit version and audience (first page)."""
     today = dt.date.today().isoformat()
+    if audience not in _AUDIENCE_WORDS:
+        raise ValueError(f"audience {audience!r}: choose 'internal' or 'publication'")
     display(HTML(
         f'<header class="pk-title"><h1>{html.escape(heading)}</h1>'
         f'<p class="pk-subtitle">{html.escape(subtitle)}</p>'
         f'<p class="pk-generated">Generated {today} by progress-kit {html.escape(__version__)}. '
-        f'For clinical use; contains identifiable information.</p>'
+        f'{html.escape(_AUDIENCE_WORDS[audience])}</p>'
         f"</header>"))

@@ -215,8 +215,14 @@ def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORM
 
 
 def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_id: str | None = None,
-                  data_cache=None, stem: str | None = None, wait: float = 0.0) -> RenderResult:
+                  data_cache=None, stem: str | None = None, wait: float = 0.0,
+                  audience: str = "internal") -> RenderResult:
     """Render the cohort report for ``month`` into ``out_dir/cohort.*``.
+
+    ``audience``: ``"internal"`` (exact counts, clients to review by name) or ``"publication"``
+    (NHS Digital suppression and rounding, no client named; printed on the first page). Without
+    ``stem``, a publication report is ``published-cohort.*`` (``published-cohort-<therapist>.*``)
+    so it never replaces the internal one.
 
     With ``therapist_id``, the files are ``cohort-<therapist stem>.*``, named through the
     folder's index like client reports. Without ``stem``, ``out_dir`` is locked as in
@@ -225,8 +231,10 @@ def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_i
     parse_month(month)
     if therapist_id is not None and not isinstance(therapist_id, str):
         raise ValueError(f"therapist_id must be text, not {type(therapist_id).__name__}")
+    if audience not in ("internal", "publication"):
+        raise ValueError(f"audience {audience!r}: choose 'internal' or 'publication'")
     params = {"data_dir": _abs(data_dir), "month": month, "therapist_id": therapist_id,
-              "data_cache": _abs(data_cache)}
+              "data_cache": _abs(data_cache), "audience": audience}
     title = f"Service report {month}"
     if stem is not None:
         return render_report("cohort", params, out_dir, stem, formats=formats, title=title)
@@ -234,4 +242,6 @@ def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_i
         remove_stale(out_dir)
         stem = "cohort" if therapist_id is None else claim_stems(
             out_dir, [therapist_id], kind="therapist", prefix="cohort-")[therapist_id]
+        # the therapist's own, unique stem; the published version sits beside the internal one
+        stem = stem if audience == "internal" else f"published-{stem}"
         return render_report("cohort", params, out_dir, stem, formats=formats, title=title)

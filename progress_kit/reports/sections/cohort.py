@@ -1,213 +1,594 @@
-"""Sections of the cohort (service) report (see :mod:`progress_kit.reports.sections`)."""
+"""Sections of the cohort (service) report (see :mod:`progress_kit.reports.sections`).
+
+Two audiences:
+
+- ``internal`` (the service's own management report): exact counts and every rate, and the
+  clients to review by name.
+- ``publication``: NHS Digital's rules for every count (below 5 shown as ``*``, others rounded to
+  the nearest 5; rates withheld where a numerator or denominator is below 5), no client ID, no
+  per-client marker in a figure, no median or percentage over fewer than 5 clients, and
+  complementary suppression across every table published for the month.
+
+Complementary suppression has to hold *between* reports: the service report and each
+therapist's report show rows of the same tables. So every count table is computed for the whole
+service, one row per therapist, and protected once (service total = sum of the therapists; a
+quarter and 12 months = sum of their months; a table's total = sum of its categories). Each
+report then shows its own row, so the service report and the therapist reports hide the same
+cells and nothing can be recovered by subtracting one from another.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ...data import ClinicData
+from ...outcomes import (
+    _COUNTS,
+    _RATES,
+    SMALL_COUNT,
+    outcome_counts,
+    protect_counts,
+    publication_counts,
+    wilson_interval,
+    with_complements,
+)
 from ..safe import parse_month
 from .common import (
     SUPPRESS_BELOW,
     Section,
-    _expected,
     _fmt_day,
     _plot,
     _stat,
     _threshold_change,
-    _tunnel_method,
     _unavailable,
 )
 
-__all__ = ["cohort_overview", "talking_therapies", "jacobson", "slope_distribution",
-           "recovery_by_group", "not_on_track", "cohort_data_quality", "month_over_month", "suppress"]
+__all__ = ["Cohort", "AUDIENCES", "cohort_overview", "service_outcomes", "outcome_trend",
+           "recovery_funnel", "jacobson", "slope_distribution", "clients_to_review",
+           "discharged_with_deterioration", "on_track_backtest", "cohort_data_quality",
+           "month_over_month", "suppress", "benchmarks_for"]
+
+AUDIENCES = ("internal", "publication")
+NO_THERAPIST = "(no therapist)"
+# the counts protected together: each rate's numerator, denominator and their difference
+_CUBE = _COUNTS + [f"not_{o}" for o, _, _ in _RATES]
+DIARY = ["mood", "sleep_quality", "homework", "goals_on_track", "takeaways"]
+_OUTCOME_ROWS = ["finished", "recovery", "reliable_improvement", "reliable_deterioration",
+                 "reliable_recovery"]
+_SHORT_WORDS = {"finished": "finished treatment", "recovery": "recovery",
+                "reliable_improvement": "reliable improvement",
+                "reliable_deterioration": "reliable deterioration",
+                "reliable_recovery": "reliable recovery"}
 
 
 def suppress(table: pd.DataFrame, counts: list[str], linked: list[str] | None = None,
              below: int = SUPPRESS_BELOW) -> pd.DataFrame:
-    """Small-cell suppression: counts from 1 to ``below - 1`` become ``"<5"``.
+    """NHS Digital rounding for a stand-alone table: below 5 ``*``, others to the nearest 5.
 
-    ``linked`` columns (rates, intervals) are blanked on any row where a count was suppressed,
-    since they would reveal it.
+    ``linked`` columns (rates, intervals) are withheld on any row where a count is below 5.
+    For tables published beside other reports use :class:`Cohort` instead, which also
+    withholds complementary cells.
 
     Examples
     --------
     >>> t = pd.DataFrame({"group": ["a", "b"], "n": [12, 3], "rate": ["50%", "33%"]})
     >>> suppress(t, ["n"], ["rate"]).values.tolist()
-    [['a', '12', '50%'], ['b', '<5', 'suppressed']]
+    [['a', '10', '50%'], ['b', '*', '*']]
     """
     out = table.copy()
     hidden = np.zeros(len(out), dtype=bool)
     for col in counts:
-        v = pd.to_numeric(out[col], errors="coerce")
-        small = ((v > 0) & (v < below)).to_numpy()
-        hidden |= small
-        out[col] = np.where(small, f"<{below}", v.map(lambda x: "–" if pd.isna(x) else f"{x:.0f}"))
+        v = pd.to_numeric(out[col], errors="coerce").fillna(0).astype(np.int64).to_numpy()
+        hidden |= v < below
+        out[col] = publication_counts(v)
     for col in linked or []:
         out[col] = out[col].astype(object)
-        out.loc[hidden, col] = "suppressed"
+        out.loc[hidden, col] = "*"
     return out
 
 
-def _cohort(clinic: ClinicData, month: str, therapist_id: str | None):
-    _, end = parse_month(month)
-    clients = clinic.clients
-    if therapist_id:
-        clients = clients[clients["therapist_id"] == therapist_id]
-    ids = set(clients["client_id"])
-    obs = clinic.observations
-    obs = obs[obs["client_id"].isin(ids) & (obs["date"] <= end)]
-    ses = clinic.sessions
-    ses = ses[ses["client_id"].isin(ids) & (ses["date"] <= end)]
-    return clients, obs, ses
+def _pct(x: float) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.0%}"
 
 
-def cohort_overview(clinic: ClinicData, month: str, therapist_id: str | None = None) -> Section:
+@dataclass
+class Cohort:
+    """One cohort report: the data, the month, the scope (service or a therapist), the audience.
+
+    Heavy results (the outcome cube, the flags) are computed once and shared by the sections.
+    """
+
+    clinic: ClinicData
+    month: str
+    therapist_id: str | None = None
+    audience: str = "internal"
+    group: str = "therapist_id"
+    benchmarks: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        if self.audience not in AUDIENCES:
+            raise ValueError(f"audience {self.audience!r}: choose 'internal' or 'publication'")
+        self.start, self.end = parse_month(self.month)
+        if self.therapist_id is not None and self.therapist_id not in set(
+                self.clinic.clients["therapist_id"].dropna()):
+            raise ValueError(f"therapist {self.therapist_id!r} has no clients in the clients table")
+        if self.publication and self.group != "therapist_id":
+            raise ValueError(f"group {self.group!r}: a publication report breaks outcomes down by "
+                             "therapist only (each breakdown needs its own disclosure check)")
+
+    @property
+    def publication(self) -> bool:
+        return self.audience == "publication"
+
+    @property
+    def scope(self) -> str:
+        return f"therapist {self.therapist_id}" if self.therapist_id else "the whole service"
+
+    # ---------------------------------------------------------------- data, whole service
+    @cached_property
+    def therapist_of(self) -> pd.Series:
+        c = self.clinic.clients.drop_duplicates("client_id").set_index("client_id")
+        return c["therapist_id"].astype(object).where(c["therapist_id"].notna(), NO_THERAPIST)
+
+    @cached_property
+    def groups(self) -> list[str]:
+        """Every therapist of the service (the rows every count table is protected over)."""
+        named = sorted(set(self.therapist_of) - {NO_THERAPIST})
+        # clients without a therapist (or IDs only in the scores) form a group of their own
+        known = set(self.therapist_of.index)
+        orphans = (self.therapist_of == NO_THERAPIST).any() or not (
+            set(self.clinic.observations["client_id"]) | set(self.clinic.sessions["client_id"])
+        ) <= known
+        return named + ([NO_THERAPIST] if orphans else [])
+
+    def group_of(self, ids) -> pd.Series:
+        ids = pd.Series(ids)
+        out = ids.map(self.therapist_of).astype(object)
+        return out.where(out.notna(), NO_THERAPIST)
+
+    @cached_property
+    def observations(self) -> pd.DataFrame:
+        obs = self.clinic.observations
+        return obs[obs["date"] <= self.end]
+
+    @cached_property
+    def sessions(self) -> pd.DataFrame:
+        ses = self.clinic.sessions
+        return ses[ses["date"] <= self.end]
+
+    def in_scope(self, ids) -> np.ndarray:
+        if self.therapist_id is None:
+            return np.ones(len(ids), dtype=bool)
+        return (self.group_of(ids) == self.therapist_id).to_numpy()
+
+    # ---------------------------------------------------------------- publishing counts
+    def publish(self, per_group: pd.DataFrame, within: list[tuple[str, list[str]]] = ()):
+        """This report's row of a count table, protected over the whole service.
+
+        ``per_group``: exact counts, index = therapist, columns = cells. ``within``: (total,
+        parts) relations inside a row. Returns (shown, hidden, exact) Series for the scope:
+        text in publication, integers internally.
+        """
+        values = per_group.reindex(self.groups, fill_value=0).fillna(0).astype(np.int64)
+        cube = np.vstack([values.to_numpy(), values.to_numpy().sum(axis=0, keepdims=True)])
+        row = len(self.groups) if self.therapist_id is None else self.groups.index(self.therapist_id)
+        cols = list(values.columns)
+        exact = pd.Series(cube[row], index=cols)
+        if not self.publication:
+            return exact, pd.Series(False, index=cols), exact
+        g, k = cube.shape
+        cell = np.arange(g * k).reshape(g, k)
+        rel = [(cell[g - 1, j], cell[:g - 1, j]) for j in range(k)]
+        for total, parts in within:
+            t, p = cols.index(total), [cols.index(x) for x in parts]
+            rel += [(cell[i, t], cell[i, p]) for i in range(g)]
+        hidden = protect_counts(cube.reshape(-1), rel).reshape(g, k)
+        return (pd.Series(publication_counts(cube[row], hidden[row]), index=cols),
+                pd.Series(hidden[row], index=cols), exact)
+
+    def per_group(self, ids, name: str = "count") -> pd.Series:
+        """How many of ``ids`` (one entry per counted thing) belong to each therapist."""
+        return self.group_of(ids).value_counts().rename(name)
+
+    # ---------------------------------------------------------------- outcome cube
+    @cached_property
+    def window(self) -> list[str]:
+        """The 12 months ending with the report month."""
+        last = pd.Period(self.month, freq="M")
+        return [str(last - k) for k in range(11, -1, -1)]
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame | None:
+        """Talking Therapies outcomes of the referrals that ended in the 12-month window."""
+        fn = _stat("talking_therapies_outcomes")
+        if fn is None:
+            return None
+        start = pd.Period(self.window[0], freq="M").start_time
+        out = fn(self.observations, self.sessions, clients=self.clinic.clients,
+                 period=(start, self.end))
+        out = out.assign(_group=self.group_of(out.index).to_numpy(),
+                         month=out["end_date"].dt.to_period("M").astype(str).to_numpy())
+        return out
+
+    @cached_property
+    def periods(self) -> list[tuple[str, str, list[str]]]:
+        """(label, kind, months) of each published period: 12 months, quarter to date, 12 months."""
+        p = pd.Period(self.month, freq="M")
+        q = [m for m in self.window if pd.Period(m, freq="M").qyear == p.qyear
+             and pd.Period(m, freq="M").quarter == p.quarter]
+        month_words = p.strftime("%b %Y")
+        return ([(m, "trend", [m]) for m in self.window]
+                + [(f"{p.qyear}Q{p.quarter} to date", "quarter", q),
+                   (f"12 months to {month_words}", "year", self.window)])
+
+    @cached_property
+    def cube(self) -> dict:
+        """Counts per therapist (+ service), period and count; hidden cells in publication."""
+        out = self.outcomes
+        groups, periods = self.groups, self.periods
+        g, p, k = len(groups) + 1, len(periods), len(_CUBE)
+        counts = np.zeros((g, p, k), dtype=np.int64)
+        if out is not None and len(out):
+            by = with_complements(outcome_counts(out, by=["_group", "month"]))[_CUBE]
+            full = by.reindex(pd.MultiIndex.from_product([groups, self.window]), fill_value=0)
+            monthly = full.to_numpy().reshape(len(groups), len(self.window), k)
+            for j, (_, _, months) in enumerate(periods):
+                idx = [self.window.index(m) for m in months]
+                counts[:-1, j] = monthly[:, idx].sum(axis=1)
+            counts[-1] = counts[:-1].sum(axis=0)
+        hidden = np.zeros_like(counts, dtype=bool)
+        if self.publication:
+            cell = np.arange(counts.size).reshape(counts.shape)
+            rel = [(cell[-1, j, c], cell[:-1, j, c]) for j in range(p) for c in range(k)]
+            trend = [j for j, (_, kind, _) in enumerate(periods) if kind == "trend"]
+            for j, (_, kind, months) in enumerate(periods):
+                if kind == "trend":
+                    continue
+                parts = [trend[self.window.index(m)] for m in months]
+                rel += [(cell[i, j, c], cell[i, parts, c]) for i in range(g) for c in range(k)]
+            hidden = protect_counts(counts.reshape(-1), rel).reshape(counts.shape)
+        return {"counts": counts, "hidden": hidden}
+
+    def rates(self, row: int | None = None) -> pd.DataFrame:
+        """Long table of rates for one row of the cube (default: this report's scope)."""
+        if row is None:
+            row = len(self.groups) if self.therapist_id is None else self.groups.index(self.therapist_id)
+        counts, hidden = self.cube["counts"][row], self.cube["hidden"][row]
+        recs = []
+        for j, (label, kind, _) in enumerate(self.periods):
+            for outcome, num, den in _RATES:
+                a, b, o = _CUBE.index(num), _CUBE.index(den), _CUBE.index(f"not_{outcome}")
+                x, n = int(counts[j, a]), int(counts[j, b])
+                hide = bool(hidden[j, a] or hidden[j, b] or hidden[j, o])
+                rate = x / n if n and not hide else np.nan
+                lo, hi = wilson_interval(x, n) if n and not hide else (np.nan, np.nan)
+                recs.append({"period": label, "kind": kind, "month": label if kind == "trend" else None,
+                             "outcome": outcome, "x": x, "n": n, "hidden_num": bool(hidden[j, a]),
+                             "hidden_den": bool(hidden[j, b]), "rate": rate,
+                             "ci_low": float(lo), "ci_high": float(hi)})
+        t = pd.DataFrame(recs)
+        if self.publication:
+            t["numerator"] = publication_counts(t["x"], t["hidden_num"])
+            t["denominator"] = publication_counts(t["n"], t["hidden_den"])
+        else:
+            t["numerator"], t["denominator"] = t["x"].astype(str), t["n"].astype(str)
+        return t
+
+    # ---------------------------------------------------------------- the decision layer
+    @cached_property
+    def flags(self) -> pd.DataFrame | None:
+        """client_flags for the clients of this report's scope.
+
+        Computed on the whole service and then narrowed: the expected-response band is fitted
+        on everyone's data, so a therapist's report shows the same status as the service's.
+        """
+        fn = _stat("client_flags")
+        if fn is None:
+            return None
+        items = getattr(self.clinic, "items", None)
+        if items is not None:
+            items = items[items["date"] <= self.end]
+        # expected=None: the band is fitted leave-one-client-out on the service's own data
+        f = fn(self.observations, items=items, sessions=self.sessions, measure="PHQ-9",
+               as_of=self.end)
+        out = f[self.in_scope(f.index)]
+        out.attrs = f.attrs
+        return out
+
+
+def _publication_note(c: Cohort) -> str:
+    return (" Counts below 5 are shown as *, other counts rounded to the nearest 5; a * can also "
+            "be a larger count withheld so that a small one cannot be worked out from other "
+            "tables.") if c.publication else ""
+
+
+def cohort_overview(c: Cohort) -> Section:
     """Caseload this month."""
-    start, end = parse_month(month)
-    clients, obs, ses = _cohort(clinic, month, therapist_id)
-    in_month = ses[ses["date"] >= start]
-    active = set(in_month["client_id"]) | set(obs.loc[obs["date"] >= start, "client_id"])
-    rows = pd.DataFrame({
-        "": ["clients with activity this month", "new clients (started this month)",
-             "clients who ended this month", "sessions booked this month",
-             "sessions attended this month"],
-        "count": [len(active), int(clients["start_date"].between(start, end).sum()),
-                  int(clients["end_date"].between(start, end).sum()), len(in_month),
-                  int(in_month["attended"].sum())]})
-    sec = Section("overview", "Caseload this month", table=suppress(rows, ["count"]), header=False)
-    scope = f"therapist {therapist_id}" if therapist_id else "the whole service"
-    sec.message = f"{_fmt_day(start)} to {_fmt_day(end)}, {scope}."
+    obs, ses = c.observations, c.sessions
+    in_month = ses[ses["date"] >= c.start]
+    active = pd.Index(in_month["client_id"]).union(pd.Index(obs.loc[obs["date"] >= c.start, "client_id"]))
+    cl = c.clinic.clients
+    diary = obs[obs["measure"].isin(DIARY) & (obs["date"] >= c.start)]["client_id"].unique()
+    rows = {"clients with activity this month": c.per_group(active.unique()),
+            "new clients (started this month)":
+                c.per_group(cl.loc[cl["start_date"].between(c.start, c.end), "client_id"]),
+            "referrals that ended this month":
+                c.per_group(cl.loc[cl["end_date"].between(c.start, c.end), "client_id"]),
+            "sessions booked this month": c.per_group(in_month["client_id"]),
+            "sessions attended this month": c.per_group(in_month.loc[in_month["attended"], "client_id"]),
+            "clients who kept a diary this month": c.per_group(diary)}
+    if c.publication:
+        # the same count is published with the outcomes (referrals ended), protected there
+        rows.pop("referrals that ended this month")
+    table = pd.DataFrame(rows).fillna(0)
+    shown, _, _ = c.publish(table)
+    sec = Section("overview", "Caseload this month",
+                  table=pd.DataFrame({"": shown.index, "count": shown.to_numpy()}), header=False)
+    sec.message = f"{_fmt_day(c.start)} to {_fmt_day(c.end)}, {c.scope}." + _publication_note(c)
     return sec
 
 
-_TT_WORDS = {"finished": "finished treatment (2+ treatment sessions)",
-             "caseness_start": "a case at the start (of those finished)",
-             "recovery": "recovery", "reliable_improvement": "reliable improvement",
-             "reliable_deterioration": "reliable deterioration",
-             "reliable_recovery": "reliable recovery"}
+def _rate_cell(r) -> str:
+    if pd.isna(r["rate"]):
+        return f"– ({r['numerator']} of {r['denominator']})"
+    return (f"{r['rate']:.0%} ({r['ci_low']:.0%}–{r['ci_high']:.0%}); "
+            f"{r['numerator']} of {r['denominator']}")
 
 
-def _rates_table(rates: pd.DataFrame, first: list[str]) -> pd.DataFrame:
-    """Rates as a clinician reads them: words, counts, a percentage and its interval."""
-    def pct(x):
-        return "suppressed" if pd.isna(x) else f"{x:.0%}"
-
-    out = rates[first].copy()
-    out["outcome"] = rates["outcome"].map(lambda o: _TT_WORDS.get(o, o.replace("_", " ")))
-    out["numerator"] = rates["numerator"].astype(str)
-    out["denominator"] = rates["denominator"].astype(str)
-    out["rate"] = rates["rate"].map(pct)
-    out["95% CI"] = [("suppressed" if pd.isna(lo) else f"{lo:.0%}–{hi:.0%}")
-                     for lo, hi in zip(rates["ci_low"], rates["ci_high"], strict=True)]
-    return out
-
-
-def _outcomes(clinic: ClinicData, month: str, therapist_id: str | None, group: str | None = None):
-    fn = _stat("talking_therapies_outcomes")
-    if fn is None:
-        return None
-    clients, obs, ses = _cohort(clinic, month, therapist_id)
-    out = fn(obs, ses, clients=clients)
-    if group and group not in out.columns and group in clients.columns:
-        out = out.join(clients.set_index("client_id")[[group]], how="left")
-    return out
-
-
-def talking_therapies(clinic: ClinicData, month: str, therapist_id: str | None = None) -> Section:
-    """NHS Talking Therapies recovery, reliable improvement and reliable recovery rates."""
+def service_outcomes(c: Cohort) -> Section:
+    """Talking Therapies rates for the month, the quarter to date and the last 12 months."""
     title = "NHS Talking Therapies outcomes"
-    rates_fn = _stat("service_rates")
-    outcomes = _outcomes(clinic, month, therapist_id)
-    if outcomes is None or rates_fn is None:
+    if c.outcomes is None:
         return _unavailable("tt", title, "the Talking Therapies outcome rates")
-    if outcomes.empty:
-        return Section("tt", title, "insufficient", "No clients with questionnaire scores yet.")
-    rates = rates_fn(outcomes)
-    sec = Section("tt", title, table=_rates_table(rates, []))
-    sec.message = ("Every client seen up to the end of the month (cumulative), first against last "
-                   "score. Rates are out of the clients who finished treatment; recovery and "
-                   "reliable recovery out of those who were a case at the start.")
-    sec.method = ("Talking Therapies rates (NHS England 2023 definitions, PHQ-9 with GAD-7 or the "
-                  f"disorder-specific anxiety measure): {outcomes.attrs.get('method', '')} "
-                  f"{rates.attrs.get('method', '')}.").replace("  ", " ")
+    r = c.rates()
+    r = r[(r["kind"] != "trend") | (r["period"] == c.month)]
+    r = r[r["outcome"].isin(_OUTCOME_ROWS)]
+    names = {c.month: pd.Period(c.month, freq="M").strftime("%B %Y")}
+    wide = r.assign(cell=r.apply(_rate_cell, axis=1)).pivot(index="outcome", columns="period",
+                                                              values="cell")
+    order = [c.month] + [p[0] for p in c.periods if p[1] != "trend"]
+    wide = wide.reindex(index=_OUTCOME_ROWS, columns=order).rename(columns=names)
+    wide.columns.name = None
+    wide.insert(0, "outcome", [_SHORT_WORDS[o] for o in wide.index])
+    sec = Section("tt", title, table=wide.reset_index(drop=True))
+    sec.message = ("Referrals that ended in each period (how NHS Talking Therapies counts them). "
+                   "Finished = the referral ended after at least 2 attended treatment sessions. "
+                   "Each cell: rate (95% Wilson interval); numerator of denominator. Finished is "
+                   "out of the referrals that ended; recovery and reliable recovery out of the "
+                   "finished who were a case at the start; the others out of the finished. "
+                   "Clients still in treatment are in no outcome." + _publication_note(c)
+                   + (" A rate is withheld (–) where its numerator or denominator is below 5, "
+                      "or fewer than 5 are on the other side (all of them, or 7 of 8)."
+                      if c.publication else ""))
+    sec.method = ("Talking Therapies outcomes (NHS England 2023 definitions; NHS Digital monthly "
+                  "statistics count referrals in the month they ended): "
+                  f"{c.outcomes.attrs.get('method', '')}. Wilson 95% intervals.")
+    if c.publication:
+        sec.method += (" Publication rules (NHS Digital): counts below 5 as *, others rounded to "
+                       "the nearest 5, rates from unrounded counts and withheld where the "
+                       "numerator or denominator is below 5 or fewer than 5 are on the other side "
+                       "(denominator minus numerator); complementary suppression across the "
+                       "service, every therapist, each month, the quarter and the 12 months.")
     return sec
 
 
-def _change_result(clinic: ClinicData, month: str, therapist_id: str | None,
-                   measure: str = "PHQ-9") -> pd.DataFrame | None:
+def outcome_trend(c: Cohort) -> Section:
+    """The 12-month trend of the rates (month the referral ended)."""
+    title = "Outcome rates over the last 12 months"
+    if c.outcomes is None:
+        return _unavailable("trend", title, "the Talking Therapies outcome rates")
+    r = c.rates()
+    trend = r[r["kind"] == "trend"]
+    shown = trend[trend["outcome"] == "recovery"]["rate"].notna().sum()
+    if shown == 0:
+        return Section("trend", title, "insufficient",
+                       "No month in the last 12 has a recovery rate to show"
+                       + (" (every month has fewer than 5 finished cases)." if c.publication else "."))
+    sec = Section("trend", title, figsize=(7.2, 3.4))
+    sec.message = ("Rates per month in which referrals ended; a gap is a month without a rate"
+                   + (" (withheld: fewer than 5, or protecting a small count)." if c.publication else
+                      " (no finished referrals).")
+                   + (" Dotted lines: benchmarks (sources in the methods)." if c.benchmarks is not None
+                      and len(c.benchmarks) else ""))
+    bench = c.benchmarks
+    sec.plot = lambda ax: _plot("plot_rate_trend", trend, benchmarks=bench, ax=ax)
+    sec.method = _benchmark_method(c)
+    return sec
+
+
+def _benchmark_method(c: Cohort) -> str:
+    if c.benchmarks is None or not len(c.benchmarks):
+        return ""
+    return "\n".join(f"Benchmark '{b['label']}' ({b['outcome'].replace('_', ' ')} {b['rate']:.1%}, "
+                     f"{b['date']}): {b['source']}." for _, b in c.benchmarks.iterrows())
+
+
+def recovery_funnel(c: Cohort) -> Section:
+    """Recovery rate per therapist over 12 months: funnel plot with control limits, and a table."""
+    label = c.group.replace("_id", "").replace("_", " ")
+    title = f"Recovery by {label} (12 months, funnel plot)"
+    if c.outcomes is None:
+        return _unavailable("recovery", title, "the Talking Therapies outcome rates")
+    rec, den, other = (_CUBE.index(k) for k in ("recovery", "case_finished", "not_recovery"))
+    year = len(c.periods) - 1
+    if c.group == "therapist_id":
+        counts, hidden = c.cube["counts"][:, year], c.cube["hidden"][:, year]
+        units = [*c.groups, "service"]
+        x, n = counts[:, rec], counts[:, den]
+        hide_x, hide_n = hidden[:, rec], hidden[:, den]
+        hide = hide_x | hide_n | hidden[:, other]
+    else:  # internal only (checked in Cohort)
+        if c.group not in c.clinic.clients.columns:
+            raise ValueError(f"group {c.group!r} is not a column of the clients table")
+        col = c.clinic.clients.drop_duplicates("client_id").set_index("client_id")[c.group]
+        by = outcome_counts(c.outcomes.assign(**{c.group: col.reindex(c.outcomes.index).to_numpy()}),
+                            by=c.group)
+        units = [*map(str, by.index), "service"]
+        x = np.r_[by["recovery"].to_numpy(), by["recovery"].sum()]
+        n = np.r_[by["case_finished"].to_numpy(), by["case_finished"].sum()]
+        hide = hide_x = hide_n = np.zeros(len(x), dtype=bool)
+    keep = n > 0
+    units = [u for u, k in zip(units, keep, strict=True) if k]
+    x, n, hide, hide_x, hide_n = x[keep], n[keep], hide[keep], hide_x[keep], hide_n[keep]
+    if not len(n) or n[-1] == 0 or hide[-1]:
+        return Section("recovery", title, "insufficient",
+                       "Too few finished cases in the last 12 months for a recovery rate.")
+    rate = np.where(hide, np.nan, x / n)
+    lo, hi = wilson_interval(x, n)
+    target = float(x[-1] / n[-1])
+    from ...outcomes import funnel_limits
+
+    lim = funnel_limits(target, n) if 0 < target < 1 else None
+    where = []
+    for i in range(len(n)):
+        if hide[i] or lim is None:
+            where.append("–")
+        elif not lim["lower_99.8"][i] <= rate[i] <= lim["upper_99.8"][i]:
+            where.append("outside 99.8% limits")
+        elif not lim["lower_95"][i] <= rate[i] <= lim["upper_95"][i]:
+            where.append("outside 95% limits")
+        else:
+            where.append("within limits")
+    shown_x = publication_counts(x, hide_x) if c.publication else x.astype(str)
+    shown_n = publication_counts(n, hide_n) if c.publication else n.astype(str)
+    table = pd.DataFrame({label: units, "recovered": shown_x, "finished cases": shown_n,
+                          "rate": [_pct(v) for v in rate],
+                          "95% CI": ["–" if h else f"{a:.0%}–{b:.0%}" for h, a, b in zip(hide, lo, hi,
+                                                                                         strict=True)],
+                          "funnel": where})
+    sec = Section("recovery", title, table=table, figsize=(7.2, 4.0))
+    sec.message = (f"Each point is a {label}'s recovery rate over the referrals that ended in the last "
+                   "12 months, against how many finished cases it rests on. Points inside the "
+                   "funnel differ from the service rate by no more than chance would give; small "
+                   "caseloads vary a lot." + _publication_note(c))
+    units_df = pd.DataFrame({"unit": units[:-1], "denominator": n[:-1], "rate": rate[:-1]})
+    bench = c.benchmarks
+    if lim is not None:
+        sec.plot = lambda ax: _plot("plot_funnel", units_df, target=target, label=label,
+                                    benchmarks=bench, ax=ax)
+    sec.method = ("Funnel plot: exact binomial control limits with interpolation (Spiegelhalter "
+                  "2005, Stat Med 24:1185) at 95% and 99.8% around the service's 12-month recovery "
+                  "rate.")
+    return sec
+
+
+def _jacobson_bins(measure: str) -> list[tuple[int, int]]:
+    from ...measures import get_measure
+
+    m = get_measure(measure)
+    lo, hi = int(m.min), int(m.max)
+    bins = [(a, min(a + 4, hi)) for a in range(lo, hi + 1, 5)]
+    if len(bins) > 1 and bins[-1][1] - bins[-1][0] < 4:
+        bins[-2:] = [(bins[-2][0], hi)]
+    return bins
+
+
+def _change_result(c: Cohort, measure: str) -> pd.DataFrame | None:
     fn = _stat("clinical_significance")
     if fn is None:
         return None
-    clients, obs, _ = _cohort(clinic, month, therapist_id)
-    scores = obs[obs["measure"] == measure]
+    scores = c.observations[c.observations["measure"] == measure]
     counts = scores.groupby("client_id").size()
     scores = scores[scores["client_id"].isin(counts.index[counts >= 2])]
     if scores.empty:
         return pd.DataFrame(columns=["pre", "post", "category"])
     res = _threshold_change(fn, scores, measure)
-    out = res.join(clients.set_index("client_id")[["therapist_id"]], how="left")
+    out = res.assign(_group=c.group_of(res.index).to_numpy())
     out.attrs = res.attrs  # the method and the Jacobson band live there
     return out
 
 
-def jacobson(clinic: ClinicData, month: str, therapist_id: str | None = None,
-             measure: str = "PHQ-9") -> Section:
-    """First vs latest score for every client with two or more scores."""
+def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
+    """First vs latest score for every client with two or more scores (binned in publication)."""
     title = f"Jacobson plot ({measure}, first vs latest score)"
-    res = _change_result(clinic, month, therapist_id, measure)
+    res = _change_result(c, measure)
     if res is None:
         return _unavailable("jacobson", title, "clinical significance")
-    if len(res) < SUPPRESS_BELOW:
+    cats = [k for k in ["recovered", "improved", "unchanged", "deteriorated", "harmed"]]
+    cats += sorted(set(res["category"].astype(str)) - set(cats))
+    counts = pd.crosstab(res["_group"], res["category"].astype(str)).reindex(columns=cats, fill_value=0)
+    counts.insert(0, "clients", counts.sum(axis=1))
+    within = [("clients", cats)]
+    bins = _jacobson_bins(measure)
+    if c.publication and len(res):
+        b_pre = np.searchsorted([b[1] for b in bins], res["pre"].to_numpy(float))
+        b_post = np.searchsorted([b[1] for b in bins], res["post"].to_numpy(float))
+        cell_names = [f"bin{i}_{j}" for i in range(len(bins)) for j in range(len(bins))]
+        cell = pd.Series([f"bin{i}_{j}" for i, j in zip(b_pre, b_post, strict=True)], index=res.index)
+        grid = pd.crosstab(res["_group"], cell).reindex(columns=cell_names, fill_value=0)
+        counts = counts.join(grid, how="outer").fillna(0)
+        within.append(("clients", cell_names))
+    shown, hidden, exact = c.publish(counts, within)
+    n_scope = int(exact["clients"])
+    if n_scope < SMALL_COUNT:
         return Section("jacobson", title, "insufficient",
-                       f"Fewer than {SUPPRESS_BELOW} clients with two or more {measure} scores.")
-    lines_fn = _stat("jacobson_plot_data")
-    lines = lines_fn(res) if lines_fn is not None else None
-    counts = res["category"].astype(str).value_counts()
-    table = pd.DataFrame({"category": counts.index, "clients": counts.to_numpy()})
-    sec = Section("jacobson", title, table=suppress(table, ["clients"]), figsize=(6.4, 4.6),
+                       f"Fewer than {SMALL_COUNT} clients with two or more {measure} scores.")
+    table = pd.DataFrame({"category": cats, "clients": shown[cats].to_numpy()})
+    sec = Section("jacobson", title, table=table, figsize=(6.4, 4.6),
                   method=f"{measure} change categories (cohort): {res.attrs.get('method', '')}")
-    sec.message = f"{len(res)} clients with at least two {measure} scores up to the end of the month."
-    sec.plot = lambda ax: _plot("plot_jacobson", res, measure=measure, lines=lines, ax=ax,
-                                suppress_below=SUPPRESS_BELOW)
+    sec.message = (f"{shown['clients']} clients with at least two {measure} scores up to the end of "
+                   "the month." + _publication_note(c))
+    if c.publication:
+        grid = pd.DataFrame([{"first_low": bins[i][0], "first_high": bins[i][1],
+                              "last_low": bins[j][0], "last_high": bins[j][1],
+                              # an empty cell stays blank: a zero protects nothing, and
+                              # protect_counts never counts on one
+                              "shown": "" if exact[f"bin{i}_{j}"] == 0 else shown[f"bin{i}_{j}"]}
+                             for i in range(len(bins)) for j in range(len(bins))])
+        sec.message += " The figure shows counts per cell, not one marker per client."
+        sec.plot = lambda ax: _plot("plot_jacobson_binned", grid, measure=measure, ax=ax)
+    else:
+        lines_fn = _stat("jacobson_plot_data")
+        mine = res[c.in_scope(res.index)]
+        lines = lines_fn(mine) if lines_fn is not None else None
+        sec.plot = lambda ax: _plot("plot_jacobson", mine, measure=measure, lines=lines, ax=ax)
     return sec
 
 
-def slope_distribution(clinic: ClinicData, month: str, therapist_id: str | None = None,
-                       measure: str = "PHQ-9") -> Section:
+def slope_distribution(c: Cohort, measure: str = "PHQ-9") -> Section:
     """How fast clients' scores move: the distribution of per-client slopes."""
     title = f"Distribution of {measure} slopes"
     fn = _stat("slopes")
     if fn is None:
         return _unavailable("slopes", title, "the slope statistic")
-    _, obs, _ = _cohort(clinic, month, therapist_id)
-    res = fn(obs[obs["measure"] == measure], measure=measure, per="week")
+    res = fn(c.observations[c.observations["measure"] == measure], measure=measure, per="week")
     res = res[res["slope"].notna()]
-    if len(res) < SUPPRESS_BELOW:
+    dirs = sorted(set(res["direction"].astype(str)))
+    counts = pd.crosstab(c.group_of(res.index).to_numpy(), res["direction"].astype(str).to_numpy())
+    counts = counts.reindex(columns=dirs, fill_value=0)
+    counts.insert(0, "clients", counts.sum(axis=1))
+    shown, _, exact = c.publish(counts, [("clients", dirs)])
+    mine = res[c.in_scope(res.index)]
+    if len(mine) < SMALL_COUNT:
         return Section("slopes", title, "insufficient",
-                       f"Fewer than {SUPPRESS_BELOW} clients with three or more {measure} scores.")
-    counts = res["direction"].astype(str).value_counts()
-    table = suppress(pd.DataFrame({"direction": counts.index, "clients": counts.to_numpy()}),
-                     ["clients"])
+                       f"Fewer than {SMALL_COUNT} clients with three or more {measure} scores.")
+    table = pd.DataFrame({"direction": dirs, "clients": shown[dirs].to_numpy()})
     sec = Section("slopes", title, table=table,
                   method=f"{measure} slopes: ordinary least squares per client, points per week, "
                          f"95% t-interval; direction from whether the interval excludes zero.")
-    sec.message = (f"Median slope {res['slope'].median():+.2f} points per week over "
-                   f"{len(res)} clients (negative = scores falling).")
-    values = res["slope"].to_numpy(float)
+    sec.message = (f"Median slope {mine['slope'].median():+.2f} points per week over "
+                   f"{shown['clients']} clients (negative = scores falling).")
+    values = mine["slope"].to_numpy(float)
+    publication = c.publication
 
     def draw(ax):
         from ...plots import CLINICAL_COLOURS as C
 
-        # equal-count bins: every bar holds at least SUPPRESS_BELOW clients (no small cells);
+        # equal-count bins: every bar holds at least SMALL_COUNT clients (no small cells);
         # bar area is the share of clients, so wide bars are low
-        n_bins = max(1, min(10, len(values) // SUPPRESS_BELOW))
+        n_bins = max(1, min(10, len(values) // SMALL_COUNT))
         edges = np.unique(np.quantile(values, np.linspace(0, 1, n_bins + 1)))
         ax.hist(values, bins=edges, density=True, color=C["sky"], edgecolor="black", hatch="//")
         ax.axvline(0, color=C["black"], linestyle="--", linewidth=1.2, label="no change")
         ax.set_xlabel(f"{measure} slope (points per week; below 0 = improving)")
         ax.set_ylabel("share of clients (density)")
-        ax.set_title(f"each bar holds about {len(values) // n_bins} clients", loc="right",
+        ax.set_title(f"each bar holds {SMALL_COUNT} or more clients" if publication else
+                     f"each bar holds about {len(values) // n_bins} clients", loc="right",
                      fontsize="x-small")
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, fontsize="small")
@@ -217,112 +598,199 @@ def slope_distribution(clinic: ClinicData, month: str, therapist_id: str | None 
     return sec
 
 
-def recovery_by_group(clinic: ClinicData, month: str, therapist_id: str | None = None,
-                      group: str = "therapist_id") -> Section:
-    """Talking Therapies recovery rate per therapist (or other clients column), suppressed."""
-    title = f"Recovery by {group.replace('_id', '').replace('_', ' ')}"
-    rates_fn = _stat("service_rates")
-    outcomes = _outcomes(clinic, month, therapist_id, group)
-    if outcomes is None or rates_fn is None:
-        return _unavailable("recovery", title, "the Talking Therapies outcome rates")
-    if group not in outcomes.columns:
-        raise ValueError(f"group {group!r} is not a column of the clients table")
-    if outcomes.empty:
-        return Section("recovery", title, "insufficient", "No clients with questionnaire scores yet.")
-    rates = rates_fn(outcomes, by=group)
-    rates = rates[rates["outcome"] == "recovery"]
-    table = _rates_table(rates, [group]).drop(columns="outcome")
-    table = table.rename(columns={group: group.replace("_", " "), "numerator": "recovered",
-                                  "denominator": "finished, a case at start"})
-    sec = Section("recovery", title, table=table)
-    sec.message = (f"Counts below {SUPPRESS_BELOW} are shown as <{SUPPRESS_BELOW} and their rates "
-                   "withheld. Where that would hide only one group's count, the next smallest is "
-                   "withheld too ('suppressed'), so it cannot be worked out from the service total. "
-                   "Small groups vary a lot by chance: read the intervals.")
-    sec.method = f"Recovery by {group.replace('_', ' ')}: as the Talking Therapies recovery rate, per group."
+def _referral(status, end) -> str:
+    if status == "active" or pd.isna(end):
+        return str(status) if isinstance(status, str) else "–"
+    return f"{status} {_fmt_day(end)}"
+
+
+def _who_first(table: pd.DataFrame, status: str | None = None) -> pd.DataFrame:
+    """One 'client' column (ID, therapist, referral, status) so the reasons get the width."""
+    who = [f"{r['client']} ({r['therapist']}), {r['referral']}" + (f": {r[status]}" if status else "")
+           for _, r in table.iterrows()]
+    rest = table.drop(columns=["client", "therapist", "referral"] + ([status] if status else []))
+    return pd.concat([pd.DataFrame({"client (therapist), referral" + (": status" if status else ""):
+                                    who}), rest], axis=1)
+
+
+def clients_to_review(c: Cohort) -> Section:
+    """Every client whose status is alert or watch, named, active clients first (internal)."""
+    title = "On alert or watch"
+    if c.flags is None:
+        return _unavailable("review", title, "the client status (client_flags)")
+    f = c.flags
+    flagged = f[f["status"].isin(["alert", "watch"])]
+    cl = c.clinic.clients.drop_duplicates("client_id").set_index("client_id")
+    info = cl.reindex(flagged.index)
+    active = (info["status"] == "active").to_numpy()
+    table = pd.DataFrame({
+        "client": flagged.index.astype(str),
+        "therapist": c.group_of(flagged.index).to_numpy(),
+        "referral": [_referral(s, e) for s, e in zip(info["status"], info["end_date"], strict=True)],
+        "status": flagged["status"].to_numpy(),
+        "reasons": flagged["reasons"].fillna("").to_numpy(),
+        "latest PHQ-9": [("–" if pd.isna(s) else f"{s:g} on {_fmt_day(d)}") for s, d in
+                         zip(flagged["latest_score"], flagged["latest_date"], strict=True)],
+    })
+    table["_active"], table["_alert"] = ~active, (flagged["status"] != "alert").to_numpy()
+    table = table.sort_values(["_active", "_alert", "therapist", "client"], kind="stable")
+    table = table.drop(columns=["_active", "_alert"]).reset_index(drop=True)
+    n_alert = int((flagged["status"] == "alert").sum())
+    sec = Section("review", title, table=_who_first(table, "status"))
+    sec.facts["clients"] = table
+    sec.message = (f"{len(table)} client(s) of {c.scope} to review: {n_alert} alert, "
+                   f"{len(table) - n_alert} watch. Clients still in treatment first. A prompt to "
+                   "review, not a verdict." if len(table) else f"No client of {c.scope} is on alert "
+                   "or watch.")
+    sec.method = f.attrs.get("method", "")
     return sec
 
 
-def not_on_track(clinic: ClinicData, month: str, therapist_id: str | None = None,
-                 measure: str = "PHQ-9") -> Section:
-    """Clients whose latest signal, from a score this month, is 'not on track' (for review)."""
-    title = "Clients flagged not on track"
-    if _stat("expected_response") is None or _stat("on_track") is None:
-        return _unavailable("not_on_track", title, "the on-track statistic")
-    start, _ = parse_month(month)
-    clients, obs, _ = _cohort(clinic, month, therapist_id)
-    expected, why = _expected(clinic, measure)
-    if expected is None:
-        return Section("not_on_track", title, "insufficient",
-                       f"The data are too small for an expected course ({why}).")
-    track = _stat("on_track")(obs[obs["measure"] == measure], expected, measure=measure)
-    latest = track.sort_values(["client_id", "date"]).groupby("client_id").tail(1)
-    flagged = latest[(latest["signal"] == "not on track") & (latest["date"] >= start)]
-    table = flagged.merge(clients[["client_id", "therapist_id"]], on="client_id")
-    table = pd.DataFrame({"client": table["client_id"], "therapist": table["therapist_id"],
-                          "latest score on": table["date"].map(_fmt_day),
-                          "session": table["session"].astype(int)})
-    at_risk = int(((latest["signal"] == "at risk") & (latest["date"] >= start)).sum())
-    sec = Section("not_on_track", title, table=table, method=_tunnel_method(expected))
-    sec.message = (f"{len(flagged)} client(s) not on track at their latest {measure} score this "
-                   f"month" + (f"; {at_risk} more at risk." if at_risk >= SUPPRESS_BELOW else
-                               (f"; <{SUPPRESS_BELOW} more at risk." if at_risk else ".")))
+def discharged_with_deterioration(c: Cohort) -> Section:
+    """Clients whose referral ended this month with reliable deterioration (internal)."""
+    title = "Discharged this month with reliable deterioration"
+    if c.flags is None:
+        return _unavailable("discharged", title, "the client status (client_flags)")
+    f = c.flags
+    cl = c.clinic.clients.drop_duplicates("client_id").set_index("client_id").reindex(f.index)
+    ended = cl["status"].isin(["finished", "dropped"]) & cl["end_date"].between(c.start, c.end)
+    sel = f[ended.to_numpy() & f["reliable_deterioration"].fillna(False).to_numpy(dtype=bool)]
+    info = cl.loc[sel.index]
+    table = pd.DataFrame({"client": sel.index.astype(str),
+                          "therapist": c.group_of(sel.index).to_numpy(),
+                          "referral": [_referral(s, e) for s, e in
+                                       zip(info["status"], info["end_date"], strict=True)],
+                          "PHQ-9 first → latest": [
+                              ("–" if pd.isna(a) or pd.isna(b) else f"{a:g} → {b:g}")
+                              for a, b in zip(sel["first_score"], sel["latest_score"], strict=True)],
+                          "reasons": sel["reasons"].fillna("").to_numpy()})
+    table = table.sort_values(["therapist", "client"], ignore_index=True)
+    sec = Section("discharged", title, table=_who_first(table))
+    sec.facts["clients"] = table
+    sec.message = (f"{len(table)} client(s) ended treatment this month worse, by a reliable change, "
+                   "than they started: worth a follow-up call and a look at what happened."
+                   if len(table) else "No client ended treatment this month with reliable deterioration.")
     return sec
 
 
-def cohort_data_quality(clinic: ClinicData, month: str, therapist_id: str | None = None) -> Section:
+def on_track_backtest(c: Cohort) -> Section:
+    """How well the on-track signal foretold reliable deterioration on the service's own data."""
+    title = "How good is the on-track signal here? (backtest on this service's data)"
+    fn = _stat("evaluate_on_track")
+    if fn is None:
+        return _unavailable("backtest", title, "the on-track backtest (evaluate_on_track)")
+    try:
+        res = fn(c.observations, measure="PHQ-9")
+    except ValueError as exc:
+        return Section("backtest", title, "insufficient", f"Not computed: {exc}")
+    r = res.iloc[0]
+    tp, fp, fn_, tn = (int(r[k]) for k in ("tp", "fp", "fn", "tn"))
+    parts = [("sensitivity", tp, tp + fn_), ("specificity", tn, tn + fp),
+             ("positive predictive value", tp, tp + fp), ("negative predictive value", tn, tn + fn_),
+             ("base rate (reliable deterioration)", tp + fn_, tp + fp + fn_ + tn)]
+    rows = []
+    for name, x, n in parts:
+        small = c.publication and (x < SMALL_COUNT or n - x < SMALL_COUNT)
+        rows.append({"": name, "value": "–" if small or n == 0 else f"{x / n:.0%}",
+                     "of": (publication_counts([n])[0] if c.publication else str(n))})
+    sec = Section("backtest", title, table=pd.DataFrame(rows))
+    sec.message = ("Each client's signal at session 4 against whether they went on to deteriorate "
+                   "reliably, on the service's own data (all therapists)."
+                   + (" A share over fewer than 5 clients is not shown." if c.publication else ""))
+    sec.method = res.attrs.get("method", "")
+    return sec
+
+
+def _problem_kind(reason: pd.Series) -> pd.Series:
+    """The kind of problem, without values or names: the text before the first digit, quote or ':'."""
+    return reason.astype(str).str.replace(r"[\d'\":].*$", "", regex=True).str.strip()
+
+
+def cohort_data_quality(c: Cohort) -> Section:
     """Rejected rows by file and reason; diary completeness this month."""
-    start, end = parse_month(month)
-    clients, obs, _ = _cohort(clinic, month, therapist_id)
-    probs = clinic.problems
-    if therapist_id and "client_id" in probs:
-        probs = probs[probs["client_id"].isin(set(clients["client_id"]))]
+    probs = c.clinic.problems
+    if c.therapist_id and "client_id" in probs:
+        probs = probs[c.in_scope(probs["client_id"])]
     notes = []
     table = None
-    if len(probs):
-        kind = probs["reason"].astype(str).str.replace(r"[\d'\"].*$", "", regex=True).str.strip()
-        table = (pd.DataFrame({"file": probs["file"], "problem": kind, "kind": probs["severity"]})
-                 .value_counts().rename("rows").reset_index())
+    if c.publication:
+        # no reason text (it can name a client): file and severity only, protected
+        allp = c.clinic.problems
+        key = allp["file"].astype(str) + " | " + allp["severity"].astype(str)
+        cnt = pd.crosstab(c.group_of(allp["client_id"]).to_numpy(), key.to_numpy()) if len(allp) \
+            else pd.DataFrame(index=c.groups)
+        errs = [k for k in cnt.columns if k.endswith("| error")]
+        cnt.insert(0, "rejected", cnt[errs].sum(axis=1) if errs else 0)
+        shown, _, exact = c.publish(cnt, [("rejected", errs)])
+        keys = [k for k in cnt.columns if k != "rejected"]  # the service's: the same in every report
+        if keys:
+            table = pd.DataFrame({"file": [k.split(" | ")[0] for k in keys],
+                                  "kind": [k.split(" | ")[1] for k in keys],
+                                  "rows": shown[keys].to_numpy()})
+        notes.append(f"{shown['rejected']} row(s) rejected by validation.")
+    elif len(probs):
+        table = (pd.DataFrame({"file": probs["file"], "problem": _problem_kind(probs["reason"]),
+                               "client": probs["client_id"] if "client_id" in probs else "",
+                               "kind": probs["severity"]})
+                 .value_counts(dropna=False).rename("rows").reset_index())
         notes.append(f"{int((probs['severity'] == 'error').sum())} row(s) rejected by validation.")
     else:
         notes.append("No rows were rejected by validation.")
-    diary = obs[obs["measure"].isin(["mood", "sleep_quality", "homework", "goals_on_track",
-                                     "takeaways"]) & (obs["date"] >= start)]
+    obs = c.observations
+    diary = obs[obs["measure"].isin(DIARY) & (obs["date"] >= c.start)]
+    diary = diary[c.in_scope(diary["client_id"])]
     if len(diary):
         per = diary.groupby("client_id")["date"].nunique()
         first = diary.groupby("client_id")["date"].min()
-        span = (end - first).dt.days + 1
-        share = (per / span).median()
-        notes.append(f"{len(per)} clients kept a diary this month; median completion {share:.0%} of days "
-                     f"(from their first entry this month).")
+        share = (per / ((c.end - first).dt.days + 1)).median()
+        if c.publication and len(per) < SMALL_COUNT:
+            notes.append("Fewer than 5 clients kept a diary this month (no completion figure).")
+        else:
+            n = publication_counts([len(per)])[0] if c.publication else str(len(per))
+            notes.append(f"{n} clients kept a diary this month; median completion {share:.0%} of days "
+                         f"(from their first entry this month).")
     sec = Section("cohort_quality", "Data quality", table=table)
-    if table is not None:
-        sec.table = suppress(table, ["rows"])
     sec.message = " ".join(notes)
     return sec
 
 
-def month_over_month(clinic: ClinicData, month: str, therapist_id: str | None = None) -> Section:
+def month_over_month(c: Cohort) -> Section:
     """This month against the previous month."""
-    start, end = parse_month(month)
-    prev = (start - pd.Timedelta(days=1)).strftime("%Y-%m")
+    prev = (c.start - pd.Timedelta(days=1)).strftime("%Y-%m")
     pstart, pend = parse_month(prev)
-    _, obs, ses = _cohort(clinic, month, therapist_id)
+    obs, ses = c.observations, c.sessions
+    labels = ["clients seen", "sessions attended", "sessions missed",
+              "questionnaires completed (PHQ-9, GAD-7)", "diary days"]
 
-    def counts(a, b):
+    def counts(a, b) -> dict[str, pd.Series]:
         s = ses[ses["date"].between(a, b)]
         o = obs[obs["date"].between(a, b)]
         q = o[o["measure"].isin(["PHQ-9", "GAD-7"])]
-        return [s.loc[s["attended"], "client_id"].nunique(), int(s["attended"].sum()),
-                int((~s["attended"]).sum()), len(q), o.loc[~o["measure"].isin(["PHQ-9", "GAD-7", "SPIN"]),
-                                                          ["client_id", "date"]].drop_duplicates().shape[0]]
+        d = o.loc[o["measure"].isin(DIARY), ["client_id", "date"]].drop_duplicates()
+        return dict(zip(labels, [c.per_group(s.loc[s["attended"], "client_id"].unique()),
+                                 c.per_group(s.loc[s["attended"], "client_id"]),
+                                 c.per_group(s.loc[~s["attended"], "client_id"]),
+                                 c.per_group(q["client_id"]), c.per_group(d["client_id"])],
+                        strict=True))
 
-    this, before = counts(start, end), counts(pstart, pend)
-    table = pd.DataFrame({"": ["clients seen", "sessions attended", "sessions missed",
-                               "questionnaires completed (PHQ-9, GAD-7)", "diary days"],
-                          prev: before, month: this,
-                          "change": [a - b for a, b in zip(this, before, strict=True)]})
-    out = suppress(table, [prev, month])
-    small = (table[[prev, month]].gt(0) & table[[prev, month]].lt(SUPPRESS_BELOW)).any(axis=1)
-    out["change"] = [("suppressed" if s else f"{c:+d}") for s, c in zip(small, table["change"], strict=True)]
-    return Section("mom", "Month over month", table=out)
+    before, this = counts(pstart, pend), counts(c.start, c.end)
+    cells = pd.DataFrame({**{f"{k}|{prev}": v for k, v in before.items()},
+                          **{f"{k}|{c.month}": v for k, v in this.items()}}).fillna(0)
+    shown, _, exact = c.publish(cells)
+    table = pd.DataFrame({"": labels, prev: [shown[f"{k}|{prev}"] for k in labels],
+                          c.month: [shown[f"{k}|{c.month}"] for k in labels]})
+    if not c.publication:
+        table["change"] = [f"{int(exact[f'{k}|{c.month}']) - int(exact[f'{k}|{prev}']):+d}"
+                           for k in labels]
+    return Section("mom", "Month over month", table=table)
+
+
+def benchmarks_for(data_dir) -> pd.DataFrame | None:
+    """``benchmarks.toml`` from the data folder, or the kit's example for the demo clinic."""
+    from ...outcomes import read_benchmarks
+
+    if data_dir is None:
+        path = Path(__file__).resolve().parents[2] / "benchmarks.toml"
+    else:
+        path = Path(data_dir) / "benchmarks.toml"
+    return read_benchmarks(path) if path.is_file() else None

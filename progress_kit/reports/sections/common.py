@@ -28,7 +28,7 @@ __all__ = ["Section", "MIN_DIARY_DAYS", "SUPPRESS_BELOW", "UNAVAILABLE", "method
 MIN_DIARY_DAYS = 14
 """Fewest days (pairs) before a within-person correlation or lagged effect is shown."""
 SUPPRESS_BELOW = 5
-"""Cohort counts from 1 to SUPPRESS_BELOW - 1 are shown as "<5" (small-cell suppression)."""
+"""Fewest clients behind a cohort figure (publication: smaller counts are shown as "*")."""
 UNAVAILABLE = "Not available in this version of progress-kit."
 
 
