@@ -19,7 +19,7 @@ from pathlib import Path
 from .resources import notebook_path, template_dir
 from .safe import parse_month, safe_name
 
-__all__ = ["render_report", "render_client", "render_cohort", "RenderResult", "FORMATS",
+__all__ = ["render_report", "render_client", "render_prep", "render_cohort", "RenderResult", "FORMATS",
            "html_from_notebook", "pdf_from_html"]
 
 FORMATS = ("html", "pdf")
@@ -196,6 +196,22 @@ def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORM
               "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache)}
     return render_report("client", params, out_dir, stem or safe_name(client_id), formats=formats,
                          title=f"Progress report {month}")
+
+
+def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS, reference_dir=None,
+                data_cache=None, stem: str | None = None) -> RenderResult:
+    """Render one client's session-preparation sheet for ``date`` (YYYY-MM-DD) into
+    ``out_dir/<safe client id>-prep-<date>.*``."""
+    from .context import parse_day
+
+    if not isinstance(client_id, str):
+        raise ValueError(f"client_id must be text (IDs like 00123 keep their zeros), "
+                         f"not {type(client_id).__name__}")
+    parse_day(date)
+    params = {"data_dir": _abs(data_dir), "client_id": client_id, "date": date,
+              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache)}
+    return render_report("prep", params, out_dir, stem or f"{safe_name(client_id)}-prep-{date}",
+                         formats=formats, title=f"Session preparation {date}")
 
 
 def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_id: str | None = None,
