@@ -48,6 +48,14 @@ def _expected_for(reference: ClinicData | None, measure: str | None):
     return model
 
 
+def _service(rd: ReportData, reference: ClinicData | None) -> ClinicData | None:
+    """The clinic the client belongs to, when the reference is it (the status is then computed
+    service-wide, as in the service report); None for a separate reference folder."""
+    if reference is None or not (reference.observations["client_id"] == rd.client_id).any():
+        return None
+    return reference
+
+
 def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
     """Every section of a client report, keyed by where it goes in the notebook.
 
@@ -57,14 +65,16 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     """
     measure = S.primary_measure(rd)
     expected = _expected_for(reference, measure)
-    flags = S.client_status(rd, measure, expected)
-    before = S.client_status(rd, measure, expected, as_of=rd.start - pd.Timedelta(days=1))
+    service = _service(rd, reference)
+    flags = S.client_status(rd, measure, expected, service=service)
+    before = S.client_status(rd, measure, expected, as_of=rd.start - pd.Timedelta(days=1),
+                             service=service)
     header = S.client_header(rd)
     quality = S.data_quality(rd)
     quest = [S.questionnaire(rd, m, figure=m != measure) for m in rd.questionnaires] or [
         S.Section("no_questionnaires", "Questionnaires", "insufficient",
                   "No questionnaire scores up to the end of this month.")]
-    track = [S.on_track(rd, reference, measure, expected=expected, figure=False),
+    track = [S.on_track(rd, reference, measure, expected=expected, figure=False, flags=flags),
              S.sudden_gains(rd, measure)] if measure else []
     diary = S.diary_month(rd)
     more = ([S.homework_mood(rd), S.sleep_mood_lag(rd, figure=False), S.progress_score(rd)]
@@ -89,19 +99,20 @@ def prep_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, obj
     """Every section of the one-page session-preparation sheet (``rd`` from ``client_data_until``)."""
     measure = S.primary_measure(rd)
     expected = _expected_for(reference, measure)
-    flags = S.client_status(rd, measure, expected)
+    service = _service(rd, reference)
+    flags = S.client_status(rd, measure, expected, service=service)
     last_session = rd.start - pd.Timedelta(days=1)
-    before = S.client_status(rd, measure, expected, as_of=last_session)
+    before = S.client_status(rd, measure, expected, as_of=last_session, service=service)
     banner, diary = S.status_banner(rd, flags, measure), S.prep_diary(rd)
     return {"status": banner, "diary": diary, "scores": S.prep_scores(rd, flags),
             "since": S.since_last_session(rd, flags, before),
             "methods": S.small_print(S.methods([banner, diary]))}
 
 
-def heading(text: str, *, new_page: bool = True) -> None:
-    """A part heading (h2); ``new_page=False`` keeps it on the current page (a collapsed part)."""
-    style = "" if new_page else ' style="break-before:auto;margin-top:12pt"'
-    display(HTML(f"<h2{style}>{html.escape(text)}</h2>"))
+def heading(text: str, *, new_page: bool = True, level: int = 2) -> None:
+    """A part heading (h2, or ``level``); ``new_page=False`` keeps it on the current page."""
+    style = "" if new_page or level != 2 else ' style="break-before:auto;margin-top:12pt"'
+    display(HTML(f"<h{level}{style}>{html.escape(text)}</h{level}>"))
 
 
 def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = None,

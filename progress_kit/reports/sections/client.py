@@ -213,16 +213,42 @@ def questionnaire(rd: ReportData, measure: str, *, figure: bool = True) -> Secti
     return sec
 
 
+@dataclass
+class Flags:
+    """One client's row of ``pk.client_flags`` (or why there is none) and the rules used."""
+
+    row: pd.Series | None
+    method: str = ""
+    problem: str = ""
+
+    def get(self, key: str, default=None):
+        if self.row is None or key not in self.row.index:
+            return default
+        value = self.row[key]
+        return default if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+    @property
+    def status(self) -> str | None:
+        return self.get("status")
+
+    @property
+    def reasons(self) -> list[str]:
+        text = self.get("reasons", "") or ""
+        return [r.strip() for r in str(text).split(";") if r.strip()]
+
+
 _NO_EXPECTED = object()
 
 
 def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9", *,
-             expected=_NO_EXPECTED, figure: bool = True) -> Section:
+             expected=_NO_EXPECTED, figure: bool = True, flags: Flags | None = None) -> Section:
     """On-track signal against the expected course (the tunnel).
 
     ``expected`` is the expected-response model when the caller has built it already (one fit
     per report); ``figure=False`` leaves out the tunnel (the headline chart shows its band).
-    The track itself is kept in ``facts["track"]`` for the headline chart.
+    The track itself is kept in ``facts["track"]`` for the headline chart. With ``flags``
+    (from :func:`client_status`), the words say ``client_flags``'s verdict, so the report
+    carries one status.
     """
     title = f"On-track signal ({measure})"
     if _stat("expected_response") is None or _stat("on_track_plot_data") is None:
@@ -255,6 +281,18 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
                    f"{last['signal']}"
                    + (f", since session {since}" if since < int(last["session"]) else "")
                    + f". Expected score there {last['expected']:.0f}, range up to {last['upper']:.0f}.")
+    if flags is not None and flags.row is not None:
+        # one status per report: the verdict is client_flags's; the tunnel only draws the band
+        verdict = flags.get("not_on_track")
+        why = next((r for r in flags.reasons if "on track" in r or "band" in r), "")
+        sec.facts["signal"] = ("not on track" if verdict is not None and bool(verdict) else
+                               "on track" if verdict is not None else "not assessed")
+        lead = (why[0].upper() + why[1:] if why.startswith("not on track") else
+                f"{sec.facts['signal'].capitalize()}" + (f" ({why})" if why and
+                                                         sec.facts["signal"] != "on track" else ""))
+        sec.message = (lead + f". The band on page 1 is the expected course for this intake score: at "
+                         f"session {int(last['session'])} about {last['expected']:.0f}, up to "
+                         f"{last['upper']:.0f}.")
     if figure:
         sec.plot = lambda ax: _plot("plot_tunnel", track, measure=measure, ax=ax)
     return sec
@@ -353,7 +391,7 @@ def diary_month(rd: ReportData, days: int = 14) -> Section:
         kept = "No diary was kept." if rd.diary.empty else "No diary kept this month."
         return Section("diary", title, "insufficient", kept, facts={"n_days": 0})
     daily = _daily(rd)
-    sec = Section("diary", title, figsize=(7.2, 2.4))
+    sec = Section("diary", title, figsize=(7.2, 2.2))
     in_month = daily[(daily["date"] >= rd.start) & (daily["date"] <= last)]
     fields = [c for c in (*DIARY_MEASURES, "takeaways") if c in in_month.columns]
     n_days = int(in_month[fields].notna().any(axis=1).sum())
@@ -497,54 +535,37 @@ DISCREPANCY_POINTS = 1.0
 """Diary mood trend (points over two weeks) that counts as clearly better or worse."""
 
 
-@dataclass
-class Flags:
-    """One client's row of ``pk.client_flags`` (or why there is none) and the rules used."""
-
-    row: pd.Series | None
-    method: str = ""
-    problem: str = ""
-
-    def get(self, key: str, default=None):
-        if self.row is None or key not in self.row.index:
-            return default
-        value = self.row[key]
-        return default if value is None or (not isinstance(value, str) and pd.isna(value)) else value
-
-    @property
-    def status(self) -> str | None:
-        return self.get("status")
-
-    @property
-    def reasons(self) -> list[str]:
-        text = self.get("reasons", "") or ""
-        return [r.strip() for r in str(text).split(";") if r.strip()]
-
-
 def primary_measure(rd: ReportData) -> str | None:
     """The measure the status and the headline chart are about: PHQ-9, else the first present."""
     return rd.questionnaires[0] if rd.questionnaires else None
 
 
 def client_status(rd: ReportData, measure: str | None, expected=None,
-                  as_of: pd.Timestamp | None = None) -> Flags:
+                  as_of: pd.Timestamp | None = None, service: ClinicData | None = None) -> Flags:
     """This client's status from ``pk.client_flags`` as of ``as_of`` (default: the report's end).
 
     The report never re-applies a rule: the status, its reasons and the severity band are
-    ``client_flags``'s; this only cuts the client's data to ``as_of`` and picks the row.
+    ``client_flags``'s. When ``service`` (the clinic this client belongs to) is given, the flags
+    are computed on the whole service, as the service report does, so that the not-on-track band
+    is fitted leaving this client out; only this client's row is kept. Otherwise (a separate
+    reference folder) the client's own data are judged against ``expected``.
     """
     fn = _stat("client_flags")
     if fn is None:
         return Flags(None, problem="unavailable")
     as_of = rd.end if as_of is None else as_of
-    obs = rd.observations[(rd.observations["date"] <= as_of)
-                          & rd.observations["measure"].isin(rd.questionnaires)]
-    if measure is None or obs.empty:
+    mine = rd.observations[(rd.observations["date"] <= as_of)
+                           & rd.observations["measure"].isin(rd.questionnaires)]
+    if measure is None or mine.empty:
         return Flags(None, problem="no questionnaires")
-    items = rd.items
-    if items is not None:
-        items = items[items["date"] <= as_of] if len(items) else None
-    sessions = rd.sessions[rd.sessions["date"] <= as_of]
+    if service is not None:
+        obs, items, sessions, expected = (service.observations, getattr(service, "items", None),
+                                          service.sessions, None)
+        obs = obs[obs["measure"] == measure]
+    else:
+        obs, items, sessions = mine, rd.items, rd.sessions
+    if items is not None and len(items) == 0:
+        items = None
     try:
         res = fn(obs, items=items, sessions=sessions, measure=measure, expected=expected,
                  as_of=as_of)
@@ -671,10 +692,12 @@ def _measure_line(rd: ReportData, q: Section, flags: Flags | None, track: Sectio
         text += f"; {f['change_words']}"
     if flags is not None and track is not None and track.ok:
         signal, since = track.facts["signal"], track.facts["since"]
-        if flags.get("not_on_track") is True and signal == "not on track":
-            text += f"; not on track since session {since}"
-        elif signal in ("on track", "at risk"):
-            text += f"; {signal} against the expected course"
+        verdict = flags.get("not_on_track")
+        if verdict is not None and bool(verdict):
+            text += (f"; not on track since session {since}" if signal == "not on track"
+                     else "; not on track")
+        elif verdict is not None:
+            text += "; on track against the expected course"
     return text + "."
 
 
