@@ -174,7 +174,7 @@ def test_session_minutes_and_planned_frequency_shown(clinic):
 def test_questionnaires_this_month_lists_only_measures_present(clinic):
     since = _report(clinic, "crit")["since"].lines
     listed = [line for line in since if line.startswith("Questionnaires this month")]
-    assert listed == ["Questionnaires this month: PHQ-9 ×3."]
+    assert listed == ["Questionnaires this month: PHQ-9 ×3 (12, 12, 12; last month ended at 12)."]
 
 
 def test_plot_diary_leaves_gaps_and_spans_exactly_its_window():

@@ -4,10 +4,10 @@
 client with activity in a month plus the cohort report. See ``docs/reports.md``.
 """
 
-from .render import render_client, render_cohort, render_report
+from .render import render_client, render_cohort, render_prep, render_report
 from .safe import parse_month, safe_name, safe_names
 
-__all__ = ["render_report", "render_client", "render_cohort", "safe_name", "safe_names",
+__all__ = ["render_report", "render_client", "render_prep", "render_cohort", "safe_name", "safe_names",
            "parse_month", "run_batch"]
 
 

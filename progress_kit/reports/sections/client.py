@@ -63,12 +63,8 @@ def client_header(rd: ReportData) -> Section:
     observed = (f"every {gaps.median():.0f} days (median)" if len(gaps)
                 else f"not known{_yet(rd)} (fewer than two sessions)")
     missed = int((~offered_month["attended"]).sum())
-    rows = [("Therapist", c["therapist_id"]),
-            ("Start date", _fmt_day(start)),
-            ("Status", f"{c['status']}" + (f" (ended {_fmt_day(c['end_date'])})"
-                                          if pd.notna(c["end_date"]) else "")),
-            ("Presenting problem", (c["problem"] or "not recorded").replace("_", " ")),
-            ("Sessions this month", f"{len(this_month)} attended of {len(offered_month)} booked"
+    # therapist, start, status and problem are on page 1's first line
+    rows = [("Sessions this month", f"{len(this_month)} attended of {len(offered_month)} booked"
                                     + (f" ({missed} not attended)" if missed else "")),
             ("Sessions in total", f"{len(attended)} attended"),
             ("Session frequency", f"planned {c['session_frequency']}; attended {observed}"),
@@ -152,7 +148,7 @@ def questionnaire(rd: ReportData, measure: str, *, figure: bool = True) -> Secti
     """
     m = get_measure(measure)
     scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
-    sec = Section(f"q-{measure}", f"{measure}: {m.label}", figsize=(7.2, 2.3))
+    sec = Section(f"q-{measure}", f"{measure}: {m.label}", figsize=(7.2, 2.0))
     n = len(scores)
     sec.facts = {"measure": measure, "n": n}
     if n == 0:
@@ -391,7 +387,7 @@ def diary_month(rd: ReportData, days: int = 14) -> Section:
         kept = "No diary was kept." if rd.diary.empty else "No diary kept this month."
         return Section("diary", title, "insufficient", kept, facts={"n_days": 0})
     daily = _daily(rd)
-    sec = Section("diary", title, figsize=(7.2, 2.2))
+    sec = Section("diary", title, figsize=(7.2, 2.1))
     in_month = daily[(daily["date"] >= rd.start) & (daily["date"] <= last)]
     fields = [c for c in (*DIARY_MEASURES, "takeaways") if c in in_month.columns]
     n_days = int(in_month[fields].notna().any(axis=1).sum())
@@ -442,6 +438,10 @@ def homework_mood(rd: ReportData) -> Section:
                        f"Not enough diary days{_yet(rd)}: {_plural(pairs, 'day')} with both homework "
                        f"and mood; at least {MIN_DIARY_DAYS} are needed.")
     res = fn(daily, x="homework", y="mood", subject="client_id").iloc[0]
+    if not np.isfinite(res["r"]):
+        return Section("homework_mood", title, "insufficient",
+                       f"Not estimated: homework or mood did not vary over the "
+                       f"{_plural(pairs, 'day')} with both.")
     sec = Section("homework_mood", title, facts={"r": float(res["r"])})
     clear = res["ci_low"] > 0 or res["ci_high"] < 0
     lead = (f"On days with more homework than usual for this client, mood tended to be "
@@ -460,9 +460,10 @@ def sleep_mood_lag(rd: ReportData, *, figure: bool = True) -> Section:
     fn, daily = _stat("lagged_effect"), _daily(rd)
     if fn is None:
         return _unavailable("sleep_mood_lag", title, "the lagged effect")
-    if daily is None or not {"sleep_quality", "mood"} <= set(daily.columns):
+    if (daily is None or not {"sleep_quality", "mood"} <= set(daily.columns)
+            or daily["sleep_quality"].isna().all() or daily["mood"].isna().all()):
         return Section("sleep_mood_lag", title, "insufficient",
-                       f"Not enough diary days{_yet(rd)}: no sleep and mood entries.")
+                       "Not estimated: the diary holds no sleep ratings or no mood ratings.")
     s = daily.set_index("date")
     pairs = int((s["sleep_quality"].shift(1, freq="D").reindex(s.index).notna()
                  & s["mood"].notna()).sum())
@@ -531,6 +532,8 @@ _STATUS_STYLE = {"alert": ("#D55E00", "#FBE1D1", "solid", "3.5pt"),
                  "watch": ("#B07800", "#FDF0CF", "dashed", "3pt"),
                  "on track": ("#009E73", "#DCF1E9", "solid", "1.2pt"),
                  "insufficient data": ("#555555", "#EEEEEE", "dotted", "2pt")}
+_FLAG_NAMES = (("critical_item", "critical item"), ("reliable_deterioration", "reliable deterioration"),
+               ("not_on_track", "not on track"), ("stalled", "stalled"))
 DISCREPANCY_POINTS = 1.0
 """Diary mood trend (points over two weeks) that counts as clearly better or worse."""
 
@@ -659,7 +662,7 @@ def headline(rd: ReportData, measure: str | None, track: Section | None,
         return Section("headline", "Questionnaires", "insufficient",
                        "No questionnaire scores up to the end of this month.")
     scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
-    sec = Section("headline", f"{measure} by session", figsize=(7.2, 2.9))
+    sec = Section("headline", f"{measure} by session", figsize=(7.2, 2.6))
     tr = track.facts.get("track") if track is not None else None
     g = gains.facts.get("gains") if gains is not None else None
     d = scores[["date", "score"]]
@@ -724,8 +727,10 @@ def progress_note(rd: ReportData, flags: Flags, quest: list[Section], track: Sec
                                                    "no mood or homework entries") + ".")
     else:
         lines.append(diary.message)
-    if flags.status in ("alert", "watch") and flags.reasons:
-        lines.append(f"Flagged for review ({flags.status}): {'; '.join(flags.reasons)}.")
+    if flags.status in ("alert", "watch"):
+        named = [label for key, label in _FLAG_NAMES if bool(flags.get(key, False))]
+        lines.append(f"Flagged for review ({flags.status}"
+                     + (f": {', '.join(named)}" if named else "") + "; reasons in the status box).")
     if conflict:
         lines.append(conflict)
     return Section("note", "For the progress note", lines=lines[:5])
@@ -754,24 +759,26 @@ def since_last_month(rd: ReportData, flags: Flags, before: Flags, header: Sectio
                                 & rd.observations["measure"].isin(rd.questionnaires)]
     done = month_obs["measure"].value_counts()
     if len(done):
-        lines.append("Questionnaires this month: " + ", ".join(
-            f"{m} ×{done[m]}" for m in rd.questionnaires if m in done.index) + ".")
+        parts = []
         for m in [q for q in rd.questionnaires if q in done.index]:
             sc = rd.observations[rd.observations["measure"] == m].sort_values("date")
             old = sc[sc["date"] <= prev_end]
             new = sc[sc["date"] >= rd.start]["score"]
-            was = (f"; {old['score'].iloc[-1]:g} at the end of last month" if len(old)
-                   else "; first scores")
-            lines.append(f"{m} this month: {', '.join(f'{v:g}' for v in new)}{was}.")
+            was = f"; last month ended at {old['score'].iloc[-1]:g}" if len(old) else ""
+            parts.append(f"{m} ×{done[m]} ({', '.join(f'{v:g}' for v in new)}{was})")
+        lines.append("Questionnaires this month: " + ", ".join(parts) + ".")
     else:
         lines.append("No questionnaires completed this month.")
+    activity = []
     if rd.finished and not header.facts.get("booked_month"):
-        lines.append(f"No sessions this month: therapy ended {_fmt_day(rd.client['end_date'])}.")
+        activity.append(f"No sessions this month: therapy ended {_fmt_day(rd.client['end_date'])}")
     elif header.facts.get("booked_month") is not None:
-        lines.append(f"Sessions: {header.facts['sessions_month']} attended of "
-                     f"{header.facts['booked_month']} booked this month.")
+        activity.append(f"Sessions: {header.facts['sessions_month']} attended of "
+                        f"{header.facts['booked_month']} booked")
     if diary.facts.get("n_days"):
-        lines.append(f"Diary: {diary.facts['n_days']} of {diary.facts['n_expected']} days filled in.")
+        activity.append(f"diary on {diary.facts['n_days']} of {diary.facts['n_expected']} days")
+    if activity:
+        lines.append("; ".join(activity) + ".")
     sec.lines = lines
     return sec
 
