@@ -273,3 +273,20 @@ def test_pdf_prep_sheet_is_one_page(pdfs):
     assert "Session preparation, 2026-10-20" in page and "Status: ON TRACK" in page
     assert "Diary, last 14 days" in page and "Latest questionnaire scores" in page
     assert "Since the last session" in page
+
+
+def test_clients_without_a_clients_row_or_without_questionnaires(clinic):
+    extra = pd.DataFrame([("orphan", WEEKS[9], "PHQ-9", 12.0), ("orphan", WEEKS[10], "PHQ-9", 14.0),
+                          *[("diaryonly", d, "mood", 5.0) for d in pd.date_range("2026-10-01", periods=20)]],
+                         columns=clinic.observations.columns)
+    c = ClinicData(pd.concat([clinic.observations, extra], ignore_index=True), clinic.clients,
+                   clinic.sessions)
+    for cid in ("orphan", "diaryonly"):
+        r = _report(c, cid)
+        text = _page1_text(r)
+        assert "nan" not in text.lower() and len(r["note"].lines) >= 2
+        sheet = rn.prep_sections(client_data_until(c, cid, "2026-10-20"), c)
+        assert sheet["since"].message == "No earlier attended session: this is the first."
+    r = _report(c, "diaryonly")
+    assert r["status"].facts["status"] == "insufficient data" and r["headline"].plot is None
+    assert r["since"].lines == ["No questionnaires completed this month.", "Diary on 20 of 31 days."]

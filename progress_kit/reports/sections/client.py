@@ -697,8 +697,9 @@ def _measure_line(rd: ReportData, q: Section, flags: Flags | None, track: Sectio
         signal, since = track.facts["signal"], track.facts["since"]
         verdict = flags.get("not_on_track")
         if verdict is not None and bool(verdict):
-            text += (f"; not on track since session {since}" if signal == "not on track"
-                     else "; not on track")
+            latest = int(track.facts["track"].dropna(subset=["score"])["session"].max())
+            text += (f"; not on track since session {since}"
+                     if signal == "not on track" and since < latest else "; not on track")
         elif verdict is not None:
             text += "; on track against the expected course"
     return text + "."
@@ -778,7 +779,8 @@ def since_last_month(rd: ReportData, flags: Flags, before: Flags, header: Sectio
     if diary.facts.get("n_days"):
         activity.append(f"diary on {diary.facts['n_days']} of {diary.facts['n_expected']} days")
     if activity:
-        lines.append("; ".join(activity) + ".")
+        text = "; ".join(activity)
+        lines.append(text[0].upper() + text[1:] + ".")
     sec.lines = lines
     return sec
 
