@@ -94,7 +94,8 @@ def _page1_text(report) -> str:
 
 def test_deteriorating_client_gets_an_alert_and_a_discrepancy(clinic):
     r = _report(clinic, "det")
-    assert r["status"].facts["status"] == "alert" and r["flags"].get("reliable_deterioration")
+    flags = r["status"].facts["flags"]
+    assert r["status"].facts["status"] == "alert" and flags.get("reliable_deterioration")
     note = r["note"].lines
     assert 3 <= len(note) <= 5
     assert note[0].startswith("PHQ-9 10 → 20 over 12 sessions (severe range); reliable deterioration")
@@ -108,7 +109,7 @@ def test_deteriorating_client_gets_an_alert_and_a_discrepancy(clinic):
 def test_critical_item_is_an_alert_with_its_reason(clinic):
     r = _report(clinic, "crit")
     assert r["status"].facts["status"] == "alert"
-    assert r["flags"].get("critical_item")
+    assert r["status"].facts["flags"].get("critical_item")
     assert "item 9" in " ".join(r["status"].lines)
 
 
@@ -132,7 +133,6 @@ def test_responder_is_on_track_and_sudden_gain_numbers_match_the_chart(clinic):
 
 def test_client_without_diary_collapses_to_one_line_and_never_says_yet(clinic):
     r = _report(clinic, "nodiary")
-    assert not r["has_diary"]
     assert [s.message for s in r["diary"]] == ["No diary was kept."]
     html = " ".join(s.to_html() for s in [r["header"], *r["page1"], *r["questionnaires"],
                                            *r["tracking"], *r["diary"]])
@@ -290,3 +290,11 @@ def test_clients_without_a_clients_row_or_without_questionnaires(clinic):
     r = _report(c, "diaryonly")
     assert r["status"].facts["status"] == "insufficient data" and r["headline"].plot is None
     assert r["since"].lines == ["No questionnaires completed this month.", "Diary on 20 of 31 days."]
+
+
+def test_every_part_is_a_section_for_the_batch_warm_up(clinic):
+    """The fork server's zygote shows every value of the report dict once (engine._exercise_pipeline)."""
+    for report in (_report(clinic, "det"), rn.prep_sections(client_data_until(clinic, "det", "2026-10-20"),
+                                                            clinic)):
+        for part in report.values():
+            assert all(isinstance(s, S.Section) for s in (part if isinstance(part, list) else [part]))

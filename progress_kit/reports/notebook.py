@@ -60,7 +60,9 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     """Every section of a client report, keyed by where it goes in the notebook.
 
     ``page1`` is the decision page (status banner, headline chart, progress-note lines, since
-    last month); the rest are the detail pages. The status comes from ``pk.client_flags`` once,
+    last month); the rest are the detail pages. Every value is a section or a list of sections
+    (the batch's warm-up shows them all); the banner's ``facts["flags"]`` holds the client's
+    ``client_flags`` row. The status comes from ``pk.client_flags`` once,
     with the same expected-response model that draws the on-track band.
     """
     measure = S.primary_measure(rd)
@@ -91,8 +93,8 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     return {"identity": identity, "page1": [banner, chart, note, since], "status": banner,
             "headline": chart, "note": note, "since": since, "header": header,
             "quality": quality, "questionnaires": quest, "tracking": track,
-            "diary": [diary, *([links] if links else [])], "has_diary": bool(diary.facts.get("n_days")),
-            "flags": flags, "methods": S.small_print(S.methods(every))}
+            "diary": [diary, *([links] if links else [])],
+            "methods": S.small_print(S.methods(every))}
 
 
 def prep_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:

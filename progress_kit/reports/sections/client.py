@@ -627,7 +627,7 @@ class StatusBanner(Section):
 
 def status_banner(rd: ReportData, flags: Flags, measure: str | None, conflict: str = "") -> Section:
     """Page 1's banner: the status word from ``client_flags``, its reasons, any discrepancy."""
-    sec = StatusBanner("status", "")
+    sec = StatusBanner("status", "", facts={"flags": flags})
     if flags.row is None:
         if flags.problem == "unavailable":
             sec.facts.update(status=None, word="NOT AVAILABLE")
