@@ -148,7 +148,7 @@ def questionnaire(rd: ReportData, measure: str, *, figure: bool = True) -> Secti
     """
     m = get_measure(measure)
     scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
-    sec = Section(f"q-{measure}", f"{measure}: {m.label}", figsize=(7.2, 2.0))
+    sec = Section(f"q-{measure}", f"{measure}: {m.label}", figsize=(7.2, 1.8))
     n = len(scores)
     sec.facts = {"measure": measure, "n": n}
     if n == 0:
@@ -387,7 +387,7 @@ def diary_month(rd: ReportData, days: int = 14) -> Section:
         kept = "No diary was kept." if rd.diary.empty else "No diary kept this month."
         return Section("diary", title, "insufficient", kept, facts={"n_days": 0})
     daily = _daily(rd)
-    sec = Section("diary", title, figsize=(7.2, 2.1))
+    sec = Section("diary", title, figsize=(7.2, 1.9))
     in_month = daily[(daily["date"] >= rd.start) & (daily["date"] <= last)]
     fields = [c for c in (*DIARY_MEASURES, "takeaways") if c in in_month.columns]
     n_days = int(in_month[fields].notna().any(axis=1).sum())
@@ -790,7 +790,7 @@ class SmallPrint(Section):
 
     def to_html(self, level: int = 3, figure: str = "") -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines or [])
-        return (f'<section class="pk-section pk-methods" style="font-size:7.6pt;line-height:1.3">'
+        return (f'<section class="pk-section pk-methods" style="font-size:7.2pt;line-height:1.25">'
                 f'<ul style="margin:0;padding-left:12pt">{items}</ul></section>')
 
 
