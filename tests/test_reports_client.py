@@ -156,6 +156,23 @@ def test_two_week_trend_needs_seven_days_and_covers_its_window(clinic):
     assert tw["n_days"] == 14 and "mood_trend" in tw
     assert tw["data"]["date"].min() == pd.Timestamp("2026-10-18")
     assert tw["data"]["date"].max() == pd.Timestamp("2026-10-31")
+    from matplotlib.dates import num2date
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    sec.plot(ax)
+    trend_line = [ln for ln in ax.lines if ln.get_label() == "two-week trend in mood"][0]
+    assert pd.Timestamp(trend_line.get_xdata()[0]) == pd.Timestamp("2026-10-18")
+    rd_finished = client_data(clinic, "resp", MONTH)
+    rd_finished.client = rd_finished.client.copy()
+    rd_finished.client["end_date"] = pd.Timestamp("2026-10-09")  # the window reaches into September
+    ax = Figure().add_subplot()
+    finished = S.diary_month(rd_finished)
+    finished.plot(ax)
+    lo = pd.Timestamp(num2date(ax.get_xlim()[0]).replace(tzinfo=None))
+    assert finished.facts["two_weeks"]["first"] == pd.Timestamp("2026-09-26")
+    assert "mood_trend" in finished.facts["two_weeks"]  # 9 diary days, 1-9 October
+    assert lo <= pd.Timestamp("2026-09-26")  # the chart shows the whole window it describes
     keep = rd.diary["date"].isin(pd.date_range("2026-10-18", periods=6)) | (rd.diary["date"] < "2026-10-18")
     rd.diary = rd.diary[keep]
     sec = S.diary_month(rd)

@@ -81,8 +81,7 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     diary = S.diary_month(rd)
     more = ([S.homework_mood(rd), S.sleep_mood_lag(rd, figure=False), S.progress_score(rd)]
             if diary.facts.get("n_days") else [])
-    links = S.Section("diary_links", "What the diary shows",
-                      lines=[f"{s.title}: {s.message}" for s in more]) if more else None
+    links = S.Section("diary_links", "", lines=[f"{s.title}: {s.message}" for s in more]) if more else None
     conflict = S.discrepancy(flags, quest, diary)
     banner = S.status_banner(rd, flags, measure, conflict)
     chart = S.headline(rd, measure, track[0] if track else None, track[1] if track else None)

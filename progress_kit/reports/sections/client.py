@@ -199,9 +199,10 @@ def questionnaire(rd: ReportData, measure: str, *, figure: bool = True) -> Secti
             sec.facts.update(slope=float(r["slope"]), direction=str(r["direction"]))
             lines.append(f"Slope: {r['slope']:+.2f} points per week (95% CI {r['ci_low']:+.2f} to "
                          f"{r['ci_high']:+.2f}), {r['direction']}.")
-            methods.append(f"{measure} slope: ordinary least squares of score on time in weeks "
-                           f"over all {int(r['n'])} scores, 95% t-interval; 'improving' or "
-                           f"'worsening' when the interval excludes zero.")
+            # the same words for every measure, so the methods list it once
+            methods.append("Slopes: ordinary least squares of score on time in weeks over all of a "
+                           "measure's scores, 95% t-interval; 'improving' or 'worsening' when the "
+                           "interval excludes zero.")
         else:
             lines.append("Slope: insufficient data (at least three scores are needed).")
     sec.message = " ".join(lines)
@@ -416,8 +417,11 @@ def diary_month(rd: ReportData, days: int = 14) -> Section:
                     f"{days} days ({window}); at least {MIN_TREND_DAYS} are needed.")
     sec.message = " ".join(text)
     trend = tw["data"]
-    start = rd.start
-    sec.plot = lambda ax: _plot("plot_diary", in_month, start=start, end=last, trend=trend, ax=ax)
+    # the chart also covers the whole two-week window when it reaches back before the month
+    # (a client who finished early in the month), so the trend is drawn over the days it describes
+    start = min(rd.start, tw["first"]) if trend is not None else rd.start
+    shown = daily[(daily["date"] >= start) & (daily["date"] <= last)]
+    sec.plot = lambda ax: _plot("plot_diary", shown, start=start, end=last, trend=trend, ax=ax)
     return sec
 
 
@@ -797,4 +801,4 @@ class SmallPrint(Section):
 def small_print(methods: Section) -> Section:
     """The methods footnote (from :func:`methods`) as small print."""
     rows = list(methods.table.iloc[:, 0]) if methods.table is not None else []
-    return SmallPrint("methods", "", lines=rows)
+    return SmallPrint("methods", "", lines=list(dict.fromkeys(rows)))  # each line once, in order
