@@ -121,7 +121,7 @@ def _report_prep(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     del clinic
     res = render_prep(data_dir, args.client, args.date, Path(args.out) / "prep", formats=args.format,
-                      reference_dir=args.reference)
+                      reference_dir=args.reference, wait=args.wait)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
 
@@ -205,6 +205,8 @@ def add_commands(sub) -> None:
     prep.add_argument("--out", default="reports", help="output folder (default: reports)")
     prep.add_argument("--reference", metavar="DIR",
                       help="data folder of reference clients for the expected course")
+    prep.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                      help="if another run is writing the prep folder, wait up to this many seconds")
     prep.set_defaults(func=_report_prep)
 
     batch = sub.add_parser("batch", parents=[common], help="every client report for a month + cohort",
