@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["plot_trajectory", "plot_jacobson", "plot_daily_trend", "plot_lag", "plot_tunnel",
-           "plot_funnel", "plot_rate_trend", "plot_jacobson_binned",
+           "plot_funnel", "plot_rate_trend", "plot_jacobson_binned", "plot_headline", "plot_diary",
            "CLINICAL_COLOURS"]
 
 CLINICAL_COLOURS = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
@@ -568,5 +568,180 @@ def plot_jacobson_binned(grid: pd.DataFrame, *, measure: str, ax=None, title: st
     ax.grid(False)
     ax.text(1.03, 0.0, "numbers: clients per cell\n(* = fewer than 5 or withheld;\nothers rounded to 5)",
             transform=ax.transAxes, fontsize="x-small", va="bottom")
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+# ------------------------------------------------------------------ client report: page 1 and diary
+
+_BAND_GREYS = ("#FFFFFF", "#F3F3F3", "#E6E6E6", "#D9D9D9", "#CCCCCC", "#BFBFBF")
+
+
+def _severity_bands(ax, m) -> bool:
+    """Shade the measure's severity bands in rising greys, each named at the right edge."""
+    bands = tuple(getattr(m, "severity_bands", ()) or ())
+    order = bands if m.better == "lower" else tuple(reversed(bands))
+    for k, (low, high, label) in enumerate(order):
+        grey = _BAND_GREYS[min(k, len(_BAND_GREYS) - 1)]
+        ax.axhspan(low - 0.5 * m.step, high + 0.5 * m.step, facecolor=grey, edgecolor="none",
+                   zorder=0)
+        ax.text(0.995, (low + high) / 2, label, transform=ax.get_yaxis_transform(), ha="right",
+                va="center", fontsize="x-small", color="#555555", zorder=1)
+    return bool(bands)
+
+
+def plot_headline(scores: pd.DataFrame, measure: str, *, track: pd.DataFrame | None = None,
+                  gains: pd.DataFrame | None = None, date: str = "date", score: str = "score",
+                  ax=None, title: str | None = None):
+    """The client report's headline chart: one questionnaire's scores by session, in context.
+
+    Draws, from the back: the measure's severity bands (rising greys, named at the right), the
+    expected-response band (when ``track`` is given), the reliable-change band around the first
+    score, the clinical cut-off, the client's scores, and each sudden gain or loss as an arrow
+    at the session where it happened, numbered as in the report's table. Every element differs
+    by line style, hatch or marker as well as colour, so the chart survives greyscale printing.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One client's scores of ``measure``: ``date`` and ``score`` (rows of other measures are
+        ignored when there is a ``measure`` column). The x axis is the session number in date
+        order, 0 = the first score, as in ``pk.on_track`` and ``pk.sudden_gains``.
+    measure : str
+        Registry name: range, direction, cut-off, reliable-change threshold and severity bands.
+    track : DataFrame, optional
+        From ``pk.on_track_plot_data``: ``session``, ``expected``, ``lower`` and ``upper``; the
+        outer band is drawn as the expected-response band.
+    gains : DataFrame, optional
+        From ``pk.sudden_gains``: ``type`` and ``session`` (1 = first score: the change from
+        session ``n`` to ``n + 1``, which is ``n - 1`` to ``n`` on this chart's 0-based axis).
+        They are numbered 1, 2, ... in row order.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Notes
+    -----
+    The reliable-change band is the first score plus or minus the measure's published
+    reliable-change threshold: a later score outside it is a reliable change from the start.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=5, freq="7D"),
+    ...                   "score": [18.0, 17, 16, 8, 7]})
+    >>> g = pd.DataFrame({"type": ["gain"], "session": [3]})
+    >>> ax = plot_headline(d, "PHQ-9", gains=g)
+    >>> ax.get_xlabel()
+    'session (0 = first score)'
+    """
+    from .measures import get_measure
+
+    m = get_measure(measure)
+    ax = _axes(ax, figsize=(7.2, 3.0))
+    d = scores
+    if "measure" in d.columns:
+        d = d[d["measure"] == measure]
+    y = d[[date, score]].dropna().sort_values(date)[score].to_numpy(dtype=float)
+    x = np.arange(len(y))
+    last_x = max(len(y) - 1, 1)
+    _severity_bands(ax, m)
+    if track is not None and len(track):
+        t = track[track["session"] <= max(last_x, 1)].sort_values("session")
+        ax.fill_between(t["session"], t["lower"], t["upper"], facecolor=_C["green"], alpha=0.16,
+                        hatch="...", edgecolor="#7FBFA8", linewidth=0, zorder=1,
+                        label="expected response (reference clients)")
+        ax.plot(t["session"], t["expected"], color=_C["green"], linestyle=":", linewidth=1.2,
+                zorder=2, label="expected course")
+    if len(y) and m.reliable_change:
+        lo, hi = y[0] - m.reliable_change, y[0] + m.reliable_change
+        ax.axhspan(max(lo, m.min), min(hi, m.max), facecolor=_C["sky"], alpha=0.22, hatch="///",
+                   edgecolor="#9FBFD0", linewidth=0, zorder=1,
+                   label=f"no reliable change from first score (±{m.reliable_change:g})")
+    if m.cutoff is not None:
+        ax.axhline(m.cutoff, color=_C["vermillion"], linestyle="--", linewidth=1.3, zorder=2,
+                   label=f"clinical cut-off ({_words(m.describe_cutoff())})")
+    if len(y):
+        ax.plot(x, y, color=_C["black"], marker="o", linewidth=1.6, markersize=5, zorder=4,
+                label=f"{measure} score")
+    if gains is not None and len(gains):
+        for k, (kind, n) in enumerate(zip(gains["type"], gains["session"], strict=True), start=1):
+            pre, post = int(n) - 1, int(n)  # 1-based pre-gain session -> 0-based chart positions
+            if post >= len(y):
+                continue
+            colour = _C["blue"] if kind == "gain" else _C["vermillion"]
+            ax.annotate("", xy=(post, y[post]), xytext=(pre, y[pre]), zorder=5,
+                        arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 2.2})
+            ax.annotate(f"sudden {kind} {k}", xy=(post, y[post]), xytext=(6, -12 if kind == "gain"
+                                                                            else 8),
+                        textcoords="offset points", fontsize="x-small", color=colour,
+                        fontweight="bold", zorder=5)
+        ax.plot([], [], color=_C["blue"], linewidth=2.2, marker=">", label="sudden gain / loss (arrow)")
+    top = m.max if np.isfinite(m.max) else (np.nanmax(y) * 1.1 if len(y) else 1.0)
+    pad = 0.02 * (top - m.min)
+    ax.set_ylim(m.min - pad, top + pad)
+    ax.set_xlim(-0.4, last_x + 0.4)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    worse = "higher = worse" if m.better == "lower" else "higher = better"
+    _style(ax, xlabel="session (0 = first score)", ylabel=f"{measure} score", title=title)
+    ax.grid(False)
+    ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small")
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_diary(daily: pd.DataFrame, *, start, end,
+               measures: Sequence[str] = ("mood", "homework", "sleep_quality", "goals_on_track"),
+               trend: pd.DataFrame | None = None, ax=None, title: str | None = None):
+    """Diary values day by day from ``start`` to ``end``: every calendar day, gaps left as gaps.
+
+    Parameters
+    ----------
+    daily : DataFrame
+        Wide daily table (``date`` and one column per diary measure, as from ``pk.daily_table``).
+        Days without a row or with NaN are drawn as breaks in the line; nothing is filled in.
+    start, end : date
+        The window; the x axis spans exactly these days, whatever the data hold.
+    measures : sequence of str
+        The diary measures to draw (absent columns are skipped).
+    trend : DataFrame, optional
+        Long ``date``, ``measure``, ``trend`` (as from ``pk.daily_trend_data``): each measure's
+        trend line, drawn only over the days it was fitted on.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-02", "2024-03-05"]),
+    ...                   "mood": [4.0, 5, 7]})
+    >>> ax = plot_diary(d, start="2024-03-01", end="2024-03-07")
+    >>> int(np.isnan(ax.lines[0].get_ydata()).sum())  # 3, 4, 6 and 7 March are gaps
+    4
+    """
+    import matplotlib.dates as mdates
+
+    ax = _axes(ax, figsize=(7.2, 2.6))
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    days = pd.DataFrame({"date": pd.date_range(start, end)})
+    d = daily.assign(date=pd.to_datetime(daily["date"]).dt.normalize()) if len(daily) else daily
+    full = days.merge(d, on="date", how="left") if len(d) else days
+    for name in measures:
+        if name not in full.columns or full[name].isna().all():
+            continue
+        colour, marker, ls = _DIARY_STYLE.get(name, (_C["grey"], "o", "-"))
+        ax.plot(full["date"], full[name].to_numpy(dtype=float), color=colour, marker=marker,
+                linestyle=ls, linewidth=1.4, markersize=3.5, label=_DIARY_LABEL.get(name, name))
+        if trend is not None and len(trend):
+            t = trend[(trend["measure"] == name) & trend["trend"].notna()]
+            if len(t):
+                ax.plot(t["date"], t["trend"], color=colour, linestyle=(0, (1, 1)), linewidth=2.2,
+                        label=f"two-week trend in {name.replace('_', ' ')}")
+    ax.set_ylim(0, 10.5)
+    ax.set_xlim(start - pd.Timedelta(hours=12), end + pd.Timedelta(hours=12))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8, interval_multiples=False))
+    _style(ax, xlabel="day (blank where no diary was filled in)", ylabel="diary rating", title=title)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

@@ -114,7 +114,7 @@ def test_every_section_copes_with_sparse_clients(small, cid):
     rd = client_data(clinic, cid, "2026-10")
     report = client_sections(rd, clinic)
     flat = [report["header"], report["quality"], *report["questionnaires"], *report["tracking"],
-            *report["diary"]]
+            *report["diary"], *report["page1"]]
     assert all(s.status in ("ok", "insufficient", "unavailable") for s in flat)
     html = "".join(s.to_html() for s in flat)
     assert "nan" not in html.lower().replace("nano", "")
@@ -126,7 +126,7 @@ def test_every_section_copes_with_sparse_clients(small, cid):
         assert all(s.status != "ok" for s in report["diary"])
     if cid == "diary":
         assert [s.key for s in report["questionnaires"]] == ["no_questionnaires"]
-        assert "No questionnaire scores yet" in report["summary"].message
+        assert "No questionnaire scores yet." in report["note"].lines
 
 
 def test_diary_sections_say_plainly_when_too_few_days(small):
@@ -214,7 +214,7 @@ def test_cli_has_report_and_batch():
 def test_notebook_parameters_are_json_native():
     from progress_kit.reports.resources import notebook_path
 
-    for kind in ("client", "cohort"):
+    for kind in ("client", "cohort", "prep"):
         nb = json.loads(notebook_path(kind).read_text())
         cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(cells) == 1

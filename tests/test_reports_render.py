@@ -85,6 +85,7 @@ def test_leading_zeros_and_single_score(rendered):
     page = (month_dir / "clients" / "00123.html").read_text()
     assert "Client 00123" in page and "Client 123<" not in page
     assert "at least two scores are needed" in page and "1 score so far, 19 on" in page
+    assert "PHQ-9 19 on 06 Oct 2026" in page and "a single score" in page  # page 1's note
     assert "Client 00123" in _pdf_text(month_dir / "clients" / "00123.pdf")
     nb = json.loads((month_dir / "clients" / "00123.ipynb").read_text())
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]

@@ -97,6 +97,35 @@ def _report_client(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _day(text: str) -> str:
+    from .context import parse_day
+
+    try:
+        parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+@_clean_errors
+def _report_prep(args: argparse.Namespace) -> int:
+    from .context import load_clinic
+    from .render import render_prep
+
+    data_dir = _data_dir(args.data_dir)
+    clinic = load_clinic(data_dir)
+    known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
+    if args.client not in known:
+        print(f"progress-kit report prep: client {args.client!r} is not in {data_dir}"
+              f"{_hint(args.client, known)}", file=sys.stderr)
+        return EXIT_FAILED
+    del clinic
+    res = render_prep(data_dir, args.client, args.date, Path(args.out) / "prep", formats=args.format,
+                      reference_dir=args.reference, wait=args.wait)
+    print("\n".join(str(f) for f in res.files))
+    return EXIT_OK
+
+
 @_clean_errors
 def _report_cohort(args: argparse.Namespace) -> int:
     from .context import load_clinic
@@ -173,6 +202,20 @@ def add_commands(sub) -> None:
     cohort.add_argument("--therapist", metavar="ID", help="only this therapist's clients")
     _audience_option(cohort)
     cohort.set_defaults(func=_report_cohort)
+    prep = kinds.add_parser("prep", help="one client's one-page session-preparation sheet",
+                            description="Render a one-page sheet for the next session to "
+                                        "OUT/prep/<safe id>-prep-YYYY-MM-DD.html|.pdf|.ipynb.")
+    prep.add_argument("data_dir", metavar="DATA_DIR")
+    prep.add_argument("--client", required=True, metavar="ID", help="the client ID (text)")
+    prep.add_argument("--date", required=True, type=_day, help="the session date, YYYY-MM-DD")
+    prep.add_argument("--format", type=_formats, default=("html", "pdf"),
+                      help="comma-separated: html,pdf (default both; the executed notebook is kept)")
+    prep.add_argument("--out", default="reports", help="output folder (default: reports)")
+    prep.add_argument("--reference", metavar="DIR",
+                      help="data folder of reference clients for the expected course")
+    prep.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                      help="if another run is writing the prep folder, wait up to this many seconds")
+    prep.set_defaults(func=_report_prep)
 
     batch = sub.add_parser("batch", parents=[common], help="every client report for a month + cohort",
                            description="Render a report for every client with activity in the "

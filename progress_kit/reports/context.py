@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from ..data import EXTENSIONS, TABLES, ClinicData, load_data
 from .safe import parse_month
 
 __all__ = ["DEMO", "DEFAULT_CLIENT", "client_or_demo", "DEFAULT_MONTH", "load_clinic", "write_cache",
-           "input_files", "files_digest", "clients_active_in", "ReportData", "client_data", "last_full_month"]
+           "input_files", "files_digest", "clients_active_in", "ReportData", "client_data",
+           "client_data_until", "parse_day", "last_full_month"]
 
 DEMO = {"n_clients": 60, "months": 6, "seed": 0, "end": "2026-10-31"}
 """The demo clinic the notebooks use when no data folder is given (fixed, so runs are repeatable)."""
@@ -177,6 +179,13 @@ class ReportData:
     problems: pd.DataFrame
     questionnaires: list[str]
     diary: pd.DataFrame  # long diary rows (measure kind "diary")
+    items: pd.DataFrame | None = None  # questionnaire item responses (issue 10), when the clinic has them
+
+    @property
+    def finished(self) -> bool:
+        """True when the client's therapy ended on or before the report's last day."""
+        c = self.client
+        return c is not None and pd.notna(c["end_date"]) and c["end_date"] <= self.end
 
 
 def client_data(clinic: ClinicData, client_id: str, month: str) -> ReportData:
@@ -201,6 +210,47 @@ def client_data(clinic: ClinicData, client_id: str, month: str) -> ReportData:
         np.zeros(0, bool)
     quest = [m for m in ("PHQ-9", "GAD-7") if m in kinds] + sorted(
         m for m, k in kinds.items() if k != "diary" and m not in ("PHQ-9", "GAD-7"))
+    items = getattr(clinic, "items", None)
+    if items is not None:
+        items = items[(items["client_id"] == client_id) & (items["date"] <= end)].reset_index(drop=True)
     return ReportData(client_id, month, start, end, rows.iloc[0] if len(rows) else None,
                       obs.reset_index(drop=True), ses.reset_index(drop=True),
-                      probs.reset_index(drop=True), quest, obs[is_diary].reset_index(drop=True))
+                      probs.reset_index(drop=True), quest, obs[is_diary].reset_index(drop=True),
+                      items)
+
+
+def parse_day(day: str) -> pd.Timestamp:
+    """A ``YYYY-MM-DD`` date, strictly (a session-preparation sheet's date).
+
+    Examples
+    --------
+    >>> parse_day("2026-10-20")
+    Timestamp('2026-10-20 00:00:00')
+    """
+    if not isinstance(day, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+        raise ValueError(f"date {day!r} is not a date in the form YYYY-MM-DD")
+    try:
+        return pd.Timestamp(day)
+    except ValueError:
+        raise ValueError(f"date {day!r} is not a calendar date") from None
+
+
+def client_data_until(clinic: ClinicData, client_id: str, day: str) -> ReportData:
+    """Cut the clinic to one client and to ``day`` (YYYY-MM-DD), for the session-preparation sheet.
+
+    ``start`` is the day after the client's last attended session before ``day`` (so "since the
+    last session" is ``start`` .. ``end``), or 14 days before ``day`` when there was none.
+    """
+    end = parse_day(day)
+    rd = client_data(clinic, client_id, end.strftime("%Y-%m"))
+    keep = {name: getattr(rd, name) for name in ("observations", "sessions", "diary", "items")}
+    for name, frame in keep.items():
+        if frame is not None:
+            setattr(rd, name, frame[frame["date"] <= end].reset_index(drop=True))
+    rd.end = end
+    before = rd.sessions[rd.sessions["attended"] & (rd.sessions["date"] < end)]
+    rd.start = (before["date"].max() + pd.Timedelta(days=1) if len(before)
+                else end - pd.Timedelta(days=13))
+    kinds = set(rd.observations["measure"])
+    rd.questionnaires = [m for m in rd.questionnaires if m in kinds]
+    return rd

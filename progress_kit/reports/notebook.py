@@ -12,15 +12,24 @@ import datetime as dt
 import html
 import io
 
+import pandas as pd
 from IPython.display import HTML, display
 
 from .. import __version__
 from ..data import ClinicData
 from . import sections as S
-from .context import DEFAULT_CLIENT, DEFAULT_MONTH, ReportData, client_data, load_clinic
+from .context import (
+    DEFAULT_CLIENT,
+    DEFAULT_MONTH,
+    ReportData,
+    client_data,
+    client_data_until,
+    load_clinic,
+)
 
-__all__ = ["load_clinic", "client_data", "load_reference", "client_sections", "cohort_sections",
-           "show", "title", "heading", "benchmarks_for", "DEFAULT_CLIENT", "DEFAULT_MONTH"]
+__all__ = ["load_clinic", "client_data", "client_data_until", "load_reference", "client_sections",
+           "prep_sections", "cohort_sections", "show", "title", "heading", "benchmarks_for",
+           "DEFAULT_CLIENT", "DEFAULT_MONTH"]
 
 FIG_DPI = 150
 FIG_WIDTH_PX = 680  # fits A4 portrait between 15 mm margins
@@ -31,19 +40,83 @@ def load_reference(reference_dir: str | None, clinic: ClinicData) -> ClinicData:
     return load_clinic(reference_dir) if reference_dir else clinic
 
 
+def _expected_for(reference: ClinicData | None, measure: str | None):
+    """The expected-response model for ``measure`` from the reference data (None when it cannot be built)."""
+    if measure is None or reference is None or S.common._stat("expected_response") is None:
+        return None
+    model, _ = S.common._expected(reference, measure)
+    return model
+
+
+def _service(rd: ReportData, reference: ClinicData | None) -> ClinicData | None:
+    """The clinic the client belongs to, when the reference is it (the status is then computed
+    service-wide, as in the service report); None for a separate reference folder."""
+    if reference is None or not (reference.observations["client_id"] == rd.client_id).any():
+        return None
+    return reference
+
+
 def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
-    """Every section of a client report, keyed by where it goes in the notebook."""
+    """Every section of a client report, keyed by where it goes in the notebook.
+
+    ``page1`` is the decision page (status banner, headline chart, progress-note lines, since
+    last month); the rest are the detail pages. Every value is a section or a list of sections
+    (the batch's warm-up shows them all); the banner's ``facts["flags"]`` holds the client's
+    ``client_flags`` row. The status comes from ``pk.client_flags`` once,
+    with the same expected-response model that draws the on-track band.
+    """
+    measure = S.primary_measure(rd)
+    expected = _expected_for(reference, measure)
+    service = _service(rd, reference)
+    flags = S.client_status(rd, measure, expected, service=service)
+    before = S.client_status(rd, measure, expected, as_of=rd.start - pd.Timedelta(days=1),
+                             service=service)
     header = S.client_header(rd)
     quality = S.data_quality(rd)
-    quest = [S.questionnaire(rd, m) for m in rd.questionnaires] or [
+    quest = [S.questionnaire(rd, m, figure=m != measure) for m in rd.questionnaires] or [
         S.Section("no_questionnaires", "Questionnaires", "insufficient",
                   "No questionnaire scores up to the end of this month.")]
-    track = [S.on_track(rd, reference, "PHQ-9"), S.sudden_gains(rd, "PHQ-9")] \
-        if "PHQ-9" in rd.questionnaires else []
-    diary = [S.daily_trend(rd), S.homework_mood(rd), S.sleep_mood_lag(rd), S.progress_score(rd)]
-    every = [header, quality, *quest, *track, *diary]
-    return {"header": header, "quality": quality, "questionnaires": quest, "tracking": track,
-            "diary": diary, "summary": S.client_summary(header, every), "methods": S.methods(every)}
+    track = [S.on_track(rd, reference, measure, expected=expected, figure=False, flags=flags),
+             S.sudden_gains(rd, measure)] if measure else []
+    diary = S.diary_month(rd)
+    more = ([S.homework_mood(rd), S.sleep_mood_lag(rd, figure=False), S.progress_score(rd)]
+            if diary.facts.get("n_days") else [])
+    links = S.Section("diary_links", "", lines=[f"{s.title}: {s.message}" for s in more]) if more else None
+    conflict = S.discrepancy(flags, quest, diary)
+    banner = S.status_banner(rd, flags, measure, conflict)
+    chart = S.headline(rd, measure, track[0] if track else None, track[1] if track else None)
+    note = S.progress_note(rd, flags, quest, track[0] if track else None, diary, conflict)
+    since = S.since_last_month(rd, flags, before, header, diary)
+    identity = S.client_identity(rd, header)
+    every = [banner, header, quality, *quest, *track, diary, *more]
+    return {"identity": identity, "page1": [banner, chart, note, since], "status": banner,
+            "headline": chart, "note": note, "since": since, "header": header,
+            "quality": quality, "questionnaires": quest, "tracking": track,
+            "diary": [diary, *([links] if links else [])],
+            "methods": S.small_print(S.methods(every))}
+
+
+def prep_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
+    """Every section of the one-page session-preparation sheet (``rd`` from ``client_data_until``)."""
+    measure = S.primary_measure(rd)
+    expected = _expected_for(reference, measure)
+    service = _service(rd, reference)
+    flags = S.client_status(rd, measure, expected, service=service)
+    last_session = rd.start - pd.Timedelta(days=1)
+    before = S.client_status(rd, measure, expected, as_of=last_session, service=service)
+    banner, diary = S.status_banner(rd, flags, measure), S.prep_diary(rd)
+    return {"status": banner, "diary": diary, "scores": S.prep_scores(rd, flags),
+            "since": S.since_last_session(rd, flags, before),
+            "methods": S.small_print(S.methods([banner, diary]))}
+
+
+def heading(text: str, sections: object = True, *, new_page: bool = True, level: int = 2) -> None:
+    """A part heading (h2, or ``level``), shown only when ``sections`` (what goes under it) is
+    not empty; ``new_page=False`` keeps it on the current page."""
+    if not sections:
+        return
+    style = "" if new_page or level != 2 else ' style="break-before:auto;margin-top:12pt"'
+    display(HTML(f"<h{level}{style}>{html.escape(text)}</h{level}>"))
 
 
 def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = None,
@@ -69,12 +142,6 @@ def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = N
 def benchmarks_for(data_dir: str | None):
     """The data folder's ``benchmarks.toml`` (the kit's example for the demo clinic), or None."""
     return S.benchmarks_for(data_dir)
-
-
-def heading(text: str, sections) -> None:
-    """A section heading, only when there is something under it."""
-    if sections:
-        display(HTML(f"<h2>{html.escape(text)}</h2>"))
 
 
 def _figure_png(section) -> bytes:

@@ -31,7 +31,7 @@ from .files import (
 from .resources import notebook_path, template_dir
 from .safe import parse_month
 
-__all__ = ["render_report", "render_client", "render_cohort", "RenderResult", "FORMATS",
+__all__ = ["render_report", "render_client", "render_prep", "render_cohort", "RenderResult", "FORMATS",
            "html_from_notebook", "pdf_from_html"]
 
 FORMATS = ("html", "pdf")
@@ -212,6 +212,32 @@ def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORM
         remove_stale(out_dir)
         stem = claim_stems(out_dir, [client_id])[client_id]
         return render_report("client", params, out_dir, stem, formats=formats, title=title)
+
+
+def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS, reference_dir=None,
+                data_cache=None, stem: str | None = None, wait: float = 0.0) -> RenderResult:
+    """Render one client's session-preparation sheet for ``date`` (YYYY-MM-DD) into
+    ``out_dir/<client stem>-prep-<date>.*``.
+
+    As in :func:`render_client`, ``out_dir`` is locked and the client's stem comes from the
+    folder's name index, so a sheet never overwrites another client's.
+    """
+    from .context import parse_day
+
+    if not isinstance(client_id, str):
+        raise ValueError(f"client_id must be text (IDs like 00123 keep their zeros), "
+                         f"not {type(client_id).__name__}")
+    parse_day(date)
+    params = {"data_dir": _abs(data_dir), "client_id": client_id, "date": date,
+              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache)}
+    title = f"Session preparation {date}"
+    if stem is not None:
+        return render_report("prep", params, out_dir, stem, formats=formats, title=title)
+    with month_lock(out_dir, wait=wait, what="progress-kit report prep"):
+        remove_stale(out_dir)
+        stem = claim_stems(out_dir, [client_id])[client_id]
+        return render_report("prep", params, out_dir, f"{stem}-prep-{date}", formats=formats,
+                             title=title)
 
 
 def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_id: str | None = None,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 __all__ = ["package_dir", "notebook_path", "template_dir", "source_root", "out_of_sync", "sync"]
 
-NOTEBOOKS = ("client_report.ipynb", "cohort_report.ipynb", "explore.ipynb")
+NOTEBOOKS = ("client_report.ipynb", "cohort_report.ipynb", "session_prep.ipynb", "explore.ipynb")
 TEMPLATE = "clinical"
 
 
@@ -26,10 +26,11 @@ def package_dir() -> Path:
 
 
 def notebook_path(kind: str) -> Path:
-    """The packaged notebook for ``kind`` ("client" or "cohort")."""
-    if kind not in ("client", "cohort"):
-        raise ValueError(f"report kind must be 'client' or 'cohort', not {kind!r}")
-    return package_dir() / "notebooks" / f"{kind}_report.ipynb"
+    """The packaged notebook for ``kind`` ("client", "cohort" or "prep", the session-preparation sheet)."""
+    if kind not in ("client", "cohort", "prep"):
+        raise ValueError(f"report kind must be 'client', 'cohort' or 'prep', not {kind!r}")
+    name = "session_prep.ipynb" if kind == "prep" else f"{kind}_report.ipynb"
+    return package_dir() / "notebooks" / name
 
 
 def template_dir() -> Path:

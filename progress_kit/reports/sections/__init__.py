@@ -1,9 +1,9 @@
 """Report sections: each a small function that returns a :class:`Section`.
 
-One module of section builders per report: :mod:`.client` for the client report and
-:mod:`.cohort` for the cohort (service) report, sharing :mod:`.common` (the ``Section`` class,
-wording helpers and the methods footnote). Everything is re-exported here, so
-``from progress_kit.reports import sections as S`` keeps working.
+One module of section builders per report: :mod:`.client` for the client report, :mod:`.cohort`
+for the cohort (service) report and :mod:`.prep` for the session-preparation sheet, sharing
+:mod:`.common` (the ``Section`` class, wording helpers and the methods footnote). Everything is
+re-exported here, so ``from progress_kit.reports import sections as S`` keeps working.
 """
 
 from .client import *  # noqa: F403
@@ -13,5 +13,7 @@ from .cohort import *  # noqa: F403
 from .cohort import __all__ as _cohort_all
 from .common import *  # noqa: F403
 from .common import __all__ as _common_all
+from .prep import *  # noqa: F403
+from .prep import __all__ as _prep_all
 
-__all__ = [*_common_all, *_client_all, *_cohort_all]
+__all__ = [*_common_all, *_client_all, *_cohort_all, *_prep_all]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -16,45 +19,83 @@ from .common import (
     _expected,
     _fmt_day,
     _plot,
+    _plural,
     _stat,
     _threshold_change,
     _tunnel_method,
     _unavailable,
 )
 
-__all__ = ["client_header", "data_quality", "questionnaire", "on_track", "sudden_gains", "daily_trend",
-           "homework_mood", "sleep_mood_lag", "progress_score", "client_summary"]
+__all__ = ["client_header", "client_identity", "data_quality", "questionnaire", "on_track",
+           "sudden_gains", "diary_month", "homework_mood", "sleep_mood_lag", "progress_score",
+           "primary_measure", "client_status", "Flags", "discrepancy", "status_banner", "headline",
+           "progress_note", "since_last_month", "small_print", "MIN_TREND_DAYS"]
+
+
+def _yet(rd: ReportData) -> str:
+    """' yet' for a client still in therapy, '' for a finished one (nothing more is coming)."""
+    return "" if rd.finished else " yet"
+
+
+def _last_day(rd: ReportData) -> pd.Timestamp:
+    """The report's last day, or the day therapy ended when that is earlier."""
+    c = rd.client
+    if c is not None and pd.notna(c["end_date"]):
+        return min(rd.end, c["end_date"])
+    return rd.end
 
 
 def client_header(rd: ReportData) -> Section:
-    """Who, since when, how often: the facts at the top of a client report."""
-    sec = Section("header", "Client")
+    """Who, since when, how often: sessions this month, planned and attended frequency, time in therapy."""
+    sec = Section("header", "Therapy so far")
     attended = rd.sessions[rd.sessions["attended"]]
     this_month = attended[attended["date"] >= rd.start]
     offered_month = rd.sessions[rd.sessions["date"] >= rd.start]
     c = rd.client
     if c is None:
-        return Section("header", "Client", "insufficient",
-                       "This client is not in the clients table; only the scores are shown.")
+        return Section("header", "Therapy so far", "insufficient",
+                       "This client is not in the clients table; only the scores are shown.",
+                       facts={"sessions": len(attended), "sessions_month": len(this_month)})
     start = c["start_date"]
-    stop = min(rd.end, c["end_date"]) if pd.notna(c["end_date"]) else rd.end
+    stop = _last_day(rd)
     weeks = max(0.0, (stop - start).days / 7) if pd.notna(start) else np.nan
     gaps = attended["date"].sort_values().diff().dt.days.dropna()
     observed = (f"every {gaps.median():.0f} days (median)" if len(gaps)
-                else "not yet known (fewer than two sessions)")
-    rows = [("Client", rd.client_id), ("Therapist", c["therapist_id"]),
-            ("Start date", _fmt_day(start)),
-            ("Status", f"{c['status']}" + (f" (ended {_fmt_day(c['end_date'])})"
-                                          if pd.notna(c["end_date"]) else "")),
-            ("Presenting problem", (c["problem"] or "not recorded").replace("_", " ")),
-            ("Sessions attended", f"{len(attended)} in total; {len(this_month)} this month "
-                                  f"(of {len(offered_month)} booked)"),
+                else f"not known{_yet(rd)} (fewer than two sessions)")
+    missed = int((~offered_month["attended"]).sum())
+    # therapist, start, status and problem are on page 1's first line
+    rows = [("Sessions this month", f"{len(this_month)} attended of {len(offered_month)} booked"
+                                    + (f" ({missed} not attended)" if missed else "")),
+            ("Sessions in total", f"{len(attended)} attended"),
             ("Session frequency", f"planned {c['session_frequency']}; attended {observed}"),
-            ("Time in therapy", f"{weeks:.0f} weeks" if np.isfinite(weeks) else "–")]
+            ("Time in therapy", _plural(round(weeks), "week") if np.isfinite(weeks) else "–")]
+    minutes = (this_month["duration_minutes"].dropna() if "duration_minutes" in this_month.columns
+               else pd.Series(dtype=float))
+    if len(minutes):
+        rows.append(("Session length this month",
+                     f"{minutes.median():.0f} minutes (median of {_plural(len(minutes), 'session')}"
+                     f"; {minutes.min():.0f} to {minutes.max():.0f})"))
     sec.table = pd.DataFrame(rows, columns=["item", "value"])
     sec.header = False
-    sec.facts = {"sessions": len(attended), "sessions_month": len(this_month), "weeks": weeks}
+    sec.facts = {"sessions": len(attended), "sessions_month": len(this_month),
+                 "booked_month": len(offered_month), "weeks": weeks,
+                 "minutes": float(minutes.median()) if len(minutes) else None}
     return sec
+
+
+def client_identity(rd: ReportData, header: Section) -> Section:
+    """One line under the title: therapist, start, status, problem, sessions and weeks."""
+    c = rd.client
+    if c is None:
+        return Section("identity", "", message="Not in the clients table; only the scores are shown.")
+    bits = [f"Therapist {c['therapist_id']}", f"started {_fmt_day(c['start_date'])}",
+            (f"ended {_fmt_day(c['end_date'])}" if pd.notna(c["end_date"]) else str(c["status"])),
+            (c["problem"] or "problem not recorded").replace("_", " "),
+            f"{_plural(header.facts.get('sessions', 0), 'session')} attended"]
+    weeks = header.facts.get("weeks", np.nan)
+    if weeks is not None and np.isfinite(weeks):
+        bits.append(f"{_plural(round(weeks), 'week')} in therapy")
+    return Section("identity", "", message=" · ".join(bits))
 
 
 def _diary_days(diary: pd.DataFrame) -> pd.DatetimeIndex:
@@ -99,21 +140,28 @@ def data_quality(rd: ReportData) -> Section:
     return sec
 
 
-def questionnaire(rd: ReportData, measure: str) -> Section:
-    """Trajectory, reliable and clinically significant change (first vs latest) and slope."""
+def questionnaire(rd: ReportData, measure: str, *, figure: bool = True) -> Section:
+    """Trajectory, reliable and clinically significant change (first vs latest) and slope.
+
+    ``figure=False`` leaves the trajectory out (the headline chart on page 1 already shows the
+    primary measure).
+    """
     m = get_measure(measure)
     scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
-    sec = Section(f"q-{measure}", f"{measure}: {m.label}")
+    sec = Section(f"q-{measure}", f"{measure}: {m.label}", figsize=(7.2, 1.8))
     n = len(scores)
     sec.facts = {"measure": measure, "n": n}
     if n == 0:
-        return Section(sec.key, sec.title, "insufficient", f"No {measure} scores yet.")
+        return Section(sec.key, sec.title, "insufficient", f"No {measure} scores{_yet(rd)}.")
     first, latest = scores["score"].iloc[0], scores["score"].iloc[-1]
-    sec.facts.update(first=float(first), latest=float(latest))
-    sec.plot = lambda ax, d=scores[["date", "score"]]: _plot("plot_trajectory", d, measure, ax=ax)
+    sec.facts.update(first=float(first), latest=float(latest),
+                     first_date=scores["date"].iloc[0], latest_date=scores["date"].iloc[-1])
+    if figure and n > 1:
+        sec.plot = lambda ax, d=scores[["date", "score"]]: _plot("plot_trajectory", d, measure, ax=ax)
     lines = [f"{n} scores from {_fmt_day(scores['date'].iloc[0])} to "
              f"{_fmt_day(scores['date'].iloc[-1])}; first {first:g}, latest {latest:g}."
-             if n > 1 else f"1 score so far, {latest:g} on {_fmt_day(scores['date'].iloc[0])}."]
+             if n > 1 else f"1 score{'' if rd.finished else ' so far'}, {latest:g} on "
+                           f"{_fmt_day(scores['date'].iloc[0])}."]
     methods = []
     if n < 2:
         sec.status = "insufficient"
@@ -151,9 +199,10 @@ def questionnaire(rd: ReportData, measure: str) -> Section:
             sec.facts.update(slope=float(r["slope"]), direction=str(r["direction"]))
             lines.append(f"Slope: {r['slope']:+.2f} points per week (95% CI {r['ci_low']:+.2f} to "
                          f"{r['ci_high']:+.2f}), {r['direction']}.")
-            methods.append(f"{measure} slope: ordinary least squares of score on time in weeks "
-                           f"over all {int(r['n'])} scores, 95% t-interval; 'improving' or "
-                           f"'worsening' when the interval excludes zero.")
+            # the same words for every measure, so the methods list it once
+            methods.append("Slopes: ordinary least squares of score on time in weeks over all of a "
+                           "measure's scores, 95% t-interval; 'improving' or 'worsening' when the "
+                           "interval excludes zero.")
         else:
             lines.append("Slope: insufficient data (at least three scores are needed).")
     sec.message = " ".join(lines)
@@ -161,8 +210,43 @@ def questionnaire(rd: ReportData, measure: str) -> Section:
     return sec
 
 
-def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9") -> Section:
-    """On-track signal against the expected course (the tunnel)."""
+@dataclass
+class Flags:
+    """One client's row of ``pk.client_flags`` (or why there is none) and the rules used."""
+
+    row: pd.Series | None
+    method: str = ""
+    problem: str = ""
+
+    def get(self, key: str, default=None):
+        if self.row is None or key not in self.row.index:
+            return default
+        value = self.row[key]
+        return default if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+    @property
+    def status(self) -> str | None:
+        return self.get("status")
+
+    @property
+    def reasons(self) -> list[str]:
+        text = self.get("reasons", "") or ""
+        return [r.strip() for r in str(text).split(";") if r.strip()]
+
+
+_NO_EXPECTED = object()
+
+
+def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9", *,
+             expected=_NO_EXPECTED, figure: bool = True, flags: Flags | None = None) -> Section:
+    """On-track signal against the expected course (the tunnel).
+
+    ``expected`` is the expected-response model when the caller has built it already (one fit
+    per report); ``figure=False`` leaves out the tunnel (the headline chart shows its band).
+    The track itself is kept in ``facts["track"]`` for the headline chart. With ``flags``
+    (from :func:`client_status`), the words say ``client_flags``'s verdict, so the report
+    carries one status.
+    """
     title = f"On-track signal ({measure})"
     if _stat("expected_response") is None or _stat("on_track_plot_data") is None:
         return _unavailable("on_track", title, "the on-track statistic")
@@ -173,24 +257,46 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
     if reference is None:
         return Section("on_track", title, "insufficient",
                        "No reference data to build the expected course from.")
-    expected, why = _expected(reference, measure)
+    why = ""
+    if expected is _NO_EXPECTED:
+        expected, why = _expected(reference, measure)
     if expected is None:
         return Section("on_track", title, "insufficient",
-                       f"The reference data are too small for an expected course ({why}).")
+                       f"The reference data are too small for an expected course ({why or 'see methods'}).")
     track = _stat("on_track_plot_data")(scores, expected, rd.client_id, measure=measure)
     held = track.dropna(subset=["score"])
     last = held.iloc[-1]
-    sec = Section("on_track", title, facts={"signal": str(last["signal"])},
+    signals = held["signal"].astype(str).to_numpy()
+    k = len(signals) - 1
+    while k > 0 and signals[k - 1] == signals[-1]:
+        k -= 1
+    since = int(held["session"].iloc[k])
+    sec = Section("on_track", title, facts={"signal": str(last["signal"]), "since": since,
+                                            "track": track},
                   method=_tunnel_method(expected))
     sec.message = (f"Latest signal (session {int(last['session'])}, where 0 is the first score): "
-                   f"{last['signal']}. Expected score there {last['expected']:.0f}, range up to "
-                   f"{last['upper']:.0f}.")
-    sec.plot = lambda ax: _plot("plot_tunnel", track, measure=measure, ax=ax)
+                   f"{last['signal']}"
+                   + (f", since session {since}" if since < int(last["session"]) else "")
+                   + f". Expected score there {last['expected']:.0f}, range up to {last['upper']:.0f}.")
+    if flags is not None and flags.row is not None:
+        # one status per report: the verdict is client_flags's; the tunnel only draws the band
+        verdict = flags.get("not_on_track")
+        why = next((r for r in flags.reasons if "on track" in r or "band" in r), "")
+        sec.facts["signal"] = ("not on track" if verdict is not None and bool(verdict) else
+                               "on track" if verdict is not None else "not assessed")
+        lead = (why[0].upper() + why[1:] if why.startswith("not on track") else
+                f"{sec.facts['signal'].capitalize()}" + (f" ({why})" if why and
+                                                         sec.facts["signal"] != "on track" else ""))
+        sec.message = (lead + f". The band on page 1 is the expected course for this intake score: at "
+                         f"session {int(last['session'])} about {last['expected']:.0f}, up to "
+                         f"{last['upper']:.0f}.")
+    if figure:
+        sec.plot = lambda ax: _plot("plot_tunnel", track, measure=measure, ax=ax)
     return sec
 
 
 def sudden_gains(rd: ReportData, measure: str = "PHQ-9") -> Section:
-    """Sudden gains (and losses) between consecutive sessions."""
+    """Sudden gains (and losses) between consecutive sessions, numbered as on the headline chart."""
     title = f"Sudden gains ({measure})"
     fn = _stat("sudden_gains")
     if fn is None:
@@ -198,24 +304,30 @@ def sudden_gains(rd: ReportData, measure: str = "PHQ-9") -> Section:
     scores = rd.observations[rd.observations["measure"] == measure]
     if len(scores) < 4:
         return Section("sudden_gains", title, "insufficient",
-                       f"Insufficient data: sudden gains need at least four {measure} scores.")
+                       f"Not assessed: sudden gains need at least four {measure} scores "
+                       f"({_plural(len(scores), 'score')}).")
     res = fn(scores, measure=measure)
     m = get_measure(measure)
-    sec = Section("sudden_gains", title, facts={"n_gains": int((res["type"] == "gain").sum()),
-                                                "n_losses": int((res["type"] == "loss").sum())},
+    n_gains, n_losses = int((res["type"] == "gain").sum()), int((res["type"] == "loss").sum())
+    sec = Section("sudden_gains", title, facts={"n_gains": n_gains, "n_losses": n_losses,
+                                                "gains": res},
                   method=(f"Sudden gains and losses: Tang & DeRubeis (1999) criteria between "
                           f"consecutive scores: a change of at least {m.reliable_change:g} points "
                           f"({measure} reliable change), at least 25% of the score before, and "
                           f"the three scores before differ from the three after (t-test, 5%)."))
     if len(res):
         table = res[["type", "session", "pre_time", "pre", "post", "magnitude"]].copy()
-        table["session"] = [f"{int(n)} → {int(n) + 1}" for n in table["session"]]
+        # the chart counts sessions from 0 (the first score); pk.sudden_gains from 1
+        table["session"] = [f"{int(n) - 1} → {int(n)}" for n in table["session"]]
+        table.insert(0, "no.", [f"{t} {k}" for k, t in enumerate(table["type"], start=1)])
+        table = table.drop(columns="type")
         table["pre_time"] = table["pre_time"].map(_fmt_day)
-        sec.table = table.rename(columns={"session": "between scores", "pre_time": "from",
-                                          "pre": "before", "post": "after",
+        sec.table = table.rename(columns={"session": "sessions (0 = first score)",
+                                          "pre_time": "from", "pre": "before", "post": "after",
                                           "magnitude": "points"})
-        sec.message = (f"{sec.facts['n_gains']} sudden gain(s) and {sec.facts['n_losses']} "
-                       f"sudden loss(es).")
+        sec.message = (f"{_plural(n_gains, 'sudden gain')} and "
+                       f"{_plural(n_losses, 'sudden loss', 'sudden losses')}, numbered as on the "
+                       f"chart on page 1.")
     else:
         sec.message = "No sudden gains or losses."
     return sec
@@ -228,35 +340,88 @@ def _daily(rd: ReportData) -> pd.DataFrame | None:
     return fn(rd.diary)
 
 
-def daily_trend(rd: ReportData, days: int = 14) -> Section:
-    """Mood and homework over the last two weeks of the month, gaps left as gaps."""
-    title = "Mood and homework, last two weeks"
-    window = rd.diary[(rd.diary["date"] > rd.end - pd.Timedelta(days=days))
-                      & rd.diary["measure"].isin(["mood", "homework"])]
-    if window.empty:
-        return Section("daily_trend", title, "insufficient",
-                       f"No mood or homework entries in the last {days} days of the month.")
-    sec = Section("daily_trend", title)
-    trend_fn, daily = _stat("daily_trend_data"), _daily(rd)
-    if trend_fn is not None and daily is not None:
-        data = trend_fn(daily, measures=["mood", "homework"], days=days, end=rd.end)
-        sec.method = ("Two-week trend: least-squares line through the days with an entry; "
-                      "missing days are not filled in.")
-        for meas in ("mood", "homework"):
-            part = data[data["measure"] == meas]
-            t = part["trend"].dropna()
+MIN_TREND_DAYS = 7
+"""Fewest diary days (of the 14) before a two-week trend is computed for a diary measure."""
+DIARY_MEASURES = ("mood", "homework", "sleep_quality", "goals_on_track")
+_SCALE = {"mood": "/10", "homework": "/5", "sleep_quality": "/5", "goals_on_track": "/5"}
+
+
+def _two_week_trend(rd: ReportData, daily: pd.DataFrame | None, days: int = 14) -> dict:
+    """Mood and homework over the last ``days`` days of the report: days filled, means and trend.
+
+    A trend is fitted only for a measure with at least :data:`MIN_TREND_DAYS` days in the
+    window; the returned ``data`` covers exactly that window, so the chart draws the trend over
+    the days it describes.
+    """
+    last = _last_day(rd)
+    first = last - pd.Timedelta(days=days - 1)
+    out = {"first": first, "last": last, "days": days, "data": None, "n_days": 0}
+    if daily is None:
+        return out
+    window = daily[(daily["date"] >= first) & (daily["date"] <= last)]
+    have = [m for m in ("mood", "homework") if m in window.columns]
+    out["n_days"] = int(window[have].notna().any(axis=1).sum()) if have else 0
+    for meas in have:
+        n = int(window[meas].notna().sum())
+        out[f"{meas}_n"] = n
+        if n:
+            out[f"{meas}_mean"] = float(window[meas].mean())
+    fn = _stat("daily_trend_data")
+    fit = [m for m in have if out.get(f"{m}_n", 0) >= MIN_TREND_DAYS]
+    if fn is not None and fit:
+        data = fn(daily, measures=fit, days=days, end=last)
+        out["data"] = data
+        for meas in fit:
+            t = data.loc[data["measure"] == meas, "trend"].dropna()
             if len(t) >= 2:
-                sec.facts[f"{meas}_trend"] = float(t.iloc[-1] - t.iloc[0])
+                out[f"{meas}_trend"] = float(t.iloc[-1] - t.iloc[0])
+    return out
+
+
+def diary_month(rd: ReportData, days: int = 14) -> Section:
+    """The diary over the month (mood, homework, sleep, goals; gaps as gaps), take-aways, and
+    the two-week mood and homework trend drawn over the last two weeks only."""
+    title = "Diary this month"
+    last = _last_day(rd)
+    month = rd.diary[(rd.diary["date"] >= rd.start) & (rd.diary["date"] <= last)]
+    if month.empty:
+        kept = "No diary was kept." if rd.diary.empty else "No diary kept this month."
+        return Section("diary", title, "insufficient", kept, facts={"n_days": 0})
+    daily = _daily(rd)
+    sec = Section("diary", title, figsize=(7.2, 1.9))
+    in_month = daily[(daily["date"] >= rd.start) & (daily["date"] <= last)]
+    fields = [c for c in (*DIARY_MEASURES, "takeaways") if c in in_month.columns]
+    n_days = int(in_month[fields].notna().any(axis=1).sum())
+    n_expected = (last - rd.start).days + 1
+    means = [f"{m.replace('_', ' ')} {in_month[m].mean():.1f}{_SCALE[m]}" for m in DIARY_MEASURES
+             if m in in_month.columns and in_month[m].notna().any()]
+    text = [f"Filled in on {n_days} of {n_expected} days this month"
+            + (f"; averages: {', '.join(means)}." if means else ".")]
+    if "takeaways" in in_month.columns and in_month["takeaways"].notna().any():
+        used = in_month["takeaways"].dropna()
+        text.append(f"Session take-aways used {used.sum():g} times, on "
+                    f"{_plural(int((used > 0).sum()), 'day')}.")
+    tw = _two_week_trend(rd, daily, days)
+    sec.facts.update(n_days=n_days, n_expected=n_expected, two_weeks=tw)
+    window = f"{_fmt_day(tw['first'])} to {_fmt_day(tw['last'])}"
+    trends = [f"{m} {tw[f'{m}_trend']:+.1f} points" for m in ("mood", "homework")
+              if f"{m}_trend" in tw]
+    if trends:
+        text.append(f"Two-week trend ({window}, diary on {tw['n_days']} of {days} days; dotted "
+                    f"lines): {', '.join(trends)}.")
+        sec.method = (f"Two-week diary trend: least-squares line through the days with an entry "
+                      f"in the last {days} days, only for a measure with at least "
+                      f"{MIN_TREND_DAYS} such days; missing days are not filled in.")
     else:
-        data = window.rename(columns={"score": "value"})[["date", "measure", "value"]]
-        data = pd.concat([data, pd.DataFrame({"date": [rd.end - pd.Timedelta(days=days - 1), rd.end],
-                                              "measure": "mood", "value": np.nan})])
-    n_days = window["date"].nunique()
-    sec.message = f"Diary filled in on {n_days} of the last {days} days; blank days are gaps."
-    if "mood_trend" in sec.facts:
-        sec.message += (f" Over the two weeks mood moved {sec.facts['mood_trend']:+.1f} points on "
-                        f"its trend line.")
-    sec.plot = lambda ax: _plot("plot_daily_trend", data, ax=ax)
+        text.append(f"No two-week trend: the diary was filled in on {tw['n_days']} of the last "
+                    f"{days} days ({window}); at least {MIN_TREND_DAYS} are needed.")
+    sec.message = " ".join(text)
+    trend = tw["data"]
+    # the chart also covers the whole two-week window when it reaches back before the month
+    # (a client who finished early in the month), so the trend is drawn over the days it describes
+    start = min(rd.start, tw["first"]) if trend is not None else rd.start
+    shown = daily[(daily["date"] >= start) & (daily["date"] <= last)]
+    sec.plot = lambda ax: _plot("plot_diary", shown, start=start, end=last, trend=trend, ax=ax)
     return sec
 
 
@@ -274,14 +439,18 @@ def homework_mood(rd: ReportData) -> Section:
     pairs = 0 if daily is None else int(daily[["homework", "mood"]].notna().all(axis=1).sum())
     if pairs < MIN_DIARY_DAYS:
         return Section("homework_mood", title, "insufficient",
-                       f"Not enough diary days yet: {pairs} day(s) with both homework and mood; "
-                       f"at least {MIN_DIARY_DAYS} are needed.")
+                       f"Not enough diary days{_yet(rd)}: {_plural(pairs, 'day')} with both homework "
+                       f"and mood; at least {MIN_DIARY_DAYS} are needed.")
     res = fn(daily, x="homework", y="mood", subject="client_id").iloc[0]
+    if not np.isfinite(res["r"]):
+        return Section("homework_mood", title, "insufficient",
+                       f"Not estimated: homework or mood did not vary over the "
+                       f"{_plural(pairs, 'day')} with both.")
     sec = Section("homework_mood", title, facts={"r": float(res["r"])})
     clear = res["ci_low"] > 0 or res["ci_high"] < 0
     lead = (f"On days with more homework than usual for this client, mood tended to be "
             f"{'higher' if res['r'] > 0 else 'lower'}" if clear else
-            "No clear same-day link between homework and mood so far")
+            f"No clear same-day link between homework and mood{'' if rd.finished else ' so far'}")
     sec.message = (f"{lead}: r = {res['r']:.2f} (95% CI {res['ci_low']:.2f} to "
                    f"{res['ci_high']:.2f}, {int(res['n_obs'])} days, {_p_text(res['pval'])}).")
     sec.method = ("Homework and mood: within-person (repeated-measures) correlation over days "
@@ -289,22 +458,23 @@ def homework_mood(rd: ReportData) -> Section:
     return sec
 
 
-def sleep_mood_lag(rd: ReportData) -> Section:
+def sleep_mood_lag(rd: ReportData, *, figure: bool = True) -> Section:
     """Sleep quality of the night before and next-day mood, within the person."""
     title = "Sleep and next-day mood"
     fn, daily = _stat("lagged_effect"), _daily(rd)
     if fn is None:
         return _unavailable("sleep_mood_lag", title, "the lagged effect")
-    if daily is None or not {"sleep_quality", "mood"} <= set(daily.columns):
+    if (daily is None or not {"sleep_quality", "mood"} <= set(daily.columns)
+            or daily["sleep_quality"].isna().all() or daily["mood"].isna().all()):
         return Section("sleep_mood_lag", title, "insufficient",
-                       "Not enough diary days yet: no sleep and mood entries.")
+                       "Not estimated: the diary holds no sleep ratings or no mood ratings.")
     s = daily.set_index("date")
     pairs = int((s["sleep_quality"].shift(1, freq="D").reindex(s.index).notna()
                  & s["mood"].notna()).sum())
     if pairs < MIN_DIARY_DAYS:
         return Section("sleep_mood_lag", title, "insufficient",
-                       f"Not enough diary days yet: {pairs} pair(s) of consecutive days with sleep "
-                       f"and mood; at least {MIN_DIARY_DAYS} are needed.")
+                       f"Not enough diary days{_yet(rd)}: {_plural(pairs, 'pair')} of consecutive "
+                       f"days with sleep and mood; at least {MIN_DIARY_DAYS} are needed.")
     try:
         res = fn(daily, x="sleep_quality", y="mood", lag=1).iloc[0]
     except ValueError as exc:
@@ -314,13 +484,13 @@ def sleep_mood_lag(rd: ReportData) -> Section:
     sec = Section("sleep_mood_lag", title, figsize=(6.0, 2.9),
                   facts={"estimate": float(res["estimate"]), "clear": clear})
     lead = ("After a night rated one point better than usual, mood the next day changed by"
-            if clear else "No clear link yet between a night's sleep and next-day mood; estimate")
+            if clear else f"No clear link{_yet(rd)} between a night's sleep and next-day mood; estimate")
     sec.message = (f"{lead} {res['estimate']:+.2f} points (95% CI {res['ci_low']:+.2f} to "
                    f"{res['ci_high']:+.2f}; {int(res['n_pairs'])} pairs of days).")
     sec.method = ("Sleep and next-day mood: within-person lagged effect (lag 1 day, calendar-exact "
                   f"pairs), model {res.get('method', '')}, adjusting for the previous day's mood.")
     scatter = _stat("lag_scatter_data")
-    if scatter is not None:
+    if scatter is not None and figure:
         pts = scatter(daily, x="sleep_quality", y="mood", lag=1)
         est = float(res["estimate"])
         sec.plot = lambda ax: _plot("plot_lag", pts, estimate=est, ax=ax)
@@ -328,73 +498,307 @@ def sleep_mood_lag(rd: ReportData) -> Section:
 
 
 def progress_score(rd: ReportData) -> Section:
-    """The daily progress score (0-100) and its trend."""
+    """The daily progress score (0-100) on the last scored day: one line, no trend word.
+
+    The report carries one status (from ``pk.client_flags``); the progress score's own trend
+    label would compete with it, so only the score and what it rests on are shown.
+    """
     title = "Progress score"
     fn, daily = _stat("progress_score"), _daily(rd)
     if fn is None:
         return _unavailable("progress_score", title, "the progress score")
     if daily is None:
         return Section("progress_score", title, "insufficient",
-                       "Not enough diary days yet: the progress score is built from the diary.")
+                       "No diary: the progress score is built from the diary.")
     res = fn(daily, window="14D")
     res = res[res["date"] <= rd.end]
     scored = res.dropna(subset=["progress_score"])
     if scored.empty:
-        return Section("progress_score", title, "insufficient", "Not enough diary days yet.")
+        return Section("progress_score", title, "insufficient",
+                       f"Not enough diary days{_yet(rd)} for a progress score.")
     last = scored.iloc[-1]
-    sec = Section("progress_score", title, facts={"score": float(last["progress_score"]),
-                                                 "trend": str(last["trend"])})
-    change = (f", {last['trend_change']:+.0f} points over two weeks"
-              if pd.notna(last["trend_change"]) else "")
-    sec.message = (f"Latest progress score {last['progress_score']:.0f} of 100 on "
-                   f"{_fmt_day(last['date'])} (resting on {last['confidence']:.0%} of the diary "
-                   f"fields); trend: {last['trend']}{change}.")
+    sec = Section("progress_score", title, facts={"score": float(last["progress_score"])})
+    sec.message = (f"Progress score {last['progress_score']:.0f} of 100 on {_fmt_day(last['date'])} "
+                   f"(a summary of the diary, resting on {last['confidence']:.0%} of its fields).")
     weights = res.attrs.get("weights", {})
     wtext = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in weights.items())
     sec.method = (f"Progress score: weighted mean of the diary fields present that day, each rescaled "
-                  f"to 0-100 in the good direction (weights: {wtext}); trend: "
-                  f"{res.attrs.get('trend_rule', '')}.")
-    month = res[res["date"] >= rd.start][["date", "progress_score"]]
-    sec.plot = lambda ax: _plot("plot_daily_trend", month.rename(columns={"progress_score": "value"})
-                                .assign(measure="progress score"), measures=["progress score"], ax=ax)
+                  f"to 0-100 in the good direction (weights: {wtext}).")
     return sec
 
 
-def client_summary(header: Section, sections: list[Section]) -> Section:
-    """A few plain sentences from the sections' facts."""
-    sentences = []
-    for s in sections:
-        f = s.facts
-        if s.key.startswith("q-") and f.get("n", 0) >= 1:
-            text = f"{f['measure']} {f['first']:g}→{f['latest']:g}"
-            if "change_words" in f:
-                text += f": {f['change_words']}"
-            elif f["n"] < 2:
-                text += ": only one score so far"
-            if "direction" in f:
-                text += f"; trend {f['direction']}"
-            sentences.append(text + ".")
-        elif s.key == "on_track" and s.ok:
-            sentences.append(f"On-track signal: {f['signal']}.")
-        elif s.key == "sudden_gains" and s.ok and (f.get("n_gains") or f.get("n_losses")):
-            sentences.append(f"{f['n_gains']} sudden gain(s), {f['n_losses']} sudden loss(es).")
-        elif s.key == "quality" and f.get("diary_expected"):
-            share = 1 - f["diary_missing"] / f["diary_expected"]
-            sentences.append(f"Diary completed on {share:.0%} of days this month.")
-        elif s.key == "sleep_mood_lag" and s.ok and f["clear"]:
-            sentences.append(f"Better sleep was followed by {'better' if f['estimate'] > 0 else 'worse'}"
-                             f" mood the next day ({f['estimate']:+.2f} per point).")
-        elif s.key == "progress_score" and s.ok:
-            trend = "too few diary days for a trend" if f["trend"] == "insufficient data" else f["trend"]
-            sentences.append(f"Progress score {f['score']:.0f}/100 ({trend}).")
-    if header.ok:
-        sentences.insert(0, f"{header.facts['sessions_month']} session(s) attended this month, "
-                            f"{header.facts['sessions']} in total.")
-    if not any(s.key.startswith("q-") for s in sections):
-        sentences.append("No questionnaire scores yet.")
-    sec = Section("summary", "Summary")
-    sec.facts["sentences"] = sentences
-    sec.message = " ".join(sentences)
+# ------------------------------------------------------------------ page 1: the decision page
+
+STATUS_WORDS = {"alert": "ALERT", "watch": "WATCH", "on track": "ON TRACK",
+                "insufficient data": "INSUFFICIENT DATA"}
+# colour and a border style that differs in greyscale too; the word itself carries the meaning
+_STATUS_STYLE = {"alert": ("#D55E00", "#FBE1D1", "solid", "3.5pt"),
+                 "watch": ("#B07800", "#FDF0CF", "dashed", "3pt"),
+                 "on track": ("#009E73", "#DCF1E9", "solid", "1.2pt"),
+                 "insufficient data": ("#555555", "#EEEEEE", "dotted", "2pt")}
+_FLAG_NAMES = (("critical_item", "critical item"), ("reliable_deterioration", "reliable deterioration"),
+               ("not_on_track", "not on track"), ("stalled", "stalled"))
+DISCREPANCY_POINTS = 1.0
+"""Diary mood trend (points over two weeks) that counts as clearly better or worse."""
+
+
+def primary_measure(rd: ReportData) -> str | None:
+    """The measure the status and the headline chart are about: PHQ-9, else the first present."""
+    return rd.questionnaires[0] if rd.questionnaires else None
+
+
+def client_status(rd: ReportData, measure: str | None, expected=None,
+                  as_of: pd.Timestamp | None = None, service: ClinicData | None = None) -> Flags:
+    """This client's status from ``pk.client_flags`` as of ``as_of`` (default: the report's end).
+
+    The report never re-applies a rule: the status, its reasons and the severity band are
+    ``client_flags``'s. When ``service`` (the clinic this client belongs to) is given, the flags
+    are computed on the whole service, as the service report does, so that the not-on-track band
+    is fitted leaving this client out; only this client's row is kept. Otherwise (a separate
+    reference folder) the client's own data are judged against ``expected``.
+    """
+    fn = _stat("client_flags")
+    if fn is None:
+        return Flags(None, problem="unavailable")
+    as_of = rd.end if as_of is None else as_of
+    mine = rd.observations[(rd.observations["date"] <= as_of)
+                           & rd.observations["measure"].isin(rd.questionnaires)]
+    if measure is None or mine.empty:
+        return Flags(None, problem="no questionnaires")
+    if service is not None:
+        obs, items, sessions, expected = (service.observations, getattr(service, "items", None),
+                                          service.sessions, None)
+        obs = obs[obs["measure"] == measure]
+    else:
+        obs, items, sessions = mine, rd.items, rd.sessions
+    if items is not None and len(items) == 0:
+        items = None
+    try:
+        res = fn(obs, items=items, sessions=sessions, measure=measure, expected=expected,
+                 as_of=as_of)
+    except ValueError as exc:
+        return Flags(None, problem=str(exc))
+    if rd.client_id not in res.index:
+        return Flags(None, res.attrs.get("method", ""), problem=f"no {measure} scores")
+    return Flags(res.loc[rd.client_id], res.attrs.get("method", ""))
+
+
+def discrepancy(flags: Flags, quest: list[Section], diary: Section) -> str:
+    """A diary/questionnaire disagreement to explore, in words, or "".
+
+    The questionnaires point to *worse* when ``client_flags`` reports reliable deterioration or
+    not on track, and to *better* when the primary measure shows reliable improvement; the diary
+    points the other way when its two-week mood trend moved at least
+    :data:`DISCREPANCY_POINTS` in the other direction.
+    """
+    tw = diary.facts.get("two_weeks", {})
+    mood = tw.get("mood_trend")
+    if mood is None:
+        return ""
+    primary = next((q for q in quest if q.key.startswith("q-")), None)
+    worse = bool(flags.get("reliable_deterioration", False)) or bool(flags.get("not_on_track", False))
+    better = primary is not None and primary.facts.get("category") in ("improved", "recovered")
+    name = primary.facts["measure"] if primary is not None else "questionnaires"
+    if worse and mood >= DISCREPANCY_POINTS:
+        return (f"Discrepancy to explore: diary mood rose {mood:+.1f} points over the last two "
+                f"weeks while {name} points to worsening.")
+    if better and mood <= -DISCREPANCY_POINTS:
+        return (f"Discrepancy to explore: diary mood fell {mood:+.1f} points over the last two "
+                f"weeks while {name} shows reliable improvement.")
+    return ""
+
+
+class StatusBanner(Section):
+    """The status word and its reasons in a coloured, bordered box (readable in greyscale)."""
+
+    def to_html(self, level: int = 3, figure: str = "") -> str:
+        status = self.facts.get("status") or "insufficient data"
+        colour, fill, border, width = _STATUS_STYLE.get(status, _STATUS_STYLE["insufficient data"])
+        word = html.escape(self.facts.get("word", status.upper()))
+        out = [f'<section class="pk-section pk-status pk-status-{status.replace(" ", "-")}" '
+               f'style="border:{width} {border} {colour};background:{fill};padding:4pt 8pt;'
+               f'margin:2pt 0 8pt;break-inside:avoid">',
+               f'<p style="margin:0;font-size:13pt;font-weight:bold">Status: '
+               f'<span style="color:{colour}">{word}</span></p>']
+        if self.message:
+            out.append(f'<p class="pk-note" style="margin:2pt 0">{html.escape(self.message)}</p>')
+        if self.lines:
+            items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines)
+            out.append(f'<ul style="margin:2pt 0 2pt;padding-left:14pt">{items}</ul>')
+        out.append("</section>")
+        return "\n".join(out)
+
+
+def status_banner(rd: ReportData, flags: Flags, measure: str | None, conflict: str = "") -> Section:
+    """Page 1's banner: the status word from ``client_flags``, its reasons, any discrepancy."""
+    sec = StatusBanner("status", "", facts={"flags": flags})
+    if flags.row is None:
+        if flags.problem == "unavailable":
+            sec.facts.update(status=None, word="NOT AVAILABLE")
+            sec.message = f"{UNAVAILABLE[:-1]}: the client status (pk.client_flags) is still to come."
+        elif flags.problem == "no questionnaires":
+            sec.facts.update(status="insufficient data", word=STATUS_WORDS["insufficient data"])
+            sec.message = ("No questionnaire scores: the status needs at least one questionnaire "
+                           "score.")
+        else:
+            sec.facts.update(status="insufficient data", word=STATUS_WORDS["insufficient data"])
+            sec.message = f"The status could not be assessed ({flags.problem})."
+    else:
+        status = str(flags.status)
+        sec.facts.update(status=status, word=STATUS_WORDS.get(status, status.upper()))
+        sec.lines = flags.reasons or ["No reason to review."]
+        sec.method = (f"Status ({measure}): pk.client_flags. {flags.method}".strip())
+    if conflict:
+        sec.lines = [*(sec.lines or []), conflict]
+        sec.method = "\n".join(filter(None, [sec.method, (
+            f"Discrepancy: the diary's two-week mood trend moved at least {DISCREPANCY_POINTS:g} "
+            f"point in one direction while the questionnaire status points the other way "
+            f"(reliable deterioration or not on track against a mood rise; reliable improvement "
+            f"against a mood fall).")]))
     return sec
 
 
+def headline(rd: ReportData, measure: str | None, track: Section | None,
+             gains: Section | None) -> Section:
+    """Page 1's chart of the primary measure: severity bands, cut-off, reliable-change band,
+    expected-response band and sudden gains at the session where they happened."""
+    if measure is None:
+        return Section("headline", "Questionnaires", "insufficient",
+                       "No questionnaire scores up to the end of this month.")
+    scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
+    sec = Section("headline", f"{measure} by session", figsize=(7.2, 2.6))
+    tr = track.facts.get("track") if track is not None else None
+    g = gains.facts.get("gains") if gains is not None else None
+    d = scores[["date", "score"]]
+    sec.plot = lambda ax: _plot("plot_headline", d, measure, track=tr, gains=g, ax=ax)
+    if len(scores):
+        sec.message = (f"{_plural(len(scores), 'score')}, {_fmt_day(scores['date'].iloc[0])} to "
+                       f"{_fmt_day(scores['date'].iloc[-1])}; session 0 is the first score.")
+    return sec
+
+
+def _sessions_between(rd: ReportData, first, last) -> int:
+    s = rd.sessions
+    return int((s["attended"] & (s["date"] >= first) & (s["date"] <= last)).sum())
+
+
+def _measure_line(rd: ReportData, q: Section, flags: Flags | None, track: Section | None) -> str:
+    f = q.facts
+    m = f["measure"]
+    if f.get("n", 0) == 0:
+        return ""
+    severity = flags.get("severity") if flags is not None else None
+    band = f" ({severity} range)" if severity else ""
+    if f["n"] == 1:
+        return (f"{m} {f['latest']:g} on {_fmt_day(f['latest_date'])}{band}; a single score, "
+                f"so no change can be assessed.")
+    held = _sessions_between(rd, f["first_date"], f["latest_date"])
+    span = _plural(held, "session") if held else _plural(f["n"], "score")
+    text = f"{m} {f['first']:g} → {f['latest']:g} over {span}{band}"
+    if "change_words" in f:
+        text += f"; {f['change_words']}"
+    if flags is not None and track is not None and track.ok:
+        signal, since = track.facts["signal"], track.facts["since"]
+        verdict = flags.get("not_on_track")
+        if verdict is not None and bool(verdict):
+            latest = int(track.facts["track"].dropna(subset=["score"])["session"].max())
+            text += (f"; not on track since session {since}"
+                     if signal == "not on track" and since < latest else "; not on track")
+        elif verdict is not None:
+            text += "; on track against the expected course"
+    return text + "."
+
+
+def progress_note(rd: ReportData, flags: Flags, quest: list[Section], track: Section | None,
+                  diary: Section, conflict: str = "") -> Section:
+    """3-5 copy-ready lines for the objective/assessment part of a SOAP note."""
+    lines = []
+    scored = [q for q in quest if q.key.startswith("q-") and q.facts.get("n", 0)]
+    if scored:
+        lines.append(_measure_line(rd, scored[0], flags, track))
+        others = [_measure_line(rd, q, None, None) for q in scored[1:]]
+        if others:
+            lines.append(" ".join(others))
+    else:
+        lines.append(f"No questionnaire scores{_yet(rd)}.")
+    tw = diary.facts.get("two_weeks", {})
+    if diary.facts.get("n_days"):
+        bits = []
+        if "mood_mean" in tw:
+            bits.append(f"mood {tw['mood_mean']:.1f}/10 on {tw['mood_n']} of {tw['days']} days")
+        if "homework_mean" in tw:
+            bits.append(f"homework {tw['homework_mean']:.1f}/5")
+        lines.append("Diary, last two weeks: " + (", ".join(bits) if bits else
+                                                   "no mood or homework entries") + ".")
+    else:
+        lines.append(diary.message)
+    if flags.status in ("alert", "watch"):
+        named = [label for key, label in _FLAG_NAMES if bool(flags.get(key, False))]
+        lines.append(f"Flagged for review ({flags.status}"
+                     + (f": {', '.join(named)}" if named else "") + "; reasons in the status box).")
+    if conflict:
+        lines.append(conflict)
+    return Section("note", "For the progress note", lines=lines[:5])
+
+
+def since_last_month(rd: ReportData, flags: Flags, before: Flags, header: Section,
+                     diary: Section) -> Section:
+    """What changed since the end of last month: status, new scores, sessions, diary days."""
+    sec = Section("since", "Since last month")
+    lines = []
+    prev_end = rd.start - pd.Timedelta(days=1)
+    c = rd.client
+    if c is not None and pd.notna(c["start_date"]) and c["start_date"] > prev_end:
+        lines.append(f"Started therapy this month ({_fmt_day(c['start_date'])}): nothing to "
+                     f"compare with.")
+    elif flags.row is not None and before.row is not None:
+        if before.status == flags.status:
+            lines.append(f"Status unchanged: {flags.status}.")
+        else:
+            new = [r for r in flags.reasons if r not in before.reasons]
+            lines.append(f"Status changed from {before.status} to {flags.status}"
+                         + (f" (new: {'; '.join(new)})" if new else "") + ".")
+    elif flags.row is not None:
+        lines.append(f"Status {flags.status}; no status at the end of last month (no scores then).")
+    month_obs = rd.observations[(rd.observations["date"] >= rd.start)
+                                & rd.observations["measure"].isin(rd.questionnaires)]
+    done = month_obs["measure"].value_counts()
+    if len(done):
+        parts = []
+        for m in [q for q in rd.questionnaires if q in done.index]:
+            sc = rd.observations[rd.observations["measure"] == m].sort_values("date")
+            old = sc[sc["date"] <= prev_end]
+            new = sc[sc["date"] >= rd.start]["score"]
+            was = f"; last month ended at {old['score'].iloc[-1]:g}" if len(old) else ""
+            parts.append(f"{m} ×{done[m]} ({', '.join(f'{v:g}' for v in new)}{was})")
+        lines.append("Questionnaires this month: " + ", ".join(parts) + ".")
+    else:
+        lines.append("No questionnaires completed this month.")
+    activity = []
+    if rd.finished and not header.facts.get("booked_month"):
+        activity.append(f"No sessions this month: therapy ended {_fmt_day(rd.client['end_date'])}")
+    elif header.facts.get("booked_month") is not None:
+        activity.append(f"Sessions: {header.facts['sessions_month']} attended of "
+                        f"{header.facts['booked_month']} booked")
+    if diary.facts.get("n_days"):
+        activity.append(f"diary on {diary.facts['n_days']} of {diary.facts['n_expected']} days")
+    if activity:
+        text = "; ".join(activity)
+        lines.append(text[0].upper() + text[1:] + ".")
+    sec.lines = lines
+    return sec
+
+
+class SmallPrint(Section):
+    """Small print (the methods footnote): lines in a smaller font, so the report keeps to 3 pages."""
+
+    def to_html(self, level: int = 3, figure: str = "") -> str:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines or [])
+        return (f'<section class="pk-section pk-methods" style="font-size:7.2pt;line-height:1.25">'
+                f'<ul style="margin:0;padding-left:12pt">{items}</ul></section>')
+
+
+def small_print(methods: Section) -> Section:
+    """The methods footnote (from :func:`methods`) as small print."""
+    rows = list(methods.table.iloc[:, 0]) if methods.table is not None else []
+    return SmallPrint("methods", "", lines=list(dict.fromkeys(rows)))  # each line once, in order

@@ -55,6 +55,7 @@ class Section:
     plot: Callable | None = None
     figsize: tuple[float, float] = (7.2, 3.0)
     header: bool = True  # show the table's column names
+    lines: list[str] | None = None  # shown as a bulleted list under the message
 
     @property
     def ok(self) -> bool:
@@ -67,6 +68,9 @@ class Section:
             out.append(f"<h{level}>{html.escape(self.title)}</h{level}>")
         if self.message:
             out.append(f'<p class="pk-note">{html.escape(self.message)}</p>')
+        if self.lines:
+            items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines)
+            out.append(f'<ul class="pk-lines" style="margin:2pt 0 6pt;padding-left:14pt">{items}</ul>')
         if self.table is not None and len(self.table):
             out.append(self.table.to_html(index=False, escape=True, na_rep="–", header=self.header,
                                           classes="pk-table", border=0))
@@ -85,6 +89,17 @@ def _unavailable(key: str, title: str, what: str) -> Section:
 
 def _fmt_day(ts) -> str:
     return "–" if pd.isna(ts) else pd.Timestamp(ts).strftime("%d %b %Y")
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    """``1 session``, ``2 sessions``, ``0 sessions``.
+
+    Examples
+    --------
+    >>> _plural(1, "session"), _plural(3, "loss", "losses")
+    ('1 session', '3 losses')
+    """
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
 def _num(x: float, digits: int = 0) -> str:

@@ -1,0 +1,108 @@
+"""Sections of the one-page session-preparation sheet (see :mod:`progress_kit.reports.sections`).
+
+The sheet is cut with :func:`progress_kit.reports.context.client_data_until`: ``rd.end`` is the
+sheet's date and ``rd.start`` the day after the last attended session before it, so "since the
+last session" is ``rd.start`` .. ``rd.end``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ...measures import get_measure
+from ..context import ReportData
+from .client import DIARY_MEASURES, MIN_TREND_DAYS, Flags, _daily, _two_week_trend
+from .common import Section, _fmt_day, _plot, _plural, _stat
+
+__all__ = ["prep_diary", "prep_scores", "since_last_session"]
+
+
+def prep_diary(rd: ReportData, days: int = 14) -> Section:
+    """The last ``days`` days of mood and homework (with sleep and goals where present), gaps as gaps."""
+    first = rd.end - pd.Timedelta(days=days - 1)
+    title = f"Diary, last {days} days ({_fmt_day(first)} to {_fmt_day(rd.end)})"
+    daily = _daily(rd)
+    window = None if daily is None else daily[(daily["date"] >= first) & (daily["date"] <= rd.end)]
+    fields = [] if window is None else [m for m in DIARY_MEASURES if m in window.columns]
+    n_days = 0 if window is None or not fields else int(window[fields].notna().any(axis=1).sum())
+    if n_days == 0:
+        return Section("prep_diary", title, "insufficient",
+                       f"No diary entries in the last {days} days.", facts={"n_days": 0})
+    tw = _two_week_trend(rd, daily, days)
+    sec = Section("prep_diary", title, figsize=(7.2, 2.8), facts={"n_days": n_days, "two_weeks": tw})
+    means = [f"{m.replace('_', ' ')} {window[m].mean():.1f}" for m in fields if window[m].notna().any()]
+    trends = [f"{m} {tw[f'{m}_trend']:+.1f} points" for m in ("mood", "homework") if f"{m}_trend" in tw]
+    sec.message = (f"Filled in on {n_days} of {days} days; averages: {', '.join(means)}. "
+                   + (f"Trend over the {days} days (dotted): {', '.join(trends)}." if trends else
+                      f"No trend: at least {MIN_TREND_DAYS} diary days are needed."))
+    sec.method = (f"Diary trend: least-squares line through the days with an entry, only for a "
+                  f"measure with at least {MIN_TREND_DAYS} of the {days} days; gaps are not filled.")
+    end, trend = rd.end, tw["data"]
+    sec.plot = lambda ax: _plot("plot_diary", window, start=first, end=end, trend=trend, ax=ax)
+    return sec
+
+
+def prep_scores(rd: ReportData, flags: Flags) -> Section:
+    """The latest score of each questionnaire, its change from the first, and its severity band."""
+    title = "Latest questionnaire scores"
+    rows = []
+    for name in rd.questionnaires:
+        sc = rd.observations[rd.observations["measure"] == name].sort_values("date")
+        if sc.empty:
+            continue
+        m = get_measure(name)
+        first, latest = sc["score"].iloc[0], sc["score"].iloc[-1]
+        band = ""
+        severity = _stat("severity_band")
+        if severity is not None and getattr(m, "severity_bands", None):
+            label = severity([latest], name)[0]
+            band = "" if label is None else str(label)
+        clinical = ("clinical range" if m.cutoff is not None and m.is_clinical([latest])[0]
+                    else "below cut-off" if m.cutoff is not None else "")
+        rows.append((name, _fmt_day(sc["date"].iloc[-1]), f"{latest:g}",
+                     f"{latest - first:+g} since first ({first:g}, {_plural(len(sc), 'score')})",
+                     ", ".join(filter(None, [band, clinical])) or "–"))
+    if not rows:
+        return Section("prep_scores", title, "insufficient", "No questionnaire scores.")
+    sec = Section("prep_scores", title)
+    sec.table = pd.DataFrame(rows, columns=["measure", "date", "latest", "change", "range"])
+    return sec
+
+
+def since_last_session(rd: ReportData, flags: Flags, before: Flags) -> Section:
+    """What changed since the last attended session: status, new scores, diary days."""
+    title = "Since the last session"
+    attended = rd.sessions[rd.sessions["attended"] & (rd.sessions["date"] < rd.end)]
+    if attended.empty:
+        return Section("prep_since", title, "insufficient",
+                       "No earlier attended session: this is the first.")
+    last = attended["date"].max()
+    lines = [f"Last session {_fmt_day(last)} ({_plural((rd.end - last).days, 'day')} ago)."]
+    if flags.row is not None and before.row is not None and before.status != flags.status:
+        new = [r for r in flags.reasons if r not in before.reasons]
+        lines.append(f"Status changed from {before.status} to {flags.status}"
+                     + (f" (new: {'; '.join(new)})" if new else "") + ".")
+    elif flags.row is not None:
+        lines.append(f"Status unchanged: {flags.status}.")
+    new = rd.observations[(rd.observations["date"] > last)
+                          & rd.observations["measure"].isin(rd.questionnaires)].sort_values("date")
+    for name, g in new.groupby("measure", sort=False):
+        old = rd.observations[(rd.observations["measure"] == name) & (rd.observations["date"] <= last)]
+        was = f" (was {old.sort_values('date')['score'].iloc[-1]:g})" if len(old) else ""
+        lines.append(f"New {name}: {', '.join(f'{v:g}' for v in g['score'])}{was}.")
+    if new.empty:
+        lines.append("No new questionnaire scores.")
+    daily = _daily(rd)
+    if daily is not None:
+        after = daily[daily["date"] > last]
+        fields = [m for m in DIARY_MEASURES if m in after.columns]
+        n = int(after[fields].notna().any(axis=1).sum()) if fields else 0
+        span = (rd.end - last).days
+        text = f"Diary on {n} of {_plural(span, 'day')}"
+        if n and "mood" in after and after["mood"].notna().any():
+            prior = daily[(daily["date"] <= last) & (daily["date"] > last - pd.Timedelta(days=14))]
+            text += f"; mood {after['mood'].mean():.1f}"
+            if prior["mood"].notna().any():
+                text += f" (two weeks before: {prior['mood'].mean():.1f})"
+        lines.append(text + ".")
+    return Section("prep_since", title, lines=lines)
