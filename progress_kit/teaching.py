@@ -1,8 +1,11 @@
 """Teaching helpers for the progress-kit course in ``notebooks/teaching/``.
 
-* :func:`check` compares a student's answer with the expected value (computed in the notebook
-  from the data or from a published figure) and prints a verdict with a hint. It never raises
-  for a wrong or missing answer, so a notebook with unanswered exercises still runs end to end.
+* :func:`check` compares a student's answer with the expected value and prints a verdict with a
+  hint. It never raises for a wrong or missing answer, so a notebook with unanswered exercises
+  still runs end to end.
+* :func:`checker` gives a notebook its ``check(answer_N)``: the expected value, tolerance and hint
+  come from the course key (``course_key.toml`` beside the notebooks), so a handout shows neither
+  the answer nor the code that computes it. Instructor keys print both under each verdict.
 * :func:`render_course` executes every course notebook with papermill and renders it as a
   student handout (solutions hidden) or an instructor key (solutions shown).
 * :func:`add_commands` registers ``progress-kit teach render`` with the CLI.
@@ -19,6 +22,7 @@ Notebook conventions (see ``notebooks/teaching/README.md``):
 from __future__ import annotations
 
 import argparse
+import ast
 import math
 import shutil
 import sys
@@ -30,10 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["check", "Verdict", "attribution", "render_course", "course_notebooks", "course_page_html",
+__all__ = ["check", "checker", "course_key", "Verdict", "attribution", "render_course", "course_notebooks", "course_page_html",
            "add_commands",
            "SOLUTION_TAG", "HIDE_INPUT_TAG"]
 
+KEY_FILE = "course_key.toml"
 SOLUTION_TAG = "solution"
 HIDE_INPUT_TAG = "hide-input"
 NOT_ANSWERED = "not answered yet"
@@ -282,6 +287,150 @@ def check(answer: Any, expected: Any, *, hint: str = "", name: str = "answer",
     if not quiet:
         print(verdict.message)
     return verdict
+
+
+# --------------------------------------------------------------------------------------------
+# the course key: check(answer_N) without the answer in the handout
+
+
+def course_key(path: str | Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """The answer key of the course: ``{notebook: {answer_N: entry}}`` from ``course_key.toml``.
+
+    Without ``path``, the key in the working folder (where a notebook runs) is used when there
+    is one, else the course's own (the source checkout's ``notebooks/teaching``, or the copy
+    packaged with the kit).
+    """
+    import tomllib
+
+    if path is None:
+        local = Path.cwd() / KEY_FILE
+        path = local if local.is_file() else _default_notebook_dir() / KEY_FILE
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            key = tomllib.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no course key at {path}: the course notebooks need "
+                                f"{KEY_FILE} beside them") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    for notebook, entries in key.items():
+        for name, entry in entries.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("expected"), str):
+                raise ValueError(f"{path}: [{notebook}.{name}] needs expected = \"code\"")
+            unknown = set(entry) - {"expected", "tol", "rtol", "atol", "hint", "source"}
+            if unknown:
+                raise ValueError(f"{path}: [{notebook}.{name}] has unknown field(s) "
+                                 f"{', '.join(sorted(unknown))}")
+    return key
+
+
+def _evaluate(code: str, namespace: Mapping[str, Any]) -> Any:
+    """Run ``code`` in a copy of ``namespace``; the value of its last line is the result.
+
+    A copy, so that the key's own names (e.g. an intermediate table) never appear in the
+    student's notebook.
+    """
+    tree = ast.parse(code.strip(), filename="<course key>", mode="exec")
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        raise ValueError("the key's code must end with an expression (the expected value)")
+    scope = dict(namespace)
+    exec(compile(ast.Module(tree.body[:-1], type_ignores=[]), "<course key>", "exec"), scope)  # noqa: S102
+    return eval(compile(ast.Expression(tree.body[-1].value), "<course key>", "eval"), scope)  # noqa: S307
+
+
+def _argument_name(frame: Any) -> str | None:
+    """The variable written as ``check``'s first argument in the calling cell (``answer_2``)."""
+    try:
+        import executing  # ships with IPython, which reads cells the same way for tracebacks
+
+        node = executing.Source.executing(frame).node
+    except Exception:  # noqa: BLE001 - no source to read: the caller passes name=
+        return None
+    if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
+        return node.args[0].id
+    return None
+
+
+def checker(notebook: str, *, key: str | Path | Mapping | None = None):
+    """``check(answer_N)`` for one course notebook, with the expected value from the course key.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name in the key, its file name without ``.ipynb``.
+    key : path or mapping, optional
+        The key (default :func:`course_key`).
+
+    Returns
+    -------
+    callable
+        ``check(answer, *, name=None, quiet=False) -> Verdict``. The name is read from the call
+        (``check(answer_2)`` checks against ``answer_2`` of the key). The key's code runs in a
+        copy of the notebook's variables, so it can use the data the notebook loaded. When the
+        notebook's ``show_solutions`` is true (an instructor key), the verdict is followed by the
+        key's code, its value and its source.
+
+    Examples
+    --------
+    >>> key = {"demo": {"answer_1": {"expected": "values.mean()", "tol": 0.01, "hint": "a mean"}}}
+    >>> check = checker("demo", key=key)
+    >>> values = np.array([1.0, 2.0, 4.0])
+    >>> answer_1 = 7 / 3
+    >>> check(answer_1).ok
+    ✓ answer_1: correct.
+    True
+    >>> check(None, name="answer_1").ok is None
+    … answer_1: not answered yet. Hint: a mean
+    True
+    """
+    entries_all = course_key(key) if key is None or isinstance(key, (str, Path)) else key
+    if notebook not in entries_all:
+        raise ValueError(f"the course key has no notebook {notebook!r}; it has "
+                         f"{', '.join(entries_all) or 'none'}")
+    entries = entries_all[notebook]
+
+    def check_answer(answer: Any, *, name: str | None = None, quiet: bool = False) -> Verdict:
+        frame = sys._getframe(1)
+        name = name or _argument_name(frame)
+        if name is None:
+            raise ValueError("check() could not read which answer this is; write it as "
+                             "check(answer_N) or pass name='answer_N'")
+        if name not in entries:
+            raise ValueError(f"the course key has no {name!r} for {notebook}; it has "
+                             f"{', '.join(entries)}")
+        entry = entries[name]
+        hint = entry.get("hint", "")
+        tol = {k: entry[k] for k in ("tol", "rtol", "atol") if k in entry}
+        namespace = frame.f_globals
+        try:
+            expected = _evaluate(entry["expected"], namespace)
+        except Exception as exc:  # noqa: BLE001 - a cell above has not run yet
+            if _is_missing(answer):
+                return check(answer, None, name=name, hint=hint, quiet=quiet)
+            verdict = Verdict(None, f"… {name}: cannot check yet: run the cells above first "
+                                    f"({type(exc).__name__}: {exc}).")
+            if not quiet:
+                print(verdict.message)
+            return verdict
+        verdict = check(answer, expected, name=name, hint=hint, quiet=quiet, **tol)
+        if namespace.get("show_solutions") is True and not quiet:
+            # instructor keys show everything: the key's code, its value and its source
+            source = f" ({entry['source']})" if entry.get("source") else ""
+            tolerance = ", ".join(f"{k} {v:g}" for k, v in tol.items()) or "rtol 0.001"
+            print(f"   key{source}, {tolerance}:")
+            print("\n".join("   | " + line for line in entry["expected"].strip().splitlines()))
+            print(f"   = {_fmt_expected(expected)}")
+        return verdict
+
+    check_answer.__doc__ = f"Check answer_N of {notebook} against the course key."
+    return check_answer
+
+
+def _fmt_expected(x: Any) -> str:
+    if isinstance(x, (pd.DataFrame, pd.Series)):
+        return "\n     ".join(x.to_string().splitlines())
+    return _fmt(x) if not isinstance(x, np.generic) else _fmt(x.item())
 
 
 # --------------------------------------------------------------------------------------------
