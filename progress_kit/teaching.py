@@ -34,9 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["check", "checker", "course_key", "Verdict", "attribution", "render_course", "course_notebooks", "course_page_html",
-           "add_commands",
-           "SOLUTION_TAG", "HIDE_INPUT_TAG"]
+__all__ = ["check", "checker", "course_key", "Verdict", "attribution", "render_course", "course_notebooks",
+           "course_page_html", "add_commands", "SOLUTION_TAG", "HIDE_INPUT_TAG"]
 
 KEY_FILE = "course_key.toml"
 SOLUTION_TAG = "solution"

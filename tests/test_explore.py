@@ -140,8 +140,9 @@ def test_choosing_a_client_in_the_table_opens_the_client_view(ex, flags):
 
 def test_explore_a_data_folder(clinic, tmp_path):
     folder = clinic.write(tmp_path / "clinic")
-    ex = explore(folder, measure="GAD-7", client=clinic.clients["client_id"].iloc[2])
-    assert ex.measure_picker.value == "GAD-7" and ex.client_picker.value == clinic.clients["client_id"].iloc[2]
+    third = clinic.clients["client_id"].iloc[2]
+    ex = explore(folder, measure="GAD-7", client=third)
+    assert ex.measure_picker.value == "GAD-7" and ex.client_picker.value == third
 
 
 def test_bad_input_is_a_clear_error(clinic, tmp_path):
