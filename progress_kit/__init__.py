@@ -10,6 +10,7 @@ from .datasets import list_datasets, read_dataset
 from .demo import *  # noqa: F403
 from .errors import DataValidationError, DataValidationWarning
 from .explore import *  # noqa: F403
+from .flags import *  # noqa: F403
 from .measures import *  # noqa: F403
 from .on_track import *  # noqa: F403
 from .outcomes import *  # noqa: F403
