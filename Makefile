@@ -46,7 +46,7 @@ test-browser: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -m browser -p no:cacheprovider tests/test_browser.py
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/explore.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/explore.ipynb
 
 bench: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m bench batch --clients 40 --jobs 2

@@ -82,8 +82,8 @@ def _section_html(sec) -> str:
     """A report section's words and table (no figure), escaped, with its method in small print."""
     body = sec.to_html(level=4)
     if sec.method:
-        body += f'<p style="font-size:85%;color:#444">Method: {html.escape(sec.method)}</p>'
-    return body
+        body += f'<p style="font-size:85%;line-height:1.3;color:#444">Method: {html.escape(sec.method)}</p>'
+    return f'<div style="line-height:1.4">{body}</div>'  # the widget's own line height is a row
 
 
 def _sort_key(column: str) -> Callable[[pd.Series], pd.Series]:
@@ -256,7 +256,7 @@ class Explorer(w.VBox):
             f"<b>{html.escape(cid)}</b>, {html.escape(measure)} latest {latest}"
             f"{html.escape(severity)}, {int(row['n_scores'])} score(s).</p>"
             f"<p>{html.escape(reasons)}</p>"
-            f'<p style="font-size:85%;color:#444">Rules: {html.escape(flags.attrs.get("method", ""))}</p>')
+            f'<p style="font-size:85%;line-height:1.3;color:#444">Rules: {html.escape(flags.attrs.get("method", ""))}</p>')
 
     def _draw_cohort(self) -> None:
         m = self.measure_picker.value

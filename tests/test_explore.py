@@ -14,30 +14,6 @@ pytest.importorskip("ipywidgets")
 import progress_kit as pk  # noqa: E402
 from progress_kit.explore import STATUS_ORDER, Explorer, explore  # noqa: E402
 
-if not hasattr(pk, "client_flags"):  # TEMPORARY shim until issue 10's flags land on main
-    import sys
-
-    import numpy as np
-
-    _ex = sys.modules["progress_kit.explore"]
-
-    def _shim(observations, *, sessions=None, measure="PHQ-9", as_of=None, items=None, **kw):
-        s = observations[observations["measure"] == measure].sort_values("date")
-        g = s.groupby("client_id")["score"]
-        out = pd.DataFrame({"n_scores": g.size(), "first_score": g.first(), "latest_score": g.last(),
-                            "latest_date": s.groupby("client_id")["date"].last()})
-        change = out["latest_score"] - out["first_score"]
-        out["status"] = np.select([out["n_scores"] < 2, change >= 6, change > 0],
-                                  ["insufficient data", "alert", "watch"], "on track")
-        out["reasons"] = np.where(out["status"] == "alert", "reliable deterioration", "")
-        out["severity"] = pd.NA
-        out.index.name = "client_id"
-        out.attrs["method"] = "shim"
-        return out
-
-    pk.client_flags = _shim
-    _ex._client_flags = _shim
-
 
 @pytest.fixture(scope="module")
 def clinic():
