@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import re
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["check", "checker", "course_key", "Verdict", "attribution", "render_course", "course_notebooks",
-           "course_page_html", "add_commands", "SOLUTION_TAG", "HIDE_INPUT_TAG"]
+           "course_page_html", "math_svg", "typeset_math", "add_commands", "SOLUTION_TAG", "HIDE_INPUT_TAG"]
 
 KEY_FILE = "course_key.toml"
 SOLUTION_TAG = "solution"
@@ -490,23 +491,111 @@ def _strip_solutions(nb: Any) -> Any:
 # The course pages reuse the reports' offline "clinical" template (no MathJax, no external links,
 # images embedded, A4 print CSS) but, unlike a report, show the code: students learn from it.
 # ``super.super()`` skips the clinical template's empty block and uses JupyterLab's cell markup.
+# The running header is copied from the banner by string-set: no text of the notebook is ever
+# written into the CSS, so a title cannot end the <style> element.
 _TEACHING_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block input_group %}{{ super.super() }}{% endblock input_group %}
 {%- block body_header -%}
 {{ super() }}
 <style>
-@page { @top-left {
-  content: "{{ resources.get('pk_banner', '') | replace('"', "'") | replace('\\\\', '') }}"; } }
+@page { @top-left { content: string(pkrunning); } }
+.pk-running { string-set: pkrunning content(text); }
 h2 { break-before: auto; margin-top: 14pt; }
 .jp-InputArea { margin: 4pt 0 2pt; }
 .jp-InputArea pre, .jp-InputArea .highlight pre { background: #f4f4f4; border-left: 2.5pt solid #888;
   padding: 4pt 6pt; font-size: 8.3pt; white-space: pre-wrap; overflow-wrap: anywhere; }
 .jp-OutputArea-output pre { font-size: 8.3pt; }
 .pk-course-banner { border: 1pt solid #222; padding: 4pt 8pt; margin-bottom: 8pt; font-size: 9pt; }
+/* course tables: as wide as their content, so an index column stays narrow; words are never
+   split inside a header or cell ("treatment", not "trea tme nt"); numbers line up on the right */
+main table { table-layout: auto; width: auto; max-width: 100%; }
+main th:first-child, main td:first-child { width: auto; }
+main th, main td { overflow-wrap: normal; word-break: normal; hyphens: manual; padding: 2pt 6pt; }
+table.dataframe td, table.dataframe thead th { text-align: right; }
+table.dataframe tbody th { text-align: left; white-space: nowrap; }
+/* figures: small enough that one never leaves most of a page empty by moving to the next */
+.jp-RenderedImage img { max-height: 88mm; width: auto; max-width: 100%; }
+/* formulas: typeset offline as SVG (matplotlib mathtext), inline or on their own line */
+img.pk-math { display: inline; max-width: none; max-height: none; margin: 0 1pt; }
+img.pk-math-display { display: block; margin: 5pt auto 7pt; }
 </style>
-<p class="pk-course-banner">{{ resources.get('pk_banner', '') | escape_html }}</p>
+<p class="pk-course-banner"><span class="pk-running">{{
+  resources.get('pk_running', '') | escape_html }}</span>{{
+  resources.get('pk_banner_more', '') | escape_html }}</p>
 {%- endblock body_header -%}
 """
+
+# $$display$$ or $inline$ (not a lone dollar, not "$ 5", not an escaped \$)
+_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|(?<![\\$\w])\$(?P<inline>[^\s$](?:[^$]*?[^\s\\$])?)\$(?!\w)",
+                   re.S)
+_CODE_SPAN = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+
+
+def math_svg(tex: str, *, display: bool = False, size: float | None = None) -> tuple[str, float]:
+    r"""A LaTeX formula typeset as SVG by matplotlib's mathtext: (svg text, depth below the baseline in pt).
+
+    Offline and without a TeX installation; mathtext covers the usual notation (fractions, roots,
+    sums, sub- and superscripts, Greek letters, accents such as ``\bar{x}``).
+
+    Examples
+    --------
+    >>> svg, depth = math_svg(r"\sqrt{1 - r}")
+    >>> svg.lstrip().startswith("<?xml") and "<svg" in svg and depth > 0
+    True
+    """
+    import io
+
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    size = size or (11.0 if display else 10.0)
+    text = f"${tex.strip()}$"
+    with rc_context({"mathtext.fontset": "dejavusans", "svg.fonttype": "path",
+                     "svg.hashsalt": "progress-kit"}):
+        prop = FontProperties(family="DejaVu Sans", size=size)
+        try:
+            width, height, depth, *_ = MathTextParser("path").parse(text, dpi=72, prop=prop)
+        except ValueError as exc:
+            raise ValueError(f"cannot typeset the formula {tex!r}: {str(exc).splitlines()[-1]}") from None
+        fig = Figure(figsize=(width / 72, height / 72))
+        fig.text(0, depth / height, text, fontproperties=prop)
+        out = io.StringIO()
+        fig.savefig(out, format="svg", transparent=True, metadata={"Date": None})
+    # the DOCTYPE names a DTD on the web; nothing should even look like fetching one
+    return re.sub(r"<!DOCTYPE[^>]*>\s*", "", out.getvalue()), float(depth)
+
+
+def typeset_math(markdown: str) -> str:
+    """Replace ``$...$`` and ``$$...$$`` in Markdown with inline SVG images (outside code spans)."""
+    import base64
+    import html
+
+    def one(m: re.Match) -> str:
+        display = m.group("display") is not None
+        tex = m.group("display") if display else m.group("inline")
+        svg, depth = math_svg(tex, display=display)
+        src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+        alt = html.escape(tex.strip(), quote=True)
+        if display:
+            return f'<img class="pk-math pk-math-display" src="{src}" alt="{alt}">'
+        return f'<img class="pk-math" src="{src}" alt="{alt}" style="vertical-align: -{depth:.2f}pt">'
+
+    parts = _CODE_SPAN.split(markdown)
+    return "".join(part if i % 2 else _MATH.sub(one, part) for i, part in enumerate(parts))
+
+
+_REMOTE = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?((?:[a-z][a-z0-9+.-]*:)?//[^"'\s>]+)""", re.I)
+
+
+def _check_offline(body: str, title: str) -> None:
+    """Course pages are offline files: a remote image is named with the reason, not fetched."""
+    for url in _REMOTE.findall(body):
+        raise ValueError(f"{title}: the image {url} is on the web, and course pages are rendered "
+                         "offline (nothing is downloaded, so that a page looks the same anywhere and "
+                         "leaks nothing). Save the image beside the notebook and refer to it by "
+                         "file name, e.g. ![figure](figure.png).")
 
 
 def _reports_render():
@@ -524,8 +613,12 @@ def course_page_html(executed: Any, *, solutions: bool, title: str) -> str:
     """One executed course notebook as a self-contained, offline HTML page.
 
     Handouts lose the cells tagged ``solution``; both lose the parameter cells and the code of
-    cells tagged ``hide-input``.
+    cells tagged ``hide-input``. Formulas written as ``$...$`` or ``$$...$$`` in Markdown are
+    typeset as SVG (:func:`typeset_math`). A remote image is a ValueError that names it: the page
+    is an offline file.
     """
+    import copy
+
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -539,10 +632,20 @@ def course_page_html(executed: Any, *, solutions: bool, title: str) -> str:
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags=remove, remove_input_tags={HIDE_INPUT_TAG}),
         enabled=True)
-    banner = ("Instructor key: worked solutions shown" if solutions else
-              "Student handout: replace each None after answer_... with your answer and run check()")
-    body, _ = exporter.from_notebook_node(executed, resources={
-        "pk_title": title, "pk_banner": f"{title} · {banner}", "metadata": {"name": title}})
+    kind = "Instructor key" if solutions else "Student handout"
+    more = (": worked solutions shown" if solutions else
+            ": replace each None after answer_... with your answer and run check()")
+    page = copy.deepcopy(executed)
+    for cell in page.cells:
+        if cell.cell_type == "markdown":
+            try:
+                cell.source = typeset_math(cell.source)
+            except ValueError as exc:
+                raise ValueError(f"{title}: {exc}") from None
+    body, _ = exporter.from_notebook_node(page, resources={
+        "pk_title": title, "pk_running": f"{title} · {kind}", "pk_banner_more": more,
+        "metadata": {"name": title}})
+    _check_offline(body, title)
     return body
 
 
@@ -634,7 +737,7 @@ def _teach_render(args: argparse.Namespace) -> int:
     try:
         written = render_course(out, solutions=args.solutions, notebooks=args.notebooks,
                                 pdf=not args.no_pdf, only=args.only)
-    except RuntimeError as exc:  # no report template in this installation
+    except (RuntimeError, ValueError) as exc:  # no report template; a remote image; bad formula
         print(f"progress-kit teach render: {exc}", file=sys.stderr)
         return 1
     kind = "instructor keys" if args.solutions else "student handouts"
