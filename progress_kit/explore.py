@@ -250,13 +250,14 @@ class Explorer(w.VBox):
         severity = "" if pd.isna(row.get("severity")) else f" ({row['severity']})"
         reasons = str(row["reasons"]) if pd.notna(row.get("reasons")) and row["reasons"] else \
             "no flag raised"
+        rules = html.escape(flags.attrs.get("method", ""))
         self.status.value = (
             f'<p><span style="background:{colour};color:#fff;padding:1px 6px;border-radius:3px">'
             f'<b class="pk-status-label">{html.escape(status)}</b></span> '
             f"<b>{html.escape(cid)}</b>, {html.escape(measure)} latest {latest}"
             f"{html.escape(severity)}, {int(row['n_scores'])} score(s).</p>"
             f"<p>{html.escape(reasons)}</p>"
-            f'<p style="font-size:85%;line-height:1.3;color:#444">Rules: {html.escape(flags.attrs.get("method", ""))}</p>')
+            f'<p style="font-size:85%;line-height:1.3;color:#444">Rules: {rules}</p>')
 
     def _draw_cohort(self) -> None:
         m = self.measure_picker.value

@@ -102,8 +102,9 @@ def _menu(page, menu: str, item: str) -> None:
 
 
 def test_explorer_in_jupyterlab(lab):
-    import progress_kit as pk
     from playwright.sync_api import expect, sync_playwright
+
+    import progress_kit as pk
 
     clinic = pk.demo_data(**DEMO)
     flags = pk.client_flags(clinic.observations, sessions=clinic.sessions, measure="PHQ-9",
