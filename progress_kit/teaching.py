@@ -575,7 +575,9 @@ def typeset_math(markdown: str) -> str:
     def one(m: re.Match) -> str:
         display = m.group("display") is not None
         tex = m.group("display") if display else m.group("inline")
-        svg, depth = math_svg(tex, display=display)
+        # full-size fractions on their own line, as LaTeX's display style sets them
+        shown = re.sub(r"\\frac(?![a-z])", r"\\dfrac", tex) if display else tex
+        svg, depth = math_svg(shown, display=display)
         src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
         alt = html.escape(tex.strip(), quote=True)
         if display:
@@ -659,7 +661,8 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
     out : path
         Output folder. Per notebook it gets ``NAME.html`` (and ``NAME.pdf`` with ``pdf``), plus
         for handouts ``NAME.ipynb``: the student's working copy, without solution cells or
-        outputs. Keys get the executed notebook ``NAME.ipynb`` with solutions.
+        outputs. Keys get the executed notebook ``NAME.ipynb`` with solutions. The course key
+        (``course_key.toml``) is copied beside them.
     solutions : bool
         Instructor key (``show_solutions=True``) instead of a student handout.
     notebooks : path, optional
@@ -716,6 +719,11 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
             else:
                 nbformat.write(_strip_solutions(nb), copy)
             written.append(copy)
+    # the student copies check against the key the pages were rendered with
+    key = (Path(notebooks) if notebooks is not None else _default_notebook_dir()) / KEY_FILE
+    if key.is_file():
+        shutil.copyfile(key, out / KEY_FILE)
+        written.append(out / KEY_FILE)
     return written
 
 
@@ -741,7 +749,7 @@ def _teach_render(args: argparse.Namespace) -> int:
         print(f"progress-kit teach render: {exc}", file=sys.stderr)
         return 1
     kind = "instructor keys" if args.solutions else "student handouts"
-    n = len({p.stem for p in written})
+    n = sum(p.suffix == ".html" for p in written)
     print(f"rendered {n} {kind} to {out}", file=sys.stderr)
     return 0
 

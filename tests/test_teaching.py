@@ -287,6 +287,10 @@ def test_render_handout_and_key(tmp_path):
     assert "pk.reliable_change" in handout and "Student handout" in handout
     text = {name: re.sub(r"<[^>]+>", "", page) for name, page in (("h", handout), ("k", key))}
     assert "if show_solutions:" not in text["h"] and "if show_solutions:" in text["k"]
+    # the handout shows neither the expected values nor the key's code; the key shows both
+    assert 'rc_bdi.attrs["parameters"]' not in text["h"] and "key, tol 0.01:" not in text["h"]
+    assert "key, tol 0.01:" in text["k"] and 'rc_bdi.attrs[&quot;parameters&quot;]' in key
+    assert (tmp_path / "h" / "course_key.toml").is_file()
     assert NOT_ANSWERED in handout and "✓ answer_1" not in handout
     assert "Instructor key" in key and "✓ answer_1" in key and "✗" not in key
     # offline: no MathJax or other external script
