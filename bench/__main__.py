@@ -1,4 +1,4 @@
-"""``python -m bench {cohort,batch} [...]``: run a benchmark and print a Markdown table."""
+"""``python -m bench {cohort,batch,validation} [...]``: run a benchmark and print a Markdown table."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ def main() -> None:
     c.add_argument("--categorical-ids", action="store_true")
     c.add_argument("--order", choices=["client", "measure", "shuffled"], default="client",
                    help="row order of the synthetic cohort (default: by client and date)")
+    v = sub.add_parser("validation", help="load_data at scale and the conflicting-duplicate check")
+    v.add_argument("--clients", type=int, default=1_000_000)
+    v.add_argument("--rows", type=int, default=1_000_000)
+    v.add_argument("--pairs", type=int, default=100_000)
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
@@ -28,6 +32,11 @@ def main() -> None:
         res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids,
                          order=args.order)
         print(cohort.to_markdown(res))
+    elif args.which == "validation":
+        from . import validation
+
+        res = validation.run(args.clients, args.rows, args.pairs)
+        print(validation.to_markdown(res))
     else:
         from . import batch
 
