@@ -350,8 +350,10 @@ def explore(data: ClinicData | str | Path, *, measure: str | None = None,
     Examples
     --------
     >>> import progress_kit as pk
-    >>> ex = pk.explore(pk.demo_data(n_clients=8, months=3, seed=1))  # doctest: +SKIP
-    >>> ex.open_client("C003"); ex.client_picker.value  # doctest: +SKIP
-    'C003'
+    >>> ex = pk.explore(pk.demo_data(n_clients=8, months=3, seed=1, end="2026-03-31"))
+    >>> ex.tabs.selected_index = 1          # the cohort view ...
+    >>> ex.open_client("C003")              # ... where clicking C003 does this
+    >>> ex.client_picker.value, ex.tabs.selected_index
+    ('C003', 0)
     """
     return Explorer(_as_clinic(data), measure=measure, client=client)

@@ -26,9 +26,19 @@ def flags(clinic):
                            as_of=clinic.observations["date"].max())
 
 
-@pytest.fixture()
-def ex(clinic):
+@pytest.fixture(scope="module")
+def _shared(clinic):
     return explore(clinic)
+
+
+@pytest.fixture()
+def ex(_shared):
+    """One explorer for the module (each takes seconds to draw), back in its first state."""
+    _shared.measure_picker.value = "PHQ-9"
+    _shared.client_picker.value = _shared.clients[0]
+    _shared.sort_by("status", ascending=True)
+    _shared.tabs.selected_index = 0
+    return _shared
 
 
 def _two_clients_with_different_status(flags):
