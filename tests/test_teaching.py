@@ -291,6 +291,11 @@ def test_render_handout_and_key(tmp_path):
     assert 'rc_bdi.attrs["parameters"]' not in text["h"] and "key, tol 0.01:" not in text["h"]
     assert "key, tol 0.01:" in text["k"] and 'rc_bdi.attrs[&quot;parameters&quot;]' in key
     assert (tmp_path / "h" / "course_key.toml").is_file()
+    # tables: whole numbers as 1, not 1.0 (the CSV stores them as floats); sized to their content
+    assert re.search(r"<th>1</th>", handout) and not re.search(r"<th>\d+\.0</th>", handout)
+    assert "main table { table-layout: auto; width: auto;" in handout
+    # formulas typeset, not left as TeX
+    assert 'class="pk-math pk-math-display"' in handout and "$$" not in text["h"]
     assert NOT_ANSWERED in handout and "✓ answer_1" not in handout
     assert "Instructor key" in key and "✓ answer_1" in key and "✗" not in key
     # offline: no MathJax or other external script
