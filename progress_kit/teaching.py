@@ -540,7 +540,7 @@ def math_svg(tex: str, *, display: bool = False, size: float | None = None) -> t
     Examples
     --------
     >>> svg, depth = math_svg(r"\sqrt{1 - r}")
-    >>> svg.lstrip().startswith("<?xml") and "<svg" in svg and depth > 0
+    >>> svg.lstrip().startswith("<?xml") and "<svg" in svg and depth >= 0
     True
     """
     import io

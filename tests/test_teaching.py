@@ -289,7 +289,7 @@ def test_render_handout_and_key(tmp_path):
     assert "if show_solutions:" not in text["h"] and "if show_solutions:" in text["k"]
     # the handout shows neither the expected values nor the key's code; the key shows both
     assert 'rc_bdi.attrs["parameters"]' not in text["h"] and "key, tol 0.01:" not in text["h"]
-    assert "key, tol 0.01:" in text["k"] and 'rc_bdi.attrs[&quot;parameters&quot;]' in key
+    assert "key, tol 0.01:" in text["k"] and 'rc_bdi.attrs["parameters"]' in text["k"]
     assert (tmp_path / "h" / "course_key.toml").is_file()
     # tables: whole numbers as 1, not 1.0 (the CSV stores them as floats); sized to their content
     assert re.search(r"<th>1</th>", handout) and not re.search(r"<th>\d+\.0</th>", handout)
