@@ -17,7 +17,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,dask,lab]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,dask,sql,lab]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (progress-kit)" >/dev/null
 	# The "progress-kit" kernel twice: inside .venv, which Jupyter run from .venv prefers, so tests and
 	# renders always use this checkout's kernel; and per user, so that a JupyterLab installed elsewhere

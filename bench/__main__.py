@@ -1,4 +1,4 @@
-"""``python -m bench {cohort,batch,validation} [...]``: run a benchmark and print a Markdown table."""
+"""``python -m bench {cohort,batch,validation,fhir} [...]``: run a benchmark and print a Markdown table."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def main() -> None:
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
+    f = sub.add_parser("fhir", help="read_fhir on a bulk-export NDJSON file")
+    f.add_argument("--observations", type=int, default=100_000)
     args = parser.parse_args()
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
@@ -32,6 +34,11 @@ def main() -> None:
         res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids,
                          order=args.order)
         print(cohort.to_markdown(res))
+    elif args.which == "fhir":
+        from . import fhir
+
+        res = fhir.run(args.observations)
+        print(fhir.to_markdown(res))
     elif args.which == "validation":
         from . import validation
 

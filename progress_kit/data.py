@@ -1035,6 +1035,9 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
     >>> list(data.items.columns)
     ['client_id', 'date', 'measure', 'item', 'response']
     """
+    if "://" in str(folder):  # a database URL (sqlite:///clinic.db, postgresql+psycopg://...)
+        from .ingest.sql import load_sql
+        return load_sql(str(folder), errors=errors, today=today)
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")

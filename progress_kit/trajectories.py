@@ -405,16 +405,23 @@ def _fit_mixed(model: Any, reml: bool) -> Any:
     matrix inside L-BFGS (seen near a zero variance component) raises instead, so each
     optimiser is tried in turn here.
     """
+    import warnings
+
     from numpy.linalg import LinAlgError
 
     failures = []
     for method in ("lbfgs", "bfgs", "powell"):
-        try:
-            result = model.fit(reml=reml, method=method)
-        except LinAlgError as exc:
-            failures.append(f"{method}: {exc}")
-            continue
+        # warnings of an attempt that is then abandoned would only confuse: keep the final one's
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = model.fit(reml=reml, method=method)
+            except LinAlgError as exc:
+                failures.append(f"{method}: {exc}")
+                continue
         if result.converged or method == "powell":
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             return result
         failures.append(f"{method}: did not converge")
     raise ValueError("the mixed model could not be fitted (" + "; ".join(failures) + ")")
