@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine with python3 and make:
 #   make demo   build .venv, install the kit, generate the demo clinic, render its reports
 #   make test   build .venv, install the kit, run the whole suite (ruff, pytest, doctests, notebooks)
+#   make lab    open the explore notebook in JupyterLab (installed into .venv by make)
+#   make test-browser   drive JupyterLab in Chromium (Debian's chromium package) through explore.ipynb
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,15 +10,20 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= data/demo
 REPORTS ?= reports
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test test-browser lab lint bench clean venv
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,dask,sql]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,dask,sql,lab]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (progress-kit)" >/dev/null
+	# The "progress-kit" kernel twice: inside .venv, which Jupyter run from .venv prefers, so tests and
+	# renders always use this checkout's kernel; and per user, so that a JupyterLab installed elsewhere
+	# lists it too (that copy points at the .venv of the checkout where make ran last).
+	$(BIN)/python -m ipykernel install --sys-prefix --name progress-kit --display-name "Python 3 (progress-kit)" >/dev/null
+	$(BIN)/python -m ipykernel install --user --name progress-kit --display-name "Python 3 (progress-kit)" >/dev/null
 	touch $(STAMP)
 
 # The demo clinic ends on the last day of the previous month, so "--month last" is its last full
@@ -31,7 +38,15 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	MPLBACKEND=Agg $(BIN)/python -m pytest progress_kit tests
-	MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax notebooks/
+	MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks/
+
+# Starts JupyterLab headless on 127.0.0.1 and drives explore.ipynb in /usr/bin/chromium (apt install
+# chromium) with Playwright; the test starts and stops everything itself.
+test-browser: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -m browser -p no:cacheprovider tests/test_browser.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/explore.ipynb
 
 bench: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m bench batch --clients 40 --jobs 2

@@ -11,6 +11,7 @@ from .data import *  # noqa: F403
 from .datasets import list_datasets, read_dataset
 from .demo import *  # noqa: F403
 from .errors import DataValidationError, DataValidationWarning
+from .explore import *  # noqa: F403
 from .flags import *  # noqa: F403
 from .ingest import *  # noqa: F403
 from .measures import *  # noqa: F403

@@ -1,8 +1,11 @@
 """Teaching helpers for the progress-kit course in ``notebooks/teaching/``.
 
-* :func:`check` compares a student's answer with the expected value (computed in the notebook
-  from the data or from a published figure) and prints a verdict with a hint. It never raises
-  for a wrong or missing answer, so a notebook with unanswered exercises still runs end to end.
+* :func:`check` compares a student's answer with the expected value and prints a verdict with a
+  hint. It never raises for a wrong or missing answer, so a notebook with unanswered exercises
+  still runs end to end.
+* :func:`checker` gives a notebook its ``check(answer_N)``: the expected value, tolerance and hint
+  come from the course key (``course_key.toml`` beside the notebooks), so a handout shows neither
+  the answer nor the code that computes it. Instructor keys print both under each verdict.
 * :func:`render_course` executes every course notebook with papermill and renders it as a
   student handout (solutions hidden) or an instructor key (solutions shown).
 * :func:`add_commands` registers ``progress-kit teach render`` with the CLI.
@@ -19,7 +22,9 @@ Notebook conventions (see ``notebooks/teaching/README.md``):
 from __future__ import annotations
 
 import argparse
+import ast
 import math
+import re
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["check", "Verdict", "attribution", "render_course", "course_notebooks", "course_page_html",
-           "add_commands",
-           "SOLUTION_TAG", "HIDE_INPUT_TAG"]
+__all__ = ["check", "checker", "course_key", "Verdict", "attribution", "render_course", "course_notebooks",
+           "course_page_html", "math_svg", "typeset_math", "add_commands", "SOLUTION_TAG", "HIDE_INPUT_TAG"]
 
+KEY_FILE = "course_key.toml"
 SOLUTION_TAG = "solution"
 HIDE_INPUT_TAG = "hide-input"
 NOT_ANSWERED = "not answered yet"
@@ -285,6 +290,150 @@ def check(answer: Any, expected: Any, *, hint: str = "", name: str = "answer",
 
 
 # --------------------------------------------------------------------------------------------
+# the course key: check(answer_N) without the answer in the handout
+
+
+def course_key(path: str | Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """The answer key of the course: ``{notebook: {answer_N: entry}}`` from ``course_key.toml``.
+
+    Without ``path``, the key in the working folder (where a notebook runs) is used when there
+    is one, else the course's own (the source checkout's ``notebooks/teaching``, or the copy
+    packaged with the kit).
+    """
+    import tomllib
+
+    if path is None:
+        local = Path.cwd() / KEY_FILE
+        path = local if local.is_file() else _default_notebook_dir() / KEY_FILE
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            key = tomllib.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no course key at {path}: the course notebooks need "
+                                f"{KEY_FILE} beside them") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    for notebook, entries in key.items():
+        for name, entry in entries.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("expected"), str):
+                raise ValueError(f"{path}: [{notebook}.{name}] needs expected = \"code\"")
+            unknown = set(entry) - {"expected", "tol", "rtol", "atol", "hint", "source"}
+            if unknown:
+                raise ValueError(f"{path}: [{notebook}.{name}] has unknown field(s) "
+                                 f"{', '.join(sorted(unknown))}")
+    return key
+
+
+def _evaluate(code: str, namespace: Mapping[str, Any]) -> Any:
+    """Run ``code`` in a copy of ``namespace``; the value of its last line is the result.
+
+    A copy, so that the key's own names (e.g. an intermediate table) never appear in the
+    student's notebook.
+    """
+    tree = ast.parse(code.strip(), filename="<course key>", mode="exec")
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        raise ValueError("the key's code must end with an expression (the expected value)")
+    scope = dict(namespace)
+    exec(compile(ast.Module(tree.body[:-1], type_ignores=[]), "<course key>", "exec"), scope)  # noqa: S102
+    return eval(compile(ast.Expression(tree.body[-1].value), "<course key>", "eval"), scope)  # noqa: S307
+
+
+def _argument_name(frame: Any) -> str | None:
+    """The variable written as ``check``'s first argument in the calling cell (``answer_2``)."""
+    try:
+        import executing  # ships with IPython, which reads cells the same way for tracebacks
+
+        node = executing.Source.executing(frame).node
+    except Exception:  # noqa: BLE001 - no source to read: the caller passes name=
+        return None
+    if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
+        return node.args[0].id
+    return None
+
+
+def checker(notebook: str, *, key: str | Path | Mapping | None = None):
+    """``check(answer_N)`` for one course notebook, with the expected value from the course key.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name in the key, its file name without ``.ipynb``.
+    key : path or mapping, optional
+        The key (default :func:`course_key`).
+
+    Returns
+    -------
+    callable
+        ``check(answer, *, name=None, quiet=False) -> Verdict``. The name is read from the call
+        (``check(answer_2)`` checks against ``answer_2`` of the key). The key's code runs in a
+        copy of the notebook's variables, so it can use the data the notebook loaded. When the
+        notebook's ``show_solutions`` is true (an instructor key), the verdict is followed by the
+        key's code, its value and its source.
+
+    Examples
+    --------
+    >>> key = {"demo": {"answer_1": {"expected": "values.mean()", "tol": 0.01, "hint": "a mean"}}}
+    >>> check = checker("demo", key=key)
+    >>> values = np.array([1.0, 2.0, 4.0])
+    >>> answer_1 = 7 / 3
+    >>> check(answer_1).ok
+    ✓ answer_1: correct.
+    True
+    >>> check(None, name="answer_1").ok is None
+    … answer_1: not answered yet. Hint: a mean
+    True
+    """
+    entries_all = course_key(key) if key is None or isinstance(key, (str, Path)) else key
+    if notebook not in entries_all:
+        raise ValueError(f"the course key has no notebook {notebook!r}; it has "
+                         f"{', '.join(entries_all) or 'none'}")
+    entries = entries_all[notebook]
+
+    def check_answer(answer: Any, *, name: str | None = None, quiet: bool = False) -> Verdict:
+        frame = sys._getframe(1)
+        name = name or _argument_name(frame)
+        if name is None:
+            raise ValueError("check() could not read which answer this is; write it as "
+                             "check(answer_N) or pass name='answer_N'")
+        if name not in entries:
+            raise ValueError(f"the course key has no {name!r} for {notebook}; it has "
+                             f"{', '.join(entries)}")
+        entry = entries[name]
+        hint = entry.get("hint", "")
+        tol = {k: entry[k] for k in ("tol", "rtol", "atol") if k in entry}
+        namespace = frame.f_globals
+        try:
+            expected = _evaluate(entry["expected"], namespace)
+        except Exception as exc:  # noqa: BLE001 - a cell above has not run yet
+            if _is_missing(answer):
+                return check(answer, None, name=name, hint=hint, quiet=quiet)
+            verdict = Verdict(None, f"… {name}: cannot check yet: run the cells above first "
+                                    f"({type(exc).__name__}: {exc}).")
+            if not quiet:
+                print(verdict.message)
+            return verdict
+        verdict = check(answer, expected, name=name, hint=hint, quiet=quiet, **tol)
+        if namespace.get("show_solutions") is True and not quiet:
+            # instructor keys show everything: the key's code, its value and its source
+            source = f" ({entry['source']})" if entry.get("source") else ""
+            tolerance = ", ".join(f"{k} {v:g}" for k, v in tol.items()) or "rtol 0.001"
+            print(f"   key{source}, {tolerance}:")
+            print("\n".join("   | " + line for line in entry["expected"].strip().splitlines()))
+            print(f"   = {_fmt_expected(expected)}")
+        return verdict
+
+    check_answer.__doc__ = f"Check answer_N of {notebook} against the course key."
+    return check_answer
+
+
+def _fmt_expected(x: Any) -> str:
+    if isinstance(x, (pd.DataFrame, pd.Series)):
+        return "\n     ".join(x.to_string().splitlines())
+    return _fmt(x) if not isinstance(x, np.generic) else _fmt(x.item())
+
+
+# --------------------------------------------------------------------------------------------
 # attribution of the bundled datasets
 
 
@@ -342,23 +491,113 @@ def _strip_solutions(nb: Any) -> Any:
 # The course pages reuse the reports' offline "clinical" template (no MathJax, no external links,
 # images embedded, A4 print CSS) but, unlike a report, show the code: students learn from it.
 # ``super.super()`` skips the clinical template's empty block and uses JupyterLab's cell markup.
+# The running header is copied from the banner by string-set: no text of the notebook is ever
+# written into the CSS, so a title cannot end the <style> element.
 _TEACHING_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block input_group %}{{ super.super() }}{% endblock input_group %}
 {%- block body_header -%}
 {{ super() }}
 <style>
-@page { @top-left {
-  content: "{{ resources.get('pk_banner', '') | replace('"', "'") | replace('\\\\', '') }}"; } }
+@page { @top-left { content: string(pkrunning); } }
+.pk-running { string-set: pkrunning content(text); }
 h2 { break-before: auto; margin-top: 14pt; }
 .jp-InputArea { margin: 4pt 0 2pt; }
 .jp-InputArea pre, .jp-InputArea .highlight pre { background: #f4f4f4; border-left: 2.5pt solid #888;
   padding: 4pt 6pt; font-size: 8.3pt; white-space: pre-wrap; overflow-wrap: anywhere; }
 .jp-OutputArea-output pre { font-size: 8.3pt; }
 .pk-course-banner { border: 1pt solid #222; padding: 4pt 8pt; margin-bottom: 8pt; font-size: 9pt; }
+/* course tables: as wide as their content, so an index column stays narrow; words are never
+   split inside a header or cell ("treatment", not "trea tme nt"); numbers line up on the right */
+main table { table-layout: auto; width: auto; max-width: 100%; }
+main th:first-child, main td:first-child { width: auto; }
+main th, main td { overflow-wrap: normal; word-break: normal; hyphens: manual; padding: 2pt 6pt; }
+table.dataframe td, table.dataframe thead th { text-align: right; }
+table.dataframe tbody th { text-align: left; white-space: nowrap; }
+/* figures: small enough that one never leaves most of a page empty by moving to the next */
+.jp-RenderedImage img { max-height: 88mm; width: auto; max-width: 100%; }
+/* formulas: typeset offline as SVG (matplotlib mathtext), inline or on their own line */
+img.pk-math { display: inline; max-width: none; max-height: none; margin: 0 1pt; }
+img.pk-math-display { display: block; margin: 5pt auto 7pt; }
 </style>
-<p class="pk-course-banner">{{ resources.get('pk_banner', '') | escape_html }}</p>
+<p class="pk-course-banner"><span class="pk-running">{{
+  resources.get('pk_running', '') | escape_html }}</span>{{
+  resources.get('pk_banner_more', '') | escape_html }}</p>
 {%- endblock body_header -%}
 """
+
+# $$display$$ or $inline$ (not a lone dollar, not "$ 5", not an escaped \$)
+_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|(?<![\\$\w])\$(?P<inline>[^\s$](?:[^$]*?[^\s\\$])?)\$(?!\w)",
+                   re.S)
+_CODE_SPAN = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+
+
+def math_svg(tex: str, *, display: bool = False, size: float | None = None) -> tuple[str, float]:
+    r"""A LaTeX formula typeset as SVG by matplotlib's mathtext: (svg text, depth below the baseline in pt).
+
+    Offline and without a TeX installation; mathtext covers the usual notation (fractions, roots,
+    sums, sub- and superscripts, Greek letters, accents such as ``\bar{x}``).
+
+    Examples
+    --------
+    >>> svg, depth = math_svg(r"\sqrt{1 - r}")
+    >>> svg.lstrip().startswith("<?xml") and "<svg" in svg and depth >= 0
+    True
+    """
+    import io
+
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    size = size or (11.0 if display else 10.0)
+    text = f"${tex.strip()}$"
+    with rc_context({"mathtext.fontset": "dejavusans", "svg.fonttype": "path",
+                     "svg.hashsalt": "progress-kit"}):
+        prop = FontProperties(family="DejaVu Sans", size=size)
+        try:
+            width, height, depth, *_ = MathTextParser("path").parse(text, dpi=72, prop=prop)
+        except ValueError as exc:
+            raise ValueError(f"cannot typeset the formula {tex!r}: {str(exc).splitlines()[-1]}") from None
+        fig = Figure(figsize=(width / 72, height / 72))
+        fig.text(0, depth / height, text, fontproperties=prop)
+        out = io.StringIO()
+        fig.savefig(out, format="svg", transparent=True, metadata={"Date": None})
+    # the DOCTYPE names a DTD on the web; nothing should even look like fetching one
+    return re.sub(r"<!DOCTYPE[^>]*>\s*", "", out.getvalue()), float(depth)
+
+
+def typeset_math(markdown: str) -> str:
+    """Replace ``$...$`` and ``$$...$$`` in Markdown with inline SVG images (outside code spans)."""
+    import base64
+    import html
+
+    def one(m: re.Match) -> str:
+        display = m.group("display") is not None
+        tex = m.group("display") if display else m.group("inline")
+        # full-size fractions on their own line, as LaTeX's display style sets them
+        shown = re.sub(r"\\frac(?![a-z])", r"\\dfrac", tex) if display else tex
+        svg, depth = math_svg(shown, display=display)
+        src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+        alt = html.escape(tex.strip(), quote=True)
+        if display:
+            return f'<img class="pk-math pk-math-display" src="{src}" alt="{alt}">'
+        return f'<img class="pk-math" src="{src}" alt="{alt}" style="vertical-align: -{depth:.2f}pt">'
+
+    parts = _CODE_SPAN.split(markdown)
+    return "".join(part if i % 2 else _MATH.sub(one, part) for i, part in enumerate(parts))
+
+
+_REMOTE = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?((?:[a-z][a-z0-9+.-]*:)?//[^"'\s>]+)""", re.I)
+
+
+def _check_offline(body: str, title: str) -> None:
+    """Course pages are offline files: a remote image is named with the reason, not fetched."""
+    for url in _REMOTE.findall(body):
+        raise ValueError(f"{title}: the image {url} is on the web, and course pages are rendered "
+                         "offline (nothing is downloaded, so that a page looks the same anywhere and "
+                         "leaks nothing). Save the image beside the notebook and refer to it by "
+                         "file name, e.g. ![figure](figure.png).")
 
 
 def _reports_render():
@@ -376,8 +615,12 @@ def course_page_html(executed: Any, *, solutions: bool, title: str) -> str:
     """One executed course notebook as a self-contained, offline HTML page.
 
     Handouts lose the cells tagged ``solution``; both lose the parameter cells and the code of
-    cells tagged ``hide-input``.
+    cells tagged ``hide-input``. Formulas written as ``$...$`` or ``$$...$$`` in Markdown are
+    typeset as SVG (:func:`typeset_math`). A remote image is a ValueError that names it: the page
+    is an offline file.
     """
+    import copy
+
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -391,10 +634,20 @@ def course_page_html(executed: Any, *, solutions: bool, title: str) -> str:
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags=remove, remove_input_tags={HIDE_INPUT_TAG}),
         enabled=True)
-    banner = ("Instructor key: worked solutions shown" if solutions else
-              "Student handout: replace each None after answer_... with your answer and run check()")
-    body, _ = exporter.from_notebook_node(executed, resources={
-        "pk_title": title, "pk_banner": f"{title} · {banner}", "metadata": {"name": title}})
+    kind = "Instructor key" if solutions else "Student handout"
+    more = (": worked solutions shown" if solutions else
+            ": replace each None after answer_... with your answer and run check()")
+    page = copy.deepcopy(executed)
+    for cell in page.cells:
+        if cell.cell_type == "markdown":
+            try:
+                cell.source = typeset_math(cell.source)
+            except ValueError as exc:
+                raise ValueError(f"{title}: {exc}") from None
+    body, _ = exporter.from_notebook_node(page, resources={
+        "pk_title": title, "pk_running": f"{title} · {kind}", "pk_banner_more": more,
+        "metadata": {"name": title}})
+    _check_offline(body, title)
     return body
 
 
@@ -408,7 +661,8 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
     out : path
         Output folder. Per notebook it gets ``NAME.html`` (and ``NAME.pdf`` with ``pdf``), plus
         for handouts ``NAME.ipynb``: the student's working copy, without solution cells or
-        outputs. Keys get the executed notebook ``NAME.ipynb`` with solutions.
+        outputs. Keys get the executed notebook ``NAME.ipynb`` with solutions. The course key
+        (``course_key.toml``) is copied beside them.
     solutions : bool
         Instructor key (``show_solutions=True``) instead of a student handout.
     notebooks : path, optional
@@ -465,6 +719,11 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
             else:
                 nbformat.write(_strip_solutions(nb), copy)
             written.append(copy)
+    # the student copies check against the key the pages were rendered with
+    key = (Path(notebooks) if notebooks is not None else _default_notebook_dir()) / KEY_FILE
+    if key.is_file():
+        shutil.copyfile(key, out / KEY_FILE)
+        written.append(out / KEY_FILE)
     return written
 
 
@@ -486,11 +745,11 @@ def _teach_render(args: argparse.Namespace) -> int:
     try:
         written = render_course(out, solutions=args.solutions, notebooks=args.notebooks,
                                 pdf=not args.no_pdf, only=args.only)
-    except RuntimeError as exc:  # no report template in this installation
+    except (RuntimeError, ValueError) as exc:  # no report template; a remote image; bad formula
         print(f"progress-kit teach render: {exc}", file=sys.stderr)
         return 1
     kind = "instructor keys" if args.solutions else "student handouts"
-    n = len({p.stem for p in written})
+    n = sum(p.suffix == ".html" for p in written)
     print(f"rendered {n} {kind} to {out}", file=sys.stderr)
     return 0
 

@@ -22,7 +22,10 @@ from progress_kit.teaching import (
     Verdict,
     attribution,
     check,
+    checker,
+    course_key,
     course_notebooks,
+    typeset_math,
 )
 
 COURSE = Path(__file__).resolve().parents[1] / "notebooks" / "teaching"
@@ -196,8 +199,12 @@ def test_notebook_conventions(path):
     # at least two exercises: an unanswered answer_N, a guarded solution, a check
     answers = set(re.findall(r"^(answer_\d+) = None", text, re.M))
     assert len(answers) >= 2
+    key = course_key(COURSE / "course_key.toml")[path.stem]
+    assert set(key) == answers, "every exercise, and only those, has an entry in the course key"
     for answer in answers:
-        assert re.search(rf"check\({answer},", text), f"{answer} is never checked"
+        # the check cell shows neither the expected value nor the code that computes it
+        cells = [c.source.strip() for c in code if f"check({answer}" in c.source]
+        assert cells == [f"check({answer})"], cells
     solutions = [c for c in code if SOLUTION_TAG in c.metadata.get("tags", [])]
     assert len(solutions) >= len(answers)
     for cell in solutions:
@@ -206,10 +213,11 @@ def test_notebook_conventions(path):
     for cell in code:
         if cell not in solutions:
             assert not re.search(r"^\s*answer_\d+ = (?!None)", cell.source, re.M), cell.source[:80]
-    # rendered pages are offline: no LaTeX for MathJax in the narrative
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            assert "$" not in cell.source, f"LaTeX in {path.name}: {cell.source[:60]}"
+    # formulas are LaTeX that mathtext can typeset offline (typeset_math raises if not), and at
+    # least one per notebook is typeset rather than written as plain text
+    pages = [typeset_math(c.source) for c in nb.cells if c.cell_type == "markdown"]
+    assert any('class="pk-math' in page for page in pages)
+    assert not any("$" in re.sub(r"`[^`]*`", "", page) for page in pages), "a $ left untypeset"
 
 
 def test_teach_render_command_line():
@@ -279,6 +287,15 @@ def test_render_handout_and_key(tmp_path):
     assert "pk.reliable_change" in handout and "Student handout" in handout
     text = {name: re.sub(r"<[^>]+>", "", page) for name, page in (("h", handout), ("k", key))}
     assert "if show_solutions:" not in text["h"] and "if show_solutions:" in text["k"]
+    # the handout shows neither the expected values nor the key's code; the key shows both
+    assert 'rc_bdi.attrs["parameters"]' not in text["h"] and "key, tol 0.01:" not in text["h"]
+    assert "key, tol 0.01:" in text["k"] and 'rc_bdi.attrs["parameters"]' in text["k"]
+    assert (tmp_path / "h" / "course_key.toml").is_file()
+    # tables: whole numbers as 1, not 1.0 (the CSV stores them as floats); sized to their content
+    assert re.search(r"<th>1</th>", handout) and not re.search(r"<th>\d+\.0</th>", handout)
+    assert "main table { table-layout: auto; width: auto;" in handout
+    # formulas typeset, not left as TeX
+    assert 'class="pk-math pk-math-display"' in handout and "$$" not in text["h"]
     assert NOT_ANSWERED in handout and "✓ answer_1" not in handout
     assert "Instructor key" in key and "✓ answer_1" in key and "✗" not in key
     # offline: no MathJax or other external script
@@ -288,3 +305,117 @@ def test_render_handout_and_key(tmp_path):
     student = nbformat.read(tmp_path / "h" / "01_reliable_change.ipynb", as_version=4)
     assert not any(SOLUTION_TAG in c.metadata.get("tags", []) for c in student.cells)
     assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+
+
+# ------------------------------------------------------------------------------------------
+# checker(): check(answer_N) against the course key, which handouts never show
+
+KEY = {"demo": {
+    "answer_1": {"expected": "helper = values * 2\nhelper.mean()", "tol": 0.01, "hint": "twice the mean"},
+    "answer_2": {"expected": "int(len(values))", "tol": 0, "source": "a count"},
+    "answer_3": {"expected": "not_defined_yet + 1"},
+}}
+
+
+def test_checker_takes_the_name_from_the_call_and_the_value_from_the_key(capsys):
+    global values
+    values = np.array([1.0, 2.0, 4.0])
+    check_ = checker("demo", key=KEY)
+    answer_1 = 14 / 3
+    assert check_(answer_1).ok is True
+    answer_2 = 4
+    verdict = check_(answer_2)
+    assert verdict.ok is False and "answer_2" in verdict.message
+    out = capsys.readouterr().out
+    assert "✓ answer_1: correct." in out
+    # neither the expected value nor the key's code is printed for a student
+    assert "4.66" not in out and "values * 2" not in out and "key" not in out
+    # the key's own names do not leak into the notebook
+    assert "helper" not in globals()
+
+
+def test_checker_shows_everything_in_instructor_keys(capsys):
+    global values, show_solutions
+    values, show_solutions = np.array([1.0, 2.0]), True
+    try:
+        answer_2 = 2
+        assert checker("demo", key=KEY)(answer_2).ok
+    finally:
+        del show_solutions
+    out = capsys.readouterr().out
+    assert "key (a count), tol 0:" in out and "| int(len(values))" in out and "= 2" in out
+
+
+def test_checker_unanswered_not_yet_runnable_and_unknown(capsys):
+    check_ = checker("demo", key=KEY)
+    answer_3 = None
+    assert check_(answer_3).ok is None                       # not answered: hint, no error
+    answer_3 = 5
+    verdict = check_(answer_3)
+    assert verdict.ok is None and "run the cells above first" in verdict.message
+    answer_9 = 1
+    with pytest.raises(ValueError, match="no 'answer_9' for demo"):
+        check_(answer_9)
+    with pytest.raises(ValueError, match="check\\(answer_N\\)"):
+        check_(1.0)                                          # a literal: no name to look up
+    with pytest.raises(ValueError, match="no notebook 'other'"):
+        checker("other", key=KEY)
+
+
+def test_course_key_file_errors(tmp_path):
+    bad = tmp_path / "course_key.toml"
+    bad.write_text('[nb.answer_1]\nexpected = 3\n')
+    with pytest.raises(ValueError, match=r"\[nb.answer_1\] needs expected"):
+        course_key(bad)
+    bad.write_text('[nb.answer_1]\nexpected = "3"\ntolerance = 1\n')
+    with pytest.raises(ValueError, match="unknown field.*tolerance"):
+        course_key(bad)
+    bad.write_text('[nb.answer_1\n')
+    with pytest.raises(ValueError, match="not valid TOML"):
+        course_key(bad)
+    with pytest.raises(FileNotFoundError, match="no course key"):
+        course_key(tmp_path / "missing.toml")
+
+
+# ------------------------------------------------------------------------------------------
+# course pages: formulas, a hostile title, remote images (issue 14 item 21)
+
+
+def _page(*markdown: str, solutions: bool = False) -> str:
+    pytest.importorskip("progress_kit.reports.render")
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from progress_kit.teaching import course_page_html
+
+    nb = new_notebook(cells=[new_markdown_cell(m) for m in markdown])
+    title = markdown[0].splitlines()[0][2:]
+    return course_page_html(nb, solutions=solutions, title=title)
+
+
+def test_formulas_are_typeset_as_svg():
+    page = _page("# Formulas", r"The error is $\mathrm{SE} = \mathrm{SD} \cdot \sqrt{1 - r}$ and",
+                 r"$$S_{\mathrm{diff}} = \sqrt{2}\,\mathrm{SE}$$", "costs `$HOME` and $5")
+    assert page.count('class="pk-math"') == 1 and page.count('class="pk-math pk-math-display"') == 1
+    assert "data:image/svg+xml;base64," in page
+    assert "\\sqrt" not in re.sub(r'alt="[^"]*"', "", page)        # the TeX only as alt text
+    assert "$5" in page and "$HOME" in page                          # money and code stay as they are
+    with pytest.raises(ValueError, match=r"Broken: cannot typeset the formula '\\\\frac\{1'"):
+        _page("# Broken", r"$\frac{1$")
+
+
+def test_a_title_cannot_break_out_of_the_style_element():
+    evil = '</style><script>alert(1)</script><style>"} body { display: none'
+    page = _page(f"# {evil}", "text")
+    assert "<script>alert" not in page
+    styles = re.findall(r"<style>(.*?)</style>", page, re.S)
+    assert styles and not any("alert" in css for css in styles)
+    assert page.count("<style") == page.count("</style>")
+    assert "&lt;/style&gt;&lt;script&gt;alert(1)" in page            # shown, escaped, as text
+
+
+def test_a_remote_image_is_named_with_the_reason():
+    with pytest.raises(ValueError, match=r"Pictures: the image https://example\.org/brain\.png is on "
+                                         r"the web, and course pages are rendered offline"):
+        _page("# Pictures", "![a brain](https://example.org/brain.png)")
+    with pytest.raises(ValueError, match="//cdn.example.org/x.png"):
+        _page("# Pictures", '<img src="//cdn.example.org/x.png">')

@@ -49,6 +49,9 @@ def _pairs(root: Path):
         yield root / "notebooks" / name, package_dir() / "notebooks" / name
     for src in sorted((root / "notebooks" / "teaching").glob("[0-9]*.ipynb")):
         yield src, package_dir() / "notebooks" / "teaching" / src.name
+    key = root / "notebooks" / "teaching" / "course_key.toml"  # the answers check() compares with
+    if key.is_file():
+        yield key, package_dir() / "notebooks" / "teaching" / key.name
     for src in sorted((root / "templates" / TEMPLATE).iterdir()):
         yield src, package_dir() / "templates" / TEMPLATE / src.name
 

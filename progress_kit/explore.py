@@ -1,0 +1,359 @@
+"""An interactive explorer for JupyterLab: ``pk.explore(data)``.
+
+One widget with two views of a clinic:
+
+* **Client**: pick a client and a questionnaire; the client report's headline chart, redrawn with
+  the report's own section and plot functions; the status and its reasons from
+  :func:`progress_kit.client_flags`; sudden gains; and the diary (last two weeks, gaps as gaps).
+* **Cohort**: the Jacobson plot of the questionnaire and the flags table of every client,
+  sortable by any column; choosing a client there opens it in the client view.
+
+It is built from ipywidgets only (no other JavaScript, nothing fetched from the network): the
+charts are PNG images drawn by matplotlib in the kernel. The explorer is an internal tool, like
+the client and cohort reports: it shows the service's own clients by ID, so keep notebooks that
+hold its output under the same rules as ``reports/``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from .data import ClinicData, load_data
+from .measures import get_measure
+
+__all__ = ["explore", "Explorer"]
+
+STATUS_ORDER = {"alert": 0, "watch": 1, "on track": 2, "insufficient data": 3}
+"""Most urgent first: the default order of the flags table."""
+_STATUS_COLOUR = {"alert": "#D55E00", "watch": "#E69F00", "on track": "#009E73",
+                  "insufficient data": "#7F7F7F"}
+MAX_ROWS = 200
+"""Rows the cohort table shows at once (a widget per cell; more would make the page slow)."""
+_COLUMNS = {"client_id": ("client", "90px"), "status": ("status", "110px"),
+            "latest_score": ("latest", "60px"), "severity": ("severity", "130px"),
+            "n_scores": ("scores", "55px"), "reasons": ("reasons", "1fr")}
+
+
+def _client_flags(observations: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    from .flags import client_flags  # layer 3: the one place the status rules live
+
+    return client_flags(observations, **kwargs)
+
+
+def _png(draw: Callable[[Any], Any], figsize: tuple[float, float]) -> bytes:
+    """Draw on a fresh Axes and return the PNG (a bare Figure: no pyplot state, no inline echo)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained", dpi=96)
+    draw(fig.add_subplot())
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _as_clinic(data: ClinicData | str | Path) -> ClinicData:
+    if isinstance(data, ClinicData):
+        return data
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.is_dir():
+            raise ValueError(f"pk.explore: {str(path)!r} is not a data folder (expected a folder "
+                             "with observations, clients and sessions tables, e.g. data/demo)")
+        return load_data(path, errors="report")
+    raise ValueError(f"pk.explore takes a ClinicData (pk.load_data, pk.demo_data) or a data-folder "
+                     f"path, not {type(data).__name__}")
+
+
+def _questionnaires(obs: pd.DataFrame) -> list[str]:
+    """Questionnaire measures in the data, PHQ-9 and GAD-7 first (the diary is its own panel)."""
+    present = [m for m in pd.unique(obs["measure"]) if get_measure(m).kind != "diary"]
+    return [m for m in ("PHQ-9", "GAD-7") if m in present] + sorted(
+        m for m in present if m not in ("PHQ-9", "GAD-7"))
+
+
+def _section_html(sec) -> str:
+    """A report section's words and table (no figure), escaped, with its method in small print."""
+    body = sec.to_html(level=4)
+    if sec.method:
+        body += f'<p style="font-size:85%;line-height:1.3;color:#444">Method: {html.escape(sec.method)}</p>'
+    return f'<div style="line-height:1.4">{body}</div>'  # the widget's own line height is a row
+
+
+def _sort_key(column: str) -> Callable[[pd.Series], pd.Series]:
+    if column == "status":
+        return lambda s: s.map(STATUS_ORDER).fillna(len(STATUS_ORDER))
+    return lambda s: s.astype("string").str.lower() if s.dtype == object or str(s.dtype) == "string" \
+        else s
+
+
+class Explorer(w.VBox):
+    """The widget that :func:`explore` returns (an ipywidgets ``VBox``).
+
+    The pickers and panels are public attributes, so a notebook (or a test) can drive it:
+    ``client_picker``, ``measure_picker``, ``tabs`` (0 client view, 1 cohort view), ``chart``
+    (PNG), ``status``, ``gains``, ``diary_text``, ``diary_chart``, ``jacobson_chart``,
+    ``table``; :meth:`open_client` and :meth:`sort_by` do what the clicks do.
+    """
+
+    def __init__(self, clinic: ClinicData, *, measure: str | None = None, client: str | None = None):
+        super().__init__()
+        from .reports.context import client_data  # layer 4, below this interface
+        from .reports.sections import client as client_sections
+        from .reports.sections import cohort as cohort_sections
+
+        self._client_data, self._cs, self._cohort = client_data, client_sections, cohort_sections
+        self.clinic = clinic
+        obs = clinic.observations
+        if obs.empty:
+            raise ValueError("pk.explore: the data hold no observations")
+        self.measures = _questionnaires(obs)
+        if not self.measures:
+            raise ValueError("pk.explore: the data hold no questionnaire scores (only diary entries)")
+        measure = measure or self.measures[0]
+        if measure not in self.measures:
+            raise ValueError(f"pk.explore: no {measure!r} scores in the data; there are "
+                             f"{', '.join(self.measures)}")
+        # everything is shown as at the last day with data; the report month is that day's month
+        self.as_of = pd.Timestamp(max(obs["date"].max(), clinic.sessions["date"].max()
+                                      if len(clinic.sessions) else obs["date"].max()))
+        self.month = self.as_of.strftime("%Y-%m")
+        ids = pd.Index(clinic.clients["client_id"]).union(pd.Index(pd.unique(obs["client_id"])))
+        self.clients = [str(c) for c in ids.sort_values()]
+        if client is not None and client not in self.clients:
+            raise ValueError(f"pk.explore: no client {client!r} in the data")
+        self._flags: dict[str, pd.DataFrame] = {}
+        self.sort_column, self.ascending = "status", True
+
+        self.client_picker = w.Dropdown(options=self.clients, value=client or self.clients[0],
+                                        description="Client")
+        self.client_picker.add_class("pk-client-picker")
+        self.measure_picker = w.Dropdown(options=self.measures, value=measure, description="Measure")
+        self.measure_picker.add_class("pk-measure-picker")
+        self.status = w.HTML().add_class("pk-status")
+        self.chart = w.Image(format="png").add_class("pk-chart")
+        self.chart_note = w.HTML()
+        self.gains = w.HTML().add_class("pk-gains")
+        self.diary_text = w.HTML().add_class("pk-diary")
+        self.diary_chart = w.Image(format="png").add_class("pk-diary-chart")
+        client_view = w.VBox([self.status, self.chart_note, self.chart, self.gains,
+                              w.HTML("<h4>Diary</h4>"), self.diary_text, self.diary_chart])
+
+        self.jacobson_text = w.HTML()
+        self.jacobson_chart = w.Image(format="png").add_class("pk-jacobson")
+        self.table_note = w.HTML()
+        self.table = w.GridBox(layout=w.Layout(
+            grid_template_columns=" ".join(width for _, width in _COLUMNS.values()),
+            grid_gap="2px 8px", align_items="center")).add_class("pk-flags-table")
+        cohort_view = w.VBox([self.jacobson_text, self.jacobson_chart,
+                              w.HTML("<h4>Flags (click a column to sort, a client to open it)</h4>"),
+                              self.table_note, self.table])
+
+        self.tabs = w.Tab(children=[client_view, cohort_view])
+        self.tabs.set_title(0, "Client")
+        self.tabs.set_title(1, "Cohort")
+        self.header = w.HTML()
+        self.children = [self.header, w.HBox([self.client_picker, self.measure_picker]), self.tabs]
+        self.add_class("pk-explorer")
+        self._row_widgets: dict[str, list] = {}
+        self._header_buttons: dict[str, Any] = {}
+
+        self.client_picker.observe(lambda _: self._draw_client(), names="value")
+        self.measure_picker.observe(lambda _: self._draw_all(), names="value")
+        self._draw_all()
+
+    # ------------------------------------------------------------------ state
+
+    def flags(self, measure: str | None = None) -> pd.DataFrame:
+        """``client_flags`` for ``measure`` (default: the picked one), computed once per measure."""
+        measure = measure or self.measure_picker.value
+        if measure not in self._flags:
+            items = getattr(self.clinic, "items", None)
+            kwargs = {"items": items} if items is not None and len(items) else {}
+            self._flags[measure] = _client_flags(self.clinic.observations,
+                                                 sessions=self.clinic.sessions, measure=measure,
+                                                 as_of=self.as_of, **kwargs)
+        return self._flags[measure]
+
+    def open_client(self, client_id: str) -> None:
+        """Show ``client_id`` in the client view (what clicking a client in the table does)."""
+        if client_id not in self.clients:
+            raise ValueError(f"no client {client_id!r} in the data")
+        self.client_picker.value = client_id
+        self.tabs.selected_index = 0
+
+    def sort_by(self, column: str, ascending: bool | None = None) -> None:
+        """Sort the flags table (what clicking a header does: a second click reverses)."""
+        if column not in _COLUMNS:
+            raise ValueError(f"the flags table has no column {column!r}; "
+                             f"sort by one of {', '.join(_COLUMNS)}")
+        if ascending is None:
+            ascending = not self.ascending if column == self.sort_column else True
+        self.sort_column, self.ascending = column, ascending
+        self._arrange_table()
+
+    @property
+    def table_order(self) -> list[str]:
+        """Client IDs in the order the flags table shows them."""
+        return list(self._order)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _draw_all(self) -> None:
+        m = self.measure_picker.value
+        flags = self.flags(m)
+        counts = flags["status"].value_counts()
+        summary = ", ".join(f"{int(counts[s])} {s}" for s in STATUS_ORDER if s in counts)
+        self.header.value = (f"<b>{len(self.clients)} clients</b>, data up to "
+                             f"{self.as_of:%d %b %Y}. {html.escape(m)}: {html.escape(summary)}.")
+        self._draw_client()
+        self._draw_cohort()
+
+    def _draw_client(self) -> None:
+        cid, m = self.client_picker.value, self.measure_picker.value
+        rd = self._client_data(self.clinic, cid, self.month)
+        self._draw_status(cid, m)
+        sec = self._cs.questionnaire(rd, m)
+        self.chart_note.value = _section_html(sec)
+        if sec.plot is not None:
+            self.chart.value = _png(sec.plot, (7.2, 3.2))
+            self.chart.layout.display = None
+        else:
+            self.chart.value = b""
+            self.chart.layout.display = "none"
+        self.gains.value = _section_html(self._cs.sudden_gains(rd, m))
+        diary = self._cs.daily_trend(rd)
+        self.diary_text.value = html.escape(diary.message)
+        if diary.plot is not None:
+            self.diary_chart.value = _png(diary.plot, (7.2, 2.6))
+            self.diary_chart.layout.display = None
+        else:
+            self.diary_chart.value = b""
+            self.diary_chart.layout.display = "none"
+
+    def _draw_status(self, cid: str, measure: str) -> None:
+        flags = self.flags(measure)
+        if cid not in flags.index:
+            self.status.value = (f"<p><b>Status ({html.escape(measure)}): no {html.escape(measure)} "
+                                 "scores for this client.</b></p>")
+            return
+        row = flags.loc[cid]
+        status = str(row["status"])
+        colour = _STATUS_COLOUR.get(status, "#111")
+        latest = "–" if pd.isna(row.get("latest_score")) else f"{row['latest_score']:g}"
+        severity = "" if pd.isna(row.get("severity")) else f" ({row['severity']})"
+        reasons = str(row["reasons"]) if pd.notna(row.get("reasons")) and row["reasons"] else \
+            "no flag raised"
+        rules = html.escape(flags.attrs.get("method", ""))
+        self.status.value = (
+            f'<p><span style="background:{colour};color:#fff;padding:1px 6px;border-radius:3px">'
+            f'<b class="pk-status-label">{html.escape(status)}</b></span> '
+            f"<b>{html.escape(cid)}</b>, {html.escape(measure)} latest {latest}"
+            f"{html.escape(severity)}, {int(row['n_scores'])} score(s).</p>"
+            f"<p>{html.escape(reasons)}</p>"
+            f'<p style="font-size:85%;line-height:1.3;color:#444">Rules: {rules}</p>')
+
+    def _draw_cohort(self) -> None:
+        m = self.measure_picker.value
+        sec = self._cohort.jacobson(self.clinic, self.month, measure=m)
+        self.jacobson_text.value = _section_html(sec)
+        if sec.plot is not None:
+            self.jacobson_chart.value = _png(sec.plot, sec.figsize)
+            self.jacobson_chart.layout.display = None
+        else:
+            self.jacobson_chart.value = b""
+            self.jacobson_chart.layout.display = "none"
+        self._build_rows()
+        self._arrange_table()
+
+    def _build_rows(self) -> None:
+        """One row of widgets per client, built once per measure; sorting only re-orders them."""
+        for row in self._row_widgets.values():
+            for cell in row:
+                cell.close()
+        for button in self._header_buttons.values():
+            button.close()
+        self._header_buttons = {}
+        for col, (label, _) in _COLUMNS.items():
+            b = w.Button(description=label, layout=w.Layout(width="auto")).add_class("pk-sort")
+            b.on_click(lambda _, c=col: self.sort_by(c))
+            self._header_buttons[col] = b
+        flags = self.flags().reset_index()
+        self._row_widgets = {}
+        for rec in flags.itertuples(index=False):
+            cid = str(rec.client_id)
+            b = w.Button(description=cid, tooltip=f"open {cid} in the client view",
+                         layout=w.Layout(width="auto")).add_class("pk-open-client")
+            b.on_click(lambda _, c=cid: self.open_client(c))
+            colour = _STATUS_COLOUR.get(str(rec.status), "#111")
+            cells = [b, w.HTML(f'<span style="color:{colour}"><b>{html.escape(str(rec.status))}</b></span>'),
+                     w.HTML("–" if pd.isna(rec.latest_score) else f"{rec.latest_score:g}"),
+                     w.HTML("–" if pd.isna(rec.severity) else html.escape(str(rec.severity))),
+                     w.HTML(str(int(rec.n_scores))),
+                     w.HTML(html.escape(str(rec.reasons or "")))]
+            self._row_widgets[cid] = cells
+        self._flags_frame = flags
+
+    def _arrange_table(self) -> None:
+        flags = self._flags_frame
+        col = self.sort_column
+        # ties (e.g. equal status) keep the client order, so the table is stable
+        ordered = flags.sort_values([col, "client_id"], ascending=[self.ascending, True],
+                                    key=_sort_key(col) if col != "client_id" else None,
+                                    na_position="last", kind="stable")
+        self._order = [str(c) for c in ordered["client_id"]]
+        shown = self._order[:MAX_ROWS]
+        for c, b in self._header_buttons.items():
+            arrow = (" ▲" if self.ascending else " ▼") if c == col else ""
+            b.description = _COLUMNS[c][0] + arrow
+        self.table.children = tuple(self._header_buttons.values()) + tuple(
+            cell for cid in shown for cell in self._row_widgets[cid])
+        self.table_note.value = (f"Showing the first {MAX_ROWS} of {len(self._order)} clients."
+                                 if len(self._order) > MAX_ROWS else "")
+
+
+def explore(data: ClinicData | str | Path, *, measure: str | None = None,
+            client: str | None = None) -> Explorer:
+    """An interactive explorer of a clinic for JupyterLab (ipywidgets).
+
+    Parameters
+    ----------
+    data : ClinicData or path
+        A clinic (``pk.load_data``, ``pk.demo_data``) or a data folder, which is loaded with
+        ``errors="report"`` (bad rows are listed in ``clinic.problems``, not used).
+    measure : str, optional
+        The questionnaire to start with (default PHQ-9 when there is one).
+    client : str, optional
+        The client to start with (default the first ID).
+
+    Returns
+    -------
+    Explorer
+        An ipywidgets VBox: a client view (client and measure pickers,
+        the client report's trajectory chart with its cut-off and reliable-change band, the status
+        and reasons from ``pk.client_flags``, sudden gains, the diary) and a cohort view (the
+        Jacobson plot and the sortable flags table; clicking a client opens it).
+
+    Notes
+    -----
+    Every number comes from the functions the reports use (``client_flags``, the client and cohort
+    report sections), so the explorer and the monthly reports never disagree. Everything is shown
+    as at the last date in the data. The charts are PNGs drawn in the kernel: the widget needs no
+    network and no JavaScript beyond ipywidgets.
+
+    Examples
+    --------
+    >>> import progress_kit as pk
+    >>> ex = pk.explore(pk.demo_data(n_clients=8, months=3, seed=1, end="2026-03-31"))
+    >>> ex.tabs.selected_index = 1          # the cohort view ...
+    >>> ex.open_client("C003")              # ... where clicking C003 does this
+    >>> ex.client_picker.value, ex.tabs.selected_index
+    ('C003', 0)
+    """
+    return Explorer(_as_clinic(data), measure=measure, client=client)

@@ -1,0 +1,149 @@
+"""pk.explore: the widget's state changes, driven as the clicks would drive them (no browser).
+
+The browser test (tests/test_browser.py, ``make test-browser``) drives the same widget in
+JupyterLab in Chromium.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+import progress_kit as pk  # noqa: E402
+from progress_kit.explore import STATUS_ORDER, Explorer, explore  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def clinic():
+    return pk.demo_data(n_clients=16, months=4, seed=3, end="2026-04-30")
+
+
+@pytest.fixture(scope="module")
+def flags(clinic):
+    return pk.client_flags(clinic.observations, sessions=clinic.sessions, measure="PHQ-9",
+                           as_of=clinic.observations["date"].max())
+
+
+@pytest.fixture(scope="module")
+def _shared(clinic):
+    return explore(clinic)
+
+
+@pytest.fixture()
+def ex(_shared):
+    """One explorer for the module (each takes seconds to draw), back in its first state."""
+    _shared.measure_picker.value = "PHQ-9"
+    _shared.client_picker.value = _shared.clients[0]
+    _shared.sort_by("status", ascending=True)
+    _shared.tabs.selected_index = 0
+    return _shared
+
+
+def _two_clients_with_different_status(flags):
+    first = flags.index[0]
+    other = next(c for c in flags.index if flags.loc[c, "status"] != flags.loc[first, "status"])
+    return first, other
+
+
+def test_explore_returns_a_widget_with_both_views(ex):
+    import ipywidgets
+
+    assert isinstance(ex, Explorer) and isinstance(ex, ipywidgets.Widget)
+    assert [ex.tabs.get_title(i) for i in range(2)] == ["Client", "Cohort"]
+    assert ex.measure_picker.value == "PHQ-9" and "GAD-7" in ex.measure_picker.options
+    assert ex.client_picker.value == ex.clients[0]
+    assert bytes(ex.chart.value).startswith(b"\x89PNG") and bytes(ex.jacobson_chart.value)[:4] == b"\x89PNG"
+
+
+def test_changing_the_client_redraws_chart_status_gains_and_diary(ex, flags):
+    first, other = _two_clients_with_different_status(flags)
+    ex.client_picker.value = first
+    before = (ex.chart.value, ex.status.value, ex.diary_chart.value)
+    assert f">{flags.loc[first, 'status']}<" in ex.status.value
+    ex.client_picker.value = other
+    assert ex.chart.value != before[0] and ex.diary_chart.value != before[2]
+    assert f">{flags.loc[other, 'status']}<" in ex.status.value
+    assert ex.status.value != before[1]
+    # the reasons and the rules come from client_flags, not from the explorer
+    reasons = flags.loc[other, "reasons"]
+    if reasons:
+        assert reasons.split(";")[0].replace("'", "&#x27;") in ex.status.value
+    assert "Rules:" in ex.status.value
+    assert "Sudden gains" in ex.gains.value
+
+
+def test_client_view_shows_only_that_clients_data(ex, flags):
+    first, other = _two_clients_with_different_status(flags)
+    ex.client_picker.value = other
+    assert other in ex.status.value and first not in ex.status.value
+    assert first not in ex.gains.value and first not in ex.chart_note.value
+
+
+def test_changing_the_measure_redraws_and_reflags(ex):
+    ex.measure_picker.value = "PHQ-9"
+    phq_chart, phq_jacobson = ex.chart.value, ex.jacobson_chart.value
+    ex.measure_picker.value = "GAD-7"
+    assert ex.chart.value != phq_chart and ex.jacobson_chart.value != phq_jacobson
+    assert "GAD-7" in ex.status.value and "GAD-7" in ex.jacobson_text.value
+    assert set(ex._flags) == {"PHQ-9", "GAD-7"}     # computed once per measure
+
+
+def test_flags_table_sorts_by_status_then_any_column(ex, flags):
+    order = ex.table_order
+    ranks = [STATUS_ORDER[flags.loc[c, "status"]] for c in order]
+    assert ranks == sorted(ranks), "most urgent first by default"
+    assert ex.table.children[0].description.startswith("client")
+    ex.sort_by("client_id")
+    assert ex.table_order == sorted(flags.index)
+    ex.sort_by("client_id")                        # a second click reverses
+    assert ex.table_order == sorted(flags.index, reverse=True)
+    assert ex.table.children[0].description.endswith("▼")
+    ex.sort_by("latest_score", ascending=False)
+    latest = [flags.loc[c, "latest_score"] for c in ex.table_order]
+    present = [x for x in latest if pd.notna(x)]
+    assert present == sorted(present, reverse=True)
+    # the header button does what sort_by does
+    status_header = ex.table.children[list(ex._header_buttons).index("status")]
+    status_header.click()
+    assert [STATUS_ORDER[flags.loc[c, "status"]] for c in ex.table_order] == sorted(ranks)
+    with pytest.raises(ValueError, match="no column 'bogus'"):
+        ex.sort_by("bogus")
+
+
+def test_choosing_a_client_in_the_table_opens_the_client_view(ex, flags):
+    ex.tabs.selected_index = 1
+    target = ex.table_order[-1]
+    button = ex._row_widgets[target][0]
+    assert button.description == target
+    button.click()
+    assert ex.tabs.selected_index == 0 and ex.client_picker.value == target
+    assert target in ex.status.value
+    with pytest.raises(ValueError, match="no client 'nobody'"):
+        ex.open_client("nobody")
+
+
+def test_explore_a_data_folder(clinic, tmp_path):
+    folder = clinic.write(tmp_path / "clinic")
+    third = clinic.clients["client_id"].iloc[2]
+    ex = explore(folder, measure="GAD-7", client=third)
+    assert ex.measure_picker.value == "GAD-7" and ex.client_picker.value == third
+
+
+def test_bad_input_is_a_clear_error(clinic, tmp_path):
+    with pytest.raises(ValueError, match="ClinicData .* or a data-folder path, not int"):
+        explore(42)
+    with pytest.raises(ValueError, match="is not a data folder"):
+        explore(tmp_path / "missing")
+    with pytest.raises(ValueError, match="no 'CORE-10' scores in the data; there are PHQ-9, GAD-7"):
+        explore(clinic, measure="CORE-10")
+    with pytest.raises(ValueError, match="no client 'X'"):
+        explore(clinic, client="X")
+
+
+def test_widget_needs_no_network(ex):
+    """Everything the widget shows is inline: PNG bytes and escaped HTML, no links or scripts."""
+    texts = [ex.header.value, ex.status.value, ex.chart_note.value, ex.gains.value,
+             ex.diary_text.value, ex.jacobson_text.value]
+    assert not any("http" in t or "<script" in t for t in texts)
