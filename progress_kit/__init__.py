@@ -3,15 +3,17 @@
 DataFrames go in, tidy DataFrames come out. See README.md and docs/ for the guide.
 """
 
+from os import PathLike
+
 # ``distributed`` registers the Dask implementations with the statistics modules' hook (_dask)
 from . import distributed  # noqa: F401
 from .change import *  # noqa: F403
 from .daily import *  # noqa: F403
 from .data import *  # noqa: F403
+from .data import ClinicData
 from .datasets import list_datasets, read_dataset
 from .demo import *  # noqa: F403
 from .errors import DataValidationError, DataValidationWarning
-from .explore import *  # noqa: F403
 from .flags import *  # noqa: F403
 from .ingest import *  # noqa: F403
 from .measures import *  # noqa: F403
@@ -24,3 +26,14 @@ from .trajectories import *  # noqa: F403
 from .trend import *  # noqa: F403
 
 __version__ = "0.1.0"
+
+
+def explore(data: ClinicData | str | PathLike, *, measure: str | None = None,
+            client: str | None = None):
+    """An interactive explorer of a clinic for JupyterLab; see :func:`progress_kit.explorer.explore`.
+
+    Loads ipywidgets only when called, so ``import progress_kit`` stays light for batch work.
+    """
+    from .explorer import explore as _explore
+
+    return _explore(data, measure=measure, client=client)

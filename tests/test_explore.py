@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 import progress_kit as pk  # noqa: E402
-from progress_kit.explore import STATUS_ORDER, Explorer, explore  # noqa: E402
+from progress_kit.explorer import STATUS_ORDER, Explorer, explore  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,8 @@
 """An interactive explorer for JupyterLab: ``pk.explore(data)``.
 
+``import progress_kit`` does not import this module (nor ipywidgets): ``pk.explore`` loads it on
+first use.
+
 One widget with two views of a clinic:
 
 * **Client**: pick a client and a questionnaire; the client report's headline chart, redrawn with
@@ -110,6 +113,7 @@ class Explorer(w.VBox):
 
         self._client_data, self._cs, self._cohort = client_data, client_sections, cohort_sections
         self.clinic = clinic
+        self._cohort_ctx: Any = None
         obs = clinic.observations
         if obs.empty:
             raise ValueError("pk.explore: the data hold no observations")
@@ -219,23 +223,22 @@ class Explorer(w.VBox):
         cid, m = self.client_picker.value, self.measure_picker.value
         rd = self._client_data(self.clinic, cid, self.month)
         self._draw_status(cid, m)
-        sec = self._cs.questionnaire(rd, m)
-        self.chart_note.value = _section_html(sec)
-        if sec.plot is not None:
-            self.chart.value = _png(sec.plot, (7.2, 3.2))
-            self.chart.layout.display = None
-        else:
-            self.chart.value = b""
-            self.chart.layout.display = "none"
-        self.gains.value = _section_html(self._cs.sudden_gains(rd, m))
-        diary = self._cs.daily_trend(rd)
+        # the client report's own page-1 chart: severity bands, cut-off, reliable-change band,
+        # expected-response band (the service itself as reference) and sudden gains
+        gains = self._cs.sudden_gains(rd, m)
+        track = self._cs.on_track(rd, self.clinic, m, figure=False)
+        sec = self._cs.headline(rd, m, track, gains)
+        self.chart_note.value = _section_html(self._cs.questionnaire(rd, m, figure=False))
+        self._show_png(self.chart, sec.plot, (7.2, 3.2))
+        self.gains.value = _section_html(gains)
+        diary = self._cs.diary_month(rd)
         self.diary_text.value = html.escape(diary.message)
-        if diary.plot is not None:
-            self.diary_chart.value = _png(diary.plot, (7.2, 2.6))
-            self.diary_chart.layout.display = None
-        else:
-            self.diary_chart.value = b""
-            self.diary_chart.layout.display = "none"
+        self._show_png(self.diary_chart, diary.plot, (7.2, 2.6))
+
+    @staticmethod
+    def _show_png(image: Any, plot: Callable | None, figsize: tuple[float, float]) -> None:
+        image.value = b"" if plot is None else _png(plot, figsize)
+        image.layout.display = "none" if plot is None else None
 
     def _draw_status(self, cid: str, measure: str) -> None:
         flags = self.flags(measure)
@@ -261,14 +264,11 @@ class Explorer(w.VBox):
 
     def _draw_cohort(self) -> None:
         m = self.measure_picker.value
-        sec = self._cohort.jacobson(self.clinic, self.month, measure=m)
+        if self._cohort_ctx is None:  # the internal audience: the explorer names clients
+            self._cohort_ctx = self._cohort.Cohort(self.clinic, self.month)
+        sec = self._cohort.jacobson(self._cohort_ctx, measure=m)
         self.jacobson_text.value = _section_html(sec)
-        if sec.plot is not None:
-            self.jacobson_chart.value = _png(sec.plot, sec.figsize)
-            self.jacobson_chart.layout.display = None
-        else:
-            self.jacobson_chart.value = b""
-            self.jacobson_chart.layout.display = "none"
+        self._show_png(self.jacobson_chart, sec.plot, sec.figsize)
         self._build_rows()
         self._arrange_table()
 
