@@ -16,6 +16,8 @@ def main() -> None:
     c.add_argument("--categorical-ids", action="store_true")
     c.add_argument("--order", choices=["client", "measure", "shuffled"], default="client",
                    help="row order of the synthetic cohort (default: by client and date)")
+    c.add_argument("--plain", action="store_true",
+                   help="every call factorises and sorts on its own (no shared preparation)")
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
@@ -26,14 +28,15 @@ def main() -> None:
         from . import cohort
 
         res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids,
-                         order=args.order)
+                         order=args.order, shared=not args.plain)
         print(cohort.to_markdown(res))
     else:
         from . import batch
 
         res = batch.run(args.clients, args.jobs)
         print(batch.to_markdown(res))
-    name = f"cohort-{args.order}" if args.which == "cohort" else args.which
+    plain = "-plain" if getattr(args, "plain", False) else ""
+    name = f"cohort-{args.order}{plain}" if args.which == "cohort" else args.which
     (out / f"{name}.json").write_text(json.dumps(res, indent=2, default=str))
 
 

@@ -22,9 +22,10 @@ import pandas as pd
 from scipy import stats
 
 import progress_kit as pk
+from progress_kit import _cohort
 
 from .cohort_data import make_cohort
-from .memory import peak_bytes, reset_peak, rss_bytes
+from .memory import peak_bytes, reset_peak, rss_bytes, trim_heap
 
 MEASURES = ("PHQ-9", "GAD-7")
 
@@ -88,13 +89,18 @@ def floor_run(data: pd.DataFrame) -> dict[str, float]:
 
 
 def run(n_clients: int = 1_000_000, naive_clients: int = 5_000, seed: int = 0,
-        categorical_ids: bool = False, order: str = "client") -> dict:
+        categorical_ids: bool = False, order: str = "client", shared: bool = True) -> dict:
     data = make_cohort(n_clients, seed=seed, categorical_ids=categorical_ids, order=order)
     input_bytes = int(data.memory_usage(deep=True).sum())
     gc.collect()
+    trim_heap()
     rss_before = rss_bytes()
     reset_peak()
-    kit = kit_run(data)
+    if shared:
+        kit = kit_run(data)
+    else:
+        with _cohort.plain_path():
+            kit = kit_run(data)
     peak = peak_bytes()
     floor = floor_run(data)
     sub_ids = data["client_id"].drop_duplicates().iloc[:naive_clients]
@@ -107,7 +113,7 @@ def run(n_clients: int = 1_000_000, naive_clients: int = 5_000, seed: int = 0,
     kit_slopes = sum(v for k, v in kit.items() if k.startswith("slopes"))
     return {
         "n_clients": n_clients, "n_rows": len(data), "ids": "categorical" if categorical_ids else "str",
-        "order": order,
+        "order": order, "shared": shared,
         "input_mb": input_bytes / 1e6, "rss_before_mb": rss_before / 1e6, "peak_mb": peak / 1e6,
         "peak_over_input": peak / input_bytes,
         "peak_extra_over_input": (peak - rss_before) / input_bytes,
@@ -122,7 +128,9 @@ def run(n_clients: int = 1_000_000, naive_clients: int = 5_000, seed: int = 0,
 
 def to_markdown(res: dict) -> str:
     lines = [f"Cohort: {res['n_clients']:,} clients x 12 sessions x 2 measures = {res['n_rows']:,} rows "
-             f"(client_id as {res['ids']}, rows in {res['order']} order); input {res['input_mb']:.0f} MB "
+             f"(client_id as {res['ids']}, rows in {res['order']} order, "
+             f"{'shared factorisation' if res.get('shared', True) else 'plain path per call'}); "
+             f"input {res['input_mb']:.0f} MB "
              "in memory.", "",
              "| step | seconds |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in res["kit"].items()]
