@@ -1,4 +1,4 @@
-"""``python -m bench {cohort,batch} [...]``: run a benchmark and print a Markdown table."""
+"""``python -m bench {cohort,batch,validation,fhir} [...]``: run a benchmark and print a Markdown table."""
 
 from __future__ import annotations
 
@@ -18,9 +18,15 @@ def main() -> None:
                    help="row order of the synthetic cohort (default: by client and date)")
     c.add_argument("--plain", action="store_true",
                    help="every call factorises and sorts on its own (no shared preparation)")
+    v = sub.add_parser("validation", help="load_data at scale and the conflicting-duplicate check")
+    v.add_argument("--clients", type=int, default=1_000_000)
+    v.add_argument("--rows", type=int, default=1_000_000)
+    v.add_argument("--pairs", type=int, default=100_000)
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
+    f = sub.add_parser("fhir", help="read_fhir on a bulk-export NDJSON file")
+    f.add_argument("--observations", type=int, default=100_000)
     args = parser.parse_args()
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
@@ -30,6 +36,16 @@ def main() -> None:
         res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids,
                          order=args.order, shared=not args.plain)
         print(cohort.to_markdown(res))
+    elif args.which == "fhir":
+        from . import fhir
+
+        res = fhir.run(args.observations)
+        print(fhir.to_markdown(res))
+    elif args.which == "validation":
+        from . import validation
+
+        res = validation.run(args.clients, args.rows, args.pairs)
+        print(validation.to_markdown(res))
     else:
         from . import batch
 

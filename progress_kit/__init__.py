@@ -9,6 +9,8 @@ from .data import *  # noqa: F403
 from .datasets import list_datasets, read_dataset
 from .demo import *  # noqa: F403
 from .errors import DataValidationError, DataValidationWarning
+from .flags import *  # noqa: F403
+from .ingest import *  # noqa: F403
 from .measures import *  # noqa: F403
 from .on_track import *  # noqa: F403
 from .outcomes import *  # noqa: F403

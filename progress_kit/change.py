@@ -315,6 +315,12 @@ def _rule(method: str, pre: np.ndarray, post: np.ndarray, reliability: float | N
         raise ValueError(f"method {method!r} needs at least 2 subjects with pre and post scores "
                          f"to estimate the pre-treatment SD; there are {n}")
     m_pre, sd_pre = float(pre.mean()), float(pre.std(ddof=1))
+    if not sd_pre > 0:
+        # every standard error below is a multiple of the pre SD: with SD 0 each RCI would be
+        # +-inf or NaN and every client would still get a label
+        raise ValueError(f"method {method!r} needs variation in the pre scores: all {n} pre "
+                         f"scores equal {m_pre:g} (SD 0), so the standard error of measurement "
+                         "is 0. Use method='threshold' with a published reliable-change value")
     se_meas = sd_pre * np.sqrt(1 - r)
     crit = float(norm.ppf(1 - alpha / 2))
     p: dict[str, float] = {"n": n, "m_pre": m_pre, "sd_pre": sd_pre, "reliability": r,
@@ -344,6 +350,11 @@ def _rule(method: str, pre: np.ndarray, post: np.ndarray, reliability: float | N
     if method == "HA":
         m_post, sd_post = float(post.mean()), float(post.std(ddof=1))
         r_pre = (sd_pre**2 - se_meas**2) / sd_pre**2
+        if not sd_post > se_meas:
+            raise ValueError(f"Hageman-Arrindell needs the post SD ({sd_post:.3f}) to exceed the "
+                             f"standard error of measurement ({se_meas:.3f}, from the pre SD and "
+                             f"reliability {r:g}); otherwise the post reliability "
+                             f"(SD_post^2 - SEM^2) / SD_post^2 is not positive")
         r_post = (sd_post**2 - se_meas**2) / sd_post**2
         rho = float(np.corrcoef(pre, post)[0, 1])
         num = sd_pre**2 * r_pre + sd_post**2 * r_post - 2 * sd_pre * sd_post * rho
@@ -498,6 +509,13 @@ def reliable_change(data: pd.DataFrame, *, subject: str = "client_id", time: str
         deteriorated, a categorical). ``attrs["excluded"]`` (columns subject, reason) lists the
         subjects without both scores; ``attrs["method"]`` says in words which method and
         thresholds produced the labels; ``attrs["parameters"]`` holds the numbers.
+
+    Raises
+    ------
+    ValueError
+        For a bad argument; when an RCI method meets pre scores without variation (SD 0: every
+        RCI would be infinite); for HA when the post SD does not exceed the standard error of
+        measurement (the post reliability would not be positive).
 
     Notes
     -----

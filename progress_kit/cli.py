@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="which table a single file holds (default: from its name)")
     val.set_defaults(func=_validate)
 
-    for module in ("reports.cli", "teaching"):
+    for module in ("reports.cli", "teaching", "ingest.cli"):
         _add_commands_from(module, sub)
     return parser
 

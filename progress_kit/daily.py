@@ -218,6 +218,9 @@ def within_person_correlation(data: pd.DataFrame, *, x: str, y: str, subject: st
     residuals (serial correlation of diary days makes the p-value optimistic), and roughly
     normal residuals for the interval.
 
+    A perfect within-person relation (``|r| = 1``: no residual error) gives ``r = +-1``,
+    ``pval = 0`` and a degenerate interval at ``r``, as rmcorr does.
+
     Matches rmcorr 0.5.4+ on ``bland1995``: r = -0.5067697, df = 38, p = 0.000847,
     95% CI [-0.7067146, -0.2318631], and on ``gilden2010``, ``raz2005`` and
     ``marusich2016_exp2`` (see ``tests/test_daily.py``).
@@ -269,11 +272,13 @@ def within_person_correlation(data: pd.DataFrame, *, x: str, y: str, subject: st
     xc = df["x"] - g["x"].transform("mean")
     yc = df["y"] - g["y"].transform("mean")
     sxx, syy, sxy = (xc * xc).sum(), (yc * yc).sum(), (xc * yc).sum()
-    r = float(sxy / np.sqrt(sxx * syy)) if sxx > 0 and syy > 0 else np.nan
+    r = float(np.clip(sxy / np.sqrt(sxx * syy), -1, 1)) if sxx > 0 and syy > 0 else np.nan
+    # NumPy floats, not Python floats: a perfect within-person fit (|r| = 1, no residual error)
+    # gives t = +-inf and p = 0, as rmcorr's ANCOVA F test does, instead of ZeroDivisionError.
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = r * np.sqrt(dof / (1 - r * r))
+        t = np.float64(r) * np.sqrt(dof / (1 - np.float64(r) ** 2))
         pval = float(2 * stats.t.sf(abs(t), dof))
-        z = np.arctanh(r)
+        z = np.arctanh(np.float64(r))
     half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(dof - 1)
     means = g[["x", "y"]].mean()
     if k >= 3 and means["x"].std() > 0 and means["y"].std() > 0:
@@ -369,7 +374,8 @@ def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_
     Raises
     ------
     ValueError
-        Bad arguments or too few pairs to fit the model.
+        Bad arguments, too few pairs to fit the model, or x or y without within-person variation
+        across the usable pairs (no estimate is possible; the message says which).
 
     Notes
     -----
@@ -446,6 +452,12 @@ def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_
     if not (pairs["x_within"] != 0).any():
         raise ValueError(f"{x!r} never varies within a person across the usable pairs; "
                          "a within-person effect cannot be estimated")
+    y_within = pairs["y"] - pairs.groupby("s")["y"].transform("mean")
+    if not (y_within.abs() > 1e-12 * max(1.0, float(pairs["y"].abs().max()))).any():
+        # no residual variance: the fit would report an effect of ~1e-16 with a zero-width
+        # interval, which reads as a precise null instead of "cannot be estimated"
+        raise ValueError(f"{y!r} never varies within a person across the {n_pairs} usable pairs; "
+                         "a within-person effect on it cannot be estimated")
     exog = np.column_stack([np.ones(n_pairs)] + [pairs[c].to_numpy() for c in cols])
     names = ["const"] + cols
     endog = pairs["y"].to_numpy()

@@ -1,7 +1,7 @@
-"""Readers and validation for the three tables of a data folder.
+"""Readers and validation for the tables of a data folder.
 
-A data folder holds ``observations``, ``clients`` and ``sessions`` as CSV, Parquet or Excel
-(``.xlsx``). Every reader validates at the boundary: invalid input raises
+A data folder holds ``observations``, ``clients`` and ``sessions``, and optionally ``items``, as
+CSV, Parquet or Excel (``.xlsx``). Every reader validates at the boundary: invalid input raises
 :class:`~progress_kit.DataValidationError`, whose ``.problems`` table names the file, the line
 (1-based, header = line 1), the column, the value and the reason. With ``errors="report"`` the
 readers return the valid rows together with that table instead. No row is ever dropped without
@@ -10,10 +10,13 @@ being listed. See ``docs/data-format.md``.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
+import unicodedata
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,11 +24,18 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import PROBLEM_COLUMNS, DataValidationError, DataValidationWarning, format_problem
-from .measures import _REGISTRY, suggest_measure
+from .errors import (
+    PROBLEM_COLUMNS,
+    DataValidationError,
+    DataValidationWarning,
+    format_problem,
+    shorten,
+    summarise_problems,
+)
+from .measures import _REGISTRY, score_items, suggest_measure
 
-__all__ = ["read_observations", "read_clients", "read_sessions", "load_data", "ClinicData",
-           "TABLES", "problems_to_text"]
+__all__ = ["read_observations", "read_clients", "read_sessions", "read_items", "load_data",
+           "ClinicData", "write_data", "TABLES", "problems_to_text"]
 
 Source = str | Path | pd.DataFrame
 Errors = Literal["raise", "report"]
@@ -34,36 +44,93 @@ TABLES = {
     "observations": ["client_id", "date", "measure", "score"],
     "clients": ["client_id", "therapist_id", "start_date", "end_date", "status", "problem",
                 "session_frequency"],
-    "sessions": ["client_id", "date", "attended", "kind"],
+    "sessions": ["client_id", "date", "attended", "kind", "duration_minutes"],
+    "items": ["client_id", "date", "measure", "item", "response"],
 }
-OPTIONAL = {"clients": {"end_date"}}
+OPTIONAL = {"clients": {"end_date"}, "sessions": {"duration_minutes"}}
+OPTIONAL_TABLES = ("items",)
 STATUSES = ("active", "finished", "dropped")
 FREQUENCIES = ("weekly", "fortnightly", "monthly")
 SESSION_KINDS = ("assessment", "treatment", "follow_up")
 TRUE_WORDS = {"true", "yes", "1", "y", "t"}
 FALSE_WORDS = {"false", "no", "0", "n", "f"}
 EXTENSIONS = (".csv", ".parquet", ".xlsx")
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_SESSION_MINUTES = 480
+"""The longest plausible session (8 hours, e.g. a one-day intensive exposure session)."""
+UNBOUNDED_MAX = 1000
+"""Largest plausible score of a measure with no maximum in the registry (a daily count)."""
+EARLIEST_DAY = pd.Timestamp("1900-01-01")
+"""Dates before this are typing errors in routine outcome data (``0205-05-10``)."""
+
+# ASCII digits only: ``\d`` would let full-width digits (２０２４) through
+_ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_SLASH_DAY = re.compile(r"^([0-9]{1,2})([/.\-])([0-9]{1,2})\2([0-9]{4})$")
+_WHOLE = re.compile(r"^[0-9]+$")
+# control characters (C0, DEL, C1) and invisible bidirectional formatting characters, which make
+# '\u202e100C' display as 'C001'; free-text columns may hold tabs and line breaks
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_CONTROL_FREE_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def _empty_items() -> pd.DataFrame:
+    return _empty_table("items")
 
 
 @dataclass
 class ClinicData:
-    """The three validated tables of a data folder, plus every problem found."""
+    """The validated tables of a data folder, plus every problem found.
+
+    ``items`` is the item-level table (empty, with its columns, when the folder has none).
+    Unpacking gives the three main tables: ``obs, clients, sessions = data``.
+    """
 
     observations: pd.DataFrame
     clients: pd.DataFrame
     sessions: pd.DataFrame
     problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
     truth: pd.DataFrame | None = None
+    items: pd.DataFrame = field(default_factory=_empty_items)
 
     def __iter__(self):
         return iter((self.observations, self.clients, self.sessions))
 
     def write(self, folder: str | Path) -> Path:
-        """Write the tables as CSV into ``folder`` (see :func:`progress_kit.write_data`)."""
-        from .demo import write_data
-
+        """Write the tables as CSV into ``folder`` (see :func:`write_data`)."""
         return write_data(self, folder)
+
+
+def write_data(data: ClinicData, folder: str | Path) -> Path:
+    """Write a :class:`ClinicData` as ``observations.csv``, ``clients.csv``, ``sessions.csv``.
+
+    ``items.csv`` is written when there are item responses, and ``duration_minutes`` in
+    ``sessions.csv`` when any session has one. Totals that :func:`load_data` derived from items
+    (``derived`` true) are not written: they are derived again on reading. Dates are written as
+    ISO days. When the data carry ground truth (the demo clinic), it goes to ``truth.csv`` beside
+    them; the readers ignore that file.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    observations = data.observations
+    if "derived" in observations:
+        observations = observations[~observations["derived"].astype(bool)].drop(columns="derived")
+    sessions = data.sessions
+    if "duration_minutes" in sessions and sessions["duration_minutes"].isna().all():
+        sessions = sessions.drop(columns="duration_minutes")
+    tables = {"observations": observations, "clients": data.clients, "sessions": sessions}
+    if data.items is not None and len(data.items):
+        tables["items"] = data.items
+    if data.truth is not None:
+        tables["truth"] = data.truth
+    for name, frame in tables.items():
+        out = frame.copy()
+        for col in out.columns:
+            if pd.api.types.is_datetime64_any_dtype(out[col]):
+                out[col] = out[col].dt.strftime("%Y-%m-%d")
+        if "attended" in out:
+            out["attended"] = out["attended"].map({True: "true", False: "false"})
+        out.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+    return folder
 
 
 # ---------------------------------------------------------------- raw reading
@@ -77,16 +144,39 @@ class _Raw:
     file: str
     lines: np.ndarray
     problems: list[dict] = field(default_factory=list)
+    date_format: str | None = None
 
     def add(self, mask: np.ndarray | pd.Series, column: str,
             reason: Callable[[str], str] | str, severity: str = "error") -> None:
         """Record one problem per row where ``mask`` is true."""
-        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
-        values = self.frame[column].to_numpy()[idx] if column in self.frame else [""] * len(idx)
-        for i, value in zip(idx, values, strict=True):
-            text = reason(value) if callable(reason) else reason
+        self.add_rows(np.flatnonzero(np.asarray(mask, dtype=bool)), column, reason, severity)
+
+    def add_rows(self, idx: np.ndarray, column: str,
+                 reason: Callable[[str], str] | str | Sequence[str],
+                 severity: str = "error") -> None:
+        """Record one problem for each row position in ``idx``.
+
+        ``reason`` is a text, a function of the row's (shortened) value, or one text per row.
+        Values are shortened in messages and in the table, so a 1 MB cell gives a short line.
+        """
+        idx = np.asarray(idx, dtype=int)
+        if not len(idx):
+            return
+        values = (self.frame[column].to_numpy()[idx] if column in self.frame
+                  else np.full(len(idx), "", dtype=object))
+        for k, (i, value) in enumerate(zip(idx, values, strict=True)):
+            short = shorten(value)
+            text = (reason(short) if callable(reason)
+                    else reason if isinstance(reason, str) else reason[k])
             self.problems.append({"file": self.file, "line": int(self.lines[i]), "column": column,
-                                  "value": value, "reason": text, "severity": severity})
+                                  "value": shorten(value, 200), "reason": text,
+                                  "severity": severity})
+
+    def file_problem(self, reason: str, line: float = np.nan, column: str = "",
+                     value: str = "") -> None:
+        """A problem with the file as a whole (header, encoding, emptiness)."""
+        self.problems.append({"file": self.file, "line": line, "column": column, "value": value,
+                              "reason": reason, "severity": "error"})
 
 
 def _cell_text(value: object) -> str:
@@ -105,18 +195,21 @@ def _cell_text(value: object) -> str:
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for col in frame.columns:
-        frame[col] = [_cell_text(v) for v in frame[col].to_numpy(dtype=object)]
-    return frame
+    out = pd.DataFrame(index=frame.index)
+    # by position: a frame with a repeated column name still gives one text column per column
+    for j in range(frame.shape[1]):
+        out[j] = [_cell_text(v) for v in frame.iloc[:, j].to_numpy(dtype=object)]
+    out.columns = [str(c).strip() for c in frame.columns]
+    return out
 
 
-def _read_raw(src: Source, table: str) -> _Raw:
+def _read_raw(src: Source, table: str, date_format: str | None = None) -> _Raw:
     """Read any source into text columns, remembering line numbers (header = line 1)."""
     if isinstance(src, pd.DataFrame):
         frame = _as_text(src.reset_index(drop=True))
-        return _Raw(frame, f"{table} (DataFrame)", np.arange(len(frame)) + 2)
+        raw = _Raw(frame, f"{table} (DataFrame)", np.arange(len(frame)) + 2,
+                   date_format=date_format)
+        return _check_header(raw)
     path = Path(src)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
@@ -125,33 +218,87 @@ def _read_raw(src: Source, table: str) -> _Raw:
         return _empty(name, "file is empty")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        try:
-            # utf-8-sig strips a BOM; skip_blank_lines=False keeps line numbers true to the file
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                                skip_blank_lines=False)
-        except pd.errors.EmptyDataError:
-            return _empty(name, "file is empty")
-        except UnicodeDecodeError as exc:
-            return _empty(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-        except pd.errors.ParserError as exc:
-            return _empty(name, f"not a readable CSV ({exc})")
-        frame.columns = [str(c).strip() for c in frame.columns]
-        lines = np.arange(len(frame)) + 2
-        blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
-        return _Raw(frame[~blank].reset_index(drop=True), name, lines[~blank])
+        return _check_header(_read_csv(path, name, date_format))
     if suffix == ".parquet":
         frame = _as_text(pd.read_parquet(path))
     elif suffix in (".xlsx", ".xlsm"):
-        frame = _as_text(pd.read_excel(path, dtype=object, keep_default_na=False))
+        # header=None: pandas would rename a repeated header ("score.1"); we want to see it
+        sheet = pd.read_excel(path, dtype=object, keep_default_na=False, header=None)
+        if sheet.empty:
+            return _empty(name, "file is empty")
+        frame = _as_text(sheet.iloc[1:].reset_index(drop=True))
+        frame.columns = [_cell_text(c).strip() for c in sheet.iloc[0]]
     else:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; use .csv, .parquet or .xlsx")
-    return _Raw(frame, name, np.arange(len(frame)) + 2)
+    return _check_header(_Raw(frame, name, np.arange(len(frame)) + 2, date_format=date_format))
+
+
+def _read_csv(path: Path, name: str, date_format: str | None) -> _Raw:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        header = next(csv.reader(io.StringIO(data[:1 << 16].decode("utf-8", "replace"))), [])
+        # skip_blank_lines=False keeps line numbers true to the file; header=0 and our own
+        # names, so that a repeated column is seen instead of being renamed "score.1"
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8",
+                            skip_blank_lines=False, header=None, skiprows=1,
+                            names=range(len(header)) if header else None)
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame(columns=range(len(header))) if header else None
+        if frame is None:
+            return _empty(name, "file is empty")
+    except UnicodeDecodeError as exc:
+        return _empty(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+    except (pd.errors.ParserError, ValueError) as exc:
+        return _empty(name, f"not a readable CSV ({shorten(str(exc), 200)})")
+    frame.columns = [str(c).strip() for c in header]
+    lines = _record_lines(data, len(frame))
+    blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
+    return _Raw(frame[~blank].reset_index(drop=True), name, lines[~blank],
+                date_format=date_format)
+
+
+def _record_lines(data: bytes, n_rows: int) -> np.ndarray:
+    """The line on which each data row starts: a quoted field may span several lines.
+
+    A newline ends a record unless it lies inside quotes, that is after an odd number of
+    quote characters (an escaped quote ``""`` adds two, so the parity holds).
+    """
+    if b'"' not in data:
+        return np.arange(n_rows) + 2
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord('"'))
+    newlines = np.flatnonzero(buf == ord("\n"))
+    ends = np.flatnonzero(np.searchsorted(quotes, newlines) % 2 == 0)
+    # record k (k >= 1) begins on the line after the k-th record end
+    starts = ends + 2
+    if len(starts) < n_rows:  # no trailing newline after an unterminated quote: keep counting
+        starts = np.r_[starts, np.arange(n_rows - len(starts)) + (starts[-1] + 1 if len(starts)
+                                                                   else 2)]
+    return starts[:n_rows]
 
 
 def _empty(name: str, reason: str) -> _Raw:
     raw = _Raw(pd.DataFrame(), name, np.zeros(0, dtype=int))
-    raw.problems.append({"file": name, "line": np.nan, "column": "", "value": "",
-                         "reason": reason, "severity": "error"})
+    raw.file_problem(reason)
+    return raw
+
+
+def _check_header(raw: _Raw) -> _Raw:
+    """A repeated column makes the file ambiguous: which ``score`` holds the score?"""
+    names = list(raw.frame.columns)
+    seen: dict[str, list[int]] = {}
+    for j, col in enumerate(names):
+        seen.setdefault(col, []).append(j + 1)
+    repeated = {c: pos for c, pos in seen.items() if len(pos) > 1}
+    for col, pos in repeated.items():
+        where = ", ".join(map(str, pos[:-1])) + f" and {pos[-1]}"
+        raw.file_problem(f"column {shorten(col)!r} appears more than once in the header "
+                         f"(columns {where}); keep one", line=1, column=col, value=col)
+    if repeated:
+        raw.frame = pd.DataFrame()
+        raw.lines = np.zeros(0, dtype=int)
     return raw
 
 
@@ -162,22 +309,58 @@ def _strip(raw: _Raw, column: str) -> pd.Series:
     return raw.frame[column].astype(str).str.strip()
 
 
+def _norm_name(name: str) -> str:
+    return re.sub(r"[\s\-_.]+", "_", str(name).strip().lower()).strip("_")
+
+
 def _check_columns(raw: _Raw, table: str, allow_empty: bool = False) -> bool:
-    """Required columns present and at least one row; False when nothing more can be checked."""
+    """Required columns present and at least one row; False when nothing more can be checked.
+
+    A header that differs from a column name only in case or spacing (``Date``, ``Client ID``)
+    gets "did you mean 'date'?".
+    """
     if raw.problems:
         return False
-    missing = [c for c in TABLES[table] if c not in raw.frame.columns
-               and c not in OPTIONAL.get(table, set())]
+    present = [str(c) for c in raw.frame.columns]
+    by_norm: dict[str, str] = {}
+    for c in present:
+        by_norm.setdefault(_norm_name(c), c)
+    optional = OPTIONAL.get(table, set())
+    missing = [c for c in TABLES[table] if c not in present and c not in optional]
     for col in missing:
-        raw.problems.append({"file": raw.file, "line": 1, "column": col, "value": "",
-                             "reason": f"required column {col!r} is missing "
-                                       f"(columns are {', '.join(map(str, raw.frame.columns))})",
-                             "severity": "error"})
+        near = by_norm.get(_norm_name(col))
+        hint = f"; the header has {shorten(near)!r}: did you mean {col!r}?" if near else ""
+        raw.file_problem(f"required column {col!r} is missing (columns are "
+                         f"{', '.join(shorten(c) for c in present)}){hint}",
+                         line=1, column=col)
+    for col in sorted(optional):
+        near = by_norm.get(_norm_name(col))
+        if col not in present and near is not None:
+            raw.file_problem(f"column {shorten(near)!r} is not read; did you mean {col!r}?",
+                             line=1, column=near, value=near)
     if not missing and raw.frame.empty and not allow_empty:
-        raw.problems.append({"file": raw.file, "line": np.nan, "column": "", "value": "",
-                             "reason": "file is empty: a header but no data rows",
-                             "severity": "error"})
-    return not missing
+        raw.file_problem("file is empty: a header but no data rows")
+    return not raw.problems
+
+
+def _check_control_characters(raw: _Raw, table: str) -> None:
+    """Reject control and bidirectional-override characters: they hide or disguise values."""
+    known = set(TABLES[table])
+    for col in raw.frame.columns:
+        pattern = _CONTROL if col in known else _CONTROL_FREE_TEXT
+        values = raw.frame[col].to_numpy(dtype=object)
+        # one search over the joined column first: the per-row check runs only when needed
+        if not pattern.search("".join(values)):
+            continue
+        bad = raw.frame[col].str.contains(pattern, regex=True).to_numpy()
+        idx = np.flatnonzero(bad)
+        reasons = []
+        for v in values[idx]:
+            ch = pattern.search(v).group()
+            what = unicodedata.name(ch, "control character")
+            reasons.append(f"{col} {shorten(v)!r} contains an invisible or control character "
+                           f"(U+{ord(ch):04X} {what}); remove it")
+        raw.add_rows(idx, col, reasons)
 
 
 def _check_ids(raw: _Raw, column: str = "client_id") -> pd.Series:
@@ -186,20 +369,65 @@ def _check_ids(raw: _Raw, column: str = "client_id") -> pd.Series:
     return ids
 
 
+def _date_shape_hint(column: str, values: pd.Series) -> Callable[[str], str]:
+    """Reason for a value that is not an ISO day, with a hint for DD/MM/YYYY-like values.
+
+    Day-first or month-first is decided on the whole column: one day above 12 settles it.
+    """
+    parts = values.str.extract(_SLASH_DAY)
+    first = pd.to_numeric(parts[0], errors="coerce")
+    second = pd.to_numeric(parts[2], errors="coerce")
+    if (second > 12).any() and not (first > 12).any():
+        form, fmt = "MM/DD/YYYY", "%m{s}%d{s}%Y"
+    else:
+        form, fmt = "DD/MM/YYYY", "%d{s}%m{s}%Y"
+    ambiguous = "" if ((first > 12) | (second > 12)).any() else " (or MM/DD/YYYY)"
+
+    def reason(v: str) -> str:
+        text = f"{column} {v!r} is not a date in the form YYYY-MM-DD"
+        m = _SLASH_DAY.match(str(v).strip())
+        if not m:
+            return text
+        sep = m.group(2)
+        shown = form.replace("/", sep) + ambiguous.replace("/", sep)
+        f = fmt.format(s=sep)
+        return (f"{text}; it looks like {shown}: convert it, or use --date-format {f} "
+                f"(date_format={f!r})")
+
+    return reason
+
+
 def _parse_days(raw: _Raw, column: str, today: dt.date, required: bool = True) -> pd.Series:
-    """Strict ISO days (YYYY-MM-DD); impossible, unparseable and future dates are problems."""
+    """Strict days: ISO (YYYY-MM-DD) or ``raw.date_format``; bad, impossible, implausibly old
+    and future dates are problems. The result is ``datetime64[ns]``."""
     text = _strip(raw, column)
     blank = text == ""
-    shaped = text.str.match(_ISO_DAY)
-    parsed = pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce")
+    iso = text.str.match(_ISO_DAY)
+    parsed = pd.to_datetime(text.where(iso), format="%Y-%m-%d", errors="coerce")
+    shaped = iso
+    if raw.date_format:
+        # ISO days stay valid (Excel's own dates arrive as ISO); the format reads the rest,
+        # from ASCII text only (strptime would take full-width digits)
+        other = ~blank & ~iso & text.str.isascii()
+        alt = pd.to_datetime(text.where(other), format=raw.date_format, errors="coerce")
+        shaped = iso | (other & alt.notna())
+        parsed = parsed.where(iso, alt)
     if required:
         raw.add(blank, column, f"blank {column}")
-    raw.add(~blank & ~shaped, column,
-            lambda v: f"{column} {v!r} is not a date in the form YYYY-MM-DD")
+    if raw.date_format:
+        raw.add(~blank & ~shaped, column,
+                lambda v: f"{column} {v!r} is not a date in the form YYYY-MM-DD or "
+                          f"{raw.date_format}")
+    else:
+        raw.add(~blank & ~shaped, column, _date_shape_hint(column, text[~blank & ~shaped]))
     raw.add(shaped & parsed.isna(), column, lambda v: f"{column} {v!r} is an impossible date")
+    old = parsed.notna() & (parsed < EARLIEST_DAY)
+    raw.add(old, column, lambda v: f"{column} {v!r} is before {EARLIEST_DAY:%Y-%m-%d}; "
+                                   "check the year")
     future = parsed.notna() & (parsed > pd.Timestamp(today))
     raw.add(future, column, lambda v: f"{column} {v} is in the future (today is {today})")
-    return parsed.where(~future).astype("datetime64[ns]")
+    # out-of-range years are masked before the conversion: nanoseconds end in 2262
+    return parsed.where(~future & ~old).astype("datetime64[ns]")
 
 
 def _check_choice(raw: _Raw, column: str, allowed: tuple[str, ...],
@@ -208,6 +436,20 @@ def _check_choice(raw: _Raw, column: str, allowed: tuple[str, ...],
     bad = ~text.isin(allowed) & ~((text == "") & allow_blank)
     raw.add(bad, column, lambda v: f"{column} {v!r} is not one of {', '.join(allowed)}")
     return text
+
+
+def _number(raw: _Raw, column: str, what: str, allow_blank: bool = False) -> pd.Series:
+    """A numeric column: blank (unless allowed), non-numbers and inf/nan are problems."""
+    text = _strip(raw, column)
+    # pandas parses only ASCII digits, and reads "inf" and "nan" as numbers: reject those
+    value = pd.to_numeric(text.where(text.str.isascii()), errors="coerce")
+    blank = text == ""
+    if not allow_blank:
+        raw.add(blank, column, f"blank {what}")
+    raw.add(~blank & value.isna(), column, lambda v: f"{what} {v!r} is not a number")
+    infinite = value.notna() & ~np.isfinite(value)
+    raw.add(infinite, column, lambda v: f"{what} {v!r} is not a finite number")
+    return value.where(~infinite).astype(float)
 
 
 def _dedupe_warning(raw: _Raw, dup: np.ndarray, key_cols: list[str], keep_line: np.ndarray) -> None:
@@ -219,7 +461,75 @@ def _dedupe_warning(raw: _Raw, dup: np.ndarray, key_cols: list[str], keep_line: 
                                        f"({', '.join(key_cols)}); collapsed"})
 
 
+def _check_duplicates(raw: _Raw, frame: pd.DataFrame, bad: np.ndarray, keys: list[str],
+                      value: str, describe: Callable[[pd.DataFrame], pd.Series]) -> np.ndarray:
+    """Conflicting duplicates are errors; exact duplicates are collapsed with a warning.
+
+    Vectorised: rows get a group code per key, the number of distinct values per group comes
+    from one sort, and each conflicting row's message names the other lines of its group.
+    ``describe(rows)`` gives the text before " is <value> here" for each conflicting row.
+    Returns the rows to drop (conflicts and the collapsed copies).
+    """
+    drop = np.zeros(len(frame), dtype=bool)
+    positions = np.flatnonzero(~bad)
+    if len(positions) < 2:
+        return drop
+    ok = frame.iloc[positions]
+    codes = ok.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    size = np.bincount(codes)
+    multi = np.flatnonzero(size[codes] > 1)
+    if not len(multi):
+        return drop
+    c = codes[multi]
+    # a blank (NaN) value is a value too: two rows differing only in a blank conflict
+    v = np.nan_to_num(ok[value].to_numpy(dtype=float)[multi], nan=-np.inf)
+    order = np.lexsort((v, c))
+    cs, vs = c[order], v[order]
+    new = np.r_[True, (cs[1:] != cs[:-1]) | (vs[1:] != vs[:-1])]
+    distinct = np.bincount(cs, weights=new, minlength=len(size))
+    conflict = multi[distinct[c] > 1]
+    if len(conflict):
+        by_group = np.argsort(codes[conflict], kind="stable")
+        rows = conflict[by_group]
+        group = codes[rows]
+        lines = raw.lines[positions[rows]]
+        bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
+        heads = describe(ok.iloc[rows]).to_numpy()
+        values = ok[value].to_numpy(dtype=float)[rows]
+        reasons = []
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            members = lines[a:b]
+            for k in range(a, b):
+                others = ", ".join(str(int(x)) for x in members if x != lines[k])
+                shown = "blank" if np.isnan(values[k]) else f"{values[k]:g}"
+                reasons.append(f"conflicting duplicate: {heads[k]} is {shown} here but differs "
+                               f"on line(s) {others}")
+        raw.add_rows(positions[rows], value, reasons)
+        drop[positions[conflict]] = True
+    exact_groups = distinct == 1
+    _, first = np.unique(codes, return_index=True)
+    first_pos = first[codes]
+    exact = multi[exact_groups[c] & (first_pos[multi] != multi)]
+    if len(exact):
+        keep_line = np.zeros(len(frame), dtype=int)
+        keep_line[positions[exact]] = raw.lines[positions[first_pos[exact]]]
+        dup_rows = np.zeros(len(frame), dtype=bool)
+        dup_rows[positions[exact]] = True
+        _dedupe_warning(raw, dup_rows, keys, keep_line)
+        drop |= dup_rows
+    return drop
+
+
 # ---------------------------------------------------------------- tables
+
+
+def _measures(raw: _Raw, column: str = "measure") -> tuple[pd.Series, pd.Series]:
+    measure = _strip(raw, column)
+    known = measure.isin(list(_REGISTRY))
+    raw.add(measure == "", column, "blank measure")
+    raw.add((measure != "") & ~known, column,
+            lambda v: f"unknown measure {v!r}{suggest_measure(v.strip())}")
+    return measure, known
 
 
 def _validate_observations(raw: _Raw, today: dt.date) -> pd.DataFrame:
@@ -227,88 +537,100 @@ def _validate_observations(raw: _Raw, today: dt.date) -> pd.DataFrame:
         return _empty_table("observations")
     ids = _check_ids(raw)
     dates = _parse_days(raw, "date", today)
-    measure = _strip(raw, "measure")
-    known = measure.isin(list(_REGISTRY))
-    raw.add(measure == "", "measure", "blank measure")
-    raw.add((measure != "") & ~known, "measure",
-            lambda v: f"unknown measure {v!r}{suggest_measure(v)}")
-    text = _strip(raw, "score")
-    score = pd.to_numeric(text, errors="coerce")
-    raw.add(text == "", "score", "blank score")
-    raw.add((text != "") & score.isna(), "score", lambda v: f"score {v!r} is not a number")
+    measure, known = _measures(raw)
+    score = _number(raw, "score", "score")
     _check_scores(raw, measure, score, known)
-    frame = pd.DataFrame({"client_id": ids, "date": dates, "measure": measure,
-                          "score": score.astype(float)})
+    frame = pd.DataFrame({"client_id": ids, "date": dates, "measure": measure, "score": score})
     extra = [c for c in raw.frame.columns if c not in TABLES["observations"]]
     for col in extra:
         frame[col] = raw.frame[col].to_numpy()
     return frame
 
 
+def _limits(measure: pd.Series, key: Callable) -> pd.Series:
+    spec = {n: key(m) for n, m in _REGISTRY.items()}
+    return measure.map(spec).astype(float)
+
+
+def _check_range_and_step(raw: _Raw, column: str, measure: pd.Series, value: pd.Series,
+                          valid: pd.Series, lo: pd.Series, hi: pd.Series, step: pd.Series,
+                          what: Callable[[str], str]) -> None:
+    """Range and step per measure, vectorised by looking the limits up for every row.
+
+    ``what(measure)`` names the thing checked in messages, e.g. "PHQ-9" or "PHQ-9 items".
+    A measure with no maximum gets :data:`UNBOUNDED_MAX` as a plausibility bound.
+    """
+    text = raw.frame[column]
+    bounded = np.isfinite(hi)
+    out = valid & ((value < lo) | (value > hi))
+    idx = np.flatnonzero(out.to_numpy())
+    raw.add_rows(idx, column, [f"{column} {shorten(text.iloc[i].strip())} out of range "
+                               f"{_span(lo.iloc[i], hi.iloc[i])} for {what(measure.iloc[i])}"
+                               for i in idx])
+    huge = valid & ~bounded & (value > UNBOUNDED_MAX)
+    idx = np.flatnonzero(huge.to_numpy())
+    raw.add_rows(idx, column, [f"{column} {shorten(text.iloc[i].strip())} is implausibly large "
+                               f"for {what(measure.iloc[i])} (no maximum in the registry; "
+                               f"above {UNBOUNDED_MAX})" for i in idx])
+    units = (value - lo) / step.where(step > 0)
+    off = valid & ~out & ~huge & (step > 0) & ((units - units.round()).abs() > 1e-6)
+    idx = np.flatnonzero(off.to_numpy())
+    raw.add_rows(idx, column, [
+        f"{column} {shorten(text.iloc[i].strip())} is not on the step of {what(measure.iloc[i])} "
+        f"(must be {'a whole number' if step.iloc[i] == 1 else f'a multiple of {step.iloc[i]:g}'})"
+        for i in idx])
+
+
+def _span(lo: float, hi: float) -> str:
+    return f"{lo:g}–{hi:g}" if np.isfinite(hi) else f"{lo:g} or more"
+
+
 def _check_scores(raw: _Raw, measure: pd.Series, score: pd.Series, known: pd.Series) -> None:
-    """Range and step per measure, vectorised by looking the limits up for every row."""
-    spec = {n: (m.min, m.max, m.step or 0.0) for n, m in _REGISTRY.items()}
-    lo = measure.map(lambda n: spec.get(n, (np.nan,) * 3)[0]).astype(float)
-    hi = measure.map(lambda n: spec.get(n, (np.nan,) * 3)[1]).astype(float)
-    step = measure.map(lambda n: spec.get(n, (np.nan,) * 3)[2]).astype(float)
-    valid = known & score.notna()
-    out = valid & ((score < lo) | (score > hi))
-
-    def range_reason(i: int) -> str:
-        m = _REGISTRY[measure.iloc[i]]
-        top = "" if np.isinf(m.max) else f"{m.max:g}"
-        return f"score {raw.frame['score'].iloc[i].strip()} out of range {m.min:g}–{top} for {m.name}"
-
-    for i in np.flatnonzero(out.to_numpy()):
-        raw.add(_one(len(score), i), "score", range_reason(i))
-    units = (score - lo) / step.where(step > 0)
-    off_step = valid & ~out & (step > 0) & ((units - units.round()).abs() > 1e-6)
-    for i in np.flatnonzero(off_step.to_numpy()):
-        m = _REGISTRY[measure.iloc[i]]
-        what = "a whole number" if m.step == 1 else f"a multiple of {m.step:g}"
-        raw.add(_one(len(score), i), "score",
-                f"score {raw.frame['score'].iloc[i].strip()} is not on the step of {m.name} "
-                f"(must be {what})")
+    _check_range_and_step(raw, "score", measure, score, known & score.notna(),
+                          _limits(measure, lambda m: m.min), _limits(measure, lambda m: m.max),
+                          _limits(measure, lambda m: m.step or 0.0), str)
 
 
-def _one(n: int, i: int) -> np.ndarray:
-    mask = np.zeros(n, dtype=bool)
-    mask[i] = True
-    return mask
+def _describe_observation(rows: pd.DataFrame) -> pd.Series:
+    return (rows["measure"] + " for client " + rows["client_id"] + " on "
+            + rows["date"].dt.strftime("%Y-%m-%d"))
 
 
-def _check_duplicate_observations(raw: _Raw, frame: pd.DataFrame, bad: np.ndarray) -> np.ndarray:
-    """Conflicting duplicates are errors; exact duplicates are collapsed with a warning."""
-    keys = ["client_id", "date", "measure"]
-    ok = frame[~bad]
-    grouped = ok.groupby(keys, sort=False, dropna=False)["score"]
-    size = grouped.transform("size")
-    multi = size > 1
-    drop = np.zeros(len(frame), dtype=bool)
-    if not multi.any():
-        return drop
-    n_distinct = grouped.transform("nunique")
-    first_pos = pd.Series(np.arange(len(frame))[~bad], index=ok.index).groupby(
-        [ok[k] for k in keys], sort=False, dropna=False).transform("first")
-    conflict = (multi & (n_distinct > 1)).to_numpy()
-    positions = np.flatnonzero(~bad)
-    for p in positions[conflict]:
-        row = frame.iloc[p]
-        same = positions[conflict][(frame.iloc[positions[conflict]][keys] == row[keys]).all(axis=1)
-                                   .to_numpy()]
-        others = [int(raw.lines[q]) for q in same if q != p]
-        raw.add(_one(len(frame), p), "score",
-                f"conflicting duplicate: {row['measure']} for client {row['client_id']} on "
-                f"{row['date']:%Y-%m-%d} is {row['score']:g} here but differs on line(s) "
-                f"{', '.join(map(str, others))}")
-        drop[p] = True
-    exact = (multi & (n_distinct == 1)).to_numpy() & (first_pos.to_numpy() != positions)
-    dup_rows = np.zeros(len(frame), dtype=bool)
-    dup_rows[positions[exact]] = True
-    keep_line = np.zeros(len(frame), dtype=int)
-    keep_line[positions] = raw.lines[first_pos.to_numpy()]
-    _dedupe_warning(raw, dup_rows, keys, keep_line)
-    return drop | dup_rows
+def _describe_item(rows: pd.DataFrame) -> pd.Series:
+    return (rows["measure"] + " item " + rows["item"].map("{:g}".format) + " for client "
+            + rows["client_id"] + " on " + rows["date"].dt.strftime("%Y-%m-%d"))
+
+
+def _validate_items(raw: _Raw, today: dt.date) -> pd.DataFrame:
+    """Item responses: each item's number and range come from the registry."""
+    if not _check_columns(raw, "items"):
+        return _empty_table("items")
+    ids = _check_ids(raw)
+    dates = _parse_days(raw, "date", today)
+    measure, known = _measures(raw)
+    n_items = _limits(measure, lambda m: m.items or np.nan)
+    has_items = known & n_items.notna()
+    raw.add(known & ~has_items, "measure",
+            lambda v: f"measure {v.strip()!r} has no item-level definition in the registry "
+                      "(no 'items' field)")
+    item_text = _strip(raw, "item")
+    whole = item_text.str.match(_WHOLE)
+    item = pd.to_numeric(item_text.where(whole), errors="coerce")
+    raw.add(item_text == "", "item", "blank item")
+    raw.add((item_text != "") & ~whole, "item",
+            lambda v: f"item {v!r} is not a whole number (items are numbered from 1)")
+    out = has_items & item.notna() & ((item < 1) | (item > n_items))
+    idx = np.flatnonzero(out.to_numpy())
+    raw.add_rows(idx, "item", [f"item {item_text.iloc[i]} is out of range 1–{n_items.iloc[i]:g} "
+                               f"for {measure.iloc[i]}" for i in idx])
+    # a blank response is an unanswered item: kept as NaN, and prorated like a missing item
+    response = _number(raw, "response", "response", allow_blank=True)
+    _check_range_and_step(raw, "response", measure, response, has_items & response.notna(),
+                          _limits(measure, lambda m: np.nan if m.item_min is None else m.item_min),
+                          _limits(measure, lambda m: np.nan if m.item_max is None else m.item_max),
+                          _limits(measure, lambda m: m.step or 0.0), lambda m: f"{m} items")
+    return pd.DataFrame({"client_id": ids, "date": dates, "measure": measure,
+                         "item": item.astype(float), "response": response})
 
 
 def _validate_clients(raw: _Raw, today: dt.date) -> pd.DataFrame:
@@ -316,10 +638,11 @@ def _validate_clients(raw: _Raw, today: dt.date) -> pd.DataFrame:
         return _empty_table("clients")
     ids = _check_ids(raw)
     repeated = ids.duplicated(keep="first") & (ids != "")
-    first_line = pd.Series(raw.lines, index=ids.index).groupby(ids).transform("first")
-    for i in np.flatnonzero(repeated.to_numpy()):
-        raw.add(_one(len(ids), i), "client_id",
-                f"client_id {ids.iloc[i]!r} is listed again (first on line {first_line.iloc[i]})")
+    if repeated.any():
+        first_line = pd.Series(raw.lines, index=ids.index).groupby(ids).transform("first")
+        idx = np.flatnonzero(repeated.to_numpy())
+        raw.add_rows(idx, "client_id", [f"client_id {shorten(ids.iloc[i])!r} is listed again "
+                                        f"(first on line {first_line.iloc[i]})" for i in idx])
     therapist = _check_ids(raw, "therapist_id")
     start = _parse_days(raw, "start_date", today)
     if "end_date" in raw.frame:
@@ -347,18 +670,31 @@ def _validate_sessions(raw: _Raw, today: dt.date) -> pd.DataFrame:
     raw.add(~yes & ~no, "attended",
             lambda v: f"attended {v!r} is not true/false (also accepted: yes/no, 1/0)")
     kind = _check_choice(raw, "kind", SESSION_KINDS)
+    if "duration_minutes" in raw.frame:
+        minutes = _number(raw, "duration_minutes", "duration_minutes", allow_blank=True)
+        raw.add(minutes.notna() & (minutes <= 0), "duration_minutes",
+                lambda v: f"duration_minutes {v.strip()} is not positive")
+        raw.add(minutes > MAX_SESSION_MINUTES, "duration_minutes",
+                lambda v: f"duration_minutes {v.strip()} is implausibly long "
+                          f"(more than {MAX_SESSION_MINUTES} minutes)")
+    else:
+        minutes = pd.Series(np.nan, index=ids.index, dtype=float)
     return pd.DataFrame({"client_id": ids, "date": dates, "attended": yes.to_numpy(),
-                         "kind": kind})
+                         "kind": kind, "duration_minutes": minutes})
 
 
 def _empty_table(table: str) -> pd.DataFrame:
     dtypes = {"date": "datetime64[ns]", "start_date": "datetime64[ns]",
-              "end_date": "datetime64[ns]", "score": float, "attended": bool}
+              "end_date": "datetime64[ns]", "score": float, "attended": bool,
+              "duration_minutes": float, "item": "int64", "response": float}
     return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "str")) for c in TABLES[table]})
 
 
 _VALIDATORS = {"observations": _validate_observations, "clients": _validate_clients,
-               "sessions": _validate_sessions}
+               "sessions": _validate_sessions, "items": _validate_items}
+_DUPLICATE_KEYS = {"observations": (["client_id", "date", "measure"], "score",
+                                    _describe_observation),
+                   "items": (["client_id", "date", "measure", "item"], "response", _describe_item)}
 
 
 def _problem_frame(problems: list[dict]) -> pd.DataFrame:
@@ -367,18 +703,23 @@ def _problem_frame(problems: list[dict]) -> pd.DataFrame:
     return table
 
 
-def _read_table(src: Source, table: str, today: dt.date | None
+def _read_table(src: Source, table: str, today: dt.date | None, date_format: str | None = None
                 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Validated rows, the problems table, and the line number of each kept row."""
-    raw = _read_raw(src, table)
+    raw = _read_raw(src, table, date_format)
     frame = _VALIDATORS[table](raw, today or dt.date.today())
+    if len(frame):
+        _check_control_characters(raw, table)
     bad_lines = {p["line"] for p in raw.problems if p["severity"] == "error"}
     bad = np.isin(raw.lines, list(bad_lines)) if len(frame) else np.zeros(0, bool)
-    if table == "observations" and len(frame):
-        bad = bad | _check_duplicate_observations(raw, frame, bad)
+    if table in _DUPLICATE_KEYS and len(frame):
+        keys, value, describe = _DUPLICATE_KEYS[table]
+        bad = bad | _check_duplicates(raw, frame, bad, keys, value, describe)
     keep = ~bad
     lines = raw.lines[keep] if len(frame) else np.zeros(0, int)
     frame = frame[keep].reset_index(drop=True) if len(frame) else frame
+    if table == "items" and len(frame):
+        frame["item"] = frame["item"].astype("int64")
     return frame, _problem_frame(raw.problems), lines
 
 
@@ -391,8 +732,8 @@ def _finish(frame: pd.DataFrame, problems: pd.DataFrame, errors: Errors):
         raise DataValidationError(problems)
     warned = problems[problems["severity"] == "warning"]
     if len(warned):
-        warnings.warn("\n".join(format_problem(r) for _, r in warned.iterrows()),
-                      DataValidationWarning, stacklevel=3)
+        text = "\n".join(line.removeprefix("warning: ") for line in summarise_problems(warned))
+        warnings.warn(text, DataValidationWarning, stacklevel=3)
     if len(problems):
         # plain records, not a DataFrame, so the result still serialises (Parquet, JSON)
         frame.attrs["problems"] = [
@@ -401,13 +742,7 @@ def _finish(frame: pd.DataFrame, problems: pd.DataFrame, errors: Errors):
     return frame
 
 
-def read_observations(src: Source, *, errors: Errors = "raise",
-                      today: dt.date | None = None):
-    """Read and validate the long observations table.
-
-    Columns ``client_id``, ``date`` (ISO day), ``measure`` (a registry name) and ``score``.
-    Questionnaire totals and daily diary fields are all measures in this one table.
-
+_READER_PARAMETERS = """
     Parameters
     ----------
     src : path or DataFrame
@@ -418,7 +753,19 @@ def read_observations(src: Source, *, errors: Errors = "raise",
         ``problems``.
     today : date, optional
         The day after which dates count as "in the future" (default: today).
+    date_format : str, optional
+        A ``strptime`` format for dates that are not ISO days, e.g. ``"%d/%m/%Y"``. ISO days
+        (``YYYY-MM-DD``) are always accepted; by default they are the only form.
+"""
 
+
+def read_observations(src: Source, *, errors: Errors = "raise", today: dt.date | None = None,
+                      date_format: str | None = None):
+    """Read and validate the long observations table.
+
+    Columns ``client_id``, ``date`` (ISO day), ``measure`` (a registry name) and ``score``.
+    Questionnaire totals and daily diary fields are all measures in this one table.
+    {parameters}
     Returns
     -------
     DataFrame
@@ -430,8 +777,8 @@ def read_observations(src: Source, *, errors: Errors = "raise",
     Examples
     --------
     >>> import pandas as pd
-    >>> obs = pd.DataFrame({"client_id": ["00123", "00123"], "date": ["2024-01-08", "2024-01-15"],
-    ...                     "measure": ["PHQ-9", "PHQ-9"], "score": [18, 12]})
+    >>> obs = pd.DataFrame({{"client_id": ["00123", "00123"], "date": ["2024-01-08", "2024-01-15"],
+    ...                     "measure": ["PHQ-9", "PHQ-9"], "score": [18, 12]}})
     >>> read_observations(obs)
       client_id       date measure  score
     0     00123 2024-01-08   PHQ-9   18.0
@@ -441,17 +788,18 @@ def read_observations(src: Source, *, errors: Errors = "raise",
     >>> print(problems_to_text(problems))
     observations (DataFrame) line 3: score 31 out of range 0–27 for PHQ-9
     """
-    frame, problems, _ = _read_table(src, "observations", today)
+    frame, problems, _ = _read_table(src, "observations", today, date_format)
     return _finish(frame, problems, errors)
 
 
-def read_clients(src: Source, *, errors: Errors = "raise", today: dt.date | None = None):
+def read_clients(src: Source, *, errors: Errors = "raise", today: dt.date | None = None,
+                 date_format: str | None = None):
     """Read and validate the clients table.
 
     Columns ``client_id``, ``therapist_id``, ``start_date``, optional ``end_date``, ``status``
     (active/finished/dropped), ``problem`` (e.g. depression, gad, social_anxiety) and
-    ``session_frequency`` (weekly/fortnightly/monthly). ``errors`` and ``today`` as in
-    :func:`read_observations`. A client listed twice is an error.
+    ``session_frequency`` (weekly/fortnightly/monthly). ``errors``, ``today`` and
+    ``date_format`` as in :func:`read_observations`. A client listed twice is an error.
 
     Examples
     --------
@@ -463,33 +811,78 @@ def read_clients(src: Source, *, errors: Errors = "raise", today: dt.date | None
       client_id start_date end_date  status
     0         a 2024-01-08      NaT  active
     """
-    frame, problems, _ = _read_table(src, "clients", today)
+    frame, problems, _ = _read_table(src, "clients", today, date_format)
     return _finish(frame, problems, errors)
 
 
-def read_sessions(src: Source, *, errors: Errors = "raise", today: dt.date | None = None):
+def read_sessions(src: Source, *, errors: Errors = "raise", today: dt.date | None = None,
+                  date_format: str | None = None):
     """Read and validate the sessions table.
 
-    Columns ``client_id``, ``date``, ``attended`` (true/false; yes/no and 1/0 are accepted) and
-    ``kind`` (assessment/treatment/follow_up). A header with no rows is valid (no sessions yet).
-    ``errors`` and ``today`` as in :func:`read_observations`.
+    Columns ``client_id``, ``date``, ``attended`` (true/false; yes/no and 1/0 are accepted),
+    ``kind`` (assessment/treatment/follow_up) and the optional ``duration_minutes`` (a positive
+    number up to :data:`MAX_SESSION_MINUTES`; blank or an absent column gives NaN). A header
+    with no rows is valid (no sessions yet). ``errors``, ``today`` and ``date_format`` as in
+    :func:`read_observations`.
 
     Examples
     --------
     >>> import pandas as pd
     >>> s = pd.DataFrame({"client_id": ["a"], "date": ["2024-01-08"], "attended": ["yes"],
-    ...                   "kind": ["assessment"]})
+    ...                   "kind": ["assessment"], "duration_minutes": ["50"]})
     >>> read_sessions(s)
-      client_id       date  attended        kind
-    0         a 2024-01-08      True  assessment
+      client_id       date  attended        kind  duration_minutes
+    0         a 2024-01-08      True  assessment              50.0
     """
-    frame, problems, _ = _read_table(src, "sessions", today)
+    frame, problems, _ = _read_table(src, "sessions", today, date_format)
     return _finish(frame, problems, errors)
 
 
-def _find_table(folder: Path, table: str) -> Path:
+def read_items(src: Source, *, errors: Errors = "raise", today: dt.date | None = None,
+               date_format: str | None = None):
+    """Read and validate the item-level table: one row per answered item.
+
+    Columns ``client_id``, ``date``, ``measure`` (a registry name with an item-level definition,
+    e.g. ``PHQ-9``), ``item`` (1-based item number, at most the measure's ``items``) and
+    ``response`` (within the measure's ``item_min``–``item_max``, on its step; blank means the
+    item was not answered and gives NaN). The same client, date, measure and item twice with
+    different responses is a conflicting duplicate (an error on every such row); exact
+    duplicates are collapsed with a warning. Totals are checked against ``observations`` and
+    derived from the items by :func:`load_data`, which sees both tables.
+    {parameters}
+    Returns
+    -------
+    DataFrame
+        ``client_id`` (string), ``date`` (datetime64), ``measure`` (string), ``item`` (int64),
+        ``response`` (float).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> items = pd.DataFrame({{"client_id": "a", "date": "2024-01-08", "measure": "PHQ-9",
+    ...                       "item": [1, 2, 9], "response": [3, 2, 1]}})
+    >>> read_items(items)
+      client_id       date measure  item  response
+    0         a 2024-01-08   PHQ-9     1       3.0
+    1         a 2024-01-08   PHQ-9     2       2.0
+    2         a 2024-01-08   PHQ-9     9       1.0
+    >>> _, problems = read_items(items.assign(item=[1, 2, 10]), errors="report")
+    >>> print(problems_to_text(problems))
+    items (DataFrame) line 4: item 10 is out of range 1–9 for PHQ-9
+    """
+    frame, problems, _ = _read_table(src, "items", today, date_format)
+    return _finish(frame, problems, errors)
+
+
+read_observations.__doc__ = read_observations.__doc__.format(parameters=_READER_PARAMETERS)
+read_items.__doc__ = read_items.__doc__.format(parameters=_READER_PARAMETERS)
+
+
+def _find_table(folder: Path, table: str, required: bool = True) -> Path | None:
     found = [folder / f"{table}{ext}" for ext in EXTENSIONS if (folder / f"{table}{ext}").exists()]
     if not found:
+        if not required:
+            return None
         raise FileNotFoundError(f"{folder}: no {table}.csv, {table}.parquet or {table}.xlsx")
     if len(found) > 1:
         raise ValueError(f"{folder}: more than one {table} file ({', '.join(p.name for p in found)});"
@@ -500,33 +893,135 @@ def _find_table(folder: Path, table: str) -> Path:
 def _unknown_clients(frame: pd.DataFrame, lines: np.ndarray, file: str,
                      known: set[str]) -> tuple[np.ndarray, list[dict]]:
     unknown = ~frame["client_id"].isin(known).to_numpy()
-    problems = [{"file": file, "line": int(lines[i]), "column": "client_id",
-                 "value": frame["client_id"].iloc[i], "severity": "error",
-                 "reason": f"client_id {frame['client_id'].iloc[i]!r} is not in the clients table"}
-                for i in np.flatnonzero(unknown)]
+    ids = frame["client_id"].to_numpy()[unknown]
+    # an ID that lost its leading zeros to a spreadsheet ('123' where clients has '00123')
+    padded: dict[str, str] = {}
+    if any(str(i).isdigit() for i in ids):
+        padded = {k.lstrip("0"): k for k in known if k[:1] == "0" and k.isdigit()}
+    problems = []
+    for i, cid in zip(np.flatnonzero(unknown), ids, strict=True):
+        reason = f"client_id {shorten(cid)!r} is not in the clients table"
+        match = padded.get(str(cid).lstrip("0")) if str(cid).isdigit() else None
+        if match is not None:
+            reason += (f"; did it lose its leading zeros? The clients table has {match!r} "
+                       "(keep IDs as text when a spreadsheet saves them)")
+        problems.append({"file": file, "line": int(lines[i]), "column": "client_id",
+                         "value": shorten(cid, 200), "severity": "error", "reason": reason})
     return unknown, problems
 
 
-def load_data(folder: str | Path, *, errors: Errors = "raise",
-              today: dt.date | None = None) -> ClinicData:
-    """Read and validate a data folder: observations, clients and sessions.
+def _line_text(lines: np.ndarray) -> str:
+    """``line 4``, ``lines 2–10`` or ``lines 2, 5, 9``."""
+    lines = np.sort(np.asarray(lines, dtype=int))
+    if len(lines) == 1:
+        return f"line {lines[0]}"
+    if lines[-1] - lines[0] + 1 == len(lines):
+        return f"lines {lines[0]}–{lines[-1]}"
+    shown = ", ".join(map(str, lines[:8]))
+    return f"lines {shown}{', …' if len(lines) > 8 else ''}"
 
-    Besides each table's own checks, observations and sessions must refer to clients listed in
-    the clients table. ``errors="raise"`` raises one :class:`DataValidationError` listing every
-    problem in every file; ``errors="report"`` returns the valid rows with all problems in
-    ``.problems``.
+
+def _item_totals(items: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per administration (client, date, measure) with its total by :func:`score_items`,
+    and each item row's administration number. Vectorised per measure, not per client."""
+    keys = ["client_id", "date", "measure"]
+    code = items.groupby(keys, sort=False).ngroup().to_numpy()
+    _, first = np.unique(code, return_index=True)
+    admin = items.iloc[first][keys].reset_index(drop=True)
+    scored = []
+    for name in admin["measure"].unique():
+        m = _REGISTRY[name]
+        which = np.flatnonzero((admin["measure"] == name).to_numpy())
+        rows = np.flatnonzero(np.isin(code, which))
+        grid = np.full((len(which), m.items), np.nan)
+        grid[np.searchsorted(which, code[rows]), items["item"].to_numpy()[rows] - 1] = \
+            items["response"].to_numpy(dtype=float)[rows]
+        cols = [f"item{i}" for i in range(1, m.items + 1)]
+        part = score_items(pd.DataFrame(grid, columns=cols, index=which), name, item_columns=cols)
+        scored.append(part[["score", "n_missing", "prorated", "reason"]])
+    return admin.join(pd.concat(scored).sort_index()), code
+
+
+def _reconcile_items(obs: pd.DataFrame, obs_lines: np.ndarray, obs_file: str,
+                     items: pd.DataFrame, item_lines: np.ndarray, items_file: str):
+    """Check observed totals against their items, and derive the totals that only items give.
+
+    Returns the observation rows and item rows to reject, the problems, and the derived rows.
+    """
+    admin, code = _item_totals(items)
+    keys = ["client_id", "date", "measure"]
+    matched = admin.merge(obs[keys].assign(_pos=np.arange(len(obs))), on=keys, how="left")
+    pos = matched["_pos"].to_numpy(dtype=float)
+    has_obs = ~np.isnan(pos)
+    observed = np.full(len(admin), np.nan)
+    observed[has_obs] = obs["score"].to_numpy(dtype=float)[pos[has_obs].astype(int)]
+    total = admin["score"].to_numpy(dtype=float)
+    disagree = has_obs & ~np.isnan(total) & (np.abs(observed - total) > 1e-9)
+    obs_drop = np.zeros(len(obs), dtype=bool)
+    items_drop = np.zeros(len(items), dtype=bool)
+    problems: list[dict] = []
+    days = admin["date"].dt.strftime("%Y-%m-%d").to_numpy()
+    for a in np.flatnonzero(disagree):
+        rows = np.flatnonzero(code == a)
+        p = int(pos[a])
+        what = f"{admin['measure'].iat[a]} for client {admin['client_id'].iat[a]} on {days[a]}"
+        rule = (f"prorated, {admin['n_missing'].iat[a]} item(s) missing"
+                if admin["prorated"].iat[a] else "the sum of the items")
+        items_where = f"{items_file} {_line_text(item_lines[rows])}"
+        problems.append({"file": obs_file, "line": int(obs_lines[p]), "column": "score",
+                         "value": f"{observed[a]:g}", "severity": "error",
+                         "reason": f"total {observed[a]:g} of {what} disagrees with its items: "
+                                   f"{items_where} give {total[a]:g} ({rule})"})
+        for r in rows:
+            problems.append({"file": items_file, "line": int(item_lines[r]), "column": "response",
+                             "value": f"{items['response'].iat[r]:g}", "severity": "error",
+                             "reason": f"items of {what} give {total[a]:g} ({rule}), but "
+                                       f"{obs_file} line {int(obs_lines[p])} has the total "
+                                       f"{observed[a]:g}"})
+        obs_drop[p] = True
+        items_drop[rows] = True
+    lost = ~has_obs & np.isnan(total)
+    for a in np.flatnonzero(lost):
+        rows = np.flatnonzero(code == a)
+        what = f"{admin['measure'].iat[a]} for client {admin['client_id'].iat[a]} on {days[a]}"
+        problems.append({"file": items_file, "line": int(item_lines[rows].min()),
+                         "column": "response", "value": "", "severity": "warning",
+                         "reason": f"no total derived for {what}: {admin['reason'].iat[a]} "
+                                   f"({items_file} {_line_text(item_lines[rows])})"})
+    derive = ~has_obs & ~np.isnan(total)
+    derived = admin.loc[derive, keys + ["score"]].assign(derived=True)
+    return obs_drop, items_drop, problems, derived
+
+
+def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | None = None,
+              date_format: str | None = None) -> ClinicData:
+    """Read and validate a data folder: observations, clients, sessions and optional items.
+
+    Besides each table's own checks, observations, sessions and items must refer to clients
+    listed in the clients table (an ID that lost its leading zeros gets a hint). Where items and
+    an observed total share a client, date and measure, the total must equal what
+    :func:`score_items` gives (the item sum, or the prorated total under the registry's
+    missing-item rule); a disagreement is an error on the total's line and on each item's line.
+    Where only items exist, the total is derived with :func:`score_items` and added to the
+    observations with ``derived`` true. ``errors="raise"`` raises one
+    :class:`DataValidationError` listing every problem in every file; ``errors="report"``
+    returns the valid rows with all problems in ``.problems``.
 
     Parameters
     ----------
     folder : str or Path
-        Holds ``observations``, ``clients`` and ``sessions`` as ``.csv``, ``.parquet`` or
-        ``.xlsx`` (one format per table).
+        Holds ``observations``, ``clients`` and ``sessions`` and, optionally, ``items`` as
+        ``.csv``, ``.parquet`` or ``.xlsx`` (one format per table).
+    errors, today, date_format
+        As in :func:`read_observations`; ``date_format`` applies to every table.
 
     Returns
     -------
     ClinicData
-        With ``.observations``, ``.clients``, ``.sessions`` and ``.problems``; it also unpacks as
-        ``obs, clients, sessions = load_data(folder)``.
+        With ``.observations``, ``.clients``, ``.sessions``, ``.items`` (empty, with its
+        columns, when the folder has no items table) and ``.problems``; it also unpacks as
+        ``obs, clients, sessions = load_data(folder)``. When the folder has items,
+        ``observations`` has a boolean ``derived`` column (true for totals derived from items).
 
     Examples
     --------
@@ -537,34 +1032,61 @@ def load_data(folder: str | Path, *, errors: Errors = "raise",
     ...     data = load_data(d)
     >>> sorted(data.clients["client_id"])[:2]
     ['C001', 'C002']
+    >>> list(data.items.columns)
+    ['client_id', 'date', 'measure', 'item', 'response']
     """
+    if "://" in str(folder):  # a database URL (sqlite:///clinic.db, postgresql+psycopg://...)
+        from .ingest.sql import load_sql
+        return load_sql(str(folder), errors=errors, today=today)
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
     tables, all_problems = {}, []
     for table in TABLES:
-        path = _find_table(folder, table)
-        frame, problems, lines = _read_table(path, table, today)
+        path = _find_table(folder, table, required=table not in OPTIONAL_TABLES)
+        if path is None:
+            tables[table] = (_empty_table(table), np.zeros(0, dtype=int), f"{table}.csv")
+            continue
+        frame, problems, lines = _read_table(path, table, today, date_format)
         tables[table] = (frame, lines, path.name)
         all_problems.append(problems)
     known = set(tables["clients"][0]["client_id"])
-    for table in ("observations", "sessions"):
+    for table in ("observations", "sessions", "items"):
         frame, lines, name = tables[table]
         unknown, problems = _unknown_clients(frame, lines, name, known)
         all_problems.append(_problem_frame(problems))
         tables[table] = (frame[~unknown].reset_index(drop=True), lines[~unknown], name)
+    observations, obs_lines, obs_file = tables["observations"]
+    items, item_lines, items_file = tables["items"]
+    if len(items):
+        obs_drop, items_drop, problems, derived = _reconcile_items(
+            observations, obs_lines, obs_file, items, item_lines, items_file)
+        all_problems.append(_problem_frame(problems))
+        observations = observations[~obs_drop].assign(derived=False)
+        items = items[~items_drop].reset_index(drop=True)
+        if len(derived):
+            observations = pd.concat([observations, derived], ignore_index=True).sort_values(
+                ["client_id", "date", "measure"], kind="stable", ignore_index=True)
+        observations = observations.reset_index(drop=True)
     problems = pd.concat([p for p in all_problems if len(p)] or [_problem_frame([])],
                          ignore_index=True)
-    data = ClinicData(tables["observations"][0], tables["clients"][0], tables["sessions"][0],
-                      problems)
+    data = ClinicData(observations, tables["clients"][0], tables["sessions"][0], problems,
+                      items=items)
     if errors == "report":
         return data
     _finish(data.observations, problems, errors)
     return data
 
 
-def problems_to_text(problems: pd.DataFrame) -> str:
-    """The problems table as one line per problem, the way the CLI prints it."""
+def problems_to_text(problems: pd.DataFrame, *, group: bool = True) -> str:
+    """The problems table as text, the way the CLI prints it.
+
+    One line per problem; with ``group`` (default), three or more problems of the same kind in
+    the same file and column become one line that counts them and lists their lines (the
+    table itself still has one row per problem).
+    """
+    if group:
+        return "\n".join(summarise_problems(problems))
     lines = []
     for _, row in problems.iterrows():
         prefix = "warning: " if row["severity"] == "warning" else ""

@@ -22,14 +22,13 @@ Planted ground truth (the ``truth`` table holds the per-client values):
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .data import ClinicData
+from .data import ClinicData, write_data  # noqa: F401  (write_data: kept importable from here)
 
-__all__ = ["demo_data", "write_data", "SLEEP_EFFECT", "HOMEWORK_EFFECT", "TRAJECTORIES"]
+__all__ = ["demo_data", "SLEEP_EFFECT", "HOMEWORK_EFFECT", "TRAJECTORIES"]
 
 SLEEP_EFFECT = 0.6
 """Planted within-person effect: mood points per sleep-quality point on the previous day."""
@@ -201,26 +200,3 @@ def _diary(rng: np.random.Generator, cid: str, first: pd.Timestamp, last: pd.Tim
                 continue
             rows.append((cid, days[j], name, float(values[j])))
     return rows
-
-
-def write_data(data: ClinicData, folder: str | Path) -> Path:
-    """Write a :class:`ClinicData` as ``observations.csv``, ``clients.csv``, ``sessions.csv``.
-
-    Dates are written as ISO days. When the data carry ground truth (the demo clinic), it goes
-    to ``truth.csv`` beside them; the readers ignore that file.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tables = {"observations": data.observations, "clients": data.clients,
-              "sessions": data.sessions}
-    if data.truth is not None:
-        tables["truth"] = data.truth
-    for name, frame in tables.items():
-        out = frame.copy()
-        for col in out.columns:
-            if pd.api.types.is_datetime64_any_dtype(out[col]):
-                out[col] = out[col].dt.strftime("%Y-%m-%d")
-        if "attended" in out:
-            out["attended"] = out["attended"].map({True: "true", False: "false"})
-        out.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
-    return folder

@@ -19,9 +19,20 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Measure", "measures", "get_measure", "load_measures", "reset_measures",
-           "anxiety_measure_for", "score_items"]
+           "anxiety_measure_for", "score_items", "severity_band"]
 
 _NUMBER_FIELDS = ("min", "max", "step", "cutoff", "reliable_change", "reliability")
+
+# The TOML type of every field: a wrong type is a clear error naming the file and the field,
+# never a silent coercion ("no" is not false; "depression" is not a list of letters).
+_FIELD_TYPES = {"label": "text", "kind": "text", "better": "text", "notes": "text",
+                "min": "number", "max": "number", "step": "number", "cutoff": "number",
+                "reliable_change": "number", "reliability": "number", "item_min": "number",
+                "item_max": "number", "items": "integer", "max_missing_items": "integer",
+                "clinical_at_cutoff": "boolean", "problems": "list of text",
+                "severity_bands": "list of {low, high, label} tables",
+                "critical_items": "list of {item, description} tables",
+                "sources": "table of text"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,9 @@ class Measure:
     the cut-off counts as clinical when ``clinical_at_cutoff`` is true (PHQ-9 caseness is
     ``>= 10``; an ORS of 25 is non-clinical). ``reliable_change`` is the published threshold in
     points: a change of at least that size in the good direction is a reliable improvement.
+    ``severity_bands`` holds published ``(low, high, label)`` bands of the total score (a band
+    covers ``low <= score <= high``); ``critical_items`` holds published risk items as
+    ``(item number, description)``, e.g. PHQ-9 item 9.
     """
 
     name: str
@@ -50,6 +64,8 @@ class Measure:
     item_max: float | None = None
     max_missing_items: int = 0
     problems: tuple[str, ...] = ()
+    severity_bands: tuple[tuple[float, float, str], ...] = ()
+    critical_items: tuple[tuple[int, str], ...] = ()
     notes: str = ""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -85,22 +101,65 @@ class Measure:
         return f"clinical if {self.name} {op} {self.cutoff:g}"
 
 
-def _measure_from_toml(name: str, spec: dict[str, Any], origin: str,
-                       base: Measure | None = None) -> Measure:
-    spec = dict(spec)
-    sources = dict(base.sources) if base else {}
-    given_sources = spec.pop("sources", {})
-    known = {f.name for f in fields(Measure)} - {"name", "sources"}
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _type_ok(kind: str, v: Any) -> bool:
+    if kind == "text":
+        return isinstance(v, str)
+    if kind == "number":
+        return _is_number(v) and not math.isnan(v)
+    if kind == "integer":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if kind == "boolean":
+        return isinstance(v, bool)
+    if kind == "list of text":
+        return isinstance(v, list) and all(isinstance(x, str) for x in v)
+    if kind == "table of text":
+        return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+    if kind.startswith("list of {low"):
+        return isinstance(v, list) and all(
+            isinstance(b, dict) and set(b) == {"low", "high", "label"} and _is_number(b["low"])
+            and _is_number(b["high"]) and isinstance(b["label"], str) for b in v)
+    return isinstance(v, list) and all(  # critical items
+        isinstance(c, dict) and set(c) == {"item", "description"}
+        and isinstance(c["item"], int) and not isinstance(c["item"], bool)
+        and isinstance(c["description"], str) for c in v)
+
+
+def _check_types(name: str, spec: Any, origin: str) -> None:
+    if not isinstance(spec, dict):
+        raise ValueError(f"{origin}: {name!r} must be a table of fields ([{name}] followed by "
+                         f"key = value lines), not a {type(spec).__name__} ({spec!r:.60})")
+    known = set(_FIELD_TYPES)
     unknown = set(spec) - known
     if unknown:
         raise ValueError(f"{origin}: measure {name!r} has unknown field(s) {sorted(unknown)}; "
                          f"known fields are {sorted(known)}")
+    for key, value in spec.items():
+        kind = _FIELD_TYPES[key]
+        if not _type_ok(kind, value):
+            raise ValueError(f"{origin}: measure {name!r}, field {key!r} must be {kind}, not "
+                             f"{type(value).__name__} {value!r:.60}")
+
+
+def _measure_from_toml(name: str, spec: dict[str, Any], origin: str,
+                       base: Measure | None = None) -> Measure:
+    _check_types(name, spec, origin)
+    spec = dict(spec)
+    sources = dict(base.sources) if base else {}
+    given_sources = spec.pop("sources", {})
     for key in spec:
         # a number given without a citation is attributed to the file that gave it
         sources[key] = given_sources.get(key, f"set in {origin}")
     sources.update(given_sources)
     if "problems" in spec:
         spec["problems"] = tuple(spec["problems"])
+    if "severity_bands" in spec:
+        spec["severity_bands"] = tuple((b["low"], b["high"], b["label"]) for b in spec["severity_bands"])
+    if "critical_items" in spec:
+        spec["critical_items"] = tuple((c["item"], c["description"]) for c in spec["critical_items"])
     if "max" not in spec and base is None:
         spec["max"] = math.inf
     if base is not None:
@@ -131,6 +190,20 @@ def _check_measure(m: Measure, origin: str) -> None:
         raise ValueError(f"{where}: reliability must lie in (0, 1], not {m.reliability}")
     if m.reliable_change is not None and m.reliable_change <= 0:
         raise ValueError(f"{where}: reliable_change must be positive, not {m.reliable_change}")
+    if m.kind not in ("questionnaire", "diary"):
+        raise ValueError(f"{where}: kind must be 'questionnaire' or 'diary', not {m.kind!r}")
+    for lo, hi, label in m.severity_bands:
+        if not m.min <= lo <= hi <= m.max:
+            raise ValueError(f"{where}: severity band {label!r} ({lo}-{hi}) must lie within "
+                             f"{m.min}-{m.max} with low <= high")
+    for (_, hi, a), (lo, _, b) in zip(m.severity_bands, m.severity_bands[1:], strict=False):
+        if lo <= hi:
+            raise ValueError(f"{where}: severity bands {a!r} and {b!r} overlap or are out of "
+                             "order; list them lowest first")
+    for item, _ in m.critical_items:
+        if m.items is None or not 1 <= item <= m.items:
+            raise ValueError(f"{where}: critical item {item} is not one of the measure's "
+                             f"{m.items or 0} items")
 
 
 def _read_toml(path: Path | str, text: str | None = None) -> dict[str, Any]:
@@ -232,13 +305,60 @@ def measures() -> pd.DataFrame:
     for m in _REGISTRY.values():
         row = {f.name: getattr(m, f.name) for f in fields(Measure) if f.name != "sources"}
         row["problems"] = ", ".join(m.problems)
-        for key in _NUMBER_FIELDS + ("max_missing_items",):
+        row["severity_bands"] = "; ".join(f"{lo:g}-{hi:g} {label}" for lo, hi, label in m.severity_bands)
+        row["critical_items"] = "; ".join(f"item {i}: {d}" for i, d in m.critical_items)
+        for key in _NUMBER_FIELDS + ("max_missing_items", "severity_bands", "critical_items"):
             row[f"source_{key}"] = m.sources.get("range" if key in ("min", "max", "step") else key)
         rows.append(row)
     table = pd.DataFrame(rows).set_index("name")
     for col in _NUMBER_FIELDS + ("item_min", "item_max"):
         table[col] = table[col].astype(float)
     return table
+
+
+def severity_band(scores: Any, measure: str) -> np.ndarray:
+    """The published severity band of each total score, e.g. ``"moderately severe"``.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        Total scores on ``measure``.
+    measure : str
+        Registry name; its ``severity_bands`` give the bands (``low <= score <= high``).
+
+    Returns
+    -------
+    ndarray of object
+        One label per score; ``None`` where the score is missing, falls in no band, or the
+        measure has no published bands (e.g. ORS, PCL-5).
+
+    Notes
+    -----
+    Bands come from the registry with their source (``pk.measures()["source_severity_bands"]``):
+    PHQ-9 after Kroenke, Spitzer & Williams (2001), GAD-7 after Spitzer et al. (2006), CORE-10
+    after Barkham et al. (2013), WSAS after Mundt et al. (2002). Extend them with
+    :func:`load_measures`.
+
+    Examples
+    --------
+    >>> severity_band([3, 9, 10, 19, 27, float("nan")], "PHQ-9").tolist()
+    ['minimal', 'mild', 'moderate', 'moderately severe', 'severe', None]
+    >>> severity_band([30.5], "ORS").tolist()
+    [None]
+    """
+    m = get_measure(measure)
+    s = np.atleast_1d(np.asarray(scores, dtype=float))
+    out = np.full(s.shape, None, dtype=object)
+    if not m.severity_bands:
+        return out
+    lows = np.array([b[0] for b in m.severity_bands], dtype=float)
+    highs = np.array([b[1] for b in m.severity_bands], dtype=float)
+    labels = np.array([b[2] for b in m.severity_bands], dtype=object)
+    idx = np.searchsorted(lows, s, side="right") - 1
+    ok = (idx >= 0) & ~np.isnan(s)
+    ok[ok] &= s[ok] <= highs[idx[ok]]
+    out[ok] = labels[idx[ok]]
+    return out
 
 
 def anxiety_measure_for(problem: str | None) -> str:

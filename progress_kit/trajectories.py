@@ -411,6 +411,47 @@ class GrowthModel:
         return self.result.summary()
 
 
+def _check_nobs_vs_random_effects(frame: pd.DataFrame, q: int, subject: str) -> None:
+    """Refuse N <= q * groups, as lme4's check.nobs.vs.nRE does by default."""
+    n_obs, n_groups = len(frame), int(frame["g"].nunique())
+    if n_obs <= q * n_groups:
+        term = "(time | subject)" if q == 2 else "(1 | subject)"
+        raise ValueError(
+            f"{n_obs} observations <= {q * n_groups} random effects ({q} per subject x {n_groups} "
+            f"subjects in {subject!r}) for the term {term}: the random-effect and residual "
+            "variances are not identifiable (lme4 check.nobs.vs.nRE). Use random_slope=False, "
+            "or subjects with at least 3 scores")
+
+
+def _fit_mixed(model: Any, reml: bool) -> Any:
+    """Fit with L-BFGS, falling back to BFGS and Powell on a singular step or no convergence.
+
+    statsmodels tries its list of optimisers only when one does not converge; a singular
+    matrix inside L-BFGS (seen near a zero variance component) raises instead, so each
+    optimiser is tried in turn here.
+    """
+    import warnings
+
+    from numpy.linalg import LinAlgError
+
+    failures = []
+    for method in ("lbfgs", "bfgs", "powell"):
+        # warnings of an attempt that is then abandoned would only confuse: keep the final one's
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = model.fit(reml=reml, method=method)
+            except LinAlgError as exc:
+                failures.append(f"{method}: {exc}")
+                continue
+        if result.converged or method == "powell":
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            return result
+        failures.append(f"{method}: did not converge")
+    raise ValueError("the mixed model could not be fitted (" + "; ".join(failures) + ")")
+
+
 def growth_model(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date",
                  value: str = "score", measure: str | None = None, random_slope: bool = True,
                  reml: bool = True, per: str = "week", alpha: float = 0.05) -> GrowthModel:
@@ -440,14 +481,23 @@ def growth_model(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
     GrowthModel
         ``.fixed``, ``.random``, ``.variance``, ``.result`` and ``.summary()``.
 
+    Raises
+    ------
+    ValueError
+        Fewer than 2 subjects, or no more observations than random effects.
+
     Notes
     -----
     Model: :math:`y_{ij} = (\\beta_0 + u_{0i}) + (\\beta_1 + u_{1i}) t_{ij} + e_{ij}`, with
     :math:`(u_{0i}, u_{1i}) \\sim N(0, G)` and :math:`e_{ij} \\sim N(0, \\sigma^2)`.
     Assumes linear individual courses, normal random effects and residuals, and data missing at
-    random. On lme4's ``sleepstudy`` (``Reaction ~ Days + (Days | Subject)``, REML) it reproduces
-    lme4: fixed effects 251.4051 and 10.4673, SEs 6.8246 and 1.5458. lme4's ``confint`` default
-    is a profile interval; the intervals here are Wald intervals.
+    random. Like lme4's default ``check.nobs.vs.nRE = "stop"``, it refuses a model with no more
+    observations than random effects (e.g. random slopes with two scores per subject): the
+    random-effect variances and the residual variance are then not identifiable, although the
+    optimiser would still report convergence. On lme4's ``sleepstudy``
+    (``Reaction ~ Days + (Days | Subject)``, REML) it reproduces lme4: fixed effects 251.4051
+    and 10.4673, SEs 6.8246 and 1.5458. lme4's ``confint`` default is a profile interval; the
+    intervals here are Wald intervals.
 
     References
     ----------
@@ -479,9 +529,10 @@ def growth_model(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
     if frame["g"].nunique() < 2:
         raise ValueError(f"subject column {subject!r} has fewer than 2 subjects; a mixed model "
                          "needs several")
+    _check_nobs_vs_random_effects(frame, 2 if random_slope else 1, subject)
     model = smf.mixedlm("y ~ t", frame, groups=frame["g"],
                         re_formula="~t" if random_slope else "~1")
-    result = model.fit(reml=reml, method=["lbfgs", "bfgs", "powell"])
+    result = _fit_mixed(model, reml)
     z = stats.norm.ppf(1 - alpha / 2)
     est = result.fe_params.to_numpy()
     se = result.bse_fe.to_numpy()

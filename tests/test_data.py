@@ -28,7 +28,9 @@ BAD_FILES = [
     ("obs_header_only.csv", read_observations,
      "obs_header_only.csv: file is empty: a header but no data rows"),
     ("obs_bad_date.csv", read_observations,
-     "obs_bad_date.csv line 2: date '05/01/2024' is not a date in the form YYYY-MM-DD"),
+     "obs_bad_date.csv line 2: date '05/01/2024' is not a date in the form YYYY-MM-DD; it looks "
+     "like DD/MM/YYYY (or MM/DD/YYYY): convert it, or use --date-format %d/%m/%Y "
+     "(date_format='%d/%m/%Y')"),
     ("obs_impossible_date.csv", read_observations,
      "obs_impossible_date.csv line 2: date '2024-02-30' is an impossible date"),
     ("obs_future_date.csv", read_observations,

@@ -92,3 +92,74 @@ def test_score_items_refuses_out_of_range_items():
     items = pd.DataFrame({f"q{i}": [4] for i in range(1, 10)})
     with pytest.raises(ValueError, match="items must be numbers from 0 to 3"):
         pk.score_items(items, "PHQ-9")
+
+
+def test_severity_bands_follow_the_published_cut_points():
+    # Kroenke et al. 2001: 5, 10, 15, 20; Spitzer et al. 2006: 5, 10, 15
+    assert pk.severity_band([0, 4, 5, 9, 10, 14, 15, 19, 20, 27], "PHQ-9").tolist() == [
+        "minimal", "minimal", "mild", "mild", "moderate", "moderate", "moderately severe",
+        "moderately severe", "severe", "severe"]
+    assert pk.severity_band([4, 5, 10, 15, 21], "GAD-7").tolist() == [
+        "minimal", "mild", "moderate", "severe", "severe"]
+    assert pk.severity_band([5, 6, 11, 25], "CORE-10").tolist() == [
+        "healthy", "low level", "mild", "severe"]
+    assert pk.severity_band([30.0, None], "ORS").tolist() == [None, None]
+    table = pk.measures()
+    has = table["severity_bands"] != ""
+    assert set(table.index[has]) == {"PHQ-9", "GAD-7", "CORE-10", "WSAS"}
+    assert table.loc[has, "source_severity_bands"].notna().all()
+
+
+def test_critical_items_are_published_risk_items():
+    assert [i for i, _ in pk.get_measure("PHQ-9").critical_items] == [9]
+    assert [i for i, _ in pk.get_measure("CORE-10").critical_items] == [6]
+    table = pk.measures()
+    has = table["critical_items"] != ""
+    assert table.loc[has, "source_critical_items"].notna().all()
+
+
+def test_bands_and_critical_items_are_toml_extensible(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[K10]\nmin = 10\nmax = 50\nstep = 1\nbetter = "lower"\nitems = 10\n'
+                    'item_min = 1\nitem_max = 5\n'
+                    'severity_bands = [{low = 10, high = 15, label = "low"}, '
+                    '{low = 16, high = 50, label = "not low"}]\n'
+                    'critical_items = [{item = 10, description = "worthless"}]\n'
+                    '[K10.sources]\nseverity_bands = "our audit"\n')
+    pk.load_measures(path)
+    assert pk.severity_band([12, 30], "K10").tolist() == ["low", "not low"]
+    assert pk.get_measure("K10").critical_items == ((10, "worthless"),)
+    assert pk.measures().loc["K10", "source_critical_items"] == f"set in {path}"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('["PHQ-9"]\nclinical_at_cutoff = "no"\n', "field 'clinical_at_cutoff' must be boolean, not str 'no'"),
+    ('["GAD-7"]\nproblems = "depression"\n', "field 'problems' must be list of text, not str"),
+    ('["PHQ-9"]\ncutoff = "10"\n', "field 'cutoff' must be number, not str"),
+    ('["PHQ-9"]\ncutoff = true\n', "field 'cutoff' must be number, not bool"),
+    ('["PHQ-9"]\nitems = 9.5\n', "field 'items' must be integer"),
+    ('["PHQ-9"]\nlabel = 3\n', "field 'label' must be text"),
+    ('["PHQ-9"]\nproblems = [1, 2]\n', "field 'problems' must be list of text"),
+    ('["PHQ-9"]\nsources = "Kroenke"\n', "field 'sources' must be table of text"),
+    ('["PHQ-9".sources]\ncutoff = 10\n', "field 'sources' must be table of text"),
+    ('["PHQ-9"]\nmin = nan\n', "field 'min' must be number"),
+    ('["PHQ-9"]\nmin = {a = 1}\n', "field 'min' must be number, not dict"),
+    ('X = 5\n', "'X' must be a table of fields"),
+    ('["PHQ-9"]\nseverity_bands = [[0, 4, "minimal"]]\n', "field 'severity_bands' must be list of"),
+    ('["PHQ-9"]\nseverity_bands = [{low = 0, high = 40, label = "all"}]\n', "must lie within 0-27"),
+    ('["PHQ-9"]\nseverity_bands = [{low = 5, high = 9, label = "b"}, {low = 0, high = 4, label = "a"}]\n',
+     "overlap or are out of order"),
+    ('["PHQ-9"]\ncritical_items = [{item = 10, description = "x"}]\n', "critical item 10 is not one"),
+    ('["PHQ-9"]\ncritical_items = [9]\n', "field 'critical_items' must be list of"),
+    ('["PHQ-9"]\nkind = "survey"\n', "kind must be 'questionnaire' or 'diary'"),
+])
+def test_toml_field_types_are_checked(tmp_path, text, message):
+    # issue 14 item 12: a wrong type is a ValueError naming the file and the field, never a
+    # silent coercion ("no" counted as true) or a TypeError/AttributeError/RecursionError
+    path = tmp_path / "types.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as err:
+        pk.load_measures(path)
+    assert str(path) in str(err.value)
+    assert pk.get_measure("PHQ-9").clinical_at_cutoff is True
+    assert pk.get_measure("GAD-7").problems == ("gad", "generalised_anxiety", "mixed_anxiety_depression")

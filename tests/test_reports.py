@@ -158,14 +158,16 @@ def test_batch_goes_on_after_a_failure_and_masks_numbers(small, tmp_path, monkey
         if client_id == "quest":
             raise ValueError("PHQ-9 score 17 broke something")
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        path = Path(out_dir) / f"{stem}.html"
-        path.write_text("ok")
-        return RenderResult([path])
+        paths = [Path(out_dir) / f"{stem}.{ext}" for ext in ("ipynb", "html")]
+        for path in paths:
+            path.write_text("ok")
+        return RenderResult(paths)
 
     def fake_cohort(data_dir, month, out_dir, **kw):
-        path = Path(out_dir) / "cohort.html"
-        path.write_text("ok")
-        return RenderResult([path])
+        paths = [Path(out_dir) / f"cohort.{ext}" for ext in ("ipynb", "html")]
+        for path in paths:
+            path.write_text("ok")
+        return RenderResult(paths)
 
     monkeypatch.setattr(batch_mod, "render_client", fake_client)
     monkeypatch.setattr(batch_mod, "render_cohort", fake_cohort)
@@ -174,9 +176,9 @@ def test_batch_goes_on_after_a_failure_and_masks_numbers(small, tmp_path, monkey
                               engine="kernel")
     m = res.manifest.set_index("client")
     assert res.failed == 1 and m.loc["quest", "status"] == "failed"
-    assert "17" not in m.loc["quest", "error"] and "PHQ-#" in m.loc["quest", "error"]
+    assert "17" not in m.loc["quest", "error"] and "PHQ-9 score #" in m.loc["quest", "error"]
     assert (m.drop(index="quest")["status"] == "ok").all()
-    assert m.loc["00123", "files"] == "clients/00123.html"
+    assert m.loc["00123", "files"] == "clients/00123.ipynb;clients/00123.html"
     on_disk = pd.read_csv(tmp_path / "2026-10" / "manifest.csv", dtype=str)
     assert on_disk["client"].tolist()[:1] == ["00123"]
     assert not list((tmp_path / "2026-10").glob(".cache*")), "the data cache is removed"

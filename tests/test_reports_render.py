@@ -132,15 +132,45 @@ def test_reports_hold_only_their_own_client(rendered):
 
 
 @pytest.mark.parametrize("how", [{"engine": "kernel"}, {"scheduler": "local"}])
-def test_every_engine_renders_the_same_reports(rendered, tmp_path, how):
+def test_every_engine_renders_the_same_reports(rendered, tmp_path, how, capfd, recwarn):
     """Fork server (the fixture), a kernel per report, and a Dask LocalCluster: same bytes."""
+    import socket
+
     pytest.importorskip("distributed") if "scheduler" in how else None
     folder, month_dir, _, _, _ = rendered
     pick = ["C001", "00123"]
-    res = run_batch(folder, "2026-10", tmp_path, jobs=2, progress=False, clients=pick,
-                    formats=("html",), **how)
+    capfd.readouterr()
+    with socket.socket() as busy:  # the Dask dashboard's default port, taken as on a shared host
+        try:
+            busy.bind(("127.0.0.1", 8787))
+        except OSError:
+            pass
+        res = run_batch(folder, "2026-10", tmp_path, jobs=2, progress=False, clients=pick,
+                        formats=("html",), **how)
+    noise = capfd.readouterr()
+    # kernels and workers inherit our stderr: no warning reaches the user (issue 14, "Noise")
+    assert "without encryption" not in noise.err and "Warning" not in noise.err, noise.err[-2000:]
+    assert not [w for w in recwarn if "already in use" in str(w.message)]
     assert res.manifest["status"].eq("ok").all(), res.manifest[["client", "error"]].to_string()
     for name in [*safe_names(pick).values()]:
         got = (tmp_path / "2026-10" / "clients" / f"{name}.html").read_bytes()
         assert got == (month_dir / "clients" / f"{name}.html").read_bytes(), name
     assert (tmp_path / "2026-10" / "cohort.html").read_bytes() == (month_dir / "cohort.html").read_bytes()
+
+
+def test_rendered_files_are_private_and_name_only_their_client(rendered):
+    """Issue 14 items 2, 4, 16: mode 0600, no temp file left, hashes recorded, no default ID."""
+    import hashlib
+    import os
+    import stat
+
+    _, month_dir, res, _, _ = rendered
+    files = [p for p in month_dir.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.name.startswith(".pk-tmp-")]
+    reports = [p for p in files if p.suffix in (".html", ".pdf", ".ipynb", ".csv")]
+    assert reports and all(stat.S_IMODE(os.stat(p).st_mode) == 0o600 for p in reports)
+    row = res.manifest.set_index("client").loc["C001"]
+    for name, digest in zip(row["files"].split(";"), row["sha256"].split(";"), strict=True):
+        assert hashlib.sha256((month_dir / name).read_bytes()).hexdigest() == digest
+    notebook = (month_dir / "clients" / "C001.ipynb").read_text()
+    assert "C002" not in notebook  # the parameter cell's default names nobody

@@ -1,18 +1,22 @@
 """Monthly reports: client and cohort notebooks rendered to HTML and PDF, one at a time or as a batch.
 
 ``render_client`` and ``render_cohort`` turn parameters into files; ``run_batch`` renders every
-client with activity in a month plus the cohort report. See ``docs/reports.md``.
+client with activity in a month plus the cohort report. See ``docs/reports.md`` and
+``docs/security.md``.
 """
 
-from .render import render_client, render_cohort, render_report
-from .safe import parse_month, safe_name, safe_names
+import importlib
 
 __all__ = ["render_report", "render_client", "render_cohort", "safe_name", "safe_names",
            "parse_month", "run_batch"]
 
+# Imported on first use, so that ``python -m progress_kit.reports.resources`` runs its module
+# fresh (no runpy warning) and ``import progress_kit.reports`` stays light.
+_WHERE = {"render_report": "render", "render_client": "render", "render_cohort": "render",
+          "safe_name": "safe", "safe_names": "safe", "parse_month": "safe", "run_batch": "batch"}
 
-def run_batch(*args, **kwargs):
-    """See :func:`progress_kit.reports.batch.run_batch`."""
-    from .batch import run_batch as _run
 
-    return _run(*args, **kwargs)
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

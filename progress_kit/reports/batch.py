@@ -4,17 +4,19 @@ The data folder is read and validated once; every report then reads that validat
 file passed to the notebook as a path parameter) in its own fresh kernel, so reports share no
 state. One report's failure never stops the others. ``manifest.csv`` records, per report, the
 status, the files, the seconds taken, a short error (numbers masked: logs hold no scores) and a
-fingerprint of everything the report depends on; a re-run skips a report whose fingerprint is
-unchanged and whose files exist, unless ``force``.
+fingerprint of everything the report depends on, and the SHA-256 of each file; a re-run skips a
+report whose fingerprint is unchanged and whose files still have those hashes, unless ``force``.
+The month folder is locked while a batch runs, and the manifest is rewritten after every report,
+so a killed batch resumes where it stopped (docs/security.md).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import csv
 import hashlib
 import multiprocessing
 import os
-import re
 import shutil
 import sys
 import time
@@ -32,14 +34,20 @@ from .context import (
     load_clinic,
     write_cache,
 )
-from .render import FORMATS, render_client, render_cohort
+from .files import claim_stems, is_regular, month_lock, private_dir, private_file, remove_stale
+from .render import FAILED_DIR, FORMATS, render_client, render_cohort
 from .resources import notebook_path, template_dir
-from .safe import parse_month, safe_names
+from .safe import csv_cell, csv_uncell, mask_numbers, parse_month
 
-__all__ = ["run_batch", "BatchResult", "MANIFEST_COLUMNS"]
+__all__ = ["run_batch", "BatchResult", "MANIFEST_COLUMNS", "EmptyMonth"]
 
-MANIFEST_COLUMNS = ["client", "kind", "status", "files", "seconds", "error", "fingerprint"]
+MANIFEST_COLUMNS = ["client", "kind", "status", "files", "seconds", "error", "fingerprint", "sha256"]
+_NEEDED = ["client", "kind", "status", "files", "fingerprint"]
 COHORT = "(cohort)"
+
+
+class EmptyMonth(ValueError):
+    """No client has any activity in the requested month."""
 
 
 @dataclass
@@ -68,10 +76,10 @@ def _fingerprint(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _mask(message: str) -> str:
-    """A short, single-line error with every number masked, so a log never holds a score."""
-    first = str(message).strip().splitlines()[0] if str(message).strip() else ""
-    return re.sub(r"\d+(\.\d+)?", "#", first)[:200]
+def _mask(message: str, keep=()) -> str:
+    """A short, single-line error with every number masked, so a log never holds a score
+    (paths, file names, line numbers, measure names and ``keep`` stay readable)."""
+    return mask_numbers(message, keep)
 
 
 def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, month: str,
@@ -83,27 +91,88 @@ def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, m
             res = render_client(data_dir, client, month, out_dir, formats=formats, stem=stem,
                                 reference_dir=reference_dir, data_cache=cache)
         else:
-            res = render_cohort(data_dir, month, out_dir, formats=formats, data_cache=cache)
+            res = render_cohort(data_dir, month, out_dir, formats=formats, data_cache=cache,
+                                stem=stem)
         files = [str(p) for p in res.files]
         return {"status": "ok", "files": files, "seconds": time.perf_counter() - t0, "error": ""}
     except Exception as exc:  # one report's failure must not stop the batch
         name = getattr(exc, "ename", type(exc).__name__)
         value = getattr(exc, "evalue", str(exc))
+        keep = [k for k in (client, data_dir, out_dir, reference_dir) if k]
         return {"status": "failed", "files": [], "seconds": time.perf_counter() - t0,
-                "error": f"{name}: {_mask(value)}"}
+                "error": f"{name}: {_mask(value, keep)}"}
+
+
+def _check_manifest_path(path: Path) -> bool:
+    """True if a manifest exists; a clear error if something else sits at its name."""
+    if not path.exists() and not path.is_symlink():
+        return False
+    if not is_regular(path):
+        raise ValueError(f"{path} is not a regular file (a folder or a link?); move it away, "
+                         f"then run the batch again")
+    return True
 
 
 def _read_manifest(path: Path) -> dict[tuple[str, str], dict]:
-    if not path.exists():
+    """The previous run's rows by (kind, client); a clear error for anything unreadable."""
+    if not _check_manifest_path(path):
         return {}
-    old = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        old = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} cannot be read as a manifest ({_mask(str(exc))}); delete it or "
+                         f"run with --force to render every report again") from None
+    missing = [c for c in _NEEDED if c not in old.columns]
+    if missing:
+        header = ",".join(map(str, old.columns))[:120]
+        hint = " It looks ';'-separated (saved by a spreadsheet?)." if ";" in header else ""
+        raise ValueError(f"{path} is not a progress-kit manifest: no column(s) "
+                         f"{', '.join(missing)} in its header {header!r}.{hint} Delete it or run "
+                         f"with --force to render every report again")
+    old = old.map(csv_uncell)
     return {(r["kind"], r["client"]): r for r in old.to_dict("records")}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hashes(folder: Path, files: list[str]) -> list[str] | None:
+    """SHA-256 of each file (relative to ``folder``); None if any is missing or not a file."""
+    out = []
+    for name in files:
+        path = folder / name
+        if not is_regular(path):
+            return None
+        out.append(_sha256(path))
+    return out
+
+
+def _up_to_date(prev: dict | None, fp: str, expected: list[str], folder: Path) -> bool:
+    """The previous row vouches for these files: same fingerprint, same files, same contents."""
+    if not prev or prev.get("fingerprint") != fp or prev.get("status") not in ("ok", "up to date"):
+        return False
+    files = [f for f in str(prev.get("files", "")).split(";") if f]
+    if sorted(files) != sorted(expected):
+        return False
+    recorded = [h for h in str(prev.get("sha256", "")).split(";") if h]
+    return len(recorded) == len(files) and _hashes(folder, files) == recorded
+
+
+def _expected_files(kind: str, stem: str, formats: tuple[str, ...]) -> list[str]:
+    where = "clients/" if kind == "client" else ""
+    return [f"{where}{stem}.{ext}" for ext in ("ipynb", *formats)]
 
 
 def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, jobs: int = 1,
               formats=FORMATS, force: bool = False, progress: bool = True,
               reference_dir: str | Path | None = None, clients: list[str] | None = None,
-              engine: str = "auto", scheduler: str | None = None) -> BatchResult:
+              engine: str = "auto", scheduler: str | None = None, allow_empty: bool = False,
+              wait: float = 0.0) -> BatchResult:
     """Render every client report for ``month`` and the cohort report.
 
     Parameters
@@ -114,14 +183,18 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     month : str
         ``YYYY-MM``, or ``"last"`` for the last full calendar month.
     out : path
-        Reports go to ``out/YYYY-MM/clients/<safe id>.html|.pdf|.ipynb``,
-        ``out/YYYY-MM/cohort.*`` and ``out/YYYY-MM/manifest.csv``.
+        Reports go to ``out/YYYY-MM/clients/<stem>.html|.pdf|.ipynb``,
+        ``out/YYYY-MM/cohort.*`` and ``out/YYYY-MM/manifest.csv``. A client's stem is its ID
+        when that is a safe file name, else a cleaned ID with a hash
+        (:func:`~progress_kit.reports.files.claim_stems`); the manifest says which file is
+        whose.
     jobs : int
         Reports rendered at the same time (each in its own process and kernel).
     force : bool
         Render even reports that are up to date.
     clients : list of str, optional
-        Only these clients (default: every client with an observation or session in the month).
+        Only these clients (default: every client with an observation or session in the
+        month). Rows of other clients already in the manifest are kept.
     engine : {"auto", "fork", "kernel"}
         ``"fork"``: warm worker processes fork one child per report and run the notebook in it
         (:mod:`progress_kit.reports.engine`; Linux). ``"kernel"``: a fresh Jupyter kernel per
@@ -132,6 +205,20 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
         or ``"local"`` for a ``LocalCluster`` of ``jobs`` single-threaded worker processes. Each
         report is one task, run in a fresh kernel on a worker; the workers must see the data
         folder and the output folder at the same paths (see docs/scaling.md).
+    allow_empty : bool
+        Render the month even when no client has any activity in it (otherwise
+        :class:`EmptyMonth`, a ``ValueError``, says where the data end).
+    wait : float
+        Seconds to wait for another run writing the same month folder (default 0: refuse at
+        once with :class:`~progress_kit.reports.files.FolderBusy`).
+
+    Notes
+    -----
+    Safety (docs/security.md): the month folder is locked for the whole run; files are written
+    privately and atomically; stale temp files and data caches of killed runs are removed at
+    the start; every finished report is recorded at once, so a killed batch resumes where it
+    stopped; a report is skipped only when its fingerprint matches and its files still have the
+    SHA-256 recorded in the manifest.
     """
     if engine not in ("auto", "fork", "kernel"):
         raise ValueError(f"engine must be 'auto', 'fork' or 'kernel', not {engine!r}")
@@ -142,50 +229,87 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     data_dir = Path(data_dir).resolve()
     folder = Path(out).resolve() / month
     clients_dir = folder / "clients"
-    clients_dir.mkdir(parents=True, exist_ok=True)
-    clinic = load_clinic(data_dir)
-    ids = clients_active_in(clinic, month) if clients is None else [str(c) for c in clients]
-    names = safe_names(ids)
-    cache_dir = folder / f".cache-{os.getpid()}"
-    cache = write_cache(clinic, cache_dir / "clinic.pkl")
-    del clinic
+    with month_lock(folder, wait=wait, what="progress-kit batch"), \
+            month_lock(clients_dir, wait=wait, what="progress-kit batch"):
+        remove_stale(folder, clients_dir, folder / FAILED_DIR, clients_dir / FAILED_DIR)
+        manifest_path = folder / "manifest.csv"
+        _check_manifest_path(manifest_path)  # checked before anything is rendered
+        old = {} if force else {**_read_manifest(manifest_path), **_read_journal(manifest_path)}
+        clinic = load_clinic(data_dir)
+        ids = clients_active_in(clinic, month) if clients is None else [str(c) for c in clients]
+        if not ids and not allow_empty:
+            raise EmptyMonth(_empty_month_message(clinic, month))
+        names = claim_stems(clients_dir, ids)
+        cache_dir = private_dir(folder, "cache-")
+        try:  # from here on the cache exists: every way out removes it
+            cache = write_cache(clinic, cache_dir / "clinic.pkl")
+            del clinic
+            return _run(ids, names, old, force, clients is not None, data_dir, folder, month,
+                        formats, reference_dir, cache, progress, jobs, engine, scheduler, started)
+        finally:
+            shutil.rmtree(cache_dir, ignore_errors=True)  # the cache holds every client's data
+            remove_stale(folder, clients_dir)  # temp files of report processes that were killed
+
+
+def _empty_month_message(clinic, month: str) -> str:
+    dates = pd.concat([clinic.observations["date"], clinic.sessions["date"]])
+    last = dates.max() if len(dates) else None
+    where = (f"the data end on {last:%Y-%m-%d}; the last month with data is {last:%Y-%m}"
+             if last is not None and pd.notna(last) else "the data folder holds no dated rows")
+    return (f"no client has an observation or a session in {month} ({where}). Choose another "
+            f"--month, or pass --allow-empty to render an empty month anyway")
+
+
+def _run(ids, names, old, force, partial, data_dir, folder, month, formats, reference_dir, cache,
+         progress, jobs, engine, scheduler, started) -> BatchResult:
     base = _fingerprint(_code_digest(), files_digest(input_files(data_dir)),
                         files_digest(input_files(reference_dir)) if reference_dir else "",
                         month, ",".join(formats))
-    old = {} if force else _read_manifest(folder / "manifest.csv")
     ref = str(Path(reference_dir).resolve()) if reference_dir else None
+    clients_dir = folder / "clients"
     tasks = [("client", cid, names[cid], str(clients_dir)) for cid in ids]
     tasks.append(("cohort", None, "cohort", str(folder)))
-    rows, todo = [], []
-    for kind, cid, stem, out_dir in tasks:
-        key = (kind, cid if kind == "client" else COHORT)
-        fp = _fingerprint(base, kind, cid or "")
+    keys = [(kind, cid if kind == "client" else COHORT) for kind, cid, _, _ in tasks]
+    # what the manifest says while the batch runs: this run's rows over the previous ones
+    state: dict[tuple[str, str], dict] = {}
+    if partial:
+        state.update((k, v) for k, v in old.items() if k not in set(keys))
+    todo = []
+    for key, (kind, cid, stem, out_dir) in zip(keys, tasks, strict=True):
+        fp = _fingerprint(base, kind, cid or "", stem)
         prev = old.get(key)
-        if prev and prev["fingerprint"] == fp and prev["status"] in ("ok", "up to date") and \
-                prev["files"] and all(Path(folder, f).exists() for f in prev["files"].split(";")):
-            rows.append({**prev, "status": "up to date", "seconds": 0.0, "error": ""})
+        if not force and _up_to_date(prev, fp, _expected_files(kind, stem, formats), folder):
+            state[key] = {**prev, "status": "up to date", "seconds": 0.0, "error": ""}
             continue
+        if prev:
+            state[key] = prev  # until re-rendered; its fingerprint no longer matches
         todo.append((key, fp, (kind, cid, stem, str(data_dir), str(cache), month, out_dir,
                                formats, ref)))
+    order = {k: i for i, k in enumerate(keys)}
+    record = _Recorder(folder / "manifest.csv", lambda: _ordered(state, order))
     bar = _progress(len(tasks), progress)
-    bar.update(len(rows))
+    bar.update(len(tasks) - len(todo))
     try:
         runs = (_execute_dask(todo, scheduler, jobs, bar) if scheduler
                 else _execute(todo, jobs, bar, engine, str(cache)))
         for key, fp, outcome in runs:
-            files = ";".join(str(Path(f).relative_to(folder)) for f in outcome["files"])
-            rows.append({"client": key[1], "kind": key[0], "status": outcome["status"],
-                         "files": files, "seconds": round(outcome["seconds"], 2),
-                         "error": outcome["error"], "fingerprint": fp})
+            files = [str(Path(f).relative_to(folder)) for f in outcome["files"]]
+            hashes = (_hashes(folder, files) or []) if outcome["status"] == "ok" else []
+            state[key] = {"client": key[1], "kind": key[0], "status": outcome["status"],
+                          "files": ";".join(files), "seconds": round(outcome["seconds"], 2),
+                          "error": outcome["error"], "fingerprint": fp, "sha256": ";".join(hashes)}
+            record(state[key])  # a killed batch resumes after this report
     finally:
         bar.close()
-        shutil.rmtree(cache_dir, ignore_errors=True)  # the cache holds every client's data
-        manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-        order = {t[1] if t[0] == "client" else COHORT: i for i, t in enumerate(tasks)}
-        manifest = manifest.sort_values("client", key=lambda s: s.map(order)).reset_index(drop=True)
-        _write_manifest(manifest, folder / "manifest.csv")
+        record.close()  # also on Ctrl-C: the manifest holds every report finished so far
+    manifest = pd.DataFrame(_ordered(state, order), columns=MANIFEST_COLUMNS)
     counts = manifest["status"].value_counts().to_dict()
     return BatchResult(folder, manifest, time.perf_counter() - started, counts)
+
+
+def _ordered(state: dict, order: dict) -> list[dict]:
+    keys = sorted(state, key=lambda k: (order.get(k, len(order)), k))
+    return [{c: state[k].get(c, "") for c in MANIFEST_COLUMNS} for k in keys]
 
 
 def _progress(total: int, enabled: bool):
@@ -236,8 +360,12 @@ def _execute_dask(todo, scheduler: str, jobs: int, bar):
 
     with ExitStack() as stack:
         if scheduler == "local":
-            cluster = stack.enter_context(LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
-                                                       processes=True, dashboard_address=None))
+            # no dashboard, and the scheduler's small HTTP server on a free loopback port: the
+            # default (8787, with a warning when taken) would only alarm and expose nothing useful
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                dashboard_address=None, scheduler_kwargs={"dashboard": False,
+                                                          "dashboard_address": "127.0.0.1:0"}))
             client = stack.enter_context(Client(cluster))
         else:
             client = stack.enter_context(Client(scheduler))
@@ -254,7 +382,63 @@ def _execute_dask(todo, scheduler: str, jobs: int, bar):
             bar.update(1)
 
 
-def _write_manifest(manifest: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    manifest.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, path)
+JOURNAL = ".manifest.journal.csv"
+
+
+class _Recorder:
+    """Records each finished report at once, so a killed batch loses none of them.
+
+    Each outcome is appended (one line, flushed) to a private journal beside the manifest;
+    the manifest itself is rewritten atomically at the start, at most every few seconds while
+    the batch runs (never more than 5% of the time: a 10k-row manifest takes about 0.1-1 s to
+    write) and at the end, when the journal is removed. The next run reads the manifest and
+    then the journal, so a report finished just before SIGKILL is skipped, not rendered again.
+    """
+
+    def __init__(self, path: Path, rows):
+        self.path, self.rows = path, rows
+        self.journal = path.with_name(JOURNAL)
+        self._rewrite()  # the previous journal's rows are in ``rows`` now, on disk before it goes
+        flags = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_CLOEXEC", 0))
+        self.fh = os.fdopen(os.open(self.journal, flags, 0o600), "w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.fh, lineterminator="\n")
+
+    def _rewrite(self) -> None:
+        t0 = time.perf_counter()
+        _write_manifest(self.rows(), self.path)
+        self.cost, self.last = time.perf_counter() - t0, time.monotonic()
+
+    def __call__(self, row: dict) -> None:
+        self.writer.writerow([csv_cell(row.get(c, "")) for c in MANIFEST_COLUMNS])
+        self.fh.flush()
+        if time.monotonic() - self.last >= max(2.0, 20 * self.cost):
+            self._rewrite()
+
+    def close(self) -> None:
+        self._rewrite()
+        self.fh.close()
+        self.journal.unlink(missing_ok=True)
+
+
+def _read_journal(manifest: Path) -> dict[tuple[str, str], dict]:
+    """Rows a killed batch recorded after its last manifest rewrite (a torn last line is ignored)."""
+    path = manifest.with_name(JOURNAL)
+    if not is_regular(path):
+        return {}
+    out = {}
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        for cells in csv.reader(fh):
+            if len(cells) == len(MANIFEST_COLUMNS):
+                row = dict(zip(MANIFEST_COLUMNS, map(csv_uncell, cells), strict=True))
+                out[(row["kind"], row["client"])] = row
+    return out
+
+
+def _write_manifest(rows: list[dict], path: Path) -> None:
+    """Write the manifest privately and atomically; text cells are spreadsheet-safe (csv_cell)."""
+    with private_file(path, "w") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(MANIFEST_COLUMNS)
+        for row in rows:
+            writer.writerow([csv_cell(row.get(c, "")) for c in MANIFEST_COLUMNS])

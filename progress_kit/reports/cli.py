@@ -39,6 +39,45 @@ def _data_dir(path: str) -> Path:
     return p
 
 
+def _hint(value: str, known) -> str:
+    """' (did you mean ...?)' for a near miss among ``known``, else ''."""
+    import difflib
+
+    known = sorted({str(k) for k in known})
+    close = difflib.get_close_matches(value, known, n=3, cutoff=0.6)
+    close += [k for k in known if k.casefold() == value.casefold() and k not in close]
+    return f" (did you mean {', '.join(repr(c) for c in close[:3])}?)" if close else ""
+
+
+def _clean_errors(func):
+    """Turn file-system and locking errors into one plain line and exit 1, never a traceback."""
+    import functools
+
+    from .files import FolderBusy
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except FolderBusy as exc:
+            print(f"progress-kit {args.command}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except FileNotFoundError:
+            raise  # the CLI's own handler: a usage error
+        except OSError as exc:
+            what = f"{exc.filename}: " if exc.filename else ""
+            reason = exc.strerror or str(exc)
+            hint = (" (check that the output folder exists and that you may write in it)"
+                    if isinstance(exc, PermissionError | IsADirectoryError | NotADirectoryError)
+                    else "")
+            print(f"progress-kit {args.command}: cannot write the reports: {what}{reason}{hint}",
+                  file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
+
+
+@_clean_errors
 def _report_client(args: argparse.Namespace) -> int:
     from .context import load_clinic
     from .render import render_client
@@ -47,42 +86,49 @@ def _report_client(args: argparse.Namespace) -> int:
     clinic = load_clinic(data_dir)
     known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
     if args.client not in known:
-        print(f"progress-kit report client: client {args.client!r} is not in {data_dir}",
-              file=sys.stderr)
+        print(f"progress-kit report client: client {args.client!r} is not in {data_dir}"
+              f"{_hint(args.client, known)}", file=sys.stderr)
         return EXIT_FAILED
     del clinic
     out = Path(args.out) / args.month / "clients"
     res = render_client(data_dir, args.client, args.month, out, formats=args.format,
-                        reference_dir=args.reference)
+                        reference_dir=args.reference, wait=args.wait)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
 
 
+@_clean_errors
 def _report_cohort(args: argparse.Namespace) -> int:
+    from .context import load_clinic
     from .render import render_cohort
 
     data_dir = _data_dir(args.data_dir)
+    if args.therapist is not None:
+        clinic = load_clinic(data_dir)
+        known = set(clinic.clients["therapist_id"].dropna().astype(str))
+        del clinic
+        if args.therapist not in known:
+            listed = ", ".join(sorted(known)[:10]) + (" ..." if len(known) > 10 else "")
+            print(f"progress-kit report cohort: therapist {args.therapist!r} has no clients in "
+                  f"{data_dir}{_hint(args.therapist, known)}; therapists there: {listed or 'none'}",
+                  file=sys.stderr)
+            return EXIT_FAILED
     out = Path(args.out) / args.month
-    stem = "cohort" if not args.therapist else f"cohort-{_safe(args.therapist)}"
     res = render_cohort(data_dir, args.month, out, formats=args.format, therapist_id=args.therapist,
-                        stem=stem)
+                        wait=args.wait)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
 
 
-def _safe(text: str) -> str:
-    from .safe import safe_name
-
-    return safe_name(text)
-
-
+@_clean_errors
 def _batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
 
     data_dir = _data_dir(args.data_dir)
     res = run_batch(data_dir, args.month, args.out, jobs=args.jobs, formats=args.format,
                     force=args.force, progress=not args.quiet, reference_dir=args.reference,
-                    engine=args.engine, scheduler=args.scheduler)
+                    engine=args.engine, scheduler=args.scheduler, allow_empty=args.allow_empty,
+                    wait=args.wait)
     m = res.manifest
     counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
     print(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", file=sys.stderr)
@@ -102,6 +148,9 @@ def add_commands(sub) -> None:
                         help="comma-separated: html,pdf (default both; the executed notebook is "
                              "always kept)")
     common.add_argument("--out", default="reports", help="output folder (default: reports)")
+    common.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="if another run is writing the same month folder, wait up to this "
+                             "long for it (default 0: refuse at once)")
 
     report = sub.add_parser("report", help="render one client's or the cohort's monthly report")
     kinds = report.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -131,5 +180,8 @@ def add_commands(sub) -> None:
                             "(tcp://host:8786) or 'local' for a LocalCluster of --jobs workers; "
                             "workers must see the data and output folders")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument("--allow-empty", action="store_true",
+                       help="render the month even if no client has any activity in it (otherwise "
+                            "the batch says where the data end and exits 1)")
     batch.add_argument("--reference", metavar="DIR", help="reference data for the expected course")
     batch.set_defaults(func=_batch)

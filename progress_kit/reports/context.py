@@ -8,7 +8,6 @@ and end date, so that every notebook runs with its default parameters on a fresh
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,8 @@ import pandas as pd
 from ..data import EXTENSIONS, TABLES, ClinicData, load_data
 from .safe import parse_month
 
-__all__ = ["DEMO", "DEFAULT_CLIENT", "DEFAULT_MONTH", "load_clinic", "write_cache", "input_files",
-           "files_digest", "clients_active_in", "ReportData", "client_data", "last_full_month"]
+__all__ = ["DEMO", "DEFAULT_CLIENT", "client_or_demo", "DEFAULT_MONTH", "load_clinic", "write_cache",
+           "input_files", "files_digest", "clients_active_in", "ReportData", "client_data", "last_full_month"]
 
 DEMO = {"n_clients": 60, "months": 6, "seed": 0, "end": "2026-10-31"}
 """The demo clinic the notebooks use when no data folder is given (fixed, so runs are repeatable)."""
@@ -115,14 +114,37 @@ def preload_cache(data_cache: str | Path) -> None:
 
 
 def write_cache(clinic: ClinicData, path: str | Path) -> Path:
-    """Write a validated clinic for :func:`load_clinic` (temp file, then an atomic rename)."""
+    """Write a validated clinic for :func:`load_clinic`, privately (mode 0600) and atomically.
+
+    The batch puts it in a private folder (mode 0700) of its own making, so nobody else can
+    replace the pickle that the report processes load.
+    """
+    from .files import make_folder, private_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    make_folder(path.parent)
+    with private_file(path) as fh:
         pickle.dump(clinic, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
     return path
+
+
+def client_or_demo(client_id: str | None, data_dir=None, data_cache=None) -> str:
+    """The client a notebook reports on: ``client_id``, or the demo's example client.
+
+    The client notebook's parameter cell holds no client ID (every executed notebook keeps
+    that cell, so a default ID would sit in every client's audit trail); only a run on the
+    built-in demo clinic, with no data at all, falls back to :data:`DEFAULT_CLIENT`.
+
+    Examples
+    --------
+    >>> client_or_demo(None), client_or_demo("00123", "/data")
+    ('C002', '00123')
+    """
+    if client_id is not None:
+        return client_id
+    if data_dir is None and data_cache is None:
+        return DEFAULT_CLIENT
+    raise ValueError("set client_id: the notebook needs a client ID when it reads a data folder")
 
 
 def last_full_month(today: pd.Timestamp | None = None) -> str:

@@ -5,35 +5,44 @@ JSON-native values (papermill writes them as literals; we never format them into
 exports the executed notebook through our ``clinical`` template (no code, no prompts, no stderr,
 images embedded, no external links). WeasyPrint prints that HTML to an A4 PDF, with a URL fetcher
 that refuses anything but embedded ``data:`` URLs, so rendering never touches the network.
-Every file is written to a temporary name in the target folder and renamed into place.
+Every file is written privately (mode 0600) to a temporary file created exclusively in the target
+folder and renamed into place (:mod:`progress_kit.reports.files`); a notebook that fails is kept
+as ``failed/<stem>.ipynb`` beside the reports, where no client's file name can reach it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .files import (
+    claim_stems,
+    make_folder,
+    month_lock,
+    private_dir,
+    private_file,
+    remove_stale,
+    write_private,
+)
 from .resources import notebook_path, template_dir
-from .safe import parse_month, safe_name
+from .safe import parse_month
 
 __all__ = ["render_report", "render_client", "render_cohort", "RenderResult", "FORMATS",
            "html_from_notebook", "pdf_from_html"]
 
 FORMATS = ("html", "pdf")
 KERNEL = "python3"
+FAILED_DIR = "failed"
 
 
 @dataclass
 class RenderResult:
     files: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
 
 
 def _check_params(params: dict) -> dict:
@@ -84,21 +93,12 @@ def html_from_notebook(nb, title: str) -> str:
 def pdf_from_html(html: str, target: Path) -> None:
     from weasyprint import HTML
 
-    tmp = _tmp(target)
-    try:
-        HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with private_file(target) as fh:
+        HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf(fh)
 
 
 def _write_text(target: Path, text: str) -> None:
-    tmp = _tmp(target)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_private(target, text)
 
 
 _ENGINE: str | None = None
@@ -142,28 +142,32 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
         raise ValueError(f"unknown format(s) {sorted(bad)}; choose from {', '.join(FORMATS)}")
     if Path(stem).name != stem or stem in ("", ".", ".."):
         raise ValueError(f"stem {stem!r} must be a plain file name")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir)
     params = _check_params(dict(params))
     result = RenderResult()
     ipynb = out_dir / f"{stem}.ipynb"
-    tmp = _tmp(ipynb)
+    failed = out_dir / FAILED_DIR / f"{stem}.ipynb"
+    # papermill writes by path, so it writes inside a folder only this user can enter
+    work = private_dir(out_dir, "run-")
+    tmp = work / "notebook.ipynb"
     t0 = time.perf_counter()
-    failed = out_dir / f"{stem}.failed.ipynb"
     try:
         papermill.execute_notebook(str(notebook_path(kind)), str(tmp), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, log_output=False,
                                    engine_name=_ENGINE,
                                    execution_timeout=timeout, cwd=str(out_dir),
                                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        os.chmod(tmp, 0o600)
         os.replace(tmp, ipynb)
-        failed.unlink(missing_ok=True)
+        if not failed.parent.is_symlink():
+            failed.unlink(missing_ok=True)  # this stem's own earlier failure, now superseded
     except BaseException:
         if tmp.exists():  # keep the partly executed notebook: its traceback is the audit trail
-            os.replace(tmp, failed)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, make_folder(failed.parent) / failed.name)
         raise
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     result.files.append(ipynb)
     result.seconds["execute"] = time.perf_counter() - t0
     if "html" in formats or "pdf" in formats:
@@ -186,23 +190,48 @@ def _abs(path) -> str | None:
 
 
 def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORMATS,
-                  reference_dir=None, data_cache=None, stem: str | None = None) -> RenderResult:
-    """Render one client's monthly report into ``out_dir/<safe client id>.*``."""
+                  reference_dir=None, data_cache=None, stem: str | None = None,
+                  wait: float = 0.0) -> RenderResult:
+    """Render one client's monthly report into ``out_dir/<stem>.*``.
+
+    Without ``stem``, ``out_dir`` is locked (waiting up to ``wait`` seconds for another writer)
+    and the client's stem is taken from the folder's name index
+    (:func:`~progress_kit.reports.files.claim_stems`), so a file of another client is never
+    overwritten. The batch holds the lock itself and passes the stems it claimed.
+    """
     if not isinstance(client_id, str):
         raise ValueError(f"client_id must be text (IDs like 00123 keep their zeros), "
                          f"not {type(client_id).__name__}")
     parse_month(month)
     params = {"data_dir": _abs(data_dir), "client_id": client_id, "month": month,
               "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache)}
-    return render_report("client", params, out_dir, stem or safe_name(client_id), formats=formats,
-                         title=f"Progress report {month}")
+    title = f"Progress report {month}"
+    if stem is not None:
+        return render_report("client", params, out_dir, stem, formats=formats, title=title)
+    with month_lock(out_dir, wait=wait, what="progress-kit report client"):
+        remove_stale(out_dir)
+        stem = claim_stems(out_dir, [client_id])[client_id]
+        return render_report("client", params, out_dir, stem, formats=formats, title=title)
 
 
 def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_id: str | None = None,
-                  data_cache=None, stem: str = "cohort") -> RenderResult:
-    """Render the cohort report for ``month`` into ``out_dir/cohort.*``."""
+                  data_cache=None, stem: str | None = None, wait: float = 0.0) -> RenderResult:
+    """Render the cohort report for ``month`` into ``out_dir/cohort.*``.
+
+    With ``therapist_id``, the files are ``cohort-<therapist stem>.*``, named through the
+    folder's index like client reports. Without ``stem``, ``out_dir`` is locked as in
+    :func:`render_client`.
+    """
     parse_month(month)
+    if therapist_id is not None and not isinstance(therapist_id, str):
+        raise ValueError(f"therapist_id must be text, not {type(therapist_id).__name__}")
     params = {"data_dir": _abs(data_dir), "month": month, "therapist_id": therapist_id,
               "data_cache": _abs(data_cache)}
-    return render_report("cohort", params, out_dir, stem, formats=formats,
-                         title=f"Service report {month}")
+    title = f"Service report {month}"
+    if stem is not None:
+        return render_report("cohort", params, out_dir, stem, formats=formats, title=title)
+    with month_lock(out_dir, wait=wait, what="progress-kit report cohort"):
+        remove_stale(out_dir)
+        stem = "cohort" if therapist_id is None else claim_stems(
+            out_dir, [therapist_id], kind="therapist", prefix="cohort-")[therapist_id]
+        return render_report("cohort", params, out_dir, stem, formats=formats, title=title)

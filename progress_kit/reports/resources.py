@@ -52,13 +52,22 @@ def _pairs(root: Path):
         yield src, package_dir() / "templates" / TEMPLATE / src.name
 
 
+def _strays(root: Path) -> list[Path]:
+    """Packaged template files that no longer have a source (deleted or renamed there)."""
+    copies = {dst for _, dst in _pairs(root)}
+    folder = package_dir() / "templates" / TEMPLATE
+    return sorted(p for p in folder.iterdir() if p.is_file() and p not in copies) \
+        if folder.is_dir() else []
+
+
 def out_of_sync() -> list[str]:
-    """Packaged copies that differ from their sources (empty outside a source checkout)."""
+    """Packaged copies that differ from their sources, or have none (empty outside a checkout)."""
     root = source_root()
     if root is None:
         return []
-    return [str(dst.relative_to(package_dir().parent)) for src, dst in _pairs(root)
-            if not dst.exists() or not filecmp.cmp(src, dst, shallow=False)]
+    differ = [dst for src, dst in _pairs(root)
+              if not dst.exists() or not filecmp.cmp(src, dst, shallow=False)]
+    return [str(p.relative_to(package_dir().parent)) for p in [*differ, *_strays(root)]]
 
 
 def sync() -> list[str]:
@@ -70,6 +79,8 @@ def sync() -> list[str]:
     for src, dst in _pairs(root):
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
+    for stray in _strays(root):
+        stray.unlink()
     return changed
 
 

@@ -1,8 +1,8 @@
-"""Safe file names for client IDs, and strict month parsing.
+"""Safe file names for client IDs, spreadsheet-safe CSV cells, masked errors, strict months.
 
 A client ID is data, never a path: :func:`safe_name` turns any ID into one file-name component
 that cannot leave the output folder, and appends a short hash whenever it had to change the ID
-so that two different IDs never share a file.
+so that two different IDs never share a file (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -10,28 +10,47 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 
 import pandas as pd
 
-__all__ = ["safe_name", "safe_names", "parse_month"]
+__all__ = ["safe_name", "safe_names", "name_candidates", "parse_month", "csv_cell", "csv_uncell",
+           "csv_safe", "mask_numbers"]
 
 _KEEP = re.compile(r"[^A-Za-z0-9._-]+")
+_PLAIN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,58}[A-Za-z0-9_-])?")  # no trailing dot (Windows)
+_HASHED = re.compile(r"-[0-9a-f]{8,64}$")
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
              *(f"lpt{i}" for i in range(10)), "cohort", "manifest"}
 _MAX = 60
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+def _digest(text: str, n: int = 8) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:n]
+
+
+def _clean(text: str) -> str:
+    cleaned = unicodedata.normalize("NFKC", text)
+    return _KEEP.sub("_", cleaned).strip("._-")[:_MAX] or "client"
+
+
+def _is_plain(text: str) -> bool:
+    """An ID usable verbatim: safe characters only, and never mistakable for a hashed name."""
+    return (bool(_PLAIN.fullmatch(text)) and not _HASHED.search(text)
+            and text.lower() not in _RESERVED and text.lower().split(".")[0] not in _RESERVED)
 
 
 def safe_name(client_id: str) -> str:
     """A file-name stem for ``client_id`` that stays inside its folder.
 
-    Letters, digits, ``.``, ``_`` and ``-`` are kept; anything else (path separators, spaces,
-    control characters, quotes, non-ASCII) becomes ``_``, leading dots are removed, and the
-    result is at most 60 characters. When that changed the ID at all, ``-`` and 8 hex digits of
-    the ID's SHA-256 are appended, so different IDs never collide.
+    An ID made of letters, digits, ``.``, ``_`` and ``-`` (not starting with ``.`` or ``-``, at
+    most 60 characters, not a reserved device name) is kept as it is, unless it ends like a
+    hashed name (``-`` and 8 hex digits). Any other ID is cleaned (path separators, spaces,
+    control characters, quotes and non-ASCII become ``_``; leading dots go; at most 60
+    characters) and gets ``-`` plus 8 hex digits of its SHA-256. So a kept ID and a hashed name
+    never coincide. The batch and ``report client`` both take names through
+    :func:`progress_kit.reports.files.claim_stems`, which also settles case-only differences
+    and hash clashes within a folder.
 
     Examples
     --------
@@ -41,18 +60,33 @@ def safe_name(client_id: str) -> str:
     'x-9cdf6a50'
     >>> safe_name("a/b") != safe_name("a_b")
     True
+    >>> safe_name("ab-" + safe_name("/ab")[-8:]) != safe_name("/ab")
+    True
     """
     text = str(client_id)
-    cleaned = unicodedata.normalize("NFKC", text)
-    cleaned = _KEEP.sub("_", cleaned).strip("._-") or "client"
-    cleaned = cleaned[:_MAX]
-    if cleaned != text or cleaned.lower() in _RESERVED or cleaned.lower().split(".")[0] in _RESERVED:
-        cleaned = f"{cleaned}-{_digest(text)}"
-    return cleaned
+    return text if _is_plain(text) else f"{_clean(text)}-{_digest(text)}"
+
+
+def name_candidates(client_id: str) -> list[str]:
+    """File-name stems for ``client_id``, best first: :func:`safe_name`, then longer hashes.
+
+    Examples
+    --------
+    >>> first, second = name_candidates("C001")[:2]
+    >>> first, second.startswith("C001-"), len(second)
+    ('C001', True, 13)
+    """
+    text = str(client_id)
+    first = safe_name(text)
+    rest = [f"{_clean(text)}-{_digest(text, n)}" for n in (8, 16, 64)]
+    return list(dict.fromkeys([first, *rest]))
 
 
 def safe_names(client_ids) -> dict[str, str]:
     """:func:`safe_name` for many IDs, also unique when file names ignore case (macOS, Windows).
+
+    For a quick look only: files are named by :func:`progress_kit.reports.files.claim_stems`,
+    which also knows what is already in the folder.
 
     Examples
     --------
@@ -60,13 +94,103 @@ def safe_names(client_ids) -> dict[str, str]:
     >>> names["c"], names["ab"] != names["AB"], names["ab"].lower() != names["AB"].lower()
     ('c', True, True)
     """
-    names = {cid: safe_name(cid) for cid in client_ids}
-    folded = pd.Series({cid: n.lower() for cid, n in names.items()}, dtype=object)
-    clash = folded.duplicated(keep=False)
-    for cid in folded.index[clash.to_numpy()]:
-        if not names[cid].endswith(_digest(cid)):
-            names[cid] = f"{names[cid]}-{_digest(cid)}"
-    return names
+    out, taken = {}, set()
+    for cid in client_ids:
+        for cand in name_candidates(cid):
+            if cand.lower() not in taken:
+                break
+        out[cid] = cand
+        taken.add(cand.lower())
+    return out
+
+
+_CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value):
+    """A text cell that a spreadsheet shows as text, never runs as a formula.
+
+    Text starting with ``= + - @``, a tab or a carriage return gets a leading ``'`` (OWASP's
+    advice); so does text that already starts with ``'``, so :func:`csv_uncell` undoes it
+    exactly. Other values pass unchanged.
+
+    Examples
+    --------
+    >>> csv_cell("=HYPERLINK(1)"), csv_cell("C001"), csv_cell(3.5)
+    ("'=HYPERLINK(1)", 'C001', 3.5)
+    >>> csv_uncell(csv_cell("'quoted")) == "'quoted"
+    True
+    """
+    if isinstance(value, str) and value.startswith(_CSV_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def csv_uncell(value):
+    """Undo :func:`csv_cell` (for reading back a CSV the kit wrote)."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_CSV_TRIGGERS):
+        return value[1:]
+    return value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text cell (and column name) passed through :func:`csv_cell`.
+
+    Use it on every CSV the kit writes for people to open.
+
+    Examples
+    --------
+    >>> csv_safe(pd.DataFrame({"client": ["+SUM(1,1)", "C1"], "n": [1, -2]}))["client"].tolist()
+    ["'+SUM(1,1)", 'C1']
+    """
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(csv_cell)
+    out.columns = [csv_cell(c) for c in out.columns]
+    return out
+
+
+_PATHLIKE = re.compile(r"""(?:[A-Za-z]:)?[\\/][^\s'"`,;:()]*"""  # a path
+                       r"|[\w.-]+\.(?:csv|xlsx|parquet|ipynb|html|pdf|toml|json|pkl)\b")  # a file name
+
+
+def mask_numbers(message: str, keep: Iterable[str] = ()) -> str:
+    """One short line of ``message`` with every number masked as ``#`` (logs hold no scores).
+
+    What the reader needs to act stays: file paths and file names, ``line N``, measure names
+    from the registry (``PHQ-9``) and the strings in ``keep`` (the client's ID, the folders).
+
+    Examples
+    --------
+    >>> mask_numbers("PHQ-9 score 17 on line 12 of /data/2026/obs.csv for C001", keep=["C001"])
+    'PHQ-9 score # on line 12 of /data/2026/obs.csv for C001'
+    """
+    text = str(message).strip()
+    first = re.sub("[\ue000-\uf8ff]", "?", text.splitlines()[0] if text else "")
+    kept: list[str] = []
+
+    def hold(match: re.Match) -> str:  # a private-use character holds the kept text's place
+        kept.append(match.group(0))
+        return chr(0xE000 + len(kept) - 1)
+
+    tokens = sorted({str(k) for k in keep if k} | _measure_names(), key=len, reverse=True)
+    if tokens:
+        first = re.sub("|".join(re.escape(t) for t in tokens), hold, first)
+    first = _PATHLIKE.sub(hold, first)
+    first = re.sub(r"\bline \d+\b", hold, first)
+    first = re.sub(r"\d+(\.\d+)?", "#", first)
+    first = re.sub("[\ue000-\uf8ff]", lambda m: kept[ord(m.group(0)) - 0xE000], first)
+    return first[:300]
+
+
+def _measure_names() -> set[str]:
+    try:
+        from ..measures import measures
+
+        return set(measures().index.astype(str))
+    except Exception:  # noqa: BLE001 (masking must work whatever the registry does)
+        return set()
 
 
 def parse_month(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:

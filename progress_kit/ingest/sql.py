@@ -1,0 +1,173 @@
+"""Read the kit's tables from any SQL database SQLAlchemy can reach (SQLite, PostgreSQL ...).
+
+See :func:`load_sql` and ``docs/ingest.md``. ``pk.load_data(url)`` comes here for any URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..data import (
+    _reconcile_items,
+    _unknown_clients,
+    read_clients,
+    read_items,
+    read_observations,
+    read_sessions,
+)
+from ._common import Errors, empty_items, empty_sessions, finish, problem, stub_clients
+
+__all__ = ["load_sql"]
+
+ROLES = ("observations", "clients", "sessions", "items")
+
+
+def _engine(url: str):
+    try:
+        import sqlalchemy
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError("reading a database needs SQLAlchemy and a driver: "
+                          "pip install 'progress-kit[sql]'") from exc
+    try:
+        return sqlalchemy.create_engine(url)
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as exc:
+        raise ValueError(f"not a usable SQLAlchemy URL ({exc})") from None
+
+
+def load_sql(url: str, *, tables: dict[str, str] | None = None,
+             query: str | dict[str, str] | None = None, errors: Errors = "raise",
+             today: dt.date | None = None):
+    """Read and validate the kit's tables from a database.
+
+    Parameters
+    ----------
+    url : str
+        Any SQLAlchemy URL: ``sqlite:///clinic.db``, ``postgresql+psycopg://user@host/db`` ...
+        A password in the URL never appears in messages.
+    tables : dict, optional
+        Table names to read for each role, e.g. ``{"observations": "phq_scores"}``. Defaults are
+        the role names: ``observations`` (required), ``clients``, ``sessions`` and ``items``
+        (optional: without ``clients`` each client seen gets a stub row; without ``sessions`` the
+        table is empty).
+    query : str or dict, optional
+        SQL giving a role's rows instead of a table: a string for ``observations``, or a dict by
+        role. The result needs the same columns as the table (see ``docs/data-format.md``).
+    errors, today
+        As in :func:`progress_kit.load_data`.
+
+    Returns
+    -------
+    ImportedData
+        Validated ``observations``, ``clients``, ``sessions``, ``items`` and ``problems``. A
+        problem's ``line`` is the row number of the query result (1 = first row), and its
+        message says so: there is no file line in a database.
+
+    Examples
+    --------
+    >>> import sqlite3, tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "clinic.db")
+    ...     with sqlite3.connect(path) as con:
+    ...         _ = con.execute("CREATE TABLE observations (client_id TEXT, date TEXT, measure TEXT,"
+    ...                         " score REAL)")
+    ...         _ = con.execute("INSERT INTO observations VALUES ('00123', '2024-01-08', 'PHQ-9', 18)")
+    ...     data = load_sql(f"sqlite:///{path}")
+    >>> data.observations
+      client_id       date measure  score
+    0     00123 2024-01-08   PHQ-9   18.0
+    """
+    engine = _engine(url)
+    import sqlalchemy
+
+    shown = engine.url.render_as_string(hide_password=True)
+    names = {role: role for role in ROLES} | dict(tables or {})
+    queries = {"observations": query} if isinstance(query, str) else dict(query or {})
+    unknown = (set(names) | set(queries)) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown table role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
+    frames, where = {}, {}
+    try:
+        with engine.connect() as con:
+            present = set(sqlalchemy.inspect(con).get_table_names())
+            for role in ROLES:
+                if role in queries:
+                    frames[role] = pd.read_sql_query(sqlalchemy.text(queries[role]), con)
+                    where[role] = f"{shown} query for {role}"
+                elif names[role] in present:
+                    frames[role] = pd.read_sql_table(names[role], con)
+                    where[role] = f"{shown} table {names[role]}"
+                elif role == "observations":
+                    raise ValueError(f"{shown}: no table {names[role]!r} (tables are "
+                                     f"{', '.join(sorted(present)) or 'none'}); pass tables= or query=")
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise ValueError(f"{shown}: {type(exc).__name__}: {exc.args[0] if exc.args else exc}") from None
+    finally:
+        engine.dispose()
+    return _validate(frames, where, errors, today)
+
+
+def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Errors,
+              today: dt.date | None):
+    """The same checks as :func:`progress_kit.load_data`, with result rows for file lines."""
+    problems: list[dict] = []
+    readers: dict[str, Callable] = {"observations": read_observations, "clients": read_clients,
+                                    "sessions": read_sessions, "items": read_items}
+    out, rows = {}, {}
+    for role, reader in readers.items():
+        if role not in frames:
+            continue
+        frame = frames[role].reset_index(drop=True)
+        valid, found = reader(frame, errors="report", today=today)
+        problems.extend(_as_result_rows(found, where[role]))
+        out[role] = valid
+        rows[role] = _kept_rows(frame, found)
+    if "clients" in out:
+        known = set(out["clients"]["client_id"])
+        for role in ("observations", "sessions", "items"):
+            if role in out:
+                unknown, found = _unknown_clients(out[role], rows[role], where[role], known)
+                problems.extend(_with_row(found))
+                out[role] = out[role][~unknown].reset_index(drop=True)
+                rows[role] = rows[role][~unknown]
+    observations, items = out["observations"], out.get("items", empty_items())
+    if len(items):
+        obs_drop, items_drop, found, derived = _reconcile_items(
+            observations, rows["observations"], where["observations"], items, rows["items"],
+            where["items"])
+        problems.extend(_with_row(found))
+        observations = observations[~obs_drop].assign(derived=False)
+        items = items[~items_drop].reset_index(drop=True)
+        if len(derived):
+            observations = pd.concat([observations, derived], ignore_index=True).sort_values(
+                ["client_id", "date", "measure"], kind="stable", ignore_index=True)
+    return finish(observations, items, problems, pd.DataFrame(columns=["source", "what", "count"]),
+                  errors, clients=out.get("clients", stub_clients(observations)),
+                  sessions=out.get("sessions", empty_sessions()))
+
+
+def _with_row(found: list[dict]) -> list[dict]:
+    for p in found:
+        if p.get("line") is not None and pd.notna(p["line"]):
+            p["reason"] = f"result row {int(p['line'])}: {p['reason']}"
+    return found
+
+
+def _as_result_rows(found: pd.DataFrame, where: str) -> list[dict]:
+    """A DataFrame reader counts the header as line 1; a query result has no header line."""
+    out = []
+    for rec in found.to_dict("records"):
+        row = int(rec["line"]) - 1 if pd.notna(rec["line"]) else None
+        reason = f"result row {row}: {rec['reason']}" if row is not None else rec["reason"]
+        out.append(problem(where, row, rec["column"], rec["value"], reason, rec["severity"]))
+    return out
+
+
+def _kept_rows(frame: pd.DataFrame, found: pd.DataFrame) -> np.ndarray:
+    """Result row numbers of the rows the reader kept (errors and collapsed duplicates removed)."""
+    rows = np.arange(len(frame)) + 1
+    dropped = found.loc[found["reason"].str.contains("collapsed") | (found["severity"] == "error"), "line"]
+    return rows[~np.isin(rows + 1, dropped.dropna().astype(int).to_numpy())]

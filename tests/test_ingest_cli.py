@@ -1,0 +1,64 @@
+"""progress-kit import fhir|redcap|wide|sql: a validated data folder, counts, exit codes."""
+
+import stat
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy
+
+from progress_kit import load_data
+from progress_kit.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_import_fhir_writes_a_valid_private_folder(tmp_path, capsys):
+    out = tmp_path / "clinic"
+    assert main(["import", "fhir", str(DATA / "fhir" / "us-core"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "1 observations, 9 item answers, 1 clients" in err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert stat.S_IMODE((out / "observations.csv").stat().st_mode) == 0o600
+    data = load_data(out)  # the folder passes the kit's own validation
+    assert data.observations["score"].tolist() == [12.0]
+    assert len(pd.read_csv(out / "items.csv")) == 9
+
+
+def test_import_fhir_with_problems_exits_1_and_lists_them(tmp_path, capsys):
+    out = tmp_path / "clinic"
+    assert main(["import", "fhir", str(DATA / "fhir" / "sdc"), str(DATA / "fhir" / "us-core"),
+                 "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "stated total 13 disagrees with the item sum 10" in captured.out
+    assert "1 problem(s)" in captured.err
+    assert len(pd.read_csv(out / "problems.csv")) == 1
+
+
+def test_import_refuses_a_folder_with_data(tmp_path, capsys):
+    (tmp_path / "observations.csv").write_text("x\n")
+    assert main(["import", "fhir", str(DATA / "fhir" / "us-core"), "--out", str(tmp_path)]) == 2
+    assert "already holds observations.csv" in capsys.readouterr().err
+    assert (tmp_path / "observations.csv").read_text() == "x\n"
+
+
+def test_import_redcap_and_wide_with_shipped_recipes(tmp_path, capsys):
+    code = main(["import", "redcap", str(DATA / "ingest" / "redcap_records.csv"), "--recipe",
+                 "redcap_phq9_gad7", "--dictionary", str(DATA / "ingest" / "redcap_dictionary.csv"),
+                 "--out", str(tmp_path / "r")])
+    assert code == 1
+    assert "line 8: PHQ-9: phq9_9 '5' is not one of the data dictionary's choices" in capsys.readouterr().out
+    assert main(["import", "wide", str(DATA / "ingest" / "novopsych.csv"), "--recipe", "novopsych",
+                 "--out", str(tmp_path / "w")]) == 0
+    assert "DASS-21 Assessment not in the recipe: 1" in capsys.readouterr().err
+
+
+def test_import_sql(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    engine = sqlalchemy.create_engine(url)
+    pd.DataFrame({"client_id": ["a"], "date": ["2024-01-08"], "measure": ["PHQ-9"],
+                  "score": [18]}).to_sql("observations", engine, index=False)
+    engine.dispose()
+    assert main(["import", "sql", url, "--out", str(tmp_path / "out")]) == 0
+    assert load_data(tmp_path / "out").observations["client_id"].tolist() == ["a"]
+    assert main(["import", "sql", "nosuch://x", "--out", str(tmp_path / "o2")]) == 1
+    assert "not a usable SQLAlchemy URL" in capsys.readouterr().err

@@ -1,0 +1,380 @@
+"""read_fhir on published implementation-guide examples (tests/data/fhir/README.md) and on
+copies of them with one defect each.
+
+Expected scores come from the examples' own answers and the LOINC answer list LL358-3
+(LA6568-5 = 0 "Not at all", LA6569-3 = 1 "Several days", LA6570-1 = 2 "More than half the days",
+LA6571-9 = 3 "Nearly every day"), never from the reader's output.
+"""
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from progress_kit import DataValidationError
+from progress_kit.ingest import read_fhir
+
+FHIR = Path(__file__).parent / "data" / "fhir"
+TODAY = dt.date(2026, 1, 1)
+
+
+def load(path):
+    return json.loads((FHIR / path).read_text())
+
+
+def read(src, **kw):
+    return read_fhir(src, errors="report", today=TODAY, **kw)
+
+
+def reasons(data):
+    return "\n".join(data.problems["reason"])
+
+
+# ------------------------------------------------------------------ published examples as they are
+
+
+def test_us_core_response_panel_and_items_give_one_score():
+    # US Core QuestionnaireResponse phq-9-example: answers LA6570-1 x5, LA6569-3 x2, LA6568-5 x2
+    # (2+2+2+2+1+1+2+0+0 = 12); its total item says 12, and the derived Observations (panel, nine
+    # items, a total written as the string "12") say the same: one administration, one score.
+    data = read(FHIR / "us-core")
+    assert data.problems.empty, reasons(data)
+    obs = data.observations
+    assert obs[["client_id", "measure", "score"]].values.tolist() == [["example", "PHQ-9", 12.0]]
+    assert obs["date"].iloc[0] == pd.Timestamp("2022-11-29")
+    items = data.items.sort_values("item")
+    assert items["item"].tolist() == list(range(1, 10))
+    assert items["response"].tolist() == [2, 2, 2, 2, 1, 1, 2, 0, 0]
+
+
+def test_us_core_total_as_string_is_read():
+    # the US Core total Observation carries valueString "12", a real defect of the example
+    total = load("us-core/Observation-PHQ9-item-example-44261-6.json")
+    assert total["valueString"] == "12"
+    data = read(total)
+    assert data.observations["score"].tolist() == [12.0]
+
+
+def test_us_core_panel_alone_follows_has_member():
+    files = sorted((FHIR / "us-core").glob("Observation-*.json"))
+    data = read(files)
+    assert data.observations["score"].tolist() == [12.0]
+    assert len(data.items) == 9
+    # the difficulty item (69722-7) is a panel member but no part of the score
+    assert data.items["item"].max() == 9
+
+
+def test_sdc_total_disagrees_with_items():
+    # HL7 SDC questionnaireresponse-sdc-profile-example-PHQ9: the answers weigh
+    # 0,0,0,1,2,1,3,2,1 = 10 (itemWeight in CodeSystem CSPHQ9) but the total item says 13
+    data = read(FHIR / "sdc")
+    assert data.observations.empty
+    errors = data.problems[data.problems["severity"] == "error"]
+    assert len(errors) == 1
+    text = errors["reason"].iloc[0]
+    assert "QuestionnaireResponse/questionnaireresponse-sdc-profile-example-PHQ9" in text
+    assert "stated total 13 disagrees with the item sum 10" in text
+    assert errors["file"].iloc[0].endswith("QuestionnaireResponse-questionnaireresponse-sdc-profile-"
+                                           "example-PHQ9.json")
+
+
+def test_sdc_without_its_code_system_cannot_weigh_answers():
+    data = read(FHIR / "sdc" / "QuestionnaireResponse-questionnaireresponse-sdc-profile-example-PHQ9.json")
+    assert data.observations.empty
+    assert "answer code 'Not-at-all' (Not at all) has no score" in reasons(data)
+
+
+def test_mii_panel_with_value_and_mismatched_link_ids():
+    # MII PROMs: the QuestionnaireResponse's linkIds (PHQ.1 ...) do not match its Questionnaire's
+    # (PHQ-9.1 ...), all nine answers are LA6571-9 (= 3, total 27), PHQ.10 is the difficulty
+    # item; the Observation carries 27 on the panel code 44249-1 itself
+    data = read(FHIR / "mii-proms")
+    assert data.problems.empty, reasons(data)
+    assert data.observations[["client_id", "score"]].values.tolist() == [["example", 27.0]]
+    assert data.items["response"].tolist() == [3.0] * 9
+
+
+def test_phr_derived_observations_dated_years_before_their_response():
+    # Personal Health Record IG: Observations derivedFrom the responses are dated 2021-10-01, the
+    # responses were authored 2024-12-01; scores agree (3) but the day does not: no score
+    data = read(FHIR / "phr")
+    assert data.observations.empty
+    errors = data.problems[data.problems["severity"] == "error"]
+    assert len(errors) == 4
+    assert "dated 2021-10-01 and the response 2024-12-01" in errors["reason"].iloc[0]
+
+
+def test_phr_responses_alone_score():
+    # the responses alone: PHQ-9 0+0+1+1+1+0+0+0+0 = 3, GAD-7 0+0+1+1+0+1+0 = 3
+    data = read([FHIR / "phr" / "QuestionnaireResponse-phq9.json",
+                 FHIR / "phr" / "QuestionnaireResponse-gad7.json"])
+    assert data.problems.empty, reasons(data)
+    got = data.observations.set_index("measure")["score"].to_dict()
+    assert got == {"PHQ-9": 3.0, "GAD-7": 3.0}
+    assert set(data.observations["client_id"]) == {"1"}
+
+
+def test_synthea_transaction_bundle_and_ndjson():
+    # Synthea record (PHR IG exemplar): 7 GAD-7 totals, 1 PHQ-9 total, 4 PHQ-2 totals,
+    # a body weight and a pain score; subject is urn:uuid:38643f4d-...
+    for src in ("Vivien121_Nolan344-screening-subset.json", "Vivien121_Nolan344-screening-subset.ndjson"):
+        data = read(FHIR / "synthea" / src)
+        assert data.problems.empty
+        obs = data.observations
+        assert (obs["client_id"] == "38643f4d-9729-e16e-8b44-c532e8ae09d4").all()
+        assert obs["measure"].value_counts().to_dict() == {"GAD-7": 7, "PHQ-9": 1}
+        assert obs.loc[obs["measure"] == "PHQ-9", "score"].tolist() == [21.0]
+        # the day as written (2014-08-25T07:44:10-05:00), not converted to UTC
+        assert obs["date"].min() == pd.Timestamp("2014-08-25")
+        skipped = data.skipped.set_index("what")["count"]
+        assert skipped[[w for w in skipped.index if "55758-7" in w][0]] == 4
+        assert data.skipped["count"].sum() == 6
+
+
+# ------------------------------------------------------------------ one defect each
+
+
+def total_obs(**changes):
+    obs = {"resourceType": "Observation", "id": "t1", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+           "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-05-06T10:00:00+02:00",
+           "valueQuantity": {"value": 14}}
+    obs.update(changes)
+    return obs
+
+
+@pytest.mark.parametrize("status", ["entered-in-error", "cancelled", "unknown", "preliminary"])
+def test_statuses_that_are_not_scores_are_listed(status):
+    data = read(total_obs(status=status))
+    assert data.observations.empty
+    (row,) = data.problems.to_dict("records")
+    assert row["severity"] == "warning" and row["column"] == "status" and row["value"] == status
+    assert row["reason"].startswith("Observation/t1: ")
+
+
+@pytest.mark.parametrize("status", ["final", "amended", "corrected"])
+def test_statuses_that_are_scores(status):
+    assert read(total_obs(status=status)).observations["score"].tolist() == [14.0]
+
+
+def test_us_core_response_with_status_unknown_is_listed():
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    qr["status"] = "entered-in-error"
+    data = read(qr)
+    assert data.observations.empty
+    assert "QuestionnaireResponse/phq-9-example: this PHQ-9 QuestionnaireResponse is entered in error" \
+        in reasons(data)
+
+
+@pytest.mark.parametrize("value", [{"valueInteger": 31}, {"valueQuantity": {"value": -1}},
+                                   {"valueDecimal": 12.5}])
+def test_out_of_range_or_off_step_totals(value):
+    obs = total_obs()
+    del obs["valueQuantity"]
+    obs.update(value)
+    data = read(obs)
+    assert data.observations.empty
+    (row,) = data.problems.to_dict("records")
+    assert row["severity"] == "error" and row["reason"].startswith("Observation/t1: score ")
+
+
+@pytest.mark.parametrize("where,value", [("valueInteger", 7), ("valueDecimal", 7.0),
+                                         ("valueString", " 7 "), ("valueQuantity", {"value": 7})])
+def test_value_types(where, value):
+    obs = total_obs()
+    del obs["valueQuantity"]
+    obs[where] = value
+    assert read(obs).observations["score"].tolist() == [7.0]
+
+
+def test_value_in_a_component():
+    obs = total_obs(code={"coding": [{"system": "urn:local", "code": "gad"}]})
+    del obs["valueQuantity"]
+    obs["component"] = [{"code": {"coding": [{"system": "http://loinc.org", "code": "70274-6"}]},
+                         "valueInteger": 9}]
+    data = read(obs)
+    assert data.observations[["measure", "score"]].values.tolist() == [["GAD-7", 9.0]]
+
+
+def test_us_core_response_missing_item_9_is_prorated_and_flagged():
+    # drop item 9 (44260-8, answered 0): 8 answers sum to 12, mean 1.5, x 9 = 13.5 -> 14
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    qr["item"] = [it for it in qr["item"] if it["linkId"] != "/44260-8"]
+    data = read(qr)
+    assert data.observations["score"].tolist() == [14.0]
+    (row,) = data.problems.to_dict("records")
+    assert row["severity"] == "warning" and "item 9" in row["reason"] and "prorated" in row["reason"]
+    assert sorted(data.items["item"]) == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_two_missing_items_give_no_score():
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    qr["item"] = [it for it in qr["item"] if it["linkId"] not in ("/44260-8", "/44253-3")]
+    data = read(qr)
+    assert data.observations.empty
+    assert "2 of 9 items missing (items 8, 9)" in reasons(data)
+
+
+def test_derived_observation_disagreeing_with_its_response():
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    total = load("us-core/Observation-PHQ9-item-example-44261-6.json")
+    total["valueString"] = "15"
+    data = read([qr, total])
+    assert data.observations.empty
+    assert "its total is 15 and the response's 12" in reasons(data)
+
+
+def test_ndjson_problems_name_the_line(tmp_path):
+    lines = [json.dumps(total_obs(id=f"o{i}", effectiveDateTime=f"2024-05-0{i}")) for i in range(1, 4)]
+    lines[1] = json.dumps(total_obs(id="o2", effectiveDateTime="2024-05-02", valueQuantity={"value": 40}))
+    lines.insert(2, "{not json")
+    path = tmp_path / "Observation.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    data = read(path)
+    assert len(data.observations) == 2
+    rows = data.problems.sort_values("line").to_dict("records")
+    assert [(r["file"], r["line"]) for r in rows] == [("Observation.ndjson", 2), ("Observation.ndjson", 3)]
+    assert "Observation/o2: score 40 out of range 0–27 for PHQ-9" in rows[0]["reason"]
+    assert "not valid JSON" in rows[1]["reason"]
+
+
+@pytest.mark.parametrize("ref,expected", [("Patient/abc", "abc"),
+                                          ("https://ehr.example.org/fhir/Patient/00123", "00123"),
+                                          ("urn:uuid:5f6a-77", "5f6a-77"),
+                                          ("Patient/abc/_history/3", "abc")])
+def test_client_id_from_subject_reference(ref, expected):
+    data = read(total_obs(subject={"reference": ref}))
+    assert data.observations["client_id"].tolist() == [expected]
+
+
+def test_day_as_written_not_utc():
+    data = read([total_obs(id="a", effectiveDateTime="2024-03-04T23:30:00-05:00"),
+                 total_obs(id="b", effectivePeriod={"start": "2024-03-10T00:30:00+09:00"},
+                           effectiveDateTime=None)])
+    assert data.observations["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-03-04", "2024-03-10"]
+
+
+def test_no_subject_or_no_day_is_a_problem():
+    no_subject = total_obs(id="a")
+    del no_subject["subject"]
+    no_day = total_obs(id="b", effectiveDateTime="2024")
+    data = read([no_subject, no_day])
+    assert data.observations.empty
+    text = reasons(data)
+    assert "Observation/a: PHQ-9: no subject.reference" in text
+    assert "Observation/b: PHQ-9: effectiveDateTime '2024' is not a full calendar day" in text
+
+
+def test_searchset_bundle_and_conflicting_duplicates():
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"fullUrl": "https://x/Observation/a", "resource": total_obs(id="a")},
+        {"fullUrl": "https://x/Observation/b", "resource": total_obs(id="b", valueQuantity={"value": 9})},
+        {"resource": total_obs(id="c", effectiveDateTime="2024-05-07")},
+    ]}
+    data = read(bundle)
+    assert data.observations["date"].dt.day.tolist() == [7]
+    text = reasons(data)
+    assert "total for client p1 on 2024-05-06 differs between Observation/a (Bundle entry 0), " \
+           "Observation/b (Bundle entry 1)" in text
+
+
+def test_gad7_item_2_answer_code_and_ordinal_value_on_questionnaire():
+    codes = ["69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7"]
+    answers = ["LA6569-3", "LA18938-3", "LA6568-5", "LA6568-5", "LA6568-5", "LA6568-5", "local-3"]
+    q = {"resourceType": "Questionnaire", "id": "g", "url": "https://example.org/Questionnaire/g",
+         "item": [{"linkId": "q7", "code": [{"system": "http://loinc.org", "code": "69736-7"}],
+                   "answerOption": [{"valueCoding": {"system": "urn:x", "code": "local-3"},
+                                     "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/"
+                                                           "ordinalValue", "valueDecimal": 3}]}]}]}
+    items = [{"linkId": f"/{c}", "answer": [{"valueCoding": {"system": "http://loinc.org", "code": a}}]}
+             for c, a in zip(codes[:6], answers[:6], strict=True)]
+    items.append({"linkId": "q7", "answer": [{"valueCoding": {"system": "urn:x", "code": "local-3"}}]})
+    qr = {"resourceType": "QuestionnaireResponse", "id": "r", "status": "completed",
+          "questionnaire": "https://example.org/Questionnaire/g|2.0",
+          "subject": {"reference": "Patient/p"}, "authored": "2024-01-02",
+          "item": [{"linkId": "group", "item": items}]}
+    data = read([q, qr])
+    assert data.problems.empty, reasons(data)
+    # 1 + 2 + 0 + 0 + 0 + 0 + 3
+    assert data.observations[["measure", "score"]].values.tolist() == [["GAD-7", 6.0]]
+
+
+def test_unregistered_resources_are_counted_not_errors():
+    other = total_obs(code={"coding": [{"system": "http://loinc.org", "code": "55758-7",
+                                        "display": "PHQ-2 total"}]})
+    patient = {"resourceType": "Patient", "id": "p1"}
+    data = read([other, patient, copy.deepcopy(other)])
+    assert data.observations.empty and data.problems.empty
+    assert data.skipped.set_index("what")["count"].to_dict() == {"LOINC 55758-7 (PHQ-2 total)": 2,
+                                                                 "not a score": 1}
+
+
+def test_raise_mode_raises_with_every_problem():
+    with pytest.raises(DataValidationError) as info:
+        read_fhir(FHIR / "sdc", today=TODAY)
+    assert "stated total 13 disagrees" in str(info.value)
+    data = read_fhir(FHIR / "us-core", today=TODAY)
+    assert len(data.observations) == 1
+
+
+def test_every_phq_or_gad_resource_is_a_score_or_a_problem():
+    """Across all the published examples, each PHQ-9/GAD-7 resource is accounted for."""
+    data = read(FHIR)
+    named = set(data.observations["source"])
+    text = reasons(data)
+    merged = []
+    for path in sorted(FHIR.rglob("*.json")):
+        r = json.loads(path.read_text())
+        for res in [e["resource"] for e in r.get("entry", [])] or [r]:
+            if res["resourceType"] not in ("Observation", "QuestionnaireResponse"):
+                continue
+            blob = json.dumps(res)
+            if not any(c in blob for c in ("44261-6", "70274-6", "44249-1", "44250-9", "PHQ9", "phq",
+                                           "gad")):
+                continue
+            label = f"{res['resourceType']}/{res['id']}"
+            if label not in named and label not in text:
+                merged.append(label)
+    # only the resources merged into another one's score are neither named nor listed: the
+    # US Core panel and its eleven members (same administration as the response) and the MII
+    # response (same as the MII Observation)
+    assert len(merged) == 13
+    assert {m.split("/")[1].split("-example")[0] for m in merged} == {"PHQ9-item", "PHQ9-panel",
+                                                                       "mii-exa-pro-phq-9-response"}
+
+
+def test_combined_phq9_gad7_form_gives_two_scores():
+    # the US Core response plus the seven GAD-7 items of the PHR example in one response
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    gad = load("phr/QuestionnaireResponse-gad7.json")
+    qr["item"] = [{"linkId": "phq", "item": qr["item"]}, {"linkId": "gad", "item": gad["item"]}]
+    data = read(qr)
+    assert data.problems.empty, reasons(data)
+    got = data.observations.set_index("measure")["score"].to_dict()
+    assert got == {"PHQ-9": 12.0, "GAD-7": 3.0}
+    assert data.items.groupby("measure").size().to_dict() == {"GAD-7": 7, "PHQ-9": 9}
+
+
+def test_contained_questionnaire_weights_and_in_progress_status():
+    q = {"resourceType": "Questionnaire", "id": "q", "code": [{"system": "http://loinc.org",
+                                                              "code": "69737-5"}],
+         "item": [{"linkId": f"g{i}", "answerOption": [
+             {"valueCoding": {"code": c}, "extension": [
+                 {"url": "http://hl7.org/fhir/StructureDefinition/itemWeight", "valueDecimal": w}]}
+             for c, w in (("never", 0), ("some", 1), ("half", 2), ("daily", 3))]}
+             for i in range(1, 8)]}
+    qr = {"resourceType": "QuestionnaireResponse", "id": "r", "status": "completed",
+          "contained": [q], "questionnaire": "#q", "subject": {"reference": "Patient/p"},
+          "authored": "2024-02-03T08:00:00Z",
+          "item": [{"linkId": f"g{i}", "answer": [{"valueCoding": {"code": c}}]}
+                   for i, c in zip(range(1, 8), ["daily", "half", "some", "never", "never", "some",
+                                                 "half"], strict=True)]}
+    data = read(qr)
+    assert data.problems.empty, reasons(data)
+    assert data.observations[["measure", "score"]].values.tolist() == [["GAD-7", 9.0]]  # 3+2+1+0+0+1+2
+    data = read({**qr, "status": "in-progress"})
+    assert data.observations.empty
+    assert data.problems["severity"].tolist() == ["warning"]
