@@ -22,6 +22,9 @@ def main() -> None:
     v.add_argument("--clients", type=int, default=1_000_000)
     v.add_argument("--rows", type=int, default=1_000_000)
     v.add_argument("--pairs", type=int, default=100_000)
+    sp = sub.add_parser("cohort-shared", help="cohort calls: shared preparation against plain path")
+    sp.add_argument("--clients", type=int, default=200_000)
+    sp.add_argument("--order", choices=["client", "measure", "shuffled"], default="shuffled")
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
@@ -36,6 +39,11 @@ def main() -> None:
         res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids,
                          order=args.order, shared=not args.plain)
         print(cohort.to_markdown(res))
+    elif args.which == "cohort-shared":
+        from . import cohort
+
+        res = cohort.shared_vs_plain(args.clients, args.order)
+        print(cohort.shared_to_markdown(res))
     elif args.which == "fhir":
         from . import fhir
 

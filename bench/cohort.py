@@ -148,3 +148,43 @@ def to_markdown(res: dict) -> str:
               f"**{res['peak_over_input']:.2f}x** the input (RSS before: {res['rss_before_mb']:.0f} MB; "
               f"peak above that: {res['peak_extra_over_input']:.2f}x the input)"]
     return "\n".join(lines)
+
+
+def shared_vs_plain(n_clients: int = 200_000, order: str = "shuffled", rounds: int = 2,
+                    seed: int = 0) -> dict:
+    """CPU seconds of the five calls on one frame, plain path against the shared preparation.
+
+    CPU time (``time.process_time``), the minimum over ``rounds`` alternating rounds, because it
+    is less disturbed than wall time when other processes share the machine.
+    """
+    data = make_cohort(n_clients, seed=seed, order=order)
+    calls = [(f"reliable_change {m}", pk.reliable_change, m) for m in MEASURES[:1]] + \
+        [(f"slopes {m}", pk.slopes, m) for m in MEASURES[:1]] + \
+        [(f"reliable_change {m}", pk.reliable_change, m) for m in MEASURES[1:]] + \
+        [(f"slopes {m}", pk.slopes, m) for m in MEASURES[1:]]
+    best: dict[str, dict[str, float]] = {"plain": {}, "shared": {}}
+    for _ in range(rounds):
+        for mode in ("plain", "shared"):
+            _cohort.clear()
+            gc.collect()
+            for name, fn, m in [*calls, ("talking_therapies_outcomes", None, None)]:
+                start = time.process_time()
+                if mode == "plain":
+                    with _cohort.plain_path():
+                        _ = fn(data, measure=m) if fn else pk.talking_therapies_outcomes(data)
+                else:
+                    _ = fn(data, measure=m) if fn else pk.talking_therapies_outcomes(data)
+                cpu = time.process_time() - start
+                best[mode][name] = min(best[mode].get(name, float("inf")), cpu)
+    return {"n_clients": n_clients, "n_rows": len(data), "order": order, "rounds": rounds,
+            "cpu": best, "plain_total": sum(best["plain"].values()),
+            "shared_total": sum(best["shared"].values())}
+
+
+def shared_to_markdown(res: dict) -> str:
+    lines = [f"{res['n_clients']:,} clients, {res['n_rows']:,} rows ({res['order']}); CPU seconds, "
+             f"minimum of {res['rounds']} rounds", "", "| call | plain | shared |", "|---|---|---|"]
+    lines += [f"| {k} | {v:.2f} | {res['cpu']['shared'][k]:.2f} |" for k, v in res["cpu"]["plain"].items()]
+    lines.append(f"| **total** | **{res['plain_total']:.2f}** | **{res['shared_total']:.2f}** "
+                 f"({res['plain_total'] / res['shared_total']:.2f}x) |")
+    return "\n".join(lines)
