@@ -17,10 +17,15 @@ def main() -> None:
     c.add_argument("--categorical-ids", action="store_true")
     c.add_argument("--order", choices=["client", "measure", "shuffled"], default="client",
                    help="row order of the synthetic cohort (default: by client and date)")
+    c.add_argument("--plain", action="store_true",
+                   help="every call factorises and sorts on its own (no shared preparation)")
     v = sub.add_parser("validation", help="load_data at scale and the conflicting-duplicate check")
     v.add_argument("--clients", type=int, default=1_000_000)
     v.add_argument("--rows", type=int, default=1_000_000)
     v.add_argument("--pairs", type=int, default=100_000)
+    sp = sub.add_parser("cohort-shared", help="cohort calls: shared preparation against plain path")
+    sp.add_argument("--clients", type=int, default=200_000)
+    sp.add_argument("--order", choices=["client", "measure", "shuffled"], default="shuffled")
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
@@ -37,13 +42,18 @@ def main() -> None:
         from . import cohort
 
         res = cohort.run(args.clients, args.naive_clients, categorical_ids=args.categorical_ids,
-                         order=args.order)
+                         order=args.order, shared=not args.plain)
         print(cohort.to_markdown(res))
     elif args.which == "flags":
         from . import flags
 
         res = flags.run(args.clients, args.naive_clients, with_items=not args.no_items)
         print(flags.to_markdown(res))
+    elif args.which == "cohort-shared":
+        from . import cohort
+
+        res = cohort.shared_vs_plain(args.clients, args.order)
+        print(cohort.shared_to_markdown(res))
     elif args.which == "fhir":
         from . import fhir
 
@@ -59,7 +69,8 @@ def main() -> None:
 
         res = batch.run(args.clients, args.jobs)
         print(batch.to_markdown(res))
-    name = {"cohort": f"cohort-{getattr(args, 'order', '')}",
+    plain = "-plain" if getattr(args, "plain", False) else ""
+    name = {"cohort": f"cohort-{getattr(args, 'order', '')}{plain}",
             "flags": f"flags-{getattr(args, 'clients', 0)}"}.get(args.which, args.which)
     (out / f"{name}.json").write_text(json.dumps(res, indent=2, default=str))
 

@@ -22,9 +22,10 @@ import pandas as pd
 from scipy import stats
 
 import progress_kit as pk
+from progress_kit import _cohort
 
 from .cohort_data import make_cohort
-from .memory import peak_bytes, reset_peak, rss_bytes
+from .memory import peak_bytes, reset_peak, rss_bytes, trim_heap
 
 MEASURES = ("PHQ-9", "GAD-7")
 
@@ -88,13 +89,18 @@ def floor_run(data: pd.DataFrame) -> dict[str, float]:
 
 
 def run(n_clients: int = 1_000_000, naive_clients: int = 5_000, seed: int = 0,
-        categorical_ids: bool = False, order: str = "client") -> dict:
+        categorical_ids: bool = False, order: str = "client", shared: bool = True) -> dict:
     data = make_cohort(n_clients, seed=seed, categorical_ids=categorical_ids, order=order)
     input_bytes = int(data.memory_usage(deep=True).sum())
     gc.collect()
+    trim_heap()
     rss_before = rss_bytes()
     reset_peak()
-    kit = kit_run(data)
+    if shared:
+        kit = kit_run(data)
+    else:
+        with _cohort.plain_path():
+            kit = kit_run(data)
     peak = peak_bytes()
     floor = floor_run(data)
     sub_ids = data["client_id"].drop_duplicates().iloc[:naive_clients]
@@ -107,7 +113,7 @@ def run(n_clients: int = 1_000_000, naive_clients: int = 5_000, seed: int = 0,
     kit_slopes = sum(v for k, v in kit.items() if k.startswith("slopes"))
     return {
         "n_clients": n_clients, "n_rows": len(data), "ids": "categorical" if categorical_ids else "str",
-        "order": order,
+        "order": order, "shared": shared,
         "input_mb": input_bytes / 1e6, "rss_before_mb": rss_before / 1e6, "peak_mb": peak / 1e6,
         "peak_over_input": peak / input_bytes,
         "peak_extra_over_input": (peak - rss_before) / input_bytes,
@@ -122,7 +128,9 @@ def run(n_clients: int = 1_000_000, naive_clients: int = 5_000, seed: int = 0,
 
 def to_markdown(res: dict) -> str:
     lines = [f"Cohort: {res['n_clients']:,} clients x 12 sessions x 2 measures = {res['n_rows']:,} rows "
-             f"(client_id as {res['ids']}, rows in {res['order']} order); input {res['input_mb']:.0f} MB "
+             f"(client_id as {res['ids']}, rows in {res['order']} order, "
+             f"{'shared factorisation' if res.get('shared', True) else 'plain path per call'}); "
+             f"input {res['input_mb']:.0f} MB "
              "in memory.", "",
              "| step | seconds |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in res["kit"].items()]
@@ -139,4 +147,44 @@ def to_markdown(res: dict) -> str:
               f"- peak RSS during the kit's calls {res['peak_mb']:.0f} MB = "
               f"**{res['peak_over_input']:.2f}x** the input (RSS before: {res['rss_before_mb']:.0f} MB; "
               f"peak above that: {res['peak_extra_over_input']:.2f}x the input)"]
+    return "\n".join(lines)
+
+
+def shared_vs_plain(n_clients: int = 200_000, order: str = "shuffled", rounds: int = 2,
+                    seed: int = 0) -> dict:
+    """CPU seconds of the five calls on one frame, plain path against the shared preparation.
+
+    CPU time (``time.process_time``), the minimum over ``rounds`` alternating rounds, because it
+    is less disturbed than wall time when other processes share the machine.
+    """
+    data = make_cohort(n_clients, seed=seed, order=order)
+    calls = [(f"reliable_change {m}", pk.reliable_change, m) for m in MEASURES[:1]] + \
+        [(f"slopes {m}", pk.slopes, m) for m in MEASURES[:1]] + \
+        [(f"reliable_change {m}", pk.reliable_change, m) for m in MEASURES[1:]] + \
+        [(f"slopes {m}", pk.slopes, m) for m in MEASURES[1:]]
+    best: dict[str, dict[str, float]] = {"plain": {}, "shared": {}}
+    for _ in range(rounds):
+        for mode in ("plain", "shared"):
+            _cohort.clear()
+            gc.collect()
+            for name, fn, m in [*calls, ("talking_therapies_outcomes", None, None)]:
+                start = time.process_time()
+                if mode == "plain":
+                    with _cohort.plain_path():
+                        _ = fn(data, measure=m) if fn else pk.talking_therapies_outcomes(data)
+                else:
+                    _ = fn(data, measure=m) if fn else pk.talking_therapies_outcomes(data)
+                cpu = time.process_time() - start
+                best[mode][name] = min(best[mode].get(name, float("inf")), cpu)
+    return {"n_clients": n_clients, "n_rows": len(data), "order": order, "rounds": rounds,
+            "cpu": best, "plain_total": sum(best["plain"].values()),
+            "shared_total": sum(best["shared"].values())}
+
+
+def shared_to_markdown(res: dict) -> str:
+    lines = [f"{res['n_clients']:,} clients, {res['n_rows']:,} rows ({res['order']}); CPU seconds, "
+             f"minimum of {res['rounds']} rounds", "", "| call | plain | shared |", "|---|---|---|"]
+    lines += [f"| {k} | {v:.2f} | {res['cpu']['shared'][k]:.2f} |" for k, v in res["cpu"]["plain"].items()]
+    lines.append(f"| **total** | **{res['plain_total']:.2f}** | **{res['shared_total']:.2f}** "
+                 f"({res['plain_total'] / res['shared_total']:.2f}x) |")
     return "\n".join(lines)

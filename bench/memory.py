@@ -27,3 +27,17 @@ def reset_peak() -> None:
 def peak_bytes() -> int:
     """Peak resident set size since start or the last :func:`reset_peak`."""
     return _status_kib("VmHWM") * 1024
+
+
+def trim_heap() -> None:
+    """Return freed heap pages to the system (glibc ``malloc_trim``), so that the resident size
+    before a measured call holds the data, not what building the data left behind."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        try:
+            ctypes.CDLL(name).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc
+            pass

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
 from .measures import Measure, get_measure
 
@@ -110,6 +111,41 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(uniques)
 
 
+def _no_missing_subject(codes: np.ndarray, subject: str) -> None:
+    if (codes < 0).any():
+        raise ValueError(f"subject column {subject!r} has missing values (row "
+                         f"{int(np.flatnonzero(codes < 0)[0])}); every row needs a subject")
+
+
+def _shared_rows(data: pd.DataFrame, subject: str, time: str, value: str, measure: str | None):
+    """:func:`pre_post`'s inputs from the frame's shared factorisation and sort, or None.
+
+    Returns the subset's codes (clients in order of first appearance, as the plain path
+    numbers them), its uniques and values, and the scored rows with a time, ordered by client
+    and time: ``(codes, uniques, vals, c, k, v)``. None where the plain path applies.
+    """
+    vdtype = data[value].dtype
+    if not (isinstance(vdtype, np.dtype) and vdtype.kind in "fiu"):
+        return None
+    prep = _cohort.prepared(data, subject, time)
+    if prep is None:
+        return None
+    if measure is None:
+        mask = np.ones(len(data), dtype=bool)
+    else:
+        mask = (data["measure"] == measure).to_numpy(bool, na_value=False)
+    full = prep.codes[mask]
+    _no_missing_subject(full, subject)
+    sub_of, uniques = prep.subset_codes(mask)
+    vals_all = data[value].to_numpy(dtype=float)
+    ok = mask & ~np.isnan(vals_all)
+    if prep.present is not None:
+        ok &= prep.present
+    rows = prep.sorted_rows(ok)
+    return (sub_of[full], uniques, vals_all[mask], sub_of[prep.codes[rows]], prep.key[rows],
+            vals_all[rows])
+
+
 def _check_columns(data: pd.DataFrame, columns: dict[str, str]) -> None:
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, not {type(data).__name__}")
@@ -165,12 +201,16 @@ def pre_post(data: pd.DataFrame, *, subject: str = "client_id", time: str = "dat
     _check_columns(data, {"subject": subject, "time": time, "value": value})
     if measure is not None:
         _check_columns(data, {"measure": "measure"})
-        data = data[data["measure"] == measure]
-    codes, uniques = _codes(data[subject])
-    if (codes < 0).any():
-        raise ValueError(f"subject column {subject!r} has missing values (row "
-                         f"{int(np.flatnonzero(codes < 0)[0])}); every row needs a subject")
-    vals = pd.to_numeric(data[value], errors="raise").to_numpy(dtype=float)
+    shared = _shared_rows(data, subject, time, value, measure) if pre is None and post is None \
+        else None
+    if shared is not None:  # the frame's shared codes and order (progress_kit._cohort)
+        codes, uniques, vals, c, k, v = shared
+    else:
+        if measure is not None:
+            data = data[data["measure"] == measure]
+        codes, uniques = _codes(data[subject])
+        _no_missing_subject(codes, subject)
+        vals = pd.to_numeric(data[value], errors="raise").to_numpy(dtype=float)
     n_subj = len(uniques)
     scored = ~np.isnan(vals)
     n_scored = np.bincount(codes[scored], minlength=n_subj)
@@ -179,12 +219,13 @@ def pre_post(data: pd.DataFrame, *, subject: str = "client_id", time: str = "dat
     pre_v = np.full(n_subj, np.nan)
     post_v = np.full(n_subj, np.nan)
     if pre is None and post is None:
-        key, present = _time_key(data[time], time)
-        ok = scored & present
-        c, k, v = codes[ok], key[ok], vals[ok]
-        order = _sort_order(c, k)
-        if order is not None:
-            c, k, v = c[order], k[order], v[order]
+        if shared is None:
+            key, present = _time_key(data[time], time)
+            ok = scored & present
+            c, k, v = codes[ok], key[ok], vals[ok]
+            order = _sort_order(c, k)
+            if order is not None:
+                c, k, v = c[order], k[order], v[order]
         if len(c):
             dup = (np.diff(c) == 0) & (np.diff(k) == 0)
             if dup.any():

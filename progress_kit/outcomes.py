@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
 from .change import _sort_order
 from .measures import anxiety_measure_for, get_measure
@@ -58,6 +59,54 @@ def _first_last(codes: np.ndarray, day: np.ndarray, slot: np.ndarray, score: np.
         last[j, c[end]] = v[end]
         count[j] = np.bincount(c, minlength=n_clients)
     return {"first": first, "last": last, "count": count}
+
+
+def _rows_by_client(observations: pd.DataFrame, keep: np.ndarray, slot: np.ndarray,
+                    score: np.ndarray):
+    """The kept rows ordered by client and day: ``(codes, uniques, day, slot, score)``.
+
+    Codes number the clients in their order of first appearance among the kept rows. They
+    come from the frame's shared factorisation and sort where it applies
+    (:mod:`progress_kit._cohort`), else from a factorisation and at most one sort here.
+    """
+    ids, dates = observations["client_id"], observations["date"]
+    prep = _cohort.prepared(observations, "client_id", "date") \
+        if pd.api.types.is_datetime64_any_dtype(dates) else None
+    if prep is None:
+        return _rows_by_client_plain(ids, dates, keep, slot, score)
+    if (prep.codes[keep] < 0).any():
+        raise ValueError("observations column 'client_id' is missing in scored rows")
+    if prep.present is not None and not prep.present[keep].all():
+        raise ValueError("observations column 'date' has missing dates in scored rows")
+    sub_of, uniques = prep.subset_codes(keep)
+    rows = prep.sorted_rows(keep)
+    return sub_of[prep.codes[rows]], uniques, prep.key[rows], slot[rows], score[rows]
+
+
+def _rows_by_client_plain(ids: pd.Series, dates: pd.Series, keep: np.ndarray, slot: np.ndarray,
+                          score: np.ndarray):
+    if not keep.all():
+        ids, slot, score = ids[keep], slot[keep], score[keep]
+        dates = dates[keep]
+    codes, uniques = pd.factorize(ids)
+    if (codes < 0).any():
+        raise ValueError("observations column 'client_id' is missing in scored rows")
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        raise ValueError(f"observations column 'date' must hold dates (datetime64), not "
+                         f"{dates.dtype}; read the data with progress_kit.read_observations()")
+    if dates.isna().any():
+        raise ValueError("observations column 'date' has missing dates in scored rows")
+    day = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    codes = codes.astype(np.int64)
+    order = _sort_order(codes, day)
+    if order is not None:
+        # one array at a time, so each original is freed before the next copy (peak memory)
+        codes = codes[order]
+        day = day[order]
+        slot = slot[order]
+        score = score[order]
+        del order
+    return codes, uniques, day, slot, score
 
 
 def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFrame | None = None,
@@ -201,15 +250,7 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     score = pd.to_numeric(observations["score"]).to_numpy(dtype=float)
     keep = (slot >= 0) & ~np.isnan(score)
 
-    ids = observations["client_id"]
-    if not keep.all():
-        ids, slot, score = ids[keep], slot[keep], score[keep]
-        dates = observations["date"][keep]
-    else:
-        dates = observations["date"]
-    codes, uniques = pd.factorize(ids)
-    if (codes < 0).any():
-        raise ValueError("observations column 'client_id' is missing in scored rows")
+    codes, uniques, day, slot, score = _rows_by_client(observations, keep, slot, score)
     index = pd.Index(uniques, name="client_id")
     extra = []
     if clients is not None:
@@ -224,27 +265,13 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
             index = index.append(new).rename("client_id")
     n = len(index)
 
-    if not pd.api.types.is_datetime64_any_dtype(dates):
-        raise ValueError(f"observations column 'date' must hold dates (datetime64), not "
-                         f"{dates.dtype}; read the data with progress_kit.read_observations()")
-    if dates.isna().any():
-        raise ValueError("observations column 'date' has missing dates in scored rows")
-    day = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    codes = codes.astype(np.int64)
     if ends is not None:
-        # scores after the referral ended (follow-up) are not the end-of-treatment score
+        # scores after the referral ended (follow-up) are not the end-of-treatment score;
+        # dropping rows keeps the client/day order that _rows_by_client made
         end_day = _end_days(ends, index)
         within = day <= end_day[codes]
         if not within.all():
             codes, day, slot, score = codes[within], day[within], slot[within], score[within]
-    order = _sort_order(codes, day)
-    if order is not None:
-        # one array at a time, so each original is freed before the next copy (peak memory)
-        codes = codes[order]
-        day = day[order]
-        slot = slot[order]
-        score = score[order]
-        del order
 
     per = _first_last(codes, day, slot, score, n, len(names))
     first, last, count = per["first"], per["last"], per["count"]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
 from .measures import get_measure
 from .trend import TREND_RULE, default_min_change, trend_direction
@@ -39,6 +40,15 @@ DEFAULT_ORIGIN = pd.Timestamp("2000-01-01")
 def _select(data: pd.DataFrame, subject: str, time: str, value: str,
             measure: str | None, keep: tuple[str, ...] = ()) -> pd.DataFrame:
     """Check the columns; return the needed ones for one measure, without rows lacking a score."""
+    mask = _select_mask(data, subject, time, value, measure, keep)
+    # one copy of only the needed columns: inputs may hold tens of millions of rows
+    cols = list(dict.fromkeys([subject, time, value, *keep]))
+    return data.loc[mask, cols]
+
+
+def _select_mask(data: pd.DataFrame, subject: str, time: str, value: str,
+                 measure: str | None, keep: tuple[str, ...] = ()) -> np.ndarray:
+    """Check the columns; the rows of one measure that have a score and a time."""
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     for role, col in (("subject", subject), ("time", time), ("value", value)) + tuple(
@@ -57,9 +67,7 @@ def _select(data: pd.DataFrame, subject: str, time: str, value: str,
         get_measure(measure)  # unknown names raise with a suggestion
         if "measure" in data.columns:
             mask &= (data["measure"] == measure).to_numpy(bool, na_value=False)
-    # one copy of only the needed columns: inputs may hold tens of millions of rows
-    cols = list(dict.fromkeys([subject, time, value, *keep]))
-    return data.loc[mask, cols]
+    return mask
 
 
 def _select_sessions(data: pd.DataFrame, subject: str, time: str, value: str,
@@ -361,18 +369,36 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
                              min_change=min_change, min_points=min_points)
     better = _resolve_better(better, measure)
     min_change, min_points = _check_rule(min_change, min_points, measure)
-    d = _select(data, subject, time, value, measure)
-    codes, uniques = pd.factorize(d[subject], sort=True)
-    index = pd.Index(uniques, name=subject)
-    t = _time_values(d[time], per)
-    y = d[value].to_numpy(dtype=float)
-    lo, hi = _time_bounds(codes, len(uniques), t)
+    codes, index, t, y = _slope_inputs(data, subject, time, value, measure, per)
+    lo, hi = _time_bounds(codes, len(index), t)
     if method == "ols":
-        n, tbar, ybar, stt, sty, syy = _centred_sums(codes, len(uniques), t, y)
+        n, tbar, ybar, stt, sty, syy = _centred_sums(codes, len(index), t, y)
         return _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha, better, hi - lo, min_change,
                           min_points)
-    return _theil_sen(codes, len(uniques), t, y, index, alpha, better, hi - lo, min_change,
+    return _theil_sen(codes, len(index), t, y, index, alpha, better, hi - lo, min_change,
                       min_points)
+
+
+def _slope_inputs(data: pd.DataFrame, subject: str, time: str, value: str, measure: str | None,
+                  per: str) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
+    """Subject codes (in sorted-ID order), the subject index, time and value of the used rows.
+
+    The codes come from the frame's shared factorisation where it applies
+    (:mod:`progress_kit._cohort`): no copy of the ID column and no new factorisation per call.
+    """
+    mask = _select_mask(data, subject, time, value, measure)
+    prep = _cohort.prepared(data, subject, time)
+    if prep is not None:
+        rows = np.flatnonzero(mask)
+        if (prep.codes[rows] >= 0).all():
+            codes, uniques = prep.sorted_codes(rows)
+            t = _time_values(data[time].iloc[rows], per)
+            y = data[value].iloc[rows].to_numpy(dtype=float)
+            return codes, pd.Index(uniques, name=subject), t, y
+    d = data.loc[mask, list(dict.fromkeys([subject, time, value]))]
+    codes, uniques = pd.factorize(d[subject], sort=True)
+    return (codes, pd.Index(uniques, name=subject), _time_values(d[time], per),
+            d[value].to_numpy(dtype=float))
 
 
 def _time_bounds(codes: np.ndarray, k: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,116 @@
+"""The shared factorisation and sort (progress_kit._cohort) gives the plain path's results."""
+
+import gc
+import weakref
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import progress_kit as pk
+from progress_kit import _cohort
+
+
+def _cohort_frame(n_clients=300, seed=1, order="shuffled"):
+    """Weekly PHQ-9 and GAD-7 with awkward IDs, missing scores and a missing date."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"{i:05d}" for i in range(n_clients)], dtype=object)
+    ids[:3] = ["Zoë-1", "ä 2", "0"]  # non-ASCII, spaces, a short ID sorting first
+    n_sess = rng.integers(1, 10, n_clients)
+    rows = []
+    for cid, k in zip(ids, n_sess, strict=True):
+        start = pd.Timestamp("2025-01-06") + pd.Timedelta(days=int(rng.integers(0, 200)))
+        for s in range(k):
+            day = start + pd.Timedelta(weeks=s)
+            rows.append((cid, day, "PHQ-9", float(rng.integers(0, 28))))
+            if rng.random() < 0.8:
+                rows.append((cid, day, "GAD-7", float(rng.integers(0, 22))))
+    df = pd.DataFrame(rows, columns=["client_id", "date", "measure", "score"])
+    df.loc[df.sample(frac=0.03, random_state=seed).index, "score"] = np.nan
+    if order == "shuffled":
+        df = df.sample(frac=1, random_state=seed + 1).reset_index(drop=True)
+    return df
+
+
+CALLS = {
+    "reliable_change PHQ-9": lambda d: pk.reliable_change(d, measure="PHQ-9"),
+    "reliable_change GAD-7": lambda d: pk.reliable_change(d, measure="GAD-7"),
+    "slopes PHQ-9": lambda d: pk.slopes(d, measure="PHQ-9"),
+    "slopes GAD-7": lambda d: pk.slopes(d, measure="GAD-7"),
+    "talking_therapies_outcomes": lambda d: pk.talking_therapies_outcomes(d),
+}
+
+
+def _same(a, b):
+    pd.testing.assert_frame_equal(a, b)
+    if "excluded" in a.attrs:
+        pd.testing.assert_frame_equal(a.attrs["excluded"], b.attrs["excluded"])
+
+
+@pytest.mark.parametrize("order", ["shuffled", "sorted"])
+@pytest.mark.parametrize("name", list(CALLS))
+def test_shared_path_equals_plain_path(name, order):
+    df = _cohort_frame(order=order)
+    if order == "sorted":
+        df = df.sort_values(["client_id", "date"], kind="stable", ignore_index=True)
+    fn = CALLS[name]
+    with _cohort.plain_path():
+        plain = fn(df)
+    assert _cohort.prepared(df, "client_id", "date") is not None
+    _same(fn(df), plain)
+    _same(fn(df), plain)  # second call: from the cache
+
+
+def test_missing_dates_and_excluded_clients_match():
+    df = _cohort_frame(n_clients=80)
+    df.loc[[3, 40], "date"] = pd.NaT
+    for name in ("reliable_change PHQ-9", "slopes GAD-7"):
+        with _cohort.plain_path():
+            plain = CALLS[name](df)
+        _same(CALLS[name](df), plain)
+
+
+def test_one_preparation_is_shared_across_calls(monkeypatch):
+    df = _cohort_frame(n_clients=50)
+    calls = []
+    real = _cohort._prepare
+    monkeypatch.setattr(_cohort, "_prepare", lambda *a: calls.append(1) or real(*a))
+    _cohort.clear()
+    for fn in CALLS.values():
+        fn(df)
+    assert len(calls) == 1
+
+
+def test_a_changed_frame_is_prepared_again():
+    df = _cohort_frame(n_clients=50)
+    before = pk.reliable_change(df, measure="PHQ-9")
+    # move one client's scores to a new ID, and then one date, in place
+    first = df["client_id"].iloc[0]
+    df.loc[df["client_id"] == first, "client_id"] = "new"
+    with _cohort.plain_path():
+        plain = pk.reliable_change(df, measure="PHQ-9")
+    after = pk.reliable_change(df, measure="PHQ-9")
+    _same(after, plain)
+    assert "new" in after.index.union(after.attrs["excluded"]["client_id"])
+    assert not after.index.equals(before.index)
+    df.loc[df.index[0], "date"] = pd.Timestamp("2030-01-01")
+    with _cohort.plain_path():
+        plain = pk.slopes(df, measure="PHQ-9")
+    _same(pk.slopes(df, measure="PHQ-9"), plain)
+
+
+def test_the_cache_does_not_keep_a_frame_alive():
+    df = _cohort_frame(n_clients=20)
+    pk.slopes(df, measure="PHQ-9")
+    ref = weakref.ref(df)
+    del df
+    gc.collect()
+    assert ref() is None
+    assert not _cohort._cache or all(e.ref() is not None for e in _cohort._cache.values())
+
+
+def test_categorical_ids_take_the_plain_path():
+    df = _cohort_frame(n_clients=30)
+    df["client_id"] = df["client_id"].astype("category")
+    assert _cohort.prepared(df, "client_id", "date") is None
+    pk.slopes(df, measure="PHQ-9")
