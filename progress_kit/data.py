@@ -1059,7 +1059,8 @@ def _reconcile_items(obs: pd.DataFrame, obs_lines: np.ndarray, obs_file: str,
 
 
 def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | None = None,
-              date_format: str | None = None) -> ClinicData:
+              date_format: str | None = None, tables: dict[str, str] | None = None,
+              query: str | dict[str, str] | None = None) -> ClinicData:
     """Read and validate a data folder: observations, clients, sessions and optional items.
 
     Besides each table's own checks, observations, sessions and items must refer to clients
@@ -1077,8 +1078,13 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
     folder : str or Path
         Holds ``observations``, ``clients`` and ``sessions`` and, optionally, ``items`` as
         ``.csv``, ``.parquet`` or ``.xlsx`` (one format per table).
+        Or a SQLAlchemy database URL (``sqlite:///clinic.db``, ``postgresql+psycopg://...``),
+        read by :func:`progress_kit.load_sql` with the same validation.
     errors, today, date_format
-        As in :func:`read_observations`; ``date_format`` applies to every table.
+        As in :func:`read_observations`; ``date_format`` applies to every table of a folder.
+    tables, query
+        Database URLs only: other table names (``{"observations": "phq_scores", ...}``) or SQL
+        queries per table, as in :func:`progress_kit.load_sql`.
 
     Returns
     -------
@@ -1102,7 +1108,10 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
     """
     if "://" in str(folder):  # a database URL (sqlite:///clinic.db, postgresql+psycopg://...)
         from .ingest.sql import load_sql
-        return load_sql(str(folder), errors=errors, today=today)
+        return load_sql(str(folder), tables=tables, query=query, errors=errors, today=today)
+    if tables is not None or query is not None:
+        raise ValueError("tables= and query= apply to a database URL, not to a data folder "
+                         f"({folder})")
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")

@@ -104,6 +104,17 @@ def test_query_and_table_overrides(sqlite_url):
     engine.dispose()
     data = load_sql(sqlite_url, tables={"observations": "phq"}, today=TODAY)
     assert len(data.observations) == 2
+    # the same overrides through load_data(url), as the issue asks
+    data = pk.load_data(sqlite_url, tables={"observations": "phq"}, today=TODAY)
+    assert len(data.observations) == 2
+    data = pk.load_data(sqlite_url, query="SELECT * FROM observations WHERE measure = 'PHQ-9' "
+                                          "AND client_id != 'zz'", today=TODAY)
+    assert data.observations["score"].tolist() == [18.0, 12.0]
+
+
+def test_tables_and_query_need_a_url(tmp_path):
+    with pytest.raises(ValueError, match="apply to a database URL, not to a data folder"):
+        pk.load_data(tmp_path, tables={"observations": "phq"})
 
 
 def test_stub_clients_when_the_database_has_none(sqlite_url):
