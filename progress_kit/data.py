@@ -123,14 +123,19 @@ def write_data(data: ClinicData, folder: str | Path) -> Path:
     if data.truth is not None:
         tables["truth"] = data.truth
     for name, frame in tables.items():
-        out = frame.copy()
-        for col in out.columns:
-            if pd.api.types.is_datetime64_any_dtype(out[col]):
-                out[col] = out[col].dt.strftime("%Y-%m-%d")
-        if "attended" in out:
-            out["attended"] = out["attended"].map({True: "true", False: "false"})
-        out.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+        csv_ready(frame).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
     return folder
+
+
+def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy in the data folder's CSV form: ISO days, ``attended`` as true/false."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    if "attended" in out:
+        out["attended"] = out["attended"].map({True: "true", False: "false"})
+    return out
 
 
 # ---------------------------------------------------------------- raw reading

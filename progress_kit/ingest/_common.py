@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..data import ClinicData, _finish, _problem_frame, read_items, read_observations
+from ..data import ClinicData, _finish, _problem_frame, csv_ready, read_items, read_observations
 from ..errors import PROBLEM_COLUMNS, DataValidationError
 
 Errors = Literal["raise", "report"]
@@ -60,12 +60,7 @@ class ImportedData(ClinicData):
         if clash:
             raise FileExistsError(f"{folder}: {', '.join(clash)} already there; choose an empty folder")
         for name, frame in tables.items():
-            out = frame.copy()
-            for col in out.columns:
-                if pd.api.types.is_datetime64_any_dtype(out[col]):
-                    out[col] = out[col].dt.strftime("%Y-%m-%d")
-            if "attended" in out:
-                out["attended"] = out["attended"].map({True: "true", False: "false"})
+            out = csv_ready(frame)
             fd = os.open(folder / f"{name}.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 out.to_csv(handle, index=False, lineterminator="\n")
