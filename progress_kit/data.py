@@ -1063,6 +1063,23 @@ def _reconcile_items(obs: pd.DataFrame, obs_lines: np.ndarray, obs_file: str,
     return obs_drop, items_drop, problems, derived
 
 
+def _apply_items(observations: pd.DataFrame, obs_lines, obs_file: str, items: pd.DataFrame,
+                item_lines, items_file: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Reconcile totals with items: drop the lines that disagree, add totals derived from items.
+
+    Returns the observations (with a boolean ``derived`` column), the items kept and the
+    problems found. Shared by :func:`load_data` and the database reader.
+    """
+    obs_drop, items_drop, problems, derived = _reconcile_items(
+        observations, obs_lines, obs_file, items, item_lines, items_file)
+    observations = observations[~obs_drop].assign(derived=False)
+    items = items[~items_drop].reset_index(drop=True)
+    if len(derived):
+        observations = pd.concat([observations, derived], ignore_index=True).sort_values(
+            ["client_id", "date", "measure"], kind="stable", ignore_index=True)
+    return observations, items, problems
+
+
 def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | None = None,
               date_format: str | None = None, tables: dict[str, str] | None = None,
               query: str | dict[str, str] | None = None) -> ClinicData:
@@ -1138,14 +1155,9 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
     observations, obs_lines, obs_file = tables["observations"]
     items, item_lines, items_file = tables["items"]
     if len(items):
-        obs_drop, items_drop, problems, derived = _reconcile_items(
-            observations, obs_lines, obs_file, items, item_lines, items_file)
+        observations, items, problems = _apply_items(observations, obs_lines, obs_file, items,
+                                                    item_lines, items_file)
         all_problems.append(_problem_frame(problems))
-        observations = observations[~obs_drop].assign(derived=False)
-        items = items[~items_drop].reset_index(drop=True)
-        if len(derived):
-            observations = pd.concat([observations, derived], ignore_index=True).sort_values(
-                ["client_id", "date", "measure"], kind="stable", ignore_index=True)
         observations = observations.reset_index(drop=True)
     problems = pd.concat([p for p in all_problems if len(p)] or [_problem_frame([])],
                          ignore_index=True)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import (
-    _reconcile_items,
+    _apply_items,
     _unknown_clients,
     read_clients,
     read_items,
@@ -135,15 +135,10 @@ def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Er
                 rows[role] = rows[role][~unknown]
     observations, items = out["observations"], out.get("items", empty_items())
     if len(items):
-        obs_drop, items_drop, found, derived = _reconcile_items(
+        observations, items, found = _apply_items(
             observations, rows["observations"], where["observations"], items, rows["items"],
             where["items"])
         problems.extend(_with_row(found))
-        observations = observations[~obs_drop].assign(derived=False)
-        items = items[~items_drop].reset_index(drop=True)
-        if len(derived):
-            observations = pd.concat([observations, derived], ignore_index=True).sort_values(
-                ["client_id", "date", "measure"], kind="stable", ignore_index=True)
     return finish(observations, items, problems, pd.DataFrame(columns=["source", "what", "count"]),
                   errors, clients=out.get("clients", stub_clients(observations)),
                   sessions=out.get("sessions", empty_sessions()))
