@@ -27,7 +27,7 @@ import papermill
 from progress_kit import demo_data
 from progress_kit.reports.batch import run_batch
 from progress_kit.reports.context import clients_active_in, load_clinic
-from progress_kit.reports.render import KERNEL, html_from_notebook, pdf_from_html
+from progress_kit.reports.render import KERNEL, html_from_notebook, new_exporter, pdf_from_html
 from progress_kit.reports.resources import notebook_path
 
 MONTH = "2026-10"
@@ -56,7 +56,9 @@ def baseline(data_dir: Path, clients: list[str], out: Path) -> float:
         executed = out / f"{stem}.ipynb"
         papermill.execute_notebook(str(notebook_path(kind)), str(executed), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, cwd=str(out))
-        page = html_from_notebook(nbformat.read(executed, as_version=4), "progress-kit report")
+        # a new exporter per report, as a plain loop would (the kit keeps one per process)
+        page = html_from_notebook(nbformat.read(executed, as_version=4), "progress-kit report",
+                                  exporter=new_exporter())
         (out / f"{stem}.html").write_text(page, encoding="utf-8")
         pdf_from_html(page, out / f"{stem}.pdf")
     return time.perf_counter() - start

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from .resources import notebook_path, template_dir
 from .safe import parse_month
 
 __all__ = ["render_report", "render_client", "render_prep", "render_cohort", "RenderResult", "FORMATS",
-           "html_from_notebook", "pdf_from_html"]
+           "html_from_notebook", "new_exporter", "pdf_from_html"]
 
 FORMATS = ("html", "pdf")
 KERNEL = "python3"
@@ -74,8 +75,8 @@ def _offline_fetcher():
     return URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
 
 
-def html_from_notebook(nb, title: str) -> str:
-    """The executed notebook as one self-contained HTML page through the clinical template."""
+def new_exporter():
+    """A fresh nbconvert ``HTMLExporter`` for the clinical template (compiles the template)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -85,8 +86,28 @@ def html_from_notebook(nb, title: str) -> str:
     # cells tagged notebook-only (the how-to-run notes) are for JupyterLab, not for the report
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"notebook-only"}),
                                    enabled=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"pk_title": title,
-                                                         "metadata": {"name": title}})
+    return exporter
+
+
+# One exporter per process and template folder: each new exporter compiles the template's six
+# Jinja files again (0.3 s a report). The fork server builds it in the zygote, so every child
+# starts with it compiled. An export keeps no state in the exporter that reaches the next one
+# (its per-call filters are registered anew each time); the lock keeps threads from sharing it.
+_EXPORTERS: dict[str, object] = {}
+_EXPORT_LOCK = threading.Lock()
+
+
+def html_from_notebook(nb, title: str, exporter=None) -> str:
+    """The executed notebook as one self-contained HTML page through the clinical template.
+
+    ``exporter``: an exporter from :func:`new_exporter`; by default one kept for the process.
+    """
+    with _EXPORT_LOCK:
+        if exporter is None:
+            key = str(template_dir())
+            exporter = _EXPORTERS.get(key) or _EXPORTERS.setdefault(key, new_exporter())
+        body, _ = exporter.from_notebook_node(nb, resources={"pk_title": title,
+                                                             "metadata": {"name": title}})
     return body
 
 
@@ -155,6 +176,10 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
         papermill.execute_notebook(str(notebook_path(kind)), str(tmp), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, log_output=False,
                                    engine_name=_ENGINE,
+                                   # in process, the notebook is written once at the end (or
+                                   # with the failed cell marked); saving it before and after
+                                   # every cell would only show a kernel's progress (0.1 s)
+                                   request_save_on_cell_execute=_ENGINE is None,
                                    execution_timeout=timeout, cwd=str(out_dir),
                                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         os.chmod(tmp, 0o600)
