@@ -335,7 +335,13 @@ def client(data_dir, client_id, month, out_dir, *, stem, **kw):
     for p in paths:
         p.write_text(client_id)
     return RenderResult(paths)
+def cohort(data_dir, month, out_dir, *, stem="cohort", **kw):
+    paths = [Path(out_dir) / f"{stem}.{e}" for e in ("ipynb", "html")]
+    for p in paths:
+        p.write_text("cohort")
+    return RenderResult(paths)
 b.render_client = client
+b.render_cohort = cohort
 b.run_batch(sys.argv[1], "2026-10", sys.argv[2], formats=("html",), progress=False, engine="kernel")
 """
 
@@ -349,11 +355,14 @@ def test_item10_a_killed_batch_resumes_where_it_stopped(tmp_path, fake):
     assert list(month.glob(".pk-tmp-cache-*")), "SIGKILL leaves the cache (removed at next start)"
     manifest = month / "manifest.csv"
     kept = {**batch_mod._read_manifest(manifest), **batch_mod._read_journal(manifest)}
-    assert sorted(k[1] for k in kept) == ["C1", "C2"] and all(r["status"] == "ok" for r in kept.values())
+    # the cohort report, the longest, starts first; the batch was killed in the third client
+    assert sorted(k[1] for k in kept) == ["(cohort)", "C1", "C2"]
+    assert all(r["status"] == "ok" for r in kept.values())
     calls = fake()
     res = _batch(data, tmp_path / "out")
     status = res.manifest.set_index("client")["status"]
-    assert status[["C1", "C2"]].eq("up to date").all() and status[["C3", "C4"]].eq("ok").all()
+    assert status[["(cohort)", "C1", "C2"]].eq("up to date").all()
+    assert status[["C3", "C4"]].eq("ok").all()
     assert [c[0] for c in calls] == ["C3", "C4"]
     assert not list(month.glob(".pk-tmp-*")) and not (month / batch_mod.JOURNAL).exists()
 

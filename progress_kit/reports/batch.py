@@ -246,10 +246,11 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
         cache_dir = private_dir(folder, "cache-")
         try:  # from here on the cache exists: every way out removes it
             cache = write_cache(clinic, cache_dir / "clinic.pkl")
+            sizes = _client_sizes(clinic)
             del clinic
             return _run(ids, names, old, force, clients is not None, data_dir, folder, month,
                         formats, reference_dir, cache, progress, jobs, engine, scheduler, started,
-                        audience)
+                        audience, sizes)
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)  # the cache holds every client's data
             remove_stale(folder, clients_dir)  # temp files of report processes that were killed
@@ -264,8 +265,24 @@ def _empty_month_message(clinic, month: str) -> str:
             f"--month, or pass --allow-empty to render an empty month anyway")
 
 
+def _client_sizes(clinic) -> dict[str, int]:
+    """Rows per client (observations and sessions): how long its report takes, roughly."""
+    ids = pd.concat([clinic.observations["client_id"], clinic.sessions["client_id"]])
+    return ids.astype(str).value_counts().to_dict()
+
+
+def _longest_first(todo: list, sizes: dict[str, int]) -> list:
+    """The cohort report first, then clients with the most rows: the longest reports start
+    first, so that no worker is left with a long report while the others are idle (the cohort
+    report takes about twice a client's; started last it ran alone at the end of a batch)."""
+    def cost(item):
+        (kind, cid), _, _ = item
+        return (0, 0) if kind == "cohort" else (1, -sizes.get(cid, 0))
+    return sorted(todo, key=cost)  # stable: equal sizes keep the clients' order
+
+
 def _run(ids, names, old, force, partial, data_dir, folder, month, formats, reference_dir, cache,
-         progress, jobs, engine, scheduler, started, audience="internal") -> BatchResult:
+         progress, jobs, engine, scheduler, started, audience="internal", sizes=None) -> BatchResult:
     base = _fingerprint(_code_digest(), files_digest(input_files(data_dir)),
                         files_digest(input_files(reference_dir)) if reference_dir else "",
                         month, ",".join(formats), audience)
@@ -289,13 +306,14 @@ def _run(ids, names, old, force, partial, data_dir, folder, month, formats, refe
             state[key] = prev  # until re-rendered; its fingerprint no longer matches
         todo.append((key, fp, (kind, cid, stem, str(data_dir), str(cache), month, out_dir,
                                formats, ref, audience)))
+    todo = _longest_first(todo, sizes or {})
     order = {k: i for i, k in enumerate(keys)}
     record = _Recorder(folder / "manifest.csv", lambda: _ordered(state, order))
     bar = _progress(len(tasks), progress)
     bar.update(len(tasks) - len(todo))
     try:
         runs = (_execute_dask(todo, scheduler, jobs, bar) if scheduler
-                else _execute(todo, jobs, bar, engine, str(cache)))
+                else _execute(todo, jobs, bar, engine, str(cache), month))
         for key, fp, outcome in runs:
             files = [str(Path(f).relative_to(folder)) for f in outcome["files"]]
             hashes = (_hashes(folder, files) or []) if outcome["status"] == "ok" else []
@@ -323,7 +341,16 @@ def _progress(total: int, enabled: bool):
                 dynamic_ncols=True)
 
 
-def _execute(todo, jobs: int, bar, engine: str = "kernel", cache: str | None = None):
+def _prepare_shared(cache: str, month: str) -> None:
+    """In a fork-server zygote: compute what every report of the month derives from the whole
+    clinic (:func:`~progress_kit.reports.notebook.prepare_batch`) on the batch's cached data."""
+    from .notebook import prepare_batch
+
+    prepare_batch(load_clinic(None, cache), month)
+
+
+def _execute(todo, jobs: int, bar, engine: str = "kernel", cache: str | None = None,
+             month: str | None = None):
     """Yield (key, fingerprint, outcome) as reports finish."""
     from .engine import ForkServer, fork_available
 
@@ -331,7 +358,8 @@ def _execute(todo, jobs: int, bar, engine: str = "kernel", cache: str | None = N
         if not todo:
             return
         fps = {key: fp for key, fp, _ in todo}
-        with ForkServer(min(jobs, len(todo)), cache=cache) as server:
+        prepare = (_prepare_shared, (cache, month)) if cache and month else None
+        with ForkServer(min(jobs, len(todo)), cache=cache, prepare=prepare) as server:
             for key, outcome in server.map((key, (_task, args)) for key, _, args in todo):
                 yield key, fps[key], outcome
                 bar.update(1)

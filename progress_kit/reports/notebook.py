@@ -17,6 +17,7 @@ from IPython.display import HTML, display
 
 from .. import __version__
 from ..data import ClinicData
+from ..measures import get_measure
 from . import sections as S
 from .context import (
     DEFAULT_CLIENT,
@@ -26,9 +27,10 @@ from .context import (
     client_data_until,
     load_clinic,
 )
+from .safe import parse_month
 
 __all__ = ["load_clinic", "client_data", "client_data_until", "load_reference", "client_sections",
-           "prep_sections", "cohort_sections", "show", "title", "heading", "benchmarks_for",
+           "prep_sections", "cohort_sections", "prepare_batch", "show", "title", "heading", "benchmarks_for",
            "DEFAULT_CLIENT", "DEFAULT_MONTH"]
 
 FIG_DPI = 150
@@ -54,6 +56,25 @@ def _service(rd: ReportData, reference: ClinicData | None) -> ClinicData | None:
     if reference is None or not (reference.observations["client_id"] == rd.client_id).any():
         return None
     return reference
+
+
+def prepare_batch(clinic: ClinicData, month: str) -> None:
+    """Compute, once, what every client report of ``month`` derives from the whole clinic.
+
+    That is, for each questionnaire: the expected-response model (the clinic is its own
+    reference) and the service-wide ``client_flags`` as of the month's last day and as of the
+    previous month's (the "since last month" comparison). They are kept by
+    :func:`~progress_kit.reports.sections.common.shared` for this very ``clinic`` object; a
+    report then takes only its client's row. The batch's fork server calls this in each warm
+    worker, so that no report process computes them again.
+    """
+    start, end = parse_month(month)
+    kinds = {m: get_measure(m).kind for m in clinic.observations["measure"].unique()}
+    for measure in sorted(m for m, kind in kinds.items() if kind != "diary"):
+        _expected_for(clinic, measure)
+        if S.common._stat("client_flags") is not None:
+            for as_of in (end, start - pd.Timedelta(days=1)):
+                S.service_flags(clinic, measure, as_of)
 
 
 def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:

@@ -24,12 +24,14 @@ from .common import (
     _threshold_change,
     _tunnel_method,
     _unavailable,
+    shared,
 )
 
 __all__ = ["client_header", "client_identity", "data_quality", "questionnaire", "on_track",
            "sudden_gains", "diary_month", "homework_mood", "sleep_mood_lag", "progress_score",
-           "primary_measure", "client_status", "Flags", "discrepancy", "status_banner", "headline",
-           "progress_note", "since_last_month", "small_print", "MIN_TREND_DAYS"]
+           "primary_measure", "client_status", "service_flags", "Flags", "discrepancy",
+           "status_banner", "headline", "progress_note", "since_last_month", "small_print",
+           "MIN_TREND_DAYS"]
 
 
 def _yet(rd: ReportData) -> str:
@@ -566,21 +568,39 @@ def client_status(rd: ReportData, measure: str | None, expected=None,
     if measure is None or mine.empty:
         return Flags(None, problem="no questionnaires")
     if service is not None:
-        obs, items, sessions, expected = (service.observations, getattr(service, "items", None),
-                                          service.sessions, None)
-        obs = obs[obs["measure"] == measure]
+        res = service_flags(service, measure, as_of)
     else:
-        obs, items, sessions = mine, rd.items, rd.sessions
-    if items is not None and len(items) == 0:
-        items = None
-    try:
-        res = fn(obs, items=items, sessions=sessions, measure=measure, expected=expected,
-                 as_of=as_of)
-    except ValueError as exc:
-        return Flags(None, problem=str(exc))
+        res = _flags(fn, mine, rd.items, rd.sessions, measure, expected, as_of)
+    if isinstance(res, str):
+        return Flags(None, problem=res)
     if rd.client_id not in res.index:
         return Flags(None, res.attrs.get("method", ""), problem=f"no {measure} scores")
     return Flags(res.loc[rd.client_id], res.attrs.get("method", ""))
+
+
+def _flags(fn, obs, items, sessions, measure, expected, as_of) -> pd.DataFrame | str:
+    """``client_flags`` on these rows, or the reason it refused them."""
+    if items is not None and len(items) == 0:
+        items = None
+    try:
+        return fn(obs, items=items, sessions=sessions, measure=measure, expected=expected,
+                  as_of=as_of)
+    except ValueError as exc:
+        return str(exc)
+
+
+def service_flags(service: ClinicData, measure: str, as_of: pd.Timestamp) -> pd.DataFrame | str:
+    """``client_flags`` for every client of ``service`` on ``measure`` as of ``as_of`` (or the
+    reason it refused): the same table for every client report of a month, so it is computed
+    once and kept (:func:`~progress_kit.reports.sections.common.shared`)."""
+    items = getattr(service, "items", None)
+    frames = (service.observations, service.sessions, items)
+
+    def compute():
+        obs = service.observations
+        return _flags(_stat("client_flags"), obs[obs["measure"] == measure], items,
+                      service.sessions, measure, None, as_of)
+    return shared("client_flags", frames, (measure, pd.Timestamp(as_of)), compute)
 
 
 def discrepancy(flags: Flags, quest: list[Section], diary: Section) -> str:

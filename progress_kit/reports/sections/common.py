@@ -131,12 +131,43 @@ def _plot(name: str, *args, **kwargs):
     return getattr(plots, name)(*args, **kwargs)
 
 
+_SHARED: dict[tuple, tuple[tuple, Any]] = {}
+_SHARED_MAX = 16
+
+
+def shared(name: str, frames: tuple, args: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, kept for the same ``frames`` (by identity) and ``args``.
+
+    For results that a report derives from a whole clinic rather than from its own client (the
+    expected-response model, the service-wide ``client_flags``): every client report of a batch
+    would otherwise compute them again from the same data. The batch's fork server computes them
+    once in its warm worker (:func:`progress_kit.reports.notebook.prepare_batch`), so each
+    report's process starts with them. A report takes only its own client's row from them.
+
+    An entry holds the frames it was computed from, so their identity cannot be reused by other
+    frames while it lives; it is used only while ``frames`` are the very same objects. pandas'
+    copy-on-write keeps a caller's in-place change from reaching the kept result or the frames.
+    At most ``_SHARED_MAX`` entries are kept (the oldest goes first).
+    """
+    key = (name, tuple(map(id, frames)), args)
+    hit = _SHARED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
+        return hit[1]
+    value = compute()
+    while len(_SHARED) >= _SHARED_MAX:
+        _SHARED.pop(next(iter(_SHARED)))
+    _SHARED[key] = (frames, value)
+    return value
+
+
 def _expected(reference: ClinicData, measure: str):
     """The expected-response model from reference data, or the reason it cannot be built."""
-    try:
-        return _stat("expected_response")(reference.observations, measure=measure), ""
-    except ValueError as exc:
-        return None, str(exc)
+    def compute():
+        try:
+            return _stat("expected_response")(reference.observations, measure=measure), ""
+        except ValueError as exc:
+            return None, str(exc)
+    return shared("expected_response", (reference.observations,), (measure,), compute)
 
 
 def _tunnel_method(expected) -> str:
