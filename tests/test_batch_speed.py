@@ -2,6 +2,7 @@
 batch's reports, the kept HTML exporter, the order reports start in, the zygote's preparation."""
 
 import dataclasses
+import json
 
 import nbformat
 import pandas as pd
@@ -152,13 +153,10 @@ def _probe_prepare(path):
     progress_kit._prepared_mark = path
 
 
-def _failing_prepare():
-    raise RuntimeError("broken preparation")
-
-
 PREPARED_PROBE = """
-import json, progress_kit
-print(json.dumps(getattr(progress_kit, "_prepared_mark", None)))
+import json, sys, progress_kit
+grammar = sys.modules.get("rfc3987_syntax") is not None
+print(json.dumps([getattr(progress_kit, "_prepared_mark", None), grammar]))
 progress_kit._prepared_mark = "changed by " + client_id
 """
 
@@ -178,8 +176,12 @@ def test_zygote_preparation_reaches_every_report_unchanged(tmp_path):
     assert all(o["status"] == "ok" for o in outcomes.values()), outcomes
     for c in "AB":  # B sees the zygote's value, not A's change
         out = nbformat.read(tmp_path / f"{c}.ipynb", as_version=4).cells[-1].outputs[0]["text"]
-        assert out.strip() == '"ready"'
-    # a failing preparation is not fatal: the reports compute what they need themselves
-    with ForkServer(1, timeout=30, prepare=(_failing_prepare, ())) as server:
+        assert json.loads(out)[0] == "ready"
+    # a failing preparation (no cache there) is not fatal: the reports compute what they need
+    # themselves; and the zygote, started from the package alone, never built the IRI grammar
+    failing = (batch_mod._prepare_shared, (str(tmp_path / "missing.pkl"), "2026-10"))
+    with ForkServer(1, timeout=30, prepare=failing) as server:
         outcomes = dict(server.map(tasks[:1]))
     assert outcomes["A"]["status"] == "ok"
+    out = nbformat.read(tmp_path / "A.ipynb", as_version=4).cells[-1].outputs[0]["text"]
+    assert json.loads(out) == [None, False]

@@ -133,22 +133,9 @@ def register_engine() -> None:
 # ---------------------------------------------------------------- fork server
 
 
-# Optional modules that a dependency imports when they are installed but a report never uses.
-# jsonschema (imported by nbformat) imports rfc3987_syntax, an IRI format checker, which builds a
-# parser from its grammar on import: 2.4-2.7 s of CPU in every worker. Notebook validation never
-# checks string formats, so the workers go without it (jsonschema skips the IRI check).
-_SKIPPED_IMPORTS = ("rfc3987_syntax",)
-
-
-def _skip_unused_imports() -> None:
-    for name in _SKIPPED_IMPORTS:
-        sys.modules.setdefault(name, None)  # ``import name`` now raises ImportError
-
-
 def _warm_up(cache: str | None) -> None:
     """Import and warm everything a report needs, without touching any client's report."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    _skip_unused_imports()
     import tempfile
     from pathlib import Path
 
@@ -294,7 +281,9 @@ class ForkServer:
             raise RuntimeError("the fork server needs os.fork on Linux; use engine='kernel'")
         ctx = multiprocessing.get_context("spawn")  # zygotes start from a clean interpreter
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
-        self._procs = [ctx.Process(target=_zygote, name=f"progress-kit-zygote-{i}", daemon=False,
+        from ._spawn import zygote  # starts _zygote below, after leaving out unused imports
+
+        self._procs = [ctx.Process(target=zygote, name=f"progress-kit-zygote-{i}", daemon=False,
                                    args=(self._tasks, self._results, cache, timeout, prepare))
                        for i in range(max(1, jobs))]
 
