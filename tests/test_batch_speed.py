@@ -185,3 +185,23 @@ def test_zygote_preparation_reaches_every_report_unchanged(tmp_path):
     assert outcomes["A"]["status"] == "ok"
     out = nbformat.read(tmp_path / "A.ipynb", as_version=4).cells[-1].outputs[0]["text"]
     assert json.loads(out) == [None, False]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not fork_available(), reason="the fork server needs Linux fork")
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path):
+    import os
+    import signal
+
+    with pytest.raises(RuntimeError, match="ended unexpectedly"):  # dies while starting
+        with ForkServer(1, timeout=30, prepare=(os._exit, (3,))):
+            pass
+    nb = tmp_path / "probe.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("client_id = 'x'", metadata={"tags": ["parameters"]})],
+                                metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                         "language": "python"}}), nb)
+    task = ("A", (execute_notebook_task, (str(nb), str(tmp_path / "A.ipynb"), {"client_id": "A"})))
+    with ForkServer(1, timeout=30) as server:  # killed between reports
+        os.kill(server._procs[0].pid, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="ended unexpectedly"):
+            list(server.map([task]))

@@ -27,6 +27,7 @@ import gc
 import json
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import traceback
@@ -292,19 +293,37 @@ class ForkServer:
             p.start()
         ready = 0
         while ready < len(self._procs):
-            kind, value = self._results.get()
+            kind, value = self._next()
             if kind == "__startup_failed__":
                 self.close()
                 raise RuntimeError(f"a render worker failed to start: {value}")
             ready += 1
         return self
 
+    def _next(self):
+        """The next message from a zygote; a clear error, not a wait for ever, when one died
+        without a word (killed by the out-of-memory killer, say): its task would never end."""
+        while True:
+            try:
+                return self._results.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p for p in self._procs if p.exitcode is not None]
+                if dead:
+                    try:  # its last words (a failed start) may have arrived meanwhile
+                        return self._results.get(timeout=0.5)
+                    except queue.Empty:
+                        pass
+                    self.close()
+                    raise RuntimeError(f"a render worker ended unexpectedly (exit code "
+                                       f"{dead[0].exitcode}); reports not yet recorded in the "
+                                       f"manifest are rendered by the next run") from None
+
     def map(self, items: Iterable[tuple[Any, tuple]]) -> Iterator[tuple[Any, dict]]:
         items = list(items)
         for item in items:
             self._tasks.put(item)
         for _ in items:
-            yield self._results.get()
+            yield self._next()
 
     def close(self) -> None:
         for _ in self._procs:
