@@ -16,7 +16,15 @@ report code itself. For every report it ``fork()``s a child, which
 3. exits. Nothing it did (variables, figures, module state) survives it.
 
 Isolation therefore comes from the operating system: every report starts from the same
-zygote state, which holds no report's data, and no report's process outlives its report.
+zygote state, which holds no report's output, and no report's process outlives its report.
+
+Besides the imported code, the zygote holds the batch's validated data, caches from the warm-up
+on the synthetic demo clinic, the compiled HTML exporter and what the batch computes there from
+the whole clinic before any report (``prepare``: the expected-response model and the
+service-wide ``client_flags``, by library calls only; each report takes its own client's row).
+After that it freezes its heap (``gc.freeze``), so that no child's garbage collector walks and
+copies it. Zygotes start from :mod:`progress_kit.reports._spawn`, which leaves out an optional
+import that costs seconds (see there).
 The fork server needs ``os.fork`` (Linux, and other POSIX systems); elsewhere the batch uses
 one kernel per report.
 """
