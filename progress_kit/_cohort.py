@@ -38,56 +38,101 @@ _enabled = True
 
 @dataclass
 class Prepared:
-    """Client codes of every row (order of first appearance) and a (client, time) order.
+    """Every row of a frame ordered by (client, time, row), packed into one sorted int64 array.
 
-    ``codes[i]`` indexes ``uniques`` (-1 where the subject is missing). ``order`` lists the rows
-    with a time value, sorted by client code and then time (stable); ``None`` when the rows
-    already are in that order. ``rank`` (lazy) is each unique's position in sorted order.
+    ``packed[i] = (code + 1) << (tbits + rbits) | time_offset << rbits | row`` where ``code``
+    indexes ``uniques`` (the IDs in sorted order, as ``pd.factorize(..., sort=True)`` numbers
+    them) and the time offset is 0 for a missing time, else ``1 + (time - t0) / unit``. Other
+    columns are read in this order once and kept (:meth:`sorted_column`), so each statistic
+    then works on contiguous arrays and never gathers at random positions again.
     """
 
-    codes: np.ndarray
     uniques: pd.Index
-    key: np.ndarray  # time as int64 (datetime64[ns] view) or float; NaT/NaN where missing
-    present: np.ndarray | None  # rows with a time value; None when every row has one
-    order: np.ndarray | None
-    _rank: np.ndarray | None = field(default=None, repr=False)
+    packed: np.ndarray = field(repr=False)
+    tbits: int
+    rbits: int
+    t0: int | float
+    unit: int
+    float_time: bool
+    missing_time: bool
+    _columns: dict = field(default_factory=dict, repr=False)
 
-    @property
-    def rank(self) -> np.ndarray:
-        if self._rank is None:
-            perm = self.uniques.argsort()
-            rank = np.empty(len(perm), dtype=np.int64)
-            rank[perm] = np.arange(len(perm))
-            self._rank = rank
-        return self._rank
+    def decode(self, sel: np.ndarray | None = None, rows: bool = True):
+        """``(rows, codes, time_offsets)`` of the selected positions (a boolean array in this
+        order; all rows when None), in (client, time, row) order; ``rows`` is None unless
+        asked for."""
+        p = self.packed if sel is None else self.packed[sel]
+        toff = p >> self.rbits
+        codes = toff >> self.tbits
+        codes -= 1
+        toff &= (1 << self.tbits) - 1
+        if rows:
+            p = p & ((1 << self.rbits) - 1) if sel is None else np.bitwise_and(
+                p, (1 << self.rbits) - 1, out=p)
+        return (p if rows else None), codes, toff
 
-    def sorted_rows(self, mask: np.ndarray) -> np.ndarray:
-        """Indices of the rows in ``mask`` (which must only hold rows with a time value),
-        ordered by client and time."""
-        if self.order is None:
-            return np.flatnonzero(mask)
-        return self.order[mask[self.order]]
+    def time_offsets(self) -> np.ndarray:
+        """Time offset of every position (0: no time)."""
+        return (self.packed >> self.rbits) & ((1 << self.tbits) - 1)
 
-    def subset_codes(self, mask: np.ndarray) -> tuple[np.ndarray, pd.Index]:
-        """Codes of the clients in ``mask`` in their order of first appearance among those rows
-        (as ``pd.factorize`` of the subset gives them), and a lookup from full to subset codes.
+    def times(self, offsets: np.ndarray) -> np.ndarray:
+        """Time values (int64 nanoseconds, or float) of time offsets (none of them 0)."""
+        if self.float_time:
+            out = offsets.astype(float)
+            out += self.t0 - 1
+            return out
+        out = offsets * self.unit
+        out += self.t0 - self.unit
+        return out
 
-        Returns ``(sub_of, uniques)``: ``sub_of[code]`` is the subset code of a full code
-        (-1 for clients absent from the subset).
-        """
-        present_codes = pd.unique(self.codes[mask])
-        sub_of = np.full(len(self.uniques), -1, dtype=np.int64)
-        sub_of[present_codes] = np.arange(len(present_codes))
-        return sub_of, self.uniques[present_codes]
+    def sorted_column(self, frame: pd.DataFrame, name: str) -> np.ndarray:
+        """``frame[name]`` as floats in this order, read once and kept while the column is
+        unchanged (the same memory check as for the subject and time columns)."""
+        col = frame[name]
+        held = self._columns.get(("values", name))
+        if held is None or not _same_memory(held[0], col):
+            rows = self.packed & ((1 << self.rbits) - 1)
+            held = (col, col.to_numpy(dtype=float, na_value=np.nan)[rows])
+            self._columns[("values", name)] = held
+        return held[1]
 
-    def sorted_codes(self, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
-        """Codes of ``rows`` in sorted-ID order, as ``pd.factorize(..., sort=True)`` gives them."""
-        full = self.rank[self.codes[rows]]
-        seen = np.bincount(full, minlength=len(self.uniques)) > 0
-        remap = np.cumsum(seen) - 1
-        perm = np.empty(len(self.uniques), dtype=np.int64)
-        perm[self.rank] = np.arange(len(self.uniques))
-        return remap[full], self.uniques[perm[seen]]
+    def sorted_factor(self, frame: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.Index]:
+        """Category codes of ``frame[name]`` in this order (-1 where missing) and the categories:
+        a categorical column's own codes, else one factorisation; kept like
+        :meth:`sorted_column`."""
+        col = frame[name]
+        held = self._columns.get(("factor", name))
+        if held is None or not _same_memory(held[0], col):
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                codes, cats = col.cat.codes.to_numpy(), pd.Index(col.cat.categories)
+            else:
+                codes, cats = pd.factorize(col)
+                cats = pd.Index(cats)
+            rows = self.packed & ((1 << self.rbits) - 1)
+            held = (col, codes[rows], cats)
+            self._columns[("factor", name)] = held
+        return held[1], held[2]
+
+    def equals(self, frame: pd.DataFrame, name: str, value: object) -> np.ndarray:
+        """Boolean array in this order: ``frame[name] == value``."""
+        codes, cats = self.sorted_factor(frame, name)
+        hit = cats.get_indexer([value])[0]
+        return codes == hit if hit >= 0 else np.zeros(len(codes), dtype=bool)
+
+    def first_appearance(self, rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+        """Per row, the client numbered by order of first appearance among ``rows`` (as
+        ``pd.factorize`` of those rows numbers them), and those clients.
+
+        ``rows`` and ``codes`` come from :meth:`decode` (grouped by client)."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.int64), self.uniques[:0]
+        starts = np.flatnonzero(_runs(codes))
+        first_row = np.minimum.reduceat(rows, starts)
+        order = np.argsort(first_row, kind="stable")
+        number = np.empty(len(starts), dtype=np.int32 if len(starts) < 2**31 else np.int64)
+        number[order] = np.arange(len(starts))
+        per_row = np.repeat(number, np.diff(np.append(starts, len(rows))))
+        return per_row, self.uniques[codes[starts][order]]
 
 
 @dataclass
@@ -114,6 +159,8 @@ def _same_memory(a: pd.Series, b: pd.Series) -> bool:
 
 
 def _time_key(t: pd.Series) -> np.ndarray | None:
+    if getattr(t.dtype, "tz", None) is not None:
+        return None  # the statistics read local wall time; the plain path does that
     if pd.api.types.is_datetime64_any_dtype(t):
         return t.to_numpy(dtype="datetime64[ns]").view(np.int64)
     if pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t):
@@ -121,30 +168,198 @@ def _time_key(t: pd.Series) -> np.ndarray | None:
     return None
 
 
-def _prepare(frame: pd.DataFrame, subject: str, time: str) -> Prepared | None:
-    from .change import _sort_order
+_DAY_NS = 86_400_000_000_000
+_CHUNK = 1 << 18  # rows per block when building keys: a block's columns stay in cache
 
-    key = _time_key(frame[time])
-    if key is None:
-        return None
-    codes, uniques = pd.factorize(frame[subject], sort=False)
-    codes = codes.astype(np.int64, copy=False)
-    present = key != _NAT if key.dtype.kind == "i" else ~np.isnan(key)
-    rows = None
-    if not present.all():
-        rows = np.flatnonzero(present)
-        c, k = codes[rows], key[rows]
+
+def _time_offsets(key: np.ndarray, present: np.ndarray | None):
+    """Times as small non-negative integers that sort like them: ``(offsets, bits, t0, unit)``
+    with offset 0 for a missing time and ``1 + (time - t0) / unit`` otherwise; None when the
+    times are not whole multiples of one unit (fractional numbers)."""
+    known = key if present is None else key[present]
+    if not len(known):
+        return np.zeros(len(key), dtype=np.int64), 1, 0, 1
+    if key.dtype.kind == "f":
+        if not np.array_equal(known, np.floor(known)) or np.abs(known).max() >= 2**53:
+            return None
+        t0, unit = int(known.min()), 1
+        off = np.zeros(len(key), dtype=np.int64)
+        if present is None:
+            off[:] = key - t0
+        else:
+            off[present] = known - t0
     else:
-        present = None
-        c, k = codes, key
-    order = _sort_order(c, k) if not (c < 0).any() else np.lexsort((k, c))
-    if order is not None and rows is not None:
-        order = rows[order]
-    elif order is None and rows is not None:
-        order = rows
-    if order is not None and len(frame) < 2**31:
-        order = order.astype(np.int32)
-    return Prepared(codes=codes, uniques=pd.Index(uniques), key=key, present=present, order=order)
+        t0 = int(known.min())
+        unit = _DAY_NS if not (known % _DAY_NS).any() else 1
+        off = key - t0
+        off //= unit
+    off += 1
+    if present is not None:
+        off[~present] = 0
+    return off, int(off.max()).bit_length(), t0, unit
+
+
+def _text_keys(values: pd.api.extensions.ExtensionArray):
+    """Order-preserving integer keys for pyarrow-backed text, or None.
+
+    Each byte position becomes one digit of a mixed-radix number whose base is that position's
+    range of byte values (plus one for "no byte here" in shorter IDs), so IDs such as
+    ``P0001234`` take about 24 bits. UTF-8 byte order is code-point order, the order Python and
+    pandas sort text in. Returns ``(keys, bits)``; None for missing values or when the keys
+    would need more than 44 bits.
+    """
+    import pyarrow as pa
+
+    try:
+        arr = values.__arrow_array__()
+    except (AttributeError, TypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    n = len(arr)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + n + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else \
+        np.zeros(1, dtype=np.uint8)
+    lengths = np.diff(offsets)
+    longest = int(lengths.max()) if n else 0
+    fixed = n > 0 and int(lengths.min()) == longest
+    if fixed:
+        matrix = data[offsets[0]:offsets[-1]].reshape(n, longest)
+        column = matrix.__getitem__
+    else:
+        starts = offsets[:-1].astype(np.int64)
+        last = len(data) - 1
+
+        def column(index):
+            j = index[1]
+            return np.where(lengths > j, data[np.minimum(starts + j, last)], 0)
+    # per position: lowest and highest byte, and the base of that digit
+    pad = 0 if fixed else 1
+    digits = []
+    bits = 0.0
+    for j in range(longest):
+        col = column((slice(None), j))
+        lo = int(col[lengths > j].min()) if not fixed else int(col.min())
+        hi = int(col.max())
+        base = hi - lo + 1 + pad
+        if base > 1:
+            bits += np.log2(base)
+            if bits > 44:
+                return None
+            digits.append((j, lo, base))
+    keys = np.zeros(n, dtype=np.int64)
+    for a in range(0, n, _CHUNK):
+        b = min(a + _CHUNK, n)
+        k = keys[a:b]
+        for j, lo, base in digits:
+            col = column((slice(a, b), j)) if fixed else np.where(
+                lengths[a:b] > j, data[np.minimum(offsets[a:b].astype(np.int64) + j, len(data) - 1)],
+                0)
+            d = col.astype(np.int64) - (lo - pad)
+            if pad:
+                d[lengths[a:b] <= j] = 0
+            k *= base
+            k += d
+    return keys, max(1, int(keys.max()).bit_length() if n else 1)
+
+
+def _id_keys(subj: pd.Series):
+    """``(keys, bits)``: non-negative int64 keys that sort and compare like the IDs, for integer
+    and pyarrow text IDs without missing values; None otherwise (the factorising fallback)."""
+    dtype = subj.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        v = subj.to_numpy()
+        if not len(v):
+            return None
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo >= 2**44:
+            return None
+        return v.astype(np.int64) - lo, max(1, (hi - lo).bit_length())
+    if isinstance(dtype, pd.StringDtype) and getattr(dtype, "storage", "") == "pyarrow":
+        return _text_keys(subj.array)
+    return None
+
+
+def _runs(sorted_keys: np.ndarray, shift: int = 0) -> np.ndarray:
+    """True where a new value of ``sorted_keys >> shift`` starts in a sorted array."""
+    new = np.empty(len(sorted_keys), dtype=bool)
+    if len(new):
+        new[0] = True
+        if shift:
+            # sorted, so the high bits differ exactly where x ^ previous reaches them
+            diff = np.bitwise_xor(sorted_keys[1:], sorted_keys[:-1])
+            np.greater_equal(diff, 1 << shift, out=new[1:])
+        else:
+            np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    return new
+
+
+def _packed_sort(high: np.ndarray, low_bits: int, low: np.ndarray | None, rbits: int) -> np.ndarray:
+    """Sort ``high << (low_bits + rbits) | low << rbits | row`` (values, not an argsort: the
+    values sort is several times faster, and carrying the row makes it stable). ``high`` and
+    ``low`` are overwritten: at 24 million rows every int64 copy costs 192 MB."""
+    packed = high
+    packed <<= low_bits + rbits
+    if low is not None:
+        low <<= rbits
+        packed |= low
+    for a in range(0, len(packed), _CHUNK):
+        b = min(a + _CHUNK, len(packed))
+        packed[a:b] |= np.arange(a, b, dtype=np.int64)
+    packed.sort()
+    return packed
+
+
+def _prepare(frame: pd.DataFrame, subject: str, time: str) -> Prepared | None:
+    key = _time_key(frame[time])
+    subj = frame[subject]
+    if key is None or subj.isna().any():
+        return None  # the plain path gives the errors and handles odd time columns
+    present = key != _NAT if key.dtype.kind == "i" else ~np.isnan(key)
+    missing_time = not present.all()
+    n = len(frame)
+    rbits = max(1, (n - 1).bit_length())
+    times = _time_offsets(key, present if missing_time else None)
+    if times is None:
+        return None
+    toff, tbits, t0, unit = times
+    ids = _id_keys(subj)
+    if ids is not None and ids[1] + tbits + rbits <= 63:
+        # one sort by (ID, time, row) gives both the codes and the order
+        packed = _packed_sort(ids[0], tbits, toff, rbits)
+        del ids, toff
+        new = _runs(packed, tbits + rbits)
+        uniques = pd.Index(subj.array.take(packed[new] & ((1 << rbits) - 1)))
+        packed &= (1 << (tbits + rbits)) - 1
+        packed |= np.cumsum(new, dtype=np.int64) << (tbits + rbits)
+    else:
+        codes, uniques = _sorted_codes(subj, ids, rbits)
+        if max(1, len(uniques).bit_length()) + tbits + rbits > 63:
+            return None
+        codes += 1
+        packed = _packed_sort(codes, tbits, toff, rbits)
+    return Prepared(uniques=uniques, packed=packed, tbits=tbits, rbits=rbits, t0=t0, unit=unit,
+                    float_time=key.dtype.kind == "f", missing_time=missing_time)
+
+
+def _sorted_codes(subj: pd.Series, ids, rbits: int) -> tuple[np.ndarray, pd.Index]:
+    """Codes in sorted-ID order: from order-preserving keys by one values sort where they fit,
+    else by factorising and sorting only the unique IDs."""
+    if ids is not None and ids[1] + rbits <= 63:
+        packed = _packed_sort(ids[0], 0, None, rbits)
+        new = _runs(packed, rbits)
+        rows = packed & ((1 << rbits) - 1)
+        codes = np.empty(len(rows), dtype=np.int64)
+        codes[rows] = np.cumsum(new, dtype=np.int64) - 1
+        return codes, pd.Index(subj.array.take(rows[new]))
+    codes, uniques = pd.factorize(subj, sort=False)
+    perm = np.asarray(pd.Index(uniques).argsort())
+    rank = np.empty(len(perm), dtype=np.int64)
+    rank[perm] = np.arange(len(perm))
+    return rank[codes], pd.Index(uniques).take(perm)
 
 
 def prepared(frame, subject: str, time: str) -> Prepared | None:
@@ -159,7 +374,7 @@ def prepared(frame, subject: str, time: str) -> Prepared | None:
         return None
     subj, tcol = frame[subject], frame[time]
     if isinstance(subj.dtype, pd.CategoricalDtype) or len(frame) < 2:
-        return None
+        return None  # categorical IDs carry their codes: the plain path is cheap for them
     cache_key = (id(frame), subject, time)
     with _lock:
         entry = _cache.get(cache_key)

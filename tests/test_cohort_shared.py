@@ -114,3 +114,77 @@ def test_categorical_ids_take_the_plain_path():
     df["client_id"] = df["client_id"].astype("category")
     assert _cohort.prepared(df, "client_id", "date") is None
     pk.slopes(df, measure="PHQ-9")
+
+
+def _with_ids(df, kind):
+    """The same frame with other client ID schemes, each taking another key path."""
+    codes, uniq = pd.factorize(df["client_id"])
+    rng = np.random.default_rng(7)
+    if kind == "fixed-width text":  # P0001234: one sort gives codes and order
+        ids = np.array([f"P{i:07d}" for i in rng.permutation(len(uniq))])
+    elif kind == "ten-digit text":  # NHS-number-like: keys too wide to share the sort
+        ids = np.array([f"{9_000_000_000 + 7919 * i}" for i in rng.permutation(len(uniq))])
+    elif kind == "uuid text":  # too wide for keys: factorised, unique IDs sorted
+        ids = np.array([f"{i:08x}-{i * 7:04x}-4000-8000-{i * 13:012x}" for i in range(len(uniq))])
+    elif kind == "integers":
+        ids = rng.permutation(len(uniq)).astype(np.int64) * 37 - 500
+    elif kind == "object":
+        return df.assign(client_id=pd.Series(np.asarray(df["client_id"], dtype=object),
+                                             dtype=object))
+    else:
+        raise ValueError(kind)
+    if ids.dtype.kind == "U":
+        return df.assign(client_id=pd.array(ids, dtype="str").take(codes))
+    return df.assign(client_id=ids[codes])
+
+
+@pytest.mark.parametrize("kind", ["fixed-width text", "ten-digit text", "uuid text", "integers",
+                                  "object"])
+def test_every_id_scheme_gives_the_plain_results(kind):
+    df = _with_ids(_cohort_frame(n_clients=150, seed=3), kind)
+    _cohort.clear()
+    assert _cohort.prepared(df, "client_id", "date") is not None
+    for fn in CALLS.values():
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
+    df.loc[[5, 17], "date"] = pd.NaT  # missing dates: an error for Talking Therapies outcomes
+    for name, fn in CALLS.items():
+        if "talking" in name:
+            with pytest.raises(ValueError, match="missing dates"):
+                fn(df)
+            continue
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
+
+
+@pytest.mark.parametrize("kind", ["whole numbers", "fractions"])
+def test_numeric_times(kind):
+    df = _cohort_frame(n_clients=120, seed=4)
+    days = (df["date"] - pd.Timestamp("2025-01-06")).dt.days.astype(float)
+    df = df.assign(date=days if kind == "whole numbers" else days + 0.25 * (days % 3))
+    # fractional times do not pack into integers: the plain path serves them
+    assert (_cohort.prepared(df, "client_id", "date") is None) == (kind == "fractions")
+    for name in ("reliable_change PHQ-9", "slopes GAD-7"):
+        with _cohort.plain_path():
+            plain = CALLS[name](df)
+        _same(CALLS[name](df), plain)
+
+
+def test_text_keys_sort_like_python():
+    ids = ["b", "a", "ab", "", "Zoë", "zz", "a\u00e9", "0", "00", "10", "9"]
+    keys, bits = _cohort._text_keys(pd.array(ids, dtype="str"))
+    assert [ids[i] for i in np.argsort(keys, kind="stable")] == sorted(ids)
+    assert len(set(keys.tolist())) == len(ids)
+    assert bits <= 44
+
+
+def test_packed_order_is_client_then_time_then_row():
+    df = _cohort_frame(n_clients=60, seed=5)
+    prep = _cohort.prepared(df, "client_id", "date")
+    rows, codes, toff = prep.decode()
+    expected = df.assign(row=np.arange(len(df))).sort_values(
+        ["client_id", "date", "row"], na_position="first", kind="stable")["row"].to_numpy()
+    assert np.array_equal(rows, expected)
+    assert np.array_equal(prep.uniques[codes], df["client_id"].to_numpy()[rows])
