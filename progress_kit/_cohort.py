@@ -40,11 +40,13 @@ _enabled = True
 class Prepared:
     """Every row of a frame ordered by (client, time, row), packed into one sorted int64 array.
 
-    ``packed[i] = (code + 1) << (tbits + rbits) | time_offset << rbits | row`` where ``code``
-    indexes ``uniques`` (the IDs in sorted order, as ``pd.factorize(..., sort=True)`` numbers
-    them) and the time offset is 0 for a missing time, else ``1 + (time - t0) / unit``. Other
-    columns are read in this order once and kept (:meth:`sorted_column`), so each statistic
-    then works on contiguous arrays and never gathers at random positions again.
+    ``packed[i] = (code + 1) << (tbits + mbits + rbits) | time_offset << (mbits + rbits)
+    | (measure + 1) << rbits | row`` where ``code`` indexes ``uniques`` (the IDs in sorted
+    order, as ``pd.factorize(..., sort=True)`` numbers them), the time offset is 0 for a missing
+    time, else ``1 + (time - t0) / unit``, and ``measure`` indexes ``mcats`` (the frame's
+    ``measure`` column, when it has one; 0 where missing). Other columns are read in this order
+    once and kept (:meth:`sorted_column`), so each statistic then works on contiguous arrays
+    and never gathers at random positions again.
     """
 
     uniques: pd.Index
@@ -55,6 +57,8 @@ class Prepared:
     unit: int
     float_time: bool
     missing_time: bool
+    mbits: int = 0
+    mcats: pd.Index | None = None
     _columns: dict = field(default_factory=dict, repr=False)
 
     def decode(self, sel: np.ndarray | None = None, rows: bool = True):
@@ -62,7 +66,7 @@ class Prepared:
         order; all rows when None), in (client, time, row) order; ``rows`` is None unless
         asked for."""
         p = self.packed if sel is None else self.packed[sel]
-        toff = p >> self.rbits
+        toff = p >> (self.rbits + self.mbits)
         codes = toff >> self.tbits
         codes -= 1
         toff &= (1 << self.tbits) - 1
@@ -73,7 +77,17 @@ class Prepared:
 
     def time_offsets(self) -> np.ndarray:
         """Time offset of every position (0: no time)."""
-        return (self.packed >> self.rbits) & ((1 << self.tbits) - 1)
+        out = self.packed >> (self.rbits + self.mbits)
+        out &= (1 << self.tbits) - 1
+        return out
+
+    def measure_codes(self, sel: np.ndarray | None = None) -> np.ndarray:
+        """Index into ``mcats`` of the selected positions' measure (-1: missing)."""
+        p = self.packed if sel is None else self.packed[sel]
+        out = p >> self.rbits
+        out &= (1 << self.mbits) - 1
+        out -= 1
+        return out
 
     def times(self, offsets: np.ndarray) -> np.ndarray:
         """Time values (int64 nanoseconds, or float) of time offsets (none of them 0)."""
@@ -91,8 +105,11 @@ class Prepared:
         col = frame[name]
         held = self._columns.get(("values", name))
         if held is None or not _same_memory(held[0], col):
-            rows = self.packed & ((1 << self.rbits) - 1)
-            held = (col, col.to_numpy(dtype=float, na_value=np.nan)[rows])
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            out = np.empty(len(values))
+            for b in _blocks(len(out)):
+                out[b] = values[self.packed[b] & ((1 << self.rbits) - 1)]
+            held = (col, out)
             self._columns[("values", name)] = held
         return held[1]
 
@@ -115,6 +132,17 @@ class Prepared:
 
     def equals(self, frame: pd.DataFrame, name: str, value: object) -> np.ndarray:
         """Boolean array in this order: ``frame[name] == value``."""
+        if name == "measure" and self.mcats is not None:  # packed with the order
+            hit = self.mcats.get_indexer([value])[0]
+            if hit < 0:
+                return np.zeros(len(self.packed), dtype=bool)
+            out = np.empty(len(self.packed), dtype=bool)
+            mask, want = (1 << self.mbits) - 1, hit + 1
+            for b in _blocks(len(out)):
+                block = self.packed[b] >> self.rbits
+                block &= mask
+                np.equal(block, want, out=out[b])
+            return out
         codes, cats = self.sorted_factor(frame, name)
         hit = cats.get_indexer([value])[0]
         return codes == hit if hit >= 0 else np.zeros(len(codes), dtype=bool)
@@ -128,7 +156,13 @@ class Prepared:
             return np.zeros(0, dtype=np.int64), self.uniques[:0]
         starts = np.flatnonzero(_runs(codes))
         first_row = np.minimum.reduceat(rows, starts)
-        order = np.argsort(first_row, kind="stable")
+        # the first rows are distinct: sorting them as values (with the run number in the low
+        # bits) is an argsort several times faster
+        bits = max(1, (len(starts) - 1).bit_length())
+        first_row <<= bits
+        first_row |= np.arange(len(starts), dtype=np.int64)
+        first_row.sort()
+        order = first_row & ((1 << bits) - 1)
         number = np.empty(len(starts), dtype=np.int32 if len(starts) < 2**31 else np.int64)
         number[order] = np.arange(len(starts))
         per_row = np.repeat(number, np.diff(np.append(starts, len(rows))))
@@ -138,7 +172,7 @@ class Prepared:
 @dataclass
 class _Entry:
     ref: weakref.ref
-    columns: tuple[pd.Series, pd.Series]
+    columns: tuple[pd.Series, pd.Series, pd.Series | None]
     n_rows: int
     prepared: Prepared
 
@@ -158,6 +192,10 @@ def _same_memory(a: pd.Series, b: pd.Series) -> bool:
             and na.strides == nb.strides and na.dtype == nb.dtype)
 
 
+def _same_optional(a: pd.Series | None, b: pd.Series | None) -> bool:
+    return a is None and b is None or a is not None and b is not None and _same_memory(a, b)
+
+
 def _time_key(t: pd.Series) -> np.ndarray | None:
     if getattr(t.dtype, "tz", None) is not None:
         return None  # the statistics read local wall time; the plain path does that
@@ -170,6 +208,14 @@ def _time_key(t: pd.Series) -> np.ndarray | None:
 
 _DAY_NS = 86_400_000_000_000
 _CHUNK = 1 << 18  # rows per block when building keys: a block's columns stay in cache
+
+
+def _blocks(n: int, step: int = 1 << 20):
+    """Slices of ``range(n)``. Working a block at a time avoids 24-million-row temporaries:
+    each new large array is fresh memory from the system, and faulting its pages in costs
+    about as much as the arithmetic on it."""
+    for a in range(0, n, step):
+        yield slice(a, min(a + step, n))
 
 
 def _time_offsets(key: np.ndarray, present: np.ndarray | None):
@@ -190,7 +236,7 @@ def _time_offsets(key: np.ndarray, present: np.ndarray | None):
             off[present] = known - t0
     else:
         t0 = int(known.min())
-        unit = _DAY_NS if not (known % _DAY_NS).any() else 1
+        unit = _DAY_NS if not any((known[b] % _DAY_NS).any() for b in _blocks(len(known))) else 1
         off = key - t0
         off //= unit
     off += 1
@@ -290,8 +336,9 @@ def _runs(sorted_keys: np.ndarray, shift: int = 0) -> np.ndarray:
         new[0] = True
         if shift:
             # sorted, so the high bits differ exactly where x ^ previous reaches them
-            diff = np.bitwise_xor(sorted_keys[1:], sorted_keys[:-1])
-            np.greater_equal(diff, 1 << shift, out=new[1:])
+            for b in _blocks(len(new) - 1):
+                diff = np.bitwise_xor(sorted_keys[b.start + 1:b.stop + 1], sorted_keys[b])
+                np.greater_equal(diff, 1 << shift, out=new[b.start + 1:b.stop + 1])
         else:
             np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
     return new
@@ -326,23 +373,53 @@ def _prepare(frame: pd.DataFrame, subject: str, time: str) -> Prepared | None:
     if times is None:
         return None
     toff, tbits, t0, unit = times
+    mcodes, mcats = _measure_codes(frame)
+    mbits = 0 if mcats is None else max(1, len(mcats).bit_length())
+    if mcodes is not None:  # the measure rides along below the time: (time, measure, row)
+        toff <<= mbits
+        toff |= mcodes
+        del mcodes
+    low = tbits + mbits
     ids = _id_keys(subj)
-    if ids is not None and ids[1] + tbits + rbits <= 63:
-        # one sort by (ID, time, row) gives both the codes and the order
-        packed = _packed_sort(ids[0], tbits, toff, rbits)
+    if ids is not None and ids[1] + low + rbits <= 63:
+        # one sort by (ID, time, measure, row) gives both the codes and the order
+        packed = _packed_sort(ids[0], low, toff, rbits)
         del ids, toff
-        new = _runs(packed, tbits + rbits)
+        new = _runs(packed, low + rbits)
         uniques = pd.Index(subj.array.take(packed[new] & ((1 << rbits) - 1)))
-        packed &= (1 << (tbits + rbits)) - 1
-        packed |= np.cumsum(new, dtype=np.int64) << (tbits + rbits)
+        packed &= (1 << (low + rbits)) - 1
+        code = 0
+        for b in _blocks(n):
+            block = np.cumsum(new[b], dtype=np.int64)
+            block += code
+            code = int(block[-1])
+            block <<= low + rbits
+            packed[b] |= block
     else:
         codes, uniques = _sorted_codes(subj, ids, rbits)
-        if max(1, len(uniques).bit_length()) + tbits + rbits > 63:
+        if max(1, len(uniques).bit_length()) + low + rbits > 63:
             return None
         codes += 1
-        packed = _packed_sort(codes, tbits, toff, rbits)
+        packed = _packed_sort(codes, low, toff, rbits)
     return Prepared(uniques=uniques, packed=packed, tbits=tbits, rbits=rbits, t0=t0, unit=unit,
-                    float_time=key.dtype.kind == "f", missing_time=missing_time)
+                    float_time=key.dtype.kind == "f", missing_time=missing_time, mbits=mbits,
+                    mcats=mcats)
+
+
+def _measure_codes(frame: pd.DataFrame) -> tuple[np.ndarray | None, pd.Index | None]:
+    """1 + the code of each row's measure (0 where missing) and the measures, or (None, None)
+    for a frame without a ``measure`` column."""
+    if "measure" not in frame.columns:
+        return None, None
+    col = frame["measure"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes, cats = col.cat.codes.to_numpy(), col.cat.categories
+    else:
+        codes, cats = pd.factorize(col)
+    # small integers: ORed into the int64 time offsets without an int64 copy
+    out = codes.astype(np.int16 if len(cats) < 2**15 - 1 else np.int64)
+    out += 1
+    return out, pd.Index(cats)
 
 
 def _sorted_codes(subj: pd.Series, ids, rbits: int) -> tuple[np.ndarray, pd.Index]:
@@ -373,13 +450,15 @@ def prepared(frame, subject: str, time: str) -> Prepared | None:
     if not frame.columns.is_unique:
         return None
     subj, tcol = frame[subject], frame[time]
+    mcol = frame["measure"] if "measure" in frame.columns else None
     if isinstance(subj.dtype, pd.CategoricalDtype) or len(frame) < 2:
         return None  # categorical IDs carry their codes: the plain path is cheap for them
     cache_key = (id(frame), subject, time)
     with _lock:
         entry = _cache.get(cache_key)
         if entry is not None and entry.ref() is frame and entry.n_rows == len(frame) and \
-                _same_memory(entry.columns[0], subj) and _same_memory(entry.columns[1], tcol):
+                _same_memory(entry.columns[0], subj) and _same_memory(entry.columns[1], tcol) \
+                and _same_optional(entry.columns[2], mcol):
             _cache.move_to_end(cache_key)
             return entry.prepared
     prep = _prepare(frame, subject, time)
@@ -393,7 +472,7 @@ def prepared(frame, subject: str, time: str) -> Prepared | None:
                 del _cache[k]
 
     with _lock:
-        _cache[cache_key] = _Entry(weakref.ref(frame, _drop), (subj, tcol), len(frame), prep)
+        _cache[cache_key] = _Entry(weakref.ref(frame, _drop), (subj, tcol, mcol), len(frame), prep)
         while len(_cache) > _MAX_ENTRIES:
             _cache.popitem(last=False)
     return prep

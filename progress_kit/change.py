@@ -149,9 +149,14 @@ def _shared_rows(data: pd.DataFrame, subject: str, time: str, value: str, measur
     if sel is not None:
         v = v[sel]
     scored = ~np.isnan(v)
-    n_scored = np.bincount(sub[scored], minlength=len(uniques))
+    if scored.all():  # the usual case: no copies
+        n_scored = np.bincount(sub, minlength=len(uniques))
+    else:
+        n_scored = np.bincount(sub[scored], minlength=len(uniques))
     if prep.missing_time:
         scored &= toff > 0
+    if scored.all():
+        return n_scored, uniques, sub, prep.times(toff), v
     return n_scored, uniques, sub[scored], prep.times(toff[scored]), v[scored]
 
 
@@ -238,13 +243,17 @@ def pre_post(data: pd.DataFrame, *, subject: str = "client_id", time: str = "dat
             if order is not None:
                 c, k, v = c[order], k[order], v[order]
         if len(c):
-            dup = (np.diff(c) == 0) & (np.diff(k) == 0)
+            dup = c[1:] == c[:-1]
+            dup &= k[1:] == k[:-1]
             if dup.any():
                 i = int(np.flatnonzero(dup)[0])
                 raise ValueError(f"subject {uniques[c[i]]!r} has two scored rows at the same "
                                  f"{time!r}; pre_post needs one row per subject and time point")
-            start = np.r_[True, c[1:] != c[:-1]]
-            end = np.r_[c[1:] != c[:-1], True]
+            start = np.empty(len(c), dtype=bool)
+            start[0] = True
+            np.not_equal(c[1:], c[:-1], out=start[1:])
+            end = np.empty_like(start)
+            end[:-1], end[-1] = start[1:], True
             multi = start & ~end
             pre_v[c[multi]] = v[multi]
             last_of_multi = end & ~start
@@ -274,7 +283,8 @@ def pre_post(data: pd.DataFrame, *, subject: str = "client_id", time: str = "dat
         pre_desc, post_desc = f"{time} = {pre!r}", f"{time} = {post!r}"
 
     complete = ~np.isnan(pre_v) & ~np.isnan(post_v)
-    index = pd.Index(uniques, name=subject)
+    # rename, not pd.Index(...): re-wrapping a million text IDs re-validates every one
+    index = uniques.rename(subject) if isinstance(uniques, pd.Index) else pd.Index(uniques, name=subject)
     out = pd.DataFrame({"pre": pre_v[complete], "post": post_v[complete]}, index=index[complete])
     drop = seen & ~complete
     excluded = pd.DataFrame({subject: index[drop].to_numpy(), "reason": reasons[drop]})

@@ -43,22 +43,29 @@ def _first_last(codes: np.ndarray, day: np.ndarray, slot: np.ndarray, score: np.
                 n_clients: int, n_slots: int) -> dict[str, np.ndarray]:
     """Per client and measure slot: first/last score and the number of scored days.
 
-    Rows must be sorted by (client, day). Returns arrays of shape (n_slots, n_clients).
+    Rows must be sorted by (client, day): each client's rows form one run. Returns arrays of
+    shape (n_slots, n_clients).
     """
     first = np.full((n_slots, n_clients), np.nan)
     last = np.full((n_slots, n_clients), np.nan)
     count = np.zeros((n_slots, n_clients), dtype=np.int64)
+    if not len(codes):
+        return {"first": first, "last": last, "count": count}
+    starts = np.flatnonzero(_starts(codes))
+    client = codes[starts]
     for j in range(n_slots):
-        sel = slot == j
-        c, v = codes[sel], score[sel]
-        if not len(c):
-            continue
-        start = _starts(c)
-        end = np.empty_like(start)
-        end[:-1], end[-1] = start[1:], True
-        first[j, c[start]] = v[start]
-        last[j, c[end]] = v[end]
-        count[j] = np.bincount(c, minlength=n_clients)
+        is_j = slot == j
+        # the slot's rows in sequence order; run r owns entries before[r] .. before[r]+k[r]-1
+        # (no masking of the other columns: measures alternate row by row, which makes
+        # boolean selection slow)
+        where = np.flatnonzero(is_j)
+        k = np.add.reduceat(is_j.view(np.int8), starts, dtype=np.int64)
+        before = np.cumsum(k) - k
+        has = k > 0
+        c = client[has]
+        first[j, c] = score[where[before[has]]]
+        last[j, c] = score[where[before[has] + k[has] - 1]]
+        count[j, client] = k
     return {"first": first, "last": last, "count": count}
 
 
@@ -96,8 +103,7 @@ def _rows_by_client(observations: pd.DataFrame, names: list[str]):
         if pd.api.types.is_datetime64_any_dtype(dates) and isinstance(scores.dtype, np.dtype) \
         and scores.dtype.kind in "fiu" else None
     if prep is not None:
-        mcodes, mcats = prep.sorted_factor(observations, "measure")
-        slot = _slot_of(mcats, names)[mcodes]
+        slot = _slot_of(prep.mcats, names)[prep.measure_codes()]
         score = prep.sorted_column(observations, "score")
         keep = (slot >= 0) & ~np.isnan(score)
         slot, score = slot[keep], score[keep]
@@ -274,7 +280,8 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     measures = [get_measure(n) for n in names]
 
     codes, uniques, day, slot, score = _rows_by_client(observations, names)
-    index = pd.Index(uniques, name="client_id")
+    index = uniques.rename("client_id") if isinstance(uniques, pd.Index) else \
+        pd.Index(uniques, name="client_id")
     extra = []
     if clients is not None:
         extra.append(clients["client_id"])

@@ -197,10 +197,17 @@ def _centred_sums(codes: np.ndarray, k: int, t: np.ndarray, y: np.ndarray):
     with np.errstate(invalid="ignore", divide="ignore"):
         tbar = np.bincount(codes, t, k) / n
         ybar = np.bincount(codes, y, k) / n
-    tc = t - tbar[codes]
-    yc = y - ybar[codes]
-    return (n, tbar, ybar, np.bincount(codes, tc * tc, k), np.bincount(codes, tc * yc, k),
-            np.bincount(codes, yc * yc, k))
+    # three row-length buffers, reused: at tens of millions of rows each new array costs as
+    # much in page faults as the arithmetic on it
+    tc = tbar[codes]
+    np.subtract(t, tc, out=tc)
+    yc = ybar[codes]
+    np.subtract(y, yc, out=yc)
+    buf = np.multiply(tc, tc)
+    stt = np.bincount(codes, buf, k)
+    sty = np.bincount(codes, np.multiply(tc, yc, out=buf), k)
+    syy = np.bincount(codes, np.multiply(yc, yc, out=buf), k)
+    return n, tbar, ybar, stt, sty, syy
 
 
 def _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha: float, better: str | None,
@@ -422,7 +429,7 @@ def _slope_inputs(data: pd.DataFrame, subject: str, time: str, value: str, measu
         new = _cohort._runs(full)
         codes = np.cumsum(new, dtype=np.int64) - 1
         t = _shared_time_values(prep, toff, per)
-        return (codes, pd.Index(prep.uniques[full[new]], name=subject), t,
+        return (codes, prep.uniques[full[new]].rename(subject), t,
                 prep.sorted_column(data, value)[sel])
     mask = _select_mask(data, subject, time, value, measure)
     d = data.loc[mask, list(dict.fromkeys([subject, time, value]))]

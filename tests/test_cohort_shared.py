@@ -180,11 +180,25 @@ def test_text_keys_sort_like_python():
     assert bits <= 44
 
 
-def test_packed_order_is_client_then_time_then_row():
+def test_packed_order_is_client_then_time_then_measure_then_row():
     df = _cohort_frame(n_clients=60, seed=5)
+    df.loc[[2, 9], "date"] = pd.NaT
     prep = _cohort.prepared(df, "client_id", "date")
     rows, codes, toff = prep.decode()
-    expected = df.assign(row=np.arange(len(df))).sort_values(
-        ["client_id", "date", "row"], na_position="first", kind="stable")["row"].to_numpy()
+    m = pd.factorize(df["measure"])[0]
+    expected = df.assign(row=np.arange(len(df)), m=m).sort_values(
+        ["client_id", "date", "m", "row"], na_position="first", kind="stable")["row"].to_numpy()
     assert np.array_equal(rows, expected)
     assert np.array_equal(prep.uniques[codes], df["client_id"].to_numpy()[rows])
+    assert np.array_equal(prep.mcats[prep.measure_codes()], df["measure"].to_numpy()[rows])
+    assert np.array_equal(toff == 0, df["date"].isna().to_numpy()[rows])
+
+
+def test_a_changed_measure_column_is_prepared_again():
+    df = _cohort_frame(n_clients=40, seed=6)
+    pk.reliable_change(df, measure="PHQ-9")
+    df.loc[df["measure"] == "GAD-7", "measure"] = "PHQ-9"  # now duplicates: an error
+    with _cohort.plain_path(), pytest.raises(ValueError, match="same"):
+        pk.reliable_change(df, measure="PHQ-9")
+    with pytest.raises(ValueError, match="same"):
+        pk.reliable_change(df, measure="PHQ-9")
