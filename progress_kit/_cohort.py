@@ -81,12 +81,14 @@ class Prepared:
         out &= (1 << self.tbits) - 1
         return out
 
-    def measure_codes(self, sel: np.ndarray | None = None) -> np.ndarray:
-        """Index into ``mcats`` of the selected positions' measure (-1: missing)."""
-        p = self.packed if sel is None else self.packed[sel]
-        out = p >> self.rbits
-        out &= (1 << self.mbits) - 1
-        out -= 1
+    def measure_codes(self) -> np.ndarray:
+        """Index into ``mcats`` of every position's measure (-1: missing), as int16."""
+        out = np.empty(len(self.packed), dtype=np.int16 if self.mbits < 15 else np.int64)
+        for b in _blocks(len(out)):
+            block = self.packed[b] >> self.rbits
+            block &= (1 << self.mbits) - 1
+            block -= 1
+            out[b] = block
         return out
 
     def times(self, offsets: np.ndarray) -> np.ndarray:
@@ -269,47 +271,71 @@ def _text_keys(values: pd.api.extensions.ExtensionArray):
     offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + n + 1]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else \
         np.zeros(1, dtype=np.uint8)
+    if not n:
+        return None
+    first, step = int(offsets[0]), int(offsets[1] - offsets[0])
+    if all((np.diff(offsets[b.start:b.stop + 1]) == step).all() for b in _blocks(n)):
+        matrix = data[first:first + n * step].reshape(n, step)
+        return _fixed_width_keys(matrix)
     lengths = np.diff(offsets)
-    longest = int(lengths.max()) if n else 0
-    fixed = n > 0 and int(lengths.min()) == longest
-    if fixed:
-        matrix = data[offsets[0]:offsets[-1]].reshape(n, longest)
-        column = matrix.__getitem__
-    else:
-        starts = offsets[:-1].astype(np.int64)
-        last = len(data) - 1
+    return _variable_width_keys(data, offsets, lengths)
 
-        def column(index):
-            j = index[1]
-            return np.where(lengths > j, data[np.minimum(starts + j, last)], 0)
-    # per position: lowest and highest byte, and the base of that digit
-    pad = 0 if fixed else 1
+
+def _fixed_width_keys(matrix: np.ndarray):
+    """:func:`_text_keys` for IDs of one length: a block of rows at a time, transposed so that
+    each byte position is a contiguous row (the columns of a C-ordered block are strided)."""
+    n, width = matrix.shape
+    lo = np.full(width, 255, dtype=np.int64)
+    hi = np.zeros(width, dtype=np.int64)
+    for b in _blocks(n, _CHUNK):
+        block = np.ascontiguousarray(matrix[b].T)
+        np.minimum(lo, block.min(axis=1), out=lo)
+        np.maximum(hi, block.max(axis=1), out=hi)
+    digits = [(j, int(lo[j]), int(hi[j] - lo[j] + 1)) for j in range(width) if hi[j] > lo[j]]
+    if sum(np.log2(base) for _, _, base in digits) > 44:
+        return None
+    keys = np.zeros(n, dtype=np.int64)
+    for b in _blocks(n, _CHUNK):
+        block = np.ascontiguousarray(matrix[b].T)
+        k = keys[b]
+        for j, low, base in digits:
+            k *= base
+            k += block[j]
+            k -= low
+    return keys, max(1, int(keys.max()).bit_length())
+
+
+def _variable_width_keys(data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray):
+    """:func:`_text_keys` for IDs of several lengths: digit 0 means "no byte here", so a
+    shorter ID sorts before its extensions."""
+    n = len(lengths)
+    longest = int(lengths.max())
+    starts = offsets[:-1].astype(np.int64)
+    last = len(data) - 1
+
+    def column(rows: slice, j: int) -> np.ndarray:
+        return np.where(lengths[rows] > j, data[np.minimum(starts[rows] + j, last)], 0)
+
     digits = []
     bits = 0.0
     for j in range(longest):
-        col = column((slice(None), j))
-        lo = int(col[lengths > j].min()) if not fixed else int(col.min())
-        hi = int(col.max())
-        base = hi - lo + 1 + pad
+        col = column(slice(None), j)
+        lo = int(col[lengths > j].min())
+        base = int(col.max()) - lo + 2
         if base > 1:
             bits += np.log2(base)
             if bits > 44:
                 return None
             digits.append((j, lo, base))
     keys = np.zeros(n, dtype=np.int64)
-    for a in range(0, n, _CHUNK):
-        b = min(a + _CHUNK, n)
-        k = keys[a:b]
+    for b in _blocks(n, _CHUNK):
+        k = keys[b]
         for j, lo, base in digits:
-            col = column((slice(a, b), j)) if fixed else np.where(
-                lengths[a:b] > j, data[np.minimum(offsets[a:b].astype(np.int64) + j, len(data) - 1)],
-                0)
-            d = col.astype(np.int64) - (lo - pad)
-            if pad:
-                d[lengths[a:b] <= j] = 0
+            d = column(b, j).astype(np.int64) - (lo - 1)
+            d[lengths[b] <= j] = 0
             k *= base
             k += d
-    return keys, max(1, int(keys.max()).bit_length() if n else 1)
+    return keys, max(1, int(keys.max()).bit_length())
 
 
 def _id_keys(subj: pd.Series):

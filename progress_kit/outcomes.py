@@ -106,7 +106,10 @@ def _rows_by_client(observations: pd.DataFrame, names: list[str]):
         slot = _slot_of(prep.mcats, names)[prep.measure_codes()]
         score = prep.sorted_column(observations, "score")
         keep = (slot >= 0) & ~np.isnan(score)
-        slot, score = slot[keep], score[keep]
+        if keep.all():  # no copies of 24-million-row columns when every row counts
+            keep = None
+        else:
+            slot, score = slot[keep], score[keep]
         rows, codes, toff = prep.decode(keep)
         del keep
         if prep.missing_time and (toff == 0).any():

@@ -19,7 +19,7 @@ from scipy import stats
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
 from .measures import get_measure
-from .trend import TREND_RULE, default_min_change, trend_direction
+from .trend import TREND_RULE, default_min_change, direction_column
 
 __all__ = ["slopes", "slope_sums", "slopes_from_sums", "growth_model", "GrowthModel",
            "trajectory_plot_data", "TIME_UNITS"]
@@ -239,7 +239,7 @@ def _label(out: pd.DataFrame, span: np.ndarray | None, better: str | None, min_c
     out["change"] = out["slope"].to_numpy() * np.asarray(span, dtype=float)
     # with no minimum, only the sign of the change matters (and no span is needed)
     change = out["change"].to_numpy() if min_change > 0 else out["slope"].to_numpy()
-    out["direction"] = trend_direction(out["ci_low"], out["ci_high"], change, out["n"],
+    out["direction"] = direction_column(out["ci_low"], out["ci_high"], change, out["n"],
                                        min_change=min_change, min_points=min_points, better=better)
     out.attrs["trend_rule"] = (f"{TREND_RULE}; minimum change {min_change:g} points over the "
                                f"time span, minimum {min_points} points")
