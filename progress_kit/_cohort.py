@@ -13,8 +13,8 @@ keeps them while the frame lives and is unchanged:
   shares memory with the held one and the entry is recomputed. A frame of another length, or
   with other columns under those names, never matches.
 
-Only text (or other non-categorical) subject columns take this path; categorical IDs already
-carry their codes. Results are identical to each function's plain path: the tests compare both
+Text, integer and categorical subject columns take this path (a categorical's codes are its
+keys). Results are identical to each function's plain path: the tests compare both
 on shuffled rows.
 """
 
@@ -59,6 +59,7 @@ class Prepared:
     missing_time: bool
     mbits: int = 0
     mcats: pd.Index | None = None
+    categorical: bool = False  # categorical IDs: uniques is a CategoricalIndex
     _columns: dict = field(default_factory=dict, repr=False)
 
     def decode(self, sel: np.ndarray | None = None, rows: bool = True):
@@ -342,6 +343,9 @@ def _id_keys(subj: pd.Series):
     """``(keys, bits)``: non-negative int64 keys that sort and compare like the IDs, for integer
     and pyarrow text IDs without missing values; None otherwise (the factorising fallback)."""
     dtype = subj.dtype
+    if isinstance(dtype, pd.CategoricalDtype):  # the codes sort in category order
+        codes = subj.cat.codes.to_numpy().astype(np.int64)
+        return codes, max(1, (len(dtype.categories) - 1).bit_length())
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         v = subj.to_numpy()
         if not len(v):
@@ -429,7 +433,7 @@ def _prepare(frame: pd.DataFrame, subject: str, time: str) -> Prepared | None:
         packed = _packed_sort(codes, low, toff, rbits)
     return Prepared(uniques=uniques, packed=packed, tbits=tbits, rbits=rbits, t0=t0, unit=unit,
                     float_time=key.dtype.kind == "f", missing_time=missing_time, mbits=mbits,
-                    mcats=mcats)
+                    mcats=mcats, categorical=isinstance(subj.dtype, pd.CategoricalDtype))
 
 
 def _measure_codes(frame: pd.DataFrame) -> tuple[np.ndarray | None, pd.Index | None]:
@@ -467,7 +471,7 @@ def _sorted_codes(subj: pd.Series, ids, rbits: int) -> tuple[np.ndarray, pd.Inde
 
 def prepared(frame, subject: str, time: str) -> Prepared | None:
     """The shared codes and order for ``frame``'s ``subject`` and ``time`` columns, or None when
-    the plain path applies (not a pandas DataFrame, a categorical subject, a time column that is
+    the plain path applies (not a pandas DataFrame, a time column that is
     neither numeric nor dates)."""
     if not _enabled:
         return None
@@ -477,8 +481,8 @@ def prepared(frame, subject: str, time: str) -> Prepared | None:
         return None
     subj, tcol = frame[subject], frame[time]
     mcol = frame["measure"] if "measure" in frame.columns else None
-    if isinstance(subj.dtype, pd.CategoricalDtype) or len(frame) < 2:
-        return None  # categorical IDs carry their codes: the plain path is cheap for them
+    if len(frame) < 2:
+        return None
     cache_key = (id(frame), subject, time)
     with _lock:
         entry = _cache.get(cache_key)

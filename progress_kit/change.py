@@ -144,7 +144,14 @@ def _shared_rows(data: pd.DataFrame, subject: str, time: str, value: str, measur
     if sel is not None and not sel.any():
         return None
     rows, c, toff = prep.decode(sel)
-    sub, uniques = prep.first_appearance(rows, c)
+    if prep.categorical:
+        # the plain path numbers categorical subjects by their categories: sorted order here
+        new = _cohort._runs(c)
+        sub = np.cumsum(new, dtype=np.int64) - 1
+        present = prep.uniques[c[new]]
+        uniques = present.categories.take(present.codes)
+    else:
+        sub, uniques = prep.first_appearance(rows, c)
     v = prep.sorted_column(data, value)
     if sel is not None:
         v = v[sel]

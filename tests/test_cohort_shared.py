@@ -109,11 +109,16 @@ def test_the_cache_does_not_keep_a_frame_alive():
     assert not _cohort._cache or all(e.ref() is not None for e in _cohort._cache.values())
 
 
-def test_categorical_ids_take_the_plain_path():
-    df = _cohort_frame(n_clients=30)
-    df["client_id"] = df["client_id"].astype("category")
-    assert _cohort.prepared(df, "client_id", "date") is None
-    pk.slopes(df, measure="PHQ-9")
+def test_categorical_ids_give_the_plain_results():
+    df = _cohort_frame(n_clients=90)
+    # categories in an order of their own, and one category without rows
+    cats = list(pd.unique(df["client_id"]))[::-1] + ["nobody"]
+    df["client_id"] = pd.Categorical(df["client_id"], categories=cats)
+    assert _cohort.prepared(df, "client_id", "date").categorical
+    for fn in CALLS.values():
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
 
 
 def _with_ids(df, kind):
