@@ -207,3 +207,36 @@ def test_a_changed_measure_column_is_prepared_again():
         pk.reliable_change(df, measure="PHQ-9")
     with pytest.raises(ValueError, match="same"):
         pk.reliable_change(df, measure="PHQ-9")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_frames_give_the_plain_results(seed):
+    """Random small frames: several ID schemes, a third measure, missing measures, scores and
+    dates, integer-valued float scores, rows in any order."""
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(30, 400))
+    kind = ["fixed-width text", "ten-digit text", "integers", "object", "fixed-width text",
+            "uuid text", "integers", "fixed-width text"][seed]
+    clients = rng.integers(0, max(2, n // 6), n)
+    days = pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 90, n), unit="D")
+    df = pd.DataFrame({
+        "client_id": [f"c{c:03d}" for c in clients],
+        "date": days,
+        "measure": rng.choice(["PHQ-9", "GAD-7", "CORE-10"], n),
+        "score": rng.integers(0, 22, n).astype(float),
+    })
+    # one row per client, date and measure, as the data layer guarantees
+    df = df.drop_duplicates(["client_id", "date", "measure"], ignore_index=True)
+    df.loc[rng.random(len(df)) < 0.05, "score"] = np.nan
+    df.loc[rng.random(len(df)) < 0.03, "measure"] = None
+    df = _with_ids(df, kind)
+    assert _cohort.prepared(df, "client_id", "date") is not None
+    for fn in CALLS.values():
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
+    df.loc[rng.random(len(df)) < 0.03, "date"] = pd.NaT
+    for name in ("reliable_change PHQ-9", "slopes PHQ-9", "slopes GAD-7"):
+        with _cohort.plain_path():
+            plain = CALLS[name](df)
+        _same(CALLS[name](df), plain)
