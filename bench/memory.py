@@ -35,6 +35,13 @@ def trim_heap() -> None:
     import ctypes
     import ctypes.util
 
+    try:  # pyarrow keeps freed buffers in its own pool (text columns are pyarrow-backed)
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+    except ImportError:
+        pass
+
     name = ctypes.util.find_library("c")
     if name:
         try:

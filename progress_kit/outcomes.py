@@ -43,44 +43,92 @@ def _first_last(codes: np.ndarray, day: np.ndarray, slot: np.ndarray, score: np.
                 n_clients: int, n_slots: int) -> dict[str, np.ndarray]:
     """Per client and measure slot: first/last score and the number of scored days.
 
-    Rows must be sorted by (client, day). Returns arrays of shape (n_slots, n_clients).
+    Rows must be sorted by (client, day): each client's rows form one run. Returns arrays of
+    shape (n_slots, n_clients).
     """
     first = np.full((n_slots, n_clients), np.nan)
     last = np.full((n_slots, n_clients), np.nan)
     count = np.zeros((n_slots, n_clients), dtype=np.int64)
+    if not len(codes):
+        return {"first": first, "last": last, "count": count}
+    starts = np.flatnonzero(_starts(codes))
+    client = codes[starts]
     for j in range(n_slots):
-        sel = slot == j
-        c, v = codes[sel], score[sel]
-        if not len(c):
-            continue
-        start = np.r_[True, c[1:] != c[:-1]]
-        end = np.r_[c[1:] != c[:-1], True]
-        first[j, c[start]] = v[start]
-        last[j, c[end]] = v[end]
-        count[j] = np.bincount(c, minlength=n_clients)
+        is_j = slot == j
+        # the slot's rows in sequence order; run r owns entries before[r] .. before[r]+k[r]-1
+        # (no masking of the other columns: measures alternate row by row, which makes
+        # boolean selection slow)
+        where = np.flatnonzero(is_j)
+        k = np.add.reduceat(is_j.view(np.int8), starts, dtype=np.int64)
+        before = np.cumsum(k) - k
+        has = k > 0
+        c = client[has]
+        first[j, c] = score[where[before[has]]]
+        last[j, c] = score[where[before[has] + k[has] - 1]]
+        count[j, client] = k
     return {"first": first, "last": last, "count": count}
 
 
-def _rows_by_client(observations: pd.DataFrame, keep: np.ndarray, slot: np.ndarray,
-                    score: np.ndarray):
-    """The kept rows ordered by client and day: ``(codes, uniques, day, slot, score)``.
+def _starts(*keys: np.ndarray) -> np.ndarray:
+    """True where any of the (equally long) keys changes from the previous row."""
+    new = np.empty(len(keys[0]), dtype=bool)
+    if len(new):
+        new[0] = True
+        np.not_equal(keys[0][1:], keys[0][:-1], out=new[1:])
+        for k in keys[1:]:
+            new[1:] |= k[1:] != k[:-1]
+    return new
 
-    Codes number the clients in their order of first appearance among the kept rows. They
-    come from the frame's shared factorisation and sort where it applies
-    (:mod:`progress_kit._cohort`), else from a factorisation and at most one sort here.
+
+def _slot_of(categories: pd.Index, names: list[str]) -> np.ndarray:
+    """Measure slot per category code (-1: not used); the last entry serves code -1 (missing)."""
+    slot_of_cat = np.full(len(categories) + 1, -1, dtype=np.int8 if len(names) < 127 else np.int64)
+    for j, n in enumerate(names):
+        hit = categories.get_indexer([n])[0]
+        if hit >= 0:
+            slot_of_cat[hit] = j
+    return slot_of_cat
+
+
+def _rows_by_client(observations: pd.DataFrame, names: list[str]):
+    """The scored rows of the named measures, ordered by client and day:
+    ``(codes, uniques, day, slot, score)``, ``slot`` indexing ``names``.
+
+    Codes number the clients in their order of first appearance among those rows. They come
+    from the frame's shared factorisation and sort where it applies (:mod:`progress_kit._cohort`),
+    else from a factorisation and at most one sort here.
     """
-    ids, dates = observations["client_id"], observations["date"]
+    ids, dates, scores = observations["client_id"], observations["date"], observations["score"]
     prep = _cohort.prepared(observations, "client_id", "date") \
-        if pd.api.types.is_datetime64_any_dtype(dates) else None
-    if prep is None:
-        return _rows_by_client_plain(ids, dates, keep, slot, score)
-    if (prep.codes[keep] < 0).any():
-        raise ValueError("observations column 'client_id' is missing in scored rows")
-    if prep.present is not None and not prep.present[keep].all():
-        raise ValueError("observations column 'date' has missing dates in scored rows")
-    sub_of, uniques = prep.subset_codes(keep)
-    rows = prep.sorted_rows(keep)
-    return sub_of[prep.codes[rows]], uniques, prep.key[rows], slot[rows], score[rows]
+        if pd.api.types.is_datetime64_any_dtype(dates) and isinstance(scores.dtype, np.dtype) \
+        and scores.dtype.kind in "fiu" else None
+    if prep is not None:
+        slot = _slot_of(prep.mcats, names)[prep.measure_codes()]
+        score = prep.sorted_column(observations, "score")
+        keep = (slot >= 0) & ~np.isnan(score)
+        if keep.all():  # no copies of 24-million-row columns when every row counts
+            keep = None
+        else:
+            slot, score = slot[keep], score[keep]
+        rows, codes, toff = prep.decode(keep)
+        del keep
+        if prep.missing_time and (toff == 0).any():
+            raise ValueError("observations column 'date' has missing dates in scored rows")
+        # one 24-million-row array at a time: each costs 100-200 MB at national scale
+        sub, uniques = prep.first_appearance(rows, codes)
+        del rows, codes
+        return sub, uniques, prep.times(toff), slot, score
+    mcol = observations["measure"]
+    # measure slot per row via the (few) distinct measure names, never a per-row string op
+    if isinstance(mcol.dtype, pd.CategoricalDtype):
+        mcodes, mcats = mcol.cat.codes.to_numpy(), pd.Index(mcol.cat.categories)
+    else:
+        mcodes, mcats = pd.factorize(mcol)
+        mcats = pd.Index(mcats)
+    slot = _slot_of(mcats, names)[mcodes]
+    score = pd.to_numeric(scores).to_numpy(dtype=float)
+    keep = (slot >= 0) & ~np.isnan(score)
+    return _rows_by_client_plain(ids, dates, keep, slot, score)
 
 
 def _rows_by_client_plain(ids: pd.Series, dates: pd.Series, keep: np.ndarray, slot: np.ndarray,
@@ -234,24 +282,9 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     names = [depression] + [n for n in anx_names if n != depression]
     measures = [get_measure(n) for n in names]
 
-    # measure slot per row via the (few) distinct measure names, never a per-row string op
-    mcol = observations["measure"]
-    if isinstance(mcol.dtype, pd.CategoricalDtype):
-        mcodes, mcats = mcol.cat.codes.to_numpy(), pd.Index(mcol.cat.categories)
-    else:
-        mcodes, mcats = pd.factorize(mcol)
-        mcats = pd.Index(mcats)
-    slot_of_cat = np.full(len(mcats) + 1, -1, dtype=np.int64)  # last entry: code -1 (missing)
-    for j, n in enumerate(names):
-        hit = mcats.get_indexer([n])[0]
-        if hit >= 0:
-            slot_of_cat[hit] = j
-    slot = slot_of_cat[mcodes]
-    score = pd.to_numeric(observations["score"]).to_numpy(dtype=float)
-    keep = (slot >= 0) & ~np.isnan(score)
-
-    codes, uniques, day, slot, score = _rows_by_client(observations, keep, slot, score)
-    index = pd.Index(uniques, name="client_id")
+    codes, uniques, day, slot, score = _rows_by_client(observations, names)
+    index = uniques.rename("client_id") if isinstance(uniques, pd.Index) else \
+        pd.Index(uniques, name="client_id")
     extra = []
     if clients is not None:
         extra.append(clients["client_id"])
@@ -291,16 +324,19 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     anx_first, anx_last = first[anx_slot, rows], last[anx_slot, rows]
 
     # days with a score on either used measure (rows are sorted by client and day)
-    used = (slot == 0) | (slot == anx_slot[codes])
-    c_u, d_u = codes[used], day[used]
+    if len(names) == 2 and (anx_slot == 1).all():
+        c_u, d_u = codes, day  # both measures in use for everyone: every row counts
+    else:
+        used = (slot == 0) | (slot == anx_slot[codes])
+        c_u, d_u = codes[used], day[used]
     n_scored = np.zeros(n, dtype=np.int64)
     first_day = np.full(n, np.iinfo(np.int64).min)
     last_day = np.full(n, np.iinfo(np.int64).min)
     if len(c_u):
-        new_day = np.r_[True, (c_u[1:] != c_u[:-1]) | (d_u[1:] != d_u[:-1])]
-        n_scored = np.bincount(c_u[new_day], minlength=n)
-        s = np.r_[True, c_u[1:] != c_u[:-1]]
-        e = np.r_[c_u[1:] != c_u[:-1], True]
+        s = _starts(c_u)
+        n_scored = np.bincount(c_u[_starts(c_u, d_u)], minlength=n)
+        e = np.empty_like(s)
+        e[:-1], e[-1] = s[1:], True
         first_day[c_u[s]], last_day[c_u[e]] = d_u[s], d_u[e]
 
     if sessions is not None:

@@ -19,7 +19,7 @@ from scipy import stats
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
 from .measures import get_measure
-from .trend import TREND_RULE, default_min_change, trend_direction
+from .trend import TREND_RULE, default_min_change, direction_column
 
 __all__ = ["slopes", "slope_sums", "slopes_from_sums", "growth_model", "GrowthModel",
            "trajectory_plot_data", "TIME_UNITS"]
@@ -49,6 +49,18 @@ def _select(data: pd.DataFrame, subject: str, time: str, value: str,
 def _select_mask(data: pd.DataFrame, subject: str, time: str, value: str,
                  measure: str | None, keep: tuple[str, ...] = ()) -> np.ndarray:
     """Check the columns; the rows of one measure that have a score and a time."""
+    _check_select(data, subject, time, value, measure, keep)
+    t = data[time]
+    # nullable/pyarrow dtypes give object arrays from to_numpy() unless told otherwise
+    mask = data[value].notna().to_numpy(bool) & t.notna().to_numpy(bool)
+    if measure is not None and "measure" in data.columns:
+        mask &= (data["measure"] == measure).to_numpy(bool, na_value=False)
+    return mask
+
+
+def _check_select(data: pd.DataFrame, subject: str, time: str, value: str,
+                  measure: str | None, keep: tuple[str, ...] = ()) -> None:
+    """The columns exist and have usable types; the measure is registered."""
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     for role, col in (("subject", subject), ("time", time), ("value", value)) + tuple(
@@ -61,13 +73,8 @@ def _select_mask(data: pd.DataFrame, subject: str, time: str, value: str,
     t = data[time]
     if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)):
         raise ValueError(f"time column {time!r} must be numeric or datetime64, not {t.dtype}")
-    # nullable/pyarrow dtypes give object arrays from to_numpy() unless told otherwise
-    mask = data[value].notna().to_numpy(bool) & t.notna().to_numpy(bool)
     if measure is not None:
         get_measure(measure)  # unknown names raise with a suggestion
-        if "measure" in data.columns:
-            mask &= (data["measure"] == measure).to_numpy(bool, na_value=False)
-    return mask
 
 
 def _select_sessions(data: pd.DataFrame, subject: str, time: str, value: str,
@@ -87,17 +94,34 @@ def _select_sessions(data: pd.DataFrame, subject: str, time: str, value: str,
 def _time_values(t: pd.Series, per: str, origin: Any = None) -> np.ndarray:
     """Time as float: numeric as is, dates in ``per`` units since ``origin``."""
     if pd.api.types.is_datetime64_any_dtype(t):
-        if per not in TIME_UNITS:
-            raise ValueError(f"per={per!r} is not a time unit; use one of {list(TIME_UNITS)}")
         if getattr(t.dt, "tz", None) is not None:
             t = t.dt.tz_localize(None)
-        origin = DEFAULT_ORIGIN if origin is None else pd.Timestamp(origin)
-        secs = t.to_numpy().astype("datetime64[s]").astype(np.int64)
-        secs = secs - np.int64(origin.value // 1_000_000_000)
-        return secs / (86400.0 * TIME_UNITS[per])
+        return _seconds_in_units(t.to_numpy().astype("datetime64[s]").astype(np.int64), per, origin)
     if origin is not None:
         return t.to_numpy(dtype=float) - float(origin)
     return t.to_numpy(dtype=float)
+
+
+def _seconds_in_units(secs: np.ndarray, per: str, origin: Any = None) -> np.ndarray:
+    """Whole seconds since the epoch as ``per`` units since ``origin`` (default 2000-01-01)."""
+    if per not in TIME_UNITS:
+        raise ValueError(f"per={per!r} is not a time unit; use one of {list(TIME_UNITS)}")
+    origin = DEFAULT_ORIGIN if origin is None else pd.Timestamp(origin)
+    secs = secs - np.int64(origin.value // 1_000_000_000)
+    return secs / (86400.0 * TIME_UNITS[per])
+
+
+def _shared_time_values(prep: Any, toff: np.ndarray, per: str) -> np.ndarray:
+    """:func:`_time_values` of the times a shared preparation decodes (same numbers)."""
+    if prep.float_time:
+        return prep.times(toff)
+    sec = 1_000_000_000
+    if prep.t0 % sec == 0 and prep.unit % sec == 0:
+        # whole seconds: the same integers as datetime64[s] gives, without the nanoseconds
+        secs = toff * (prep.unit // sec)
+        secs += prep.t0 // sec - prep.unit // sec
+        return _seconds_in_units(secs, per)
+    return _time_values(pd.Series(prep.times(toff).view("datetime64[ns]")), per)
 
 
 def _resolve_better(better: str | None, measure: str | None) -> str | None:
@@ -173,10 +197,17 @@ def _centred_sums(codes: np.ndarray, k: int, t: np.ndarray, y: np.ndarray):
     with np.errstate(invalid="ignore", divide="ignore"):
         tbar = np.bincount(codes, t, k) / n
         ybar = np.bincount(codes, y, k) / n
-    tc = t - tbar[codes]
-    yc = y - ybar[codes]
-    return (n, tbar, ybar, np.bincount(codes, tc * tc, k), np.bincount(codes, tc * yc, k),
-            np.bincount(codes, yc * yc, k))
+    # three row-length buffers, reused: at tens of millions of rows each new array costs as
+    # much in page faults as the arithmetic on it
+    tc = tbar[codes]
+    np.subtract(t, tc, out=tc)
+    yc = ybar[codes]
+    np.subtract(y, yc, out=yc)
+    buf = np.multiply(tc, tc)
+    stt = np.bincount(codes, buf, k)
+    sty = np.bincount(codes, np.multiply(tc, yc, out=buf), k)
+    syy = np.bincount(codes, np.multiply(yc, yc, out=buf), k)
+    return n, tbar, ybar, stt, sty, syy
 
 
 def _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha: float, better: str | None,
@@ -208,7 +239,7 @@ def _label(out: pd.DataFrame, span: np.ndarray | None, better: str | None, min_c
     out["change"] = out["slope"].to_numpy() * np.asarray(span, dtype=float)
     # with no minimum, only the sign of the change matters (and no span is needed)
     change = out["change"].to_numpy() if min_change > 0 else out["slope"].to_numpy()
-    out["direction"] = trend_direction(out["ci_low"], out["ci_high"], change, out["n"],
+    out["direction"] = direction_column(out["ci_low"], out["ci_high"], change, out["n"],
                                        min_change=min_change, min_points=min_points, better=better)
     out.attrs["trend_rule"] = (f"{TREND_RULE}; minimum change {min_change:g} points over the "
                                f"time span, minimum {min_points} points")
@@ -383,18 +414,24 @@ def _slope_inputs(data: pd.DataFrame, subject: str, time: str, value: str, measu
                   per: str) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
     """Subject codes (in sorted-ID order), the subject index, time and value of the used rows.
 
-    The codes come from the frame's shared factorisation where it applies
+    They come from the frame's shared factorisation and sort where it applies
     (:mod:`progress_kit._cohort`): no copy of the ID column and no new factorisation per call.
     """
-    mask = _select_mask(data, subject, time, value, measure)
+    _check_select(data, subject, time, value, measure)
     prep = _cohort.prepared(data, subject, time)
     if prep is not None:
-        rows = np.flatnonzero(mask)
-        if (prep.codes[rows] >= 0).all():
-            codes, uniques = prep.sorted_codes(rows)
-            t = _time_values(data[time].iloc[rows], per)
-            y = data[value].iloc[rows].to_numpy(dtype=float)
-            return codes, pd.Index(uniques, name=subject), t, y
+        sel = ~np.isnan(prep.sorted_column(data, value))
+        if measure is not None and "measure" in data.columns:
+            sel &= prep.equals(data, "measure", measure)
+        if prep.missing_time:
+            sel &= prep.time_offsets() > 0
+        _, full, toff = prep.decode(sel, rows=False)
+        new = _cohort._runs(full)
+        codes = np.cumsum(new, dtype=np.int64) - 1
+        t = _shared_time_values(prep, toff, per)
+        return (codes, prep.uniques[full[new]].rename(subject), t,
+                prep.sorted_column(data, value)[sel])
+    mask = _select_mask(data, subject, time, value, measure)
     d = data.loc[mask, list(dict.fromkeys([subject, time, value]))]
     codes, uniques = pd.factorize(d[subject], sort=True)
     return (codes, pd.Index(uniques, name=subject), _time_values(d[time], per),
@@ -403,10 +440,11 @@ def _slope_inputs(data: pd.DataFrame, subject: str, time: str, value: str, measu
 
 def _time_bounds(codes: np.ndarray, k: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First and last time point per subject (codes 0 .. k-1, each present)."""
-    if k == 0:
-        return np.array([]), np.array([])
-    g = pd.Series(t).groupby(codes, sort=True)
-    return g.min().to_numpy(dtype=float), g.max().to_numpy(dtype=float)
+    lo = np.full(k, np.inf)
+    hi = np.full(k, -np.inf)
+    np.minimum.at(lo, codes, t)
+    np.maximum.at(hi, codes, t)
+    return lo, hi
 
 
 def _time_range(data: pd.DataFrame, *, subject: str, time: str, value: str, measure: str | None,

@@ -109,8 +109,134 @@ def test_the_cache_does_not_keep_a_frame_alive():
     assert not _cohort._cache or all(e.ref() is not None for e in _cohort._cache.values())
 
 
-def test_categorical_ids_take_the_plain_path():
-    df = _cohort_frame(n_clients=30)
-    df["client_id"] = df["client_id"].astype("category")
-    assert _cohort.prepared(df, "client_id", "date") is None
-    pk.slopes(df, measure="PHQ-9")
+def test_categorical_ids_give_the_plain_results():
+    df = _cohort_frame(n_clients=90)
+    # categories in an order of their own, and one category without rows
+    cats = list(pd.unique(df["client_id"]))[::-1] + ["nobody"]
+    df["client_id"] = pd.Categorical(df["client_id"], categories=cats)
+    assert _cohort.prepared(df, "client_id", "date").categorical
+    for fn in CALLS.values():
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
+
+
+def _with_ids(df, kind):
+    """The same frame with other client ID schemes, each taking another key path."""
+    codes, uniq = pd.factorize(df["client_id"])
+    rng = np.random.default_rng(7)
+    if kind == "fixed-width text":  # P0001234: one sort gives codes and order
+        ids = np.array([f"P{i:07d}" for i in rng.permutation(len(uniq))])
+    elif kind == "ten-digit text":  # NHS-number-like: keys too wide to share the sort
+        ids = np.array([f"{9_000_000_000 + 7919 * i}" for i in rng.permutation(len(uniq))])
+    elif kind == "uuid text":  # too wide for keys: factorised, unique IDs sorted
+        ids = np.array([f"{i:08x}-{i * 7:04x}-4000-8000-{i * 13:012x}" for i in range(len(uniq))])
+    elif kind == "integers":
+        ids = rng.permutation(len(uniq)).astype(np.int64) * 37 - 500
+    elif kind == "object":
+        return df.assign(client_id=pd.Series(np.asarray(df["client_id"], dtype=object),
+                                             dtype=object))
+    else:
+        raise ValueError(kind)
+    if ids.dtype.kind == "U":
+        return df.assign(client_id=pd.array(ids, dtype="str").take(codes))
+    return df.assign(client_id=ids[codes])
+
+
+@pytest.mark.parametrize("kind", ["fixed-width text", "ten-digit text", "uuid text", "integers",
+                                  "object"])
+def test_every_id_scheme_gives_the_plain_results(kind):
+    df = _with_ids(_cohort_frame(n_clients=150, seed=3), kind)
+    _cohort.clear()
+    assert _cohort.prepared(df, "client_id", "date") is not None
+    for fn in CALLS.values():
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
+    df.loc[[5, 17], "date"] = pd.NaT  # missing dates: an error for Talking Therapies outcomes
+    for name, fn in CALLS.items():
+        if "talking" in name:
+            with pytest.raises(ValueError, match="missing dates"):
+                fn(df)
+            continue
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
+
+
+@pytest.mark.parametrize("kind", ["whole numbers", "fractions"])
+def test_numeric_times(kind):
+    df = _cohort_frame(n_clients=120, seed=4)
+    days = (df["date"] - pd.Timestamp("2025-01-06")).dt.days.astype(float)
+    df = df.assign(date=days if kind == "whole numbers" else days + 0.25 * (days % 3))
+    # fractional times do not pack into integers: the plain path serves them
+    assert (_cohort.prepared(df, "client_id", "date") is None) == (kind == "fractions")
+    for name in ("reliable_change PHQ-9", "slopes GAD-7"):
+        with _cohort.plain_path():
+            plain = CALLS[name](df)
+        _same(CALLS[name](df), plain)
+
+
+def test_text_keys_sort_like_python():
+    ids = ["b", "a", "ab", "", "Zoë", "zz", "a\u00e9", "0", "00", "10", "9"]
+    keys, bits = _cohort._text_keys(pd.array(ids, dtype="str"))
+    assert [ids[i] for i in np.argsort(keys, kind="stable")] == sorted(ids)
+    assert len(set(keys.tolist())) == len(ids)
+    assert bits <= 44
+
+
+def test_packed_order_is_client_then_time_then_measure_then_row():
+    df = _cohort_frame(n_clients=60, seed=5)
+    df.loc[[2, 9], "date"] = pd.NaT
+    prep = _cohort.prepared(df, "client_id", "date")
+    rows, codes, toff = prep.decode()
+    m = pd.factorize(df["measure"])[0]
+    expected = df.assign(row=np.arange(len(df)), m=m).sort_values(
+        ["client_id", "date", "m", "row"], na_position="first", kind="stable")["row"].to_numpy()
+    assert np.array_equal(rows, expected)
+    assert np.array_equal(prep.uniques[codes], df["client_id"].to_numpy()[rows])
+    assert np.array_equal(prep.mcats[prep.measure_codes()], df["measure"].to_numpy()[rows])
+    assert np.array_equal(toff == 0, df["date"].isna().to_numpy()[rows])
+
+
+def test_a_changed_measure_column_is_prepared_again():
+    df = _cohort_frame(n_clients=40, seed=6)
+    pk.reliable_change(df, measure="PHQ-9")
+    df.loc[df["measure"] == "GAD-7", "measure"] = "PHQ-9"  # now duplicates: an error
+    with _cohort.plain_path(), pytest.raises(ValueError, match="same"):
+        pk.reliable_change(df, measure="PHQ-9")
+    with pytest.raises(ValueError, match="same"):
+        pk.reliable_change(df, measure="PHQ-9")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_frames_give_the_plain_results(seed):
+    """Random small frames: several ID schemes, a third measure, missing measures, scores and
+    dates, integer-valued float scores, rows in any order."""
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(30, 400))
+    kind = ["fixed-width text", "ten-digit text", "integers", "object", "fixed-width text",
+            "uuid text", "integers", "fixed-width text"][seed]
+    clients = rng.integers(0, max(2, n // 6), n)
+    days = pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 90, n), unit="D")
+    df = pd.DataFrame({
+        "client_id": [f"c{c:03d}" for c in clients],
+        "date": days,
+        "measure": rng.choice(["PHQ-9", "GAD-7", "CORE-10"], n),
+        "score": rng.integers(0, 22, n).astype(float),
+    })
+    # one row per client, date and measure, as the data layer guarantees
+    df = df.drop_duplicates(["client_id", "date", "measure"], ignore_index=True)
+    df.loc[rng.random(len(df)) < 0.05, "score"] = np.nan
+    df.loc[rng.random(len(df)) < 0.03, "measure"] = None
+    df = _with_ids(df, kind)
+    assert _cohort.prepared(df, "client_id", "date") is not None
+    for fn in CALLS.values():
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
+    df.loc[rng.random(len(df)) < 0.03, "date"] = pd.NaT
+    for name in ("reliable_change PHQ-9", "slopes PHQ-9", "slopes GAD-7"):
+        with _cohort.plain_path():
+            plain = CALLS[name](df)
+        _same(CALLS[name](df), plain)
