@@ -21,9 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-import papermill
-
 from progress_kit import demo_data
 from progress_kit.reports.batch import run_batch
 from progress_kit.reports.context import clients_active_in, load_clinic
@@ -48,6 +45,11 @@ def _pdf_text(path: Path) -> str:
 
 def baseline(data_dir: Path, clients: list[str], out: Path) -> float:
     """The plain loop; returns seconds."""
+    # imported here: the kit's zygotes import this module as the parent's main module, and
+    # nbformat at import time would cost each of them the IRI grammar (reports/_spawn.py)
+    import nbformat
+    import papermill
+
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     jobs = [("client", {"data_dir": str(data_dir), "client_id": c, "month": MONTH}, c) for c in clients]
@@ -104,3 +106,35 @@ def to_markdown(res: dict) -> str:
         "", f"- throughput: **{res['throughput_ratio']:.1f}x** the baseline",
         f"- same text as the baseline: HTML {res['same_html_text']}/{res['reports']}, "
         f"PDF {res['same_pdf_text']}/{res['reports']}"])
+
+
+def kit_only(n_clients: int = 40, jobs: int = 2, demo_clients: int = 100) -> dict:
+    """The kit's side alone, with the CPU time of every process of the batch: for measuring on a
+    shared machine, where CPU seconds move less with the neighbours than wall seconds do."""
+    import resource
+
+    work = Path(tempfile.mkdtemp(prefix="pk-bench-"))
+    data_dir = work / "data"
+    demo_data(n_clients=demo_clients, months=6, seed=0, end="2026-10-31").write(data_dir)
+    clients = clients_active_in(load_clinic(data_dir), MONTH)[:n_clients]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu, start = time.process_time(), time.perf_counter()
+    res = run_batch(data_dir, MONTH, work / "kit", jobs=jobs, progress=False, clients=clients)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"reports": len(clients) + 1, "failed": res.failed, "kit_s": wall,
+            "cpu_s": time.process_time() - cpu + children, "load": os.getloadavg(), "folder": str(work)}
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.batch",
+                                     description="the kit's batch alone: wall and CPU seconds")
+    parser.add_argument("--clients", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    r = kit_only(args.clients, args.jobs)
+    print(f"{r['reports']} reports ({r['failed']} failed): {r['kit_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU "
+          f"(all processes); load average {' '.join(f'{x:.2f}' for x in r['load'])}")
