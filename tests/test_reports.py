@@ -230,6 +230,9 @@ def test_cli_report_unknown_client_and_missing_folder(small, tmp_path, capsys):
     code = main(["report", "client", str(folder), "--client", "nobody", "--month", "2026-10",
                  "--out", str(tmp_path)])
     assert code == 1 and "'nobody' is not in" in capsys.readouterr().err
+    code = main(["report", "prep", str(folder), "--client", "nobody", "--date", "2026-10-20",
+                 "--out", str(tmp_path)])
+    assert code == 1 and "report prep: client 'nobody' is not in" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "missing"), "--month", "2026-10"]) == 2
     assert not list(tmp_path.rglob("*.html"))
 

@@ -265,6 +265,8 @@ def pdfs(clinic, tmp_path_factory):
         files[cid] = render_client(None, cid, MONTH, out, formats=("pdf",), data_cache=cache).files[-1]
     files["prep"] = render_prep(None, "resp", "2026-10-20", out, formats=("pdf",),
                                 data_cache=cache).files[-1]
+    # the sheet is named after the client's stem in the folder's index, plus the date
+    assert files["prep"].name == f"{files['resp'].stem}-prep-2026-10-20.pdf"
     return {k: _pdf_pages(v) for k, v in files.items()}
 
 

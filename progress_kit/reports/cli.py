@@ -77,19 +77,26 @@ def _clean_errors(func):
     return run
 
 
+def _client_known(data_dir: Path, client: str, command: str) -> bool:
+    """True when the data folder has ``client``; else says so on stderr, with a near match."""
+    from .context import load_clinic
+
+    clinic = load_clinic(data_dir)
+    known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
+    if client in known:
+        return True
+    print(f"progress-kit {command}: client {client!r} is not in {data_dir}{_hint(client, known)}",
+          file=sys.stderr)
+    return False
+
+
 @_clean_errors
 def _report_client(args: argparse.Namespace) -> int:
-    from .context import load_clinic
     from .render import render_client
 
     data_dir = _data_dir(args.data_dir)
-    clinic = load_clinic(data_dir)
-    known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
-    if args.client not in known:
-        print(f"progress-kit report client: client {args.client!r} is not in {data_dir}"
-              f"{_hint(args.client, known)}", file=sys.stderr)
+    if not _client_known(data_dir, args.client, "report client"):
         return EXIT_FAILED
-    del clinic
     out = Path(args.out) / args.month / "clients"
     res = render_client(data_dir, args.client, args.month, out, formats=args.format,
                         reference_dir=args.reference, wait=args.wait)
@@ -109,17 +116,11 @@ def _day(text: str) -> str:
 
 @_clean_errors
 def _report_prep(args: argparse.Namespace) -> int:
-    from .context import load_clinic
     from .render import render_prep
 
     data_dir = _data_dir(args.data_dir)
-    clinic = load_clinic(data_dir)
-    known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
-    if args.client not in known:
-        print(f"progress-kit report prep: client {args.client!r} is not in {data_dir}"
-              f"{_hint(args.client, known)}", file=sys.stderr)
+    if not _client_known(data_dir, args.client, "report prep"):
         return EXIT_FAILED
-    del clinic
     res = render_prep(data_dir, args.client, args.date, Path(args.out) / "prep", formats=args.format,
                       reference_dir=args.reference, wait=args.wait)
     print("\n".join(str(f) for f in res.files))

@@ -224,19 +224,30 @@ def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORM
     (:func:`~progress_kit.reports.files.claim_stems`), so a file of another client is never
     overwritten. The batch holds the lock itself and passes the stems it claimed.
     """
-    if not isinstance(client_id, str):
-        raise ValueError(f"client_id must be text (IDs like 00123 keep their zeros), "
-                         f"not {type(client_id).__name__}")
+    _check_client_id(client_id)
     parse_month(month)
     params = {"data_dir": _abs(data_dir), "client_id": client_id, "month": month,
               "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache)}
-    title = f"Progress report {month}"
+    return _render_for_client("client", client_id, params, out_dir, stem=stem, suffix="",
+                              formats=formats, title=f"Progress report {month}", wait=wait)
+
+
+def _check_client_id(client_id: object) -> None:
+    if not isinstance(client_id, str):
+        raise ValueError(f"client_id must be text (IDs like 00123 keep their zeros), "
+                         f"not {type(client_id).__name__}")
+
+
+def _render_for_client(kind: str, client_id: str, params: dict, out_dir, *, stem: str | None,
+                       suffix: str, formats, title: str, wait: float) -> RenderResult:
+    """Render a one-client report as ``stem`` or, without one, as the client's stem from the
+    folder's name index plus ``suffix``, holding the folder's lock."""
     if stem is not None:
-        return render_report("client", params, out_dir, stem, formats=formats, title=title)
-    with month_lock(out_dir, wait=wait, what="progress-kit report client"):
+        return render_report(kind, params, out_dir, stem, formats=formats, title=title)
+    with month_lock(out_dir, wait=wait, what=f"progress-kit report {kind}"):
         remove_stale(out_dir)
         stem = claim_stems(out_dir, [client_id])[client_id]
-        return render_report("client", params, out_dir, stem, formats=formats, title=title)
+        return render_report(kind, params, out_dir, stem + suffix, formats=formats, title=title)
 
 
 def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS, reference_dir=None,
@@ -249,20 +260,12 @@ def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS
     """
     from .context import parse_day
 
-    if not isinstance(client_id, str):
-        raise ValueError(f"client_id must be text (IDs like 00123 keep their zeros), "
-                         f"not {type(client_id).__name__}")
+    _check_client_id(client_id)
     parse_day(date)
     params = {"data_dir": _abs(data_dir), "client_id": client_id, "date": date,
               "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache)}
-    title = f"Session preparation {date}"
-    if stem is not None:
-        return render_report("prep", params, out_dir, stem, formats=formats, title=title)
-    with month_lock(out_dir, wait=wait, what="progress-kit report prep"):
-        remove_stale(out_dir)
-        stem = claim_stems(out_dir, [client_id])[client_id]
-        return render_report("prep", params, out_dir, f"{stem}-prep-{date}", formats=formats,
-                             title=title)
+    return _render_for_client("prep", client_id, params, out_dir, stem=stem, suffix=f"-prep-{date}",
+                              formats=formats, title=f"Session preparation {date}", wait=wait)
 
 
 def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_id: str | None = None,
