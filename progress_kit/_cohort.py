@@ -123,39 +123,26 @@ class Prepared:
             self._columns[("values", name)] = held
         return held[1]
 
-    def sorted_factor(self, frame: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.Index]:
-        """Category codes of ``frame[name]`` in this order (-1 where missing) and the categories:
-        a categorical column's own codes, else one factorisation; kept like
-        :meth:`sorted_column`."""
-        col = frame[name]
-        held = self._columns.get(("factor", name))
-        if held is None or not _same_memory(held[0], col):
-            if isinstance(col.dtype, pd.CategoricalDtype):
-                codes, cats = col.cat.codes.to_numpy(), pd.Index(col.cat.categories)
-            else:
-                codes, cats = pd.factorize(col)
-                cats = pd.Index(cats)
-            rows = self.packed & ((1 << self.rbits) - 1)
-            held = (col, codes[rows], cats)
-            self._columns[("factor", name)] = held
-        return held[1], held[2]
+    def measure_mask(self, value: object) -> np.ndarray:
+        """Boolean array in this order: the frame's ``measure`` equals ``value`` (the measure is
+        packed with the order, so this is a sequential decode)."""
+        hit = -1 if self.mcats is None else self.mcats.get_indexer([value])[0]
+        if hit < 0:
+            return np.zeros(len(self.packed), dtype=bool)
+        out = np.empty(len(self.packed), dtype=bool)
+        mask, want = (1 << self.mbits) - 1, hit + 1
+        for b in _blocks(len(out)):
+            block = self.packed[b] >> self.rbits
+            block &= mask
+            np.equal(block, want, out=out[b])
+        return out
 
-    def equals(self, frame: pd.DataFrame, name: str, value: object) -> np.ndarray:
-        """Boolean array in this order: ``frame[name] == value``."""
-        if name == "measure" and self.mcats is not None:  # packed with the order
-            hit = self.mcats.get_indexer([value])[0]
-            if hit < 0:
-                return np.zeros(len(self.packed), dtype=bool)
-            out = np.empty(len(self.packed), dtype=bool)
-            mask, want = (1 << self.mbits) - 1, hit + 1
-            for b in _blocks(len(out)):
-                block = self.packed[b] >> self.rbits
-                block &= mask
-                np.equal(block, want, out=out[b])
-            return out
-        codes, cats = self.sorted_factor(frame, name)
-        hit = cats.get_indexer([value])[0]
-        return codes == hit if hit >= 0 else np.zeros(len(codes), dtype=bool)
+    def sorted_numbers(self, codes: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+        """Per row, the client numbered in sorted-ID order among these rows only (as
+        ``pd.factorize(..., sort=True)`` of those rows numbers them), and those clients.
+        ``codes`` come from :meth:`decode` (sorted)."""
+        new = _runs(codes)
+        return np.cumsum(new, dtype=np.int64) - 1, self.uniques[codes[new]]
 
     def first_appearance(self, rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, pd.Index]:
         """Per row, the client numbered by order of first appearance among ``rows`` (as
@@ -165,14 +152,10 @@ class Prepared:
         if not len(rows):
             return np.zeros(0, dtype=np.int64), self.uniques[:0]
         starts = np.flatnonzero(_runs(codes))
-        first_row = np.minimum.reduceat(rows, starts)
-        # the first rows are distinct: sorting them as values (with the run number in the low
-        # bits) is an argsort several times faster
+        # the first rows are distinct: a values sort carrying the run number is the argsort
         bits = max(1, (len(starts) - 1).bit_length())
-        first_row <<= bits
-        first_row |= np.arange(len(starts), dtype=np.int64)
-        first_row.sort()
-        order = first_row & ((1 << bits) - 1)
+        order = _packed_sort(np.minimum.reduceat(rows, starts), 0, None, bits)
+        order &= (1 << bits) - 1
         number = np.empty(len(starts), dtype=np.int32 if len(starts) < 2**31 else np.int64)
         number[order] = np.arange(len(starts))
         per_row = np.repeat(number, np.diff(np.append(starts, len(rows))))
@@ -457,6 +440,13 @@ def _measure_codes(frame: pd.DataFrame) -> tuple[np.ndarray | None, pd.Index | N
     out = codes.astype(np.int16 if len(cats) < 2**15 - 1 else np.int64)
     out += 1
     return out, pd.Index(cats)
+
+
+def sorted_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of ``col`` in sorted-ID order and the sorted unique IDs (what
+    ``pd.factorize(col, sort=True)`` gives), by the key sort where the IDs allow it."""
+    ids = None if col.isna().any() else _id_keys(col)
+    return _sorted_codes(col, ids, max(1, (len(col) - 1).bit_length()))
 
 
 def _sorted_codes(subj: pd.Series, ids, rbits: int) -> tuple[np.ndarray, pd.Index]:

@@ -102,11 +102,9 @@ def _sort_order(codes: np.ndarray, key: np.ndarray) -> np.ndarray | None:
     if int(composite.min()) >= 0 and int(composite.max()).bit_length() + rbits <= 63:
         # sorting values is several times faster than an argsort; the row number in the low
         # bits makes the order stable and is all that is kept
-        composite <<= rbits
-        composite |= np.arange(len(codes), dtype=np.int64)
-        composite.sort()
-        composite &= (1 << rbits) - 1
-        return composite
+        order = _cohort._packed_sort(composite, 0, None, rbits)
+        order &= (1 << rbits) - 1
+        return order
     # many descents: data are shuffled, quicksort is faster than the run-exploiting stable sort
     kind = "quicksort" if np.count_nonzero(dc < 0) > len(codes) // 100 else "stable"
     return np.argsort(composite, kind=kind)
@@ -140,15 +138,13 @@ def _shared_rows(data: pd.DataFrame, subject: str, time: str, value: str, measur
     prep = _cohort.prepared(data, subject, time)
     if prep is None:
         return None
-    sel = None if measure is None else prep.equals(data, "measure", measure)
+    sel = None if measure is None else prep.measure_mask(measure)
     if sel is not None and not sel.any():
         return None
     rows, c, toff = prep.decode(sel)
     if prep.categorical:
         # the plain path numbers categorical subjects by their categories: sorted order here
-        new = _cohort._runs(c)
-        sub = np.cumsum(new, dtype=np.int64) - 1
-        present = prep.uniques[c[new]]
+        sub, present = prep.sorted_numbers(c)
         uniques = present.categories.take(present.codes)
     else:
         sub, uniques = prep.first_appearance(rows, c)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _cohort
 from .change import _sort_order
 from .measures import Measure, get_measure, severity_band
 from .on_track import ExpectedResponse
@@ -107,7 +108,7 @@ def _courses(observations: pd.DataFrame, measure: str, as_of: Any) -> _Courses:
     if cut is not None:
         keep &= t_all <= cut
     col = observations["client_id"]
-    codes, ids = _sorted_codes(col if keep.all() else col[keep])
+    codes, ids = _cohort.sorted_codes(col if keep.all() else col[keep])
     t, y = t_all[keep], y_all[keep]
     order = _sort_order(codes, t)
     if order is not None:
@@ -121,16 +122,6 @@ def _courses(observations: pd.DataFrame, measure: str, as_of: Any) -> _Courses:
     n = np.bincount(codes, minlength=len(ids))
     start = (np.cumsum(n) - n).astype(np.int64)
     return _Courses(pd.Index(ids, name="client_id"), codes, t, y, start, n, is_date)
-
-
-def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes of the client IDs in sorted ID order. Factorising first and sorting only
-    the unique IDs is much cheaper than a sorting factorisation of every row."""
-    codes, uniques = pd.factorize(col, sort=False)
-    order = np.asarray(pd.Index(uniques).argsort())
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[codes], pd.Index(uniques).take(order)
 
 
 def _session_numbers(c: _Courses, sessions: pd.DataFrame | None, as_of: Any) -> np.ndarray:
@@ -347,7 +338,7 @@ def _critical(items: pd.DataFrame | None, ids: pd.Index, measure: str, m: Measur
     if cut is not None:
         keep &= it_t <= cut
     col = items["client_id"]
-    codes, iids = _sorted_codes(col if keep.all() else col[keep])
+    codes, iids = _cohort.sorted_codes(col if keep.all() else col[keep])
     t = it_t[keep]
     # the latest administration per client: a grouped max (np.maximum.at is ~10x slower)
     last = pd.Series(t).groupby(codes, sort=True).max().to_numpy() if len(t) else t

@@ -422,14 +422,13 @@ def _slope_inputs(data: pd.DataFrame, subject: str, time: str, value: str, measu
     if prep is not None:
         sel = ~np.isnan(prep.sorted_column(data, value))
         if measure is not None and "measure" in data.columns:
-            sel &= prep.equals(data, "measure", measure)
+            sel &= prep.measure_mask(measure)
         if prep.missing_time:
             sel &= prep.time_offsets() > 0
         _, full, toff = prep.decode(sel, rows=False)
-        new = _cohort._runs(full)
-        codes = np.cumsum(new, dtype=np.int64) - 1
+        codes, uniques = prep.sorted_numbers(full)
         t = _shared_time_values(prep, toff, per)
-        return (codes, prep.uniques[full[new]].rename(subject), t,
+        return (codes, uniques.rename(subject), t,
                 prep.sorted_column(data, value)[sel])
     mask = _select_mask(data, subject, time, value, measure)
     d = data.loc[mask, list(dict.fromkeys([subject, time, value]))]
