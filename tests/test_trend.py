@@ -26,6 +26,13 @@ def test_rule_branches():
         "increasing"]
     with pytest.raises(ValueError, match="min_change"):
         pk.trend_direction([0.1], [1], [6], [5], min_change=-1, min_points=3)
+    # the column slopes() builds from codes says the same, branch by branch, as pandas text
+    from progress_kit.trend import direction_column
+
+    for better in ("lower", "higher", None):
+        col = direction_column(lo, hi, change, n, min_change=6, min_points=3, better=better)
+        words = pk.trend_direction(lo, hi, change, n, min_change=6, min_points=3, better=better)
+        pd.testing.assert_series_equal(pd.Series(col), pd.Series(words.tolist(), dtype="str"))
 
 
 def test_default_minimum_change():
