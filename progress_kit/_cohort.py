@@ -165,7 +165,7 @@ class Prepared:
 @dataclass
 class _Entry:
     ref: weakref.ref
-    columns: tuple[pd.Series, pd.Series, pd.Series | None]
+    columns: tuple[tuple[str, pd.Series], ...]
     n_rows: int
     prepared: Prepared
 
@@ -185,8 +185,19 @@ def _same_memory(a: pd.Series, b: pd.Series) -> bool:
             and na.strides == nb.strides and na.dtype == nb.dtype)
 
 
-def _same_optional(a: pd.Series | None, b: pd.Series | None) -> bool:
-    return a is None and b is None or a is not None and b is not None and _same_memory(a, b)
+def hold_columns(frame: pd.DataFrame, names=None) -> tuple[tuple[str, pd.Series], ...]:
+    """References to ``frame``'s columns (all, or ``names`` where present) that tell later
+    whether they were written: holding them makes pandas' copy-on-write copy a column on its
+    next write, so the frame's column then lives in other memory (see :func:`unchanged`)."""
+    names = frame.columns if names is None else [n for n in names if n in frame.columns]
+    return tuple((n, frame[n]) for n in names)
+
+
+def unchanged(held: tuple[tuple[str, pd.Series], ...], frame: pd.DataFrame, names=None) -> bool:
+    """True when ``frame`` still has exactly the held columns (all, or ``names`` where
+    present), none of them written since :func:`hold_columns`."""
+    now = list(frame.columns if names is None else [n for n in names if n in frame.columns])
+    return [n for n, _ in held] == now and all(_same_memory(s, frame[n]) for n, s in held)
 
 
 def _time_key(t: pd.Series) -> np.ndarray | None:
@@ -476,16 +487,14 @@ def prepared(frame, subject: str, time: str) -> Prepared | None:
         return None
     if not frame.columns.is_unique:
         return None
-    subj, tcol = frame[subject], frame[time]
-    mcol = frame["measure"] if "measure" in frame.columns else None
     if len(frame) < 2:
         return None
     cache_key = (id(frame), subject, time)
+    used = (subject, time, "measure")
     with _lock:
         entry = _cache.get(cache_key)
         if entry is not None and entry.ref() is frame and entry.n_rows == len(frame) and \
-                _same_memory(entry.columns[0], subj) and _same_memory(entry.columns[1], tcol) \
-                and _same_optional(entry.columns[2], mcol):
+                unchanged(entry.columns, frame, used):
             _cache.move_to_end(cache_key)
             return entry.prepared
     prep = _prepare(frame, subject, time)
@@ -499,7 +508,8 @@ def prepared(frame, subject: str, time: str) -> Prepared | None:
                 del _cache[k]
 
     with _lock:
-        _cache[cache_key] = _Entry(weakref.ref(frame, _drop), (subj, tcol, mcol), len(frame), prep)
+        _cache[cache_key] = _Entry(weakref.ref(frame, _drop), hold_columns(frame, used), len(frame),
+                                   prep)
         while len(_cache) > _MAX_ENTRIES:
             _cache.popitem(last=False)
     return prep

@@ -105,6 +105,10 @@ def test_shared_results_follow_the_frames_not_their_contents(clinic, no_shared):
     assert common.shared("x", frames, ("GAD-7",), compute) == 2  # other arguments
     copy = clinic.observations.copy()  # equal contents, another frame: computed again
     assert common.shared("x", (copy,), ("PHQ-9",), compute) == 3
+    assert common.shared("x", (copy,), ("PHQ-9",), compute) == 3
+    copy.loc[copy.index[0], "score"] = 0.0  # the same frame edited in place: computed again
+    assert common.shared("x", (copy,), ("PHQ-9",), compute) == 4
+    assert common.shared("x", (copy,), ("PHQ-9",), compute) == 4
     for i in range(common._SHARED_MAX + 2):  # bounded: the oldest entries go
         common.shared("y", frames, (i,), compute)
     assert len(common._SHARED) == common._SHARED_MAX

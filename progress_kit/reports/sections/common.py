@@ -131,7 +131,7 @@ def _plot(name: str, *args, **kwargs):
     return getattr(plots, name)(*args, **kwargs)
 
 
-_SHARED: dict[tuple, tuple[tuple, Any]] = {}
+_SHARED: dict[tuple, tuple[tuple, tuple, Any]] = {}
 _SHARED_MAX = 16
 
 
@@ -145,18 +145,22 @@ def shared(name: str, frames: tuple, args: tuple, compute: Callable[[], Any]) ->
     report's process starts with them. A report takes only its own client's row from them.
 
     An entry holds the frames it was computed from, so their identity cannot be reused by other
-    frames while it lives; it is used only while ``frames`` are the very same objects. pandas'
-    copy-on-write keeps a caller's in-place change from reaching the kept result or the frames.
-    At most ``_SHARED_MAX`` entries are kept (the oldest goes first).
+    frames while it lives; it is used only while ``frames`` are the very same objects and none of
+    their columns was written since (the cohort statistics' check,
+    :func:`progress_kit._cohort.unchanged`: an in-place edit in an interactive session computes
+    again). At most ``_SHARED_MAX`` entries are kept (the oldest goes first).
     """
+    from ..._cohort import hold_columns, unchanged
+
     key = (name, tuple(map(id, frames)), args)
     hit = _SHARED.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
-        return hit[1]
+    if hit is not None and all(a is b and (b is None or unchanged(h, b))
+                               for a, h, b in zip(hit[0], hit[1], frames, strict=True)):
+        return hit[2]
     value = compute()
     while len(_SHARED) >= _SHARED_MAX:
         _SHARED.pop(next(iter(_SHARED)))
-    _SHARED[key] = (frames, value)
+    _SHARED[key] = (frames, tuple(None if f is None else hold_columns(f) for f in frames), value)
     return value
 
 
