@@ -360,18 +360,36 @@ def _id_keys(subj: pd.Series):
     return None
 
 
-def _runs(sorted_keys: np.ndarray, shift: int = 0) -> np.ndarray:
-    """True where a new value of ``sorted_keys >> shift`` starts in a sorted array."""
-    new = np.empty(len(sorted_keys), dtype=bool)
+def starts(*keys: np.ndarray) -> np.ndarray:
+    """True at the first row and wherever any of the (equally long) keys differs from the row
+    before: the starts of the runs of grouped rows."""
+    new = np.empty(len(keys[0]), dtype=bool)
     if len(new):
         new[0] = True
-        if shift:
-            # sorted, so the high bits differ exactly where x ^ previous reaches them
-            for b in _blocks(len(new) - 1):
-                diff = np.bitwise_xor(sorted_keys[b.start + 1:b.stop + 1], sorted_keys[b])
-                np.greater_equal(diff, 1 << shift, out=new[b.start + 1:b.stop + 1])
-        else:
-            np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+        np.not_equal(keys[0][1:], keys[0][:-1], out=new[1:])
+        for k in keys[1:]:
+            new[1:] |= k[1:] != k[:-1]
+    return new
+
+
+def ends(run_starts: np.ndarray) -> np.ndarray:
+    """True at the last row of each run, from :func:`starts`."""
+    out = np.empty_like(run_starts)
+    if len(out):
+        out[:-1], out[-1] = run_starts[1:], True
+    return out
+
+
+def _runs(sorted_keys: np.ndarray, shift: int = 0) -> np.ndarray:
+    """True where a new value of ``sorted_keys >> shift`` starts in a sorted array."""
+    if not shift or not len(sorted_keys):
+        return starts(sorted_keys)
+    new = np.empty(len(sorted_keys), dtype=bool)
+    new[0] = True
+    # sorted, so the high bits differ exactly where x ^ previous reaches them
+    for b in _blocks(len(new) - 1):
+        diff = np.bitwise_xor(sorted_keys[b.start + 1:b.stop + 1], sorted_keys[b])
+        np.greater_equal(diff, 1 << shift, out=new[b.start + 1:b.stop + 1])
     return new
 
 

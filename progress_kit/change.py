@@ -252,11 +252,8 @@ def pre_post(data: pd.DataFrame, *, subject: str = "client_id", time: str = "dat
                 i = int(np.flatnonzero(dup)[0])
                 raise ValueError(f"subject {uniques[c[i]]!r} has two scored rows at the same "
                                  f"{time!r}; pre_post needs one row per subject and time point")
-            start = np.empty(len(c), dtype=bool)
-            start[0] = True
-            np.not_equal(c[1:], c[:-1], out=start[1:])
-            end = np.empty_like(start)
-            end[:-1], end[-1] = start[1:], True
+            start = _cohort.starts(c)
+            end = _cohort.ends(start)
             multi = start & ~end
             pre_v[c[multi]] = v[multi]
             last_of_multi = end & ~start

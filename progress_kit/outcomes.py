@@ -51,7 +51,7 @@ def _first_last(codes: np.ndarray, day: np.ndarray, slot: np.ndarray, score: np.
     count = np.zeros((n_slots, n_clients), dtype=np.int64)
     if not len(codes):
         return {"first": first, "last": last, "count": count}
-    starts = np.flatnonzero(_starts(codes))
+    starts = np.flatnonzero(_cohort.starts(codes))
     client = codes[starts]
     for j in range(n_slots):
         is_j = slot == j
@@ -67,17 +67,6 @@ def _first_last(codes: np.ndarray, day: np.ndarray, slot: np.ndarray, score: np.
         last[j, c] = score[where[before[has] + k[has] - 1]]
         count[j, client] = k
     return {"first": first, "last": last, "count": count}
-
-
-def _starts(*keys: np.ndarray) -> np.ndarray:
-    """True where any of the (equally long) keys changes from the previous row."""
-    new = np.empty(len(keys[0]), dtype=bool)
-    if len(new):
-        new[0] = True
-        np.not_equal(keys[0][1:], keys[0][:-1], out=new[1:])
-        for k in keys[1:]:
-            new[1:] |= k[1:] != k[:-1]
-    return new
 
 
 def _slot_of(categories: pd.Index, names: list[str]) -> np.ndarray:
@@ -333,10 +322,9 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     first_day = np.full(n, np.iinfo(np.int64).min)
     last_day = np.full(n, np.iinfo(np.int64).min)
     if len(c_u):
-        s = _starts(c_u)
-        n_scored = np.bincount(c_u[_starts(c_u, d_u)], minlength=n)
-        e = np.empty_like(s)
-        e[:-1], e[-1] = s[1:], True
+        s = _cohort.starts(c_u)
+        n_scored = np.bincount(c_u[_cohort.starts(c_u, d_u)], minlength=n)
+        e = _cohort.ends(s)
         first_day[c_u[s]], last_day[c_u[e]] = d_u[s], d_u[e]
 
     if sessions is not None:
