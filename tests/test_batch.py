@@ -391,8 +391,11 @@ def test_item19_masking_hides_scores_but_keeps_paths_ids_and_lines(tmp_path, fak
     data = _clinic(tmp_path / "da7a", ["C77", "C1"])
     res = _batch(data, tmp_path / "out")
     error = res.manifest.set_index("client").loc["C77", "error"]
-    assert "17" not in error and "score #" in error
-    assert "C77" in error and "line 12" in error and str(data / "observations.csv") in error
+    path = str(data / "observations.csv")
+    assert path in error
+    # the score is gone; the path is kept as it is, and may itself hold digits (pytest-176)
+    assert "17" not in error.replace(path, "") and "score #" in error
+    assert "C77" in error and "line 12" in error
     assert mask_numbers("scores 12.5 and 3 from 2026-10-01") == "scores # and # from #-#-#"
 
 
