@@ -209,3 +209,35 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path):
         os.kill(server._procs[0].pid, signal.SIGKILL)
         with pytest.raises(RuntimeError, match="ended unexpectedly"):
             list(server.map([task]))
+
+
+def _figure_sections(clinic, n_clients: int = 4) -> list:
+    out = []
+    for cid in _active(clinic)[:n_clients]:
+        for part in rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic).values():
+            shown = part if isinstance(part, list) else [part]
+            out += [s for s in shown if s is not None and s.plot is not None]
+    out += [s for s in rn.cohort_sections(clinic, MONTH)["outcomes"] if s.plot is not None]
+    return out
+
+
+def test_figures_are_the_pixels_savefig_gives(clinic):
+    """The one-draw RGB figure path draws what matplotlib's own ``savefig`` draws."""
+    import io
+
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    sections = _figure_sections(clinic)
+    assert len(sections) >= 10
+    for sec in sections:
+        fig = Figure(figsize=sec.figsize, layout="constrained")
+        sec.plot(fig.add_subplot())
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=rn.FIG_DPI, facecolor="white")
+        expected = Image.open(buf)
+        got = Image.open(io.BytesIO(rn._figure_png(sec)))
+        assert got.mode == "RGB" and expected.mode == "RGBA"
+        assert np.asarray(expected)[:, :, 3].min() == 255  # opaque: no alpha is lost
+        assert np.array_equal(np.asarray(got), np.asarray(expected.convert("RGB"))), sec.key
