@@ -1,0 +1,70 @@
+"""Embed the report's figures in the PDF without decoding and re-encoding them.
+
+WeasyPrint (up to at least 70) passes JPEG data through to the PDF, but decodes every PNG with
+Pillow and compresses it again, although a PDF image stream with the PNG predictor
+(``/DecodeParms << /Predictor 15 >>``) takes a PNG's ``IDAT`` data as it is. For the kit's
+figures (opaque 8-bit RGB, not interlaced: :func:`progress_kit.reports.notebook._figure_png`)
+that round trip is about 10 ms a figure, 7 % of a client report (docs/performance.md, round
+four). :func:`install` makes WeasyPrint take such PNGs' ``IDAT`` data directly; every other
+image (transparency, palettes, 16-bit, interlaced, scaled down by a ``dpi`` option, JPEG, SVG)
+takes WeasyPrint's own path. The pixels in the PDF are the same either way (tested).
+"""
+
+from __future__ import annotations
+
+import struct
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_RGB, _DEPTH_8, _NOT_INTERLACED = 2, 8, 0
+
+
+def plain_rgb_idat(png: bytes) -> tuple[int, int, bytes] | None:
+    """``(width, height, zlib data)`` of an 8-bit RGB, non-interlaced PNG, else None.
+
+    The zlib data is the ``IDAT`` chunks joined, which is what a PDF ``/FlateDecode`` stream
+    with ``/Predictor 15 /Colors 3 /BitsPerComponent 8`` decodes (ISO 32000-1, 7.4.4.4).
+    """
+    if not png.startswith(_SIGNATURE) or png[12:16] != b"IHDR":
+        return None
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", png[16:29])
+    if (depth, colour, interlace) != (_DEPTH_8, _RGB, _NOT_INTERLACED):
+        return None
+    chunks, pos = [], 8
+    while pos + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        if kind == b"IDAT":
+            chunks.append(png[pos + 8:pos + 8 + length])
+        elif kind in (b"tRNS", b"PLTE"):  # a transparent colour or palette: not plain RGB
+            return None
+        elif kind == b"IEND":
+            return (width, height, b"".join(chunks)) if chunks else None
+        pos += 12 + length
+    return None
+
+
+def install() -> bool:
+    """Make WeasyPrint embed plain RGB PNGs as they are; True if it is (or was) installed."""
+    try:
+        import pydyf
+        from weasyprint.images import RasterImage
+    except ImportError:
+        return False
+    original = RasterImage.get_x_object
+    if getattr(original, "_progress_kit", False):
+        return True
+
+    def get_x_object(self, interpolate, dpi_ratio):
+        if dpi_ratio == 1 and self.format == "PNG" and self.mode == "RGB":
+            plain = plain_rgb_idat(self.image_data.data)
+            if plain is not None and plain[:2] == (self.width, self.height):
+                return pydyf.Stream([self.cache_image_data(plain[2], slot="stream")], pydyf.Dictionary({
+                    "Type": "/XObject", "Subtype": "/Image", "Width": self.width,
+                    "Height": self.height, "ColorSpace": "/DeviceRGB", "BitsPerComponent": 8,
+                    "Interpolate": "true" if interpolate else "false", "Filter": "/FlateDecode",
+                    "DecodeParms": pydyf.Dictionary({"Predictor": 15, "Columns": self.width,
+                                                     "Colors": 3})}))
+        return original(self, interpolate, dpi_ratio)
+
+    get_x_object._progress_kit = True
+    RasterImage.get_x_object = get_x_object
+    return True

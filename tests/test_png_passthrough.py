@@ -1,0 +1,81 @@
+"""The figures' PNG data go into the PDF as they are (reports/_png_passthrough.py): same pixels
+as WeasyPrint's own decode-and-re-encode path, and every other kind of image left to WeasyPrint."""
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+from progress_kit.reports import _png_passthrough as pp
+from progress_kit.reports.render import pdf_from_html
+
+
+def _png(mode: str = "RGB", **save) -> tuple[bytes, np.ndarray]:
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(37, 53, len(mode)), dtype=np.uint8)
+    img = Image.fromarray(pixels.squeeze(), mode)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **save)
+    return buf.getvalue(), pixels
+
+
+def _pdf_images(png: bytes, path) -> list[np.ndarray]:
+    src = base64.b64encode(png).decode()
+    pdf_from_html(f'<html><body><img src="data:image/png;base64,{src}" width="200"></body></html>', path)
+    return [np.asarray(im.image) for page in PdfReader(path).pages for im in page.images]
+
+
+def test_plain_rgb_png_yields_its_idat():
+    png, _ = _png()
+    width, height, data = pp.plain_rgb_idat(png)
+    assert (width, height) == (53, 37)
+    assert data and data in png
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "LA"])
+def test_other_colour_types_are_left_to_weasyprint(mode):
+    png, _ = _png(mode)
+    assert pp.plain_rgb_idat(png) is None
+
+
+@pytest.mark.parametrize("offset,value", [(24, 16), (28, 1)], ids=["16-bit", "interlaced"])
+def test_other_layouts_are_left_to_weasyprint(offset, value):
+    png, _ = _png()
+    # IHDR's bit depth (byte 24) and interlace method (byte 28); Pillow writes neither variant
+    edited = png[:offset] + bytes([value]) + png[offset + 1:]
+    assert pp.plain_rgb_idat(edited) is None
+
+
+def test_palette_and_transparent_colour_are_left_to_weasyprint():
+    png, _ = _png()
+    img = Image.open(io.BytesIO(png))
+    for convert, save in ((lambda i: i.convert("P"), {}), (lambda i: i, {"transparency": (0, 0, 0)})):
+        buf = io.BytesIO()
+        convert(img).save(buf, format="PNG", **save)
+        assert pp.plain_rgb_idat(buf.getvalue()) is None
+    assert pp.plain_rgb_idat(b"GIF89a" + png[6:]) is None
+    assert pp.plain_rgb_idat(png[:40]) is None  # cut short: no IEND
+
+
+def test_pdf_holds_the_same_pixels_as_weasyprints_own_path(tmp_path, monkeypatch):
+    from weasyprint.images import RasterImage
+
+    png, pixels = _png()
+    assert pp.install()
+    passed = _pdf_images(png, tmp_path / "passed.pdf")
+    assert len(passed) == 1 and np.array_equal(passed[0], pixels)
+    patched = RasterImage.get_x_object
+    assert patched._progress_kit
+    monkeypatch.setattr(RasterImage, "get_x_object", patched.__closure__[0].cell_contents)
+    monkeypatch.setattr(pp, "install", lambda: True)  # WeasyPrint's own path for this PDF
+    own = _pdf_images(png, tmp_path / "own.pdf")
+    assert np.array_equal(own[0], passed[0])
+
+
+def test_transparent_png_still_renders(tmp_path):
+    png, pixels = _png("RGBA")
+    images = _pdf_images(png, tmp_path / "alpha.pdf")
+    assert len(images) == 1 and np.array_equal(images[0], pixels)  # colour and soft mask
