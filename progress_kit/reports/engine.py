@@ -159,6 +159,9 @@ def _warm_up(cache: str | None) -> None:
     if cache:
         preload_cache(cache)
     _exercise_pipeline()
+    # IPython's shell is a process-wide singleton that takes ~25 ms to build: built here, every
+    # child gets it as a copy that has never run a cell, and runs its notebook in that copy
+    _shell()
     # builds the process's HTML exporter (its template compiled once for every child); the "&"
     # makes BeautifulSoup (inside nbconvert) build its entity tables here, not in each child
     page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up & done")])
