@@ -241,3 +241,21 @@ def test_figures_are_the_pixels_savefig_gives(clinic):
         assert got.mode == "RGB" and expected.mode == "RGBA"
         assert np.asarray(expected)[:, :, 3].min() == 255  # opaque: no alpha is lost
         assert np.array_equal(np.asarray(got), np.asarray(expected.convert("RGB"))), sec.key
+
+
+def test_daily_table_is_computed_once_per_report_and_changes_nothing(clinic, monkeypatch):
+    from progress_kit.reports.sections import client as client_sections
+
+    ids = [c for c in _active(clinic) if not rn.client_data(clinic, c, MONTH).diary.empty][:3]
+    assert ids
+    calls = _count_calls(monkeypatch, "daily_table")
+    cached = [_shown(rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
+    assert len(calls) == len(ids)  # once per report, though four sections read it
+
+    def fresh(rd):  # the table computed anew for every section that asks, as before the cache
+        return None if rd.diary.empty else progress_kit.daily_table(rd.diary)
+
+    monkeypatch.setattr(client_sections, "_daily", fresh)
+    uncached = [_shown(rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
+    assert len(calls) > 2 * len(ids)
+    assert cached == uncached

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +180,8 @@ class ReportData:
     questionnaires: list[str]
     diary: pd.DataFrame  # long diary rows (measure kind "diary")
     items: pd.DataFrame | None = None  # questionnaire item responses (issue 10), when the clinic has them
+    # results several sections derive from this client's rows (the daily table: four sections)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def finished(self) -> bool:

@@ -336,10 +336,15 @@ def sudden_gains(rd: ReportData, measure: str = "PHQ-9") -> Section:
 
 
 def _daily(rd: ReportData) -> pd.DataFrame | None:
+    """The client's daily table, computed once per report (four sections read it; none
+    changes it)."""
     fn = _stat("daily_table")
     if fn is None or rd.diary.empty:
         return None
-    return fn(rd.diary)
+    key = ("daily_table", fn)
+    if key not in rd.derived:
+        rd.derived[key] = fn(rd.diary)
+    return rd.derived[key]
 
 
 MIN_TREND_DAYS = 7
