@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import io
 
 import pandas as pd
 from IPython.display import HTML, display
@@ -171,13 +170,14 @@ def _figure_png(section) -> bytes:
     Pixel for pixel what ``savefig(format="png", facecolor="white")`` gives (tested), for less
     work: constrained layout runs once, not once per draw (``savefig`` draws a figure with a
     layout engine twice); the figure is drawn once; and the alpha channel, opaque everywhere on
-    a white figure, is left out, so that WeasyPrint has one image to re-encode per figure, not
-    an image and its soft mask (docs/performance.md, round four).
+    a white figure, is left out; the PNG is written by :func:`._png.encode_rgb`, which WeasyPrint
+    then embeds as it is (docs/performance.md, round four).
     """
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from PIL import Image
+
+    from ._png import encode_rgb
 
     fig = Figure(figsize=section.figsize, dpi=FIG_DPI, facecolor="white", layout="constrained")
     section.plot(fig.add_subplot())
@@ -185,10 +185,7 @@ def _figure_png(section) -> bytes:
     fig.get_layout_engine().execute(fig)
     fig.set_layout_engine("none")  # keep the positions constrained layout has just found
     canvas.draw()
-    rgb = np.asarray(canvas.buffer_rgba())[:, :, :3]
-    buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="PNG")
-    return buf.getvalue()
+    return encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
 
 
 def show(*sections, level: int = 3) -> None:

@@ -114,9 +114,9 @@ def html_from_notebook(nb, title: str, exporter=None) -> str:
 def pdf_from_html(html: str, target: Path) -> None:
     from weasyprint import HTML
 
-    from ._png_passthrough import install
+    from ._png import install_passthrough
 
-    install()  # the figures' PNG data go into the PDF as they are, not decoded and re-encoded
+    install_passthrough()  # the figures' PNG data go into the PDF as they are, not decoded and re-encoded
     with private_file(target) as fh:
         HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf(fh)
 

@@ -1,4 +1,4 @@
-"""The figures' PNG data go into the PDF as they are (reports/_png_passthrough.py): same pixels
+"""The figures' PNG data go into the PDF as they are (reports/_png.py): same pixels
 as WeasyPrint's own decode-and-re-encode path, and every other kind of image left to WeasyPrint."""
 
 import base64
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from progress_kit.reports import _png_passthrough as pp
+from progress_kit.reports import _png as pp
 from progress_kit.reports.render import pdf_from_html
 
 
@@ -64,13 +64,13 @@ def test_pdf_holds_the_same_pixels_as_weasyprints_own_path(tmp_path, monkeypatch
     from weasyprint.images import RasterImage
 
     png, pixels = _png()
-    assert pp.install()
+    assert pp.install_passthrough()
     passed = _pdf_images(png, tmp_path / "passed.pdf")
     assert len(passed) == 1 and np.array_equal(passed[0], pixels)
     patched = RasterImage.get_x_object
     assert patched._progress_kit
     monkeypatch.setattr(RasterImage, "get_x_object", patched.__closure__[0].cell_contents)
-    monkeypatch.setattr(pp, "install", lambda: True)  # WeasyPrint's own path for this PDF
+    monkeypatch.setattr(pp, "install_passthrough", lambda: True)  # WeasyPrint's own path for this PDF
     own = _pdf_images(png, tmp_path / "own.pdf")
     assert np.array_equal(own[0], passed[0])
 
@@ -79,3 +79,20 @@ def test_transparent_png_still_renders(tmp_path):
     png, pixels = _png("RGBA")
     images = _pdf_images(png, tmp_path / "alpha.pdf")
     assert len(images) == 1 and np.array_equal(images[0], pixels)  # colour and soft mask
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (1, 1), (300, 2)])
+def test_encoded_png_decodes_to_the_same_pixels(shape):
+    rgb = np.random.default_rng(1).integers(0, 256, size=(*shape, 3), dtype=np.uint8)
+    png = pp.encode_rgb(rgb)
+    img = Image.open(io.BytesIO(png))
+    img.load()  # Pillow checks every chunk's CRC while decoding
+    assert img.mode == "RGB" and np.array_equal(np.asarray(img), rgb)
+    assert pp.plain_rgb_idat(png)[:2] == (shape[1], shape[0])
+
+
+def test_encode_refuses_what_is_not_8_bit_rgb():
+    with pytest.raises(ValueError, match="uint8"):
+        pp.encode_rgb(np.zeros((4, 4, 4), dtype=np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        pp.encode_rgb(np.zeros((4, 4, 3), dtype=float))
