@@ -465,10 +465,13 @@ def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_
     endog = pairs["y"].to_numpy()
     caught: list[str] = []
     converged = True
-    import statsmodels.api as sm  # deferred: statsmodels import is slow and only needed here
+    # deferred, and only the two model modules: ``statsmodels.api`` imports all of statsmodels
+    # (0.35 s against 0.08 s once scipy and pandas are loaded), the same classes
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
     if single:
-        fit = sm.OLS(endog, exog).fit()
+        fit = OLS(endog, exog).fit()
         params, bse = fit.params, fit.bse
         crit = stats.t.ppf(0.5 + level / 2, fit.df_resid)
         pvals = 2 * stats.t.sf(np.abs(params / bse), fit.df_resid)
@@ -478,7 +481,7 @@ def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_
                    if random_slope else np.ones((n_pairs, 1)))
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
-            model = sm.MixedLM(endog, exog, groups=pairs["s"].astype(str).to_numpy(),
+            model = MixedLM(endog, exog, groups=pairs["s"].astype(str).to_numpy(),
                                exog_re=exog_re)
             # statsmodels' default optimiser; a list of methods in 0.15 stalls at the start values
             fit = model.fit(reml=True)
