@@ -96,3 +96,14 @@ def test_a_hung_report_times_out(tmp_path, server):
     [(_, outcome)] = list(server.map([("s", (execute_notebook_task,
                                              (slow, str(tmp_path / "s.ipynb"), {})))]))
     assert outcome["status"] == "failed" and "timed out after 5 s" in outcome["error"]
+
+
+def test_reports_run_with_garbage_collection_on(tmp_path, server):
+    """The zygote warms up without cyclic collection (reports/_spawn.py) and turns it back on,
+    with its own heap frozen, before any report: a report's cycles are still collected."""
+    probe = _notebook(tmp_path / "gc.ipynb", "import gc, json\n"
+                      "print(json.dumps([gc.isenabled(), gc.get_freeze_count() > 0]))")
+    outcomes = dict(server.map([("gc", (execute_notebook_task, (probe, str(tmp_path / "out.ipynb"),
+                                                                {"client_id": "x"})))]))
+    assert outcomes["gc"]["status"] == "ok", outcomes
+    assert json.loads(_outputs(tmp_path / "out.ipynb")[0]["text"]) == [True, True]

@@ -268,6 +268,7 @@ def _zygote(tasks, results, cache: str | None, timeout: int, prepare: tuple | No
     # touching every object's header, copies) the whole inherited heap: 0.3-0.4 s per report.
     gc.collect()
     gc.freeze()
+    gc.enable()  # off during the warm-up (reports/_spawn.py); each report's child collects
     results.put(("__ready__", os.getpid()))
     while True:
         item = tasks.get()
