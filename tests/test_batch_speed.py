@@ -259,3 +259,17 @@ def test_daily_table_is_computed_once_per_report_and_changes_nothing(clinic, mon
     uncached = [_shown(rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
     assert len(calls) > 2 * len(ids)
     assert cached == uncached
+
+
+def test_daily_table_follows_a_replaced_or_edited_diary(clinic):
+    from progress_kit.reports.sections import client as client_sections
+
+    cid = next(c for c in _active(clinic) if not rn.client_data(clinic, c, MONTH).diary.empty)
+    rd = rn.client_data(clinic, cid, MONTH)
+    first = client_sections._daily(rd)
+    assert client_sections._daily(rd) is first  # kept while the diary is as it was
+    rd.diary = rd.diary.iloc[: len(rd.diary) // 2]  # replaced, as a notebook might
+    assert len(client_sections._daily(rd)) < len(first)
+    shorter = client_sections._daily(rd)
+    rd.diary.loc[rd.diary.index[0], "score"] = rd.diary["score"].max() + 1  # written in place
+    assert client_sections._daily(rd) is not shorter
