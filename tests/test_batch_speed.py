@@ -3,6 +3,7 @@ batch's reports, the kept HTML exporter, the order reports start in, the zygote'
 
 import dataclasses
 import json
+import os
 
 import nbformat
 import pandas as pd
@@ -273,3 +274,39 @@ def test_daily_table_follows_a_replaced_or_edited_diary(clinic):
     shorter = client_sections._daily(rd)
     rd.diary.loc[rd.diary.index[0], "score"] = rd.diary["score"].max() + 1  # written in place
     assert client_sections._daily(rd) is not shorter
+
+
+BATCH_MODULES_PROBE = """
+import sys
+from pathlib import Path
+
+def main(work):
+    from progress_kit import demo_data
+    from progress_kit.reports.batch import run_batch
+    from progress_kit.reports.context import clients_active_in, load_clinic
+    demo_data(n_clients=8, months=3, seed=0, end="2026-10-31").write(work / "data")
+    ids = clients_active_in(load_clinic(work / "data"), "2026-10")[:1]
+    res = run_batch(work / "data", "2026-10", work / "out", jobs=2, progress=False, clients=ids,
+                    engine="fork", formats=("html",))
+    assert res.failed == 0, res.manifest
+    print(sorted(m for m in ("papermill", "nbformat", "jsonschema", "nbconvert", "weasyprint")
+                 if m in sys.modules))
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.skipif(not fork_available(), reason="the fork server needs Linux fork")
+def test_batch_process_leaves_the_heavy_imports_to_the_zygotes(tmp_path):
+    """The process running a fork-server batch imports none of papermill, nbformat, nbconvert or
+    WeasyPrint (1-2 s of CPU, which it took from the zygotes warming up beside it)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(BATCH_MODULES_PROBE)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -1,11 +1,12 @@
 """Where a fork-server zygote starts (:mod:`progress_kit.reports.engine`).
 
-Kept apart from ``engine``, which imports papermill at the top, so that a new zygote can leave out
-optional modules before papermill, nbformat and jsonschema are imported. jsonschema imports
+The first code a new zygote runs, so that it can leave out optional modules before papermill,
+nbformat and jsonschema are imported (by :mod:`progress_kit.reports.inprocess`). jsonschema imports
 ``rfc3987_syntax`` (an IRI format checker) when it is installed, and that module builds a parser
 from its grammar on import: 2.4-3.3 s of CPU in every zygote. Notebook validation never checks
 string formats, so the zygotes go without it (jsonschema then skips its IRI check). Only the
-zygotes do this; the process that runs the batch keeps its modules as they are.
+zygotes do this; the process that runs the batch keeps its modules as they are, and does not
+import papermill at all (it needs only the fork server).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ So each batch worker is a *zygote*: a process that imports everything, loads the
 validated data cache once and warms nbconvert and WeasyPrint up on a dummy page, and never runs
 report code itself. For every report it ``fork()``s a child, which
 
-1. executes the notebook with papermill through :class:`InProcessEngine` (the notebook's cells
+1. executes the notebook with papermill through
+   :class:`~progress_kit.reports.inprocess.InProcessEngine` (the notebook's cells
    run in a fresh IPython shell inside the child; papermill still injects the parameters,
    records the execution and raises on a failed cell),
 2. exports HTML and PDF exactly as the kernel path does, writing every file atomically, and
@@ -38,105 +39,26 @@ import os
 import queue
 import signal
 import sys
-import traceback
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from papermill.engines import Engine
+__all__ = ["fork_available", "ForkServer"]
 
-__all__ = ["InProcessEngine", "fork_available", "ForkServer"]
 
-ENGINE_NAME = "progress-kit-inprocess"
+def __getattr__(name: str):
+    # The in-process engine lives in .inprocess, which imports papermill (and with it nbformat
+    # and jsonschema: 1.2 s). The process that runs a batch needs only the fork server, and
+    # importing papermill there took CPU from the zygotes warming up beside it.
+    if name in ("InProcessEngine", "register_engine", "ENGINE_NAME"):
+        from . import inprocess
+
+        return getattr(inprocess, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def fork_available() -> bool:
     """True where the fork server can run (POSIX ``fork``; not macOS, whose GUI libs dislike it)."""
     return hasattr(os, "fork") and sys.platform.startswith("linux")
-
-
-# ---------------------------------------------------------------- in-process engine
-
-
-def _shell():
-    """A fresh IPython shell whose last-expression results are captured, not printed."""
-    from IPython.core.displayhook import DisplayHook
-    from IPython.core.interactiveshell import InteractiveShell
-
-    class _SilentHook(DisplayHook):
-        """Records the last expression's value (and honours a trailing ';') but prints nothing:
-        the engine turns ``result.result`` into an ``execute_result`` output itself."""
-
-        def write_output_prompt(self):
-            pass
-
-        def write_format_data(self, format_dict, md_dict=None):
-            pass
-
-    shell = InteractiveShell.instance()
-    shell.displayhook = _SilentHook(shell=shell)
-    shell.display_trap.hook = shell.displayhook  # run_cell installs the trap's hook, not ours
-    shell.run_line_magic("colors", "nocolor")
-    return shell
-
-
-def _run_cell(shell, source: str) -> tuple[list[dict], BaseException | None]:
-    """Run one cell; return its nbformat outputs and the exception it raised, if any."""
-    from IPython.utils.capture import capture_output
-    from nbformat.v4 import new_output
-
-    with capture_output(display=True) as cap:
-        result = shell.run_cell(source, store_history=False, silent=False)
-    outputs = []
-    if cap.stdout:
-        outputs.append(new_output("stream", name="stdout", text=cap.stdout))
-    if cap.stderr:
-        outputs.append(new_output("stream", name="stderr", text=cap.stderr))
-    for rich in cap.outputs:
-        outputs.append(new_output("display_data", data=rich.data, metadata=rich.metadata or {}))
-    error = result.error_before_exec or result.error_in_exec
-    if error is not None:
-        tb = traceback.format_exception(type(error), error, error.__traceback__)
-        outputs.append(new_output("error", ename=type(error).__name__, evalue=str(error),
-                                  traceback=tb))
-    elif result.result is not None:
-        data, metadata = shell.display_formatter.format(result.result)
-        outputs.append(new_output("execute_result", data=data, metadata=metadata,
-                                  execution_count=None))
-    return outputs, error
-
-
-class InProcessEngine(Engine):
-    """A papermill engine that runs the cells in this process, in a fresh IPython shell.
-
-    Meant for a process that exists for one notebook only (the fork server's children): the
-    shell's namespace, like everything else in the process, ends with it. Outputs are the same
-    nbformat outputs a kernel produces (streams, display data, execute results, errors), and
-    execution stops at the first failing cell, as with nbclient; papermill then raises
-    ``PapermillExecutionError``.
-    """
-
-    @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
-        import matplotlib
-
-        matplotlib.use("Agg")  # figures are embedded as PNG; never a GUI in a worker
-        shell = _shell()
-        for index, cell in enumerate(nb_man.nb.cells):
-            nb_man.cell_start(cell, index)
-            if cell.cell_type == "code":
-                cell.outputs, error = _run_cell(shell, cell.source)
-                if error is not None:
-                    nb_man.cell_exception(cell, cell_index=index, exception=error)
-                    nb_man.cell_complete(cell, cell_index=index)
-                    break
-            nb_man.cell_complete(cell, cell_index=index)
-
-
-def register_engine() -> None:
-    """Make :class:`InProcessEngine` known to papermill under :data:`ENGINE_NAME`."""
-    from papermill.engines import papermill_engines
-
-    papermill_engines.register(ENGINE_NAME, InProcessEngine)
 
 
 # ---------------------------------------------------------------- fork server
@@ -153,6 +75,7 @@ def _warm_up(cache: str | None) -> None:
 
     from . import notebook  # noqa: F401  (pulls in pandas, matplotlib, statsmodels, the kit)
     from .context import preload_cache
+    from .inprocess import new_shell, register_engine
     from .render import html_from_notebook, pdf_from_html
 
     register_engine()
@@ -161,7 +84,7 @@ def _warm_up(cache: str | None) -> None:
     _exercise_pipeline()
     # IPython's shell is a process-wide singleton that takes ~25 ms to build: built here, every
     # child gets it as a copy that has never run a cell, and runs its notebook in that copy
-    _shell()
+    new_shell()
     # builds the process's HTML exporter (its template compiled once for every child); the "&"
     # makes BeautifulSoup (inside nbconvert) build its entity tables here, not in each child
     page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up & done")])
@@ -198,6 +121,8 @@ def execute_notebook_task(notebook: str, output: str, parameters: dict) -> dict:
     """
     import papermill
 
+    from .inprocess import ENGINE_NAME, register_engine
+
     register_engine()
     try:
         papermill.execute_notebook(notebook, output, parameters=parameters,
@@ -211,6 +136,7 @@ def execute_notebook_task(notebook: str, output: str, parameters: dict) -> dict:
 def _child(task: tuple, write_fd: int, timeout: int) -> None:
     """Body of a forked child: run one task ``(function, args)``, send the outcome, exit."""
     from . import render
+    from .inprocess import ENGINE_NAME
 
     code = 0
     try:
