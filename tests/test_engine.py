@@ -1,6 +1,7 @@
 """The fork server and in-process engine: kernel-equivalent outputs and strict isolation."""
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -107,3 +108,39 @@ def test_reports_run_with_garbage_collection_on(tmp_path, server):
                                                                 {"client_id": "x"})))]))
     assert outcomes["gc"]["status"] == "ok", outcomes
     assert json.loads(_outputs(tmp_path / "out.ipynb")[0]["text"]) == [True, True]
+
+
+KILLED_PARENT = """
+import os, signal, sys
+from progress_kit.reports.engine import ForkServer
+if __name__ == "__main__":
+    server = ForkServer(1, timeout=5).__enter__()
+    print(server._procs[0].pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def test_zygotes_end_when_the_batch_process_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_PARENT)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    zygote = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while _running(zygote) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(zygote), "an orphaned zygote kept waiting for work"

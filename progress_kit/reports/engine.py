@@ -176,6 +176,10 @@ def _render_forked(task: tuple, timeout: int) -> dict:
             "error": f"report process ended without a result ({reason})"}
 
 
+_PARENT_CHECK_S = 2.0
+"""How often an idle zygote checks that the process that started it still runs (seconds)."""
+
+
 def _zygote(tasks, results, cache: str | None, timeout: int, prepare: tuple | None = None) -> None:
     """A warm worker: wait for tasks, fork a child for each, pass its outcome on."""
     try:
@@ -196,8 +200,16 @@ def _zygote(tasks, results, cache: str | None, timeout: int, prepare: tuple | No
     gc.freeze()
     gc.enable()  # off during the warm-up (reports/_spawn.py); each report's child collects
     results.put(("__ready__", os.getpid()))
+    parent = os.getppid()
     while True:
-        item = tasks.get()
+        try:
+            item = tasks.get(timeout=_PARENT_CHECK_S)
+        except queue.Empty:
+            # a batch killed outright (SIGKILL, the out-of-memory killer) never sends the closing
+            # None: without this check its zygotes would wait for work, holding memory, for ever
+            if os.getppid() != parent:
+                return
+            continue
         if item is None:
             return
         key, task = item
