@@ -240,3 +240,28 @@ def test_random_frames_give_the_plain_results(seed):
         with _cohort.plain_path():
             plain = CALLS[name](df)
         _same(CALLS[name](df), plain)
+
+
+@pytest.mark.parametrize("layout", ["one sliced chunk", "several chunks"])
+def test_text_ids_in_any_arrow_layout_give_the_plain_results(layout):
+    """IDs whose pyarrow array is a slice of a longer one (offset > 0) or is split in chunks:
+    the keys read the single chunk in place and join several (reports/_cohort._text_keys)."""
+    import pyarrow as pa
+
+    df = _with_ids(_cohort_frame(n_clients=120, seed=6), "fixed-width text")
+    ids = pa.array(df["client_id"].to_numpy(dtype=object), type=pa.large_string())
+    if layout == "one sliced chunk":
+        chunked = pa.chunked_array([pa.concat_arrays([pa.array(["pad"], pa.large_string()), ids]).slice(1)])
+        assert chunked.chunk(0).offset == 1
+    else:
+        cut = [0, 7, len(ids) // 2, len(ids)]
+        chunked = pa.chunked_array([ids.slice(a, b - a) for a, b in zip(cut[:-1], cut[1:], strict=True)])
+    df = df.assign(client_id=pd.Series(pd.arrays.ArrowExtensionArray(chunked)).astype(
+        pd.StringDtype("pyarrow")))
+    assert df["client_id"].array.__arrow_array__().num_chunks == chunked.num_chunks
+    _cohort.clear()
+    assert _cohort._text_keys(df["client_id"].array) is not None
+    for fn in CALLS.values():
+        with _cohort.plain_path():
+            plain = fn(df)
+        _same(fn(df), plain)
