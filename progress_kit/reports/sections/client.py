@@ -338,17 +338,10 @@ def sudden_gains(rd: ReportData, measure: str = "PHQ-9") -> Section:
 def _daily(rd: ReportData) -> pd.DataFrame | None:
     """The client's daily table, computed once per report (four sections read it; none
     changes it) and again when ``rd.diary`` is replaced or written to, as in a notebook."""
-    from ..._cohort import hold_columns, unchanged
-
     fn = _stat("daily_table")
     if fn is None or rd.diary.empty:
         return None
-    kept = rd.derived.get(("daily_table", fn))
-    if kept is not None and kept[0] is rd.diary and unchanged(kept[1], rd.diary):
-        return kept[2]
-    table = fn(rd.diary)
-    rd.derived[("daily_table", fn)] = (rd.diary, hold_columns(rd.diary), table)
-    return table
+    return shared("daily_table", (rd.diary,), (fn,), lambda: fn(rd.diary), store=rd.derived)
 
 
 MIN_TREND_DAYS = 7

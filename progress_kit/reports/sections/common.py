@@ -135,7 +135,8 @@ _SHARED: dict[tuple, tuple[tuple, tuple, Any]] = {}
 _SHARED_MAX = 16
 
 
-def shared(name: str, frames: tuple, args: tuple, compute: Callable[[], Any]) -> Any:
+def shared(name: str, frames: tuple, args: tuple, compute: Callable[[], Any],
+           store: dict | None = None) -> Any:
     """``compute()``, kept for the same ``frames`` (by identity) and ``args``.
 
     For results that a report derives from a whole clinic rather than from its own client (the
@@ -149,18 +150,23 @@ def shared(name: str, frames: tuple, args: tuple, compute: Callable[[], Any]) ->
     their columns was written since (the cohort statistics' check,
     :func:`progress_kit._cohort.unchanged`: an in-place edit in an interactive session computes
     again). At most ``_SHARED_MAX`` entries are kept (the oldest goes first).
+
+    ``store``: where to keep the entry instead of the process-wide cache, e.g. one report's
+    :attr:`~progress_kit.reports.context.ReportData.derived` for results from its own client's
+    rows, which would otherwise push the whole-clinic results out.
     """
     from ..._cohort import hold_columns, unchanged
 
+    store = _SHARED if store is None else store
     key = (name, tuple(map(id, frames)), args)
-    hit = _SHARED.get(key)
+    hit = store.get(key)
     if hit is not None and all(a is b and (b is None or unchanged(h, b))
                                for a, h, b in zip(hit[0], hit[1], frames, strict=True)):
         return hit[2]
     value = compute()
-    while len(_SHARED) >= _SHARED_MAX:
-        _SHARED.pop(next(iter(_SHARED)))
-    _SHARED[key] = (frames, tuple(None if f is None else hold_columns(f) for f in frames), value)
+    while len(store) >= _SHARED_MAX:
+        store.pop(next(iter(store)))
+    store[key] = (frames, tuple(None if f is None else hold_columns(f) for f in frames), value)
     return value
 
 
