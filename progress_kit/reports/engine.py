@@ -42,18 +42,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+# The in-process engine lives in .inprocess, imported only by the zygotes and their children:
+# it imports papermill (and with it nbformat and jsonschema, 1.2 s), which the process that runs
+# a batch does not need, and which took CPU from the zygotes warming up beside it.
 __all__ = ["fork_available", "ForkServer"]
-
-
-def __getattr__(name: str):
-    # The in-process engine lives in .inprocess, which imports papermill (and with it nbformat
-    # and jsonschema: 1.2 s). The process that runs a batch needs only the fork server, and
-    # importing papermill there took CPU from the zygotes warming up beside it.
-    if name in ("InProcessEngine", "register_engine", "ENGINE_NAME"):
-        from . import inprocess
-
-        return getattr(inprocess, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def fork_available() -> bool:
