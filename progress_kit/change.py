@@ -24,7 +24,7 @@ from scipy.stats import norm
 
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
-from .measures import Measure, get_measure
+from .measures import Measure, get_measure, reaches
 
 __all__ = ["reliable_change", "clinical_significance", "pre_post", "classify_change",
            "jacobson_plot_data", "RCI_METHODS"]
@@ -469,7 +469,8 @@ def classify_change(wide: pd.DataFrame, *, better: str, method: str = "JT",
     rci = (post - (rule.intercept + rule.slope * pre)) / rule.scale
     signed = direction * rci
     if rule.inclusive:
-        improved, deteriorated = signed >= rule.critical, signed <= -rule.critical
+        # a change equal to the threshold up to rounding reaches it (ORS 16.4 -> 11.4 is 5.0)
+        improved, deteriorated = reaches(signed, rule.critical), reaches(-signed, rule.critical)
     else:
         improved, deteriorated = signed > rule.critical, signed < -rule.critical
     codes = np.where(improved, 0, np.where(deteriorated, 2, 1)).astype(np.int8)

@@ -33,9 +33,9 @@ from .measures import get_measure
 
 __all__ = ["explore", "Explorer"]
 
-STATUS_ORDER = {"alert": 0, "watch": 1, "on track": 2, "insufficient data": 3}
+STATUS_ORDER = {"alert": 0, "watch": 1, "on track": 2, "no flags": 3, "insufficient data": 4}
 """Most urgent first: the default order of the flags table."""
-_STATUS_COLOUR = {"alert": "#D55E00", "watch": "#E69F00", "on track": "#009E73",
+_STATUS_COLOUR = {"alert": "#D55E00", "watch": "#E69F00", "on track": "#009E73", "no flags": "#33658A",
                   "insufficient data": "#7F7F7F"}
 MAX_ROWS = 200
 """Rows the cohort table shows at once (a widget per cell; more would make the page slow)."""
@@ -175,15 +175,19 @@ class Explorer(w.VBox):
     # ------------------------------------------------------------------ state
 
     def flags(self, measure: str | None = None) -> pd.DataFrame:
-        """``client_flags`` for ``measure`` (default: the picked one), computed once per measure."""
-        measure = measure or self.measure_picker.value
-        if measure not in self._flags:
+        """``client_flags`` as the reports compute it: each client judged on their problem's
+        measure (the clients table), every questionnaire able to raise an alert. Computed once;
+        ``measure`` is accepted for compatibility and does not change the status, so the
+        explorer never contradicts a report."""
+        if None not in self._flags:
             items = getattr(self.clinic, "items", None)
             kwargs = {"items": items} if items is not None and len(items) else {}
-            self._flags[measure] = _client_flags(self.clinic.observations,
-                                                 sessions=self.clinic.sessions, measure=measure,
-                                                 as_of=self.as_of, **kwargs)
-        return self._flags[measure]
+            obs = self.clinic.observations
+            quest = obs[obs["measure"].isin(self.measures)]
+            self._flags[None] = _client_flags(quest, sessions=self.clinic.sessions,
+                                              clients=self.clinic.clients, as_of=self.as_of,
+                                              **kwargs)
+        return self._flags[None]
 
     def open_client(self, client_id: str) -> None:
         """Show ``client_id`` in the client view (what clicking a client in the table does)."""
@@ -215,7 +219,8 @@ class Explorer(w.VBox):
         counts = flags["status"].value_counts()
         summary = ", ".join(f"{int(counts[s])} {s}" for s in STATUS_ORDER if s in counts)
         self.header.value = (f"<b>{len(self.clients)} clients</b>, data up to "
-                             f"{self.as_of:%d %b %Y}. {html.escape(m)}: {html.escape(summary)}.")
+                             f"{self.as_of:%d %b %Y}. Status, each on their problem's measure: "
+                             f"{html.escape(summary)}. Charts: {html.escape(m)}.")
         self._draw_client()
         self._draw_cohort()
 
@@ -243,8 +248,7 @@ class Explorer(w.VBox):
     def _draw_status(self, cid: str, measure: str) -> None:
         flags = self.flags(measure)
         if cid not in flags.index:
-            self.status.value = (f"<p><b>Status ({html.escape(measure)}): no {html.escape(measure)} "
-                                 "scores for this client.</b></p>")
+            self.status.value = ("<p><b>Status: no questionnaire scores for this client.</b></p>")
             return
         row = flags.loc[cid]
         status = str(row["status"])
@@ -257,7 +261,8 @@ class Explorer(w.VBox):
         self.status.value = (
             f'<p><span style="background:{colour};color:#fff;padding:1px 6px;border-radius:3px">'
             f'<b class="pk-status-label">{html.escape(status)}</b></span> '
-            f"<b>{html.escape(cid)}</b>, {html.escape(measure)} latest {latest}"
+            f"<b>{html.escape(cid)}</b>, judged on {html.escape(str(row['primary_measure']))}: "
+            f"latest {latest}"
             f"{html.escape(severity)}, {int(row['n_scores'])} score(s).</p>"
             f"<p>{html.escape(reasons)}</p>"
             f'<p style="font-size:85%;line-height:1.3;color:#444">Rules: {rules}</p>')

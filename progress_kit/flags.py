@@ -2,9 +2,10 @@
 
 :func:`client_flags` combines the statistics below it (reliable change, the expected-response
 band of :mod:`progress_kit.on_track`, the registry's cut-offs, severity bands and critical
-items) into one status per client: ``"alert"``, ``"watch"``, ``"on track"`` or
-``"insufficient data"``, with the reasons in plain clinical language. Reports and widgets read
-this table; they never recompute a rule.
+items) into one status per client: ``"alert"``, ``"watch"``, ``"on track"``, ``"no flags"`` or
+``"insufficient data"``, with the reasons in plain clinical language. Each client is judged on
+the measure of their own problem (the registry's ``problems``), and every questionnaire they
+have can raise an alert. Reports and widgets read this table; they never recompute a rule.
 
 :func:`evaluate_on_track` backtests the not-on-track signal on the service's own finished
 courses, so that a claim about the signal comes with its sensitivity and specificity.
@@ -21,13 +22,16 @@ import pandas as pd
 
 from . import _cohort
 from .change import _sort_order
-from .measures import Measure, get_measure, severity_band
+from .measures import Measure, get_measure, measures, primary_measure_for, reaches, severity_band
 from .on_track import ExpectedResponse
 
-__all__ = ["client_flags", "evaluate_on_track", "FLAG_STATUSES", "FLAG_RULES"]
+__all__ = ["client_flags", "client_flags_by_measure", "client_course", "evaluate_on_track",
+           "FLAG_STATUSES", "FLAG_RULES"]
 
-#: The statuses, from most to least urgent.
-FLAG_STATUSES = ("alert", "watch", "on track", "insufficient data")
+#: The statuses, from most to least urgent. "on track" is said only when the latest primary score
+#: was judged against an expected-response band and lies inside it; "no flags" when no rule fired
+#: but that could not be checked.
+FLAG_STATUSES = ("alert", "watch", "on track", "no flags", "insufficient data")
 
 #: Quantile level of the expected-response band and the minimum reference size, as in
 #: :func:`progress_kit.expected_response` (its ``outer`` and ``min_per_session`` defaults).
@@ -37,17 +41,20 @@ _MIN_PER_SESSION = 20
 #: The default rules in words; ``attrs["method"]`` of :func:`client_flags` gives them with the
 #: measure's own thresholds filled in.
 FLAG_RULES = """\
-reliable deterioration: latest minus first score is at least the reliable-change threshold, in \
-the worse direction.
-critical item: at the latest administration that has item data, a critical item is answered 1 \
-or more.
-stalled: at least {stall_after} scores spanning at least {stall_weeks} weeks, no reliable \
-improvement (improvement below the threshold) and the latest score still in the clinical range.
-not on track: the latest score lies beyond the 90% expected-response band for its session number \
-(Finch, Lambert & Schaalje 2001), fitted leave-one-client-out on the service's own data or taken \
-from a reference (expected=); NA when there is no band.
+primary measure: the registry measure of the client's problem (social anxiety SPIN, PTSD PCL-5, \
+GAD GAD-7; otherwise PHQ-9).
+reliable deterioration (any measure): latest minus first score is at least the reliable-change \
+threshold, in the worse direction.
+critical item (any measure): at the latest administration that has item data, a critical item \
+is answered 1 or more.
+no reliable improvement (primary): at least {stall_after} scores spanning at least \
+{stall_weeks} weeks, improvement below the threshold and the latest score still in the clinical \
+range.
+not on track (primary): the latest score lies beyond the expected-response band for its session \
+(Finch, Lambert & Schaalje 2001); NA when there is no band.
 status: alert if reliable deterioration or a critical item; otherwise insufficient data with \
-fewer than 2 scores; otherwise watch if not on track or stalled; otherwise on track."""
+fewer than 2 primary scores; otherwise watch if not on track or no reliable improvement; \
+otherwise on track if judged against a band and inside it; otherwise no flags."""
 
 _DAY_NS = 86_400_000_000_000
 
@@ -170,7 +177,7 @@ class _Band:
 
 
 def _loo_band(code: np.ndarray, s: np.ndarray, y: np.ndarray, y0: np.ndarray, n_clients: int,
-              judged: np.ndarray, m: Measure, measure: str) -> _Band:
+              judged: np.ndarray, m: Measure, measure: str, level: float = 0.90) -> _Band:
     """Expected-response band of :func:`progress_kit.expected_response` for each judged row
     (``judged[i]`` is client i's row, -1 for none), fitted without that client.
 
@@ -194,14 +201,18 @@ def _loo_band(code: np.ndarray, s: np.ndarray, y: np.ndarray, y0: np.ndarray, n_
 
     has_later = np.bincount(lc, minlength=k) > 0
     n_other = int(has_later.sum()) - has_later.astype(int)
-    resid = ch - (coef_full[0] * x0 + coef_full[1] * x1)
+    # a singular fit (all intakes equal, or one client) gives NaN coefficients: its residuals
+    # are NaN and the band is then missing with a reason, so the warning would say nothing new
+    # (it reached users through --quiet, issue 24 item 16)
+    with np.errstate(invalid="ignore"):
+        resid = ch - (coef_full[0] * x0 + coef_full[1] * x1)
     ses = s[later]
     counts = np.bincount(ses)
     enough = np.flatnonzero(counts >= _MIN_PER_SESSION)
     last = int(enough.max()) if len(enough) else 1
     pool = np.minimum(ses, last)
 
-    q = _OUTER if m.direction == -1 else 1 - _OUTER
+    q = level if m.direction == -1 else 1 - level
     bound = np.full(k, np.nan)
     expected = np.full(k, np.nan)
     why = np.full(k, "", dtype=object)
@@ -422,107 +433,12 @@ def _measure_for_rules(measure: str) -> Measure:
     return m
 
 
-def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = None,
-                 sessions: pd.DataFrame | None = None, measure: str = "PHQ-9",
-                 expected: ExpectedResponse | None = None, as_of: Any = None,
-                 stall_after: int = 6, stall_weeks: float = 6) -> pd.DataFrame:
-    """One clinical status per client, with the rules that produced it.
-
-    Parameters
-    ----------
-    observations : DataFrame
-        Long table (``pk.read_observations()`` format): ``client_id``, ``date``, ``measure``,
-        ``score``. Only rows of ``measure`` are used; at most one score per client and date.
-    items : DataFrame, optional
-        Item responses (``pk.read_items()`` format): ``client_id``, ``date``, ``measure``,
-        ``item`` (1-based), ``response``. Needed for the critical-item rule.
-    sessions : DataFrame, optional
-        Sessions (``client_id``, ``date``, optional ``attended``). When given, a score's session
-        number counts the attended sessions since the first score; otherwise it is the score's
-        position in the course (0 = first score).
-    measure : str
-        Registry name; gives direction, reliable-change threshold, cut-off, severity bands and
-        critical items.
-    expected : ExpectedResponse, optional
-        A reference from :func:`progress_kit.expected_response` fitted on other data. Default:
-        the band is fitted on this service's own data, leaving the judged client out.
-    as_of : date, optional
-        Use only data dated on or before this day (the status as it was then).
-    stall_after : int
-        Minimum number of scores before a course can count as stalled.
-    stall_weeks : float
-        Minimum weeks between the first and latest score before a course can count as stalled.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by ``client_id`` (every client with a score or item data), columns ``status``,
-        ``reliable_deterioration``, ``not_on_track`` (nullable boolean: NA when there is no
-        band), ``stalled``, ``critical_item``, ``reasons`` ("; "-separated), ``n_scores``,
-        ``first_score``, ``first_date``, ``latest_score``, ``latest_date`` and ``severity`` (the
-        latest score's published severity band, or None). ``attrs["method"]`` states the rules.
-
-    Notes
-    -----
-    With :math:`d` = +1 when lower scores are better (PHQ-9) and -1 when higher are better
-    (ORS), :math:`RC` the registry's reliable-change threshold, and first and latest score
-    :math:`y_0, y_L`:
-
-    * reliable deterioration: :math:`d (y_L - y_0) \\ge RC`;
-    * critical item: at the latest administration with item data, a registry critical item
-      (PHQ-9 item 9, CORE-10 item 6) is answered 1 or more. An unanswered critical item is
-      named in ``reasons`` but does not raise the flag;
-    * stalled: at least ``stall_after`` scores over at least ``stall_weeks`` weeks,
-      :math:`d (y_0 - y_L) < RC` and :math:`y_L` still clinical (registry cut-off);
-    * not on track: :math:`y_L` lies beyond the 90% band of the expected response for its
-      intake and session number (Finch, Lambert & Schaalje 2001; see
-      :func:`progress_kit.expected_response`). The band is fitted on the other clients of the
-      same data (leave one client out: the judged client never shapes its own band) or taken
-      from ``expected``. NA, with the reason, where the service has fewer than 20 other
-      clients with 2 or more scores or no other client reached that session;
-    * status: ``alert`` if reliable deterioration or a critical item; otherwise ``insufficient
-      data`` with fewer than 2 scores; otherwise ``watch`` if not on track or stalled;
-      otherwise ``on track``.
-
-    A flag is a prompt to review the case with the client, not a verdict. The sensitivity of
-    the not-on-track signal on your own data is given by :func:`evaluate_on_track`.
-
-    References
-    ----------
-    Jacobson, N. S. & Truax, P. (1991). J Consult Clin Psychol 59(1), 12-19 (reliable change).
-    Finch, A. E., Lambert, M. J. & Schaalje, B. G. (2001). Clin Psychol Psychother 8, 231-242.
-    Kroenke, K., Spitzer, R. L. & Williams, J. B. (2001). J Gen Intern Med 16(9), 606-613.
-    Lambert, M. J., Whipple, J. L. & Kleinstäuber, M. (2018). Collecting and delivering
-    progress feedback: a meta-analysis of routine outcome monitoring. Psychotherapy 55(4),
-    520-537.
-
-    Examples
-    --------
-    >>> obs = pd.DataFrame({"client_id": ["a"] * 3 + ["b"] * 2 + ["c"],
-    ...     "date": pd.to_datetime(["2026-09-01", "2026-09-08", "2026-09-15", "2026-09-01",
-    ...                             "2026-09-08", "2026-09-01"]),
-    ...     "measure": "PHQ-9", "score": [12.0, 15, 19, 18, 12, 14]})
-    >>> items = pd.DataFrame({"client_id": "b", "date": pd.Timestamp("2026-09-08"),
-    ...     "measure": "PHQ-9", "item": range(1, 10), "response": [2, 2, 1, 2, 1, 1, 1, 0, 2]})
-    >>> flags = client_flags(obs, items=items)
-    >>> cols = ["status", "reliable_deterioration", "critical_item", "severity"]
-    >>> print(flags[cols].to_string())  # doctest: +NORMALIZE_WHITESPACE
-                          status  reliable_deterioration  critical_item           severity
-    client_id
-    a                      alert                    True          False  moderately severe
-    b                      alert                   False           True           moderate
-    c          insufficient data                   False          False           moderate
-    >>> print(flags.loc["b", "reasons"])  # doctest: +NORMALIZE_WHITESPACE
-    item 9 (thoughts of being better off dead or of hurting oneself) answered 2 on 2026-09-08;
-    on-track band not available: only 1 other client has 2 or more PHQ-9 scores (the
-    expected-response band needs at least 20)
-    >>> print(flags.loc["a", "reasons"])  # doctest: +NORMALIZE_WHITESPACE
-    PHQ-9 up 7 points since the first score (reliable deterioration, threshold 6);
-    on-track band not available: only 1 other client has 2 or more PHQ-9 scores (the
-    expected-response band needs at least 20)
-    """
+def _judge(observations: pd.DataFrame, items: pd.DataFrame | None,
+           sessions: pd.DataFrame | None, measure: str, expected: ExpectedResponse | None,
+           as_of: Any, stall_after: int, stall_weeks: float,
+           warning: tuple[float, float] = (0.5, 1 / 3), level: float = 0.90) -> pd.DataFrame:
+    """Every rule on one measure, one row per client with a score or item data of it."""
     m = _measure_for_rules(measure)
-    stall_after, stall_weeks = _check_stall(stall_after, stall_weeks)
     c = _courses(observations, measure, as_of)
     k_obs = len(c.ids)
     s = _session_numbers(c, sessions, as_of)
@@ -533,7 +449,7 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
     if expected is not None:
         band = _reference_band(expected, measure, m, y0_row, s, judged, k_obs)
     else:
-        band = _loo_band(c.code, s, c.y, y0_row, k_obs, judged, m, measure)
+        band = _loo_band(c.code, s, c.y, y0_row, k_obs, judged, m, measure, level)
 
     # clients with item data but no score of the measure still get a row
     iids, ilast, ivalues = _critical(items, c.ids, measure, m, as_of)
@@ -560,16 +476,23 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
     d = float(-m.direction)  # +1 when lower is better: worse = up
     rc = float(m.reliable_change)
     worse = d * (latest - first)
+    prev = spread(c.y[np.maximum(last_row - 1, 0)], np.nan)
+    limit = _warning_limit(first, prev, d, rc, warning)
     with np.errstate(invalid="ignore"):
-        rd = (n >= 2) & (worse >= rc)
+        rd = (n >= 2) & reaches(worse, rc)
         weeks = (t_last - t_first) / (7 * _DAY_NS) if c.is_date else (t_last - t_first) / 7.0
         clinical = np.asarray(m.is_clinical(latest), bool) & ~np.isnan(latest)
-        stalled = (n >= stall_after) & (weeks >= stall_weeks) & (-worse < rc) & clinical
+        # a reliably worse course is reported as that, not also as "no reliable improvement"
+        stalled = ((n >= stall_after) & reaches(weeks, stall_weeks) & ~reaches(-worse, rc)
+                   & clinical & ~rd)
+        warned = (n >= 2) & reaches(d * (latest - limit), 0.0)
     judged_k = spread(judged >= 0, False, bool)
     has_band = judged_k & ~np.isnan(bound)
-    beyond = _beyond(latest, bound, m) & has_band
-    not_on_track = pd.array(np.where(has_band, beyond, False), dtype="boolean")
-    not_on_track[~has_band] = pd.NA
+    above = _beyond(latest, bound, m) & has_band
+    not_on_track = pd.array(warned, dtype="boolean")
+    not_on_track[n < 2] = pd.NA
+    outside = pd.array(above, dtype="boolean")
+    outside[~has_band] = pd.NA
 
     crit = np.zeros(k, bool)
     crit_parts: list[np.ndarray] = []
@@ -587,26 +510,541 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
             had = np.zeros(k, bool)
             had[iat] = True
             missing = had & np.isnan(vv)
-            crit_parts.append(_put(k, hit, f"item {number} ({desc}) answered " + _num(vv[hit])
-                                   + " on " + day[hit]))
-            crit_parts.append(_put(k, missing, f"item {number} ({desc}) not answered on "
+            crit_parts.append(_put(k, hit, f"{measure} item {number} ({desc}) answered "
+                                   + _num(vv[hit]) + " on " + day[hit]))
+            crit_parts.append(_put(k, missing, f"{measure} item {number} ({desc}) not answered on "
                                    + day[missing] + ", ask about it"))
 
-    status = np.select([rd | crit, n < 2, np.asarray(beyond) | stalled],
-                       ["alert", "insufficient data", "watch"], "on track").astype(object)
-    reasons = _reasons(m, measure, k, n, first, latest, t_first, t_last, c.is_date, rd, worse,
-                       stalled, weeks, judged_k, has_band, beyond, s_last, exp_, bound, why,
-                       crit_parts, status)
+    status = _status(rd | crit, n, warned | stalled, has_band & ~above)
     out = pd.DataFrame({
         "status": status, "reliable_deterioration": rd, "not_on_track": not_on_track,
-        "stalled": stalled, "critical_item": crit, "reasons": reasons, "n_scores": n,
+        "stalled": stalled, "outside_expected": outside, "critical_item": crit, "n_scores": n,
         "first_score": first, "first_date": _times(t_first, n, c.is_date),
         "latest_score": latest, "latest_date": _times(t_last, n, c.is_date),
-        "severity": severity_band(latest, measure)}, index=ids)
-    out.attrs["method"] = _method(m, measure, stall_after, stall_weeks, expected)
+        "severity": severity_band(latest, measure),
+        "band_session": pd.array(np.where(judged_k, s_last, 0), dtype="Int64"),
+        "warning_limit": np.where(n >= 2, limit, np.nan),
+        "expected_score": np.where(judged_k, exp_, np.nan),
+        "band_limit": np.where(has_band, bound, np.nan)}, index=ids)
+    out.loc[~judged_k, "band_session"] = pd.NA
+    out["_alert_reasons"], out["_watch_reasons"], out["_other_reasons"] = _reasons(
+        m, measure, k, n, first, latest, t_last, c.is_date, rd, worse, stalled, weeks, judged_k,
+        has_band, above & ~warned, warned, limit, s_last, exp_, bound, why, crit_parts, warning)
+    out["_summary"] = _summary(m, measure, status, first, latest, s_last, exp_, bound, limit)
+    return out
+
+
+def _status(alert: np.ndarray, n: np.ndarray, watch: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """The status rule (FLAG_RULES), vectorised: the first that applies of alert, insufficient
+    data, watch, on track (judged against the expected range and inside it) and no flags."""
+    return np.select([alert, n < 2, watch, inside],
+                     ["alert", "insufficient data", "watch", "on track"], "no flags").astype(object)
+
+
+def _measures_to_judge(observations: pd.DataFrame, items: pd.DataFrame | None,
+                       measure: str | None) -> tuple[list[str], list[str]]:
+    """The questionnaires to judge and, in words, those that cannot be (no threshold)."""
+    if measure is not None:
+        _measure_for_rules(measure)
+        return [measure], []
+    _need_columns(observations, ("client_id", "date", "measure", "score"), "observations")
+    names = set(pd.unique(observations["measure"].dropna()))
+    if items is not None and len(items) and "measure" in items.columns:
+        names |= set(pd.unique(items["measure"].dropna()))
+    judged, skipped = [], []
+    known = set(measures().index)
+    for name in sorted(names, key=str):
+        if name not in known:
+            skipped.append(f"{name} (not in the registry)")
+            continue
+        mm = get_measure(name)
+        if mm.kind == "diary":
+            continue
+        if mm.reliable_change is None or mm.cutoff is None:
+            lacks = "reliable-change threshold" if mm.reliable_change is None else "cut-off"
+            skipped.append(f"{name} (no {lacks} in the registry)")
+            continue
+        judged.append(name)
+    return judged or ["PHQ-9"], skipped
+
+
+def _primary(ids: pd.Index, clients: pd.DataFrame | None, measure: str | None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Each client's primary measure and why (vectorised over the distinct problems)."""
+    k = len(ids)
+    if measure is not None:
+        return np.full(k, measure, object), np.full(k, f"{measure} (measure= given)", object)
+    if clients is None:
+        return (np.full(k, "PHQ-9", object),
+                np.full(k, "problem not known (no clients table given): PHQ-9 by default", object))
+    _need_columns(clients, ("client_id",), "clients")
+    if clients["client_id"].duplicated().any():
+        dup = clients.loc[clients["client_id"].duplicated(), "client_id"].iloc[0]
+        raise ValueError(f"clients lists client_id {dup!r} more than once; client_flags needs one "
+                         "row per client")
+    problem = (clients.set_index("client_id")["problem"] if "problem" in clients.columns
+               else pd.Series(None, index=clients["client_id"], dtype=object))
+    problem = problem.reindex(ids).astype(object)
+    codes, uniq = pd.factorize(problem, use_na_sentinel=True)
+    choice = [primary_measure_for(p) for p in uniq]
+    name = np.array([c[0] for c in choice] + ["PHQ-9"], object)
+    why = np.array([c[1] for c in choice] + ["problem not recorded: PHQ-9 by default"], object)
+    return name[codes], why[codes]
+
+
+def client_flags_by_measure(observations: pd.DataFrame, *, items: pd.DataFrame | None = None,
+                            sessions: pd.DataFrame | None = None, measure: str | None = None,
+                            expected: Any = None, as_of: Any = None, stall_after: int = 4,
+                            stall_weeks: float = 8, warning: tuple[float, float] = (0.5, 1 / 3),
+                            band_level: float = 0.90) -> pd.DataFrame:
+    """Every rule of :func:`client_flags` on every questionnaire, one row per client and measure.
+
+    The companion of :func:`client_flags`, which combines these rows into one status per client:
+    use it to see *why* (which measure raised what). Parameters are those of
+    :func:`client_flags`; ``measure=None`` judges every registry questionnaire in
+    ``observations`` (or ``items``) that has a reliable-change threshold and a cut-off.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by (``client_id``, ``measure``); the columns of :func:`client_flags` for that
+        measure alone (``status`` is the measure's own status by the same rule) and
+        ``reasons``. ``attrs["method"]`` states the rules; ``attrs["not_judged"]`` lists the
+        measures that could not be judged and why.
+
+    Notes
+    -----
+    The rules are those of :func:`client_flags` (Notes there), applied to one measure at a time.
+
+    Examples
+    --------
+    >>> obs = pd.DataFrame({"client_id": "a", "date": pd.to_datetime(
+    ...     ["2026-09-01", "2026-09-29", "2026-09-01", "2026-09-29"]),
+    ...     "measure": ["PHQ-9", "PHQ-9", "GAD-7", "GAD-7"], "score": [14.0, 13, 9, 14]})
+    >>> client_flags_by_measure(obs)[["status", "reliable_deterioration"]]
+    ... # doctest: +NORMALIZE_WHITESPACE
+                         status  reliable_deterioration
+    client_id measure
+    a         GAD-7       alert                    True
+              PHQ-9    no flags                   False
+    """
+    stall_after, stall_weeks = _check_stall(stall_after, stall_weeks)
+    warning, band_level = _check_warning(warning, band_level)
+    names, skipped = _measures_to_judge(observations, items, measure)
+    parts = []
+    for name in names:  # a few measures, each judged vectorised across clients
+        ref = expected.get(name) if isinstance(expected, dict) else (
+            expected if expected is None or expected.measure == name or measure is not None
+            else None)
+        part = _judge(observations, items, sessions, name, ref, as_of, stall_after, stall_weeks,
+                      warning, band_level)
+        part["reasons"] = _join([part["_summary"].to_numpy(), part["_alert_reasons"].to_numpy(),
+                                 part["_watch_reasons"].to_numpy(), part["_other_reasons"].to_numpy()],
+                                len(part))
+        part.index = pd.MultiIndex.from_arrays([part.index, np.full(len(part), name, object)],
+                                               names=["client_id", "measure"])
+        parts.append(part)
+    out = pd.concat(parts) if len(parts) > 1 else parts[0]
+    out = out.sort_index() if len(parts) > 1 else out
+    out.attrs["method"] = _method(names, stall_after, stall_weeks, expected, warning, band_level)
+    out.attrs["not_judged"] = skipped
+    return out
+
+
+def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = None,
+                 sessions: pd.DataFrame | None = None, clients: pd.DataFrame | None = None,
+                 measure: str | None = None, expected: Any = None, as_of: Any = None,
+                 stall_after: int = 4, stall_weeks: float = 8,
+                 warning: tuple[float, float] = (0.5, 1 / 3),
+                 band_level: float = 0.90) -> pd.DataFrame:
+    """One clinical status per client, judged on their own problem's measure, with the rules.
+
+    Parameters
+    ----------
+    observations : DataFrame
+        Long table (``pk.read_observations()`` format): ``client_id``, ``date``, ``measure``,
+        ``score``; at most one score per client, measure and date.
+    items : DataFrame, optional
+        Item responses (``pk.read_items()`` format): ``client_id``, ``date``, ``measure``,
+        ``item`` (1-based), ``response``. Needed for the critical-item rule.
+    sessions : DataFrame, optional
+        Sessions (``client_id``, ``date``, optional ``attended``). When given, a score's session
+        number counts the attended sessions since the first score; otherwise it is the score's
+        position in the course (0 = first score).
+    clients : DataFrame, optional
+        The clients table (``client_id``, ``problem``): each client's primary measure comes from
+        their problem through the registry (:func:`progress_kit.primary_measure_for`: social
+        anxiety to SPIN, PTSD to PCL-5, GAD to GAD-7; otherwise PHQ-9, with the reason). Without
+        it every client is judged on PHQ-9 and the reason says so.
+    measure : str, optional
+        Judge only this registry measure (and make it everyone's primary measure). Default:
+        every questionnaire in the data with a reliable-change threshold and a cut-off.
+    expected : ExpectedResponse or dict, optional
+        A reference from :func:`progress_kit.expected_response` fitted on other data (or a dict
+        of them by measure). Default: the band is fitted on this service's own data, leaving the
+        judged client out.
+    as_of : date, optional
+        Use only data dated on or before this day (the status as it was then).
+    stall_after, stall_weeks : int, float
+        The non-response rule's minimum number of scores and of weeks between the first and the
+        latest score (default 4 scores over 8 weeks: weekly, fortnightly and monthly clients
+        alike).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``client_id``, one row per client with a score or item data. ``status``;
+        ``primary_measure`` and ``primary_reason``; ``reliable_deterioration`` and
+        ``critical_item`` (on any measure); ``not_on_track`` (nullable: NA without a band) and
+        ``stalled`` (on the primary measure); ``reasons`` ("; "-separated); and, for the
+        primary measure, ``n_scores``, ``first_score``, ``first_date``, ``latest_score``,
+        ``latest_date``, ``severity``, ``band_session``, ``expected_score`` and ``band_limit``
+        (the limit the latest score was judged against). ``attrs["method"]`` states the rules.
+        :func:`client_flags_by_measure` gives the same rules per measure.
+
+    Notes
+    -----
+    With :math:`d` = +1 when lower scores are better (PHQ-9) and -1 when higher are better
+    (ORS), :math:`RC` the registry's reliable-change threshold, and first and latest score
+    :math:`y_0, y_L` of a measure:
+
+    * reliable deterioration, on **any** measure: :math:`d (y_L - y_0) \\ge RC`;
+    * critical item, on any measure: at the latest administration with item data, a registry
+      critical item (PHQ-9 item 9, CORE-10 item 6) is answered 1 or more. An unanswered
+      critical item is named in ``reasons`` but does not raise the flag;
+    * no reliable improvement (``stalled``), on the primary measure: at least ``stall_after``
+      scores over at least ``stall_weeks`` weeks, :math:`d (y_0 - y_L) < RC` and :math:`y_L`
+      still clinical (registry cut-off);
+    * not on track, on the primary measure: :math:`y_L` lies beyond the expected-response band
+      for its intake and session number (Finch, Lambert & Schaalje 2001; see
+      :func:`progress_kit.expected_response`), fitted on the other clients of the same data
+      (leave one client out) or taken from ``expected``. NA, with the reason, where there is no
+      band;
+    * status: ``alert`` if reliable deterioration or a critical item on any measure; otherwise
+      ``insufficient data`` with fewer than 2 primary scores; otherwise ``watch`` if not on
+      track or no reliable improvement; otherwise ``on track`` when the latest primary score
+      was judged against a band and lies inside it; otherwise ``no flags`` (no rule fired, but
+      on track could not be checked: the reasons say why).
+
+    Every comparison with a threshold counts a difference equal to it, up to floating-point
+    rounding, as reaching it (:func:`progress_kit.reaches`). A flag is a prompt to review the
+    case with the client, not a verdict; :func:`evaluate_on_track` backtests the signal.
+
+    References
+    ----------
+    Jacobson, N. S. & Truax, P. (1991). J Consult Clin Psychol 59(1), 12-19 (reliable change).
+    Finch, A. E., Lambert, M. J. & Schaalje, B. G. (2001). Clin Psychol Psychother 8, 231-242.
+    Kroenke, K., Spitzer, R. L. & Williams, J. B. (2001). J Gen Intern Med 16(9), 606-613.
+    Clark, D. M., Canvin, L., Green, J., et al. (2018). Transparency about the outcomes of mental
+    health services (IAPT approach). Lancet 391(10121), 679-686.
+    Lambert, M. J., Whipple, J. L. & Kleinstäuber, M. (2018). Collecting and delivering
+    progress feedback: a meta-analysis of routine outcome monitoring. Psychotherapy 55(4),
+    520-537.
+
+    Examples
+    --------
+    >>> obs = pd.DataFrame({"client_id": ["a"] * 3 + ["b"] * 2 + ["c"],
+    ...     "date": pd.to_datetime(["2026-09-01", "2026-09-08", "2026-09-15", "2026-09-01",
+    ...                             "2026-09-08", "2026-09-01"]),
+    ...     "measure": "PHQ-9", "score": [12.0, 15, 19, 18, 12, 14]})
+    >>> items = pd.DataFrame({"client_id": "b", "date": pd.Timestamp("2026-09-08"),
+    ...     "measure": "PHQ-9", "item": range(1, 10), "response": [2, 2, 1, 2, 1, 1, 1, 0, 2]})
+    >>> flags = client_flags(obs, items=items)
+    >>> cols = ["status", "reliable_deterioration", "critical_item", "severity"]
+    >>> print(flags[cols].to_string())  # doctest: +NORMALIZE_WHITESPACE
+                          status  reliable_deterioration  critical_item           severity
+    client_id
+    a                      alert                    True          False  moderately severe
+    b                      alert                   False           True           moderate
+    c          insufficient data                   False          False           moderate
+    >>> print(flags.loc["b", "reasons"])  # doctest: +NORMALIZE_WHITESPACE
+    PHQ-9 item 9 (thoughts of being better off dead or of hurting oneself) answered 2 on
+    2026-09-08
+    >>> clients = pd.DataFrame({"client_id": ["a", "b", "c"],
+    ...                         "problem": ["social_anxiety", "depression", None]})
+    >>> by_problem = client_flags(obs, clients=clients)
+    >>> by_problem[["status", "primary_measure"]]  # doctest: +NORMALIZE_WHITESPACE
+                          status primary_measure
+    client_id
+    a                      alert            SPIN
+    b                   no flags           PHQ-9
+    c          insufficient data           PHQ-9
+    >>> print(by_problem.loc["a", "reasons"])  # doctest: +NORMALIZE_WHITESPACE
+    PHQ-9 up 7 points since the first score (reliable deterioration, threshold 6); no SPIN score
+    yet (social anxiety: its problem-specific measure)
+    """
+    detail = client_flags_by_measure(observations, items=items, sessions=sessions,
+                                     measure=measure, expected=expected, as_of=as_of,
+                                     stall_after=stall_after, stall_weeks=stall_weeks,
+                                     warning=warning, band_level=band_level)
+    out = _combine(detail, clients, measure)
+    out.attrs["method"] = detail.attrs["method"]
+    out.attrs["not_judged"] = detail.attrs["not_judged"]
     out.attrs["measure"] = measure
     out.attrs["as_of"] = None if as_of is None else str(as_of)
     return out
+
+
+def client_course(observations: pd.DataFrame, client_id: Any, *, measure: str,
+                  sessions: pd.DataFrame | None = None, expected: ExpectedResponse | None = None,
+                  as_of: Any = None, warning: tuple[float, float] = (0.5, 1 / 3),
+                  band_level: float = 0.90) -> pd.DataFrame:
+    """One client's scores with the limits :func:`client_flags` judges each of them by.
+
+    For every score of ``client_id`` on ``measure``: the session number the rules use, the
+    expected score and the expected range's limit for it (the same leave-one-client-out band,
+    or ``expected``), and the early-warning limit. The last row is exactly what
+    ``client_flags(...)`` reports for the client (``band_session``, ``expected_score``,
+    ``band_limit``, ``warning_limit``), so a chart drawn from this table shows the band that
+    decided the status.
+
+    Parameters
+    ----------
+    observations, measure, sessions, expected, as_of, warning, band_level
+        As in :func:`client_flags`; ``observations`` holds the whole service (the band is
+        fitted on the other clients).
+    client_id
+        The client.
+
+    Returns
+    -------
+    DataFrame
+        One row per score in date order: ``date``, ``score``, ``session``, ``expected``,
+        ``band_limit`` (NaN at session 0 and where there is no band), ``warning_limit`` (NaN at
+        the first score), ``outside_expected`` and ``not_on_track`` (nullable booleans).
+
+    Notes
+    -----
+    Each score is judged as :func:`client_flags` judges a latest score (Notes there): the
+    band for score *r* is fitted leaving the client out, at the session of score *r*; the
+    early-warning limit is :math:`\\min(y_0 + a\\,RC,\\; 2 (y_0 + b\\,RC) - y_{r-1})` in the
+    worse direction.
+
+    Examples
+    --------
+    >>> obs = pd.DataFrame({"client_id": "a", "date": [0, 7, 14], "measure": "PHQ-9",
+    ...                     "score": [15.0, 16, 18]})
+    >>> client_course(obs, "a", measure="PHQ-9")[["session", "score", "warning_limit",
+    ...                                            "not_on_track"]]
+       session  score  warning_limit  not_on_track
+    0        0   15.0            NaN          <NA>
+    1        1   16.0           18.0         False
+    2        2   18.0           18.0          True
+    """
+    m = _measure_for_rules(measure)
+    warning, band_level = _check_warning(warning, band_level)
+    c = _courses(observations, measure, as_of)
+    pos = c.ids.get_indexer([client_id])[0]
+    if pos < 0:
+        raise ValueError(f"no {measure} scores for client_id {client_id!r}")
+    s = _session_numbers(c, sessions, as_of)
+    y0_row = c.y[c.start[c.code]] if len(c.code) else np.array([])
+    rows = np.arange(c.start[pos], c.start[pos] + c.n[pos])
+    expected_at = np.full(len(rows), np.nan)
+    bound = np.full(len(rows), np.nan)
+    for j, r in enumerate(rows[1:], start=1):  # one client's few scores, each its own band
+        judged = np.full(len(c.ids), -1, np.int64)
+        judged[pos] = r
+        band = (_reference_band(expected, measure, m, y0_row, s, judged, len(c.ids))
+                if expected is not None else
+                _loo_band(c.code, s, c.y, y0_row, len(c.ids), judged, m, measure, band_level))
+        expected_at[j], bound[j] = band.expected[pos], band.bound[pos]
+    y = c.y[rows]
+    d = float(-m.direction)
+    first = np.full(len(rows), y[0])
+    prev = np.concatenate([[np.nan], y[:-1]])
+    limit = _warning_limit(first, prev, d, float(m.reliable_change), warning)
+    warned = pd.array(reaches(d * (y - limit), 0.0), dtype="boolean")
+    warned[0] = pd.NA
+    outside = pd.array(_beyond(y, bound, m) & ~np.isnan(bound), dtype="boolean")
+    outside[np.isnan(bound)] = pd.NA
+    when = c.t[rows].astype("datetime64[ns]") if c.is_date else c.t[rows]
+    return pd.DataFrame({"date": when, "score": y, "session": s[rows], "expected": expected_at,
+                         "band_limit": bound, "warning_limit": limit,
+                         "outside_expected": outside, "not_on_track": warned})
+
+
+_PRIMARY_COLUMNS = ("not_on_track", "stalled", "outside_expected", "n_scores", "first_score", "first_date",
+                    "latest_score", "latest_date", "severity", "band_session", "warning_limit",
+                    "expected_score", "band_limit")
+
+
+def _combine(detail: pd.DataFrame, clients: pd.DataFrame | None, measure: str | None) -> pd.DataFrame:
+    """One row per client: alerts from any measure; on track and non-response from the primary."""
+    if isinstance(detail.index, pd.MultiIndex):
+        cid = detail.index.get_level_values(0)
+        mname = detail.index.get_level_values(1).to_numpy(object)
+    else:
+        cid = detail.index
+        mname = np.full(len(detail), detail.index.name or "", object)
+    ids = pd.Index(pd.unique(cid), name="client_id")
+    code = ids.get_indexer(cid)
+    k = len(ids)
+    primary, primary_why = _primary(ids, clients, measure)
+    is_primary = mname == primary[code]
+    prow = np.full(k, -1, np.int64)
+    prow[code[is_primary]] = np.flatnonzero(is_primary)
+    has = prow >= 0
+    take = np.maximum(prow, 0)
+
+    def any_of(col: str) -> np.ndarray:
+        return np.bincount(code, detail[col].to_numpy(bool), minlength=k) > 0
+
+    rd, crit = any_of("reliable_deterioration"), any_of("critical_item")
+    out = pd.DataFrame(index=ids)
+    for col in _PRIMARY_COLUMNS:
+        values = detail[col].iloc[take].to_numpy() if len(detail) else detail[col].to_numpy()
+        series = pd.Series(values, index=ids, dtype=detail[col].dtype)
+        series[~has] = pd.NA if col in ("not_on_track", "outside_expected", "band_session") else (
+            False if col == "stalled" else 0 if col == "n_scores" else None)
+        out[col] = series
+    out["stalled"] = out["stalled"].astype(bool)
+    out["n_scores"] = out["n_scores"].astype(np.int64)
+    n = out["n_scores"].to_numpy()
+    watch = (out["not_on_track"].fillna(False).to_numpy(bool) | out["stalled"].to_numpy(bool))
+    # inside the expected range and short of the warning limit: the primary measure's own verdict
+    inside = has & (detail["status"].to_numpy(object)[take] == "on track")
+    status = _status(rd | crit, n, watch, inside)
+
+    # reasons: the primary measure's summary and every reason of it, then the other measures'
+    # alerts only (their on-track and non-response rules do not decide the status)
+    text = lambda col: detail[col].to_numpy(object)  # noqa: E731
+    summary = np.where(has, text("_summary")[take], "")
+    p_alert = np.where(has, text("_alert_reasons")[take], "")
+    p_watch = np.where(has, text("_watch_reasons")[take], "")
+    p_other = np.where(has, text("_other_reasons")[take], "")
+    others = _join_grouped(code[~is_primary], text("_alert_reasons")[~is_primary], k)
+    missing = _put(k, ~has, "no " + primary[~has].astype(object) + " score yet (" + primary_why[~has]
+                   + ")")
+    # a calm combined status implies the primary measure's own status is the same, so its
+    # summary line is right; under an alert from another measure it is left out
+    summary = np.where(np.isin(status, ["on track", "no flags"]), summary, "")
+    # what could not be checked matters only where nothing was flagged
+    p_other = np.where(np.isin(status, ["alert", "watch"]) & (n >= 2), "", p_other)
+    out["reasons"] = _join([summary, p_alert, others, missing, p_watch, p_other], k)
+    out.insert(0, "status", status)
+    out.insert(1, "primary_measure", primary)
+    out.insert(2, "primary_reason", primary_why)
+    out.insert(3, "reliable_deterioration", rd)
+    out.insert(6, "critical_item", crit)
+    cols = ["status", "primary_measure", "primary_reason", "reliable_deterioration",
+            "not_on_track", "stalled", "outside_expected", "critical_item", "reasons",
+            *[c for c in _PRIMARY_COLUMNS if c not in ("not_on_track", "stalled", "outside_expected")]]
+    return out[cols]
+
+
+def _join_grouped(code: np.ndarray, text: np.ndarray, k: int) -> np.ndarray:
+    """'; '-join the non-empty texts per client code (a few measures per client)."""
+    out = np.full(k, "", dtype=object)
+    keep = text != ""
+    for c, t in zip(code[keep], text[keep], strict=True):  # only alerts: few rows
+        out[c] = t if not out[c] else out[c] + "; " + t
+    return out
+
+
+def _warning_limit(first: np.ndarray, prev: np.ndarray, d: float, rc: float,
+                   warning: tuple[float, float]) -> np.ndarray:
+    """The early-warning limit of the latest score, from the intake and the score before it.
+
+    With the rise fractions (a, b) of the reliable change RC (default 1/2 and 1/3) and d = +1
+    when higher scores are worse: L = min(y0 + d a RC, 2 (y0 + d b RC) - y_prev) in the worse
+    direction (max when d = -1). The latest score reaches L when it has risen a RC since
+    intake, or when it and the score before it average b RC above intake. With two scores
+    y_prev is the intake, and the second term never binds (2b > a).
+    """
+    a, b = warning
+    single = first + d * a * rc
+    pair = 2.0 * (first + d * b * rc) - prev
+    with np.errstate(invalid="ignore"):
+        return np.minimum(single, pair) if d > 0 else np.maximum(single, pair)
+
+
+def _reasons(m: Measure, measure: str, k: int, n, first, latest, t_last, is_date, rd, worse,
+             stalled, weeks, judged, has_band, above, warned, limit, s_last, exp_, bound, why,
+             crit_parts, warning) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reasons of one measure, as three groups: alert, watch and the rest."""
+    up = "up" if m.direction == -1 else "down"
+    rc = f"{m.reliable_change:g}"
+    alert = _join([_put(k, rd, f"{measure} {up} " + _num(np.abs(worse[rd])) + " points since the "
+                        f"first score (reliable deterioration, threshold {rc})"), *crit_parts], k)
+    side = "above" if m.direction == -1 else "below"
+    single, pair = (_num([w * m.reliable_change])[0] for w in warning)
+    watch = _join([
+        _put(k, warned, f"not on track: {measure} " + _num(latest[warned]) + " at session "
+             + _num(s_last[warned]) + " reached the early-warning limit " + _num(limit[warned])
+             + f" ({single} {up} from the first score " + _num(first[warned]) + f", or the last "
+             f"two scores averaging {pair} {up})"),
+        _put(k, stalled, f"no reliable improvement: {measure} " + _num(first[stalled]) + " to "
+             + _num(latest[stalled]) + " over " + _num(n[stalled]) + " scores in "
+             + _num(weeks[stalled]) + f" weeks, less than the {rc}-point reliable change and "
+             f"still in the clinical range ({m.describe_cutoff()})")], k)
+    na = judged & ~has_band
+    none, one = n == 0, n == 1
+    # "other" reasons say what could not be checked: the combined status shows them only
+    # where nothing was flagged; a missing or single score is always said
+    other = _join([
+        _put(k, none, f"no {measure} score yet"),
+        _put(k, one, f"only one {measure} score (" + _num(latest[one]) + " on "
+             + _day(t_last[one], is_date) + "), on track not checked"),
+        _put(k, above, f"{side} the expected range at session " + _num(s_last[above])
+             + " (expected about " + _num(exp_[above]) + ", up to " + _num(bound[above])
+             + "), below the early-warning limit " + _num(limit[above])
+             + ": on track not confirmed"),
+        _put(k, na, "on track not checked, no expected-response band: " + why[na])], k)
+    return alert, watch, other
+
+
+def _summary(m: Measure, measure: str, status: np.ndarray, first, latest, s_last, exp_, bound,
+             limit) -> np.ndarray:
+    """The first reason of a calm status: what was checked, and the limits it was checked against."""
+    k = len(status)
+    on, calm = status == "on track", status == "no flags"
+    return _join([
+        _put(k, on, f"{measure} " + _num(first[on]) + " to " + _num(latest[on]) + ": within the "
+             "expected range at session " + _num(s_last[on]) + " (expected about " + _num(exp_[on])
+             + ", up to " + _num(bound[on]) + ") and short of the early-warning limit "
+             + _num(limit[on])),
+        _put(k, calm, f"{measure} " + _num(first[calm]) + " to " + _num(latest[calm])
+             + ": no alert or watch rule met")], k)
+
+
+def _method(names: list[str], stall_after: int, stall_weeks: float, expected: Any,
+            warning: tuple[float, float], level: float) -> str:
+    band = ("a reference given as expected=" if expected is not None else
+            "fitted leave-one-client-out on this service")
+    ms = [get_measure(n) for n in names]
+    rc = ", ".join(f"{m.name} {m.reliable_change:g}" for m in ms)
+    cut = "; ".join(m.describe_cutoff() for m in ms)
+    crit = ", ".join(f"{m.name} item {i}" for m in ms for i, _ in m.critical_items) or "none"
+    a, b = warning
+    return (f"Status by pk.client_flags on each client's primary measure (the registry's measure "
+            f"for their problem: social anxiety SPIN, PTSD PCL-5, GAD GAD-7; otherwise PHQ-9). "
+            f"Alert, on any measure: reliable deterioration (latest minus first score at least the "
+            f"reliable change RC: {rc}) or a critical item ({crit}) answered 1 or more at the "
+            f"latest administration. Watch, on the primary measure: not on track (early warning: "
+            f"risen {a:.2g} RC since the first score, or the last two scores averaging {b:.2g} RC "
+            f"above it; chosen by backtest, docs/flags.md) or no reliable improvement (at least "
+            f"{stall_after} scores over at least {stall_weeks:g} weeks, improvement below RC, "
+            f"latest score clinical: {cut}). On track: the latest primary score inside the "
+            f"{level:.0%} expected-response band for its intake and session (Finch, Lambert & "
+            f"Schaalje 2001; {band}) and below the early-warning limit. Otherwise no flags; "
+            "insufficient data with fewer than 2 primary scores. A difference equal to a "
+            "threshold reaches it.")
+
+
+def _check_warning(warning: Any, band_level: Any) -> tuple[tuple[float, float], float]:
+    try:
+        a, b = (float(w) for w in warning)
+    except (TypeError, ValueError):
+        raise ValueError("warning must be two fractions of the reliable change, e.g. (0.5, 1/3), "
+                         f"not {warning!r}") from None
+    if not (0 < b and 0 < a and a < 2 * b):
+        raise ValueError("warning=(a, b) needs 0 < a < 2b (the single-score rise a and the "
+                         f"two-score average rise b, as fractions of the reliable change), not {warning!r}")
+    if isinstance(band_level, bool) or not isinstance(band_level, (int, float)) \
+            or not 0.5 < band_level < 1:
+        raise ValueError(f"band_level must be a quantile level between 0.5 and 1, not {band_level!r}")
+    return (a, b), float(band_level)
 
 
 def _check_stall(stall_after: Any, stall_weeks: Any) -> tuple[int, float]:
@@ -626,58 +1064,13 @@ def _times(t: np.ndarray, n: np.ndarray, is_date: bool) -> Any:
     return np.where(n == 0, np.nan, t)
 
 
-def _reasons(m: Measure, measure: str, k: int, n, first, latest, t_first, t_last, is_date, rd,
-             worse, stalled, weeks, judged, has_band, beyond, s_last, exp_, bound, why,
-             crit_parts, status) -> np.ndarray:
-    up, down = ("up", "down") if m.direction == -1 else ("down", "up")
-    rc = f"{m.reliable_change:g}"
-    parts = [_put(k, rd, f"{measure} {up} " + _num(np.abs(worse[rd])) + " points since the "
-                  f"first score (reliable deterioration, threshold {rc})")]
-    parts += crit_parts
-    side = "above" if m.direction == -1 else "below"
-    nb = np.asarray(beyond, bool)
-    parts.append(_put(k, nb, f"not on track: {measure} " + _num(latest[nb]) + " at session "
-                      + pd.Series(s_last[nb]).astype(str).to_numpy(dtype=object)
-                      + f" is {side} the expected range (expected about " + _num(exp_[nb])
-                      + ", limit " + _num(bound[nb]) + ")"))
-    na = judged & ~has_band
-    parts.append(_put(k, na, "on-track band not available: " + why[na]))
-    parts.append(_put(k, stalled, "stalled: no reliable improvement over " + _num(n[stalled])
-                      + " scores in " + _num(weeks[stalled]) + " weeks, still in the clinical "
-                      f"range ({m.describe_cutoff()})"))
-    none = n == 0
-    one = n == 1
-    parts.append(_put(k, none, f"no {measure} score yet"))
-    parts.append(_put(k, one, f"only one {measure} score (" + _num(latest[one]) + " on "
-                      + _day(t_last[one], is_date) + ")"))
-    calm = status == "on track"
-    summary = _put(k, calm, f"{measure} " + _num(first[calm]) + " to " + _num(latest[calm])
-                   + ": no alert or watch rule met")
-    return _join([summary] + parts, k)
-
-
-def _method(m: Measure, measure: str, stall_after: int, stall_weeks: float,
-            expected: ExpectedResponse | None) -> str:
-    band = ("taken from the reference given as expected= "
-            f"({expected.n_clients} reference clients)" if expected is not None else
-            "fitted leave-one-client-out on this service's own data")
-    crit = ", ".join(f"item {i}" for i, _ in m.critical_items) or "none in the registry"
-    return (f"client_flags on {measure} ({'lower' if m.direction == -1 else 'higher'} is better). "
-            f"Reliable deterioration: latest minus first score at least {m.reliable_change:g} "
-            f"points in the worse direction. Critical item ({crit}): answered 1 or more at the "
-            "latest administration with item data. Stalled: at least "
-            f"{stall_after} scores over at least {stall_weeks:g} weeks, improvement below "
-            f"{m.reliable_change:g} points and the latest score clinical ({m.describe_cutoff()}). "
-            f"Not on track: latest score beyond the {_OUTER:.0%} expected-response band for its "
-            f"session (Finch, Lambert & Schaalje 2001), {band}; NA where no band. Status: alert if "
-            "reliable deterioration or a critical item; otherwise insufficient data with fewer "
-            "than 2 scores; otherwise watch if not on track or stalled; otherwise on track.")
-
-
 def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_session: int = 4,
                       outcome: str = "reliable_deterioration",
-                      expected: ExpectedResponse | None = None) -> pd.DataFrame:
-    """Backtest the not-on-track signal at one session against each client's final outcome.
+                      expected: ExpectedResponse | None = None,
+                      warning: tuple[float, float] = (0.5, 1 / 3),
+                      band_level: float = 0.90) -> pd.DataFrame:
+    """Backtest the not-on-track signal, and the alternatives, at one session against each
+    client's final outcome, all on the same clients.
 
     Parameters
     ----------
@@ -695,34 +1088,50 @@ def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_
     expected : ExpectedResponse, optional
         A reference band fitted on other data. Default: leave-one-client-out bands fitted on
         ``observations`` itself, so no client shapes the band it is judged by.
+    warning, band_level : as in :func:`client_flags`
+        The early-warning rise fractions and the expected-response band's quantile level.
 
     Returns
     -------
     DataFrame
-        One row: ``sensitivity`` (flagged among clients with the outcome), ``specificity``
-        (not flagged among those without), ``ppv``, ``npv``, ``base_rate`` (share with the
-        outcome), ``n`` and the counts ``tp``, ``fp``, ``fn``, ``tn``. A ratio with a zero
-        denominator is NaN. ``attrs["method"]`` states the rule.
+        One row per method, the status's own signal first: ``method``; ``sensitivity``
+        (flagged among clients with the outcome), ``specificity`` (not flagged among those
+        without), ``ppv``, ``npv``, ``flag_rate``, ``simple_rule_at_same_specificity`` (the
+        sensitivity of "risen since intake by c or more" at this row's specificity,
+        interpolated between whole thresholds c: a method worth using beats it), ``base_rate``,
+        ``n`` and the counts ``tp``, ``fp``, ``fn``, ``tn``. A ratio with a zero denominator is
+        NaN; a method that cannot be computed (no band) has NaN and says why in ``note``.
+        ``attrs["method"]`` states the rules.
 
     Notes
     -----
-    The signal is :func:`client_flags`' not-on-track rule applied to the score at
-    ``at_session`` (beyond the 90% expected-response band; Finch, Lambert & Schaalje 2001).
-    With ``tp`` flagged clients who had the outcome, ``fn`` unflagged ones with it, and so on:
+    The methods, each applied to the score :math:`y_s` at ``at_session`` with intake
+    :math:`y_0`, previous score :math:`y_{s-1}`, reliable change :math:`RC` and the worse
+    direction taken as up:
+
+    * ``early warning`` (the status's not-on-track rule): :math:`y_s - y_0 \\ge a\\,RC` or
+      :math:`(y_{s-1} + y_s)/2 - y_0 \\ge b\\,RC`, default :math:`a = 1/2, b = 1/3`
+      (PHQ-9: 3 and 2 points);
+    * ``expected range``: :math:`y_s` beyond the ``band_level`` expected-response band for its
+      intake and session (Finch, Lambert & Schaalje 2001), leave-one-client-out; it flags about
+      ``1 - band_level`` of the clients whatever the share who deteriorate;
+    * ``risen a RC since intake``: the simple rule :math:`y_s - y_0 \\ge a\\,RC`;
+    * ``early warning or expected range``: either.
+
     sensitivity = tp / (tp + fn), specificity = tn / (tn + fp), ppv = tp / (tp + fp),
-    npv = tn / (tn + fn), base rate = (tp + fn) / n. The developers of OQ-Analyst report that
-    their empirical signal identifies most clients who go on to deteriorate (Lambert et al.
-    2002; Hannan et al. 2005); independent replications report lower sensitivity (docs/flags.md
-    sets the figures side by side). An on-track claim about your own service should rest on
-    this backtest of your own data.
+    npv = tn / (tn + fn), base rate = (tp + fn) / n. The OQ-Analyst developers report 85% of
+    eventual deteriorators flagged by session 3 (Hannan et al. 2005); a holdout replication
+    found 71% (Warren, Nelson & Burlingame 2009). docs/flags.md gives the methods side by side
+    on a simulated service built from published trajectory classes.
 
     References
     ----------
     Finch, A. E., Lambert, M. J. & Schaalje, B. G. (2001). Clin Psychol Psychother 8, 231-242.
-    Lambert, M. J., Whipple, J. L., Bishop, M. J., et al. (2002). Clin Psychol Psychother 9(3),
-    149-164.
     Hannan, C., Lambert, M. J., Harmon, C., et al. (2005). A lab test and algorithms for
     identifying clients at risk for treatment failure. J Clin Psychol 61(2), 155-163.
+    Warren, J. S., Nelson, P. L. & Burlingame, G. M. (2009). Identifying youth at risk for
+    treatment failure in outpatient community mental health services. J Child Fam Stud 18,
+    690-701.
 
     Examples
     --------
@@ -736,9 +1145,13 @@ def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_
     >>> obs = pd.DataFrame({"client_id": np.repeat(np.arange(n), k).astype(str), "date": s,
     ...                     "measure": "PHQ-9", "score": y})
     >>> r = evaluate_on_track(obs, at_session=4)
-    >>> r[["n", "base_rate", "sensitivity", "specificity"]].round(2)
-         n  base_rate  sensitivity  specificity
-    0  300       0.08         0.88         0.96
+    >>> r[["method", "n", "base_rate", "sensitivity", "specificity"]].round(2)
+    ... # doctest: +NORMALIZE_WHITESPACE
+                                method    n  base_rate  sensitivity  specificity
+    0                    early warning  300       0.08         0.96         0.95
+    1             expected range (90%)  300       0.08         0.88         0.96
+    2      risen 3 since intake (RC/2)  300       0.08         0.92         0.96
+    3  early warning or expected range  300       0.08         0.96         0.95
     """
     m = _measure_for_rules(measure)
     if isinstance(at_session, bool) or not isinstance(at_session, (int, np.integer)) or at_session < 1:
@@ -746,6 +1159,7 @@ def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_
     if outcome not in ("reliable_deterioration", "no_reliable_improvement"):
         raise ValueError(f"outcome must be 'reliable_deterioration' or 'no_reliable_improvement', "
                          f"not {outcome!r}")
+    warning, band_level = _check_warning(warning, band_level)
     c = _courses(observations, measure, None)
     k = len(c.ids)
     s = _session_numbers(c, None, None)
@@ -755,43 +1169,81 @@ def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_
     if expected is not None:
         band = _reference_band(expected, measure, m, y0_row, s, judged, k)
     else:
-        band = _loo_band(c.code, s, c.y, y0_row, k, judged, m, measure)
-    score_at = np.where(counted, c.y[np.maximum(judged, 0)], np.nan)
-    no_band = counted & np.isnan(band.bound)
-    if no_band.any():
-        i = int(np.flatnonzero(no_band)[0])
-        raise ValueError(f"no expected-response band at session {at_session} for client_id "
-                         f"{c.ids[i]!r}: {band.why[i]}")
-    flagged = _beyond(score_at, band.bound, m)[counted]
+        band = _loo_band(c.code, s, c.y, y0_row, k, judged, m, measure, band_level)
+    if not counted.any():
+        raise ValueError(f"no client has a {measure} score at session {at_session} and a later "
+                         "one; nothing to evaluate")
+    at = judged[counted]
+    y_s, y_prev = c.y[at], c.y[at - 1]
     first = c.y[c.start[counted]]
     last = c.y[(c.start + c.n - 1)[counted]]
-    worse = float(-m.direction) * (last - first)
+    d = float(-m.direction)
     rc = float(m.reliable_change)
-    truth = worse >= rc if outcome == "reliable_deterioration" else -worse < rc
+    worse = d * (last - first)
+    truth = reaches(worse, rc) if outcome == "reliable_deterioration" else ~reaches(-worse, rc)
+    rise = d * (y_s - first)
+    warned = reaches(d * (y_s - _warning_limit(first, y_prev, d, rc, warning)), 0.0)
+    bound = band.bound[counted]
+    no_band = np.isnan(bound)
+    outside = _beyond(y_s, bound, m) & ~no_band
+    simple = reaches(rise, warning[0] * rc)
+    a_text = f"{warning[0] * rc:g}"
+    rows = [("early warning", warned, ""),
+            (f"expected range ({band_level:.0%})", outside,
+             "" if not no_band.any() else f"no band for {int(no_band.sum())} of {len(bound)} "
+             "clients: " + str(band.why[counted][no_band][0])),
+            (f"risen {a_text} since intake (RC/{1 / warning[0]:g})", simple, ""),
+            ("early warning or expected range", warned | outside, "")]
+    out = pd.DataFrame([_confusion(name, flag, truth, rise, note) for name, flag, note in rows])
+    for col in ("sensitivity", "specificity", "ppv", "npv", "flag_rate",
+                "simple_rule_at_same_specificity"):
+        out.loc[out["note"] != "", col] = np.nan
+    band_from = ("a reference given as expected=" if expected is not None
+                 else "leave-one-client-out fits on the same data")
+    out.attrs["method"] = (
+        f"Backtest on {measure} at session {at_session} (0 = first score), all methods on the "
+        f"same clients. Early warning (the status's not-on-track rule): the score has risen "
+        f"{warning[0]:.3g} x the reliable change ({a_text} points) since the first score, or it "
+        f"and the score before average {warning[1]:.3g} x ({warning[1] * rc:.3g} points) above "
+        f"it. Expected range: beyond the {band_level:.0%} expected-response band (Finch, Lambert "
+        f"& Schaalje 2001), bands from {band_from}. Outcome {outcome.replace('_', ' ')}: last "
+        "minus first score " + ("at least" if outcome == "reliable_deterioration" else
+                                "improving by less than")
+        + f" {rc:g} points. Clients with a score at session {at_session} and a later one count.")
+    out.attrs["measure"] = measure
+    return out
+
+
+def _confusion(name: str, flagged: np.ndarray, truth: np.ndarray, rise: np.ndarray,
+               note: str) -> dict:
     tp = int((flagged & truth).sum())
     fp = int((flagged & ~truth).sum())
     fn = int((~flagged & truth).sum())
     tn = int((~flagged & ~truth).sum())
     total = tp + fp + fn + tn
-    if total == 0:
-        raise ValueError(f"no client has a {measure} score at session {at_session} and a later "
-                         "one; nothing to evaluate")
 
     def ratio(a: int, b: int) -> float:
         return a / b if b else float("nan")
 
-    out = pd.DataFrame([{"sensitivity": ratio(tp, tp + fn), "specificity": ratio(tn, tn + fp),
-                         "ppv": ratio(tp, tp + fp), "npv": ratio(tn, tn + fn),
-                         "base_rate": ratio(tp + fn, total), "n": total,
-                         "tp": tp, "fp": fp, "fn": fn, "tn": tn}])
-    band_from = ("a reference given as expected=" if expected is not None
-                 else "leave-one-client-out fits on the same data")
-    out.attrs["method"] = (
-        f"Backtest of the not-on-track signal on {measure} at session {at_session} (0 = first "
-        f"score): flagged when that score lies beyond the {_OUTER:.0%} expected-response band "
-        f"(Finch, Lambert & Schaalje 2001), bands from {band_from}. Outcome "
-        f"{outcome.replace('_', ' ')}: last minus first score "
-        + ("at least" if outcome == "reliable_deterioration" else "improving by less than")
-        + f" {rc:g} points. Clients with a score at session {at_session} and a later one count.")
-    out.attrs["measure"] = measure
-    return out
+    spec = ratio(tn, tn + fp)
+    return {"method": name, "sensitivity": ratio(tp, tp + fn), "specificity": spec,
+            "ppv": ratio(tp, tp + fp), "npv": ratio(tn, tn + fn),
+            "flag_rate": ratio(tp + fp, total),
+            "simple_rule_at_same_specificity": _simple_rule_at(rise, truth, spec),
+            "base_rate": ratio(tp + fn, total), "n": total, "tp": tp, "fp": fp, "fn": fn,
+            "tn": tn, "note": note}
+
+
+def _simple_rule_at(rise: np.ndarray, truth: np.ndarray, specificity: float) -> float:
+    """Sensitivity of "rise >= c" at ``specificity``, interpolated between neighbouring
+    thresholds c (the rule's ROC hull: randomising between two thresholds reaches any point
+    between them)."""
+    if np.isnan(specificity) or truth.all() or not truth.any():
+        return float("nan")
+    cuts = np.unique(rise)
+    cuts = np.concatenate([cuts, [cuts[-1] + 1]])
+    # flag when rise >= c, for every c at once through the sorted rises
+    pos, neg = np.sort(rise[truth]), np.sort(rise[~truth])
+    sens = 1 - np.searchsorted(pos, cuts, side="left") / len(pos)
+    spec = np.searchsorted(neg, cuts, side="left") / len(neg)
+    return float(np.interp(specificity, spec, sens))

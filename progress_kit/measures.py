@@ -19,7 +19,35 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Measure", "measures", "get_measure", "load_measures", "reset_measures",
-           "anxiety_measure_for", "score_items", "severity_band"]
+           "anxiety_measure_for", "primary_measure_for", "reaches", "THRESHOLD_TOLERANCE",
+           "score_items", "severity_band"]
+
+#: Relative tolerance of every comparison with a published threshold (:func:`reaches`): a
+#: difference equal to the threshold up to floating-point rounding reaches it. Every registry step
+#: (1 point for PHQ-9, 0.1 for ORS) is many orders of magnitude coarser, so no real score moves.
+THRESHOLD_TOLERANCE = 1e-9
+
+
+def reaches(value: Any, threshold: Any) -> np.ndarray:
+    """Whether ``value`` reaches ``threshold`` (``value >= threshold``), counting a value equal to
+    the threshold up to floating-point rounding as reaching it.
+
+    Scores on a decimal step are not exact in binary: an ORS drop from 16.4 to 11.4 is computed as
+    4.999999999999998, which a plain ``>= 5`` misses although the published rule ("a change of 5
+    or more") is met. The comparison is ``value >= threshold - tol`` with
+    ``tol = THRESHOLD_TOLERANCE * max(1, |threshold|)``; NaN never reaches.
+
+    Examples
+    --------
+    >>> 16.4 - 11.4 >= 5, bool(reaches(16.4 - 11.4, 5))
+    (False, True)
+    >>> reaches([4.9, 5.0, np.nan], 5).tolist()
+    [False, True, False]
+    """
+    v = np.asarray(value, dtype=float)
+    t = np.asarray(threshold, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return v >= t - THRESHOLD_TOLERANCE * np.maximum(1.0, np.abs(t))
 
 _NUMBER_FIELDS = ("min", "max", "step", "cutoff", "reliable_change", "reliability")
 
@@ -86,11 +114,13 @@ class Measure:
             raise ValueError(f"{self.name} has no clinical cut-off in the registry; "
                              "set one with load_measures() or pass a cut-off explicitly")
         s = np.asarray(scores, dtype=float)
-        if self.better == "lower":
-            out = s >= self.cutoff if self.clinical_at_cutoff else s > self.cutoff
-        else:
-            out = s <= self.cutoff if self.clinical_at_cutoff else s < self.cutoff
-        return out
+        # a score equal to the cut-off up to rounding is at the cut-off (a sum of decimal VAS
+        # marks such as 6.1 + 6.3 + 6.2 + 6.4 is 25.000000000000004, not above 25)
+        signed = s - self.cutoff if self.better == "lower" else self.cutoff - s
+        with np.errstate(invalid="ignore"):
+            if self.clinical_at_cutoff:
+                return reaches(signed, 0.0)
+            return signed > THRESHOLD_TOLERANCE * max(1.0, abs(self.cutoff))
 
     def describe_cutoff(self) -> str:
         """The caseness rule in words, e.g. ``'clinical if PHQ-9 >= 10'``."""
@@ -377,6 +407,39 @@ def anxiety_measure_for(problem: str | None) -> str:
         if problem and problem in m.problems and m.cutoff is not None and m.reliable_change:
             return m.name
     return "GAD-7"
+
+
+def primary_measure_for(problem: Any) -> tuple[str, str]:
+    """The measure a client's progress is judged on, from their presenting problem, and why.
+
+    NHS Talking Therapies pairs each anxiety disorder with a disorder-specific measure (the
+    registry's ``problems``: social anxiety to SPIN, PTSD to PCL-5, generalised anxiety to
+    GAD-7; Clark et al. 2018, Lancet 391:679, Table 2). A problem with such a measure (with a
+    cut-off and a reliable-change threshold) is judged on it; depression, a problem with no
+    registered measure, and a missing problem are judged on PHQ-9, and the reason says which.
+
+    Returns
+    -------
+    (measure, reason)
+
+    Examples
+    --------
+    >>> primary_measure_for("social_anxiety")
+    ('SPIN', 'social anxiety: its problem-specific measure')
+    >>> primary_measure_for("depression")
+    ('PHQ-9', 'depression')
+    >>> primary_measure_for(None)[1]
+    'problem not recorded: PHQ-9 by default'
+    """
+    if not isinstance(problem, str) or not problem.strip():
+        return "PHQ-9", "problem not recorded: PHQ-9 by default"
+    words = problem.replace("_", " ")
+    if problem == "depression":
+        return "PHQ-9", "depression"
+    for m in _REGISTRY.values():
+        if problem in m.problems and m.cutoff is not None and m.reliable_change:
+            return m.name, f"{words}: its problem-specific measure"
+    return "PHQ-9", f"{words}: no problem-specific measure in the registry, PHQ-9 by default"
 
 
 def score_items(items: pd.DataFrame, measure: str, *, item_columns: list[str] | None = None,

@@ -22,7 +22,7 @@ from scipy.stats import norm
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
 from .change import _sort_order
-from .measures import anxiety_measure_for, get_measure
+from .measures import anxiety_measure_for, get_measure, reaches
 
 __all__ = ["talking_therapies_outcomes", "service_rates", "wilson_interval", "period_bounds",
            "publication_counts", "protect_counts", "outcome_counts", "with_complements", "funnel_limits",
@@ -355,8 +355,8 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
             sel = slots == j if not isinstance(slots, int) else np.full(len(first_v), slots == j)
             if sel.any():
                 signed = m.direction * good[sel]
-                imp[sel] = signed >= m.reliable_change
-                det[sel] = -signed >= m.reliable_change
+                imp[sel] = reaches(signed, m.reliable_change)
+                det[sel] = reaches(-signed, m.reliable_change)
         return imp, det
 
     case_start = clinical(dep_first, 0) | clinical(anx_first, anx_slot)

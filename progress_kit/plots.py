@@ -605,13 +605,16 @@ def plot_headline(scores: pd.DataFrame, measure: str, *, track: pd.DataFrame | N
     ----------
     scores : DataFrame
         One client's scores of ``measure``: ``date`` and ``score`` (rows of other measures are
-        ignored when there is a ``measure`` column). The x axis is the session number in date
-        order, 0 = the first score, as in ``pk.on_track`` and ``pk.sudden_gains``.
+        ignored when there is a ``measure`` column), optionally ``session``. The x axis is
+        ``session`` when given (the session numbers ``pk.client_course`` judged, so a session
+        without a score is a gap), else the scores' order, 0 = the first score.
     measure : str
         Registry name: range, direction, cut-off, reliable-change threshold and severity bands.
     track : DataFrame, optional
-        From ``pk.on_track_plot_data``: ``session``, ``expected``, ``lower`` and ``upper``; the
-        outer band is drawn as the expected-response band.
+        From ``pk.client_course``: the expected range (``expected`` to ``band_limit``) and the
+        ``warning_limit`` of each score, the limits the status judged by; or from
+        ``pk.on_track_plot_data``: ``session``, ``expected``, ``lower`` and ``upper``, drawn as
+        the expected-response band.
     gains : DataFrame, optional
         From ``pk.sudden_gains``: ``type`` and ``session`` (1 = first score: the change from
         session ``n`` to ``n + 1``, which is ``n - 1`` to ``n`` on this chart's 0-based axis).
@@ -642,11 +645,17 @@ def plot_headline(scores: pd.DataFrame, measure: str, *, track: pd.DataFrame | N
     d = scores
     if "measure" in d.columns:
         d = d[d["measure"] == measure]
-    y = d[[date, score]].dropna().sort_values(date)[score].to_numpy(dtype=float)
-    x = np.arange(len(y))
-    last_x = max(len(y) - 1, 1)
+    cols = [date, score] + (["session"] if "session" in d.columns else [])
+    d = d[cols].dropna(subset=[date, score]).sort_values(date)
+    y = d[score].to_numpy(dtype=float)
+    # the session numbers the status used (pk.client_course) when given: missed questionnaires
+    # leave gaps; otherwise the scores' order
+    x = d["session"].to_numpy(dtype=float) if "session" in d.columns else np.arange(len(y))
+    last_x = max(x[-1] if len(x) else 0, 1)
     _severity_bands(ax, m)
-    if track is not None and len(track):
+    if track is not None and len(track) and "warning_limit" in track.columns:
+        _judged_limits(ax, track.sort_values("session"))
+    elif track is not None and len(track):
         t = track[track["session"] <= max(last_x, 1)].sort_values("session")
         ax.fill_between(t["session"], t["lower"], t["upper"], facecolor=_C["green"], alpha=0.16,
                         hatch="...", edgecolor="#7FBFA8", linewidth=0, zorder=1,
@@ -666,13 +675,13 @@ def plot_headline(scores: pd.DataFrame, measure: str, *, track: pd.DataFrame | N
                 label=f"{measure} score")
     if gains is not None and len(gains):
         for k, (kind, n) in enumerate(zip(gains["type"], gains["session"], strict=True), start=1):
-            pre, post = int(n) - 1, int(n)  # 1-based pre-gain session -> 0-based chart positions
+            pre, post = int(n) - 1, int(n)  # 1-based pre-gain session -> 0-based score positions
             if post >= len(y):
                 continue
             colour = _C["blue"] if kind == "gain" else _C["vermillion"]
-            ax.annotate("", xy=(post, y[post]), xytext=(pre, y[pre]), zorder=5,
+            ax.annotate("", xy=(x[post], y[post]), xytext=(x[pre], y[pre]), zorder=5,
                         arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 2.2})
-            ax.annotate(f"sudden {kind} {k}", xy=(post, y[post]), xytext=(6, -12 if kind == "gain"
+            ax.annotate(f"sudden {kind} {k}", xy=(x[post], y[post]), xytext=(6, -12 if kind == "gain"
                                                                             else 8),
                         textcoords="offset points", fontsize="x-small", color=colour,
                         fontweight="bold", zorder=5)
@@ -688,6 +697,24 @@ def plot_headline(scores: pd.DataFrame, measure: str, *, track: pd.DataFrame | N
     ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small")
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def _judged_limits(ax, t: pd.DataFrame) -> None:
+    """The expected range and the early-warning limit of each score, as ``client_course`` gives
+    them: the band from the expected score to the range's limit, and the limit itself."""
+    have = t["band_limit"].notna().to_numpy()
+    if have.any():
+        b = t[have]
+        ax.fill_between(b["session"], b["expected"], b["band_limit"], facecolor=_C["green"],
+                        alpha=0.18, hatch="...", edgecolor="#7FBFA8", linewidth=0, zorder=1,
+                        label="expected range (expected score to its 90% limit)")
+        ax.plot(b["session"], b["expected"], color=_C["green"], linestyle=":", linewidth=1.2,
+                zorder=2, label="expected score")
+    w = t[t["warning_limit"].notna()]
+    if len(w):
+        ax.plot(w["session"], w["warning_limit"], color=_C["vermillion"], linestyle=(0, (1, 1.5)),
+                linewidth=1.4, marker="v", markersize=4, zorder=3,
+                label="early-warning limit (not on track at or beyond)")
 
 
 def plot_diary(daily: pd.DataFrame, *, start, end,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .measures import get_measure
+from .measures import get_measure, reaches
 from .trajectories import _resolve_better, _select_sessions
 
 __all__ = ["sudden_gains"]
@@ -173,8 +173,9 @@ def sudden_gains(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
     improvement = sign * (x_n - x_n1)
     mean_improvement = sign * (m_pre - m_post)
     threshold = pct * np.abs(x_n)
-    gain = (improvement >= cutoff) & (improvement >= threshold) & (mean_improvement > crit * pooled)
-    loss = (-improvement >= cutoff) & (-improvement >= threshold) & (
+    gain = reaches(improvement, cutoff) & reaches(improvement, threshold) & (
+        mean_improvement > crit * pooled)
+    loss = reaches(-improvement, cutoff) & reaches(-improvement, threshold) & (
         -mean_improvement > crit * pooled)
     hit = gain | loss
     rows_post = row_of[idx[hit]]

@@ -18,7 +18,7 @@ from scipy import stats
 
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
-from .measures import get_measure
+from .measures import get_measure, reaches
 from .trend import TREND_RULE, default_min_change, direction_column
 
 __all__ = ["slopes", "slope_sums", "slopes_from_sums", "growth_model", "GrowthModel",
@@ -704,7 +704,7 @@ def trajectory_plot_data(observations: pd.DataFrame, client_id: str, measure: st
     out["band_low"] = scores[0] - rc
     out["band_high"] = scores[0] + rc
     gain = (scores - scores[0]) * m.direction
-    out["reliable"] = np.select([gain >= rc, -gain >= rc], ["improved", "deteriorated"],
+    out["reliable"] = np.select([reaches(gain, rc), reaches(-gain, rc)], ["improved", "deteriorated"],
                                 "no reliable change")
     if m.reliable_change is None:
         out["reliable"] = "no published threshold"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .measures import get_measure
+from .measures import get_measure, reaches
 
 __all__ = ["trend_direction", "default_min_change", "TREND_RULE", "MIN_CHANGE_SHARE"]
 
@@ -118,10 +118,9 @@ def _direction_codes(ci_low: Any, ci_high: Any, change: Any, n: Any, *, min_chan
                           None: ("increasing", "decreasing")}[better]
     ok = (n >= min_points) & ~np.isnan(lo) & ~np.isnan(hi)
     # a change of exactly min_change reaches it; rounding in the slope must not decide that
-    reach = min_change - 1e-9 * max(1.0, min_change)
     with np.errstate(invalid="ignore"):
-        up = ok & (lo > 0) & (ch >= reach)
-        down = ok & (hi < 0) & (-ch >= reach)
+        up = ok & (lo > 0) & reaches(ch, min_change)
+        down = ok & (hi < 0) & reaches(-ch, min_change)
     words = ["stable", "insufficient data", up_word, down_word]
     codes = np.select([~ok, up, down], [1, 2, 3], 0).astype(np.int8)
     return codes, words

@@ -39,20 +39,24 @@ def service(n=200, k=10, share_worse=0.05, seed=0, measure="PHQ-9", noise=1.0):
 def test_columns_and_types():
     obs, _ = service(n=40)
     f = pk.client_flags(obs)
-    assert list(f.columns) == ["status", "reliable_deterioration", "not_on_track", "stalled",
-                               "critical_item", "reasons", "n_scores", "first_score", "first_date",
-                               "latest_score", "latest_date", "severity"]
+    assert list(f.columns) == ["status", "primary_measure", "primary_reason",
+                               "reliable_deterioration", "not_on_track", "stalled",
+                               "outside_expected", "critical_item", "reasons", "n_scores",
+                               "first_score", "first_date", "latest_score", "latest_date",
+                               "severity", "band_session", "warning_limit", "expected_score",
+                               "band_limit"]
     assert f.index.name == "client_id" and f.index.is_unique and len(f) == 40
-    assert f["not_on_track"].dtype == "boolean"
+    assert f["not_on_track"].dtype == "boolean" and f["outside_expected"].dtype == "boolean"
     for col in ("reliable_deterioration", "stalled", "critical_item"):
         assert f[col].dtype == bool
     assert set(f["status"]) <= set(pk.FLAG_STATUSES)
     # reasons are "; "-separated: each part is one whole reason
-    starts = ("PHQ-9 ", "item ", "not on track: ", "on-track band not available: ", "stalled: ",
-              "only one PHQ-9 score", "no PHQ-9 score yet")
+    starts = ("PHQ-9 ", "not on track: ", "on track not checked, no expected-response band: ",
+              "above the expected range at session ",
+              "no reliable improvement: ", "only one PHQ-9 score", "no PHQ-9 score yet")
     parts = f["reasons"].str.split("; ").explode()
     assert parts.map(lambda p: p.startswith(starts)).all(), parts.unique()
-    assert "Reliable deterioration" in f.attrs["method"] and "6 points" in f.attrs["method"]
+    assert "reliable deterioration" in f.attrs["method"] and "PHQ-9 6" in f.attrs["method"]
     assert pd.api.types.is_datetime64_any_dtype(f["latest_date"])
 
 
@@ -71,7 +75,7 @@ def test_reliable_deterioration_at_the_threshold():
 def test_higher_is_better_measure_is_mirrored():
     # ORS: higher is better, reliable change 5, clinical below 25 (Miller et al. 2003)
     obs = pd.concat([course("fall", [30, 27, 25], "ORS"), course("rise", [15, 20, 25], "ORS"),
-                     course("stuck", [18, 19, 18, 20, 19, 21, 20], "ORS")])
+                     course("stuck", [18, 19, 18, 20, 19, 21, 20], "ORS", every_days=10)])
     f = pk.client_flags(obs, measure="ORS")
     assert f.loc["fall", "reliable_deterioration"] and f.loc["fall", "status"] == "alert"
     assert "ORS down 5 points" in f.loc["fall", "reasons"]
@@ -81,26 +85,59 @@ def test_higher_is_better_measure_is_mirrored():
     assert f["severity"].isna().all()  # the ORS has no published severity bands
 
 
-def test_stalled_needs_every_condition():
-    flat = [16, 15, 17, 16, 15, 16]            # 6 scores over 5 weeks
+def test_no_reliable_improvement_needs_every_condition():
+    # default: at least 4 scores over at least 8 weeks, improvement below 6, still clinical
     obs = pd.concat([
-        course("stalled", flat, every_days=8.4),          # 6 scores over exactly 6 weeks
-        course("too_short", flat, every_days=7),         # only 5 weeks
-        course("too_few", flat[:5], every_days=14),      # 5 scores
-        course("improved", [16, 15, 14, 13, 12, 10], every_days=10),  # 6 points better
-        course("recovered", [12, 11, 10, 10, 9, 9], every_days=10),   # latest below cut-off 10
-        course("at_cutoff", [12, 11, 12, 11, 10, 10], every_days=10),  # 10 is clinical
+        course("monthly", [18, 18, 17, 16, 16], every_days=28),      # 16 weeks, monthly
+        course("c007", [18, 18, 17, 16, 15], every_days=14),         # 8 weeks, fortnightly
+        course("weekly", [16, 15, 17, 16, 15, 16, 15, 16, 16]),      # 8 weeks, weekly
+        course("too_short", [16, 15, 17, 16, 15, 16, 15, 16]),       # 7 weeks
+        course("too_few", [16, 15, 16], every_days=42),               # 3 scores, 12 weeks
+        course("improved", [16, 15, 14, 13, 10], every_days=14),     # 6 points better
+        course("recovered", [12, 11, 10, 10, 9], every_days=14),     # latest below cut-off 10
+        course("at_cutoff", [12, 11, 12, 11, 10], every_days=14),    # 10 is clinical
     ])
     f = pk.client_flags(obs)
-    assert f["stalled"].to_dict() == {"at_cutoff": True, "improved": False, "recovered": False,
-                                      "stalled": True, "too_few": False, "too_short": False}
-    assert f.loc["stalled", "status"] == "watch"
-    assert "stalled: no reliable improvement over 6 scores in 6 weeks" in f.loc["stalled", "reasons"]
-    assert "clinical if PHQ-9 >= 10" in f.loc["stalled", "reasons"]
-    assert f.loc["recovered", "status"] == "on track"
-    assert "no alert or watch rule met" in f.loc["recovered", "reasons"]
-    f2 = pk.client_flags(obs, stall_after=5, stall_weeks=5)
+    assert f["stalled"].to_dict() == {
+        "at_cutoff": True, "c007": True, "improved": False, "monthly": True, "recovered": False,
+        "too_few": False, "too_short": False, "weekly": True}
+    assert (f.loc[f["stalled"], "status"] == "watch").all()
+    assert ("no reliable improvement: PHQ-9 18 to 16 over 5 scores in 16 weeks, less than the "
+            "6-point reliable change and still in the clinical range (clinical if PHQ-9 >= 10)"
+            in f.loc["monthly", "reasons"])
+    # with too few clients for a band nothing is called on track: no rule fired, band unchecked
+    assert f.loc["recovered", "status"] == "no flags"
+    assert f.loc["recovered", "reasons"].startswith("PHQ-9 12 to 9: no alert or watch rule met")
+    assert "on track not checked" in f.loc["recovered", "reasons"]
+    f2 = pk.client_flags(obs, stall_after=3, stall_weeks=7)
     assert f2.loc["too_short", "stalled"] and f2.loc["too_few", "stalled"]
+
+
+def test_on_track_only_when_judged_inside_a_band():
+    obs, _ = service(n=60, k=6, seed=11, share_worse=0.0, noise=1.0)
+    f = pk.client_flags(obs)
+    on = f[f["status"] == "on track"]
+    assert len(on) > 30
+    assert on["band_limit"].notna().all() and (on["latest_score"] <= on["band_limit"]).all()
+    assert (on["not_on_track"] == False).all()  # noqa: E712
+    assert on["reasons"].str.contains("within the expected range at session 5").all()
+    # the same clients with a client of one score: insufficient data, never on track
+    one = pk.client_flags(pd.concat([obs, course("new", [15])]))
+    assert one.loc["new", "status"] == "insufficient data"
+    assert "on track not checked" in one.loc["new", "reasons"]
+
+
+def test_reliable_change_at_the_threshold_on_a_decimal_step():
+    # ORS 16.4 to 11.4 is a fall of exactly 5 (ORS reliable change, Miller et al. 2003), computed
+    # as 4.999999999999998 in binary; a plain >= missed it
+    assert 16.4 - 11.4 < 5
+    obs = pd.concat([course("a", [16.4, 11.4], "ORS"), course("b", [16.4, 11.5], "ORS")])
+    f = pk.client_flags(obs, measure="ORS")
+    assert f.loc["a", "reliable_deterioration"] and f.loc["a", "status"] == "alert"
+    assert not f.loc["b", "reliable_deterioration"]
+    # a rise of exactly 5 is a reliable improvement: not "no reliable improvement"
+    up = course("c", [11.4, 12.0, 13.1, 14.2, 16.4], "ORS", every_days=21)
+    assert not pk.client_flags(up, measure="ORS").loc["c", "stalled"]
 
 
 def test_insufficient_data_unless_critical_item():
@@ -109,7 +146,7 @@ def test_insufficient_data_unless_critical_item():
                           "item": range(1, 10), "response": [1, 1, 1, 1, 1, 1, 1, 1, 1]})
     f = pk.client_flags(obs, items=items)
     assert f.loc["one", "status"] == "insufficient data"
-    assert "only one PHQ-9 score (14 on 2026-01-05)" in f.loc["one", "reasons"]
+    assert "only one PHQ-9 score (14 on 2026-01-05), on track not checked" in f.loc["one", "reasons"]
     assert f.loc["crit_only", "status"] == "alert" and f.loc["crit_only", "critical_item"]
     assert f.loc["crit_only", "n_scores"] == 0 and "no PHQ-9 score yet" in f.loc["crit_only", "reasons"]
     assert pd.isna(f.loc["one", "not_on_track"])
@@ -144,7 +181,7 @@ def test_critical_item_at_latest_administration_with_prorated_items():
     f = pk.client_flags(obs, items=items)
     assert f["critical_item"].to_dict() == {"a": False, "b": True, "c": False, "d": False}
     assert f.loc["b", "status"] == "alert"
-    assert "item 9 (thoughts of being better off dead or of hurting oneself) answered 1 on 2026-01-12" \
+    assert "PHQ-9 item 9 (thoughts of being better off dead or of hurting oneself) answered 1 on 2026-01-12" \
         in f.loc["b", "reasons"]
     assert "item 9 (thoughts of being better off dead or of hurting oneself) not answered on 2026-01-12" \
         in f.loc["c", "reasons"]
@@ -166,10 +203,10 @@ def test_not_on_track_with_a_reference_matches_on_track():
     obs = obs[obs["date"] <= DAY0 + pd.Timedelta(days=7 * 5)]
     f = pk.client_flags(obs, expected=er)
     signal = pk.on_track(obs, er, measure="PHQ-9").groupby("client_id")["signal"].last()
-    assert (f["not_on_track"].astype(bool) == (signal == "not on track")).all()
-    assert f["not_on_track"].sum() >= 20
-    assert (f.loc[f["not_on_track"].astype(bool), "status"] == "watch").all() or \
-        f.loc[f["not_on_track"].astype(bool), "status"].isin(["watch", "alert"]).all()
+    assert (f["outside_expected"].astype(bool) == (signal == "not on track")).all()
+    assert f["outside_expected"].sum() >= 20
+    # outside the expected range is never called on track
+    assert not (f.loc[f["outside_expected"].astype(bool), "status"] == "on track").any()
     assert "reference given as expected=" in f.attrs["method"]
 
 
@@ -193,11 +230,11 @@ def test_leave_one_client_out_band_agrees_with_refitting_per_client():
     obs = obs[keep.to_numpy()]
     f = pk.client_flags(obs)
     ref = brute_force_loo(obs).reindex(f.index)
-    agree = (f["not_on_track"].astype(bool) == ref.astype(bool)).mean()
+    agree = (f["outside_expected"].astype(bool) == ref.astype(bool)).mean()
     # the band is refitted without the client exactly, except that the other clients'
     # residuals are taken around the all-client curve (an O(1/N) shift); see _loo_band
     assert agree >= 0.95, agree
-    assert f["not_on_track"].notna().all()
+    assert f["outside_expected"].notna().all()
 
 
 def test_judged_client_does_not_shape_its_own_band():
@@ -210,17 +247,21 @@ def test_judged_client_does_not_shape_its_own_band():
     everyone = pk.expected_response(obs, measure="PHQ-9")
     assert (pk.on_track(worst[0], everyone, measure="PHQ-9")["signal"].iloc[-1] != "not on track")
     f = pk.client_flags(obs)
-    assert f.loc[[f"w{i}" for i in range(4)], "not_on_track"].all()
+    assert f.loc[[f"w{i}" for i in range(4)], "outside_expected"].all()
+    assert f.loc[[f"w{i}" for i in range(4)], "not_on_track"].all()  # +2 by session 1, +4 by 2
     assert f.loc["w0", "status"] == "alert"  # and reliably worse (+10)
 
 
 def test_not_on_track_is_na_with_too_few_clients():
     obs, _ = service(n=15)
     f = pk.client_flags(obs)
-    assert f["not_on_track"].isna().all()
-    assert "only 14 other clients have 2 or more PHQ-9 scores (the expected-response band needs " \
-        "at least 20)" in f["reasons"].iloc[0]
-    assert set(f["status"]) <= {"alert", "watch", "on track"}
+    assert f["outside_expected"].isna().all() and f["not_on_track"].notna().all()
+    calm = f[f["status"] == "no flags"]
+    assert len(calm) and calm["reasons"].str.contains(
+        "only 14 other clients have 2 or more PHQ-9 scores (the expected-response band needs "
+        "at least 20)", regex=False).all()
+    assert set(f["status"]) <= {"alert", "watch", "no flags"}
+    assert f["band_limit"].isna().all()
 
 
 def test_sessions_table_sets_session_numbers():
@@ -234,8 +275,8 @@ def test_sessions_table_sets_session_numbers():
     by_order = pk.client_flags(obs, expected=er)
     by_session = pk.client_flags(obs, sessions=sessions, expected=er)
     # expected at session 1: 18 - 3.2 log 2 = 15.8 (limit 18.8); at session 4: 12.8 (limit 15.8)
-    assert not by_order.loc["a", "not_on_track"]
-    assert by_session.loc["a", "not_on_track"]
+    assert not by_order.loc["a", "outside_expected"]
+    assert by_session.loc["a", "outside_expected"]
     assert "at session 4" in by_session.loc["a", "reasons"]
 
 
@@ -269,18 +310,22 @@ def test_duplicate_scores_are_refused():
 
 
 def test_backtest_finds_planted_deteriorators():
-    # 5% planted deteriorators: the 90% band's flagged 10% holds all of them plus about 5% of
-    # the rest, so sensitivity 1 and specificity about 1 - 0.05 / 0.95 = 0.947
+    # 5% planted deteriorators rising 1.5 a session: by session 4 each has risen about 6, so
+    # the early warning catches all of them; improvers fall 0.8 a session and are never flagged
     obs, truth = service(n=1000, k=10, share_worse=0.05, seed=7)
     r = pk.evaluate_on_track(obs, at_session=4)
     row = r.iloc[0]
+    assert row["method"] == "early warning"
     assert row["n"] == 1000
     assert row["base_rate"] == truth.mean() == 0.05
     assert row["tp"] + row["fn"] == truth.sum()
-    assert row["sensitivity"] == 1.0
-    assert abs(row["specificity"] - (1 - 0.05 / 0.95)) < 0.03
+    assert row["sensitivity"] == 1.0 and row["specificity"] == 1.0
     assert row["ppv"] == pytest.approx(row["tp"] / (row["tp"] + row["fp"]))
     assert "session 4" in r.attrs["method"]
+    # every method is reported on the same clients
+    assert list(r["method"]) == ["early warning", "expected range (90%)",
+                                 "risen 3 since intake (RC/2)", "early warning or expected range"]
+    assert (r["n"] == 1000).all() and (r["tp"] + r["fn"] == 50).all()
 
 
 def test_backtest_no_reliable_improvement_and_counting_rule():
@@ -304,14 +349,40 @@ def test_backtest_refuses_bad_arguments():
         pk.evaluate_on_track(obs, at_session=20)
 
 
-def test_backtest_sensitivity_falls_when_deteriorators_fill_the_band():
+def test_percentile_band_sensitivity_falls_when_deteriorators_fill_it():
     # 15% planted deteriorators: the 90% band flags about 10% of clients at session 4, all of
-    # them deteriorators, so sensitivity is about 0.10 / 0.15 = 0.67 and specificity 1
+    # them deteriorators, so its sensitivity is about 0.10 / 0.15 = 0.67; the intake-anchored
+    # early warning does not depend on how many others deteriorate
     obs, truth = service(n=1000, k=10, share_worse=0.15, seed=7)
-    row = pk.evaluate_on_track(obs, at_session=4).iloc[0]
-    assert row["base_rate"] == truth.mean() == 0.15
-    assert abs(row["sensitivity"] - 0.10 / 0.15) < 0.06
-    assert row["specificity"] == 1.0 and row["fp"] == 0
+    r = pk.evaluate_on_track(obs, at_session=4).set_index("method")
+    assert r.loc["early warning", "base_rate"] == truth.mean() == 0.15
+    assert abs(r.loc["expected range (90%)", "sensitivity"] - 0.10 / 0.15) < 0.06
+    assert r.loc["expected range (90%)", "fp"] == 0
+    assert r.loc["early warning", "sensitivity"] == 1.0
+    # the flag rate is a stated parameter
+    r80 = pk.evaluate_on_track(obs, at_session=4, band_level=0.80).set_index("method")
+    assert abs(r80.loc["expected range (80%)", "flag_rate"] - 0.20) < 0.03
+
+
+@pytest.mark.parametrize("share", [0.03, 0.08, 0.15, 0.25])
+def test_early_warning_meets_the_published_benchmark_on_trajectory_classes(share):
+    # Simulated service from published PHQ-9 trajectory classes (tests/trajectory_sim.py) plus a
+    # deteriorating class of 3-25%. Required (issue 21): sensitivity >= 0.70 at specificity
+    # >= 0.80 at session 4 against reliable deterioration, the holdout replication's 71%
+    # (Warren, Nelson & Burlingame 2009), and never worse than "risen RC/2 since intake" at the
+    # same specificity.
+    from tests.trajectory_sim import simulate_service
+
+    obs, _ = simulate_service(20_000, share, seed=2026)
+    r = pk.evaluate_on_track(obs[["client_id", "date", "measure", "score"]],
+                             at_session=4).set_index("method")
+    ew = r.loc["early warning"]
+    assert ew["sensitivity"] >= 0.70 and ew["specificity"] >= 0.80, ew
+    assert ew["sensitivity"] >= ew["simple_rule_at_same_specificity"], ew
+    # the percentile band it replaces fell short of both
+    band = r.loc["expected range (90%)"]
+    assert band["sensitivity"] < ew["sensitivity"]
+    assert band["sensitivity"] < band["simple_rule_at_same_specificity"]
 
 
 def test_backtest_with_a_reference_band():
@@ -347,9 +418,9 @@ def test_not_on_track_is_na_when_no_other_client_reached_the_session():
     sessions.append(pd.DataFrame({"client_id": "x", "date": DAY0 + np.array([7, 14]) * day,
                                   "attended": True}))
     f = pk.client_flags(pd.concat(obs), sessions=pd.concat(sessions))
-    assert pd.isna(f.loc["x", "not_on_track"])
+    assert pd.isna(f.loc["x", "outside_expected"])
     assert "no other client has a PHQ-9 score at that session" in f.loc["x", "reasons"]
-    assert f["not_on_track"].drop("x").notna().all()
+    assert f["outside_expected"].drop("x").notna().all()
 
 
 def test_empty_and_malformed_input():
@@ -364,3 +435,74 @@ def test_empty_and_malformed_input():
         pk.client_flags(course("a", [10, 12]), items=items.drop(columns="response"))
     with pytest.raises(ValueError, match="no client has a PHQ-9 score at session 4"):
         pk.evaluate_on_track(empty)
+
+
+@pytest.mark.parametrize("with_sessions", [False, True])
+def test_client_course_draws_the_band_that_decided_the_status(with_sessions):
+    # one band: the chart's table (client_course) gives, at the latest score, exactly the
+    # session, expected score and limits that client_flags judged
+    obs, _ = service(n=40, k=7, seed=12, share_worse=0.1, noise=2.5)
+    rng = np.random.default_rng(13)
+    keep = obs.groupby("client_id").cumcount() < np.repeat(rng.integers(2, 8, 40), 7)
+    obs = obs[keep.to_numpy()]
+    sessions = None
+    if with_sessions:  # every score on an attended session, plus a missed questionnaire week
+        sessions = obs[["client_id", "date"]].assign(attended=True)
+        extra = sessions.groupby("client_id").head(1).assign(
+            date=lambda d: d["date"] + pd.Timedelta(days=3))
+        sessions = pd.concat([sessions, extra])
+    f = pk.client_flags(obs, sessions=sessions)
+    for cid in f.index:
+        course_ = pk.client_course(obs, cid, measure="PHQ-9", sessions=sessions)
+        last = course_.iloc[-1]
+        row = f.loc[cid]
+        assert last["session"] == row["band_session"]
+        assert last["band_limit"] == pytest.approx(row["band_limit"], nan_ok=True)
+        assert last["expected"] == pytest.approx(row["expected_score"], nan_ok=True)
+        assert last["warning_limit"] == pytest.approx(row["warning_limit"], nan_ok=True)
+        assert bool(last["not_on_track"]) == bool(row["not_on_track"])
+    with pytest.raises(ValueError, match="no PHQ-9 scores for client_id 'nobody'"):
+        pk.client_course(obs, "nobody", measure="PHQ-9")
+
+
+def test_primary_measure_comes_from_the_problem_and_alerts_from_any_measure():
+    spin = pd.concat([course("sa", [31, 30, 29, 28, 24, 23], "SPIN", every_days=14),
+                      course("sa", [19, 15, 12, 10, 9, 9], every_days=14)])
+    gad = pd.concat([course("gad", [12, 11, 12, 11, 12], "GAD-7", every_days=14),
+                     course("gad", [8, 8, 9, 15, 16], every_days=14)])
+    dep = course("dep", [12, 11, 10], every_days=7)
+    clients = pd.DataFrame({"client_id": ["sa", "gad", "dep"],
+                            "problem": ["social_anxiety", "gad", "depression"]})
+    f = pk.client_flags(pd.concat([spin, gad, dep]), clients=clients)
+    assert f["primary_measure"].to_dict() == {"dep": "PHQ-9", "gad": "GAD-7", "sa": "SPIN"}
+    # social anxiety: PHQ-9 recovered, but SPIN 31 to 23 over 10 weeks is no reliable change
+    # (SPIN reliable change 10, cut-off 19): watch, judged on SPIN
+    assert f.loc["sa", "status"] == "watch" and f.loc["sa", "stalled"]
+    assert f.loc["sa", "reasons"].startswith("no reliable improvement: SPIN 31 to 23")
+    assert f.loc["sa", "latest_score"] == 23
+    # GAD: no reliable improvement on GAD-7, and PHQ-9 up 8: alert, naming PHQ-9
+    assert f.loc["gad", "status"] == "alert" and f.loc["gad", "reliable_deterioration"]
+    assert "PHQ-9 up 8 points since the first score" in f.loc["gad", "reasons"]
+    assert f.loc["gad", "primary_reason"] == "gad: its problem-specific measure"
+    # measure= restricts everything to one measure
+    only = pk.client_flags(pd.concat([spin, gad, dep]), clients=clients, measure="GAD-7")
+    assert list(only.index) == ["gad"] and only.loc["gad", "status"] == "watch"
+    detail = pk.client_flags_by_measure(pd.concat([spin, gad, dep]))
+    assert detail.loc[("sa", "PHQ-9"), "status"] == "no flags"
+    assert detail.loc[("gad", "PHQ-9"), "status"] == "alert"
+    # without a clients table every client is judged on PHQ-9, and the reason says so
+    plain = pk.client_flags(pd.concat([spin, gad, dep]))
+    assert (plain["primary_measure"] == "PHQ-9").all()
+    assert plain["primary_reason"].str.contains("no clients table").all()
+
+
+def test_a_singular_band_fit_warns_nobody():
+    # issue 24 item 16: one client on a measure made numpy print a RuntimeWarning through
+    # --quiet; the band is simply missing, with its reason
+    import warnings
+
+    obs = pd.concat([course("a", [31, 30, 29, 28], "SPIN"), course("a", [12, 11, 10, 9])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = pk.client_flags_by_measure(obs)
+    assert "on track not checked" in f.loc[("a", "SPIN"), "reasons"]

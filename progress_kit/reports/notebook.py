@@ -71,9 +71,9 @@ def prepare_batch(clinic: ClinicData, month: str) -> None:
     kinds = {m: get_measure(m).kind for m in clinic.observations["measure"].unique()}
     for measure in sorted(m for m, kind in kinds.items() if kind != "diary"):
         _expected_for(clinic, measure)
-        if S.common._stat("client_flags") is not None:
-            for as_of in (end, start - pd.Timedelta(days=1)):
-                S.service_flags(clinic, measure, as_of)
+    if S.common._stat("client_flags") is not None:
+        for as_of in (end, start - pd.Timedelta(days=1)):
+            S.service_flags(clinic, as_of)
 
 
 def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
@@ -93,7 +93,9 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
                              service=service)
     header = S.client_header(rd)
     quality = S.data_quality(rd)
-    quest = [S.questionnaire(rd, m, figure=m != measure) for m in rd.questionnaires] or [
+    # the primary measure first (its chart is the headline), then the others
+    order = sorted(rd.questionnaires, key=lambda m: m != measure)
+    quest = [S.questionnaire(rd, m, figure=m != measure) for m in order] or [
         S.Section("no_questionnaires", "Questionnaires", "insufficient",
                   "No questionnaire scores up to the end of this month.")]
     track = [S.on_track(rd, reference, measure, expected=expected, figure=False, flags=flags),

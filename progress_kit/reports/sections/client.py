@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...data import ClinicData
-from ...measures import get_measure
+from ...measures import get_measure, primary_measure_for
 from ..context import ReportData
 from .common import (
     _CHANGE_WORDS,
@@ -22,7 +22,6 @@ from .common import (
     _plural,
     _stat,
     _threshold_change,
-    _tunnel_method,
     _unavailable,
     shared,
 )
@@ -241,59 +240,61 @@ _NO_EXPECTED = object()
 
 def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9", *,
              expected=_NO_EXPECTED, figure: bool = True, flags: Flags | None = None) -> Section:
-    """On-track signal against the expected course (the tunnel).
+    """The limits the status judged each score by: the expected range and the early warning.
 
-    ``expected`` is the expected-response model when the caller has built it already (one fit
-    per report); ``figure=False`` leaves out the tunnel (the headline chart shows its band).
-    The track itself is kept in ``facts["track"]`` for the headline chart. With ``flags``
-    (from :func:`client_status`), the words say ``client_flags``'s verdict, so the report
-    carries one status.
+    The table comes from ``pk.client_course``, the same computation as ``pk.client_flags``: for
+    the clinic's own clients the band is fitted leaving this client out (``reference`` is the
+    clinic); for a separate reference folder it is ``expected`` (one fit per report). So the
+    chart on page 1, this section and the status box quote one limit for one session. The table
+    is kept in ``facts["track"]`` for the headline chart; ``figure=False`` leaves out this
+    section's own chart.
     """
-    title = f"On-track signal ({measure})"
-    if _stat("expected_response") is None or _stat("on_track_plot_data") is None:
+    title = f"Expected range and early warning ({measure})"
+    fn = _stat("client_course")
+    if fn is None:
         return _unavailable("on_track", title, "the on-track statistic")
     scores = rd.observations[rd.observations["measure"] == measure]
     if len(scores) < 2:
         return Section("on_track", title, "insufficient",
-                       f"Insufficient data: the on-track signal needs at least two {measure} scores.")
-    if reference is None:
-        return Section("on_track", title, "insufficient",
-                       "No reference data to build the expected course from.")
-    why = ""
+                       f"Insufficient data: the limits need at least two {measure} scores.")
+    own = reference is not None and (reference.observations["client_id"] == rd.client_id).any()
     if expected is _NO_EXPECTED:
-        expected, why = _expected(reference, measure)
-    if expected is None:
-        return Section("on_track", title, "insufficient",
-                       f"The reference data are too small for an expected course ({why or 'see methods'}).")
-    track = _stat("on_track_plot_data")(scores, expected, rd.client_id, measure=measure)
-    held = track.dropna(subset=["score"])
-    last = held.iloc[-1]
-    signals = held["signal"].astype(str).to_numpy()
-    k = len(signals) - 1
-    while k > 0 and signals[k - 1] == signals[-1]:
-        k -= 1
-    since = int(held["session"].iloc[k])
-    sec = Section("on_track", title, facts={"signal": str(last["signal"]), "since": since,
-                                            "track": track},
-                  method=_tunnel_method(expected))
-    sec.message = (f"Latest signal (session {int(last['session'])}, where 0 is the first score): "
-                   f"{last['signal']}"
-                   + (f", since session {since}" if since < int(last["session"]) else "")
-                   + f". Expected score there {last['expected']:.0f}, range up to {last['upper']:.0f}.")
-    if flags is not None and flags.row is not None:
-        # one status per report: the verdict is client_flags's; the tunnel only draws the band
-        verdict = flags.get("not_on_track")
-        why = next((r for r in flags.reasons if "on track" in r or "band" in r), "")
-        sec.facts["signal"] = ("not on track" if verdict is not None and bool(verdict) else
-                               "on track" if verdict is not None else "not assessed")
-        lead = (why[0].upper() + why[1:] if why.startswith("not on track") else
-                f"{sec.facts['signal'].capitalize()}" + (f" ({why})" if why and
-                                                         sec.facts["signal"] != "on track" else ""))
-        sec.message = (lead + f". The band on page 1 is the expected course for this intake score: at "
-                         f"session {int(last['session'])} about {last['expected']:.0f}, up to "
-                         f"{last['upper']:.0f}.")
+        expected = None if own or reference is None else _expected(reference, measure)[0]
+    obs, sessions = ((reference.observations, reference.sessions) if own
+                     else (rd.observations, rd.sessions))
+    try:
+        track = fn(obs, rd.client_id, measure=measure, sessions=sessions,
+                   expected=None if own else expected, as_of=rd.end)
+    except ValueError as exc:
+        return Section("on_track", title, "insufficient", f"Not computed: {exc}")
+    last = track.iloc[-1]
+    sec = Section("on_track", title, facts={"track": track, "session": int(last["session"])})
+    sec.facts["signal"] = ("not on track" if bool(last["not_on_track"]) else
+                           "outside the expected range" if last["outside_expected"] is True else
+                           "inside the expected range" if last["outside_expected"] is False else
+                           "expected range not available")
+    band = (f"expected about {last['expected']:.1f}, up to {last['band_limit']:.1f}"
+            if pd.notna(last["band_limit"]) else "no expected range (too few other clients "
+                                                 "with this measure)")
+    sec.message = (f"Latest {measure} score {last['score']:g} at session {int(last['session'])}: "
+                   f"{band}; early-warning limit {last['warning_limit']:.1f}. "
+                   + ("It reached the early-warning limit (not on track). "
+                      if bool(last["not_on_track"]) else "")
+                   + "Both limits are drawn on the chart on page 1, score by score.")
+    if flags is not None and flags.row is not None and flags.status:
+        sec.message += f" Status: {flags.status}."
+    sec.method = ("Expected range: the expected-response curve for the intake score "
+                  "(Finch, Lambert & Schaalje 2001), "
+                  + ("fitted on the other clients of this service (leave one client out)"
+                     if own else f"learned from {expected.n_clients} reference clients"
+                     if expected is not None else "not available")
+                  + ", and the 90% limit of their residuals at each session. Early-warning limit: "
+                    "the lower of the first score plus half the reliable change and the score "
+                    "that would bring the last two scores to a third of it above the first "
+                    "(pk.client_course; backtest in docs/flags.md).")
     if figure:
-        sec.plot = lambda ax: _plot("plot_tunnel", track, measure=measure, ax=ax)
+        sec.plot = lambda ax: _plot("plot_headline", track[["date", "score", "session"]], measure,
+                                    track=track, ax=ax)
     return sec
 
 
@@ -533,33 +534,43 @@ def progress_score(rd: ReportData) -> Section:
 
 # ------------------------------------------------------------------ page 1: the decision page
 
-STATUS_WORDS = {"alert": "ALERT", "watch": "WATCH", "on track": "ON TRACK",
+STATUS_WORDS = {"alert": "ALERT", "watch": "WATCH", "on track": "ON TRACK", "no flags": "NO FLAGS",
                 "insufficient data": "INSUFFICIENT DATA"}
 # colour and a border style that differs in greyscale too; the word itself carries the meaning
 _STATUS_STYLE = {"alert": ("#D55E00", "#FBE1D1", "solid", "3.5pt"),
                  "watch": ("#B07800", "#FDF0CF", "dashed", "3pt"),
                  "on track": ("#009E73", "#DCF1E9", "solid", "1.2pt"),
+                 "no flags": ("#33658A", "#E4EEF5", "dashed", "1.2pt"),
                  "insufficient data": ("#555555", "#EEEEEE", "dotted", "2pt")}
 _FLAG_NAMES = (("critical_item", "critical item"), ("reliable_deterioration", "reliable deterioration"),
-               ("not_on_track", "not on track"), ("stalled", "stalled"))
+               ("not_on_track", "not on track"), ("stalled", "no reliable improvement"))
 DISCREPANCY_POINTS = 1.0
 """Diary mood trend (points over two weeks) that counts as clearly better or worse."""
 
 
 def primary_measure(rd: ReportData) -> str | None:
-    """The measure the status and the headline chart are about: PHQ-9, else the first present."""
-    return rd.questionnaires[0] if rd.questionnaires else None
+    """The measure the status and the headline chart are about: the measure of the client's
+    problem (:func:`progress_kit.primary_measure_for`, as ``client_flags`` judges it) when the
+    client has scores on it; otherwise the first questionnaire present (the status then says
+    that the primary measure has no scores)."""
+    if not rd.questionnaires:
+        return None
+    problem = rd.client["problem"] if rd.client is not None and "problem" in rd.client else None
+    name, _ = primary_measure_for(problem)
+    return name if name in rd.questionnaires else rd.questionnaires[0]
 
 
 def client_status(rd: ReportData, measure: str | None, expected=None,
                   as_of: pd.Timestamp | None = None, service: ClinicData | None = None) -> Flags:
     """This client's status from ``pk.client_flags`` as of ``as_of`` (default: the report's end).
 
-    The report never re-applies a rule: the status, its reasons and the severity band are
-    ``client_flags``'s. When ``service`` (the clinic this client belongs to) is given, the flags
-    are computed on the whole service, as the service report does, so that the not-on-track band
-    is fitted leaving this client out; only this client's row is kept. Otherwise (a separate
-    reference folder) the client's own data are judged against ``expected``.
+    The report never re-applies a rule: the status, its reasons, the primary measure and the
+    band limit are ``client_flags``'s, which judges the client on their problem's measure and
+    every questionnaire they have. When ``service`` (the clinic this client belongs to) is
+    given, the flags are computed on the whole service, as the service report does, so that the
+    not-on-track band is fitted leaving this client out; only this client's row is kept.
+    Otherwise (a separate reference folder) the client's own data are judged against
+    ``expected`` (the reference model of ``measure``).
     """
     fn = _stat("client_flags")
     if fn is None:
@@ -570,39 +581,51 @@ def client_status(rd: ReportData, measure: str | None, expected=None,
     if measure is None or mine.empty:
         return Flags(None, problem="no questionnaires")
     if service is not None:
-        res = service_flags(service, measure, as_of)
+        res = service_flags(service, as_of)
     else:
-        res = _flags(fn, mine, rd.items, rd.sessions, measure, expected, as_of)
+        clients = None if rd.client is None else rd.client.to_frame().T.assign(client_id=rd.client_id)
+        ref = {measure: expected} if expected is not None else None
+        res = _flags(fn, mine, rd.items, rd.sessions, clients, ref, as_of)
     if isinstance(res, str):
         return Flags(None, problem=res)
     if rd.client_id not in res.index:
-        return Flags(None, res.attrs.get("method", ""), problem=f"no {measure} scores")
+        return Flags(None, res.attrs.get("method", ""), problem="no questionnaire scores")
     return Flags(res.loc[rd.client_id], res.attrs.get("method", ""))
 
 
-def _flags(fn, obs, items, sessions, measure, expected, as_of) -> pd.DataFrame | str:
+def _flags(fn, obs, items, sessions, clients, expected, as_of) -> pd.DataFrame | str:
     """``client_flags`` on these rows, or the reason it refused them."""
     if items is not None and len(items) == 0:
         items = None
     try:
-        return fn(obs, items=items, sessions=sessions, measure=measure, expected=expected,
+        return fn(obs, items=items, sessions=sessions, clients=clients, expected=expected,
                   as_of=as_of)
     except ValueError as exc:
         return str(exc)
 
 
-def service_flags(service: ClinicData, measure: str, as_of: pd.Timestamp) -> pd.DataFrame | str:
-    """``client_flags`` for every client of ``service`` on ``measure`` as of ``as_of`` (or the
-    reason it refused): the same table for every client report of a month, so it is computed
-    once and kept (:func:`~progress_kit.reports.sections.common.shared`)."""
+def service_flags(service: ClinicData, as_of: pd.Timestamp) -> pd.DataFrame | str:
+    """``client_flags`` for every client of ``service`` as of ``as_of`` (or the reason it
+    refused), each judged on their problem's measure: the same table for every client report of
+    a month, so it is computed once and kept
+    (:func:`~progress_kit.reports.sections.common.shared`)."""
     items = getattr(service, "items", None)
-    frames = (service.observations, service.sessions, items)
+    frames = (service.observations, service.sessions, items, service.clients)
 
     def compute():
         obs = service.observations
-        return _flags(_stat("client_flags"), obs[obs["measure"] == measure], items,
-                      service.sessions, measure, None, as_of)
-    return shared("client_flags", frames, (measure, pd.Timestamp(as_of)), compute)
+        kinds = {m: getattr(_registry_measure(m), "kind", "diary") for m in obs["measure"].unique()}
+        quest = obs[obs["measure"].map(kinds) != "diary"]
+        return _flags(_stat("client_flags"), quest, items, service.sessions, service.clients, None,
+                      as_of)
+    return shared("client_flags", frames, (pd.Timestamp(as_of),), compute)
+
+
+def _registry_measure(name: str):
+    try:
+        return get_measure(name)
+    except ValueError:
+        return None
 
 
 def discrepancy(flags: Flags, quest: list[Section], diary: Section) -> str:
@@ -669,7 +692,10 @@ def status_banner(rd: ReportData, flags: Flags, measure: str | None, conflict: s
         status = str(flags.status)
         sec.facts.update(status=status, word=STATUS_WORDS.get(status, status.upper()))
         sec.lines = flags.reasons or ["No reason to review."]
-        sec.method = (f"Status ({measure}): pk.client_flags. {flags.method}".strip())
+        primary = flags.get("primary_measure", measure)
+        why = flags.get("primary_reason", "")
+        sec.message = f"Judged on {primary}" + (f" ({why})" if why else "") + "."
+        sec.method = (f"Status (primary measure {primary}): pk.client_flags. {flags.method}".strip())
     if conflict:
         sec.lines = [*(sec.lines or []), conflict]
         sec.method = "\n".join(filter(None, [sec.method, (
@@ -691,11 +717,16 @@ def headline(rd: ReportData, measure: str | None, track: Section | None,
     sec = Section("headline", f"{measure} by session", figsize=(7.2, 2.6))
     tr = track.facts.get("track") if track is not None else None
     g = gains.facts.get("gains") if gains is not None else None
-    d = scores[["date", "score"]]
+    # the x axis is the session number the status used (from client_course), so the band and
+    # the limits sit under the scores they judged
+    d = tr[["date", "score", "session"]] if tr is not None else scores[["date", "score"]]
     sec.plot = lambda ax: _plot("plot_headline", d, measure, track=tr, gains=g, ax=ax)
     if len(scores):
         sec.message = (f"{_plural(len(scores), 'score')}, {_fmt_day(scores['date'].iloc[0])} to "
-                       f"{_fmt_day(scores['date'].iloc[-1])}; session 0 is the first score.")
+                       f"{_fmt_day(scores['date'].iloc[-1])}; session 0 is the first score"
+                       + ("; sessions are attended sessions, so a session without a score is a "
+                          "gap" if tr is not None and len(tr) and
+                          tr["session"].iloc[-1] > len(tr) - 1 else "") + ".")
     return sec
 
 
@@ -719,15 +750,12 @@ def _measure_line(rd: ReportData, q: Section, flags: Flags | None, track: Sectio
     text = f"{m} {f['first']:g} → {f['latest']:g} over {span}{band}"
     if "change_words" in f:
         text += f"; {f['change_words']}"
-    if flags is not None and track is not None and track.ok:
-        signal, since = track.facts["signal"], track.facts["since"]
-        verdict = flags.get("not_on_track")
-        if verdict is not None and bool(verdict):
-            latest = int(track.facts["track"].dropna(subset=["score"])["session"].max())
-            text += (f"; not on track since session {since}"
-                     if signal == "not on track" and since < latest else "; not on track")
-        elif verdict is not None:
-            text += "; on track against the expected course"
+    if flags is not None and flags.row is not None:
+        # quote the status's own verdict on this measure, never a second reading of the band
+        if bool(flags.get("not_on_track", False)):
+            text += "; not on track (reached the early-warning limit)"
+        elif flags.status == "on track":
+            text += "; on track (inside the expected range)"
     return text + "."
 
 
@@ -737,7 +765,8 @@ def progress_note(rd: ReportData, flags: Flags, quest: list[Section], track: Sec
     lines = []
     scored = [q for q in quest if q.key.startswith("q-") and q.facts.get("n", 0)]
     if scored:
-        lines.append(_measure_line(rd, scored[0], flags, track))
+        own = flags if scored[0].facts["measure"] == flags.get("primary_measure") else None
+        lines.append(_measure_line(rd, scored[0], own, track))
         others = [_measure_line(rd, q, None, None) for q in scored[1:]]
         if others:
             lines.append(" ".join(others))
