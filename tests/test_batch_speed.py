@@ -84,7 +84,7 @@ def test_a_report_sees_only_its_own_row_of_the_shared_flags(clinic, no_shared):
 
     rn.prepare_batch(clinic, MONTH)
     end = pd.Timestamp(f"{MONTH}-31")
-    table = sc.service_flags(clinic, "PHQ-9", end)
+    table = sc.service_flags(clinic, end)
     assert len(table) > 1  # the shared table holds every client ...
     for cid in _active(clinic)[:3]:
         rd = rn.client_data(clinic, cid, MONTH)
@@ -119,11 +119,11 @@ def test_a_changed_clinic_is_not_served_stale_flags(clinic, no_shared):
     from progress_kit.reports.sections import client as sc
 
     end = pd.Timestamp(f"{MONTH}-31")
-    before = sc.service_flags(clinic, "PHQ-9", end)
+    before = sc.service_flags(clinic, end)
     changed = clinic.observations.copy()
     changed["score"] = changed["score"].where(changed["measure"] != "PHQ-9", 27)
     other = dataclasses.replace(clinic, observations=changed)
-    after = sc.service_flags(other, "PHQ-9", end)
+    after = sc.service_flags(other, end)
     assert not before.equals(after)
 
 
