@@ -79,9 +79,12 @@ def test_complementary_suppression_across_service_and_therapist_reports(clinic):
     # 19 - 10 - 7, so the next smallest (T2's 7) is withheld in T2's own report as well
     service, t1, t2, t3 = (_recovery(clinic, t) for t in (None, "T1", "T2", "T3"))
     assert (service["numerator"], service["denominator"]) == ("20", "25")  # 19 and 24 rounded
-    assert service["rate"] == pytest.approx(19 / 24)  # 5 not recovered: both sides >= 5
-    assert (t1["numerator"], t1["denominator"]) == ("10", "10")
-    assert np.isnan(t1["rate"])  # 10 of 10: none on the other side, "100%" is withheld
+    # 5 not recovered: both sides >= 5; the rate is the published counts' 20/25, never 19/24
+    assert service["rate"] == pytest.approx(20 / 25)
+    # 10 of 10: none on the other side; "100%" and "10 of 10" would both say "all of them", so
+    # the numerator is withheld with the rate (issue 22)
+    assert (t1["numerator"], t1["denominator"]) == ("*", "10")
+    assert np.isnan(t1["rate"])
     assert t2["numerator"] == "*" and np.isnan(t2["rate"])
     assert t3["numerator"] == "*" and np.isnan(t3["rate"])
     assert t3["denominator"] == "5"  # 7 finished cases: shown, rounded
@@ -106,7 +109,8 @@ def test_no_published_relation_has_a_single_hidden_cell(clinic):
         assert [c == "*" for c in cells].count(True) != 1, service["overview"].iloc[row, 0]
     funnel = service["recovery"].set_index("therapist")
     assert funnel.loc["T2", "recovered"] == "*" and funnel.loc["T3", "recovered"] == "*"
-    assert funnel.loc["T1", "recovered"] == "10"
+    # T1's 10 recovered of 10: withheld with its empty other side (issue 22)
+    assert funnel.loc["T1", "recovered"] == "*" and funnel.loc["T1", "finished cases"] == "10"
 
 
 def test_publication_rounds_internal_is_exact(clinic):

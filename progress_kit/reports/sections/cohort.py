@@ -30,16 +30,20 @@ from ...data import ClinicData
 from ...outcomes import (
     _COUNTS,
     _RATES,
+    PUBLICATION_RULE,
     SMALL_COUNT,
+    _rate_relations,
+    _rounded,
+    _zero_matters,
     outcome_counts,
     protect_counts,
     publication_counts,
+    published_rate,
     wilson_interval,
     with_complements,
 )
 from ..safe import parse_month
 from .common import (
-    SUPPRESS_BELOW,
     Section,
     _fmt_day,
     _plot,
@@ -67,7 +71,7 @@ _SHORT_WORDS = {"finished": "finished treatment", "recovery": "recovery",
 
 
 def suppress(table: pd.DataFrame, counts: list[str], linked: list[str] | None = None,
-             below: int = SUPPRESS_BELOW) -> pd.DataFrame:
+             below: int = SMALL_COUNT) -> pd.DataFrame:
     """NHS Digital rounding for a stand-alone table: below 5 ``*``, others to the nearest 5.
 
     ``linked`` columns (rates, intervals) are withheld on any row where a count is below 5.
@@ -141,9 +145,12 @@ class Cohort:
         named = sorted(set(self.therapist_of) - {NO_THERAPIST})
         # clients without a therapist (or IDs only in the scores) form a group of their own
         known = set(self.therapist_of.index)
+        probs = self.clinic.problems
+        # rejected rows count too: their client can be one the clients table does not know
+        in_probs = set(probs["client_id"].dropna()) if "client_id" in probs else set()
         orphans = (self.therapist_of == NO_THERAPIST).any() or not (
             set(self.clinic.observations["client_id"]) | set(self.clinic.sessions["client_id"])
-        ) <= known
+            | in_probs) <= known
         return named + ([NO_THERAPIST] if orphans else [])
 
     def group_of(self, ids) -> pd.Series:
@@ -251,7 +258,9 @@ class Cohort:
                     continue
                 parts = [trend[self.window.index(m)] for m in months]
                 rel += [(cell[i, j, c], cell[i, parts, c]) for i in range(g) for c in range(k)]
-            hidden = protect_counts(counts.reshape(-1), rel).reshape(counts.shape)
+            rel += _rate_relations(cell, _CUBE)  # den = num + other side, every row and period
+            hidden = protect_counts(counts.reshape(-1), rel,
+                                    zero_matters=_zero_matters(counts, _CUBE)).reshape(counts.shape)
         return {"counts": counts, "hidden": hidden}
 
     def rates(self, row: int | None = None) -> pd.DataFrame:
@@ -265,8 +274,11 @@ class Cohort:
                 a, b, o = _CUBE.index(num), _CUBE.index(den), _CUBE.index(f"not_{outcome}")
                 x, n = int(counts[j, a]), int(counts[j, b])
                 hide = bool(hidden[j, a] or hidden[j, b] or hidden[j, o])
-                rate = x / n if n and not hide else np.nan
-                lo, hi = wilson_interval(x, n) if n and not hide else (np.nan, np.nan)
+                if self.publication:  # from the published counts only (outcomes.PUBLICATION_RULE)
+                    rate, lo, hi = (float(v[0]) for v in published_rate([x], [n], [hide]))
+                else:
+                    rate = x / n if n else np.nan
+                    lo, hi = wilson_interval(x, n) if n else (np.nan, np.nan)
                 recs.append({"period": label, "kind": kind, "month": label if kind == "trend" else None,
                              "outcome": outcome, "x": x, "n": n, "hidden_num": bool(hidden[j, a]),
                              "hidden_den": bool(hidden[j, b]), "rate": rate,
@@ -362,17 +374,16 @@ def service_outcomes(c: Cohort) -> Section:
                    "out of the referrals that ended; recovery and reliable recovery out of the "
                    "finished who were a case at the start; the others out of the finished. "
                    "Clients still in treatment are in no outcome." + _publication_note(c)
-                   + (" A rate is withheld (–) where its numerator or denominator is below 5, "
-                      "or fewer than 5 are on the other side (all of them, or 7 of 8)."
+                   + (" Rates and intervals are those of the published (rounded) counts, so "
+                      "they cannot be worked back to an exact count; a rate is withheld (–) where "
+                      "its numerator or denominator is withheld or fewer than 5 are on the other "
+                      "side (all of them, or 7 of 8), and then the numerator is withheld too."
                       if c.publication else ""))
     sec.method = ("Talking Therapies outcomes (NHS England 2023 definitions; NHS Digital monthly "
                   "statistics count referrals in the month they ended): "
                   f"{c.outcomes.attrs.get('method', '')}. Wilson 95% intervals.")
     if c.publication:
-        sec.method += (" Publication rules (NHS Digital): counts below 5 as *, others rounded to "
-                       "the nearest 5, rates from unrounded counts and withheld where the "
-                       "numerator or denominator is below 5 or fewer than 5 are on the other side "
-                       "(denominator minus numerator); complementary suppression across the "
+        sec.method += (f" The {PUBLICATION_RULE}; complementary suppression across the "
                        "service, every therapist, each month, the quarter and the 12 months.")
     return sec
 
@@ -432,18 +443,27 @@ def recovery_funnel(c: Cohort) -> Section:
         x = np.r_[by["recovery"].to_numpy(), by["recovery"].sum()]
         n = np.r_[by["case_finished"].to_numpy(), by["case_finished"].sum()]
         hide = hide_x = hide_n = np.zeros(len(x), dtype=bool)
-    keep = n > 0
+    # publication: a therapist without finished cases stays in the table as '*' (leaving the
+    # row out would say 0)
+    keep = np.ones(len(n), dtype=bool) if c.publication else n > 0
     units = [u for u, k in zip(units, keep, strict=True) if k]
     x, n, hide, hide_x, hide_n = x[keep], n[keep], hide[keep], hide_x[keep], hide_n[keep]
     if not len(n) or n[-1] == 0 or hide[-1]:
         return Section("recovery", title, "insufficient",
                        "Too few finished cases in the last 12 months for a recovery rate.")
-    rate = np.where(hide, np.nan, x / n)
-    lo, hi = wilson_interval(x, n)
-    target = float(x[-1] / n[-1])
+    if c.publication:
+        # every position, interval and limit from the published counts (PUBLICATION_RULE)
+        rate, lo, hi = published_rate(x, n, hide)
+        x_at, n_at = _rounded(x), _rounded(n)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+        lo, hi = wilson_interval(x, n)
+        x_at, n_at = x, n
+    target = float(x_at[-1] / n_at[-1])
     from ...outcomes import funnel_limits
 
-    lim = funnel_limits(target, n) if 0 < target < 1 else None
+    lim = funnel_limits(target, np.maximum(n_at, 1)) if 0 < target < 1 else None
     where = []
     for i in range(len(n)):
         if hide[i] or lim is None:
@@ -466,14 +486,16 @@ def recovery_funnel(c: Cohort) -> Section:
                    "12 months, against how many finished cases it rests on. Points inside the "
                    "funnel differ from the service rate by no more than chance would give; small "
                    "caseloads vary a lot." + _publication_note(c))
-    units_df = pd.DataFrame({"unit": units[:-1], "denominator": n[:-1], "rate": rate[:-1]})
+    units_df = pd.DataFrame({"unit": units[:-1], "denominator": n_at[:-1], "rate": rate[:-1]})
     bench = c.benchmarks
     if lim is not None:
         sec.plot = lambda ax: _plot("plot_funnel", units_df, target=target, label=label,
                                     benchmarks=bench, ax=ax)
     sec.method = ("Funnel plot: exact binomial control limits with interpolation (Spiegelhalter "
                   "2005, Stat Med 24:1185) at 95% and 99.8% around the service's 12-month recovery "
-                  "rate.")
+                  "rate." + (" Publication: the rates, positions and limits are those of the "
+                             "published (rounded) counts, as in the table." if c.publication
+                             else ""))
     return sec
 
 
@@ -536,9 +558,9 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
     if c.publication:
         grid = pd.DataFrame([{"first_low": bins[i][0], "first_high": bins[i][1],
                               "last_low": bins[j][0], "last_high": bins[j][1],
-                              # an empty cell stays blank: a zero protects nothing, and
-                              # protect_counts never counts on one
-                              "shown": "" if exact[f"bin{i}_{j}"] == 0 else shown[f"bin{i}_{j}"]}
+                              # an empty cell is '*' like any small one: a blank would
+                              # say 0 (issue 22)
+                              "shown": shown[f"bin{i}_{j}"]}
                              for i in range(len(bins)) for j in range(len(bins))])
         sec.message += " The figure shows counts per cell, not one marker per client."
         sec.plot = lambda ax: _plot("plot_jacobson_binned", grid, measure=measure, ax=ax)
@@ -682,21 +704,40 @@ def on_track_backtest(c: Cohort) -> Section:
     try:
         res = fn(c.observations, measure="PHQ-9")
     except ValueError as exc:
-        return Section("backtest", title, "insufficient", f"Not computed: {exc}")
+        # the reason can quote a client ID (issue 24, item 7): only the internal report says it
+        why = (" too few clients with a PHQ-9 score at session 4 and a later one in this "
+               "service's data, or no expected course to judge them against (the internal report "
+               "gives the reason)." if c.publication else f" {exc}")
+        return Section("backtest", title, "insufficient", "Not computed:" + why)
     r = res.iloc[0]
     tp, fp, fn_, tn = (int(r[k]) for k in ("tp", "fp", "fn", "tn"))
-    parts = [("sensitivity", tp, tp + fn_), ("specificity", tn, tn + fp),
-             ("positive predictive value", tp, tp + fp), ("negative predictive value", tn, tn + fn_),
-             ("base rate (reliable deterioration)", tp + fn_, tp + fp + fn_ + tn)]
+    # cells: the four outcomes, then each share's denominator and the total
+    cells = np.array([tp, fp, fn_, tn, tp + fn_, tn + fp, tp + fp, tn + fn_, tp + fp + fn_ + tn])
+    TP, FP, FN, TN, POS, NEG, FLAG, UNFLAG, N = range(9)
+    parts = [("sensitivity", TP, POS, FN), ("specificity", TN, NEG, FP),
+             ("positive predictive value", TP, FLAG, FP), ("negative predictive value", TN, UNFLAG, FN),
+             ("base rate (reliable deterioration)", POS, N, NEG)]
+    if c.publication:
+        rel = [(POS, [TP, FN]), (NEG, [TN, FP]), (FLAG, [TP, FP]), (UNFLAG, [TN, FN]),
+               (N, [POS, NEG]), (N, [FLAG, UNFLAG])]
+        # "sensitivity 100%" says every deteriorating client was flagged: a 0 matters here
+        hidden = protect_counts(cells, rel, zero_matters=np.r_[[cells[N] > 0] * 4, [False] * 5])
+        shown = publication_counts(cells, hidden)
     rows = []
-    for name, x, n in parts:
-        small = c.publication and (x < SMALL_COUNT or n - x < SMALL_COUNT)
-        rows.append({"": name, "value": "–" if small or n == 0 else f"{x / n:.0%}",
-                     "of": (publication_counts([n])[0] if c.publication else str(n))})
+    for name, x, n, other in parts:
+        if c.publication:
+            withheld = hidden[[x, n, other]].any()
+            value = "–" if withheld else _pct(published_rate([cells[x]], [cells[n]])[0][0])
+            rows.append({"": name, "value": value, "of": shown[n]})
+        else:
+            value = "–" if cells[n] == 0 else f"{cells[x] / cells[n]:.0%}"
+            rows.append({"": name, "value": value, "of": str(cells[n])})
     sec = Section("backtest", title, table=pd.DataFrame(rows))
     sec.message = ("Each client's signal at session 4 against whether they went on to deteriorate "
                    "reliably, on the service's own data (all therapists)."
-                   + (" A share over fewer than 5 clients is not shown." if c.publication else ""))
+                   + (" Counts as published (below 5 as *, others rounded to 5); each share is "
+                      "that of the published counts and is withheld (–) where a count it rests "
+                      "on is." if c.publication else ""))
     sec.method = res.attrs.get("method", "")
     return sec
 
@@ -723,11 +764,13 @@ def cohort_data_quality(c: Cohort) -> Section:
         cnt.insert(0, "rejected", cnt[errs].sum(axis=1) if errs else 0)
         shown, _, exact = c.publish(cnt, [("rejected", errs)])
         keys = [k for k in cnt.columns if k != "rejected"]  # the service's: the same in every report
-        if keys:
+        if keys and exact[keys].sum() > 0:
             table = pd.DataFrame({"file": [k.split(" | ")[0] for k in keys],
                                   "kind": [k.split(" | ")[1] for k in keys],
                                   "rows": shown[keys].to_numpy()})
-        notes.append(f"{shown['rejected']} row(s) rejected by validation.")
+        # "* row(s) rejected" only where rows were rejected: a count of rows, not of clients
+        notes.append(f"{shown['rejected']} row(s) rejected by validation." if exact["rejected"]
+                     else "No rows were rejected by validation.")
     elif len(probs):
         table = (pd.DataFrame({"file": probs["file"], "problem": _problem_kind(probs["reason"]),
                                "client": probs["client_id"] if "client_id" in probs else "",
