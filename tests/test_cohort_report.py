@@ -317,3 +317,38 @@ def test_render_cohort_refuses_an_unknown_audience(tmp_path):
 
     with pytest.raises(ValueError, match="audience 'everyone'"):
         render_cohort(None, MONTH, tmp_path, audience="everyone")
+
+
+def _named_clinic(names):
+    """A few clients named like people, each with six weekly PHQ-9 scores (16 down to 11)."""
+    obs, ses, cl = [], [], []
+    for k, cid in enumerate(names):
+        cl.append((cid, "T1", "2026-08-03", None, "active"))
+        for w in range(6):
+            day = pd.Timestamp("2026-08-03") + pd.Timedelta(weeks=w + k % 2)
+            obs.append((cid, day, "PHQ-9", float(16 - w - k % 3)))
+            ses.append((cid, day, True, "treatment"))
+    c = pd.DataFrame(cl, columns=["client_id", "therapist_id", "start_date", "end_date", "status"])
+    c["start_date"], c["end_date"] = pd.to_datetime(c["start_date"]), pd.to_datetime(c["end_date"])
+    c["problem"], c["session_frequency"] = "depression", "weekly"
+    o = pd.DataFrame(obs, columns=["client_id", "date", "measure", "score"])
+    s = pd.DataFrame(ses, columns=["client_id", "date", "attended", "kind"])
+    return ClinicData(o, c, s)
+
+
+def test_backtest_error_text_never_reaches_a_publication_report():
+    # issue 24, item 7: with a handful of clients the backtest cannot be computed, and its
+    # reason quotes a client ID; the publication report says why in general words only
+    small = _named_clinic(["Alice Smith", "Bob Jones", "Carol White"])
+    internal = S.on_track_backtest(S.Cohort(small, MONTH, audience="internal"))
+    assert internal.status == "insufficient"
+    assert re.search(r"Alice Smith|Bob Jones|Carol White", internal.message)  # the fix is needed
+    pub = S.on_track_backtest(S.Cohort(small, MONTH, audience="publication"))
+    assert pub.status == "insufficient" and pub.message.startswith("Not computed:")
+    for name in ("Alice", "Bob", "Carol", "client_id"):
+        assert name not in pub.message
+    rep = cohort_sections(small, MONTH, audience="publication")
+    text = " ".join(s.to_html() for s in [rep["overview"], *rep["outcomes"], *rep["service"],
+                                          rep["backtest"], rep["methods"]])
+    for name in ("Alice", "Bob", "Carol"):
+        assert name not in text
