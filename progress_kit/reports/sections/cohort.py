@@ -487,6 +487,7 @@ def recovery_funnel(c: Cohort) -> Section:
                    "funnel differ from the service rate by no more than chance would give; small "
                    "caseloads vary a lot." + _publication_note(c))
     units_df = pd.DataFrame({"unit": units[:-1], "denominator": n_at[:-1], "rate": rate[:-1]})
+    sec.facts["points"] = units_df  # what the figure draws: the table's numbers
     bench = c.benchmarks
     if lim is not None:
         sec.plot = lambda ax: _plot("plot_funnel", units_df, target=target, label=label,
