@@ -146,21 +146,97 @@ def flagged():
                           ("W03", "T3", "dropped", "2026-09-30")])
 
 
-def test_internal_review_names_every_flagged_client_active_first(flagged):
+def _review_clinic(base):
+    """``base`` plus two active clients: Q01 last seen in August (no session or score in
+    October), Q02 (T1) seen in July and October."""
+    days = {"Q01": ["2026-07-06", "2026-08-03"], "Q02": ["2026-07-06", "2026-10-05"]}
+    o = pd.concat([base.observations, *(pd.DataFrame({
+        "client_id": q, "date": pd.to_datetime(d), "measure": "PHQ-9", "score": [16.0, 17.0]})
+        for q, d in days.items())], ignore_index=True)
+    s = pd.concat([base.sessions, *(pd.DataFrame({
+        "client_id": q, "date": pd.to_datetime(d), "attended": True, "kind": "treatment"})
+        for q, d in days.items())], ignore_index=True)
+    c = pd.concat([base.clients, pd.DataFrame({
+        "client_id": list(days), "therapist_id": ["T3", "T1"],
+        "start_date": pd.Timestamp("2026-07-06"), "end_date": pd.NaT, "status": "active",
+        "problem": "depression", "session_frequency": "weekly"})], ignore_index=True)
+    return ClinicData(o, c, s)
+
+
+def _with_flags(clinic, rows):
+    """A cohort whose client_flags result is ``rows`` (client, status, reasons, latest date,
+    reliable deterioration): each branch of the review list, whatever the rules say."""
+    c = S.Cohort(clinic, MONTH, audience="internal")
+    f = pd.DataFrame(rows, columns=["client_id", "status", "reasons", "latest_date",
+                                    "reliable_deterioration"]).set_index("client_id")
+    f["latest_date"] = pd.to_datetime(f["latest_date"])
+    f["latest_score"] = 20.0
+    c.__dict__["flags"] = f  # the cached property, set by hand
+    return c
+
+
+STALLED = ("stalled: no reliable improvement over 9 scores in 9 weeks, still in the clinical "
+           "range (clinical if PHQ-9 >= 10)")
+WORSE = "PHQ-9 up 10 points since the first score (reliable deterioration, threshold 6)"
+
+
+def test_review_lists_clients_in_treatment_this_month_grouped_by_status(flagged):
+    c = _with_flags(_review_clinic(flagged), [
+        ("W01", "alert", WORSE, "2026-10-19", True),            # active, seen in October
+        ("ACTIVE1", "watch", STALLED, "2026-10-19", False),     # active, seen in October
+        ("Q02", "urgent", "a new rule: something", "2026-10-05", False),  # a status to come
+        ("Q01", "watch", STALLED, "2026-08-03", False),         # active, not seen in October
+        ("W03", "alert", WORSE, "2026-10-19", True),            # ended in September
+        ("K002", "watch", STALLED, "2026-10-19", False),        # ended this month
+        ("W02", "alert", WORSE, "2026-10-19", True),            # ended this month, worse
+        ("K003", "on track", "", "2026-10-19", False),
+        ("K004", "no flags", "no expected-response band", "2026-10-19", False),
+    ])
+    sec = S.clients_to_review(c)
+    t = sec.facts["clients"]
+    # alert, watch, then any other status under its own name
+    assert t["client"].tolist() == ["W01", "ACTIVE1", "Q02"]
+    assert t["status"].tolist() == ["alert", "watch", "urgent"]
+    assert sec.table["status"].tolist() == ["alert", "watch", "urgent"]
+    # short reasons: the kind, or the first clause
+    assert t["why (short; the client's report has the detail)"].tolist() == [
+        "PHQ-9 up 10 points since the first score", "stalled", "a new rule"]
+    assert "1 alert, 1 watch, 1 urgent" in sec.message
+    # discharged this month: once, in the line; the deteriorated ones in the next section
+    assert sec.lines == ["Ended this month while flagged: K002 (T1, watch). 1 ended with "
+                         "reliable deterioration: see the next section."]
+    assert sorted(sec.facts["ended"]) == ["K002", "W02"]
+    text = sec.to_html()
+    assert "W03" not in text and "Q01" not in text and text.count("K002") == 1
+
+
+def test_review_names_a_client_whose_flag_arose_this_month(flagged):
+    # Q01 had no session in October, but the score the status rests on is from October
+    c = _with_flags(_review_clinic(flagged), [("Q01", "watch", STALLED, "2026-10-02", False)])
+    assert S.clients_to_review(c).facts["clients"]["client"].tolist() == ["Q01"]
+
+
+def test_review_says_so_when_nobody_in_treatment_asks_for_review(flagged):
+    c = _with_flags(_review_clinic(flagged), [("Q01", "watch", STALLED, "2026-08-03", False),
+                                               ("W03", "alert", WORSE, "2026-09-20", True)])
+    sec = S.clients_to_review(c)
+    assert sec.table is None and sec.lines is None
+    assert sec.message == "No client of the whole service in treatment this month asks for review."
+
+
+def test_internal_review_from_client_flags(flagged):
     flags = pk.client_flags(flagged.observations, sessions=flagged.sessions, as_of="2026-10-31")
-    want = set(flags.index[flags["status"].isin(["alert", "watch"])])
-    assert {"W01", "W02", "W03"} <= want
+    assert {"W01", "W02", "W03"} <= set(flags.index[flags["status"] == "alert"])
     rep = cohort_sections(flagged, MONTH, audience="internal")
     review = rep["review"][0].facts["clients"]
-    assert set(review["client"]) == want
-    assert review["client"].iloc[0] == "W01", "active clients come first"
-    assert rep["review"][0].table.iloc[0, 0] == "W01 (T2), active: alert"
-    active = review["referral"].eq("active").to_numpy()
-    assert not (np.diff(active.astype(int)) > 0).any()
+    assert "W01" in set(review["client"])              # in treatment
+    assert not {"W02", "W03"} & set(review["client"])  # ended this month / before it
+    assert "W02" in rep["review"][0].facts["ended"]
     therapist = flagged.clients.set_index("client_id")["therapist_id"]
     for th in ("T1", "T2", "T3"):
         mine = cohort_sections(flagged, MONTH, th, audience="internal")["review"][0]
-        assert set(mine.facts["clients"]["client"]) == {c for c in want if therapist[c] == th}
+        assert set(mine.facts["clients"]["client"]) == {
+            c for c in review["client"] if therapist[c] == th}
 
 
 def test_discharged_with_deterioration_listed_separately(flagged):

@@ -636,35 +636,94 @@ def _who_first(table: pd.DataFrame, status: str | None = None) -> pd.DataFrame:
                                     who}), rest], axis=1)
 
 
+# statuses that ask for no review; every other status client_flags gives is listed, grouped
+_NO_REVIEW = {"on track", "no flags", "insufficient data"}
+_STATUS_ORDER = {"alert": 0, "watch": 1}
+
+
+def _short_reason(reason: str) -> str:
+    """A reason's headline: its kind ('stalled', 'not on track') or its first clause
+    ('PHQ-9 up 6 points since the first score'); the client's report gives the whole of it."""
+    head = reason.split(" (")[0].strip()
+    kind = head.split(":")[0].strip()
+    short = kind if ":" in head and kind and not any(ch.isdigit() for ch in kind) else head
+    return short if len(short) <= 60 else short[:57].rstrip() + "..."
+
+
+def _short_reasons(text) -> str:
+    parts = [_short_reason(r) for r in str(text or "").split(";") if r.strip()]
+    return "; ".join(dict.fromkeys(p for p in parts if p))
+
+
 def clients_to_review(c: Cohort) -> Section:
-    """Every client whose status is alert or watch, named, active clients first (internal)."""
-    title = "On alert or watch"
+    """The clients to review this month (internal): flagged, and in treatment this month or
+    flagged on a score from this month; grouped by status, with short reasons.
+
+    Who is listed (issue 21, part 6): a client whose ``client_flags`` status asks for review
+    (anything but on track, no flags or insufficient data) and who had a session or a score in
+    the report month, or whose status rests on a score from the report month. A referral that
+    ended before the month is not listed, and one that ended in the month is named once in the
+    "ended this month" line instead of the table (those with reliable deterioration are in the
+    next section). Statuses are read from the ``status`` column, in the order alert, watch,
+    then any other, so a new status of ``client_flags`` is listed under its own name.
+    """
+    title = "Flagged, in treatment this month"
     if c.flags is None:
         return _unavailable("review", title, "the client status (client_flags)")
     f = c.flags
-    flagged = f[f["status"].isin(["alert", "watch"])]
+    status = f["status"].astype(str)
+    flagged = f[~status.isin(_NO_REVIEW).to_numpy()]
     cl = c.clinic.clients.drop_duplicates("client_id").set_index("client_id")
     info = cl.reindex(flagged.index)
-    active = (info["status"] == "active").to_numpy()
+    ended = info["status"].isin(["finished", "dropped"]) & info["end_date"].notna()
+    ended_before = (ended & (info["end_date"] < c.start)).to_numpy()
+    ended_now = (ended & info["end_date"].between(c.start, c.end)).to_numpy()
+    obs, ses = c.observations, c.sessions
+    seen = pd.Index(obs.loc[obs["date"] >= c.start, "client_id"]).union(
+        pd.Index(ses.loc[ses["date"] >= c.start, "client_id"]))
+    active = flagged.index.isin(seen)
+    arose = flagged["latest_date"].between(c.start, c.end).to_numpy()
+    listed = (active | arose) & ~ended_before & ~ended_now
+    measure = (flagged["primary_measure"].astype(str) if "primary_measure" in flagged.columns
+               else pd.Series("PHQ-9", index=flagged.index))
+
+    rows = flagged[listed]
     table = pd.DataFrame({
-        "client": flagged.index.astype(str),
-        "therapist": c.group_of(flagged.index).to_numpy(),
-        "referral": [_referral(s, e) for s, e in zip(info["status"], info["end_date"], strict=True)],
-        "status": flagged["status"].to_numpy(),
-        "reasons": flagged["reasons"].fillna("").to_numpy(),
-        "latest PHQ-9": [("–" if pd.isna(s) else f"{s:g} on {_fmt_day(d)}") for s, d in
-                         zip(flagged["latest_score"], flagged["latest_date"], strict=True)],
+        "client": rows.index.astype(str),
+        "therapist": c.group_of(rows.index).to_numpy(),
+        "status": rows["status"].astype(str).to_numpy(),
+        "why (short; the client's report has the detail)":
+            [_short_reasons(r) for r in rows["reasons"].to_numpy()],
+        "latest score": [("–" if pd.isna(v) else f"{m} {v:g} on {_fmt_day(d)}") for m, v, d in
+                         zip(measure[listed], rows["latest_score"], rows["latest_date"], strict=True)],
     })
-    table["_active"], table["_alert"] = ~active, (flagged["status"] != "alert").to_numpy()
-    table = table.sort_values(["_active", "_alert", "therapist", "client"], kind="stable")
-    table = table.drop(columns=["_active", "_alert"]).reset_index(drop=True)
-    n_alert = int((flagged["status"] == "alert").sum())
-    sec = Section("review", title, table=_who_first(table, "status"))
+    table["_order"] = table["status"].map(_STATUS_ORDER).fillna(len(_STATUS_ORDER))
+    table = table.sort_values(["_order", "status", "therapist", "client"], kind="stable")
+    table = table.drop(columns="_order").reset_index(drop=True)
+    shown = pd.DataFrame({"client (therapist)": [f"{a} ({b})" for a, b in
+                                                 zip(table["client"], table["therapist"], strict=True)]})
+    shown = pd.concat([table[["status"]], shown, table.iloc[:, 3:]], axis=1)
+
+    sec = Section("review", title, table=shown if len(table) else None)
     sec.facts["clients"] = table
-    sec.message = (f"{len(table)} client(s) of {c.scope} to review: {n_alert} alert, "
-                   f"{len(table) - n_alert} watch. Clients still in treatment first. A prompt to "
-                   "review, not a verdict." if len(table) else f"No client of {c.scope} is on alert "
-                   "or watch.")
+    groups = table.groupby("status", sort=False).size()
+    counts = ", ".join(f"{n} {s}" for s, n in groups.items())
+    sec.message = (f"{len(table)} client(s) of {c.scope} in treatment this month (or flagged on a "
+                   f"score from this month) to review: {counts}. A prompt to review, not a "
+                   "verdict." if len(table) else
+                   f"No client of {c.scope} in treatment this month asks for review.")
+    det = flagged["reliable_deterioration"].fillna(False).to_numpy(dtype=bool) \
+        if "reliable_deterioration" in flagged.columns else np.zeros(len(flagged), dtype=bool)
+    gone = flagged[ended_now & ~det]
+    n_worse = int((ended_now & det).sum())
+    if len(gone) or n_worse:
+        names = ", ".join(f"{cid} ({th}, {st})" for cid, th, st in
+                          zip(gone.index.astype(str), c.group_of(gone.index), gone["status"],
+                              strict=True))
+        worse = (f"{n_worse} ended with reliable deterioration: see the next section."
+                 if n_worse else "")
+        sec.lines = ["Ended this month while flagged: " + (f"{names}. {worse}" if names else worse)]
+    sec.facts["ended"] = flagged.index[ended_now].astype(str).tolist()
     sec.method = f.attrs.get("method", "")
     return sec
 
