@@ -196,13 +196,15 @@ def test_demo_cohort_report_shows_one_set_of_numbers(demo_clinic):
     f = funnel.table.set_index("therapist")
     assert (f.loc["service", "recovered"], f.loc["service", "finished cases"]) == (
         year["numerator"], year["denominator"])
-    assert f.loc["service", "rate"] == f"{year['rate']:.0%}"
+    assert f.loc["service", "rate (95% CI)"] == (
+        f"{year['rate']:.0%} ({year['ci_low']:.0%}–{year['ci_high']:.0%})")
     for th in [g for g in c.groups if g != S.cohort.NO_THERAPIST]:
         r = S.Cohort(demo_clinic, MONTH, th, audience="publication").rates()
         y = r[(r["kind"] == "year") & (r["outcome"] == "recovery")].iloc[0]
         assert (f.loc[th, "recovered"], f.loc[th, "finished cases"]) == (y["numerator"],
                                                                          y["denominator"])
-        assert f.loc[th, "rate"] == ("–" if np.isnan(y["rate"]) else f"{y['rate']:.0%}")
+        assert f.loc[th, "rate (95% CI)"].split(" ")[0] == (
+            "–" if np.isnan(y["rate"]) else f"{y['rate']:.0%}")
     # the figure draws the published counts' rate at the published denominator
     pts = funnel.facts["points"].set_index("unit")
     for th in pts.index:
@@ -210,7 +212,7 @@ def test_demo_cohort_report_shows_one_set_of_numbers(demo_clinic):
         if shown != "*":
             assert pts.loc[th, "denominator"] == int(shown)
         assert (f"{pts.loc[th, 'rate']:.0%}" if np.isfinite(pts.loc[th, "rate"]) else "–") == \
-            f.loc[th, "rate"]
+            f.loc[th, "rate (95% CI)"].split(" ")[0]
     # the outcomes table prints the same cells
     text = cohort_sections(demo_clinic, MONTH, audience="publication")["outcomes"][0].table
     cell = text.set_index("outcome").loc["recovery", "12 months to Oct 2026"]

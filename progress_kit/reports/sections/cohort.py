@@ -476,10 +476,12 @@ def recovery_funnel(c: Cohort) -> Section:
             where.append("within limits")
     shown_x = publication_counts(x, hide_x) if c.publication else x.astype(str)
     shown_n = publication_counts(n, hide_n) if c.publication else n.astype(str)
+    # rate and interval in one column: the narrow columns of a fixed-layout table would
+    # otherwise break "recovered" inside the word
     table = pd.DataFrame({label: units, "recovered": shown_x, "finished cases": shown_n,
-                          "rate": [_pct(v) for v in rate],
-                          "95% CI": ["–" if h else f"{a:.0%}–{b:.0%}" for h, a, b in zip(hide, lo, hi,
-                                                                                         strict=True)],
+                          "rate (95% CI)": ["–" if h or not np.isfinite(v) else
+                                            f"{v:.0%} ({a:.0%}–{b:.0%})"
+                                            for h, v, a, b in zip(hide, rate, lo, hi, strict=True)],
                           "funnel": where})
     sec = Section("recovery", title, table=table, figsize=(7.2, 4.0))
     sec.message = (f"Each point is a {label}'s recovery rate over the referrals that ended in the last "
