@@ -197,9 +197,10 @@ def test_review_lists_clients_in_treatment_this_month_grouped_by_status(flagged)
     # alert, watch, then any other status under its own name
     assert t["client"].tolist() == ["W01", "ACTIVE1", "Q02"]
     assert t["status"].tolist() == ["alert", "watch", "urgent"]
-    assert sec.table["status"].tolist() == ["alert", "watch", "urgent"]
+    assert sec.table.iloc[:, 0].tolist() == ["alert: W01 (T2)", "watch: ACTIVE1 (T1)",
+                                             "urgent: Q02 (T1)"]
     # short reasons: the kind, or the first clause
-    assert t["why (short; the client's report has the detail)"].tolist() == [
+    assert t["why (the client's report has the detail)"].tolist() == [
         "PHQ-9 up 10 points since the first score", "stalled", "a new rule"]
     assert "1 alert, 1 watch, 1 urgent" in sec.message
     # discharged this month: once, in the line; the deteriorated ones in the next section
@@ -208,6 +209,16 @@ def test_review_lists_clients_in_treatment_this_month_grouped_by_status(flagged)
     assert sorted(sec.facts["ended"]) == ["K002", "W02"]
     text = sec.to_html()
     assert "W03" not in text and "Q01" not in text and text.count("K002") == 1
+
+
+@pytest.mark.parametrize("reason, short", [
+    ("item 9 (thoughts of being better off dead or of hurting oneself) answered 3 on 2026-10-23",
+     "item 9 answered 3 on 2026-10-23"),
+    ("not on track: PHQ-9 27 at session 7 is above the expected range (expected about 13.1, "
+     "limit 21.7)", "not on track"),
+    (STALLED, "stalled"), (WORSE, "PHQ-9 up 10 points since the first score")])
+def test_review_reasons_are_cut_to_their_headline(reason, short):
+    assert S.cohort._short_reason(reason) == short
 
 
 def test_review_names_a_client_whose_flag_arose_this_month(flagged):

@@ -19,6 +19,7 @@ cells and nothing can be recovered by subtracting one from another.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -644,9 +645,16 @@ _STATUS_ORDER = {"alert": 0, "watch": 1}
 
 
 def _short_reason(reason: str) -> str:
-    """A reason's headline: its kind ('stalled', 'not on track') or its first clause
-    ('PHQ-9 up 6 points since the first score'); the client's report gives the whole of it."""
-    head = reason.split(" (")[0].strip()
+    """A reason's headline, without its explanations in brackets: its kind ('stalled', 'not on
+    track') or the clause itself ('PHQ-9 up 6 points since the first score', 'item 9 answered 3
+    on 2026-10-23'); the client's report gives the whole of it."""
+    head = reason
+    while True:  # brackets can nest: innermost first
+        shorter = re.sub(r"\s*\([^()]*\)", "", head)
+        if shorter == head:
+            break
+        head = shorter
+    head = head.strip()
     kind = head.split(":")[0].strip()
     short = kind if ":" in head and kind and not any(ch.isdigit() for ch in kind) else head
     return short if len(short) <= 60 else short[:57].rstrip() + "..."
@@ -694,7 +702,7 @@ def clients_to_review(c: Cohort) -> Section:
         "client": rows.index.astype(str),
         "therapist": c.group_of(rows.index).to_numpy(),
         "status": rows["status"].astype(str).to_numpy(),
-        "why (short; the client's report has the detail)":
+        "why (the client's report has the detail)":
             [_short_reasons(r) for r in rows["reasons"].to_numpy()],
         "latest score": [("–" if pd.isna(v) else f"{m} {v:g} on {_fmt_day(d)}") for m, v, d in
                          zip(measure[listed], rows["latest_score"], rows["latest_date"], strict=True)],
@@ -702,9 +710,11 @@ def clients_to_review(c: Cohort) -> Section:
     table["_order"] = table["status"].map(_STATUS_ORDER).fillna(len(_STATUS_ORDER))
     table = table.sort_values(["_order", "status", "therapist", "client"], kind="stable")
     table = table.drop(columns="_order").reset_index(drop=True)
-    shown = pd.DataFrame({"client (therapist)": [f"{a} ({b})" for a, b in
-                                                 zip(table["client"], table["therapist"], strict=True)]})
-    shown = pd.concat([table[["status"]], shown, table.iloc[:, 3:]], axis=1)
+    # the first column is the wide one: status and client there, grouped by status
+    shown = pd.DataFrame({"status: client (therapist)": [
+        f"{st}: {a} ({b})" for st, a, b in zip(table["status"], table["client"], table["therapist"],
+                                               strict=True)]})
+    shown = pd.concat([shown, table.iloc[:, 3:]], axis=1)
 
     sec = Section("review", title, table=shown if len(table) else None)
     sec.facts["clients"] = table
@@ -747,7 +757,8 @@ def discharged_with_deterioration(c: Cohort) -> Section:
                           "PHQ-9 first → latest": [
                               ("–" if pd.isna(a) or pd.isna(b) else f"{a:g} → {b:g}")
                               for a, b in zip(sel["first_score"], sel["latest_score"], strict=True)],
-                          "reasons": sel["reasons"].fillna("").to_numpy()})
+                          "why (the client's report has the detail)":
+                              [_short_reasons(r) for r in sel["reasons"].to_numpy()]})
     table = table.sort_values(["therapist", "client"], ignore_index=True)
     sec = Section("discharged", title, table=_who_first(table))
     sec.facts["clients"] = table
