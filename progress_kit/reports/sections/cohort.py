@@ -778,8 +778,7 @@ def on_track_backtest(c: Cohort) -> Section:
         res = fn(c.observations, measure="PHQ-9")
     except ValueError as exc:
         # the reason can quote a client ID (issue 24, item 7): only the internal report says it
-        why = (" too few clients with a PHQ-9 score at session 4 and a later one in this "
-               "service's data, or no expected course to judge them against (the internal report "
+        why = (" the backtest could not be run on this service's data (the internal report "
                "gives the reason)." if c.publication else f" {exc}")
         return Section("backtest", title, "insufficient", "Not computed:" + why)
     r = res.iloc[0]
