@@ -26,7 +26,7 @@ from .measures import anxiety_measure_for, get_measure, reaches
 
 __all__ = ["talking_therapies_outcomes", "service_rates", "wilson_interval", "period_bounds",
            "publication_counts", "protect_counts", "outcome_counts", "with_complements", "funnel_limits",
-           "read_benchmarks"]
+           "read_benchmarks", "published_rate", "PUBLICATION_RULE"]
 
 _OBS_COLUMNS = ("client_id", "date", "measure", "score")
 
@@ -525,7 +525,22 @@ def wilson_interval(successes, trials, level: float = 0.95) -> tuple[np.ndarray,
 
 
 SMALL_COUNT = 5
-"""NHS Digital's threshold: counts below it are published as ``*``."""
+"""NHS Digital's threshold: counts below it are published as ``*`` (the kit's one home for it)."""
+
+PUBLICATION_RULE = (
+    "publication rule (progress-kit, extending NHS Digital's): counts below 5 shown as *, others "
+    "rounded to the nearest 5; a * is 0-4, or a larger count withheld so that a small one cannot "
+    "be worked out from a total, a sum of months or the other side of a rate (denominator minus "
+    "numerator, where none on the other side counts as small: 'all of them' is withheld too); "
+    "every rate, interval, funnel position and limit is computed from the published (rounded) "
+    "counts, never the exact ones, and is withheld where its numerator, denominator or other "
+    "side is withheld")
+"""The rule every publication figure follows, printed in the methods (docs/change.md)."""
+
+
+def _rounded(x) -> np.ndarray:
+    """Nearest multiple of 5, a remainder of 3 or 4 rounding up (NHS Digital)."""
+    return (np.asarray(x, dtype=np.int64) + 2) // 5 * 5
 
 _RATES = [  # outcome, numerator count, denominator count
     ("finished", "finished", "ended"),
@@ -575,14 +590,15 @@ def publication_counts(counts, hidden=None) -> np.ndarray:
     if x.size and (np.any(x < 0) or np.any(x != np.round(x))):
         raise ValueError("publication_counts takes whole, non-negative counts")
     x = x.astype(np.int64)
-    rounded = (x + 2) // 5 * 5
+    rounded = _rounded(x)
     out = np.where(x < SMALL_COUNT, "*", rounded.astype(str)).astype(object)
     if hidden is not None:
         out[np.asarray(hidden, dtype=bool)] = "*"
     return out
 
 
-def protect_counts(counts, constraints, *, below: int = SMALL_COUNT) -> np.ndarray:
+def protect_counts(counts, constraints, *, below: int = SMALL_COUNT,
+                   zero_matters=None) -> np.ndarray:
     """Which cells to withhold: small counts (primary) and complements, so none is recoverable.
 
     Parameters
@@ -594,6 +610,9 @@ def protect_counts(counts, constraints, *, below: int = SMALL_COUNT) -> np.ndarr
         ``parts`` (a service total and its therapists; a quarter and its months).
     below : int
         Counts below this are withheld (primary suppression).
+    zero_matters : array-like of bool, optional
+        Cells whose 0 must stay hidden too: the other side of a rate, where 0 says "all of
+        them" (every finished client recovered). Elsewhere a withheld zero protects nothing.
 
     Returns
     -------
@@ -624,13 +643,17 @@ def protect_counts(counts, constraints, *, below: int = SMALL_COUNT) -> np.ndarr
     """
     x = np.asarray(counts, dtype=np.int64)
     hidden = x < below
+    # a withheld zero protects nothing (a reader may well know the cell is empty), except
+    # where a zero is itself the disclosure
+    matters = x > 0
+    if zero_matters is not None:
+        matters = matters | np.asarray(zero_matters, dtype=bool).reshape(-1)
     rels = [(int(t), np.asarray(p, dtype=np.int64)) for t, p in constraints]
     changed = True
     while changed:
         changed = False
         for total, parts in rels:
-            # a withheld zero protects nothing: a reader may well know the cell is empty
-            if (hidden[total] & (x[total] > 0)) + (hidden[parts] & (x[parts] > 0)).sum() != 1:
+            if (hidden[total] & matters[total]) + (hidden[parts] & matters[parts]).sum() != 1:
                 continue
             shown = parts[~hidden[parts]]
             if len(shown):
@@ -713,10 +736,12 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
         month in which the referral ended (``end_date``; ``last_date`` without it).
     audience : {"publication", "internal"}
         ``"publication"`` (default) follows NHS Digital: counts below 5 are shown as ``"*"``,
-        other counts are rounded to the nearest 5, and a rate is withheld where its numerator or
-        denominator is below 5 (rates come from the unrounded counts). In a breakdown,
-        complementary suppression withholds more cells so that no hidden count can be recovered
-        from the service total. ``"internal"`` gives exact integer counts and every rate.
+        other counts are rounded to the nearest 5, and a rate is withheld where its numerator,
+        denominator or other side is withheld. Rates and intervals come from the *rounded*
+        counts (:func:`published_rate`), so none can be worked back to an exact count. In a
+        breakdown, complementary suppression withholds more cells so that no hidden count can be
+        recovered from the service total. ``"internal"`` gives exact integer counts and every
+        rate from them.
     level : float
         Confidence level of the Wilson interval.
     suppress : bool, optional
@@ -737,15 +762,15 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     - reliable improvement and reliable deterioration rates: over finished;
     - reliable recovery rate: over finished and a case at the start, like recovery.
 
-    In publication a rate is also withheld where fewer than 5 are on the other side
-    (denominator minus numerator, including none): "finished 7 of 8" would otherwise tell that
-    one referral did not finish, and "100%" that every one did. This goes beyond NHS Digital's
-    rule, as issue 14 of progress-kit asks.
-
-    Complementary suppression works count by count (:func:`protect_counts`): each count of the
-    service total equals the sum over the groups, and a rate is withheld whenever one of its two
-    counts is. Tables broken down by several columns at once are protected only against the
-    overall total: check their margins before publishing.
+    Publication (:data:`PUBLICATION_RULE`, docs/change.md) goes beyond NHS Digital's rule in
+    three ways. The other side of each rate (denominator minus numerator) is protected like a
+    count, a 0 included: "finished 7 of 8" would tell that one referral did not finish, and
+    "10 of 10" that every one did, so the numerator is withheld too. A rate and its interval
+    come from the rounded counts, never the exact ones: NHS Digital's unrounded rates are safe
+    for national tables but give 7 of 12 away for a therapist. And every count is protected
+    against the service total and the rate relations together (:func:`protect_counts`).
+    Tables broken down by several columns at once are protected only against the overall
+    total: check their margins before publishing.
 
     References
     ----------
@@ -767,7 +792,7 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     0.75
     >>> pub = service_rates(outcomes).set_index("outcome")
     >>> pub.loc["recovery", ["numerator", "denominator"]].tolist()
-    ['5', '10']
+    ['*', '10']
     >>> pub.loc["reliable_deterioration", "numerator"]
     '*'
     """
@@ -777,8 +802,9 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     hidden = None
     if audience == "publication":
         full = with_complements(sums)
-        hidden = _protect_breakdown(full) if keys else full.to_numpy() < SMALL_COUNT
-        hidden = pd.DataFrame(hidden, index=full.index, columns=full.columns)
+        hidden = pd.DataFrame(_protect_outcome_table(full.to_numpy(np.int64), list(full.columns),
+                                                     total=bool(keys)),
+                              index=full.index, columns=full.columns)
     parts = []
     for outcome, num, den in _RATES:
         part = pd.DataFrame({"outcome": outcome, "numerator": sums[num], "denominator": sums[den]})
@@ -790,26 +816,102 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     if keys:
         table = table.sort_values(keys, kind="stable", ignore_index=True)
     x, n = table["numerator"].to_numpy(np.int64), table["denominator"].to_numpy(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
-    table["ci_low"], table["ci_high"] = wilson_interval(x, n, level)
-    if hidden is not None:
+    if hidden is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+        table["ci_low"], table["ci_high"] = wilson_interval(x, n, level)
+    else:
         hide_num = table.pop("_hide_num").to_numpy(bool)
         hide_den = table.pop("_hide_den").to_numpy(bool)
-        table.loc[table.pop("_hide_rate").to_numpy(bool), ["rate", "ci_low", "ci_high"]] = np.nan
+        withheld = table.pop("_hide_rate").to_numpy(bool)
+        table["rate"], table["ci_low"], table["ci_high"] = published_rate(x, n, withheld, level)
         table["numerator"] = publication_counts(x, hide_num)
         table["denominator"] = publication_counts(n, hide_den)
     table.attrs["audience"] = audience
     table.attrs["suppressed"] = audience == "publication"
     table.attrs["method"] = f"Wilson {level:.0%} intervals" + (
-        "; publication rules of NHS Digital: counts below 5 shown as '*', other counts rounded to "
-        "the nearest 5, rates (from the unrounded counts) withheld where the numerator or "
-        "denominator is below 5, or fewer than 5 are on the other side (denominator minus "
-        "numerator)" + (
-            "; complementary suppression: where a breakdown would let a hidden count be worked "
-            "out from the service total, the next smallest count is withheld too ('*')"
-            if keys else "") if audience == "publication" else "; exact counts (internal use)")
+        f"; {PUBLICATION_RULE}" + (
+            "; complementary suppression across the groups and the service total (publish the "
+            "total with service_rates(outcomes), protected the same way)" if keys else "")
+        if audience == "publication" else "; exact counts (internal use)")
     return table
+
+
+def published_rate(numerator, denominator, withheld=None,
+                   level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rate and Wilson interval of a publication table, from the counts as published.
+
+    Parameters
+    ----------
+    numerator, denominator : array-like of int
+        Exact counts; only their published (rounded) values enter the result.
+    withheld : array-like of bool, optional
+        Rates to withhold (NaN): where the numerator, the denominator or the other side
+        (denominator minus numerator) is withheld.
+    level : float
+        Confidence level of the Wilson interval.
+
+    Returns
+    -------
+    tuple of ndarray
+        Rate, lower and upper limit (NaN where withheld or where the denominator is 0).
+
+    Notes
+    -----
+    NHS Digital computes published percentages from the unrounded counts, which is safe for
+    denominators in the hundreds; for a therapist with 12 finished cases, "58.3%" is 7/12 and
+    the rounding hid nothing (progress-kit issue 22). Here the rate is :math:`R(x) / R(n)` and the
+    interval is Wilson's for :math:`R(x)` of :math:`R(n)`, :math:`R` rounding to the nearest 5,
+    so every printed figure follows from printed counts and adds nothing a reader could solve
+    for. The price: a rate off by up to a few points on small denominators (an approximate
+    interval); the exact ones stay in the internal audience.
+
+    Examples
+    --------
+    The demo's therapist T02 with 7 recovered of 12 is published as 5 of 10, 50%:
+
+    >>> rate, lo, hi = published_rate([7], [12])
+    >>> float(rate[0]), round(float(lo[0]), 4)
+    (0.5, 0.2366)
+    """
+    x, n = _rounded(numerator), _rounded(denominator)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+    lo, hi = wilson_interval(x, n, level)
+    if withheld is not None:
+        w = np.asarray(withheld, dtype=bool)
+        rate, lo, hi = (np.where(w, np.nan, a) for a in (rate, lo, hi))
+    return rate, lo, hi
+
+
+def _rate_relations(cell: np.ndarray, columns: list[str]) -> list:
+    """Per row of ``cell`` (cell numbers, last axis = ``columns``): each rate's
+    denominator = numerator + other side."""
+    col = {c: j for j, c in enumerate(columns)}
+    rows = np.asarray(cell).reshape(-1, len(columns))
+    return [(r[col[den]], [r[col[num]], r[col[f"not_{o}"]]]) for r in rows for o, num, den in _RATES]
+
+
+def _zero_matters(values: np.ndarray, columns: list[str]) -> np.ndarray:
+    """The other side of each rate over a denominator above 0: a 0 there says 'all of them'."""
+    col = {c: j for j, c in enumerate(columns)}
+    v = np.asarray(values).reshape(-1, len(columns))
+    out = np.zeros(v.shape, dtype=bool)
+    for o, _, den in _RATES:
+        out[:, col[f"not_{o}"]] = v[:, col[den]] > 0
+    return out.reshape(np.shape(values))
+
+
+def _protect_outcome_table(values: np.ndarray, columns: list[str], *, total: bool) -> np.ndarray:
+    """Hidden cells of a group x count table (with the complements); with ``total``, protected
+    beside the service total (the sum of the rows) as well."""
+    cube = np.vstack([values, values.sum(axis=0, keepdims=True)]) if total else values
+    cell = np.arange(cube.size).reshape(cube.shape)
+    rel = _rate_relations(cell, columns)
+    if total:
+        rel += [(cell[-1, j], cell[:-1, j]) for j in range(cube.shape[1])]
+    hidden = protect_counts(cube.reshape(-1), rel, zero_matters=_zero_matters(cube, columns))
+    return hidden.reshape(cube.shape)[:len(values)]
 
 
 def with_complements(counts: pd.DataFrame) -> pd.DataFrame:
@@ -827,17 +929,6 @@ def with_complements(counts: pd.DataFrame) -> pd.DataFrame:
     """
     extra = {f"not_{o}": counts[den] - counts[num] for o, num, den in _RATES}
     return pd.concat([counts, pd.DataFrame(extra, index=counts.index)], axis=1)
-
-
-def _protect_breakdown(sums: pd.DataFrame) -> np.ndarray:
-    """Hidden cells of a group x count table published beside its service total."""
-    values = sums.to_numpy(np.int64)
-    g, k = values.shape
-    cube = np.vstack([values, values.sum(axis=0, keepdims=True)])  # last row: service total
-    flat = cube.reshape(-1)
-    cell = np.arange(flat.size).reshape(g + 1, k)
-    constraints = [(cell[g, j], cell[:g, j]) for j in range(k)]
-    return protect_counts(flat, constraints).reshape(g + 1, k)[:g]
 
 
 def funnel_limits(target: float, n, levels=(0.95, 0.998)) -> pd.DataFrame:

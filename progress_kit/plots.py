@@ -555,7 +555,7 @@ def plot_jacobson_binned(grid: pd.DataFrame, *, measure: str, ax=None, title: st
     ax.plot(xs, xs, color=_C["black"], linewidth=1.1, label="no change", zorder=2)
     if m.reliable_change:
         ax.plot(xs, xs - m.reliable_change, color=_C["blue"], linestyle=":",
-                label="reliable-change boundary", zorder=2)
+                label=f"reliable change (±{m.reliable_change:g})", zorder=2)
         ax.plot(xs, xs + m.reliable_change, color=_C["blue"], linestyle=":", zorder=2)
     if m.cutoff is not None:
         ax.axvline(m.cutoff - 0.5, color=_C["vermillion"], linestyle="--", linewidth=1.1,
@@ -564,11 +564,14 @@ def plot_jacobson_binned(grid: pd.DataFrame, *, measure: str, ax=None, title: st
     ax.set_xlim(lo - 0.5, hi + 0.5)
     ax.set_ylim(lo - 0.5, hi + 0.5)
     ax.set_aspect("equal", adjustable="box")
+    # the square box shrinks after the layout has placed it: keep it at the left, where the
+    # layout left room for the axis label, so the legend on its right is not cut off
+    ax.set_anchor("W")
     _style(ax, xlabel=f"first {measure} score", ylabel=f"latest {measure} score", title=title)
     ax.grid(False)
-    ax.text(1.03, 0.0, "numbers: clients per cell\n(* = fewer than 5 or withheld;\nothers rounded to 5)",
+    ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.text(1.03, 0.0, "numbers: clients per cell\n(* = 0 to 4, or withheld;\nothers rounded to 5)",
             transform=ax.transAxes, fontsize="x-small", va="bottom")
-    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 

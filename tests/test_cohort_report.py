@@ -79,9 +79,12 @@ def test_complementary_suppression_across_service_and_therapist_reports(clinic):
     # 19 - 10 - 7, so the next smallest (T2's 7) is withheld in T2's own report as well
     service, t1, t2, t3 = (_recovery(clinic, t) for t in (None, "T1", "T2", "T3"))
     assert (service["numerator"], service["denominator"]) == ("20", "25")  # 19 and 24 rounded
-    assert service["rate"] == pytest.approx(19 / 24)  # 5 not recovered: both sides >= 5
-    assert (t1["numerator"], t1["denominator"]) == ("10", "10")
-    assert np.isnan(t1["rate"])  # 10 of 10: none on the other side, "100%" is withheld
+    # 5 not recovered: both sides >= 5; the rate is the published counts' 20/25, never 19/24
+    assert service["rate"] == pytest.approx(20 / 25)
+    # 10 of 10: none on the other side; "100%" and "10 of 10" would both say "all of them", so
+    # the numerator is withheld with the rate (issue 22)
+    assert (t1["numerator"], t1["denominator"]) == ("*", "10")
+    assert np.isnan(t1["rate"])
     assert t2["numerator"] == "*" and np.isnan(t2["rate"])
     assert t3["numerator"] == "*" and np.isnan(t3["rate"])
     assert t3["denominator"] == "5"  # 7 finished cases: shown, rounded
@@ -106,7 +109,8 @@ def test_no_published_relation_has_a_single_hidden_cell(clinic):
         assert [c == "*" for c in cells].count(True) != 1, service["overview"].iloc[row, 0]
     funnel = service["recovery"].set_index("therapist")
     assert funnel.loc["T2", "recovered"] == "*" and funnel.loc["T3", "recovered"] == "*"
-    assert funnel.loc["T1", "recovered"] == "10"
+    # T1's 10 recovered of 10: withheld with its empty other side (issue 22)
+    assert funnel.loc["T1", "recovered"] == "*" and funnel.loc["T1", "finished cases"] == "10"
 
 
 def test_publication_rounds_internal_is_exact(clinic):
@@ -142,21 +146,108 @@ def flagged():
                           ("W03", "T3", "dropped", "2026-09-30")])
 
 
-def test_internal_review_names_every_flagged_client_active_first(flagged):
+def _review_clinic(base):
+    """``base`` plus two active clients: Q01 last seen in August (no session or score in
+    October), Q02 (T1) seen in July and October."""
+    days = {"Q01": ["2026-07-06", "2026-08-03"], "Q02": ["2026-07-06", "2026-10-05"]}
+    o = pd.concat([base.observations, *(pd.DataFrame({
+        "client_id": q, "date": pd.to_datetime(d), "measure": "PHQ-9", "score": [16.0, 17.0]})
+        for q, d in days.items())], ignore_index=True)
+    s = pd.concat([base.sessions, *(pd.DataFrame({
+        "client_id": q, "date": pd.to_datetime(d), "attended": True, "kind": "treatment"})
+        for q, d in days.items())], ignore_index=True)
+    c = pd.concat([base.clients, pd.DataFrame({
+        "client_id": list(days), "therapist_id": ["T3", "T1"],
+        "start_date": pd.Timestamp("2026-07-06"), "end_date": pd.NaT, "status": "active",
+        "problem": "depression", "session_frequency": "weekly"})], ignore_index=True)
+    return ClinicData(o, c, s)
+
+
+def _with_flags(clinic, rows):
+    """A cohort whose client_flags result is ``rows`` (client, status, reasons, latest date,
+    reliable deterioration): each branch of the review list, whatever the rules say."""
+    c = S.Cohort(clinic, MONTH, audience="internal")
+    f = pd.DataFrame(rows, columns=["client_id", "status", "reasons", "latest_date",
+                                    "reliable_deterioration"]).set_index("client_id")
+    f["latest_date"] = pd.to_datetime(f["latest_date"])
+    f["latest_score"] = 20.0
+    c.__dict__["flags"] = f  # the cached property, set by hand
+    return c
+
+
+STALLED = ("stalled: no reliable improvement over 9 scores in 9 weeks, still in the clinical "
+           "range (clinical if PHQ-9 >= 10)")
+WORSE = "PHQ-9 up 10 points since the first score (reliable deterioration, threshold 6)"
+
+
+def test_review_lists_clients_in_treatment_this_month_grouped_by_status(flagged):
+    c = _with_flags(_review_clinic(flagged), [
+        ("W01", "alert", WORSE, "2026-10-19", True),            # active, seen in October
+        ("ACTIVE1", "watch", STALLED, "2026-10-19", False),     # active, seen in October
+        ("Q02", "urgent", "a new rule: something", "2026-10-05", False),  # a status to come
+        ("Q01", "watch", STALLED, "2026-08-03", False),         # active, not seen in October
+        ("W03", "alert", WORSE, "2026-10-19", True),            # ended in September
+        ("K002", "watch", STALLED, "2026-10-19", False),        # ended this month
+        ("W02", "alert", WORSE, "2026-10-19", True),            # ended this month, worse
+        ("K003", "on track", "", "2026-10-19", False),
+        ("K004", "no flags", "no expected-response band", "2026-10-19", False),
+    ])
+    sec = S.clients_to_review(c)
+    t = sec.facts["clients"]
+    # alert, watch, then any other status under its own name
+    assert t["client"].tolist() == ["W01", "ACTIVE1", "Q02"]
+    assert t["status"].tolist() == ["alert", "watch", "urgent"]
+    assert sec.table.iloc[:, 0].tolist() == ["alert: W01 (T2)", "watch: ACTIVE1 (T1)",
+                                             "urgent: Q02 (T1)"]
+    # short reasons: the kind, or the first clause
+    assert t["why (the client's report has the detail)"].tolist() == [
+        "PHQ-9 up 10 points since the first score", "stalled", "a new rule"]
+    assert "1 alert, 1 watch, 1 urgent" in sec.message
+    # discharged this month: once, in the line; the deteriorated ones in the next section
+    assert sec.lines == ["Ended this month while flagged: K002 (T1, watch). 1 ended with "
+                         "reliable deterioration: see the next section."]
+    assert sorted(sec.facts["ended"]) == ["K002", "W02"]
+    text = sec.to_html()
+    assert "W03" not in text and "Q01" not in text and text.count("K002") == 1
+
+
+@pytest.mark.parametrize("reason, short", [
+    ("item 9 (thoughts of being better off dead or of hurting oneself) answered 3 on 2026-10-23",
+     "item 9 answered 3 on 2026-10-23"),
+    ("not on track: PHQ-9 27 at session 7 is above the expected range (expected about 13.1, "
+     "limit 21.7)", "not on track"),
+    (STALLED, "stalled"), (WORSE, "PHQ-9 up 10 points since the first score")])
+def test_review_reasons_are_cut_to_their_headline(reason, short):
+    assert S.cohort._short_reason(reason) == short
+
+
+def test_review_names_a_client_whose_flag_arose_this_month(flagged):
+    # Q01 had no session in October, but the score the status rests on is from October
+    c = _with_flags(_review_clinic(flagged), [("Q01", "watch", STALLED, "2026-10-02", False)])
+    assert S.clients_to_review(c).facts["clients"]["client"].tolist() == ["Q01"]
+
+
+def test_review_says_so_when_nobody_in_treatment_asks_for_review(flagged):
+    c = _with_flags(_review_clinic(flagged), [("Q01", "watch", STALLED, "2026-08-03", False),
+                                               ("W03", "alert", WORSE, "2026-09-20", True)])
+    sec = S.clients_to_review(c)
+    assert sec.table is None and sec.lines is None
+    assert sec.message == "No client of the whole service in treatment this month asks for review."
+
+
+def test_internal_review_from_client_flags(flagged):
     flags = pk.client_flags(flagged.observations, sessions=flagged.sessions, as_of="2026-10-31")
-    want = set(flags.index[flags["status"].isin(["alert", "watch"])])
-    assert {"W01", "W02", "W03"} <= want
+    assert {"W01", "W02", "W03"} <= set(flags.index[flags["status"] == "alert"])
     rep = cohort_sections(flagged, MONTH, audience="internal")
     review = rep["review"][0].facts["clients"]
-    assert set(review["client"]) == want
-    assert review["client"].iloc[0] == "W01", "active clients come first"
-    assert rep["review"][0].table.iloc[0, 0] == "W01 (T2), active: alert"
-    active = review["referral"].eq("active").to_numpy()
-    assert not (np.diff(active.astype(int)) > 0).any()
+    assert "W01" in set(review["client"])              # in treatment
+    assert not {"W02", "W03"} & set(review["client"])  # ended this month / before it
+    assert "W02" in rep["review"][0].facts["ended"]
     therapist = flagged.clients.set_index("client_id")["therapist_id"]
     for th in ("T1", "T2", "T3"):
         mine = cohort_sections(flagged, MONTH, th, audience="internal")["review"][0]
-        assert set(mine.facts["clients"]["client"]) == {c for c in want if therapist[c] == th}
+        assert set(mine.facts["clients"]["client"]) == {
+            c for c in review["client"] if therapist[c] == th}
 
 
 def test_discharged_with_deterioration_listed_separately(flagged):
@@ -254,11 +345,15 @@ def rendered(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_rendered_internal_report_names_every_alert_client(rendered):
+def test_rendered_internal_report_names_every_alert_client_of_the_month(rendered):
+    # every client on alert who was in treatment this month or whose referral ended in it
+    # (issue 21, part 6: the review list is about now; earlier discharges are not named)
     clinic, _, files = rendered
-    flags = S.Cohort(clinic, MONTH).flags
-    alert = set(flags.index[flags["status"] == "alert"])
-    assert alert, "the demo clinic has clients on alert"
+    c = S.Cohort(clinic, MONTH)
+    review = S.clients_to_review(c)
+    now = set(review.facts["clients"]["client"]) | set(review.facts["ended"])
+    alert = {cid for cid in c.flags.index[c.flags["status"] == "alert"] if cid in now}
+    assert alert, "the demo clinic has clients on alert this month"
     html_path, pdf_path = files[("internal", None)]
     html_text, pdf_text = html_path.read_text(), " ".join(_pdf_text(pdf_path))
     for cid in alert:
@@ -313,3 +408,51 @@ def test_render_cohort_refuses_an_unknown_audience(tmp_path):
 
     with pytest.raises(ValueError, match="audience 'everyone'"):
         render_cohort(None, MONTH, tmp_path, audience="everyone")
+
+
+def _named_clinic(names):
+    """A few clients named like people, each with six weekly PHQ-9 scores (16 down to 11)."""
+    obs, ses, cl = [], [], []
+    for k, cid in enumerate(names):
+        cl.append((cid, "T1", "2026-08-03", None, "active"))
+        for w in range(6):
+            day = pd.Timestamp("2026-08-03") + pd.Timedelta(weeks=w + k % 2)
+            obs.append((cid, day, "PHQ-9", float(16 - w - k % 3)))
+            ses.append((cid, day, True, "treatment"))
+    c = pd.DataFrame(cl, columns=["client_id", "therapist_id", "start_date", "end_date", "status"])
+    c["start_date"], c["end_date"] = pd.to_datetime(c["start_date"]), pd.to_datetime(c["end_date"])
+    c["problem"], c["session_frequency"] = "depression", "weekly"
+    o = pd.DataFrame(obs, columns=["client_id", "date", "measure", "score"])
+    s = pd.DataFrame(ses, columns=["client_id", "date", "attended", "kind"])
+    return ClinicData(o, c, s)
+
+
+def test_backtest_error_text_never_reaches_a_publication_report():
+    # issue 24, item 7: the backtest's reason for not running can quote a client ID; the
+    # publication report says so in general words only. A score entered twice on one day (in
+    # data built by hand, past validation) makes evaluate_on_track refuse, naming the client.
+    small = _named_clinic(["Alice Smith", "Bob Jones", "Carol White"])
+    o = small.observations
+    twice = pd.concat([o, o.iloc[[0]].assign(score=o["score"].iloc[0] + 3)], ignore_index=True)
+    broken = ClinicData(twice, small.clients, small.sessions)
+    internal = S.on_track_backtest(S.Cohort(broken, MONTH, audience="internal"))
+    assert internal.status == "insufficient"
+    assert "Alice Smith" in internal.message  # what the publication report used to print
+    pub = S.on_track_backtest(S.Cohort(broken, MONTH, audience="publication"))
+    assert pub.status == "insufficient" and pub.message.startswith("Not computed:")
+    for name in ("Alice", "Bob", "Carol", "client_id"):
+        assert name not in pub.message
+
+
+def test_a_small_service_publication_report_names_no_client():
+    # the reproduction of issue 24, item 7: a service with three clients, named like people
+    small = _named_clinic(["Alice Smith", "Bob Jones", "Carol White"])
+    rep = cohort_sections(small, MONTH, audience="publication")
+    text = " ".join(s.to_html() for s in [rep["overview"], *rep["outcomes"], *rep["service"],
+                                          rep["backtest"], rep["methods"]])
+    for name in ("Alice", "Bob", "Carol"):
+        assert name not in text
+    # and the backtest's counts are published ones: 3 clients is '*', no share over them
+    table = rep["backtest"].table
+    if table is not None:
+        assert set(table["of"]) <= {"*"} and set(table["value"]) == {"–"}

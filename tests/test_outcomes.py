@@ -173,18 +173,24 @@ def test_nhs_digital_rounding(count, shown):
     assert pk.publication_counts([count]).tolist() == [shown]
 
 
-def test_publication_rates_come_from_unrounded_counts_and_need_5_each_side():
-    # 7 of 23 finished: both shown (rounded to 5 and 25), rate 7/23 from the exact counts
+def test_publication_rates_come_from_rounded_counts_and_need_5_each_side():
+    # 7 of 23 finished: both shown (rounded to 5 and 25); the rate is 5/25, the published
+    # counts', never 7/23, which would give the exact counts away (issue 22)
     out = pd.DataFrame({"finished": [True] * 7 + [False] * 16, "caseness_start": True,
                         "recovery": [True] * 3 + [False] * 20, "reliable_improvement": False,
                         "reliable_deterioration": False, "reliable_recovery": False})
     r = pk.service_rates(out, audience="publication").set_index("outcome")
     assert r.loc["finished", ["numerator", "denominator"]].tolist() == ["5", "25"]
-    assert r.loc["finished", "rate"] == pytest.approx(7 / 23)
-    lo, hi = pk.wilson_interval(7, 23)
+    assert r.loc["finished", "rate"] == pytest.approx(5 / 25)
+    lo, hi = pk.wilson_interval(5, 25)
     assert r.loc["finished", "ci_low"] == pytest.approx(float(lo))
-    # recovery 3 of 7: numerator below 5, rate withheld
-    assert r.loc["recovery", ["numerator", "denominator"]].tolist() == ["*", "5"]
+    assert r.loc["finished", "ci_high"] == pytest.approx(float(hi))
+    assert pk.service_rates(out, audience="internal").set_index("outcome").loc[
+        "finished", "rate"] == pytest.approx(7 / 23)
+    # recovery 3 of 7: numerator below 5, rate withheld; and the 7 cases are all of the 7
+    # finished (none on the other side of the caseness rate): withheld too
+    assert r.loc["recovery", ["numerator", "denominator"]].tolist() == ["*", "*"]
+    assert r.loc["caseness_start", ["numerator", "denominator"]].tolist() == ["*", "5"]
     assert np.isnan(r.loc["recovery", ["rate", "ci_low", "ci_high"]].astype(float)).all()
 
 
@@ -193,8 +199,10 @@ def test_publication_withholds_a_rate_with_fewer_than_5_on_the_other_side():
     out = pd.DataFrame({"finished": [True] * 7 + [False], "caseness_start": True, "recovery": False,
                         "reliable_improvement": False, "reliable_deterioration": False,
                         "reliable_recovery": False})
+    # and "5 of 10" beside a withheld rate would still say "nearly all": the numerator is
+    # withheld with its small other side (den = num + other side is a relation like any total)
     r = pk.service_rates(out).set_index("outcome")
-    assert r.loc["finished", ["numerator", "denominator"]].tolist() == ["5", "10"]
+    assert r.loc["finished", ["numerator", "denominator"]].tolist() == ["*", "10"]
     assert np.isnan(r.loc["finished", "rate"])
     assert pk.service_rates(out, audience="internal").set_index("outcome").loc[
         "finished", "rate"] == pytest.approx(7 / 8)
@@ -240,11 +248,11 @@ def test_complementary_suppression_keeps_a_single_hidden_count_hidden():
     assert rec["numerator"].tolist() == ["10", "*", "*"]
     total = pk.service_rates(out).set_index("outcome").loc["recovery", "numerator"]
     assert total == "20"
-    assert rec.loc["t1", "rate"] == pytest.approx(12 / 20)
+    assert rec.loc["t1", "rate"] == pytest.approx(10 / 20)  # the published 10 of 20
     assert rec[["rate"]].iloc[1:].isna().all().all()
     # denominators 20, 10, 8 are all shown: none is small
     assert rec["denominator"].tolist() == ["20", "10", "10"]
-    assert "next smallest count is withheld" in r.attrs["method"]
+    assert "complementary suppression across the groups" in r.attrs["method"]
 
 
 def test_protect_counts_repeats_until_no_relation_has_one_hidden_cell():

@@ -44,6 +44,9 @@ __all__ = ["run_batch", "BatchResult", "MANIFEST_COLUMNS", "EmptyMonth"]
 MANIFEST_COLUMNS = ["client", "kind", "status", "files", "seconds", "error", "fingerprint", "sha256"]
 _NEEDED = ["client", "kind", "status", "files", "fingerprint"]
 COHORT = "(cohort)"
+PUBLISHED_COHORT = "(published cohort)"
+# the documented names (docs/security.md): a publication run never replaces the internal report
+COHORT_STEMS = {"internal": "cohort", "publication": "published-cohort"}
 
 
 class EmptyMonth(ValueError):
@@ -185,7 +188,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
         ``YYYY-MM``, or ``"last"`` for the last full calendar month.
     out : path
         Reports go to ``out/YYYY-MM/clients/<stem>.html|.pdf|.ipynb``,
-        ``out/YYYY-MM/cohort.*`` and ``out/YYYY-MM/manifest.csv``. A client's stem is its ID
+        ``out/YYYY-MM/cohort.*`` (``published-cohort.*`` with ``audience="publication"``, beside
+        and never replacing the internal one) and ``out/YYYY-MM/manifest.csv``. A client's stem is its ID
         when that is a safe file name, else a cleaned ID with a hash
         (:func:`~progress_kit.reports.files.claim_stems`); the manifest says which file is
         whose.
@@ -289,12 +293,16 @@ def _run(ids, names, old, force, partial, data_dir, folder, month, formats, refe
     ref = str(Path(reference_dir).resolve()) if reference_dir else None
     clients_dir = folder / "clients"
     tasks = [("client", cid, names[cid], str(clients_dir)) for cid in ids]
-    tasks.append(("cohort", None, "cohort", str(folder)))
-    keys = [(kind, cid if kind == "client" else COHORT) for kind, cid, _, _ in tasks]
+    tasks.append(("cohort", None, COHORT_STEMS[audience], str(folder)))
+    cohort_key = PUBLISHED_COHORT if audience == "publication" else COHORT
+    keys = [(kind, cid if kind == "client" else cohort_key) for kind, cid, _, _ in tasks]
     # what the manifest says while the batch runs: this run's rows over the previous ones
     state: dict[tuple[str, str], dict] = {}
     if partial:
         state.update((k, v) for k, v in old.items() if k not in set(keys))
+    # the other audience's cohort report is another file: its row stays
+    state.update((k, v) for k, v in old.items()
+                 if k[0] == "cohort" and k[1] in (COHORT, PUBLISHED_COHORT) and k not in set(keys))
     todo = []
     for key, (kind, cid, stem, out_dir) in zip(keys, tasks, strict=True):
         fp = _fingerprint(base, kind, cid or "", stem)

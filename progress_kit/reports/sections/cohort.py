@@ -19,6 +19,7 @@ cells and nothing can be recovered by subtracting one from another.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -30,16 +31,20 @@ from ...data import ClinicData
 from ...outcomes import (
     _COUNTS,
     _RATES,
+    PUBLICATION_RULE,
     SMALL_COUNT,
+    _rate_relations,
+    _rounded,
+    _zero_matters,
     outcome_counts,
     protect_counts,
     publication_counts,
+    published_rate,
     wilson_interval,
     with_complements,
 )
 from ..safe import parse_month
 from .common import (
-    SUPPRESS_BELOW,
     Section,
     _fmt_day,
     _plot,
@@ -67,7 +72,7 @@ _SHORT_WORDS = {"finished": "finished treatment", "recovery": "recovery",
 
 
 def suppress(table: pd.DataFrame, counts: list[str], linked: list[str] | None = None,
-             below: int = SUPPRESS_BELOW) -> pd.DataFrame:
+             below: int = SMALL_COUNT) -> pd.DataFrame:
     """NHS Digital rounding for a stand-alone table: below 5 ``*``, others to the nearest 5.
 
     ``linked`` columns (rates, intervals) are withheld on any row where a count is below 5.
@@ -141,9 +146,12 @@ class Cohort:
         named = sorted(set(self.therapist_of) - {NO_THERAPIST})
         # clients without a therapist (or IDs only in the scores) form a group of their own
         known = set(self.therapist_of.index)
+        probs = self.clinic.problems
+        # rejected rows count too: their client can be one the clients table does not know
+        in_probs = set(probs["client_id"].dropna()) if "client_id" in probs else set()
         orphans = (self.therapist_of == NO_THERAPIST).any() or not (
             set(self.clinic.observations["client_id"]) | set(self.clinic.sessions["client_id"])
-        ) <= known
+            | in_probs) <= known
         return named + ([NO_THERAPIST] if orphans else [])
 
     def group_of(self, ids) -> pd.Series:
@@ -251,7 +259,9 @@ class Cohort:
                     continue
                 parts = [trend[self.window.index(m)] for m in months]
                 rel += [(cell[i, j, c], cell[i, parts, c]) for i in range(g) for c in range(k)]
-            hidden = protect_counts(counts.reshape(-1), rel).reshape(counts.shape)
+            rel += _rate_relations(cell, _CUBE)  # den = num + other side, every row and period
+            hidden = protect_counts(counts.reshape(-1), rel,
+                                    zero_matters=_zero_matters(counts, _CUBE)).reshape(counts.shape)
         return {"counts": counts, "hidden": hidden}
 
     def rates(self, row: int | None = None) -> pd.DataFrame:
@@ -265,8 +275,11 @@ class Cohort:
                 a, b, o = _CUBE.index(num), _CUBE.index(den), _CUBE.index(f"not_{outcome}")
                 x, n = int(counts[j, a]), int(counts[j, b])
                 hide = bool(hidden[j, a] or hidden[j, b] or hidden[j, o])
-                rate = x / n if n and not hide else np.nan
-                lo, hi = wilson_interval(x, n) if n and not hide else (np.nan, np.nan)
+                if self.publication:  # from the published counts only (outcomes.PUBLICATION_RULE)
+                    rate, lo, hi = (float(v[0]) for v in published_rate([x], [n], [hide]))
+                else:
+                    rate = x / n if n else np.nan
+                    lo, hi = wilson_interval(x, n) if n else (np.nan, np.nan)
                 recs.append({"period": label, "kind": kind, "month": label if kind == "trend" else None,
                              "outcome": outcome, "x": x, "n": n, "hidden_num": bool(hidden[j, a]),
                              "hidden_den": bool(hidden[j, b]), "rate": rate,
@@ -362,17 +375,16 @@ def service_outcomes(c: Cohort) -> Section:
                    "out of the referrals that ended; recovery and reliable recovery out of the "
                    "finished who were a case at the start; the others out of the finished. "
                    "Clients still in treatment are in no outcome." + _publication_note(c)
-                   + (" A rate is withheld (–) where its numerator or denominator is below 5, "
-                      "or fewer than 5 are on the other side (all of them, or 7 of 8)."
+                   + (" Rates and intervals are those of the published (rounded) counts, so "
+                      "they cannot be worked back to an exact count; a rate is withheld (–) where "
+                      "its numerator or denominator is withheld or fewer than 5 are on the other "
+                      "side (all of them, or 7 of 8), and then the numerator is withheld too."
                       if c.publication else ""))
     sec.method = ("Talking Therapies outcomes (NHS England 2023 definitions; NHS Digital monthly "
                   "statistics count referrals in the month they ended): "
                   f"{c.outcomes.attrs.get('method', '')}. Wilson 95% intervals.")
     if c.publication:
-        sec.method += (" Publication rules (NHS Digital): counts below 5 as *, others rounded to "
-                       "the nearest 5, rates from unrounded counts and withheld where the "
-                       "numerator or denominator is below 5 or fewer than 5 are on the other side "
-                       "(denominator minus numerator); complementary suppression across the "
+        sec.method += (f" The {PUBLICATION_RULE}; complementary suppression across the "
                        "service, every therapist, each month, the quarter and the 12 months.")
     return sec
 
@@ -432,18 +444,27 @@ def recovery_funnel(c: Cohort) -> Section:
         x = np.r_[by["recovery"].to_numpy(), by["recovery"].sum()]
         n = np.r_[by["case_finished"].to_numpy(), by["case_finished"].sum()]
         hide = hide_x = hide_n = np.zeros(len(x), dtype=bool)
-    keep = n > 0
+    # publication: a therapist without finished cases stays in the table as '*' (leaving the
+    # row out would say 0)
+    keep = np.ones(len(n), dtype=bool) if c.publication else n > 0
     units = [u for u, k in zip(units, keep, strict=True) if k]
     x, n, hide, hide_x, hide_n = x[keep], n[keep], hide[keep], hide_x[keep], hide_n[keep]
     if not len(n) or n[-1] == 0 or hide[-1]:
         return Section("recovery", title, "insufficient",
                        "Too few finished cases in the last 12 months for a recovery rate.")
-    rate = np.where(hide, np.nan, x / n)
-    lo, hi = wilson_interval(x, n)
-    target = float(x[-1] / n[-1])
+    if c.publication:
+        # every position, interval and limit from the published counts (PUBLICATION_RULE)
+        rate, lo, hi = published_rate(x, n, hide)
+        x_at, n_at = _rounded(x), _rounded(n)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+        lo, hi = wilson_interval(x, n)
+        x_at, n_at = x, n
+    target = float(x_at[-1] / n_at[-1])
     from ...outcomes import funnel_limits
 
-    lim = funnel_limits(target, n) if 0 < target < 1 else None
+    lim = funnel_limits(target, np.maximum(n_at, 1)) if 0 < target < 1 else None
     where = []
     for i in range(len(n)):
         if hide[i] or lim is None:
@@ -456,24 +477,29 @@ def recovery_funnel(c: Cohort) -> Section:
             where.append("within limits")
     shown_x = publication_counts(x, hide_x) if c.publication else x.astype(str)
     shown_n = publication_counts(n, hide_n) if c.publication else n.astype(str)
+    # rate and interval in one column: the narrow columns of a fixed-layout table would
+    # otherwise break "recovered" inside the word
     table = pd.DataFrame({label: units, "recovered": shown_x, "finished cases": shown_n,
-                          "rate": [_pct(v) for v in rate],
-                          "95% CI": ["–" if h else f"{a:.0%}–{b:.0%}" for h, a, b in zip(hide, lo, hi,
-                                                                                         strict=True)],
+                          "rate (95% CI)": ["–" if h or not np.isfinite(v) else
+                                            f"{v:.0%} ({a:.0%}–{b:.0%})"
+                                            for h, v, a, b in zip(hide, rate, lo, hi, strict=True)],
                           "funnel": where})
     sec = Section("recovery", title, table=table, figsize=(7.2, 4.0))
     sec.message = (f"Each point is a {label}'s recovery rate over the referrals that ended in the last "
                    "12 months, against how many finished cases it rests on. Points inside the "
                    "funnel differ from the service rate by no more than chance would give; small "
                    "caseloads vary a lot." + _publication_note(c))
-    units_df = pd.DataFrame({"unit": units[:-1], "denominator": n[:-1], "rate": rate[:-1]})
+    units_df = pd.DataFrame({"unit": units[:-1], "denominator": n_at[:-1], "rate": rate[:-1]})
+    sec.facts["points"] = units_df  # what the figure draws: the table's numbers
     bench = c.benchmarks
     if lim is not None:
         sec.plot = lambda ax: _plot("plot_funnel", units_df, target=target, label=label,
                                     benchmarks=bench, ax=ax)
     sec.method = ("Funnel plot: exact binomial control limits with interpolation (Spiegelhalter "
                   "2005, Stat Med 24:1185) at 95% and 99.8% around the service's 12-month recovery "
-                  "rate.")
+                  "rate." + (" Publication: the rates, positions and limits are those of the "
+                             "published (rounded) counts, as in the table." if c.publication
+                             else ""))
     return sec
 
 
@@ -536,9 +562,9 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
     if c.publication:
         grid = pd.DataFrame([{"first_low": bins[i][0], "first_high": bins[i][1],
                               "last_low": bins[j][0], "last_high": bins[j][1],
-                              # an empty cell stays blank: a zero protects nothing, and
-                              # protect_counts never counts on one
-                              "shown": "" if exact[f"bin{i}_{j}"] == 0 else shown[f"bin{i}_{j}"]}
+                              # an empty cell is '*' like any small one: a blank would
+                              # say 0 (issue 22)
+                              "shown": shown[f"bin{i}_{j}"]}
                              for i in range(len(bins)) for j in range(len(bins))])
         sec.message += " The figure shows counts per cell, not one marker per client."
         sec.plot = lambda ax: _plot("plot_jacobson_binned", grid, measure=measure, ax=ax)
@@ -613,35 +639,103 @@ def _who_first(table: pd.DataFrame, status: str | None = None) -> pd.DataFrame:
                                     who}), rest], axis=1)
 
 
+# statuses that ask for no review; every other status client_flags gives is listed, grouped
+_NO_REVIEW = {"on track", "no flags", "insufficient data"}
+_STATUS_ORDER = {"alert": 0, "watch": 1}
+
+
+def _short_reason(reason: str) -> str:
+    """A reason's headline, without its explanations in brackets: its kind ('stalled', 'not on
+    track') or the clause itself ('PHQ-9 up 6 points since the first score', 'item 9 answered 3
+    on 2026-10-23'); the client's report gives the whole of it."""
+    head = reason
+    while True:  # brackets can nest: innermost first
+        shorter = re.sub(r"\s*\([^()]*\)", "", head)
+        if shorter == head:
+            break
+        head = shorter
+    head = head.strip()
+    kind = head.split(":")[0].strip()
+    short = kind if ":" in head and kind and not any(ch.isdigit() for ch in kind) else head
+    return short if len(short) <= 60 else short[:57].rstrip() + "..."
+
+
+def _short_reasons(text) -> str:
+    parts = [_short_reason(r) for r in str(text or "").split(";") if r.strip()]
+    return "; ".join(dict.fromkeys(p for p in parts if p))
+
+
 def clients_to_review(c: Cohort) -> Section:
-    """Every client whose status is alert or watch, named, active clients first (internal)."""
-    title = "On alert or watch"
+    """The clients to review this month (internal): flagged, and in treatment this month or
+    flagged on a score from this month; grouped by status, with short reasons.
+
+    Who is listed (issue 21, part 6): a client whose ``client_flags`` status asks for review
+    (anything but on track, no flags or insufficient data) and who had a session or a score in
+    the report month, or whose status rests on a score from the report month. A referral that
+    ended before the month is not listed, and one that ended in the month is named once in the
+    "ended this month" line instead of the table (those with reliable deterioration are in the
+    next section). Statuses are read from the ``status`` column, in the order alert, watch,
+    then any other, so a new status of ``client_flags`` is listed under its own name.
+    """
+    title = "Flagged, in treatment this month"
     if c.flags is None:
         return _unavailable("review", title, "the client status (client_flags)")
     f = c.flags
-    flagged = f[f["status"].isin(["alert", "watch"])]
+    status = f["status"].astype(str)
+    flagged = f[~status.isin(_NO_REVIEW).to_numpy()]
     cl = c.clinic.clients.drop_duplicates("client_id").set_index("client_id")
     info = cl.reindex(flagged.index)
-    active = (info["status"] == "active").to_numpy()
+    ended = info["status"].isin(["finished", "dropped"]) & info["end_date"].notna()
+    ended_before = (ended & (info["end_date"] < c.start)).to_numpy()
+    ended_now = (ended & info["end_date"].between(c.start, c.end)).to_numpy()
+    obs, ses = c.observations, c.sessions
+    seen = pd.Index(obs.loc[obs["date"] >= c.start, "client_id"]).union(
+        pd.Index(ses.loc[ses["date"] >= c.start, "client_id"]))
+    active = flagged.index.isin(seen)
+    arose = flagged["latest_date"].between(c.start, c.end).to_numpy()
+    listed = (active | arose) & ~ended_before & ~ended_now
+    measure = (flagged["primary_measure"].astype(str) if "primary_measure" in flagged.columns
+               else pd.Series("PHQ-9", index=flagged.index))
+
+    rows = flagged[listed]
     table = pd.DataFrame({
-        "client": flagged.index.astype(str),
-        "therapist": c.group_of(flagged.index).to_numpy(),
-        "referral": [_referral(s, e) for s, e in zip(info["status"], info["end_date"], strict=True)],
-        "status": flagged["status"].to_numpy(),
-        "reasons": flagged["reasons"].fillna("").to_numpy(),
-        "latest PHQ-9": [("–" if pd.isna(s) else f"{s:g} on {_fmt_day(d)}") for s, d in
-                         zip(flagged["latest_score"], flagged["latest_date"], strict=True)],
+        "client": rows.index.astype(str),
+        "therapist": c.group_of(rows.index).to_numpy(),
+        "status": rows["status"].astype(str).to_numpy(),
+        "why (the client's report has the detail)":
+            [_short_reasons(r) for r in rows["reasons"].to_numpy()],
+        "latest score": [("–" if pd.isna(v) else f"{m} {v:g} on {_fmt_day(d)}") for m, v, d in
+                         zip(measure[listed], rows["latest_score"], rows["latest_date"], strict=True)],
     })
-    table["_active"], table["_alert"] = ~active, (flagged["status"] != "alert").to_numpy()
-    table = table.sort_values(["_active", "_alert", "therapist", "client"], kind="stable")
-    table = table.drop(columns=["_active", "_alert"]).reset_index(drop=True)
-    n_alert = int((flagged["status"] == "alert").sum())
-    sec = Section("review", title, table=_who_first(table, "status"))
+    table["_order"] = table["status"].map(_STATUS_ORDER).fillna(len(_STATUS_ORDER))
+    table = table.sort_values(["_order", "status", "therapist", "client"], kind="stable")
+    table = table.drop(columns="_order").reset_index(drop=True)
+    # the first column is the wide one: status and client there, grouped by status
+    shown = pd.DataFrame({"status: client (therapist)": [
+        f"{st}: {a} ({b})" for st, a, b in zip(table["status"], table["client"], table["therapist"],
+                                               strict=True)]})
+    shown = pd.concat([shown, table.iloc[:, 3:]], axis=1)
+
+    sec = Section("review", title, table=shown if len(table) else None)
     sec.facts["clients"] = table
-    sec.message = (f"{len(table)} client(s) of {c.scope} to review: {n_alert} alert, "
-                   f"{len(table) - n_alert} watch. Clients still in treatment first. A prompt to "
-                   "review, not a verdict." if len(table) else f"No client of {c.scope} is on alert "
-                   "or watch.")
+    groups = table.groupby("status", sort=False).size()
+    counts = ", ".join(f"{n} {s}" for s, n in groups.items())
+    sec.message = (f"{len(table)} client(s) of {c.scope} in treatment this month (or flagged on a "
+                   f"score from this month) to review: {counts}. A prompt to review, not a "
+                   "verdict." if len(table) else
+                   f"No client of {c.scope} in treatment this month asks for review.")
+    det = flagged["reliable_deterioration"].fillna(False).to_numpy(dtype=bool) \
+        if "reliable_deterioration" in flagged.columns else np.zeros(len(flagged), dtype=bool)
+    gone = flagged[ended_now & ~det]
+    n_worse = int((ended_now & det).sum())
+    if len(gone) or n_worse:
+        names = ", ".join(f"{cid} ({th}, {st})" for cid, th, st in
+                          zip(gone.index.astype(str), c.group_of(gone.index), gone["status"],
+                              strict=True))
+        worse = (f"{n_worse} ended with reliable deterioration: see the next section."
+                 if n_worse else "")
+        sec.lines = ["Ended this month while flagged: " + (f"{names}. {worse}" if names else worse)]
+    sec.facts["ended"] = flagged.index[ended_now].astype(str).tolist()
     sec.method = f.attrs.get("method", "")
     return sec
 
@@ -663,7 +757,8 @@ def discharged_with_deterioration(c: Cohort) -> Section:
                           "PHQ-9 first → latest": [
                               ("–" if pd.isna(a) or pd.isna(b) else f"{a:g} → {b:g}")
                               for a, b in zip(sel["first_score"], sel["latest_score"], strict=True)],
-                          "reasons": sel["reasons"].fillna("").to_numpy()})
+                          "why (the client's report has the detail)":
+                              [_short_reasons(r) for r in sel["reasons"].to_numpy()]})
     table = table.sort_values(["therapist", "client"], ignore_index=True)
     sec = Section("discharged", title, table=_who_first(table))
     sec.facts["clients"] = table
@@ -682,21 +777,39 @@ def on_track_backtest(c: Cohort) -> Section:
     try:
         res = fn(c.observations, measure="PHQ-9")
     except ValueError as exc:
-        return Section("backtest", title, "insufficient", f"Not computed: {exc}")
+        # the reason can quote a client ID (issue 24, item 7): only the internal report says it
+        why = (" the backtest could not be run on this service's data (the internal report "
+               "gives the reason)." if c.publication else f" {exc}")
+        return Section("backtest", title, "insufficient", "Not computed:" + why)
     r = res.iloc[0]
     tp, fp, fn_, tn = (int(r[k]) for k in ("tp", "fp", "fn", "tn"))
-    parts = [("sensitivity", tp, tp + fn_), ("specificity", tn, tn + fp),
-             ("positive predictive value", tp, tp + fp), ("negative predictive value", tn, tn + fn_),
-             ("base rate (reliable deterioration)", tp + fn_, tp + fp + fn_ + tn)]
+    # cells: the four outcomes, then each share's denominator and the total
+    cells = np.array([tp, fp, fn_, tn, tp + fn_, tn + fp, tp + fp, tn + fn_, tp + fp + fn_ + tn])
+    TP, FP, FN, TN, POS, NEG, FLAG, UNFLAG, N = range(9)
+    parts = [("sensitivity", TP, POS, FN), ("specificity", TN, NEG, FP),
+             ("positive predictive value", TP, FLAG, FP), ("negative predictive value", TN, UNFLAG, FN),
+             ("base rate (reliable deterioration)", POS, N, NEG)]
+    if c.publication:
+        rel = [(POS, [TP, FN]), (NEG, [TN, FP]), (FLAG, [TP, FP]), (UNFLAG, [TN, FN]),
+               (N, [POS, NEG]), (N, [FLAG, UNFLAG])]
+        # "sensitivity 100%" says every deteriorating client was flagged: a 0 matters here
+        hidden = protect_counts(cells, rel, zero_matters=np.r_[[cells[N] > 0] * 4, [False] * 5])
+        shown = publication_counts(cells, hidden)
     rows = []
-    for name, x, n in parts:
-        small = c.publication and (x < SMALL_COUNT or n - x < SMALL_COUNT)
-        rows.append({"": name, "value": "–" if small or n == 0 else f"{x / n:.0%}",
-                     "of": (publication_counts([n])[0] if c.publication else str(n))})
+    for name, x, n, other in parts:
+        if c.publication:
+            withheld = hidden[[x, n, other]].any()
+            value = "–" if withheld else _pct(published_rate([cells[x]], [cells[n]])[0][0])
+            rows.append({"": name, "value": value, "of": shown[n]})
+        else:
+            value = "–" if cells[n] == 0 else f"{cells[x] / cells[n]:.0%}"
+            rows.append({"": name, "value": value, "of": str(cells[n])})
     sec = Section("backtest", title, table=pd.DataFrame(rows))
     sec.message = ("Each client's signal at session 4 against whether they went on to deteriorate "
                    "reliably, on the service's own data (all therapists)."
-                   + (" A share over fewer than 5 clients is not shown." if c.publication else ""))
+                   + (" Counts as published (below 5 as *, others rounded to 5); each share is "
+                      "that of the published counts and is withheld (–) where a count it rests "
+                      "on is." if c.publication else ""))
     sec.method = res.attrs.get("method", "")
     return sec
 
@@ -723,11 +836,13 @@ def cohort_data_quality(c: Cohort) -> Section:
         cnt.insert(0, "rejected", cnt[errs].sum(axis=1) if errs else 0)
         shown, _, exact = c.publish(cnt, [("rejected", errs)])
         keys = [k for k in cnt.columns if k != "rejected"]  # the service's: the same in every report
-        if keys:
+        if keys and exact[keys].sum() > 0:
             table = pd.DataFrame({"file": [k.split(" | ")[0] for k in keys],
                                   "kind": [k.split(" | ")[1] for k in keys],
                                   "rows": shown[keys].to_numpy()})
-        notes.append(f"{shown['rejected']} row(s) rejected by validation.")
+        # "* row(s) rejected" only where rows were rejected: a count of rows, not of clients
+        notes.append(f"{shown['rejected']} row(s) rejected by validation." if exact["rejected"]
+                     else "No rows were rejected by validation.")
     elif len(probs):
         table = (pd.DataFrame({"file": probs["file"], "problem": _problem_kind(probs["reason"]),
                                "client": probs["client_id"] if "client_id" in probs else "",

@@ -23,12 +23,10 @@ import pandas as pd
 from ...data import ClinicData
 from ...measures import get_measure
 
-__all__ = ["Section", "MIN_DIARY_DAYS", "SUPPRESS_BELOW", "UNAVAILABLE", "methods"]
+__all__ = ["Section", "MIN_DIARY_DAYS", "UNAVAILABLE", "methods"]
 
 MIN_DIARY_DAYS = 14
 """Fewest days (pairs) before a within-person correlation or lagged effect is shown."""
-SUPPRESS_BELOW = 5
-"""Fewest clients behind a cohort figure (publication: smaller counts are shown as "*")."""
 UNAVAILABLE = "Not available in this version of progress-kit."
 
 
