@@ -25,7 +25,18 @@ from .sudden_gains import *  # noqa: F403
 from .trajectories import *  # noqa: F403
 from .trend import *  # noqa: F403
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The installed distribution's version: pyproject.toml is the one place it is written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("progress-kit")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 
 def explore(data: ClinicData | str | PathLike, *, measure: str | None = None,

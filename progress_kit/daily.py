@@ -17,7 +17,7 @@ from scipy import stats
 
 from .measures import get_measure
 from .measures import measures as _registry_table
-from .trend import TREND_RULE, default_min_change, trend_direction
+from .trend import TREND_RULE, default_min_change, slope_ci, trend_direction
 
 __all__ = ["daily_table", "within_person_correlation", "lagged_effect", "daily_trend_data",
            "lag_scatter_data"]
@@ -612,10 +612,7 @@ def daily_trend_data(daily: pd.DataFrame, *, measures: Sequence[str] = ("mood", 
     sxy = ((t - mt) * (v - mv)).groupby(keys).transform("sum")
     sxx = ((t - mt) ** 2).groupby(keys).transform("sum")
     syy = ((v - mv) ** 2).groupby(keys).transform("sum")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = (sxy / sxx).where((n >= 2) & (sxx > 0))
-        half = stats.t.ppf(1 - alpha / 2, n - 2) * np.sqrt(
-            (syy - slope * sxy).clip(lower=0) / (n - 2) / sxx)
+    slope, half = slope_ci(n, sxx, sxy, syy, alpha=alpha)
     long["trend"] = mv + slope * (long["day"] - mt)
     long["change"] = slope * days
     long["direction"] = "insufficient data"

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .measures import get_measure
-from .trend import TREND_RULE, trend_direction
+from .trend import TREND_RULE, slope_ci, trend_direction
 
 __all__ = ["DEFAULT_WEIGHTS", "DEFAULT_CAPS", "progress_score"]
 
@@ -203,13 +202,9 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     sxx = rolled["tt"] - rolled["t"] ** 2 / n.where(n > 0)
     sxy = rolled["ty"] - rolled["t"] * rolled["y"] / n.where(n > 0)
     syy = rolled["yy"] - rolled["y"] ** 2 / n.where(n > 0)
+    # rolling sums of squares cancel: a near-zero spread in time is none
     enough = (n >= min_days) & (sxx > 1e-9)
-    slope = (sxy / sxx).where(enough)
-    # rolling sums of squares cancel; a tiny negative residual sum is 0
-    rss = (syy - slope * sxy).clip(lower=0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(1 - alpha / 2, n - 2) * np.sqrt(rss / (n - 2) / sxx)
-    half = half.where(enough)
+    slope, half = slope_ci(n, sxx, sxy, syy, alpha=alpha, valid=enough)
     out["trend_slope"] = slope
     out["trend_ci_low"] = slope - half
     out["trend_ci_high"] = slope + half

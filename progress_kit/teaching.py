@@ -661,8 +661,9 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
     out : path
         Output folder. Per notebook it gets ``NAME.html`` (and ``NAME.pdf`` with ``pdf``), plus
         for handouts ``NAME.ipynb``: the student's working copy, without solution cells or
-        outputs. Keys get the executed notebook ``NAME.ipynb`` with solutions. The course key
-        (``course_key.toml``) is copied beside them.
+        outputs. Keys get the executed notebook ``NAME.ipynb`` with solutions and a copy of the
+        course key (``course_key.toml``). Handouts never get the key: it holds the code of every
+        answer. A student copy checks against the key installed with the kit.
     solutions : bool
         Instructor key (``show_solutions=True``) instead of a student handout.
     notebooks : path, optional
@@ -719,9 +720,10 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
             else:
                 nbformat.write(_strip_solutions(nb), copy)
             written.append(copy)
-    # the student copies check against the key the pages were rendered with
+    # The key holds the code of every answer: it goes with the instructor keys, never into the
+    # handouts that are given to students (their copies check against the kit's installed key).
     key = (Path(notebooks) if notebooks is not None else _default_notebook_dir()) / KEY_FILE
-    if key.is_file():
+    if solutions and key.is_file():
         shutil.copyfile(key, out / KEY_FILE)
         written.append(out / KEY_FILE)
     return written

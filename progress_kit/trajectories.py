@@ -19,7 +19,7 @@ from scipy import stats
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
 from .measures import get_measure, reaches
-from .trend import TREND_RULE, default_min_change, direction_column
+from .trend import TREND_RULE, default_min_change, direction_column, slope_ci
 
 __all__ = ["slopes", "slope_sums", "slopes_from_sums", "growth_model", "GrowthModel",
            "trajectory_plot_data", "TIME_UNITS"]
@@ -213,16 +213,7 @@ def _centred_sums(codes: np.ndarray, k: int, t: np.ndarray, y: np.ndarray):
 def _ols_table(n, tbar, ybar, stt, sty, syy, index, alpha: float, better: str | None,
                span: np.ndarray | None = None, min_change: float = 0.0,
                min_points: int = 3) -> pd.DataFrame:
-    ok = (n >= 3) & (stt > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slope = np.where(ok, sty / stt, np.nan)
-        rss = np.maximum(syy - slope * sty, 0.0)
-        se = np.sqrt(rss / (n - 2) / stt)
-    tcrit = np.full(len(n), np.nan)
-    if ok.any():
-        dfs, inverse = np.unique(n[ok] - 2, return_inverse=True)
-        tcrit[ok] = stats.t.ppf(1 - alpha / 2, dfs)[inverse]
-    half = tcrit * se
+    slope, half = slope_ci(n, stt, sty, syy, alpha=alpha, valid=n >= 3)
     out = pd.DataFrame({"n": n.astype(np.int64), "slope": slope, "ci_low": slope - half,
                         "ci_high": slope + half}, index=index)
     return _label(out, span, better, min_change, min_points)

@@ -91,7 +91,7 @@ def _mode(path) -> int:
 # ------------------------------------------------------------------ 1. one naming scheme
 
 
-def test_item1_colliding_ids_get_distinct_files_and_rows(tmp_path, fake):
+def test_colliding_ids_get_distinct_files_and_rows(tmp_path, fake):
     clash = "ab-" + hashlib.sha256(b"ab").hexdigest()[:8]
     ids = ["ab", clash, "AB", "a/b", "a_b", "A_B", "C001", "c001"]
     fake()
@@ -106,7 +106,7 @@ def test_item1_colliding_ids_get_distinct_files_and_rows(tmp_path, fake):
     assert m.loc["C001", "files"] == "clients/C001.ipynb;clients/C001.html"
 
 
-def test_item1_report_client_uses_the_batch_names_and_never_overwrites(tmp_path, fake, monkeypatch):
+def test_report_client_uses_the_batch_names_and_never_overwrites(tmp_path, fake, monkeypatch):
     fake()
     data = _clinic(tmp_path / "data", ["a/b", "ab"])
     res = _batch(data, tmp_path / "out")
@@ -130,7 +130,7 @@ def test_item1_report_client_uses_the_batch_names_and_never_overwrites(tmp_path,
     assert json.loads((clients / "ab.html").read_text())["client_id"] == "ab"  # untouched
 
 
-def test_item1_files_of_unknown_owners_are_never_taken(tmp_path):
+def test_files_of_unknown_owners_are_never_taken(tmp_path):
     folder = tmp_path / "clients"
     folder.mkdir()
     (folder / "C009.html").write_text("someone else's report")
@@ -144,7 +144,7 @@ def test_item1_files_of_unknown_owners_are_never_taken(tmp_path):
     assert _mode(folder / ".stems.json") == 0o600
 
 
-def test_item1_safe_name_never_mistakes_an_id_for_a_hashed_name():
+def test_safe_name_never_mistakes_an_id_for_a_hashed_name():
     clash = "ab-" + hashlib.sha256(b"AB").hexdigest()[:8]
     assert safe_name(clash) != clash  # looks hashed, so it is hashed itself
     assert safe_name("ab") == "ab" and safe_name("C001.") != "C001"
@@ -153,7 +153,7 @@ def test_item1_safe_name_never_mistakes_an_id_for_a_hashed_name():
 # ------------------------------------------------------------------ 2. temp files
 
 
-def test_item2_private_files_are_exclusive_and_replace_links(tmp_path):
+def test_private_files_are_exclusive_and_replace_links(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     target = tmp_path / "report.html"
@@ -171,7 +171,7 @@ def test_item2_private_files_are_exclusive_and_replace_links(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pk-tmp-")]
 
 
-def test_item2_item3_cache_and_manifest_are_private_while_the_batch_runs(tmp_path, fake):
+def test_cache_and_manifest_are_private_while_the_batch_runs(tmp_path, fake):
     seen = {}
 
     def look(cid, cache):
@@ -188,7 +188,7 @@ def test_item2_item3_cache_and_manifest_are_private_while_the_batch_runs(tmp_pat
 # ------------------------------------------------------------------ 3. caches and manifests
 
 
-def test_item3_malformed_manifest_is_a_clear_error_and_leaves_no_cache(tmp_path, fake):
+def test_malformed_manifest_is_a_clear_error_and_leaves_no_cache(tmp_path, fake):
     fake()
     data = _clinic(tmp_path / "data", ["C1", "C2"])
     res = _batch(data, tmp_path / "out")
@@ -202,7 +202,7 @@ def test_item3_malformed_manifest_is_a_clear_error_and_leaves_no_cache(tmp_path,
     assert not [p for p in res.folder.rglob("*") if ".pk-tmp-" in str(p) or ".cache" in str(p)]
 
 
-def test_item3_stale_caches_and_temp_files_are_removed_at_start(tmp_path, fake):
+def test_stale_caches_and_temp_files_are_removed_at_start(tmp_path, fake):
     fake()
     data = _clinic(tmp_path / "data", ["C1"])
     month = tmp_path / "out" / "2026-10"
@@ -223,7 +223,7 @@ def test_item3_stale_caches_and_temp_files_are_removed_at_start(tmp_path, fake):
     assert (outside / "f").exists()
 
 
-def test_item3_cache_is_removed_when_the_batch_is_interrupted(tmp_path, fake):
+def test_cache_is_removed_when_the_batch_is_interrupted(tmp_path, fake):
     def stop(cid, cache):
         raise KeyboardInterrupt
 
@@ -236,7 +236,7 @@ def test_item3_cache_is_removed_when_the_batch_is_interrupted(tmp_path, fake):
 # ------------------------------------------------------------------ 4. lock and content hashes
 
 
-def test_item4_a_second_writer_refuses_or_waits(tmp_path, fake):
+def test_a_second_writer_refuses_or_waits(tmp_path, fake):
     fake()
     data = _clinic(tmp_path / "data", ["C1"])
     month = tmp_path / "out" / "2026-10"
@@ -254,7 +254,7 @@ def test_item4_a_second_writer_refuses_or_waits(tmp_path, fake):
     assert res.manifest["status"].eq("ok").all() and time.monotonic() - t0 >= 0.25
 
 
-def test_item4_a_changed_file_is_rendered_again(tmp_path, fake):
+def test_a_changed_file_is_rendered_again(tmp_path, fake):
     calls = fake()
     data = _clinic(tmp_path / "data", ["C1", "C2"])
     res = _batch(data, tmp_path / "out")
@@ -280,7 +280,7 @@ FAILING_NOTEBOOK = {
 
 
 @pytest.mark.slow
-def test_item8_failed_notebooks_are_out_of_reach_of_client_stems(tmp_path, monkeypatch):
+def test_failed_notebooks_are_out_of_reach_of_client_stems(tmp_path, monkeypatch):
     nb = tmp_path / "nb.ipynb"
     nb.write_text(json.dumps(FAILING_NOTEBOOK))
     monkeypatch.setattr(render_mod, "notebook_path", lambda kind: nb)
@@ -301,7 +301,7 @@ def test_item8_failed_notebooks_are_out_of_reach_of_client_stems(tmp_path, monke
 # ------------------------------------------------------------------ 9. formula injection
 
 
-def test_item9_manifest_cells_never_start_a_formula(tmp_path, fake):
+def test_manifest_cells_never_start_a_formula(tmp_path, fake):
     ids = ["=HYPERLINK(\"http://x\",\"y\")", "+SUM(1,1)", "@SUM(A1)", "-rf", "'quoted", "C2"]
     fake()
     data = _clinic(tmp_path / "data", ids)
@@ -346,7 +346,7 @@ b.run_batch(sys.argv[1], "2026-10", sys.argv[2], formats=("html",), progress=Fal
 """
 
 
-def test_item10_a_killed_batch_resumes_where_it_stopped(tmp_path, fake):
+def test_a_killed_batch_resumes_where_it_stopped(tmp_path, fake):
     data = _clinic(tmp_path / "data", ["C1", "C2", "C3", "C4"])
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_BATCH), str(data),
                            str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
@@ -370,7 +370,7 @@ def test_item10_a_killed_batch_resumes_where_it_stopped(tmp_path, fake):
 # ------------------------------------------------------------------ 16. no ID in defaults
 
 
-def test_item16_notebook_defaults_hold_no_client_id():
+def test_notebook_defaults_hold_no_client_id():
     from progress_kit.reports.context import DEFAULT_CLIENT, client_or_demo
     from progress_kit.reports.resources import notebook_path
 
@@ -386,7 +386,7 @@ def test_item16_notebook_defaults_hold_no_client_id():
 # ------------------------------------------------------------------ 19. errors
 
 
-def test_item19_masking_hides_scores_but_keeps_paths_ids_and_lines(tmp_path, fake):
+def test_masking_hides_scores_but_keeps_paths_ids_and_lines(tmp_path, fake):
     fake(fail=("C77",))
     data = _clinic(tmp_path / "da7a", ["C77", "C1"])
     res = _batch(data, tmp_path / "out")
@@ -399,7 +399,7 @@ def test_item19_masking_hides_scores_but_keeps_paths_ids_and_lines(tmp_path, fak
     assert mask_numbers("scores 12.5 and 3 from 2026-10-01") == "scores # and # from #-#-#"
 
 
-def test_item19_unwritable_output_and_folder_manifest_are_plain_errors(tmp_path, fake, capsys):
+def test_unwritable_output_and_folder_manifest_are_plain_errors(tmp_path, fake, capsys):
     from progress_kit.cli import main
 
     fake()
@@ -417,7 +417,7 @@ def test_item19_unwritable_output_and_folder_manifest_are_plain_errors(tmp_path,
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write anywhere")
-def test_item19_read_only_folder(tmp_path, fake, capsys):
+def test_read_only_output_folder_is_a_plain_error(tmp_path, fake, capsys):
     from progress_kit.cli import main
 
     fake()
@@ -432,7 +432,7 @@ def test_item19_read_only_folder(tmp_path, fake, capsys):
 # ------------------------------------------------------------------ 20, empty months
 
 
-def test_item20_unknown_therapist_is_an_error_with_a_hint(tmp_path, capsys):
+def test_unknown_therapist_is_an_error_with_a_hint(tmp_path, capsys):
     from progress_kit.cli import main
 
     data = _clinic(tmp_path / "data", ["C1"])
@@ -492,14 +492,14 @@ def test_packaged_template_is_a_generated_copy(tmp_path, monkeypatch):
     assert not (tmp_path / "progress_kit/templates/clinical/stray.css").exists()
 
 
-def test_item10_a_torn_journal_line_is_ignored(tmp_path):
+def test_a_torn_journal_line_is_ignored(tmp_path):
     manifest = tmp_path / "manifest.csv"
     good = ["C1", "client", "ok", "clients/C1.ipynb", "1.0", "", "f" * 16, "a" * 64]
     (tmp_path / batch_mod.JOURNAL).write_text(",".join(good) + "\n" + "C2,client,o")
     assert list(batch_mod._read_journal(manifest)) == [("client", "C1")]
 
 
-def test_item2_a_planted_lock_link_is_refused(tmp_path):
+def test_a_planted_lock_link_is_refused(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("keep")
     (tmp_path / "m").mkdir()

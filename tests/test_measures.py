@@ -14,7 +14,7 @@ def _fresh_registry():
     pk.reset_measures()
 
 
-def test_issue_figures_are_in_the_registry():
+def test_registry_holds_the_published_ranges_cutoffs_and_thresholds():
     table = pk.measures()
     expected = {"PHQ-9": (0, 27, 10, 6), "GAD-7": (0, 21, 8, 4), "CORE-10": (0, 40, 11, 6),
                 "ORS": (0, 40, 25, 5), "OQ-45": (0, 180, 64, 14)}

@@ -17,6 +17,7 @@ import pytest
 
 from progress_kit import list_datasets
 from progress_kit.teaching import (
+    HIDE_INPUT_TAG,
     NOT_ANSWERED,
     SOLUTION_TAG,
     Verdict,
@@ -290,7 +291,16 @@ def test_render_handout_and_key(tmp_path):
     # the handout shows neither the expected values nor the key's code; the key shows both
     assert 'rc_bdi.attrs["parameters"]' not in text["h"] and "key, tol 0.01:" not in text["h"]
     assert "key, tol 0.01:" in text["k"] and 'rc_bdi.attrs["parameters"]' in text["k"]
-    assert (tmp_path / "h" / "course_key.toml").is_file()
+    # the answer key goes with the instructor keys, never into the students' folder
+    assert not (tmp_path / "h" / "course_key.toml").exists()
+    assert (tmp_path / "k" / "course_key.toml").is_file()
+    entries = course_key(COURSE / "course_key.toml")["01_reliable_change"].values()
+    key_lines = {line.strip() for entry in entries for line in entry["expected"].splitlines()
+                 if len(line.strip()) > 12}
+    for file in (tmp_path / "h").iterdir():
+        if file.suffix != ".pdf":
+            content = file.read_text(encoding="utf-8")
+            assert not [line for line in key_lines if line in content], file.name
     # tables: whole numbers as 1, not 1.0 (the CSV stores them as floats); sized to their content
     assert re.search(r"<th>1</th>", handout) and not re.search(r"<th>\d+\.0</th>", handout)
     assert "main table { table-layout: auto; width: auto;" in handout
@@ -305,6 +315,119 @@ def test_render_handout_and_key(tmp_path):
     student = nbformat.read(tmp_path / "h" / "01_reliable_change.ipynb", as_version=4)
     assert not any(SOLUTION_TAG in c.metadata.get("tags", []) for c in student.cells)
     assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+
+
+# ------------------------------------------------------------------------------------------
+# slow: no exercise can be passed by copying a number the handout already shows
+
+# Whole-number answers that a page shows only by coincidence, each reviewed by hand: a count that
+# equals a score in a data table, or a single digit (every page has the digits 0-9 in lists, sessions
+# and formulas). Each entry says why nothing is given away. An entry the test no longer needs fails
+# it too, so the list cannot go stale.
+COINCIDENCES = {
+    ("01_reliable_change", "answer_2"): "25 patients improve on the BDI-II; 25.0 is a HAMD score in the "
+                                        "data tables",
+    ("01_reliable_change", "answer_3"): "a 5-point drop; the page shows the threshold 4.15, which the "
+                                        "student must round up to a whole point",
+    ("02_clinical_significance", "answer_4"): "EN and JT disagree on 5 patients; the page shows no EN "
+                                              "result at all",
+}
+
+_NUMBER = re.compile(r"(?<![\w.])([-−+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?)(%?)")
+
+
+def _shown_numbers(text: str) -> list[tuple[str, float]]:
+    """Every number a reader sees in the text, as written and as a value (a percentage also as
+    a proportion, since the exercises ask for proportions)."""
+    found = []
+    for token, percent in _NUMBER.findall(text):
+        value = float(token.replace("−", "-").replace(",", ""))
+        found.append((token + percent, value))
+        if percent:
+            found.append((token + percent, value / 100))
+    return found
+
+
+def _page_text(cell) -> str:
+    """What a rendered handout shows of a cell: its text or code, and its text outputs."""
+    tags = cell.metadata.get("tags", [])
+    if {"parameters", "injected-parameters"} & set(tags):
+        return ""
+    parts = [] if HIDE_INPUT_TAG in tags else [cell.source]
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out["text"])
+        for mime in ("text/plain", "text/html", "text/markdown"):
+            if mime in out.get("data", {}):
+                parts.append(re.sub(r"<[^>]+>", " ", out["data"][mime]))
+    return "\n".join(parts)
+
+
+def _handout_with_probes(path: Path, values: Path):
+    """The student handout, with a cell after each ``check(answer_N)`` that stores the expected
+    value the key computes at that point of the notebook (pickled into ``values``)."""
+    from nbformat.v4 import new_code_cell
+
+    from progress_kit.teaching import _strip_solutions
+
+    handout = _strip_solutions(nbformat.read(path, as_version=4))
+    cells = []
+    for cell in handout.cells:
+        cells.append(cell)
+        m = re.fullmatch(r"check\((answer_\d+)\)", cell.source.strip())
+        if cell.cell_type == "code" and m:
+            probe = (f"def _pk_probe():\n"
+                     f"    import pandas\n"
+                     f"    from progress_kit.teaching import _evaluate, course_key\n"
+                     f"    entry = course_key({str(COURSE / 'course_key.toml')!r})[{path.stem!r}][{m[1]!r}]\n"
+                     f"    pandas.to_pickle((_evaluate(entry['expected'], globals()), entry), "
+                     f"{str(values / m[1])!r})\n"
+                     f"_pk_probe(); del _pk_probe")
+            cells.append(new_code_cell(probe, metadata={"tags": ["pk-probe"]}))
+    handout.cells = cells
+    return handout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_exercise_answer_is_shown_earlier_in_the_handout(path, tmp_path):
+    import papermill as pm
+
+    from progress_kit.teaching import check as check_value
+
+    values = tmp_path / "values"
+    values.mkdir()
+    src, out = tmp_path / "handout.ipynb", tmp_path / "executed.ipynb"
+    nbformat.write(_handout_with_probes(path, values), src)
+    pm.execute_notebook(str(src), str(out), parameters={"show_solutions": False},
+                        cwd=str(path.parent), kernel_name="python3", progress_bar=False,
+                        execution_timeout=120)
+    executed = nbformat.read(out, as_version=4)
+    shown, problems, coincidences, n_checked = [], [], set(), 0
+    for cell in executed.cells:
+        if "pk-probe" in cell.metadata.get("tags", []):
+            continue
+        shown.append(_page_text(cell))   # up to and including the check cell and its hint
+        m = re.fullmatch(r"check\((answer_\d+)\)", cell.source.strip())
+        if cell.cell_type != "code" or not m:
+            continue
+        expected, entry = pd.read_pickle(values / m[1])
+        n_checked += 1
+        if isinstance(expected, str):
+            continue  # a choice between named options: the options are on the page by design
+        assert np.ndim(expected) == 0, f"{m[1]}: teach this test to compare a {type(expected)}"
+        tol = {k: entry[k] for k in ("tol", "rtol", "atol") if k in entry}
+        for token, value in _shown_numbers("\n".join(shown)):
+            if check_value(value, expected, quiet=True, **tol).ok:
+                if (path.stem, m[1]) in COINCIDENCES and float(expected).is_integer():
+                    coincidences.add((path.stem, m[1]))
+                else:
+                    problems.append(f"{m[1]} (expected {expected!r}) passes with {token!r}, "
+                                    "shown before it")
+                break
+    assert n_checked == len(course_key(COURSE / "course_key.toml")[path.stem])
+    assert problems == [], problems
+    assert coincidences == {k for k in COINCIDENCES if k[0] == path.stem}, "COINCIDENCES is stale"
 
 
 # ------------------------------------------------------------------------------------------

@@ -131,3 +131,26 @@ def test_demo_progress_score_trend_is_steady(demo_clinic):
                          np.where(old, np.sign(ps["trend_change"]).astype(str), "stable"))
     old_rate, _ = flip_rate(ps.assign(trend=old_label))
     assert old_rate > 0.2  # the old rule on the same data, for contrast
+
+
+def test_slope_ci_matches_scipy_for_many_lines_at_once():
+    rng = np.random.default_rng(3)
+    lines = [(rng.uniform(0, 30, k), rng.normal(0, 2, k)) for k in (3, 4, 7, 12, 40)]
+    sums = []
+    for t, y in lines:
+        tc, yc = t - t.mean(), y - y.mean()
+        sums.append((len(t), tc @ tc, tc @ yc, yc @ yc))
+    n, sxx, sxy, syy = map(np.array, zip(*sums, strict=True))
+    slope, half = pk.slope_ci(n, sxx, sxy, syy, alpha=0.10)
+    for (t, y), b, h in zip(lines, slope, half, strict=True):
+        fit = stats.linregress(t, y)
+        assert b == pytest.approx(fit.slope, rel=1e-12)
+        assert h == pytest.approx(stats.t.ppf(0.95, len(t) - 2) * fit.stderr, rel=1e-10)
+
+
+def test_slope_ci_gives_nan_where_there_is_no_line_or_no_interval():
+    # two points: a slope but no interval; no spread in time; a line the caller rejects
+    slope, half = pk.slope_ci([2, 5, 5], [2.0, 0.0, 10.0], [2.0, 0.0, 5.0], [2.0, 1.0, 9.0],
+                              valid=[True, True, False])
+    assert slope[0] == 1.0 and np.isnan(half[0])
+    assert np.isnan(slope[1:]).all() and np.isnan(half[1:]).all()
