@@ -219,7 +219,8 @@ def _loo_band(code: np.ndarray, s: np.ndarray, y: np.ndarray, y0: np.ndarray, n_
     who = np.flatnonzero(judged >= 0)
     row = judged[who]
     sj = s[row]
-    expected[who] = y0[row] + (c0[who] + c1[who] * y0[row]) * np.log1p(sj.astype(float))
+    with np.errstate(invalid="ignore"):  # NaN coefficients of a singular fit stay NaN
+        expected[who] = y0[row] + (c0[who] + c1[who] * y0[row]) * np.log1p(sj.astype(float))
 
     too_few = n_other[who] < _MIN_PER_SESSION
     why[who[too_few]] = _too_few_text(n_other[who[too_few]], measure)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ...data import ClinicData
+from ...measures import get_measure
 from ...outcomes import (
     _COUNTS,
     _RATES,
@@ -295,7 +296,8 @@ class Cohort:
     # ---------------------------------------------------------------- the decision layer
     @cached_property
     def flags(self) -> pd.DataFrame | None:
-        """client_flags for the clients of this report's scope.
+        """client_flags for the clients of this report's scope, each judged on their problem's
+        measure (the same table the client reports quote).
 
         Computed on the whole service and then narrowed: the expected-response band is fitted
         on everyone's data, so a therapist's report shows the same status as the service's.
@@ -307,11 +309,21 @@ class Cohort:
         if items is not None:
             items = items[items["date"] <= self.end]
         # expected=None: the band is fitted leave-one-client-out on the service's own data
-        f = fn(self.observations, items=items, sessions=self.sessions, measure="PHQ-9",
+        obs = self.observations
+        kind = {m: getattr(_registry(m), "kind", "diary") for m in obs["measure"].unique()}
+        quest = obs[obs["measure"].map(kind) != "diary"]
+        f = fn(quest, items=items, sessions=self.sessions, clients=self.clinic.clients,
                as_of=self.end)
         out = f[self.in_scope(f.index)]
         out.attrs = f.attrs
         return out
+
+
+def _registry(name: str):
+    try:
+        return get_measure(name)
+    except ValueError:
+        return None
 
 
 def _publication_note(c: Cohort) -> str:
