@@ -230,10 +230,13 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     parse_month(month)
     formats = tuple(formats)
     data_dir = Path(data_dir).resolve()
-    folder = Path(out).resolve() / month
+    root = Path(out).resolve()
+    folder = root / month
     clients_dir = folder / "clients"
-    with month_lock(folder, wait=wait, what="progress-kit batch"), \
-            month_lock(clients_dir, wait=wait, what="progress-kit batch"):
+    # a folder another account can write could have its data cache swapped while reports run:
+    # refused, with the reports root above it (docs/security.md, "Shared folders")
+    with month_lock(folder, wait=wait, what="progress-kit batch", root=root), \
+            month_lock(clients_dir, wait=wait, what="progress-kit batch", root=root):
         remove_stale(folder, clients_dir, folder / FAILED_DIR, clients_dir / FAILED_DIR)
         manifest_path = folder / "manifest.csv"
         _check_manifest_path(manifest_path)  # checked before anything is rendered
@@ -245,7 +248,7 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
         names = claim_stems(clients_dir, ids)
         cache_dir = private_dir(folder, "cache-")
         try:  # from here on the cache exists: every way out removes it
-            cache = write_cache(clinic, cache_dir / "clinic.pkl")
+            cache = write_cache(clinic, cache_dir / "clinic.pkl")  # clinic-<sha256>.pkl, verified on load
             sizes = _client_sizes(clinic)
             del clinic
             return _run(ids, names, old, force, clients is not None, data_dir, folder, month,

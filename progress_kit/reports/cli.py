@@ -90,6 +90,15 @@ def _client_known(data_dir: Path, client: str, command: str) -> bool:
     return False
 
 
+def _checked_out(folder: Path, root: str) -> Path:
+    """``folder`` after checking that nobody else can write it or its parents up to ``root``
+    (the render functions check the folder they lock; the CLI knows the whole tree)."""
+    from .files import check_private_folder
+
+    check_private_folder(folder, Path(root))
+    return folder
+
+
 @_clean_errors
 def _report_client(args: argparse.Namespace) -> int:
     from .render import render_client
@@ -97,7 +106,7 @@ def _report_client(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args.data_dir)
     if not _client_known(data_dir, args.client, "report client"):
         return EXIT_FAILED
-    out = Path(args.out) / args.month / "clients"
+    out = _checked_out(Path(args.out) / args.month / "clients", args.out)
     res = render_client(data_dir, args.client, args.month, out, formats=args.format,
                         reference_dir=args.reference, wait=args.wait)
     print("\n".join(str(f) for f in res.files))
@@ -121,7 +130,8 @@ def _report_prep(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args.data_dir)
     if not _client_known(data_dir, args.client, "report prep"):
         return EXIT_FAILED
-    res = render_prep(data_dir, args.client, args.date, Path(args.out) / "prep", formats=args.format,
+    res = render_prep(data_dir, args.client, args.date, _checked_out(Path(args.out) / "prep", args.out),
+                      formats=args.format,
                       reference_dir=args.reference, wait=args.wait)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
@@ -143,7 +153,7 @@ def _report_cohort(args: argparse.Namespace) -> int:
                   f"{data_dir}{_hint(args.therapist, known)}; therapists there: {listed or 'none'}",
                   file=sys.stderr)
             return EXIT_FAILED
-    out = Path(args.out) / args.month
+    out = _checked_out(Path(args.out) / args.month, args.out)
     res = render_cohort(data_dir, args.month, out, formats=args.format, therapist_id=args.therapist,
                         wait=args.wait, audience=args.audience)
     print("\n".join(str(f) for f in res.files))

@@ -8,7 +8,6 @@ and end date, so that every notebook runs with its default parameters on a fresh
 from __future__ import annotations
 
 import hashlib
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +88,9 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
     if data_cache:
         if str(data_cache) in _PRELOADED:
             return _PRELOADED[str(data_cache)]
-        with open(data_cache, "rb") as fh:
-            return pickle.load(fh)  # written by write_cache in this batch's own output folder
+        from .files import read_cache_file
+
+        return read_cache_file(data_cache)  # checked (owner, mode, digest) before unpickling
     if data_dir is None:
         from ..demo import demo_data
 
@@ -111,23 +111,22 @@ def preload_cache(data_cache: str | Path) -> None:
     Only the fork server's zygotes call this: each report then runs in a forked child that
     gets a copy-on-write view of the cache, so no report can change what another one reads.
     """
-    with open(data_cache, "rb") as fh:
-        _PRELOADED[str(data_cache)] = pickle.load(fh)
+    from .files import read_cache_file
+
+    _PRELOADED[str(data_cache)] = read_cache_file(data_cache)
 
 
 def write_cache(clinic: ClinicData, path: str | Path) -> Path:
     """Write a validated clinic for :func:`load_clinic`, privately (mode 0600) and atomically.
 
-    The batch puts it in a private folder (mode 0700) of its own making, so nobody else can
-    replace the pickle that the report processes load.
+    The file is ``<stem of path>-<SHA-256>.pkl`` beside ``path`` (returned): :func:`load_clinic`
+    unpickles it only after checking its owner, its mode, its folder's and that digest. The
+    batch puts it in a private folder (mode 0700) of its own making.
     """
-    from .files import make_folder, private_file
+    from .files import make_folder, write_cache_file
 
     path = Path(path)
-    make_folder(path.parent)
-    with private_file(path) as fh:
-        pickle.dump(clinic, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return path
+    return write_cache_file(clinic, make_folder(path.parent), path.stem)
 
 
 def client_or_demo(client_id: str | None, data_dir=None, data_cache=None) -> str:
