@@ -70,8 +70,8 @@ def _attribute_problems(folder: Path, problems: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | None = None
-                ) -> ClinicData:
+def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | None = None,
+                measures: str | Path | None = None) -> ClinicData:
     """The validated clinic for a report, with every problem attributed to its client.
 
     Parameters
@@ -81,7 +81,11 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
         out and listed in ``.problems`` (with a ``client_id`` column added).
     data_cache : path, optional
         A cache written by :func:`write_cache` (the batch validates once, then every report
-        reads the cache). Takes precedence over ``data_dir``.
+        reads the cache). Takes precedence over ``data_dir``; the cache brings the measures
+        registry it was validated with.
+    measures : path, optional
+        The service's measures file for ``data_dir`` (default: :func:`~progress_kit.measures_file`,
+        i.e. ``$PROGRESS_KIT_MEASURES`` or the folder's own ``measures.toml``, if any).
 
     With neither, the demo clinic :data:`DEMO` is generated in memory.
     """
@@ -90,13 +94,16 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
             return _PRELOADED[str(data_cache)]
         from .files import read_cache_file
 
-        return read_cache_file(data_cache)  # checked (owner, mode, digest) before unpickling
+        return _unpack(read_cache_file(data_cache))  # checked (owner, mode, digest) first
     if data_dir is None:
         from ..demo import demo_data
 
         clinic = demo_data(**DEMO)
         clinic.problems = clinic.problems.assign(client_id=pd.Series(dtype=str))
         return clinic
+    from ..measures import use_measures
+
+    use_measures(data_dir, measures)  # the service's measures.toml (or --measures, via the environment)
     data = load_data(data_dir, errors="report")
     data.problems = _attribute_problems(Path(data_dir), data.problems)
     return data
@@ -113,20 +120,32 @@ def preload_cache(data_cache: str | Path) -> None:
     """
     from .files import read_cache_file
 
-    _PRELOADED[str(data_cache)] = read_cache_file(data_cache)
+    _PRELOADED[str(data_cache)] = _unpack(read_cache_file(data_cache))
+
+
+def _unpack(payload) -> ClinicData:
+    """The clinic from a cache, with the measures registry it was validated with made current:
+    a service's own measures reach every report process (zygotes, kernels, Dask workers)."""
+    from ..measures import restore_registry
+
+    restore_registry(payload["measures"])
+    return payload["clinic"]
 
 
 def write_cache(clinic: ClinicData, path: str | Path) -> Path:
     """Write a validated clinic for :func:`load_clinic`, privately (mode 0600) and atomically.
 
-    The file is ``<stem of path>-<SHA-256>.pkl`` beside ``path`` (returned): :func:`load_clinic`
+    The registry of measures goes with it (:func:`load_clinic` makes it current). The file is
+    ``<stem of path>-<SHA-256>.pkl`` beside ``path`` (returned): :func:`load_clinic`
     unpickles it only after checking its owner, its mode, its folder's and that digest. The
     batch puts it in a private folder (mode 0700) of its own making.
     """
+    from ..measures import registry_state
     from .files import make_folder, write_cache_file
 
     path = Path(path)
-    return write_cache_file(clinic, make_folder(path.parent), path.stem)
+    payload = {"clinic": clinic, "measures": registry_state()}
+    return write_cache_file(payload, make_folder(path.parent), path.stem)
 
 
 def client_or_demo(client_id: str | None, data_dir=None, data_cache=None) -> str:

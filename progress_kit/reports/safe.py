@@ -165,6 +165,8 @@ def mask_numbers(message: str, keep: Iterable[str] = ()) -> str:
     --------
     >>> mask_numbers("PHQ-9 score 17 on line 12 of /data/2026/obs.csv for C001", keep=["C001"])
     'PHQ-9 score # on line 12 of /data/2026/obs.csv for C001'
+    >>> mask_numbers("Is a directory: '/out/clients/C001.html'", keep=["C001", "/out"])
+    "Is a directory: '/out/clients/C001.html'"
     """
     text = str(message).strip()
     first = re.sub("[\ue000-\uf8ff]", "?", text.splitlines()[0] if text else "")
@@ -180,7 +182,13 @@ def mask_numbers(message: str, keep: Iterable[str] = ()) -> str:
     first = _PATHLIKE.sub(hold, first)
     first = re.sub(r"\bline \d+\b", hold, first)
     first = re.sub(r"\d+(\.\d+)?", "#", first)
-    first = re.sub("[\ue000-\uf8ff]", lambda m: kept[ord(m.group(0)) - 0xE000], first)
+    # a kept path may itself hold a kept token (the client's ID in ``clients/C001.html``): put
+    # back every level, innermost last, so no placeholder reaches the reader
+    for _ in range(len(kept) + 1):
+        restored = re.sub("[\ue000-\uf8ff]", lambda m: kept[ord(m.group(0)) - 0xE000], first)
+        if restored == first:
+            break
+        first = restored
     return first[:300]
 
 
