@@ -33,3 +33,26 @@ def test_foundations_import_nothing_above_them():
     for module in ("errors", "_dask"):
         assert _relative_imports(module) == set(), module
     assert _relative_imports("measures") <= {"errors"}
+
+
+def test_report_modules_import_each_other_one_way():
+    """No two modules of progress_kit.reports import each other, even inside functions (issue 24:
+    the zygote's start module and the engine did; the start now lives in the engine)."""
+    import ast
+    import itertools
+    from pathlib import Path
+
+    import progress_kit.reports as reports
+
+    folder = Path(reports.__file__).parent
+    names = {p.stem for p in folder.glob("*.py")}
+    graph = {}
+    for path in folder.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        graph[path.stem] = deps & names
+    both = [(a, b) for a, b in itertools.combinations(sorted(graph), 2)
+            if b in graph[a] and a in graph[b]]
+    assert both == []

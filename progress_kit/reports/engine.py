@@ -24,8 +24,8 @@ on the synthetic demo clinic, the compiled HTML exporter and what the batch comp
 the whole clinic before any report (``prepare``: the expected-response model and the
 service-wide ``client_flags``, by library calls only; each report takes its own client's row).
 After that it freezes its heap (``gc.freeze``), so that no child's garbage collector walks and
-copies it. Zygotes start from :mod:`progress_kit.reports._spawn`, which leaves out an optional
-import that costs seconds (see there).
+copies it. A zygote starts in :func:`_zygote_main`, which leaves out an optional import that
+costs seconds before papermill is imported (see there).
 The fork server needs ``os.fork`` (Linux, and other POSIX systems); elsewhere the batch uses
 one kernel per report.
 """
@@ -168,6 +168,28 @@ def _render_forked(task: tuple, timeout: int) -> dict:
             "error": f"report process ended without a result ({reason})"}
 
 
+SKIPPED_IMPORTS = ("rfc3987_syntax",)
+"""Modules a zygote goes without. jsonschema imports ``rfc3987_syntax`` (an IRI format checker)
+when it is installed, and that module builds a parser from its grammar on import: 2.4-3.3 s of CPU
+in every zygote. Notebook validation never checks string formats, so the zygotes go without it
+(jsonschema then skips its IRI check). The process that runs the batch keeps its modules as they
+are, and does not import papermill at all (it needs only the fork server)."""
+
+
+def _zygote_main(*args) -> None:
+    """Where a new zygote process starts: run :func:`_zygote` after leaving out
+    :data:`SKIPPED_IMPORTS`. This module imports neither papermill nor nbformat (the in-process
+    engine lives in :mod:`~progress_kit.reports.inprocess`), so the skip comes first."""
+    # No cyclic garbage collection during the warm-up: it is nearly all imports and first calls,
+    # whose objects live as long as the zygote, so each automatic collection walks a growing heap
+    # for nothing (0.2-0.5 s of a 2.8 s warm-up). The zygote collects once, freezes what is left
+    # and turns collection back on before its first report (_zygote).
+    gc.disable()
+    for name in SKIPPED_IMPORTS:
+        sys.modules.setdefault(name, None)  # ``import name`` now raises ImportError
+    _zygote(*args)
+
+
 _PARENT_CHECK_S = 2.0
 """How often an idle zygote checks that the process that started it still runs (seconds)."""
 
@@ -190,7 +212,7 @@ def _zygote(tasks, results, cache: str | None, timeout: int, prepare: tuple | No
     # touching every object's header, copies) the whole inherited heap: 0.3-0.4 s per report.
     gc.collect()
     gc.freeze()
-    gc.enable()  # off during the warm-up (reports/_spawn.py); each report's child collects
+    gc.enable()  # off during the warm-up (_zygote_main); each report's child collects
     results.put(("__ready__", os.getpid()))
     parent = os.getppid()
     while True:
@@ -224,9 +246,7 @@ class ForkServer:
             raise RuntimeError("the fork server needs os.fork on Linux; use engine='kernel'")
         ctx = multiprocessing.get_context("spawn")  # zygotes start from a clean interpreter
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
-        from ._spawn import zygote  # starts _zygote below, after leaving out unused imports
-
-        self._procs = [ctx.Process(target=zygote, name=f"progress-kit-zygote-{i}", daemon=False,
+        self._procs = [ctx.Process(target=_zygote_main, name=f"progress-kit-zygote-{i}", daemon=False,
                                    args=(self._tasks, self._results, cache, timeout, prepare))
                        for i in range(max(1, jobs))]
 
