@@ -263,3 +263,21 @@ def test_a_batch_renders_a_custom_measure_in_every_report_process(tmp_path, monk
     # the label and cut-off come only from the service's file, through the zygote's cache
     assert "K10: Kessler 10" in page and "clinical if K10 &gt;= 20" in page
     assert "unknown measure" not in page
+
+
+def test_every_command_reads_the_measures_file_and_takes_measures(tmp_path, capsys, monkeypatch):
+    from progress_kit.cli import build_parser, main
+
+    monkeypatch.delenv(pk.MEASURES_ENV, raising=False)
+    data = _k10_clinic(tmp_path / "data")
+    assert main(["validate", str(data)]) == 0  # K10 is known through data/measures.toml
+    (data / "measures.toml").rename(tmp_path / "k10.toml")
+    assert main(["validate", str(data)]) == 1
+    assert "K10" in capsys.readouterr().out
+    assert main(["validate", str(data), "--measures", str(tmp_path / "k10.toml")]) == 0
+    assert "K10" not in pk.measures().index and pk.MEASURES_ENV not in __import__("os").environ
+    parser = build_parser()
+    for argv in (["batch", "d", "--month", "2026-10"], ["report", "client", "d", "--month", "2026-10",
+                 "--client", "C1"], ["report", "cohort", "d", "--month", "2026-10"],
+                 ["import", "fhir", "x.json", "--out", "d"]):
+        assert parser.parse_args([*argv, "--measures", "m.toml"]).measures == "m.toml"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import csv
 import hashlib
+import logging
 import multiprocessing
 import os
 import shutil
@@ -45,6 +46,8 @@ __all__ = ["run_batch", "BatchResult", "MANIFEST_COLUMNS", "EmptyMonth"]
 MANIFEST_COLUMNS = ["client", "kind", "status", "files", "seconds", "error", "fingerprint", "sha256"]
 _NEEDED = ["client", "kind", "status", "files", "fingerprint"]
 COHORT = "(cohort)"
+
+log = logging.getLogger(__name__)
 
 
 class EmptyMonth(ValueError):
@@ -277,8 +280,17 @@ def _render_month(data_dir, folder, month, clients, allow_empty, old, force, for
                     formats, reference_dir, cache, progress, jobs, engine, scheduler, started,
                     audience, sizes, measures_path)
     finally:
-        shutil.rmtree(cache_dir, ignore_errors=True)  # the cache holds every client's data
+        _remove_cache(cache_dir)  # the cache holds every client's data
         remove_stale(folder, clients_dir)  # temp files of report processes that were killed
+
+
+def _remove_cache(cache_dir: Path) -> None:
+    """Remove the batch's data cache; say so if any of it stays (it holds every client's data)."""
+    def failed(function, path, exc):
+        log.warning("could not remove %s (%s); delete it by hand: it holds every client's data",
+                    path, exc[1] if isinstance(exc, tuple) else exc, extra={"keep": [str(path)]})
+
+    shutil.rmtree(cache_dir, onerror=failed)
 
 
 def _empty_month_message(clinic, month: str) -> str:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import queue
@@ -46,6 +47,8 @@ from typing import Any
 # it imports papermill (and with it nbformat and jsonschema, 1.2 s), which the process that runs
 # a batch does not need, and which took CPU from the zygotes warming up beside it.
 __all__ = ["fork_available", "ForkServer"]
+
+log = logging.getLogger(__name__)
 
 
 def fork_available() -> bool:
@@ -132,6 +135,9 @@ def _child(task: tuple, write_fd: int, timeout: int) -> None:
 
     code = 0
     try:
+        # a report's warnings belong in its notebook's stderr (hidden from the report), as in a
+        # kernel, not in the zygote's log on the terminal
+        logging.captureWarnings(False)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(timeout)  # a hung report is killed; the zygote records it as failed
         render.use_engine(ENGINE_NAME)
@@ -176,7 +182,17 @@ in every zygote. Notebook validation never checks string formats, so the zygotes
 are, and does not import papermill at all (it needs only the fork server)."""
 
 
-def _zygote_main(*args) -> None:
+def _log_settings() -> tuple[int, bool] | None:
+    """How the process that starts the zygotes logs (None: it has not set the kit's logging up)."""
+    from .safe import LOGGER
+
+    kit = logging.getLogger(LOGGER)
+    if not any(getattr(h, "_progress_kit", False) for h in kit.handlers):
+        return None
+    return kit.level, logging.getLogger("py.warnings").level <= logging.WARNING
+
+
+def _zygote_main(*args, log_settings: tuple[int, bool] | None = None) -> None:
     """Where a new zygote process starts: run :func:`_zygote` after leaving out
     :data:`SKIPPED_IMPORTS`. This module imports neither papermill nor nbformat (the in-process
     engine lives in :mod:`~progress_kit.reports.inprocess`), so the skip comes first."""
@@ -187,6 +203,12 @@ def _zygote_main(*args) -> None:
     gc.disable()
     for name in SKIPPED_IMPORTS:
         sys.modules.setdefault(name, None)  # ``import name`` now raises ImportError
+    from .safe import log_to_stderr
+
+    # a spawned process starts with no logging set up: log as the batch's process does (masked;
+    # with --quiet, no warnings), or else masked warnings and errors as before
+    level, warnings = log_settings or (logging.WARNING, True)
+    log_to_stderr(level, warnings=warnings)
     _zygote(*args)
 
 
@@ -205,8 +227,10 @@ def _zygote(tasks, results, cache: str | None, timeout: int, prepare: tuple | No
         fn, args = prepare
         try:
             fn(*args)  # results shared by every report of the batch (library calls only)
-        except Exception:  # noqa: BLE001, S110 (each report then computes them itself, and
-            pass  # reports any error in its own process, where it is recorded per report)
+        except Exception as exc:  # noqa: BLE001 (each report then computes them itself, and
+            # records any error in its own manifest row; the log says why it had to)
+            log.warning("a render worker could not compute the month's shared results (%s: %s); "
+                        "each report computes them itself", type(exc).__name__, exc)
     # Everything the warm-up made lives as long as the zygote: move it out of the garbage
     # collector's reach. Otherwise the first full collection in each child walks (and, by
     # touching every object's header, copies) the whole inherited heap: 0.3-0.4 s per report.
@@ -247,7 +271,8 @@ class ForkServer:
         ctx = multiprocessing.get_context("spawn")  # zygotes start from a clean interpreter
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
         self._procs = [ctx.Process(target=_zygote_main, name=f"progress-kit-zygote-{i}", daemon=False,
-                                   args=(self._tasks, self._results, cache, timeout, prepare))
+                                   args=(self._tasks, self._results, cache, timeout, prepare),
+                                   kwargs={"log_settings": _log_settings()})
                        for i in range(max(1, jobs))]
 
     def __enter__(self) -> ForkServer:
