@@ -56,3 +56,21 @@ def test_report_modules_import_each_other_one_way():
     both = [(a, b) for a, b in itertools.combinations(sorted(graph), 2)
             if b in graph[a] and a in graph[b]]
     assert both == []
+
+
+def test_dependencies_whose_internals_we_use_are_bounded_by_the_installed_version():
+    """WeasyPrint, nbconvert, papermill and pyarrow internals (issue 24): each has an upper
+    bound in pyproject.toml, and the installed version (the one tested) is inside it."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    reqs = {Requirement(d).name: Requirement(d) for d in deps}
+    for name in ("weasyprint", "nbconvert", "papermill", "pyarrow", "pandas"):
+        spec = reqs[name].specifier
+        assert any(s.operator == "<" for s in spec), name
+        assert spec.contains(version(name)), (name, version(name), str(spec))
