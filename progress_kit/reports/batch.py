@@ -18,7 +18,6 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,15 @@ from .context import (
     load_clinic,
     write_cache,
 )
-from .files import claim_stems, is_regular, month_lock, private_dir, private_file, remove_stale
+from .files import (
+    claim_stems,
+    is_regular,
+    month_lock,
+    private_dir,
+    private_file,
+    remove_stale,
+    remove_tree,
+)
 from .render import FAILED_DIR, FORMATS, render_client, render_cohort
 from .resources import notebook_path, template_dir
 from .safe import csv_cell, csv_uncell, mask_numbers, parse_month
@@ -280,17 +287,8 @@ def _render_month(data_dir, folder, month, clients, allow_empty, old, force, for
                     formats, reference_dir, cache, progress, jobs, engine, scheduler, started,
                     audience, sizes, measures_path)
     finally:
-        _remove_cache(cache_dir)  # the cache holds every client's data
+        remove_tree(cache_dir)  # the cache holds every client's data (a failure is logged)
         remove_stale(folder, clients_dir)  # temp files of report processes that were killed
-
-
-def _remove_cache(cache_dir: Path) -> None:
-    """Remove the batch's data cache; say so if any of it stays (it holds every client's data)."""
-    def failed(function, path, exc):
-        log.warning("could not remove %s (%s); delete it by hand: it holds every client's data",
-                    path, exc[1] if isinstance(exc, tuple) else exc, extra={"keep": [str(path)]})
-
-    shutil.rmtree(cache_dir, onerror=failed)
 
 
 def _empty_month_message(clinic, month: str) -> str:

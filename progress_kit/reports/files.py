@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -38,6 +39,8 @@ __all__ = ["private_file", "write_private", "private_dir", "month_lock", "Folder
            "claim_stems", "remove_stale", "check_private_folder", "UnsafeFolder", "write_cache_file",
            "read_cache_file", "TMP_PREFIX", "FILE_MODE"]
 
+log = logging.getLogger(__name__)
+
 TMP_PREFIX = ".pk-tmp-"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -52,6 +55,16 @@ class FolderBusy(RuntimeError):
 
 class UnsafeFolder(ValueError):
     """An output folder that another user can write (or that another user owns)."""
+
+
+def remove_tree(path: str | Path) -> None:
+    """Remove a private folder the kit made (a data cache, papermill's work folder); log what
+    cannot be removed, since it may hold client data (the log names the path, never the data)."""
+    def failed(function, name, exc):
+        log.warning("could not remove %s (%s); delete it by hand: it may hold client data", name,
+                    exc[1] if isinstance(exc, tuple) else exc, extra={"keep": [str(name)]})
+
+    shutil.rmtree(path, onerror=failed)
 
 
 def _fsync_dir(folder: str | Path) -> None:
@@ -358,7 +371,7 @@ def remove_stale(*folders: str | Path) -> list[str]:
             if not (name.startswith(TMP_PREFIX) or legacy):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
+                remove_tree(entry.path)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)

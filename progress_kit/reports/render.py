@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from .files import (
     private_dir,
     private_file,
     remove_stale,
+    remove_tree,
     write_private,
 )
 from .resources import notebook_path, template_dir
@@ -203,7 +203,7 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
             os.replace(tmp, make_folder(failed.parent) / failed.name)
         raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
     result.files.append(ipynb)
     result.seconds["execute"] = time.perf_counter() - t0
     if "html" in formats or "pdf" in formats:
