@@ -168,7 +168,7 @@ def _add_commands_from(module: str, sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console script's)."""
-    from .reports.safe import log_to_stderr
+    from .reports.safe import log_to_stderr, stop_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -184,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(f"progress-kit {args.command}: {exc}", extra=EXACT)
         return EXIT_USAGE if isinstance(exc, FileNotFoundError) else EXIT_FAILED
     finally:  # main() may be called again in one process (tests, a service's own scripts)
+        stop_logging()
         restore_registry(saved[0])
         if saved[1] is None:
             os.environ.pop(MEASURES_ENV, None)

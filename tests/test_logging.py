@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from progress_kit.reports.engine import fork_available
-from progress_kit.reports.safe import MaskScores, log_to_stderr
+from progress_kit.reports.safe import MaskScores, log_to_stderr, stop_logging
 
 SCRIPT = """
 import logging, warnings
@@ -54,11 +54,8 @@ def test_the_cli_keeps_its_own_lines_exact_and_masks_the_rest(capsys):
         assert err == ["3 report(s) for 2026-10 in 12 s: 3 ok",
                        "PHQ-9 score # for C001 in /data/2026/obs.csv"]
     finally:
-        logging.captureWarnings(False)
-        for name in ("progress_kit", "py.warnings"):
-            lg = logging.getLogger(name)
-            lg.handlers = [h for h in lg.handlers if not getattr(h, "_progress_kit", False)]
-            lg.propagate, lg.level = True, logging.NOTSET
+        stop_logging()
+    assert not logging.getLogger("progress_kit").handlers
 
 
 def test_the_mask_is_a_filter_a_service_can_attach_to_its_own_handler():

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 __all__ = ["safe_name", "safe_names", "name_candidates", "parse_month", "csv_cell", "csv_uncell",
-           "csv_safe", "mask_numbers", "MaskScores", "log_to_stderr", "LOGGER"]
+           "csv_safe", "mask_numbers", "MaskScores", "log_to_stderr", "stop_logging", "LOGGER"]
 
 LOGGER = "progress_kit"
 """The kit's loggers are ``progress_kit`` and its children (``progress_kit.reports.engine``...)."""
@@ -278,3 +278,14 @@ def log_to_stderr(level: int = logging.INFO, warnings: bool = True) -> logging.H
         logger.setLevel(threshold)
         logger.propagate = False
     return handler
+
+
+def stop_logging() -> None:
+    """Undo :func:`log_to_stderr` (the command line calls it when it returns)."""
+    logging.captureWarnings(False)
+    for name in (LOGGER, "py.warnings"):
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if getattr(h, "_progress_kit", False)]:
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
