@@ -62,3 +62,25 @@ def test_the_mask_is_a_filter_a_service_can_attach_to_its_own_handler():
     record = logging.LogRecord("progress_kit.x", logging.ERROR, __file__, 1, "score %d on %s",
                                (27, "2026-10-05"), None)
     assert MaskScores().filter(record) and record.getMessage() == "score # on #-#-#"
+
+
+def test_a_cache_that_cannot_be_removed_is_logged_not_ignored(tmp_path, monkeypatch, capsys):
+    import os
+
+    from progress_kit.reports.files import remove_tree
+
+    cache = tmp_path / ".pk-tmp-cache-x"
+    cache.mkdir()
+    (cache / "clinic-0.pkl").write_bytes(b"every client's data")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    log_to_stderr(logging.INFO)
+    try:
+        remove_tree(cache)
+    finally:
+        stop_logging()
+    err = capsys.readouterr().err
+    assert "could not remove" in err and "clinic-0.pkl" in err and "delete it by hand" in err
