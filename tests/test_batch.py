@@ -542,3 +542,16 @@ def test_atomic_writes_reach_the_disk_before_and_after_the_rename(tmp_path, monk
     monkeypatch.setattr(os, "replace", replace)
     write_private(tmp_path / "manifest.csv", "a,b\n")
     assert events == ["file", "replace", "folder"]
+
+
+def test_editing_benchmarks_toml_renders_the_cohort_again(tmp_path, fake):
+    """Issue 24, item 8: the cohort report draws benchmarks.toml; it was called up to date after
+    an edit and kept the old benchmark."""
+    fake()
+    data = _clinic(tmp_path / "data", ["C1"])
+    (data / "benchmarks.toml").write_text("# the service's benchmarks, first version\n")
+    _batch(data, tmp_path / "out")
+    assert set(_batch(data, tmp_path / "out").manifest["status"]) == {"up to date"}
+    (data / "benchmarks.toml").write_text("# the service's benchmarks, edited\n")
+    status = _batch(data, tmp_path / "out").manifest.set_index("kind")["status"]
+    assert status["cohort"] == "ok"
