@@ -2,6 +2,7 @@
 #   make demo   build .venv, install the kit, generate the demo clinic, render its reports
 #   make test   build .venv, install the kit, run the whole suite (ruff, pytest, doctests, notebooks)
 #   make lab    open the explore notebook in JupyterLab (installed into .venv by make)
+#   make kernel register this checkout's .venv as your per-user "progress-kit" Jupyter kernel
 #   make test-browser   drive JupyterLab in Chromium (Debian's chromium package) through explore.ipynb
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= data/demo
 REPORTS ?= reports
 
-.PHONY: demo test test-browser lab lint bench clean venv
+.PHONY: demo test test-browser lab lint bench clean venv kernel
 
 venv: $(STAMP)
 
@@ -19,12 +20,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,dask,sql,lab]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (progress-kit)" >/dev/null
-	# The "progress-kit" kernel twice: inside .venv, which Jupyter run from .venv prefers, so tests and
-	# renders always use this checkout's kernel; and per user, so that a JupyterLab installed elsewhere
-	# lists it too (that copy points at the .venv of the checkout where make ran last).
+	# The "progress-kit" kernel inside .venv, which Jupyter run from .venv prefers, so tests and renders
+	# always use this checkout's kernel. Never per user here: that copy would point at whichever
+	# checkout ran make last, even a deleted temporary clone ("make kernel" does it when asked).
 	$(BIN)/python -m ipykernel install --sys-prefix --name progress-kit --display-name "Python 3 (progress-kit)" >/dev/null
-	$(BIN)/python -m ipykernel install --user --name progress-kit --display-name "Python 3 (progress-kit)" >/dev/null
 	touch $(STAMP)
+
+# Register this checkout's .venv as the per-user "progress-kit" kernel, so that a JupyterLab installed
+# elsewhere lists it; run it again from the checkout you want that kernel to use.
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name progress-kit --display-name "Python 3 (progress-kit, $(CURDIR))" >/dev/null
+	@echo "the per-user kernel \"progress-kit\" now runs $(CURDIR)/$(BIN)/python"
 
 # The demo clinic ends on the last day of the previous month, so "--month last" is its last full
 # month; the batch prints where the reports are.

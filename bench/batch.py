@@ -47,7 +47,7 @@ def _pdf_text(path: Path) -> str:
 def baseline(data_dir: Path, clients: list[str], out: Path) -> float:
     """The plain loop; returns seconds."""
     # imported here: the kit's zygotes import this module as the parent's main module, and
-    # nbformat at import time would cost each of them the IRI grammar (reports/_spawn.py)
+    # nbformat at import time would cost each of them the IRI grammar (reports/engine.py, _zygote_main)
     import nbformat
     import papermill
 

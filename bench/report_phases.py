@@ -55,7 +55,7 @@ def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: P
 
 
 def run(n_clients: int = 12) -> dict:
-    sys.modules.setdefault("rfc3987_syntax", None)  # as a zygote does (reports/_spawn.py)
+    sys.modules.setdefault("rfc3987_syntax", None)  # as a zygote does (reports/engine.py, _zygote_main)
     os.environ.setdefault("MPLBACKEND", "Agg")
     import gc
 

@@ -18,7 +18,8 @@ The preparation is kept while the frame lives and is unchanged:
   those columns (``df.loc[i, "client_id"] = ...``, assigning a new column, an in-place sort)
   then copies them, so the frame's column no longer shares memory with the held one and the
   entry is recomputed. A frame of another length, or with other columns under those names,
-  never matches.
+  never matches. Without copy-on-write (pandas 2 with the option off) a write goes into the
+  held memory itself, so nothing is kept: every call prepares afresh (:func:`copy_on_write`).
 
 Text, integer and categorical subject columns take this path (a categorical's codes are its
 keys); missing IDs, time-zone-aware or fractional times and keys wider than 63 bits take each
@@ -185,6 +186,16 @@ def _same_memory(a: pd.Series, b: pd.Series) -> bool:
             and na.strides == nb.strides and na.dtype == nb.dtype)
 
 
+def copy_on_write() -> bool:
+    """True when pandas copies a column on write (always from pandas 3; on pandas 2 only with
+    ``pd.options.mode.copy_on_write = True``). Only then can :func:`unchanged` tell a written
+    column from an untouched one by its memory: without it, ``df.loc[0, "client_id"] = "X"``
+    writes into the very buffer the cache holds. Callers keep nothing when this is False."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return pd.get_option("mode.copy_on_write") is True
+
+
 def hold_columns(frame: pd.DataFrame, names=None) -> tuple[tuple[str, pd.Series], ...]:
     """References to ``frame``'s columns (all, or ``names`` where present) that tell later
     whether they were written: holding them makes pandas' copy-on-write copy a column on its
@@ -195,7 +206,10 @@ def hold_columns(frame: pd.DataFrame, names=None) -> tuple[tuple[str, pd.Series]
 
 def unchanged(held: tuple[tuple[str, pd.Series], ...], frame: pd.DataFrame, names=None) -> bool:
     """True when ``frame`` still has exactly the held columns (all, or ``names`` where
-    present), none of them written since :func:`hold_columns`."""
+    present), none of them written since :func:`hold_columns`. Always False without
+    copy-on-write (:func:`copy_on_write`): an in-place write would leave the memory the same."""
+    if not copy_on_write():
+        return False
     now = list(frame.columns if names is None else [n for n in names if n in frame.columns])
     return [n for n, _ in held] == now and all(_same_memory(s, frame[n]) for n, s in held)
 
@@ -527,6 +541,8 @@ def prepared(frame, subject: str, time: str) -> Prepared | None:
             if e is not None and e.ref is _ref:
                 del _cache[k]
 
+    if not copy_on_write():
+        return prep  # nothing could tell a later in-place edit: computed afresh every time
     with _lock:
         _cache[cache_key] = _Entry(weakref.ref(frame, _drop), hold_columns(frame, used), len(frame),
                                    prep)

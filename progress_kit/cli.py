@@ -6,6 +6,8 @@ Exit codes: 0 success, 1 the data or a report failed (problems are printed), 2 u
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +15,10 @@ from pathlib import Path
 from . import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("progress_kit.cli")
+EXACT = {"exact": True}  # the CLI's own lines: counts, names, usage (not masked; see reports.safe)
+MEASURES_COMMANDS = ("validate", "report", "batch", "import")
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -39,7 +45,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     if not path.exists():
-        print(f"progress-kit validate: {path}: no such file or folder", file=sys.stderr)
+        log.error(f"progress-kit validate: {path}: no such file or folder", extra=EXACT)
         return EXIT_USAGE
     if path.is_dir():
         data = load_data(path, errors="report", date_format=args.date_format)
@@ -53,8 +59,8 @@ def _validate(args: argparse.Namespace) -> int:
         readers = {"observations": read_observations, "clients": read_clients,
                    "sessions": read_sessions, "items": read_items}
         if table not in readers:
-            print(f"progress-kit validate: cannot tell which table {path.name} is; name it "
-                  f"{' / '.join(TABLES)}.csv or pass --table", file=sys.stderr)
+            log.error(f"progress-kit validate: cannot tell which table {path.name} is; name it "
+                      f"{' / '.join(TABLES)}.csv or pass --table", extra=EXACT)
             return EXIT_USAGE
         frame, problems = readers[table](path, errors="report", date_format=args.date_format)
         counts = {table: len(frame)}
@@ -63,9 +69,9 @@ def _validate(args: argparse.Namespace) -> int:
         print(problems_to_text(problems))
     summary = ", ".join(f"{n} valid {t} rows" for t, n in counts.items())
     if len(errors):
-        print(f"{len(errors)} problem(s) found; {summary}", file=sys.stderr)
+        log.error(f"{len(errors)} problem(s) found; {summary}", extra=EXACT)
         return EXIT_FAILED
-    print(f"valid: {summary}", file=sys.stderr)
+    log.info(f"valid: {summary}", extra=EXACT)
     return EXIT_OK
 
 
@@ -102,7 +108,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in ("reports.cli", "teaching", "ingest.cli"):
         _add_commands_from(module, sub)
+    for name in MEASURES_COMMANDS:
+        if name in sub.choices:
+            _add_measures_option(sub.choices[name])
     return parser
+
+
+def _add_measures_option(parser: argparse.ArgumentParser) -> None:
+    """``--measures PATH`` on a command and every sub-command under it."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in subs:
+        for child in action.choices.values():
+            _add_measures_option(child)
+    if not subs and not any("--measures" in a.option_strings for a in parser._actions):
+        parser.add_argument("--measures", metavar="PATH",
+                            help="the service's measures registry (TOML; default: measures.toml in "
+                                 "the data folder, if there is one)")
+
+
+def _data_folder(args: argparse.Namespace) -> Path | None:
+    """The data folder a command reads or writes, where its measures.toml would sit."""
+    if getattr(args, "data_dir", None):
+        return Path(args.data_dir)
+    if args.command == "validate":
+        path = Path(args.path)
+        return path if path.is_dir() else path.parent
+    if args.command == "import":
+        return Path(args.out) if getattr(args, "out", None) else None
+    return None
+
+
+def _use_measures(args: argparse.Namespace) -> None:
+    """Load the service's measures for this command, and pass the file on to every process it
+    starts (kernels inherit the environment; the batch also sends it with its data cache)."""
+    from .measures import MEASURES_ENV, use_measures
+
+    if args.command not in MEASURES_COMMANDS:
+        return
+    chosen = use_measures(_data_folder(args), getattr(args, "measures", None))
+    if chosen is not None:
+        os.environ[MEASURES_ENV] = str(chosen)
+        if hasattr(args, "measures"):
+            args.measures = str(chosen)
 
 
 def _add_commands_from(module: str, sub: argparse._SubParsersAction) -> None:
@@ -121,13 +168,28 @@ def _add_commands_from(module: str, sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console script's)."""
+    from .reports.safe import log_to_stderr, stop_logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    # messages and warnings through logging, masked; --quiet keeps only errors (issue 24, item 16)
+    log_to_stderr(logging.INFO, warnings=not getattr(args, "quiet", False))
+    from .measures import MEASURES_ENV, registry_state, restore_registry
+
+    saved = registry_state(), os.environ.get(MEASURES_ENV)
     try:
+        _use_measures(args)
         return args.func(args)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"progress-kit {args.command}: {exc}", file=sys.stderr)
+        log.error(f"progress-kit {args.command}: {exc}", extra=EXACT)
         return EXIT_USAGE if isinstance(exc, FileNotFoundError) else EXIT_FAILED
+    finally:  # main() may be called again in one process (tests, a service's own scripts)
+        stop_logging()
+        restore_registry(saved[0])
+        if saved[1] is None:
+            os.environ.pop(MEASURES_ENV, None)
+        else:
+            os.environ[MEASURES_ENV] = saved[1]
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import pandas as pd
 
 __all__ = ["Measure", "measures", "get_measure", "load_measures", "reset_measures",
            "anxiety_measure_for", "primary_measure_for", "reaches", "THRESHOLD_TOLERANCE",
-           "score_items", "severity_band"]
+           "score_items", "severity_band", "measures_file", "use_measures", "MEASURES_ENV"]
 
 #: Relative tolerance of every comparison with a published threshold (:func:`reaches`): a
 #: difference equal to the threshold up to floating-point rounding reaches it. Every registry step
@@ -292,6 +292,71 @@ def load_measures(path: str | Path) -> pd.DataFrame:
               for name, spec in specs.items()}
     _REGISTRY.update(staged)
     return measures()
+
+
+MEASURES_ENV = "PROGRESS_KIT_MEASURES"
+"""Environment variable naming a service's measures file. The command line sets it (from
+``--measures`` or the data folder's ``measures.toml``) so that every process it starts, Jupyter
+kernels included, reads the same registry."""
+
+
+def measures_file(data_dir: str | Path | None = None, path: str | Path | None = None) -> Path | None:
+    """The service's own measures file, or None when there is none.
+
+    ``path`` when given (``--measures``); else the file named by :data:`MEASURES_ENV`; else
+    ``measures.toml`` in ``data_dir`` when it exists there.
+
+    Examples
+    --------
+    >>> measures_file("/no/such/folder") is None
+    True
+    """
+    import os
+
+    chosen = path if path is not None else os.environ.get(MEASURES_ENV) or None
+    if chosen is not None:
+        chosen = Path(chosen)
+        if not chosen.is_file():
+            raise FileNotFoundError(f"{chosen}: no such measures file")
+        return chosen.resolve()
+    if data_dir is not None and (Path(data_dir) / "measures.toml").is_file():
+        return (Path(data_dir) / "measures.toml").resolve()
+    return None
+
+
+def use_measures(data_dir: str | Path | None = None, path: str | Path | None = None) -> Path | None:
+    """Make the registry the built-in one plus the service's measures file, if there is one.
+
+    The file is found by :func:`measures_file`. With a file, the registry is reset first, so
+    that it holds exactly the built-in measures and that file whatever was loaded before; with
+    none, the registry is left as it is. Returns the file used (or None).
+
+    Examples
+    --------
+    >>> use_measures("/no/such/folder") is None
+    True
+    """
+    chosen = measures_file(data_dir, path)
+    if chosen is not None:
+        saved = registry_state()
+        reset_measures()
+        try:
+            load_measures(chosen)
+        except BaseException:
+            restore_registry(saved)  # a bad file leaves the registry as it was
+            raise
+    return chosen
+
+
+def registry_state() -> dict[str, Measure]:
+    """A copy of the registry, to hand to another process (:func:`restore_registry`)."""
+    return dict(_REGISTRY)
+
+
+def restore_registry(state: dict[str, Measure]) -> None:
+    """Make the registry exactly ``state`` (from :func:`registry_state`)."""
+    _REGISTRY.clear()
+    _REGISTRY.update(state)
 
 
 def get_measure(name: str) -> Measure:

@@ -507,3 +507,51 @@ def test_a_planted_lock_link_is_refused(tmp_path):
     with pytest.raises(ValueError, match="symbolic link"), month_lock(tmp_path / "m"):
         pass
     assert victim.read_text() == "keep"
+
+
+def test_a_masked_error_shows_the_clients_file_name_not_a_placeholder(tmp_path, fake):
+    """Issue 24, item 12: render C001, put a folder where C001.html goes, re-run with --force."""
+    fake()
+    data = _clinic(tmp_path / "data", ["C001"])
+    res = _batch(data, tmp_path / "out")
+    html = res.folder / "clients" / "C001.html"
+    html.unlink()
+    html.mkdir()
+    again = _batch(data, tmp_path / "out", force=True).manifest.set_index("client")
+    error = again.loc["C001", "error"]
+    assert again.loc["C001", "status"] == "failed"
+    assert "clients/C001.html" in error, error
+    assert not [ch for ch in error if 0xE000 <= ord(ch) <= 0xF8FF], repr(error)
+
+
+def test_atomic_writes_reach_the_disk_before_and_after_the_rename(tmp_path, monkeypatch):
+    """Durability: the file's data are fsynced before os.replace, and its folder after it."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        kind = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        events.append(kind)
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        events.append("replace")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_private(tmp_path / "manifest.csv", "a,b\n")
+    assert events == ["file", "replace", "folder"]
+
+
+def test_editing_benchmarks_toml_renders_the_cohort_again(tmp_path, fake):
+    """Issue 24, item 8: the cohort report draws benchmarks.toml; it was called up to date after
+    an edit and kept the old benchmark."""
+    fake()
+    data = _clinic(tmp_path / "data", ["C1"])
+    (data / "benchmarks.toml").write_text("# the service's benchmarks, first version\n")
+    _batch(data, tmp_path / "out")
+    assert set(_batch(data, tmp_path / "out").manifest["status"]) == {"up to date"}
+    (data / "benchmarks.toml").write_text("# the service's benchmarks, edited\n")
+    status = _batch(data, tmp_path / "out").manifest.set_index("kind")["status"]
+    assert status["cohort"] == "ok"

@@ -70,6 +70,8 @@ def test_missing_dates_and_excluded_clients_match():
         _same(CALLS[name](df), plain)
 
 
+@pytest.mark.skipif(not _cohort.copy_on_write(), reason="without copy-on-write nothing is kept "
+                    "(tests/test_cache_safety.py)")
 def test_one_preparation_is_shared_across_calls(monkeypatch):
     df = _cohort_frame(n_clients=50)
     calls = []

@@ -100,7 +100,7 @@ def test_a_hung_report_times_out(tmp_path, server):
 
 
 def test_reports_run_with_garbage_collection_on(tmp_path, server):
-    """The zygote warms up without cyclic collection (reports/_spawn.py) and turns it back on,
+    """The zygote warms up without cyclic collection (engine._zygote_main) and turns it back on,
     with its own heap frozen, before any report: a report's cycles are still collected."""
     probe = _notebook(tmp_path / "gc.ipynb", "import gc, json\n"
                       "print(json.dumps([gc.isenabled(), gc.get_freeze_count() > 0]))")
@@ -144,3 +144,13 @@ def test_zygotes_end_when_the_batch_process_is_killed(tmp_path):
     while _running(zygote) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _running(zygote), "an orphaned zygote kept waiting for work"
+
+
+def test_zygotes_leave_out_the_iri_grammar(tmp_path, server):
+    """The zygote's start (engine._zygote_main) skips rfc3987_syntax before papermill loads."""
+    probe = _notebook(tmp_path / "skip.ipynb", "import sys, json\n"
+                      "print(json.dumps(sys.modules.get('rfc3987_syntax', 'absent') is None))")
+    out = tmp_path / "skip-out.ipynb"
+    [(_, outcome)] = list(server.map([("k", (execute_notebook_task, (probe, str(out), {})))]))
+    assert outcome["status"] == "ok"
+    assert json.loads(_outputs(out)[0]["text"]) is True

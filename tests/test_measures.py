@@ -163,3 +163,121 @@ def test_toml_field_types_are_checked(tmp_path, text, message):
     assert str(path) in str(err.value)
     assert pk.get_measure("PHQ-9").clinical_at_cutoff is True
     assert pk.get_measure("GAD-7").problems == ("gad", "generalised_anxiety", "mixed_anxiety_depression")
+
+
+# ------------------------------------------------------------------ a service's own measures file
+
+K10 = '[K10]\nlabel = "Kessler 10"\nmin = 10\nmax = 50\nstep = 1\nbetter = "lower"\ncutoff = 20\n'
+
+
+def _k10_clinic(folder, cutoff=20):
+    """A data folder whose observations use K10, known only through its measures.toml."""
+    from .test_batch import _clinic
+
+    _clinic(folder, ["C1"])
+    obs = pd.read_csv(folder / "observations.csv")
+    extra = obs.assign(measure="K10", score=30)
+    pd.concat([obs, extra]).to_csv(folder / "observations.csv", index=False)
+    (folder / "measures.toml").write_text(K10.replace("cutoff = 20", f"cutoff = {cutoff}"))
+    return folder
+
+
+def test_the_data_folders_measures_file_is_read_and_override_wins(tmp_path, monkeypatch):
+    from progress_kit.reports.context import load_clinic
+
+    monkeypatch.delenv(pk.MEASURES_ENV, raising=False)
+    data = _k10_clinic(tmp_path / "data")
+    clinic = load_clinic(data)
+    assert set(clinic.observations["measure"]) == {"PHQ-9", "K10"} and clinic.problems.empty
+    other = tmp_path / "other.toml"
+    other.write_text(K10.replace("cutoff = 20", "cutoff = 25"))
+    assert pk.use_measures(data, other) == other.resolve()
+    assert pk.get_measure("K10").cutoff == 25
+    monkeypatch.setenv(pk.MEASURES_ENV, str(other))  # what --measures sets for child processes
+    assert pk.measures_file(data) == other.resolve()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[K10]\nmin = 'ten'\n")
+    with pytest.raises(ValueError, match="bad.toml"):
+        pk.use_measures(data, bad)
+    assert pk.get_measure("K10").cutoff == 25, "a bad file leaves the registry as it was"
+    with pytest.raises(FileNotFoundError, match="no such measures file"):
+        pk.measures_file(data, tmp_path / "missing.toml")
+
+
+def test_the_batch_cache_carries_the_registry_to_other_processes(tmp_path, monkeypatch):
+    """Kernels, zygotes and Dask workers all read the batch's cache: it brings the registry."""
+    import subprocess
+    import sys
+
+    from progress_kit.reports.context import load_clinic, write_cache
+
+    monkeypatch.delenv(pk.MEASURES_ENV, raising=False)
+    data = _k10_clinic(tmp_path / "data")
+    (tmp_path / "cache").mkdir(mode=0o700)
+    cache = write_cache(load_clinic(data), tmp_path / "cache" / "clinic.pkl")
+    code = ("import progress_kit as pk; from progress_kit.reports.context import load_clinic;"
+            f"c = load_clinic(None, {str(cache)!r}); print(pk.get_measure('K10').cutoff,"
+            " sorted(set(c.observations['measure'])))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["20", "['K10',", "'PHQ-9']"]
+
+
+def test_the_batch_re_renders_after_the_measures_file_changes(tmp_path, monkeypatch):
+    from progress_kit.reports import batch as batch_mod
+
+    from .test_batch import _batch, _fake_render
+
+    monkeypatch.delenv(pk.MEASURES_ENV, raising=False)
+    calls: list = []
+    client, cohort = _fake_render(calls)
+    monkeypatch.setattr(batch_mod, "render_client", client)
+    monkeypatch.setattr(batch_mod, "render_cohort", cohort)
+    data = _k10_clinic(tmp_path / "data")
+    first = _batch(data, tmp_path / "out")
+    assert first.failed == 0 and len(calls) == 1
+    assert "K10" not in pk.measures().index, "the caller's registry is restored afterwards"
+    assert set(_batch(data, tmp_path / "out").manifest["status"]) == {"up to date"}
+    _k10_clinic(data, cutoff=22)  # the service edits its measures file
+    assert set(_batch(data, tmp_path / "out").manifest["status"]) == {"ok"}
+    (data / "benchmarks.toml").write_text("# benchmark lines the cohort report draws\n")
+    again = _batch(data, tmp_path / "out").manifest.set_index("kind")["status"]
+    assert set(again) == {"ok"}, "benchmarks.toml is part of the up-to-date check (item 8)"
+
+
+@pytest.mark.slow
+def test_a_batch_renders_a_custom_measure_in_every_report_process(tmp_path, monkeypatch):
+    from progress_kit.reports.batch import run_batch
+
+    monkeypatch.delenv(pk.MEASURES_ENV, raising=False)
+    data = tmp_path / "data"
+    pk.demo_data(n_clients=4, months=2, seed=1, end="2026-10-31").write(data)
+    obs = pd.read_csv(data / "observations.csv", dtype=str)
+    k10 = obs[(obs["client_id"] == "C001") & (obs["measure"] == "PHQ-9")].assign(measure="K10",
+                                                                                 score="30")
+    pd.concat([obs, k10]).to_csv(data / "observations.csv", index=False)
+    (data / "measures.toml").write_text(K10)
+    res = run_batch(data, "2026-10", tmp_path / "out", formats=("html",), progress=False,
+                    engine="fork", clients=["C001"])
+    assert res.failed == 0, res.manifest[["client", "error"]].to_string()
+    page = (res.folder / "clients" / "C001.html").read_text()
+    # the label and cut-off come only from the service's file, through the zygote's cache
+    assert "K10: Kessler 10" in page and "clinical if K10 &gt;= 20" in page
+    assert "unknown measure" not in page
+
+
+def test_every_command_reads_the_measures_file_and_takes_measures(tmp_path, capsys, monkeypatch):
+    from progress_kit.cli import build_parser, main
+
+    monkeypatch.delenv(pk.MEASURES_ENV, raising=False)
+    data = _k10_clinic(tmp_path / "data")
+    assert main(["validate", str(data)]) == 0  # K10 is known through data/measures.toml
+    (data / "measures.toml").rename(tmp_path / "k10.toml")
+    assert main(["validate", str(data)]) == 1
+    assert "K10" in capsys.readouterr().out
+    assert main(["validate", str(data), "--measures", str(tmp_path / "k10.toml")]) == 0
+    assert "K10" not in pk.measures().index and pk.MEASURES_ENV not in __import__("os").environ
+    parser = build_parser()
+    for argv in (["batch", "d", "--month", "2026-10"], ["report", "client", "d", "--month", "2026-10",
+                 "--client", "C1"], ["report", "cohort", "d", "--month", "2026-10"],
+                 ["import", "fhir", "x.json", "--out", "d"]):
+        assert parser.parse_args([*argv, "--measures", "m.toml"]).measures == "m.toml"

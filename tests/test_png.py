@@ -96,3 +96,26 @@ def test_encode_refuses_what_is_not_8_bit_rgb():
         pp.encode_rgb(np.zeros((4, 4, 4), dtype=np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         pp.encode_rgb(np.zeros((4, 4, 3), dtype=float))
+
+
+def test_an_untested_weasyprint_keeps_its_own_path(tmp_path, monkeypatch):
+    """The pass-through patches WeasyPrint internals: on a version it was not tested with it is
+    not installed, and PDFs still hold the same pixels through WeasyPrint's own path."""
+    import weasyprint
+    from weasyprint.images import RasterImage
+
+    pp.install_passthrough()
+    current = RasterImage.get_x_object
+    original = current.__closure__[0].cell_contents if getattr(current, "_progress_kit", False) \
+        else current
+    monkeypatch.setattr(RasterImage, "get_x_object", original)  # as WeasyPrint ships it
+    monkeypatch.setattr(weasyprint, "__version__", "71.0")
+    assert pp.install_passthrough() is False
+    assert RasterImage.get_x_object is original
+    png, pixels = _png()
+    images = _pdf_images(png, tmp_path / "own.pdf")
+    assert len(images) == 1 and np.array_equal(images[0], pixels)
+    assert RasterImage.get_x_object is original
+    monkeypatch.setattr(weasyprint, "__version__", "70.0")
+    monkeypatch.setattr(RasterImage, "get_x_object", lambda self, interpolate: None)  # moved on
+    assert pp.install_passthrough() is False

@@ -33,3 +33,44 @@ def test_foundations_import_nothing_above_them():
     for module in ("errors", "_dask"):
         assert _relative_imports(module) == set(), module
     assert _relative_imports("measures") <= {"errors"}
+
+
+def test_report_modules_import_each_other_one_way():
+    """No two modules of progress_kit.reports import each other, even inside functions (issue 24:
+    the zygote's start module and the engine did; the start now lives in the engine)."""
+    import ast
+    import itertools
+    from pathlib import Path
+
+    import progress_kit.reports as reports
+
+    folder = Path(reports.__file__).parent
+    names = {p.stem for p in folder.glob("*.py")}
+    graph = {}
+    for path in folder.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        graph[path.stem] = deps & names
+    both = [(a, b) for a, b in itertools.combinations(sorted(graph), 2)
+            if b in graph[a] and a in graph[b]]
+    assert both == []
+
+
+def test_dependencies_whose_internals_we_use_are_bounded_by_the_installed_version():
+    """WeasyPrint, nbconvert, papermill and pyarrow internals (issue 24): each has an upper
+    bound in pyproject.toml, and the installed version (the one tested) is inside it."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    reqs = {Requirement(d).name: Requirement(d) for d in deps}
+    for name in ("weasyprint", "nbconvert", "papermill", "pyarrow", "pandas"):
+        spec = reqs[name].specifier
+        assert any(s.operator == "<" for s in spec), name
+        assert spec.contains(version(name)), (name, version(name), str(spec))

@@ -70,16 +70,51 @@ def plain_rgb_idat(png: bytes) -> tuple[int, int, bytes] | None:
     return None
 
 
+PATCHED_WEASYPRINT = (70, 70)
+"""WeasyPrint major versions whose ``RasterImage.get_x_object(self, interpolate, dpi_ratio)``
+the pass-through was tested against (pyproject.toml bounds WeasyPrint to them too). With any
+other version the patch is not installed and every image takes WeasyPrint's own path."""
+
+
+def patchable(version: str, method) -> bool:
+    """True when WeasyPrint ``version`` and its ``RasterImage.get_x_object`` are the ones the
+    pass-through was written for (major version in :data:`PATCHED_WEASYPRINT`, same signature).
+
+    Examples
+    --------
+    >>> patchable("70.0", lambda self, interpolate, dpi_ratio: None)
+    True
+    >>> patchable("71.0", lambda self, interpolate, dpi_ratio: None)
+    False
+    """
+    import inspect
+
+    try:
+        major = int(str(version).split(".")[0])
+        params = list(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        return False
+    low, high = PATCHED_WEASYPRINT
+    return low <= major <= high and params == ["self", "interpolate", "dpi_ratio"]
+
+
 def install_passthrough() -> bool:
-    """Make WeasyPrint embed plain RGB PNGs as they are; True if it is (or was) installed."""
+    """Make WeasyPrint embed plain RGB PNGs as they are; True if it is (or was) installed.
+
+    False, and WeasyPrint left as it is, when WeasyPrint is not a version the patch was tested
+    with (:func:`patchable`): it then decodes and re-encodes PNGs itself, as it always does.
+    """
     try:
         import pydyf
+        import weasyprint
         from weasyprint.images import RasterImage
     except ImportError:
         return False
     original = RasterImage.get_x_object
     if getattr(original, "_progress_kit", False):
         return True
+    if not patchable(getattr(weasyprint, "__version__", ""), original):
+        return False
 
     def get_x_object(self, interpolate, dpi_ratio):
         if dpi_ratio == 1 and self.format == "PNG" and self.mode == "RGB":

@@ -15,9 +15,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import csv
 import hashlib
+import logging
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from ..measures import registry_state, restore_registry, use_measures
 from .context import (
     clients_active_in,
     files_digest,
@@ -34,7 +35,15 @@ from .context import (
     load_clinic,
     write_cache,
 )
-from .files import claim_stems, is_regular, month_lock, private_dir, private_file, remove_stale
+from .files import (
+    claim_stems,
+    is_regular,
+    month_lock,
+    private_dir,
+    private_file,
+    remove_stale,
+    remove_tree,
+)
 from .render import FAILED_DIR, FORMATS, render_client, render_cohort
 from .resources import notebook_path, template_dir
 from .safe import csv_cell, csv_uncell, mask_numbers, parse_month
@@ -47,6 +56,8 @@ COHORT = "(cohort)"
 PUBLISHED_COHORT = "(published cohort)"
 # the documented names (docs/security.md): a publication run never replaces the internal report
 COHORT_STEMS = {"internal": "cohort", "publication": "published-cohort"}
+
+log = logging.getLogger(__name__)
 
 
 class EmptyMonth(ValueError):
@@ -176,7 +187,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
               formats=FORMATS, force: bool = False, progress: bool = True,
               reference_dir: str | Path | None = None, clients: list[str] | None = None,
               engine: str = "auto", scheduler: str | None = None, allow_empty: bool = False,
-              wait: float = 0.0, audience: str = "internal") -> BatchResult:
+              wait: float = 0.0, audience: str = "internal",
+              measures: str | Path | None = None) -> BatchResult:
     """Render every client report for ``month`` and the cohort report.
 
     Parameters
@@ -218,6 +230,11 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     wait : float
         Seconds to wait for another run writing the same month folder (default 0: refuse at
         once with :class:`~progress_kit.reports.files.FolderBusy`).
+    measures : path, optional
+        The service's measures file (default: ``measures.toml`` in ``data_dir`` when there is
+        one, or ``$PROGRESS_KIT_MEASURES``). It validates the data and reaches every report
+        process with the data cache; editing it re-renders every report. The caller's registry
+        is restored afterwards.
 
     Notes
     -----
@@ -234,30 +251,48 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     parse_month(month)
     formats = tuple(formats)
     data_dir = Path(data_dir).resolve()
-    folder = Path(out).resolve() / month
+    root = Path(out).resolve()
+    folder = root / month
     clients_dir = folder / "clients"
-    with month_lock(folder, wait=wait, what="progress-kit batch"), \
-            month_lock(clients_dir, wait=wait, what="progress-kit batch"):
+    # a folder another account can write could have its data cache swapped while reports run:
+    # refused, with the reports root above it (docs/security.md, "Shared folders")
+    with month_lock(folder, wait=wait, what="progress-kit batch", root=root), \
+            month_lock(clients_dir, wait=wait, what="progress-kit batch", root=root):
         remove_stale(folder, clients_dir, folder / FAILED_DIR, clients_dir / FAILED_DIR)
         manifest_path = folder / "manifest.csv"
         _check_manifest_path(manifest_path)  # checked before anything is rendered
         old = {} if force else {**_read_manifest(manifest_path), **_read_journal(manifest_path)}
-        clinic = load_clinic(data_dir)
-        ids = clients_active_in(clinic, month) if clients is None else [str(c) for c in clients]
-        if not ids and not allow_empty:
-            raise EmptyMonth(_empty_month_message(clinic, month))
-        names = claim_stems(clients_dir, ids)
-        cache_dir = private_dir(folder, "cache-")
-        try:  # from here on the cache exists: every way out removes it
-            cache = write_cache(clinic, cache_dir / "clinic.pkl")
-            sizes = _client_sizes(clinic)
-            del clinic
-            return _run(ids, names, old, force, clients is not None, data_dir, folder, month,
-                        formats, reference_dir, cache, progress, jobs, engine, scheduler, started,
-                        audience, sizes)
+        saved = registry_state()
+        try:
+            measures_path = use_measures(data_dir, measures)
+            return _render_month(data_dir, folder, month, clients, allow_empty, old, force,
+                                 formats, reference_dir, progress, jobs, engine, scheduler, started,
+                                 audience, measures_path)
         finally:
-            shutil.rmtree(cache_dir, ignore_errors=True)  # the cache holds every client's data
-            remove_stale(folder, clients_dir)  # temp files of report processes that were killed
+            restore_registry(saved)  # the caller's registry, whatever the service file held
+
+
+def _render_month(data_dir, folder, month, clients, allow_empty, old, force, formats,
+                  reference_dir, progress, jobs, engine, scheduler, started, audience,
+                  measures_path) -> BatchResult:
+    """Validate the data once, cache it privately, render the month (the folder is locked)."""
+    clients_dir = folder / "clients"
+    clinic = load_clinic(data_dir, measures=measures_path)
+    ids = clients_active_in(clinic, month) if clients is None else [str(c) for c in clients]
+    if not ids and not allow_empty:
+        raise EmptyMonth(_empty_month_message(clinic, month))
+    names = claim_stems(clients_dir, ids)
+    cache_dir = private_dir(folder, "cache-")
+    try:  # from here on the cache exists: every way out removes it
+        cache = write_cache(clinic, cache_dir / "clinic.pkl")  # clinic-<sha256>.pkl, verified on load
+        sizes = _client_sizes(clinic)
+        del clinic
+        return _run(ids, names, old, force, clients is not None, data_dir, folder, month,
+                    formats, reference_dir, cache, progress, jobs, engine, scheduler, started,
+                    audience, sizes, measures_path)
+    finally:
+        remove_tree(cache_dir)  # the cache holds every client's data (a failure is logged)
+        remove_stale(folder, clients_dir)  # temp files of report processes that were killed
 
 
 def _empty_month_message(clinic, month: str) -> str:
@@ -285,9 +320,17 @@ def _longest_first(todo: list, sizes: dict[str, int]) -> list:
     return sorted(todo, key=cost)  # stable: equal sizes keep the clients' order
 
 
+def _inputs(data_dir: Path, measures_path: Path | None = None) -> list[Path]:
+    """Every file of the data folder a report reads: the tables, the benchmarks the cohort
+    report draws, and the service's measures file (wherever it is)."""
+    extra = [data_dir / "benchmarks.toml", measures_path or data_dir / "measures.toml"]
+    return [*input_files(data_dir), *(p for p in extra if p.is_file())]
+
+
 def _run(ids, names, old, force, partial, data_dir, folder, month, formats, reference_dir, cache,
-         progress, jobs, engine, scheduler, started, audience="internal", sizes=None) -> BatchResult:
-    base = _fingerprint(_code_digest(), files_digest(input_files(data_dir)),
+         progress, jobs, engine, scheduler, started, audience="internal", sizes=None,
+         measures_path=None) -> BatchResult:
+    base = _fingerprint(_code_digest(), files_digest(_inputs(data_dir, measures_path)),
                         files_digest(input_files(reference_dir)) if reference_dir else "",
                         month, ",".join(formats), audience)
     ref = str(Path(reference_dir).resolve()) if reference_dir else None

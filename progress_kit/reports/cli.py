@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("progress_kit.cli")
+EXACT = {"exact": True}  # the CLI's own lines (counts, names, usage): not masked
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -60,7 +63,7 @@ def _clean_errors(func):
         try:
             return func(args)
         except FolderBusy as exc:
-            print(f"progress-kit {args.command}: {exc}", file=sys.stderr)
+            log.error(f"progress-kit {args.command}: {exc}", extra=EXACT)
             return EXIT_FAILED
         except FileNotFoundError:
             raise  # the CLI's own handler: a usage error
@@ -70,8 +73,8 @@ def _clean_errors(func):
             hint = (" (check that the output folder exists and that you may write in it)"
                     if isinstance(exc, PermissionError | IsADirectoryError | NotADirectoryError)
                     else "")
-            print(f"progress-kit {args.command}: cannot write the reports: {what}{reason}{hint}",
-                  file=sys.stderr)
+            log.error(f"progress-kit {args.command}: cannot write the reports: {what}{reason}{hint}",
+                      extra=EXACT)
             return EXIT_FAILED
 
     return run
@@ -85,9 +88,18 @@ def _client_known(data_dir: Path, client: str, command: str) -> bool:
     known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
     if client in known:
         return True
-    print(f"progress-kit {command}: client {client!r} is not in {data_dir}{_hint(client, known)}",
-          file=sys.stderr)
+    log.error(f"progress-kit {command}: client {client!r} is not in {data_dir}{_hint(client, known)}",
+              extra=EXACT)
     return False
+
+
+def _checked_out(folder: Path, root: str) -> Path:
+    """``folder`` after checking that nobody else can write it or its parents up to ``root``
+    (the render functions check the folder they lock; the CLI knows the whole tree)."""
+    from .files import check_private_folder
+
+    check_private_folder(folder, Path(root))
+    return folder
 
 
 @_clean_errors
@@ -97,7 +109,7 @@ def _report_client(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args.data_dir)
     if not _client_known(data_dir, args.client, "report client"):
         return EXIT_FAILED
-    out = Path(args.out) / args.month / "clients"
+    out = _checked_out(Path(args.out) / args.month / "clients", args.out)
     res = render_client(data_dir, args.client, args.month, out, formats=args.format,
                         reference_dir=args.reference, wait=args.wait)
     print("\n".join(str(f) for f in res.files))
@@ -121,7 +133,8 @@ def _report_prep(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args.data_dir)
     if not _client_known(data_dir, args.client, "report prep"):
         return EXIT_FAILED
-    res = render_prep(data_dir, args.client, args.date, Path(args.out) / "prep", formats=args.format,
+    res = render_prep(data_dir, args.client, args.date, _checked_out(Path(args.out) / "prep", args.out),
+                      formats=args.format,
                       reference_dir=args.reference, wait=args.wait)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
@@ -139,11 +152,11 @@ def _report_cohort(args: argparse.Namespace) -> int:
         del clinic
         if args.therapist not in known:
             listed = ", ".join(sorted(known)[:10]) + (" ..." if len(known) > 10 else "")
-            print(f"progress-kit report cohort: therapist {args.therapist!r} has no clients in "
-                  f"{data_dir}{_hint(args.therapist, known)}; therapists there: {listed or 'none'}",
-                  file=sys.stderr)
+            log.error(f"progress-kit report cohort: therapist {args.therapist!r} has no clients in "
+                      f"{data_dir}{_hint(args.therapist, known)}; therapists there: "
+                      f"{listed or 'none'}", extra=EXACT)
             return EXIT_FAILED
-    out = Path(args.out) / args.month
+    out = _checked_out(Path(args.out) / args.month, args.out)
     res = render_cohort(data_dir, args.month, out, formats=args.format, therapist_id=args.therapist,
                         wait=args.wait, audience=args.audience)
     print("\n".join(str(f) for f in res.files))
@@ -158,12 +171,12 @@ def _batch(args: argparse.Namespace) -> int:
     res = run_batch(data_dir, args.month, args.out, jobs=args.jobs, formats=args.format,
                     force=args.force, progress=not args.quiet, reference_dir=args.reference,
                     engine=args.engine, scheduler=args.scheduler, allow_empty=args.allow_empty,
-                    wait=args.wait, audience=args.audience)
+                    wait=args.wait, audience=args.audience, measures=getattr(args, "measures", None))
     m = res.manifest
     counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
-    print(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", file=sys.stderr)
+    log.info(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", extra=EXACT)
     for _, row in m[m["status"] == "failed"].iterrows():
-        print(f"  failed: {row['client']}: {row['error']}", file=sys.stderr)
+        log.error(f"  failed: {row['client']}: {row['error']}", extra=EXACT)
     print(f"reports are in {res.folder} (manifest: {res.folder / 'manifest.csv'})")
     return EXIT_FAILED if res.failed else EXIT_OK
 
@@ -231,7 +244,8 @@ def add_commands(sub) -> None:
                        help="render on a Dask distributed cluster: a scheduler address "
                             "(tcp://host:8786) or 'local' for a LocalCluster of --jobs workers; "
                             "workers must see the data and output folders")
-    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument("--quiet", action="store_true",
+                       help="no progress bar, and no Python warnings (numpy's, say) on stderr")
     _audience_option(batch)
     batch.add_argument("--allow-empty", action="store_true",
                        help="render the month even if no client has any activity in it (otherwise "

@@ -8,7 +8,6 @@ and end date, so that every notebook runs with its default parameters on a fresh
 from __future__ import annotations
 
 import hashlib
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +70,8 @@ def _attribute_problems(folder: Path, problems: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | None = None
-                ) -> ClinicData:
+def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | None = None,
+                measures: str | Path | None = None) -> ClinicData:
     """The validated clinic for a report, with every problem attributed to its client.
 
     Parameters
@@ -82,21 +81,29 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
         out and listed in ``.problems`` (with a ``client_id`` column added).
     data_cache : path, optional
         A cache written by :func:`write_cache` (the batch validates once, then every report
-        reads the cache). Takes precedence over ``data_dir``.
+        reads the cache). Takes precedence over ``data_dir``; the cache brings the measures
+        registry it was validated with.
+    measures : path, optional
+        The service's measures file for ``data_dir`` (default: :func:`~progress_kit.measures_file`,
+        i.e. ``$PROGRESS_KIT_MEASURES`` or the folder's own ``measures.toml``, if any).
 
     With neither, the demo clinic :data:`DEMO` is generated in memory.
     """
     if data_cache:
         if str(data_cache) in _PRELOADED:
             return _PRELOADED[str(data_cache)]
-        with open(data_cache, "rb") as fh:
-            return pickle.load(fh)  # written by write_cache in this batch's own output folder
+        from .files import read_cache_file
+
+        return _unpack(read_cache_file(data_cache))  # checked (owner, mode, digest) first
     if data_dir is None:
         from ..demo import demo_data
 
         clinic = demo_data(**DEMO)
         clinic.problems = clinic.problems.assign(client_id=pd.Series(dtype=str))
         return clinic
+    from ..measures import use_measures
+
+    use_measures(data_dir, measures)  # the service's measures.toml (or --measures, via the environment)
     data = load_data(data_dir, errors="report")
     data.problems = _attribute_problems(Path(data_dir), data.problems)
     return data
@@ -111,23 +118,34 @@ def preload_cache(data_cache: str | Path) -> None:
     Only the fork server's zygotes call this: each report then runs in a forked child that
     gets a copy-on-write view of the cache, so no report can change what another one reads.
     """
-    with open(data_cache, "rb") as fh:
-        _PRELOADED[str(data_cache)] = pickle.load(fh)
+    from .files import read_cache_file
+
+    _PRELOADED[str(data_cache)] = _unpack(read_cache_file(data_cache))
+
+
+def _unpack(payload) -> ClinicData:
+    """The clinic from a cache, with the measures registry it was validated with made current:
+    a service's own measures reach every report process (zygotes, kernels, Dask workers)."""
+    from ..measures import restore_registry
+
+    restore_registry(payload["measures"])
+    return payload["clinic"]
 
 
 def write_cache(clinic: ClinicData, path: str | Path) -> Path:
     """Write a validated clinic for :func:`load_clinic`, privately (mode 0600) and atomically.
 
-    The batch puts it in a private folder (mode 0700) of its own making, so nobody else can
-    replace the pickle that the report processes load.
+    The registry of measures goes with it (:func:`load_clinic` makes it current). The file is
+    ``<stem of path>-<SHA-256>.pkl`` beside ``path`` (returned): :func:`load_clinic`
+    unpickles it only after checking its owner, its mode, its folder's and that digest. The
+    batch puts it in a private folder (mode 0700) of its own making.
     """
-    from .files import make_folder, private_file
+    from ..measures import registry_state
+    from .files import make_folder, write_cache_file
 
     path = Path(path)
-    make_folder(path.parent)
-    with private_file(path) as fh:
-        pickle.dump(clinic, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return path
+    payload = {"clinic": clinic, "measures": registry_state()}
+    return write_cache_file(payload, make_folder(path.parent), path.stem)
 
 
 def client_or_demo(client_id: str | None, data_dir=None, data_cache=None) -> str:

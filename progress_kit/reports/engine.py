@@ -24,8 +24,8 @@ on the synthetic demo clinic, the compiled HTML exporter and what the batch comp
 the whole clinic before any report (``prepare``: the expected-response model and the
 service-wide ``client_flags``, by library calls only; each report takes its own client's row).
 After that it freezes its heap (``gc.freeze``), so that no child's garbage collector walks and
-copies it. Zygotes start from :mod:`progress_kit.reports._spawn`, which leaves out an optional
-import that costs seconds (see there).
+copies it. A zygote starts in :func:`_zygote_main`, which leaves out an optional import that
+costs seconds before papermill is imported (see there).
 The fork server needs ``os.fork`` (Linux, and other POSIX systems); elsewhere the batch uses
 one kernel per report.
 """
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import queue
@@ -46,6 +47,8 @@ from typing import Any
 # it imports papermill (and with it nbformat and jsonschema, 1.2 s), which the process that runs
 # a batch does not need, and which took CPU from the zygotes warming up beside it.
 __all__ = ["fork_available", "ForkServer"]
+
+log = logging.getLogger(__name__)
 
 
 def fork_available() -> bool:
@@ -132,6 +135,9 @@ def _child(task: tuple, write_fd: int, timeout: int) -> None:
 
     code = 0
     try:
+        # a report's warnings belong in its notebook's stderr (hidden from the report), as in a
+        # kernel, not in the zygote's log on the terminal
+        logging.captureWarnings(False)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(timeout)  # a hung report is killed; the zygote records it as failed
         render.use_engine(ENGINE_NAME)
@@ -168,6 +174,44 @@ def _render_forked(task: tuple, timeout: int) -> dict:
             "error": f"report process ended without a result ({reason})"}
 
 
+SKIPPED_IMPORTS = ("rfc3987_syntax",)
+"""Modules a zygote goes without. jsonschema imports ``rfc3987_syntax`` (an IRI format checker)
+when it is installed, and that module builds a parser from its grammar on import: 2.4-3.3 s of CPU
+in every zygote. Notebook validation never checks string formats, so the zygotes go without it
+(jsonschema then skips its IRI check). The process that runs the batch keeps its modules as they
+are, and does not import papermill at all (it needs only the fork server)."""
+
+
+def _log_settings() -> tuple[int, bool] | None:
+    """How the process that starts the zygotes logs (None: it has not set the kit's logging up)."""
+    from .safe import LOGGER
+
+    kit = logging.getLogger(LOGGER)
+    if not any(getattr(h, "_progress_kit", False) for h in kit.handlers):
+        return None
+    return kit.level, logging.getLogger("py.warnings").level <= logging.WARNING
+
+
+def _zygote_main(*args, log_settings: tuple[int, bool] | None = None) -> None:
+    """Where a new zygote process starts: run :func:`_zygote` after leaving out
+    :data:`SKIPPED_IMPORTS`. This module imports neither papermill nor nbformat (the in-process
+    engine lives in :mod:`~progress_kit.reports.inprocess`), so the skip comes first."""
+    # No cyclic garbage collection during the warm-up: it is nearly all imports and first calls,
+    # whose objects live as long as the zygote, so each automatic collection walks a growing heap
+    # for nothing (0.2-0.5 s of a 2.8 s warm-up). The zygote collects once, freezes what is left
+    # and turns collection back on before its first report (_zygote).
+    gc.disable()
+    for name in SKIPPED_IMPORTS:
+        sys.modules.setdefault(name, None)  # ``import name`` now raises ImportError
+    from .safe import log_to_stderr
+
+    # a spawned process starts with no logging set up: log as the batch's process does (masked;
+    # with --quiet, no warnings), or else masked warnings and errors as before
+    level, warnings = log_settings or (logging.WARNING, True)
+    log_to_stderr(level, warnings=warnings)
+    _zygote(*args)
+
+
 _PARENT_CHECK_S = 2.0
 """How often an idle zygote checks that the process that started it still runs (seconds)."""
 
@@ -183,14 +227,16 @@ def _zygote(tasks, results, cache: str | None, timeout: int, prepare: tuple | No
         fn, args = prepare
         try:
             fn(*args)  # results shared by every report of the batch (library calls only)
-        except Exception:  # noqa: BLE001, S110 (each report then computes them itself, and
-            pass  # reports any error in its own process, where it is recorded per report)
+        except Exception as exc:  # noqa: BLE001 (each report then computes them itself, and
+            # records any error in its own manifest row; the log says why it had to)
+            log.warning("a render worker could not compute the month's shared results (%s: %s); "
+                        "each report computes them itself", type(exc).__name__, exc)
     # Everything the warm-up made lives as long as the zygote: move it out of the garbage
     # collector's reach. Otherwise the first full collection in each child walks (and, by
     # touching every object's header, copies) the whole inherited heap: 0.3-0.4 s per report.
     gc.collect()
     gc.freeze()
-    gc.enable()  # off during the warm-up (reports/_spawn.py); each report's child collects
+    gc.enable()  # off during the warm-up (_zygote_main); each report's child collects
     results.put(("__ready__", os.getpid()))
     parent = os.getppid()
     while True:
@@ -224,10 +270,9 @@ class ForkServer:
             raise RuntimeError("the fork server needs os.fork on Linux; use engine='kernel'")
         ctx = multiprocessing.get_context("spawn")  # zygotes start from a clean interpreter
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
-        from ._spawn import zygote  # starts _zygote below, after leaving out unused imports
-
-        self._procs = [ctx.Process(target=zygote, name=f"progress-kit-zygote-{i}", daemon=False,
-                                   args=(self._tasks, self._results, cache, timeout, prepare))
+        self._procs = [ctx.Process(target=_zygote_main, name=f"progress-kit-zygote-{i}", daemon=False,
+                                   args=(self._tasks, self._results, cache, timeout, prepare),
+                                   kwargs={"log_settings": _log_settings()})
                        for i in range(max(1, jobs))]
 
     def __enter__(self) -> ForkServer:

@@ -20,8 +20,11 @@ is never given to another, on any path that writes there.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import socket
 import stat
@@ -33,7 +36,10 @@ from pathlib import Path
 from .safe import name_candidates
 
 __all__ = ["private_file", "write_private", "private_dir", "month_lock", "FolderBusy",
-           "claim_stems", "remove_stale", "TMP_PREFIX", "FILE_MODE"]
+           "claim_stems", "remove_stale", "check_private_folder", "UnsafeFolder", "write_cache_file",
+           "read_cache_file", "TMP_PREFIX", "FILE_MODE"]
+
+log = logging.getLogger(__name__)
 
 TMP_PREFIX = ".pk-tmp-"
 FILE_MODE = 0o600
@@ -47,6 +53,31 @@ class FolderBusy(RuntimeError):
     """Another process is writing the same month folder."""
 
 
+class UnsafeFolder(ValueError):
+    """An output folder that another user can write (or that another user owns)."""
+
+
+def remove_tree(path: str | Path) -> None:
+    """Remove a private folder the kit made (a data cache, papermill's work folder); log what
+    cannot be removed, since it may hold client data (the log names the path, never the data)."""
+    def failed(function, name, exc):
+        log.warning("could not remove %s (%s); delete it by hand: it may hold client data", name,
+                    exc[1] if isinstance(exc, tuple) else exc, extra={"keep": [str(name)]})
+
+    shutil.rmtree(path, onerror=failed)
+
+
+def _fsync_dir(folder: str | Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX: the directory entry is data of the folder)."""
+    if os.name != "posix":
+        return  # Windows cannot open a folder for fsync; NTFS journals the rename itself
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def private_file(target: str | Path, mode: str = "wb") -> Iterator:
     """Write ``target`` atomically and privately: yields a file object open on a fresh temp file.
@@ -55,13 +86,20 @@ def private_file(target: str | Path, mode: str = "wb") -> Iterator:
     ``target``'s folder and renamed over ``target`` when the block ends without an exception;
     otherwise it is removed. ``os.replace`` replaces a symlink at ``target`` rather than following
     it, so a planted link never redirects a write.
+
+    The file's data are flushed to disk (``fsync``) before the rename, and the folder after it,
+    so that after a power cut ``target`` holds either the old contents or the new, never a
+    truncated file.
     """
     target = Path(target)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX, suffix=".part")
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
             yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
+        _fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -82,6 +120,155 @@ def private_dir(parent: str | Path, purpose: str = "") -> Path:
     replace or link anything inside it.
     """
     return Path(tempfile.mkdtemp(dir=parent, prefix=f"{TMP_PREFIX}{purpose}"))
+
+
+def _owner_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _own_private_group(gid: int) -> bool:
+    """True for the user's own private group (Debian and Fedora give every user one, with umask
+    002): a group that is the user's primary group, named like the user, with no other members."""
+    try:
+        import grp
+        import pwd
+
+        user = pwd.getpwuid(os.geteuid())
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return gid == user.pw_gid and group.gr_name == user.pw_name and not set(group.gr_mem) - {user.pw_name}
+
+
+def check_private_folder(path: str | Path, root: str | Path | None = None) -> None:
+    """Refuse an existing output folder that someone else could plant files in.
+
+    ``path`` and every existing folder between it and ``root`` (included) must be real folders
+    (not symbolic links), owned by this user (or root), and writable by nobody else: no write
+    permission for others, nor for a group other than the user's own private group. Otherwise
+    another account could create or swap files there while a report runs: next month's folder
+    made in advance, a data cache replaced between writing and reading (docs/security.md,
+    "Shared folders"). Folders that do not exist yet are fine: the kit creates them 0700.
+
+    Raises
+    ------
+    UnsafeFolder
+        Naming the folder, its owner and mode, and what to do.
+    """
+    if not hasattr(os, "geteuid"):  # Windows: ACLs, not modes; nothing portable to check
+        return
+    path = Path(path).absolute()
+    stop = Path(root).absolute() if root is not None else path
+    folders = [path, *path.parents]
+    folders = folders[: folders.index(stop) + 1] if stop in folders else [path]
+    me = os.geteuid()
+    for folder in folders:
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            # a link chosen by the user (e.g. --out pointing at another disk) is judged by
+            # where it leads; only the link itself must be the user's
+            if st.st_uid not in (me, 0):
+                raise UnsafeFolder(f"{folder} is a symbolic link owned by {_owner_name(st.st_uid)}; "
+                                   f"it could be re-pointed while reports are written. Use a "
+                                   f"folder of your own for --out")
+            st = os.stat(folder)
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnsafeFolder(f"{folder} is not a folder")
+        mode = stat.S_IMODE(st.st_mode)
+        group_write = mode & stat.S_IWGRP and not _own_private_group(st.st_gid)
+        if st.st_uid not in (me, 0) or mode & stat.S_IWOTH or group_write:
+            who = ("others" if mode & stat.S_IWOTH else "its group" if group_write
+                   else _owner_name(st.st_uid))
+            raise UnsafeFolder(
+                f"{folder} can be changed by {who} (owner {_owner_name(st.st_uid)}, mode "
+                f"{mode:04o}): another account could plant or swap files there while reports "
+                f"are written, and make this run execute its code. Use a folder only you can "
+                f"write (e.g. chmod go-w {folder}, or remove a folder someone else made), or "
+                f"choose another --out; see docs/security.md, 'Shared folders'")
+
+
+_CACHE_NAME = re.compile(r"-([0-9a-f]{64})\.pkl$")
+
+
+class _HashingWriter:
+    """A file wrapper that hashes what is written through it."""
+
+    def __init__(self, fh):
+        self.fh, self.sha = fh, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        return self.fh.write(data)
+
+
+def write_cache_file(obj, folder: str | Path, stem: str = "clinic") -> Path:
+    """Pickle ``obj`` privately into ``folder`` as ``<stem>-<SHA-256 of the bytes>.pkl``.
+
+    The name carries the digest that :func:`read_cache_file` checks before it unpickles, so a
+    file swapped in by anyone else is refused, never run. ``folder`` should be private
+    (:func:`private_dir`).
+    """
+    import pickle
+
+    folder = Path(folder)
+    with private_file(folder / f"{stem}.part.pkl") as fh:
+        writer = _HashingWriter(fh)
+        pickle.dump(obj, writer, protocol=pickle.HIGHEST_PROTOCOL)
+        target = folder / f"{stem}-{writer.sha.hexdigest()}.pkl"
+    os.replace(folder / f"{stem}.part.pkl", target)
+    _fsync_dir(folder)
+    return target
+
+
+def read_cache_file(path: str | Path):
+    """Unpickle a cache written by :func:`write_cache_file`, after checking that it is safe.
+
+    Unpickling runs code, so the file is loaded only if it and its folder belong to this user,
+    nobody else can write them (file 0600, folder without group or other write), it is a
+    regular file reached without a symbolic link, and its bytes have the SHA-256 in its name.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and which check failed; nothing is unpickled.
+    """
+    import pickle
+
+    path = Path(path)
+    match = _CACHE_NAME.search(path.name)
+    if not match:
+        raise ValueError(f"{path} is not a data cache written by the batch (its name carries no "
+                         f"digest); refusing to load it")
+    check_private_folder(path.parent)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot open the data cache safely ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        me = os.geteuid() if hasattr(os, "geteuid") else st.st_uid
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != me or stat.S_IMODE(st.st_mode) & 0o077:
+            raise ValueError(f"{path} is not a private file of this user (owner uid {st.st_uid}, "
+                             f"mode {stat.S_IMODE(st.st_mode):04o}); refusing to load it")
+        # hashed, then unpickled through the same descriptor: only this user could change the
+        # file in between (checked above), and streaming keeps a large cache out of memory twice
+        sha = hashlib.sha256()
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+        if sha.hexdigest() != match.group(1):
+            raise ValueError(f"{path} does not hold the data the batch wrote (its SHA-256 differs "
+                             f"from its name); refusing to load it")
+        fh.seek(0)
+        return pickle.load(fh)
 
 
 def make_folder(path: str | Path) -> Path:
@@ -115,13 +302,15 @@ def _try_lock(fd: int) -> bool:
 
 
 @contextlib.contextmanager
-def month_lock(folder: str | Path, *, wait: float = 0.0, what: str = "progress-kit") -> Iterator[Path]:
+def month_lock(folder: str | Path, *, wait: float = 0.0, what: str = "progress-kit",
+               root: str | Path | None = None) -> Iterator[Path]:
     """Hold the lock on a month folder for the duration of the block.
 
     Parameters
     ----------
     folder : path
-        The month folder (created if needed).
+        The month folder (created if needed). It, and the folders between it and ``root``, must
+        be writable by this user only (:func:`check_private_folder`).
     wait : float
         Seconds to wait for another writer to finish; 0 (default) refuses at once.
     what : str
@@ -131,8 +320,12 @@ def month_lock(folder: str | Path, *, wait: float = 0.0, what: str = "progress-k
     ------
     FolderBusy
         When the folder is still locked after ``wait`` seconds.
+    UnsafeFolder
+        When another user could write the folder or one of its parents up to ``root``.
     """
+    check_private_folder(folder, root)  # before anything is created in it
     folder = make_folder(folder)
+    check_private_folder(folder, root)  # and again: someone may have made it just before us
     path = folder / LOCK_NAME
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -178,7 +371,7 @@ def remove_stale(*folders: str | Path) -> list[str]:
             if not (name.startswith(TMP_PREFIX) or legacy):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
+                remove_tree(entry.path)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)

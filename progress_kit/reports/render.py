@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from .files import (
     private_dir,
     private_file,
     remove_stale,
+    remove_tree,
     write_private,
 )
 from .resources import notebook_path, template_dir
@@ -37,6 +37,13 @@ __all__ = ["render_report", "render_client", "render_prep", "render_cohort", "Re
 
 FORMATS = ("html", "pdf")
 KERNEL = "python3"
+KERNEL_OPTIONS = {"start_timeout": 180, "iopub_timeout": 60, "raise_on_iopub_timeout": True}
+"""How long papermill waits for a Jupyter kernel (the kernel engine; the fork server runs no
+kernel). papermill's defaults are 60 s to start, then, after each cell's reply, 4 s for the rest of
+the cell's output, *silently dropping it* when that runs out (nbclient logs "Timeout waiting for
+IOPub output" and goes on): on a busy machine a report could lose a figure or a section and still
+be marked ok. Here a late output is waited for a minute and then fails the report, and a kernel
+has three minutes to start."""
 FAILED_DIR = "failed"
 
 
@@ -184,7 +191,8 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
                                    # every cell would only show a kernel's progress (0.1 s)
                                    request_save_on_cell_execute=_ENGINE is None,
                                    execution_timeout=timeout, cwd=str(out_dir),
-                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                                   **({} if _ENGINE else KERNEL_OPTIONS))
         os.chmod(tmp, 0o600)
         os.replace(tmp, ipynb)
         if not failed.parent.is_symlink():
@@ -195,7 +203,7 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
             os.replace(tmp, make_folder(failed.parent) / failed.name)
         raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
     result.files.append(ipynb)
     result.seconds["execute"] = time.perf_counter() - t0
     if "html" in formats or "pdf" in formats:

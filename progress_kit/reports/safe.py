@@ -8,14 +8,19 @@ so that two different IDs never share a file (see docs/security.md).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 
 import pandas as pd
 
 __all__ = ["safe_name", "safe_names", "name_candidates", "parse_month", "csv_cell", "csv_uncell",
-           "csv_safe", "mask_numbers"]
+           "csv_safe", "mask_numbers", "MaskScores", "log_to_stderr", "stop_logging", "LOGGER"]
+
+LOGGER = "progress_kit"
+"""The kit's loggers are ``progress_kit`` and its children (``progress_kit.reports.engine``...)."""
 
 _KEEP = re.compile(r"[^A-Za-z0-9._-]+")
 _PLAIN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,58}[A-Za-z0-9_-])?")  # no trailing dot (Windows)
@@ -165,6 +170,8 @@ def mask_numbers(message: str, keep: Iterable[str] = ()) -> str:
     --------
     >>> mask_numbers("PHQ-9 score 17 on line 12 of /data/2026/obs.csv for C001", keep=["C001"])
     'PHQ-9 score # on line 12 of /data/2026/obs.csv for C001'
+    >>> mask_numbers("Is a directory: '/out/clients/C001.html'", keep=["C001", "/out"])
+    "Is a directory: '/out/clients/C001.html'"
     """
     text = str(message).strip()
     first = re.sub("[\ue000-\uf8ff]", "?", text.splitlines()[0] if text else "")
@@ -180,7 +187,13 @@ def mask_numbers(message: str, keep: Iterable[str] = ()) -> str:
     first = _PATHLIKE.sub(hold, first)
     first = re.sub(r"\bline \d+\b", hold, first)
     first = re.sub(r"\d+(\.\d+)?", "#", first)
-    first = re.sub("[\ue000-\uf8ff]", lambda m: kept[ord(m.group(0)) - 0xE000], first)
+    # a kept path may itself hold a kept token (the client's ID in ``clients/C001.html``): put
+    # back every level, innermost last, so no placeholder reaches the reader
+    for _ in range(len(kept) + 1):
+        restored = re.sub("[\ue000-\uf8ff]", lambda m: kept[ord(m.group(0)) - 0xE000], first)
+        if restored == first:
+            break
+        first = restored
     return first[:300]
 
 
@@ -205,3 +218,74 @@ def parse_month(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
         raise ValueError(f"month {month!r} is not a month in the form YYYY-MM")
     start = pd.Timestamp(f"{month}-01")
     return start, start + pd.offsets.MonthEnd(0)
+
+
+class MaskScores(logging.Filter):
+    """A logging filter that masks every number in a message (:func:`mask_numbers`): logs hold
+    no scores, wherever a service routes them.
+
+    A record logged with ``extra={"exact": True}`` passes unchanged (the command line's own
+    summaries: counts, file names, usage errors); ``extra={"keep": [...]}`` keeps those strings
+    (a client's ID, a folder) readable in a masked message. Python warnings captured into
+    logging (``py.warnings``) are masked like any other message.
+
+    Examples
+    --------
+    >>> record = logging.LogRecord("progress_kit", logging.WARNING, "", 0, "score %s", (17,), None)
+    >>> MaskScores().filter(record), record.getMessage()
+    (True, 'score #')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "exact", False):
+            record.msg = mask_numbers(record.getMessage(), getattr(record, "keep", ()))
+            record.args = None
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (a test or a tool may swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def log_to_stderr(level: int = logging.INFO, warnings: bool = True) -> logging.Handler:
+    """Send the kit's messages (from ``level`` up) and Python's warnings to stderr, masked.
+
+    What the command line (and each render worker it starts) calls once: the message text alone,
+    as the kit printed it before, through :class:`MaskScores`. Warnings (``warnings.warn``,
+    numpy's ``RuntimeWarning``) go through logging too (``logging.captureWarnings``, logger
+    ``py.warnings``); ``warnings=False`` (``--quiet``) silences them. A library user configures
+    logging as they like instead; the kit itself only logs.
+    """
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(MaskScores())
+    handler._progress_kit = True
+    logging.captureWarnings(True)
+    levels = {LOGGER: level, "py.warnings": logging.WARNING if warnings else logging.CRITICAL + 1}
+    for name, threshold in levels.items():
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "_progress_kit", False)]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(threshold)
+        logger.propagate = False
+    return handler
+
+
+def stop_logging() -> None:
+    """Undo :func:`log_to_stderr` (the command line calls it when it returns)."""
+    logging.captureWarnings(False)
+    for name in (LOGGER, "py.warnings"):
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if getattr(h, "_progress_kit", False)]:
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True

@@ -153,8 +153,10 @@ def shared(name: str, frames: tuple, args: tuple, compute: Callable[[], Any],
     :attr:`~progress_kit.reports.context.ReportData.derived` for results from its own client's
     rows, which would otherwise push the whole-clinic results out.
     """
-    from ..._cohort import hold_columns, unchanged
+    from ..._cohort import copy_on_write, hold_columns, unchanged
 
+    if not copy_on_write():  # an in-place edit could not be told: keep nothing (pandas 2)
+        return compute()
     store = _SHARED if store is None else store
     key = (name, tuple(map(id, frames)), args)
     hit = store.get(key)
