@@ -695,7 +695,7 @@ def status_banner(rd: ReportData, flags: Flags, measure: str | None, conflict: s
         primary = flags.get("primary_measure", measure)
         why = flags.get("primary_reason", "")
         sec.message = f"Judged on {primary}" + (f" ({why})" if why else "") + "."
-        sec.method = (f"Status (primary measure {primary}): pk.client_flags. {flags.method}".strip())
+        sec.method = (f"Status (primary measure {primary}): {flags.method}".strip())
     if conflict:
         sec.lines = [*(sec.lines or []), conflict]
         sec.method = "\n".join(filter(None, [sec.method, (
