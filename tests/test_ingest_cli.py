@@ -30,8 +30,9 @@ def test_import_fhir_with_problems_exits_1_and_lists_them(tmp_path, capsys):
                  "--out", str(out)]) == 1
     captured = capsys.readouterr()
     assert "stated total 13 disagrees with the item sum 10" in captured.out
-    assert "1 problem(s)" in captured.err
-    assert len(pd.read_csv(out / "problems.csv")) == 1
+    # the total's disagreement, and item 9 (a critical item, answered 1) named on its own line
+    assert "2 problem(s)" in captured.err
+    assert len(pd.read_csv(out / "problems.csv")) == 2
 
 
 def test_import_refuses_a_folder_with_data(tmp_path, capsys):
