@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import _read_raw
+from ..errors import shorten
 from ..measures import _REGISTRY
 from ._common import (
     Errors,
@@ -106,17 +107,22 @@ def read_recipe(recipe: str | Path | dict) -> Recipe:
         raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; known keys are {sorted(_TOP_KEYS)}")
     if not isinstance(recipe.get("client_id"), str):
         raise ValueError(f"{where}: client_id must name the column holding the client")
+    _check_types(recipe, _TOP_TYPES, where)
     specs = recipe.get("instrument") or []
     if not specs:
         raise ValueError(f"{where}: no [[instrument]] table")
     out = []
     for i, spec in enumerate(specs, start=1):
+        if not isinstance(spec, dict):
+            raise ValueError(f"{where}: instrument {i} is {_toml_type(spec)}, not a table "
+                             "([[instrument]] with keys)")
         bad = set(spec) - _INSTRUMENT_KEYS
         if bad:
             raise ValueError(f"{where}: instrument {i} has unknown key(s) {sorted(bad)}; known keys "
                              f"are {sorted(_INSTRUMENT_KEYS)}")
         if "measure" not in spec or "date" not in spec:
             raise ValueError(f"{where}: instrument {i} needs measure and date")
+        _check_types(spec, _INSTRUMENT_TYPES, f"{where}: instrument {i}")
         if not spec.get("items") and not spec.get("total"):
             raise ValueError(f"{where}: instrument {i} ({spec['measure']}) needs items, total or both")
         measure = _REGISTRY.get(spec["measure"])
@@ -125,10 +131,52 @@ def read_recipe(recipe: str | Path | dict) -> Recipe:
             raise ValueError(f"{where}: instrument {i}: {measure.name} has {measure.items} items, "
                              f"the recipe lists {len(spec['items'])}")
         answers = {str(k).strip().lower(): float(v) for k, v in (spec.get("answers") or {}).items()}
+        filter_value = spec.get("filter_value")
+        if filter_value is not None and not isinstance(filter_value, str):
+            filter_value = str(filter_value).lower() if isinstance(filter_value, bool) else str(filter_value)
         out.append(Instrument(spec["measure"], spec["date"], list(spec.get("items") or []),
                               spec.get("total"), spec.get("date_format"), spec.get("form"), answers,
-                              spec.get("filter_column"), spec.get("filter_value")))
+                              spec.get("filter_column"), filter_value))
     return Recipe(recipe["client_id"], out, list(recipe.get("keep") or []))
+
+
+_TEXT = (str,)
+_TOP_TYPES = {"client_id": _TEXT, "keep": (list, str), "description": _TEXT, "instrument": (list,)}
+_INSTRUMENT_TYPES = {"measure": _TEXT, "date": _TEXT, "items": (list, str), "total": _TEXT,
+                     "date_format": _TEXT, "form": _TEXT, "answers": (dict, float), "filter_column": _TEXT,
+                     "filter_value": (str, int, float, bool), "description": _TEXT}
+# (list, str) and (dict, float): a list of texts, a table of numbers
+
+
+def _toml_type(value: Any) -> str:
+    names = {str: "a text", bool: "true/false", int: "a number", float: "a number", list: "a list",
+             dict: "a table"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
+
+
+def _check_types(spec: dict, types: dict[str, tuple], where: str) -> None:
+    """Each recipe key of the right TOML type; a message names the recipe, the key and the value."""
+    for key, want in types.items():
+        if key not in spec:
+            continue
+        value = spec[key]
+        if want in ((list, str), (dict, float)):
+            outer, inner = want
+            good = isinstance(value, outer) and all(
+                isinstance(v, inner) if inner is str else _is_number(v)
+                for v in (value if outer is list else value.values()))
+            what = "a list of column names (texts)" if outer is list else \
+                'a table of answers to numbers (e.g. "Not at all" = 0)'
+        else:
+            good = isinstance(value, want) and not (bool not in want and isinstance(value, bool))
+            what = "[[instrument]] tables" if key == "instrument" else \
+                " or ".join(sorted({_toml_type(t()) for t in want}))
+        if not good:
+            raise ValueError(f"{where}: {key} must be {what}, not {shorten(repr(value), 60)}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def read_wide(table: str | Path | pd.DataFrame, recipe: str | Path | dict, *,
