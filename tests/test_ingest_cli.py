@@ -109,3 +109,16 @@ def test_import_problems_csv_is_spreadsheet_safe(tmp_path):
     cells = [c for row in problems.itertuples(index=False) for c in row]
     assert cells and not any(c.startswith(("=", "+", "-", "@")) for c in cells)
     assert "'=evil.json" in problems["file"].tolist()
+
+
+def test_import_output_stays_short_for_a_huge_id(tmp_path, capsys):
+    big = "x" * 1_000_000
+    obs = {"resourceType": "Observation", "id": big, "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+           "subject": {"reference": f"Patient/{big}"}, "effectiveDateTime": "2024-01-02",
+           "valueInteger": 31}
+    (tmp_path / "big.json").write_text(json.dumps(obs))
+    assert main(["import", "fhir", str(tmp_path / "big.json"), "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.out) + len(captured.err) < 3000
+    assert (tmp_path / "out" / "problems.csv").stat().st_size < 3000

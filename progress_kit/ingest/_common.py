@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import ClinicData, _finish, _problem_frame, csv_ready, read_items, read_observations
-from ..errors import PROBLEM_COLUMNS, DataValidationError
+from ..errors import PROBLEM_COLUMNS, DataValidationError, shorten
 
 Errors = Literal["raise", "report"]
 
@@ -98,9 +98,14 @@ def empty_items() -> pd.DataFrame:
 
 def problem(file: str, line: int | float | None, column: str, value: object, reason: str,
             severity: str = "error") -> dict:
-    """One row of the problems table."""
-    return {"file": file, "line": np.nan if line is None else line, "column": column,
-            "value": "" if value is None else str(value), "reason": reason, "severity": severity}
+    """One row of the problems table; values and reasons are bounded (a 1 MB id gives a short row)."""
+    return {"file": shorten(file, 300), "line": np.nan if line is None else line,
+            "column": shorten(column, 100), "value": "" if value is None else shorten(value, 200),
+            "reason": shorten(reason, MAX_REASON), "severity": severity}
+
+
+MAX_REASON = 1000
+"""Longest reason kept; the parts quoting source values are already cut much shorter."""
 
 
 _LINES_REF = re.compile(r"line\(s\) ([\d, ]+)|of line (\d+)")

@@ -924,8 +924,9 @@ def _shape_ok(res: _Res, problems: list[dict]) -> bool:
     r = res.r
     if res.kind not in ("Observation", "QuestionnaireResponse"):
         return True
-    for key, types in _SHAPES.items():
-        if r.get(key) is not None and r[key].__class__ not in types:  # null reads as absent
+    for key, value in r.items():  # a resource has fewer elements than there are shapes
+        types = _SHAPES.get(key)
+        if types is not None and value is not None and value.__class__ not in types:  # null: absent
             want = " or ".join(_JSON_NAMES[t] for t in types)
             got = _JSON_NAMES.get(r[key].__class__, type(r[key]).__name__)
             problems.append(_note(res, key, shorten(r[key]), f"element {key!r} is {got} where FHIR "
