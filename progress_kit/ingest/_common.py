@@ -18,7 +18,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..data import ClinicData, _finish, _problem_frame, csv_ready, read_items, read_observations
+from ..data import (
+    ClinicData,
+    csv_ready,
+    problem_table,
+    read_items,
+    read_observations,
+    report_or_raise,
+)
 from ..errors import PROBLEM_COLUMNS, DataValidationError, shorten
 
 Errors = Literal["raise", "report"]
@@ -212,7 +219,7 @@ def finish(observations: pd.DataFrame, items: pd.DataFrame, problems: list[dict]
     """Assemble the result; with ``errors="raise"`` raise when any problem is an error."""
     if errors not in ("raise", "report"):
         raise ValueError(f"errors must be 'raise' or 'report', not {errors!r}")
-    table = _problem_frame(problems) if problems else pd.DataFrame(columns=PROBLEM_COLUMNS)
+    table = problem_table(problems) if problems else pd.DataFrame(columns=PROBLEM_COLUMNS)
     data = ImportedData(observations.reset_index(drop=True),
                         stub_clients(observations) if clients is None else clients,
                         empty_sessions() if sessions is None else sessions, table,
@@ -220,5 +227,5 @@ def finish(observations: pd.DataFrame, items: pd.DataFrame, problems: list[dict]
     if errors == "raise":
         if len(table) and (table["severity"] == "error").any():
             raise DataValidationError(table)
-        _finish(data.observations, table, "raise")
+        report_or_raise(data.observations, table, "raise")
     return data

@@ -1,6 +1,7 @@
 """Read the kit's tables from any SQL database SQLAlchemy can reach (SQLite, PostgreSQL ...).
 
-See :func:`load_sql` and ``docs/ingest.md``. ``pk.load_data(url)`` comes here for any URL.
+See :func:`load_sql` and ``docs/ingest.md``. ``pk.load_data(url)`` (:mod:`progress_kit.sources`)
+comes here for any URL.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from ..data import (
-    _apply_items,
-    _unknown_clients,
     read_clients,
     read_items,
     read_observations,
     read_sessions,
+    reconcile_items,
+    unknown_clients,
 )
 from ._common import Errors, empty_items, empty_sessions, finish, problem, stub_clients
 
@@ -156,13 +157,13 @@ def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Er
         known = set(out["clients"]["client_id"])
         for role in ("observations", "sessions", "items"):
             if role in out:
-                unknown, found = _unknown_clients(out[role], rows[role], where[role], known)
+                unknown, found = unknown_clients(out[role], rows[role], where[role], known)
                 problems.extend(_with_row(found))
                 out[role] = out[role][~unknown].reset_index(drop=True)
                 rows[role] = rows[role][~unknown]
     observations, items = out["observations"], out.get("items", empty_items())
     if len(items):
-        observations, items, found = _apply_items(
+        observations, items, found = reconcile_items(
             observations, rows["observations"], where["observations"], items, rows["items"],
             where["items"])
         problems.extend(_with_row(found))

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import _read_raw
+from ..data import read_raw
 from ..errors import shorten
-from ..measures import _REGISTRY
+from ..measures import Measure, get_measure
 from ._common import (
     Errors,
     ImportedData,
@@ -125,7 +125,7 @@ def read_recipe(recipe: str | Path | dict) -> Recipe:
         _check_types(spec, _INSTRUMENT_TYPES, f"{where}: instrument {i}")
         if not spec.get("items") and not spec.get("total"):
             raise ValueError(f"{where}: instrument {i} ({spec['measure']}) needs items, total or both")
-        measure = _REGISTRY.get(spec["measure"])
+        measure = _registered(spec["measure"])
         if measure is not None and spec.get("items") and measure.items and \
                 len(spec["items"]) != measure.items:
             raise ValueError(f"{where}: instrument {i}: {measure.name} has {measure.items} items, "
@@ -146,6 +146,14 @@ _INSTRUMENT_TYPES = {"measure": _TEXT, "date": _TEXT, "items": (list, str), "tot
                      "date_format": _TEXT, "form": _TEXT, "answers": (dict, float), "filter_column": _TEXT,
                      "filter_value": (str, int, float, bool), "description": _TEXT}
 # (list, str) and (dict, float): a list of texts, a table of numbers
+
+
+def _registered(name: str) -> Measure | None:
+    """The registry's measure of that name, or None (an unregistered measure is skipped, not an error)."""
+    try:
+        return get_measure(name)
+    except ValueError:
+        return None
 
 
 def _toml_type(value: Any) -> str:
@@ -231,7 +239,7 @@ def read_wide(table: str | Path | pd.DataFrame, recipe: str | Path | dict, *,
 
 def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, set[str]] | None = None,
           keep: tuple[str, ...] = (), form_column: str | None = None) -> ImportedData:
-    raw = _read_raw(table, "records")
+    raw = read_raw(table, "records")
     problems = list(raw.problems)
     frame, lines, file = raw.frame, raw.lines, raw.file
     skipped: Counter = Counter()
@@ -241,7 +249,7 @@ def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, se
         raise ValueError(f"{file}: no column {recipe.client_id!r} for client_id (columns are "
                          f"{', '.join(frame.columns)})")
     for ins in recipe.instruments if not raw.problems else []:
-        if ins.measure not in _REGISTRY:
+        if _registered(ins.measure) is None:
             skipped[(ins.measure, "not a registered measure (add it with load_measures)")] += len(frame)
             continue
         rows = _rows_for(frame, ins, form_column)
@@ -334,7 +342,7 @@ def _one_row(row: pd.Series, ins: Instrument, file: str, line: int, frame: pd.Da
              choices: dict[str, set[str]], today) -> dict[str, Any]:
     problems: list[dict] = []
     out: dict[str, Any] = {"score": None, "items": {}, "problems": problems, "date": ""}
-    m = _REGISTRY[ins.measure]
+    m = get_measure(ins.measure)
 
     def bad(column: str, value: Any, reason: str) -> None:
         problems.append(problem(file, line, column, value, f"{ins.measure}: {reason}"))
