@@ -619,7 +619,10 @@ def test_wrong_types_deeper_inside_a_response():
     qr["item"][1] = "not an item"
     data = read([qr, total_obs()])
     assert data.observations["client_id"].tolist() == ["p1"]
-    assert "QuestionnaireResponse/phq-9-example" in reasons(data)
+    (row,) = data.problems.to_dict("records")
+    assert row["severity"] == "error"
+    assert row["reason"] == ("QuestionnaireResponse/phq-9-example: item[0].answer is an object where "
+                             "FHIR has an array; this resource is not read")
 
 
 def test_deeply_nested_json_names_the_file(tmp_path):

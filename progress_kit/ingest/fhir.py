@@ -936,6 +936,8 @@ def _shape_ok(res: _Res, problems: list[dict]) -> bool:
 
 
 def _malformed(res: _Res, exc: BaseException) -> dict:
+    if isinstance(exc, _BadElement):
+        return _note(res, "", "", f"{exc}; this resource is not read")
     what = "nested too deeply" if isinstance(exc, RecursionError) else \
         f"{type(exc).__name__}: {shorten(exc, 120)}"
     return _note(res, "", "", f"this resource could not be read ({what}); not scored")
@@ -1303,15 +1305,34 @@ def _read_response(admin: _Admin, res: _Res, coded: list, qitems: dict, ctx: _Co
     return ok
 
 
-def _response_items(items: Iterable[Any]) -> Iterator[tuple[str, list[dict]]]:
-    for it in items:
-        if not isinstance(it, dict):
-            continue
-        answers = [a for a in it.get("answer") or () if isinstance(a, dict)]
-        yield str(it.get("linkId", "")), answers
-        yield from _response_items(it.get("item") or ())
-        for a in answers:
-            yield from _response_items(a.get("item") or ())
+class _BadElement(ValueError):
+    """An element inside a resource of a JSON type FHIR does not allow there."""
+
+
+def _response_items(items: Any, where: str = "item") -> Iterator[tuple[str, list[dict]]]:
+    """(linkId, answers) of every item, nested ones too; a malformed item or answer raises.
+
+    A skipped malformed answer would look like a missing one (and be prorated), so the whole
+    response is refused instead, with the element named.
+    """
+    _expect(items, list, where)
+    for i, it in enumerate(items):
+        _expect(it, dict, f"{where}[{i}]")
+        link = it.get("linkId", "")
+        answers = it.get("answer") or []
+        _expect(answers, list, f"{where}[{i}].answer")
+        for j, a in enumerate(answers):
+            _expect(a, dict, f"{where}[{i}].answer[{j}]")
+        yield shorten(link, 200) if link.__class__ is str else str(link), answers
+        yield from _response_items(it.get("item") or [], f"{where}[{i}].item")
+        for j, a in enumerate(answers):
+            yield from _response_items(a.get("item") or [], f"{where}[{i}].answer[{j}].item")
+
+
+def _expect(value: Any, kind: type, where: str) -> None:
+    if value.__class__ is not kind:
+        got = _JSON_NAMES.get(value.__class__, type(value).__name__)
+        raise _BadElement(f"{where} is {got} where FHIR has {_JSON_NAMES[kind]}")
 
 
 def _item_code(link: str, qitem: dict | None) -> str:
