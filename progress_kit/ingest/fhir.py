@@ -419,23 +419,29 @@ def _subject(res: _Res, ctx: _Context) -> tuple[str, str] | str:
 
 def _read_subjects(resources: list[_Res], ctx: _Context, problems: list[dict]) -> None:
     """Work out every score's client; keep the server base where two servers share an id."""
+    subjects, first_base, split = ctx.subjects, {}, set()
+    for res in resources:
+        if res.kind == "Observation" or res.kind == "QuestionnaireResponse":
+            s = subjects[id(res)] = _subject(res, ctx)
+            # an unknown base ("": an NDJSON line, an entry without fullUrl) cannot be told
+            # apart, so only two different known bases split an id (a bulk export never does)
+            if s.__class__ is tuple and s[0] and first_base.setdefault(s[1], s[0]) != s[0]:
+                split.add(s[1])
+    if not split:
+        return
     where: dict[str, dict[str, _Res]] = defaultdict(dict)
     for res in resources:
-        if res.kind in ("Observation", "QuestionnaireResponse"):
-            s = _subject(res, ctx)
-            ctx.subjects[id(res)] = s
-            if s.__class__ is tuple:
-                where[s[1]].setdefault(s[0], res)
+        s = subjects.get(id(res))
+        if s.__class__ is tuple and s[1] in split:
+            where[s[1]].setdefault(s[0], res)
     for pid, bases in where.items():
-        # an unknown base ("": an NDJSON line, an entry without fullUrl) cannot be told apart
-        if len(bases) > 1 and len([b for b in bases if b]) > 1:
-            ctx.qualified.add(pid)
-            names = ", ".join(repr(_client_name(b, pid)) for b in sorted(bases))
-            first = next(iter(bases.values()))
-            problems.append(_note(first, "subject", shorten(pid, MAX_ID_SHOWN),
-                                  f"patient id {shorten(pid, MAX_ID_SHOWN)!r} comes from "
-                                  f"{len(bases)} server bases; kept apart as the clients {names} "
-                                  "(they may be different people)", "warning"))
+        ctx.qualified.add(pid)
+        names = ", ".join(repr(_client_name(b, pid)) for b in sorted(bases))
+        first = next(iter(bases.values()))
+        problems.append(_note(first, "subject", shorten(pid, MAX_ID_SHOWN),
+                              f"patient id {shorten(pid, MAX_ID_SHOWN)!r} comes from "
+                              f"{len(bases)} server bases; kept apart as the clients {names} "
+                              "(they may be different people)", "warning"))
 
 
 def _client_name(base: str, pid: str) -> str:
