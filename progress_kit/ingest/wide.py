@@ -131,12 +131,9 @@ def read_recipe(recipe: str | Path | dict) -> Recipe:
             raise ValueError(f"{where}: instrument {i}: {measure.name} has {measure.items} items, "
                              f"the recipe lists {len(spec['items'])}")
         answers = {str(k).strip().lower(): float(v) for k, v in (spec.get("answers") or {}).items()}
-        filter_value = spec.get("filter_value")
-        if filter_value is not None and not isinstance(filter_value, str):
-            filter_value = str(filter_value).lower() if isinstance(filter_value, bool) else str(filter_value)
         out.append(Instrument(spec["measure"], spec["date"], list(spec.get("items") or []),
                               spec.get("total"), spec.get("date_format"), spec.get("form"), answers,
-                              spec.get("filter_column"), filter_value))
+                              spec.get("filter_column"), spec.get("filter_value")))
     return Recipe(recipe["client_id"], out, list(recipe.get("keep") or []))
 
 
