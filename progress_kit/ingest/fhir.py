@@ -829,7 +829,11 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
       The difficulty items (69722-7, 69726-8) are not scored. A response holding both PHQ-9
       and GAD-7 items (a combined form) gives a score for each.
     - ``client_id`` is the id part of ``subject.reference`` (``Patient/abc`` -> ``abc``, an
-      absolute URL's last segment, ``urn:uuid:X`` -> ``X``). ``date`` is the calendar day as
+      absolute URL's last segment, ``urn:uuid:X`` -> ``X``); only a Patient subject is a client,
+      and an id that comes from two server bases keeps its base (``https://a/fhir/Patient/1``).
+      ``valueQuantity`` must carry no unit or a score unit (``{score}``, ``score``, ``1``,
+      ``pts.``). ``.ndjson.gz`` is read; other files of a folder are listed as not read.
+      ``date`` is the calendar day as
       written in ``effectiveDateTime``, ``effectivePeriod.start`` or ``authored``: no time-zone
       conversion, so the day is the one the client and clinician saw.
 
@@ -844,13 +848,21 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
       same administration; they must agree with it (day, total, items) or neither is scored.
       Resources giving the same score for the same client, day and measure are one score;
       different scores there are conflicting duplicates (errors).
+    - Versions: of several versions of one resource only the latest (``meta.lastUpdated``, else
+      a numeric ``meta.versionId``) is read; a latest ``entered-in-error`` retracts the others.
+    - A panel's members must be about the panel's subject, or the panel is an error.
+    - An item answered twice with different answers counts with the worse one (the higher for
+      PHQ-9 and GAD-7), listed as a warning; a critical item answered in an administration that
+      gets no score is listed as an error of its own.
     - A stated total that disagrees with the item sum is an error with no score. Missing items
       follow the registry rule (:func:`progress_kit.score_items`: at most ``max_missing_items``,
       prorated as ``round(mean x n_items)``) and are listed as warnings; more missing is an
       error. Totals then pass the same range and step checks as a data folder.
     - Every problem names the file (and the line, for NDJSON), the resource type and id, and the
-      reason. Every resource that looks like a PHQ-9 or GAD-7 ends as a score or in
-      ``problems``; other resources are counted in ``skipped``.
+      reason; an element of the wrong JSON type or JSON nested more than ``MAX_DEPTH`` levels is
+      a problem for that resource or file, never an exception. Every resource that looks like
+      a PHQ-9 or GAD-7 ends as a score or in ``problems``; other resources are counted in
+      ``skipped``.
 
     Examples
     --------
