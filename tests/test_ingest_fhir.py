@@ -625,6 +625,18 @@ def test_wrong_types_deeper_inside_a_response():
                              "FHIR has an array; this resource is not read")
 
 
+def test_malformed_panel_members_and_meta():
+    panel = {"resourceType": "Observation", "id": "pn", "status": "final",
+             "code": {"coding": [{"system": "http://loinc.org", "code": "44249-1"}]},
+             "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2024-05-06",
+             "hasMember": [{"reference": ["Observation/x"]}, "Observation/y"], "valueInteger": 5}
+    again = {**total_obs(valueQuantity={"value": 15}),
+             "meta": {"versionId": {"v": 1}, "lastUpdated": "not a time"}}
+    data = read([panel, total_obs(), again])
+    assert data.observations.set_index("client_id")["score"].to_dict() == {"p": 5.0}
+    assert "differs between" in reasons(data)  # two copies of t1 whose order cannot be told
+
+
 def test_deeply_nested_json_names_the_file(tmp_path):
     deep = "[" * 5000 + "]" * 5000
     (tmp_path / "deep.json").write_text(deep)

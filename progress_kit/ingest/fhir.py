@@ -987,7 +987,8 @@ def _panel_members(resources: list[_Res], ctx: _Context) -> set[int]:
         if res.kind == "Observation" and "hasMember" in res.r and not PANELS.keys().isdisjoint(res.codes):
             client = ctx.client(res)
             for ref in res.r.get("hasMember") or ():
-                target = ctx.by_ref.get(ref.get("reference", "")) if isinstance(ref, dict) else None
+                key = ref.get("reference") if isinstance(ref, dict) else None
+                target = ctx.by_ref.get(key) if isinstance(key, str) else None
                 if target is not None and client is not None and ctx.client(target) == client:
                     out.add(id(target))
     return out
