@@ -613,6 +613,45 @@ def test_wrong_json_type_is_a_problem_for_that_resource(change, element):
     assert row["column"] == element and row["reason"].startswith("Observation/t1: element")
 
 
+@pytest.mark.parametrize("concept", ["code", "valueCodeableConcept"])
+def test_coding_that_is_not_a_list(concept):
+    obs = total_obs(**{concept: {"coding": 5}})
+    data = read([obs, total_obs(id="ok", effectiveDateTime="2024-05-07")])
+    assert data.observations["score"].tolist() == [14.0]
+    (row,) = data.problems.to_dict("records")
+    assert row["column"] == f"{concept}.coding" and "where FHIR has an array" in row["reason"]
+
+
+def test_every_example_with_random_wrong_types_reads_without_an_exception():
+    """A fuzz test: 80 copies of the published examples with 1-4 elements replaced by values of
+    another JSON type; every one reads (problems listed), none raises."""
+    import random
+
+    docs = [json.loads(p.read_text()) for p in sorted(FHIR.rglob("*.json"))]
+    junk = [None, 1, 2.5, True, "x", [], {}, [1], {"a": 1}, "Patient/1", {"reference": 3},
+            {"coding": "x"}]
+
+    def paths(o, pre=()):
+        yield pre
+        items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else ()
+        for k, v in items:
+            yield from paths(v, (*pre, k))
+
+    rng = random.Random(24)
+    for _ in range(80):
+        doc = copy.deepcopy(rng.choice(docs))
+        spots = list(paths(doc))[1:]
+        for _ in range(rng.randint(1, 4)):
+            where, target = rng.choice(spots), doc
+            try:
+                for k in where[:-1]:
+                    target = target[k]
+                target[where[-1]] = rng.choice(junk)
+            except (KeyError, IndexError, TypeError):
+                pass  # an earlier change removed the path
+        read(doc)
+
+
 def test_wrong_types_deeper_inside_a_response():
     qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
     qr["item"][0]["answer"] = {"valueCoding": "LA6568-5"}

@@ -369,8 +369,11 @@ def _codes(concept: Any) -> list[str]:
     """LOINC codes of a CodeableConcept (codings without a system count: many exports omit it)."""
     if concept.__class__ is not dict:
         return []
+    coding = concept.get("coding")
+    if coding.__class__ is not list:  # a wrong type is listed by _shape_ok where it matters
+        return []
     out = []
-    for c in concept.get("coding") or ():
+    for c in coding:
         if c.__class__ is dict:
             code = c.get("code")
             if code.__class__ is str and c.get("system") in _LOINC_OR_NONE:
@@ -950,7 +953,18 @@ def _shape_ok(res: _Res, problems: list[dict]) -> bool:
             problems.append(_note(res, key, shorten(r[key]), f"element {key!r} is {got} where FHIR "
                                   f"has {want}; this resource is not read"))
             return False
+        if key in _CONCEPTS and value is not None:
+            coding = value.get("coding")
+            if coding is not None and coding.__class__ is not list:
+                got = _JSON_NAMES.get(coding.__class__, type(coding).__name__)
+                problems.append(_note(res, f"{key}.coding", shorten(coding), f"element "
+                                      f"'{key}.coding' is {got} where FHIR has an array; this "
+                                      "resource is not read"))
+                return False
     return True
+
+
+_CONCEPTS = ("code", "valueCodeableConcept")
 
 
 def _malformed(res: _Res, exc: BaseException) -> dict:
@@ -984,7 +998,8 @@ def _panel_members(resources: list[_Res], ctx: _Context) -> set[int]:
     """Observations read through a panel: only those about the panel's own subject."""
     out = set()
     for res in resources:
-        if res.kind == "Observation" and "hasMember" in res.r and not PANELS.keys().isdisjoint(res.codes):
+        if res.kind == "Observation" and isinstance(res.r.get("hasMember"), list) and \
+                not PANELS.keys().isdisjoint(res.codes):
             client = ctx.client(res)
             for ref in res.r.get("hasMember") or ():
                 key = ref.get("reference") if isinstance(ref, dict) else None
