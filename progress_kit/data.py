@@ -34,7 +34,9 @@ from .errors import (
 )
 from .measures import _REGISTRY, score_items, suggest_measure
 
-__all__ = ["read_observations", "read_clients", "read_sessions", "read_items", "load_data",
+# load_data (the folder reader) is not listed: the public progress_kit.load_data is
+# progress_kit.sources.load_data, which also takes database URLs and calls this one for folders
+__all__ = ["read_observations", "read_clients", "read_sessions", "read_items",
            "ClinicData", "write_data", "TABLES", "problems_to_text"]
 
 Source = str | Path | pd.DataFrame
@@ -1081,9 +1083,12 @@ def _apply_items(observations: pd.DataFrame, obs_lines, obs_file: str, items: pd
 
 
 def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | None = None,
-              date_format: str | None = None, tables: dict[str, str] | None = None,
-              query: str | dict[str, str] | None = None) -> ClinicData:
+              date_format: str | None = None) -> ClinicData:
     """Read and validate a data folder: observations, clients, sessions and optional items.
+
+    This is the folder reader. :func:`progress_kit.load_data` (in :mod:`progress_kit.sources`,
+    a layer above this module and :mod:`progress_kit.ingest`) takes a folder or a database URL
+    and calls this for a folder.
 
     Besides each table's own checks, observations, sessions and items must refer to clients
     listed in the clients table (an ID that lost its leading zeros gets a hint). Where items and
@@ -1100,13 +1105,8 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
     folder : str or Path
         Holds ``observations``, ``clients`` and ``sessions`` and, optionally, ``items`` as
         ``.csv``, ``.parquet`` or ``.xlsx`` (one format per table).
-        Or a SQLAlchemy database URL (``sqlite:///clinic.db``, ``postgresql+psycopg://...``),
-        read by :func:`progress_kit.load_sql` with the same validation.
     errors, today, date_format
         As in :func:`read_observations`; ``date_format`` applies to every table of a folder.
-    tables, query
-        Database URLs only: other table names (``{"observations": "phq_scores", ...}``) or SQL
-        queries per table, as in :func:`progress_kit.load_sql`.
 
     Returns
     -------
@@ -1128,12 +1128,9 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
     >>> list(data.items.columns)
     ['client_id', 'date', 'measure', 'item', 'response']
     """
-    if "://" in str(folder):  # a database URL (sqlite:///clinic.db, postgresql+psycopg://...)
-        from .ingest.sql import load_sql
-        return load_sql(str(folder), tables=tables, query=query, errors=errors, today=today)
-    if tables is not None or query is not None:
-        raise ValueError("tables= and query= apply to a database URL, not to a data folder "
-                         f"({folder})")
+    if is_url(folder):
+        raise ValueError(f"{folder} is a database URL, not a data folder: read it with "
+                         "progress_kit.load_data or progress_kit.load_sql")
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
@@ -1183,3 +1180,94 @@ def problems_to_text(problems: pd.DataFrame, *, group: bool = True) -> str:
         prefix = "warning: " if row["severity"] == "warning" else ""
         lines.append(prefix + format_problem(row))
     return "\n".join(lines)
+
+
+def is_url(source: object) -> bool:
+    """True for a database URL (``sqlite:///clinic.db``, ``postgresql+psycopg://...``).
+
+    Examples
+    --------
+    >>> is_url("sqlite:///clinic.db"), is_url("data/demo")
+    (True, False)
+    """
+    return isinstance(source, str) and "://" in source
+
+
+# ---------------------------------------------------------------- validation API for other readers
+# progress_kit.ingest (FHIR, REDCap, wide exports, SQL) builds its tables with these public
+# functions and never with the private helpers above, so this module can change its insides
+# without breaking the readers built on it. They are the kit's internals for readers of other
+# sources, not part of the top-level ``progress_kit`` namespace (hence not in ``__all__``).
+
+VALIDATION_API = ("read_observations", "read_clients", "read_sessions", "read_items",
+                  "ClinicData", "csv_ready", "problems_to_text", "is_url", "RawTable", "read_raw",
+                  "problem_table", "report_or_raise", "unknown_clients", "reconcile_items")
+"""The names :mod:`progress_kit.ingest` may import from this module."""
+
+RawTable = _Raw
+"""A table read as text: ``frame`` (every cell as text), ``file``, ``lines`` (each row's line in
+the file, header = 1) and ``problems`` (records) found while reading."""
+
+
+def read_raw(src: Source, table: str, date_format: str | None = None) -> RawTable:
+    """Read a CSV, Parquet or Excel file (or a DataFrame) as text, keeping each row's line.
+
+    The header is checked (empty, repeated or blank column names are problems, in
+    ``.problems``); nothing else is. ``table`` names the source in messages when ``src`` is a
+    DataFrame.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = read_raw(pd.DataFrame({"id": ["007"], "score": [12]}), "records")
+    >>> raw.frame["id"].tolist(), raw.file, raw.lines.tolist()
+    (['007'], 'records (DataFrame)', [2])
+    """
+    return _read_raw(src, table, date_format)
+
+
+def problem_table(problems: list[dict]) -> pd.DataFrame:
+    """Problem records (``file``, ``line``, ``column``, ``value``, ``reason``, ``severity``) as the
+    problems table, ``line`` as a nullable integer.
+
+    Examples
+    --------
+    >>> problem_table([{"file": "x.csv", "line": 3, "column": "score", "value": "31",
+    ...                 "reason": "out of range", "severity": "error"}])["line"].dtype
+    Int64Dtype()
+    """
+    return _problem_frame(problems)
+
+
+def report_or_raise(frame: pd.DataFrame, problems: pd.DataFrame, errors: Errors):
+    """End a reader the way every reader of the kit ends.
+
+    ``errors="report"`` returns ``(frame, problems)``. ``errors="raise"`` raises
+    :class:`DataValidationError` when any problem is an error, warns
+    (:class:`DataValidationWarning`) for the warnings, and returns ``frame`` with the problems in
+    ``frame.attrs["problems"]``.
+    """
+    return _finish(frame, problems, errors)
+
+
+def unknown_clients(frame: pd.DataFrame, lines: np.ndarray, file: str,
+                    known: pd.Series | set[str]) -> tuple[np.ndarray, list[dict]]:
+    """Rows whose ``client_id`` is not among ``known``: a boolean mask and one problem per row.
+
+    ``lines`` holds each row's line (or result row) for the messages; an ID that lost its
+    leading zeros (``123`` where the clients table has ``00123``) gets a hint.
+    """
+    return _unknown_clients(frame, lines, file, known)
+
+
+def reconcile_items(observations: pd.DataFrame, obs_lines: np.ndarray, obs_file: str,
+                    items: pd.DataFrame, item_lines: np.ndarray, items_file: str
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Check observed totals against their items and derive the totals only items give.
+
+    The rule of :func:`load_data`: a total must equal :func:`progress_kit.score_items` of its
+    items (else the total and the items are errors and dropped); items with no total give a
+    derived one. Returns the observations (with a boolean ``derived`` column), the items kept,
+    and the problems (records).
+    """
+    return _apply_items(observations, obs_lines, obs_file, items, item_lines, items_file)

@@ -1,9 +1,11 @@
 """progress-kit import fhir|redcap|wide|sql: a validated data folder, counts, exit codes."""
 
+import json
 import stat
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy
 
 from progress_kit import load_data
@@ -30,8 +32,9 @@ def test_import_fhir_with_problems_exits_1_and_lists_them(tmp_path, capsys):
                  "--out", str(out)]) == 1
     captured = capsys.readouterr()
     assert "stated total 13 disagrees with the item sum 10" in captured.out
-    assert "1 problem(s)" in captured.err
-    assert len(pd.read_csv(out / "problems.csv")) == 1
+    # the total's disagreement, and item 9 (a critical item, answered 1) named on its own line
+    assert "2 problem(s)" in captured.err
+    assert len(pd.read_csv(out / "problems.csv")) == 2
 
 
 def test_import_refuses_a_folder_with_data(tmp_path, capsys):
@@ -62,3 +65,60 @@ def test_import_sql(tmp_path, capsys):
     assert load_data(tmp_path / "out").observations["client_id"].tolist() == ["a"]
     assert main(["import", "sql", "nosuch://x", "--out", str(tmp_path / "o2")]) == 1
     assert "not a usable SQLAlchemy URL" in capsys.readouterr().err
+
+
+def test_import_out_pointing_at_a_file_is_a_clear_error(tmp_path, capsys):
+    target = tmp_path / "clinic.csv"
+    target.write_text("keep me\n")
+    assert main(["import", "fhir", str(DATA / "fhir" / "us-core"), "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("progress-kit import: --out ") and "is a file" in err
+    assert "Traceback" not in err and target.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("line,expected", [
+    ('items = "q1"', "instrument 1: items must be a list of column names (texts), not 'q1'"),
+    ('total = "t"\nanswers = {a = "zero"}', "instrument 1: answers must be a table of answers to numbers"),
+    ('total = 3', "instrument 1: total must be a text, not 3"),
+])
+def test_import_recipe_of_the_wrong_type_names_the_recipe(tmp_path, capsys, line, expected):
+    recipe = tmp_path / "my-recipe.toml"
+    recipe.write_text(f'client_id = "id"\n[[instrument]]\nmeasure = "GAD-7"\ndate = "d"\n{line}\n')
+    code = main(["import", "wide", str(DATA / "ingest" / "novopsych.csv"), "--recipe", str(recipe),
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert f"{recipe}: {expected}" in err
+
+
+def test_import_problems_csv_is_spreadsheet_safe(tmp_path):
+    from progress_kit.ingest._common import spreadsheet_text
+    from progress_kit.reports.safe import csv_cell
+
+    for value in ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "'x", "ok", "", 3, None]:
+        assert spreadsheet_text(value) == csv_cell(value)  # the manifest's guard, one rule
+    obs = {"resourceType": "Observation", "id": "=HYPERLINK(\"http://x\")", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+           "subject": {"reference": "Patient/=cmd|' /C calc'!A0"}, "effectiveDateTime": "2024-01-02",
+           "valueInteger": 31}
+    source = tmp_path / "=evil.json"
+    source.write_text(json.dumps(obs))
+    out = tmp_path / "out"
+    assert main(["import", "fhir", str(source), "--out", str(out)]) == 1
+    problems = pd.read_csv(out / "problems.csv", dtype=str, keep_default_na=False)
+    cells = [c for row in problems.itertuples(index=False) for c in row]
+    assert cells and not any(c.startswith(("=", "+", "-", "@")) for c in cells)
+    assert "'=evil.json" in problems["file"].tolist()
+
+
+def test_import_output_stays_short_for_a_huge_id(tmp_path, capsys):
+    big = "x" * 1_000_000
+    obs = {"resourceType": "Observation", "id": big, "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+           "subject": {"reference": f"Patient/{big}"}, "effectiveDateTime": "2024-01-02",
+           "valueInteger": 31}
+    (tmp_path / "big.json").write_text(json.dumps(obs))
+    assert main(["import", "fhir", str(tmp_path / "big.json"), "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.out) + len(captured.err) < 3000
+    assert (tmp_path / "out" / "problems.csv").stat().st_size < 3000

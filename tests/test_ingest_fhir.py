@@ -73,12 +73,15 @@ def test_sdc_total_disagrees_with_items():
     data = read(FHIR / "sdc")
     assert data.observations.empty
     errors = data.problems[data.problems["severity"] == "error"]
-    assert len(errors) == 1
+    assert len(errors) == 2
     text = errors["reason"].iloc[0]
     assert "QuestionnaireResponse/questionnaireresponse-sdc-profile-example-PHQ9" in text
     assert "stated total 13 disagrees with the item sum 10" in text
     assert errors["file"].iloc[0].endswith("QuestionnaireResponse-questionnaireresponse-sdc-profile-"
                                            "example-PHQ9.json")
+    # item 9 was answered "Several days" (1): with no score it is named on its own line
+    assert "item 9 (a critical item" in errors["reason"].iloc[1]
+    assert "'Several-days'" in errors["reason"].iloc[1]
 
 
 def test_sdc_without_its_code_system_cannot_weigh_answers():
@@ -306,10 +309,11 @@ def test_unregistered_resources_are_counted_not_errors():
     other = total_obs(code={"coding": [{"system": "http://loinc.org", "code": "55758-7",
                                         "display": "PHQ-2 total"}]})
     patient = {"resourceType": "Patient", "id": "p1"}
-    data = read([other, patient, copy.deepcopy(other)])
+    data = read([other, patient, copy.deepcopy(other), {**other, "id": "t2"}])
     assert data.observations.empty and data.problems.empty
-    assert data.skipped.set_index("what")["count"].to_dict() == {"LOINC 55758-7 (PHQ-2 total)": 2,
-                                                                 "not a score": 1}
+    assert data.skipped.set_index("what")["count"].to_dict() == {
+        "LOINC 55758-7 (PHQ-2 total)": 2, "not a score": 1,
+        "the same resource read again (identical copy)": 1}
 
 
 def test_raise_mode_raises_with_every_problem():
@@ -378,3 +382,342 @@ def test_contained_questionnaire_weights_and_in_progress_status():
     data = read({**qr, "status": "in-progress"})
     assert data.observations.empty
     assert data.problems["severity"].tolist() == ["warning"]
+
+
+# ------------------------------------------------------------------ the real SDC example (sdc-3.0)
+# HL7 SDC's PHQ-9 example as published (tests/data/fhir/README.md): answer codes without a code
+# system, weights only as ordinalValue in the Questionnaire's contained ValueSet; its answers
+# weigh 0,0,0,1,2,1,3,2,1 (Not-at-all 0, Several-days 1, More than half the days 2, Nearly every
+# day 3) = 10, item 9 = 1, while the total item states 13.
+
+SDC30 = FHIR / "sdc-3.0"
+SDC30_QR = SDC30 / "questionnaireresponse-sdc-profile-example-PHQ9.json"
+
+
+def test_sdc_example_scored_through_its_own_questionnaire():
+    qr = load("sdc-3.0/questionnaireresponse-sdc-profile-example-PHQ9.json")
+    assert all("system" not in a["valueCoding"] for it in qr["item"][0]["item"][:9]
+               for a in it["answer"])
+    data = read(SDC30)
+    assert data.observations.empty  # the stated 13 is never kept
+    errors = data.problems[data.problems["severity"] == "error"]
+    text = reasons(data)
+    assert "stated total 13 disagrees with the item sum 10; no score" in text
+    # item 9 answered 1: named, not dropped with the administration
+    (row,) = errors[errors["column"] == "item 9"].to_dict("records")
+    assert "a critical item" in row["reason"] and "'Several-days'" in row["reason"]
+
+
+def test_sdc_example_weights_give_the_items_when_the_total_is_right():
+    # the same response with its total corrected to the items' 10: the items are read through
+    # the Questionnaire's ValueSet and the score is 10 with item 9 = 1
+    qr = load("sdc-3.0/questionnaireresponse-sdc-profile-example-PHQ9.json")
+    qr["item"][0]["item"][-1]["answer"][0]["valueQuantity"]["value"] = 10
+    q = load("sdc-3.0/questionnaire-sdc-profile-example-PHQ9.json")
+    data = read([q, qr])
+    assert data.problems.empty, reasons(data)
+    assert data.observations["score"].tolist() == [10.0]
+    items = data.items.sort_values("item")["response"].tolist()
+    assert items == [0, 0, 0, 1, 2, 1, 3, 2, 1]
+
+
+def test_sdc_example_without_its_questionnaire_lists_every_unscored_item():
+    data = read(SDC30_QR)
+    assert data.observations.empty and data.items.empty
+    unscored = data.problems[data.problems["column"].str.startswith("item[")]
+    assert unscored["column"].tolist() == [f"item[H1/T1/Q{k}]" for k in range(1, 10)]
+    assert (unscored["severity"] == "error").all()
+    assert "item 9 (a critical item" in unscored["reason"].iloc[-1]
+
+
+# ------------------------------------------------------------------ panels and subjects
+
+
+def _member(i, code, answer, subject):
+    return {"resourceType": "Observation", "id": f"{subject}-item{i}", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": f"Patient/{subject}"}, "effectiveDateTime": "2024-05-06",
+            "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": answer}]}}
+
+
+PHQ9_CODES = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
+              "44253-3", "44260-8"]
+
+
+def test_panel_members_of_another_patient_are_not_taken():
+    # A's panel points at B's nine answers, all "Nearly every day" (LA6571-9 = 3, total 27)
+    b_items = [_member(i, c, "LA6571-9", "B") for i, c in enumerate(PHQ9_CODES, start=1)]
+    panel = {"resourceType": "Observation", "id": "A-panel", "status": "final",
+             "code": {"coding": [{"system": "http://loinc.org", "code": "44249-1"}]},
+             "subject": {"reference": "Patient/A"}, "effectiveDateTime": "2024-05-06",
+             "hasMember": [{"reference": f"Observation/{o['id']}"} for o in b_items]}
+    data = read([panel, *b_items])
+    obs = data.observations
+    assert "A" not in set(obs["client_id"])
+    # B's answers stay B's: 9 x 3 = 27, item 9 among them
+    assert obs[["client_id", "score"]].values.tolist() == [["B", 27.0]]
+    assert data.items.loc[data.items["item"] == 9, "client_id"].tolist() == ["B"]
+    errors = data.problems[data.problems["severity"] == "error"]
+    assert len(errors) == 9 and errors["reason"].str.contains("Observation/A-panel").all()
+    assert "has subject 'B', not this panel's subject 'A'" in errors["reason"].iloc[0]
+
+
+def test_only_patient_subjects_are_clients():
+    data = read([total_obs(id="g", subject={"reference": "Group/ward7"}),
+                 total_obs(id="d", subject={"reference": "Device/x"}),
+                 total_obs(id="t", subject={"reference": "Patient/p1", "type": "Group"})])
+    assert data.observations.empty
+    text = reasons(data)
+    assert "subject 'Group/ward7' is a Group, not a Patient" in text
+    assert "subject 'Device/x' is a Device, not a Patient" in text
+    assert len(data.problems) == 3
+
+
+def test_same_patient_id_on_two_servers_stays_two_clients():
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "https://a.example/fhir/Observation/1",
+         "resource": total_obs(id="1", subject={"reference": "Patient/123"})},
+        {"fullUrl": "https://b.example/fhir/Observation/1",
+         "resource": total_obs(id="1", subject={"reference": "Patient/123"},
+                               valueQuantity={"value": 20})},
+    ]}
+    data = read(bundle)
+    got = dict(zip(data.observations["client_id"], data.observations["score"], strict=True))
+    assert got == {"https://a.example/fhir/Patient/123": 14.0,
+                   "https://b.example/fhir/Patient/123": 20.0}
+    (row,) = data.problems.to_dict("records")
+    assert row["severity"] == "warning" and "2 server bases" in row["reason"]
+
+
+@pytest.mark.parametrize("unit", [{}, {"unit": "{score}"}, {"code": "{score}"}, {"unit": "score"},
+                                  {"system": "http://unitsofmeasure.org", "code": "1"}])
+def test_score_units_are_accepted(unit):
+    assert read(total_obs(valueQuantity={"value": 14, **unit})).observations["score"].tolist() == [14.0]
+
+
+@pytest.mark.parametrize("unit", [{"unit": "kg"}, {"code": "mm[Hg]"}, {"unit": "{score}", "code": "kg"}])
+def test_other_units_are_problems(unit):
+    data = read(total_obs(valueQuantity={"value": 14, **unit}))
+    assert data.observations.empty
+    (row,) = data.problems.to_dict("records")
+    assert row["severity"] == "error" and "is not a score unit" in row["reason"]
+
+
+def test_unit_on_a_response_answer():
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    total = next(it for it in qr["item"] if it["linkId"] == "/44261-6")
+    key = next(k for k in total["answer"][0] if k.startswith("value"))
+    total["answer"][0] = {"valueQuantity": {"value": 12, "unit": "kg"}}
+    data = read(qr)
+    assert data.observations.empty, key
+    assert "valueQuantity.unit 'kg' is not a score unit" in reasons(data)
+
+
+# ------------------------------------------------------------------ conflicting answers
+
+
+def _us_core_with_item_9(*answers, total=False):
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    if not total:  # without its stated total 12, which the changed item 9 would contradict
+        qr["item"] = [it for it in qr["item"] if it["linkId"] != "/44261-6"]
+    item9 = next(it for it in qr["item"] if it["linkId"] == "/44260-8")
+    item9["answer"] = [{"valueCoding": {"system": "http://loinc.org", "code": a}} for a in answers]
+    return qr
+
+
+def test_item_answered_twice_takes_the_worse_answer_and_is_listed():
+    # US Core answers sum to 12 with item 9 = 0 (LA6568-5); item 9 answered 1 (LA6569-3), then 0
+    data = read(_us_core_with_item_9("LA6569-3", "LA6568-5"))
+    assert data.observations["score"].tolist() == [13.0]
+    assert data.items.loc[data.items["item"] == 9, "response"].tolist() == [1.0]
+    (row,) = data.problems.to_dict("records")
+    assert row["severity"] == "warning" and row["column"] == "item 9"
+    assert "2 different answers" in row["reason"] and "the worse one, 1" in row["reason"]
+
+
+def test_item_repeated_as_a_second_item_is_the_same_conflict():
+    qr = _us_core_with_item_9("LA6568-5")
+    qr["item"].append({"linkId": "/44260-8", "answer": [
+        {"valueCoding": {"system": "http://loinc.org", "code": "LA6571-9"}}]})
+    data = read(qr)
+    assert data.observations["score"].tolist() == [15.0]  # 12 - 0 + 3
+    assert "the worse one, 3" in reasons(data)
+
+
+def test_item_observations_answering_one_item_twice():
+    items = [_member(i, c, "LA6568-5", "p") for i, c in enumerate(PHQ9_CODES, start=1)]
+    items.append({**_member(9, PHQ9_CODES[8], "LA6570-1", "p"), "id": "p-item9-again"})
+    data = read(items)
+    assert data.observations["score"].tolist() == [2.0]
+    assert "item 9 (a critical item" in reasons(data)
+
+
+# ------------------------------------------------------------------ versions
+
+
+def test_latest_version_is_kept_and_older_ones_counted():
+    v1 = total_obs(meta={"versionId": "1", "lastUpdated": "2024-05-06T10:00:00Z"})
+    v2 = total_obs(meta={"versionId": "2", "lastUpdated": "2024-05-07T09:00:00+02:00"},
+                   valueQuantity={"value": 16}, status="amended")
+    data = read([v2, v1, copy.deepcopy(v2)])
+    assert data.observations["score"].tolist() == [16.0]
+    assert data.problems.empty
+    skipped = data.skipped.set_index("what")["count"].to_dict()
+    assert skipped == {"earlier version (a later version of the same resource is read)": 1,
+                       "the same resource read again (identical copy)": 1}
+
+
+def test_version_id_orders_when_there_is_no_last_updated(tmp_path):
+    (tmp_path / "2024-05").mkdir()
+    (tmp_path / "2024-06").mkdir()
+    (tmp_path / "2024-05" / "Observation.ndjson").write_text(
+        json.dumps(total_obs(meta={"versionId": "9"})) + "\n")
+    (tmp_path / "2024-06" / "Observation.ndjson").write_text(
+        json.dumps(total_obs(meta={"versionId": "10"}, valueQuantity={"value": 3})) + "\n")
+    assert read(tmp_path).observations["score"].tolist() == [3.0]
+
+
+def test_entered_in_error_retracts_earlier_versions():
+    v1 = total_obs(meta={"versionId": "1"})
+    v2 = total_obs(meta={"versionId": "2"}, status="entered-in-error")
+    data = read([v1, v2])
+    assert data.observations.empty
+    rows = data.problems.set_index("column")["reason"].to_dict()
+    assert "retracted: a later version (version 2, (resource given as a dict))" in rows["meta"]
+    assert "entered in error" in rows["status"]
+
+
+def test_qr_versions():
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    old = {**copy.deepcopy(qr), "meta": {"versionId": "1"}}
+    old["item"] = [it for it in old["item"] if it["linkId"] != "/44261-6"]
+    new = {**_us_core_with_item_9("LA6571-9", total=True), "meta": {"versionId": "2"}}
+    data = read([new, old])
+    # only version 2 is scored: 12 with item 9 = 3 is 15, and its stated total 12 disagrees
+    assert data.observations.empty
+    assert "stated total 12 disagrees with the item sum 15" in reasons(data)
+
+
+# ------------------------------------------------------------------ malformed input
+
+
+@pytest.mark.parametrize("change,element", [
+    ({"subject": "Patient/p1"}, "subject"), ({"code": "44261-6"}, "code"),
+    ({"valueQuantity": [14]}, "valueQuantity"), ({"meta": "v2"}, "meta"),
+    ({"component": {"code": {}}}, "component"), ({"status": 1}, "status")])
+def test_wrong_json_type_is_a_problem_for_that_resource(change, element):
+    good = total_obs(id="ok", effectiveDateTime="2024-05-07")
+    data = read([total_obs(**change), good])
+    assert data.observations["score"].tolist() == [14.0]
+    (row,) = data.problems.to_dict("records")
+    assert row["column"] == element and row["reason"].startswith("Observation/t1: element")
+
+
+@pytest.mark.parametrize("concept", ["code", "valueCodeableConcept"])
+def test_coding_that_is_not_a_list(concept):
+    obs = total_obs(**{concept: {"coding": 5}})
+    data = read([obs, total_obs(id="ok", effectiveDateTime="2024-05-07")])
+    assert data.observations["score"].tolist() == [14.0]
+    (row,) = data.problems.to_dict("records")
+    assert row["column"] == f"{concept}.coding" and "where FHIR has an array" in row["reason"]
+
+
+def test_every_example_with_random_wrong_types_reads_without_an_exception():
+    """A fuzz test: 80 copies of the published examples with 1-4 elements replaced by values of
+    another JSON type; every one reads (problems listed), none raises."""
+    import random
+
+    docs = [json.loads(p.read_text()) for p in sorted(FHIR.rglob("*.json"))]
+    junk = [None, 1, 2.5, True, "x", [], {}, [1], {"a": 1}, "Patient/1", {"reference": 3},
+            {"coding": "x"}]
+
+    def paths(o, pre=()):
+        yield pre
+        items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else ()
+        for k, v in items:
+            yield from paths(v, (*pre, k))
+
+    rng = random.Random(24)
+    for _ in range(80):
+        doc = copy.deepcopy(rng.choice(docs))
+        spots = list(paths(doc))[1:]
+        for _ in range(rng.randint(1, 4)):
+            where, target = rng.choice(spots), doc
+            try:
+                for k in where[:-1]:
+                    target = target[k]
+                target[where[-1]] = rng.choice(junk)
+            except (KeyError, IndexError, TypeError):
+                pass  # an earlier change removed the path
+        read(doc)
+
+
+def test_wrong_types_deeper_inside_a_response():
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    qr["item"][0]["answer"] = {"valueCoding": "LA6568-5"}
+    qr["item"][1] = "not an item"
+    data = read([qr, total_obs()])
+    assert data.observations["client_id"].tolist() == ["p1"]
+    (row,) = data.problems.to_dict("records")
+    assert row["severity"] == "error"
+    assert row["reason"] == ("QuestionnaireResponse/phq-9-example: item[0].answer is an object where "
+                             "FHIR has an array; this resource is not read")
+
+
+def test_malformed_panel_members_and_meta():
+    panel = {"resourceType": "Observation", "id": "pn", "status": "final",
+             "code": {"coding": [{"system": "http://loinc.org", "code": "44249-1"}]},
+             "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2024-05-06",
+             "hasMember": [{"reference": ["Observation/x"]}, "Observation/y"], "valueInteger": 5}
+    again = {**total_obs(valueQuantity={"value": 15}),
+             "meta": {"versionId": {"v": 1}, "lastUpdated": "not a time"}}
+    data = read([panel, total_obs(), again])
+    assert data.observations.set_index("client_id")["score"].to_dict() == {"p": 5.0}
+    assert "differs between" in reasons(data)  # two copies of t1 whose order cannot be told
+
+
+def test_deeply_nested_json_names_the_file(tmp_path):
+    deep = "[" * 5000 + "]" * 5000
+    (tmp_path / "deep.json").write_text(deep)
+    lines = [json.dumps(total_obs()), '{"resourceType": "Observation", "x": ' + deep + "}"]
+    (tmp_path / "bulk.ndjson").write_text("\n".join(lines) + "\n")
+    qr = load("us-core/QuestionnaireResponse-phq-9-example.json")
+    nested = {"linkId": "x"}
+    for _ in range(200):  # 400 brackets deep, within the limit: groups within groups
+        nested = {"linkId": "g", "item": [nested]}
+    qr["item"].append(nested)
+    (tmp_path / "qr.json").write_text(json.dumps(qr))
+    data = read(tmp_path)
+    assert sorted(data.observations["score"]) == [12.0, 14.0]
+    rows = {(r["file"], r["line"] if pd.notna(r["line"]) else None): r["reason"]
+            for r in data.problems.to_dict("records")}
+    assert "nested more than" in rows[(f"{tmp_path.name}/deep.json", None)]
+    assert "nested more than" in rows[(f"{tmp_path.name}/bulk.ndjson", 2)]
+
+
+def test_a_huge_id_gives_a_short_message():
+    data = read(total_obs(id="x" * 1_000_000, valueQuantity={"value": 99}))
+    text = reasons(data)
+    assert len(text) < 500 and "(1000000 characters)" in text
+
+
+# ------------------------------------------------------------------ files
+
+
+def test_gzipped_ndjson_is_read_and_other_files_are_listed(tmp_path):
+    import gzip
+
+    lines = "".join(json.dumps(total_obs(id=f"o{i}", effectiveDateTime=f"2024-05-0{i}")) + "\n"
+                    for i in range(1, 4))
+    (tmp_path / "Observation.ndjson.gz").write_bytes(gzip.compress(lines.encode()))
+    (tmp_path / "Observation.xml").write_text("<Observation/>")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "broken.ndjson.gz").write_bytes(b"not gzip")
+    data = read(tmp_path)
+    assert len(data.observations) == 3
+    rows = data.problems.set_index("file")[["severity", "reason"]].to_dict("index")
+    base = tmp_path.name
+    assert rows[f"{base}/Observation.xml"]["reason"].startswith("not read: FHIR XML")
+    assert rows[f"{base}/notes.txt"]["severity"] == "warning"
+    assert rows[f"{base}/broken.ndjson.gz"]["severity"] == "error"
+    assert len(rows) == 3

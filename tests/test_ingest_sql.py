@@ -11,6 +11,7 @@ import glob
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
@@ -128,11 +129,35 @@ def test_stub_clients_when_the_database_has_none(sqlite_url):
 def test_bad_urls_and_missing_tables(sqlite_url, tmp_path):
     with pytest.raises(ValueError, match="not a usable SQLAlchemy URL"):
         load_sql("nosuchdialect://x")
-    sqlalchemy.create_engine(sqlite_url).dispose()
+    sqlite3.connect(tmp_path / "empty.db").close()  # a database with no tables
     with pytest.raises(ValueError, match="no table 'observations'"):
         load_sql(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(ValueError, match="unknown table role"):
         load_sql(sqlite_url, tables={"scores": "x"})
+
+
+def test_a_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"typo\.db does not exist; nothing was created"):
+        pk.load_data("sqlite:///typo.db")
+    assert not (tmp_path / "typo.db").exists()
+    (tmp_path / "folder.db").mkdir()
+    with pytest.raises(ValueError, match="is a folder, not a database file"):
+        load_sql("sqlite:///folder.db")
+
+
+def test_sqlite_is_opened_read_only(sqlite_url, tmp_path):
+    fill(sqlite_url)
+    path = tmp_path / "clinic.db"
+    before = path.read_bytes()
+    from progress_kit.ingest.sql import _engine
+
+    engine, _ = _engine(sqlite_url)
+    with engine.connect() as con, pytest.raises(sqlalchemy.exc.OperationalError, match="readonly"):
+        con.execute(sqlalchemy.text("CREATE TABLE x (a INT)"))
+    engine.dispose()
+    assert len(load_sql(sqlite_url, errors="report", today=TODAY).observations) == 3
+    assert path.read_bytes() == before
 
 
 def test_password_never_shown(tmp_path):

@@ -18,8 +18,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..data import ClinicData, _finish, _problem_frame, csv_ready, read_items, read_observations
-from ..errors import PROBLEM_COLUMNS, DataValidationError
+from ..data import (
+    ClinicData,
+    csv_ready,
+    problem_table,
+    read_items,
+    read_observations,
+    report_or_raise,
+)
+from ..errors import PROBLEM_COLUMNS, DataValidationError, shorten
 
 Errors = Literal["raise", "report"]
 
@@ -61,10 +68,33 @@ class ImportedData(ClinicData):
             raise FileExistsError(f"{folder}: {', '.join(clash)} already there; choose an empty folder")
         for name, frame in tables.items():
             out = csv_ready(frame)
+            if name == "problems":  # read by people, in a spreadsheet: raw source text is inert
+                out = out.map(spreadsheet_text)
             fd = os.open(folder / f"{name}.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 out.to_csv(handle, index=False, lineterminator="\n")
         return folder
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def spreadsheet_text(value: object) -> object:
+    """Text a spreadsheet shows as text and never runs as a formula (the manifest's guard).
+
+    ``problems.csv`` quotes values straight from the source (a FHIR id, a REDCap cell), so a
+    value like ``=HYPERLINK(...)`` would run when the file is opened. Text starting with
+    ``= + - @``, a tab, a carriage return or ``'`` gets a leading ``'`` (OWASP's advice), the same
+    rule as :func:`progress_kit.reports.safe.csv_cell`, which layer 1 cannot import.
+
+    Examples
+    --------
+    >>> spreadsheet_text("=HYPERLINK(1)"), spreadsheet_text("Observation/a"), spreadsheet_text(3)
+    ("'=HYPERLINK(1)", 'Observation/a', 3)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def empty_items() -> pd.DataFrame:
@@ -75,9 +105,14 @@ def empty_items() -> pd.DataFrame:
 
 def problem(file: str, line: int | float | None, column: str, value: object, reason: str,
             severity: str = "error") -> dict:
-    """One row of the problems table."""
-    return {"file": file, "line": np.nan if line is None else line, "column": column,
-            "value": "" if value is None else str(value), "reason": reason, "severity": severity}
+    """One row of the problems table; values and reasons are bounded (a 1 MB id gives a short row)."""
+    return {"file": shorten(file, 300), "line": np.nan if line is None else line,
+            "column": shorten(column, 100), "value": "" if value is None else shorten(value, 200),
+            "reason": shorten(reason, MAX_REASON), "severity": severity}
+
+
+MAX_REASON = 1000
+"""Longest reason kept; the parts quoting source values are already cut much shorter."""
 
 
 _LINES_REF = re.compile(r"line\(s\) ([\d, ]+)|of line (\d+)")
@@ -184,7 +219,7 @@ def finish(observations: pd.DataFrame, items: pd.DataFrame, problems: list[dict]
     """Assemble the result; with ``errors="raise"`` raise when any problem is an error."""
     if errors not in ("raise", "report"):
         raise ValueError(f"errors must be 'raise' or 'report', not {errors!r}")
-    table = _problem_frame(problems) if problems else pd.DataFrame(columns=PROBLEM_COLUMNS)
+    table = problem_table(problems) if problems else pd.DataFrame(columns=PROBLEM_COLUMNS)
     data = ImportedData(observations.reset_index(drop=True),
                         stub_clients(observations) if clients is None else clients,
                         empty_sessions() if sessions is None else sessions, table,
@@ -192,5 +227,5 @@ def finish(observations: pd.DataFrame, items: pd.DataFrame, problems: list[dict]
     if errors == "raise":
         if len(table) and (table["severity"] == "error").any():
             raise DataValidationError(table)
-        _finish(data.observations, table, "raise")
+        report_or_raise(data.observations, table, "raise")
     return data

@@ -40,13 +40,21 @@ def _import(args: argparse.Namespace) -> int:
     from ..data import problems_to_text
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"progress-kit import: --out {out} is a file; give a folder to write the data "
+              "folder into (it is created when missing)", file=sys.stderr)
+        return EXIT_USAGE
     existing = [p.name for p in out.glob("*.csv")] if out.is_dir() else []
     if existing:
         print(f"progress-kit import: {out} already holds {', '.join(sorted(existing))}; choose an "
               "empty folder", file=sys.stderr)
         return EXIT_USAGE
     data = _read(args)
-    data.write(out)
+    try:
+        data.write(out)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        print(f"progress-kit import: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     problems = data.problems
     errors = problems[problems["severity"] == "error"] if len(problems) else problems
     if len(problems):

@@ -6,8 +6,10 @@ See :func:`read_fhir` and ``docs/ingest.md``.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import re
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..measures import _REGISTRY
+from ..errors import shorten
+from ..measures import get_measure
 from ._common import (
     Errors,
     ImportedData,
@@ -63,13 +66,15 @@ _WEIGHT_EXT = ("ordinalValue", "itemWeight", "CO-value")
 class _Res:
     """One resource and where it came from (kind and codes worked out once: bulk files are big)."""
 
-    __slots__ = ("r", "file", "line", "entry", "full_url", "kind", "_codes")
+    __slots__ = ("r", "file", "line", "entry", "full_url", "kind", "_codes", "base")
 
     def __init__(self, r: dict, file: str, line: int | None = None, entry: int | None = None,
                  full_url: str | None = None):
         self.r, self.file, self.line, self.entry, self.full_url = r, file, line, entry, full_url
-        self.kind = str(r.get("resourceType", "?"))
+        kind = r.get("resourceType", "?")
+        self.kind = kind if kind.__class__ is str else "?"
         self._codes: list[str] | None = None
+        self.base = _base_of(full_url, self.kind)
 
     @property
     def codes(self) -> list[str]:
@@ -78,29 +83,76 @@ class _Res:
         return self._codes
 
     @property
+    def ident(self) -> str:
+        """The resource's id as text, cut short for messages (a 1 MB id gives a short line)."""
+        rid = self.r.get("id")
+        return "(no id)" if rid is None else shorten(rid, MAX_ID_SHOWN)
+
+    @property
     def label(self) -> str:
         where = f" (Bundle entry {self.entry})" if self.entry is not None else ""
-        return f"{self.kind}/{self.r.get('id', '(no id)')}{where}"
+        return f"{self.kind}/{self.ident}{where}"
+
+
+MAX_ID_SHOWN = 64
+"""Longest resource id or reference shown in a message; longer ones are cut with their length."""
+
+
+def _base_of(full_url: str | None, kind: str) -> str:
+    """The server base of an absolute ``fullUrl`` (``https://a/fhir/Observation/1`` -> ``https://a/fhir``)."""
+    if not full_url or "://" not in full_url:
+        return ""
+    parts = full_url.rstrip("/").split("/")
+    if len(parts) >= 5 and parts[-2] == kind:
+        return "/".join(parts[:-2])
+    return ""
 
 
 def _load(source: Any, problems: list[dict]) -> list[_Res]:
     out: list[_Res] = []
     if isinstance(source, dict):
-        _add(source, "(resource given as a dict)", None, out)
+        _add(source, "(resource given as a dict)", None, out, problems)
     elif isinstance(source, list | tuple):
         for item in source:
             out.extend(_load(item, problems))
     else:
         path = Path(source)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".json", ".ndjson", ".jsonl"))
-            for p in files:
-                out.extend(_load_file(p, str(p.relative_to(path.parent)), problems))
+            for p in sorted(q for q in path.rglob("*") if not q.is_dir()):
+                name = str(p.relative_to(path.parent))
+                if _kind_of_file(p) is None:
+                    # every file of a folder is read or listed: an export that is silently left
+                    # out would look like a quiet month
+                    problems.append(problem(name, None, "", "", _not_read(p), "warning"))
+                    continue
+                out.extend(_load_file(p, name, problems))
         elif path.exists():
-            out.extend(_load_file(path, path.name, problems))
+            if path.name.lower().endswith((".xml", ".xml.gz")):
+                problems.append(problem(path.name, None, "", "", _not_read(path), "warning"))
+            else:
+                out.extend(_load_file(path, path.name, problems))
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
     return out
+
+
+_READ_SUFFIXES = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+
+
+def _kind_of_file(path: Path) -> str | None:
+    """``"json"`` or ``"ndjson"`` for the files a folder is searched for (also gzipped), else None."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return _READ_SUFFIXES.get(Path(name).suffix)
+
+
+def _not_read(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".xml", ".xml.gz")):
+        return "not read: FHIR XML is not supported; export JSON or NDJSON instead"
+    return ("not read: only .json, .ndjson and .jsonl files (optionally gzipped, .gz) are read "
+            "from a folder")
 
 
 try:  # orjson parses bulk exports about twice as fast; the standard library does the same job
@@ -110,49 +162,204 @@ except ImportError:  # pragma: no cover - orjson is a dependency, but keep worki
     _fast_loads, _FastError = json.loads, json.JSONDecodeError
 
 
+class _TooDeep(ValueError):
+    """JSON nested deeper than any FHIR resource needs."""
+
+
+MAX_DEPTH = 500
+"""Deepest JSON nesting read. FHIR resources nest a few dozen levels at most (a questionnaire's
+groups within groups); a file nested thousands deep is broken or hostile, and walking it would
+exhaust Python's recursion limit."""
+
+
 def _parse(text: str) -> Any:
+    if _nesting(text) > MAX_DEPTH:
+        raise _TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep; not read")
     try:
         return _fast_loads(text)
     except _FastError:
         return json.loads(text)  # raises json.JSONDecodeError with line and column
 
 
-def _load_file(path: Path, name: str, problems: list[dict]) -> list[_Res]:
-    out: list[_Res] = []
+_BRACKETS = re.compile(r'[\[\]{}"\\]')
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting of a JSON text (brackets inside strings do not count).
+
+    Cheap for ordinary resources: the regular expression does the scanning; only a file with
+    more opening brackets than the limit is walked bracket by bracket.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for m in _BRACKETS.finditer(text):
+        ch = m.group()
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                # an escape only matters when it is right before the next bracket or quote
+                escaped = m.end() < len(text) and text[m.end()] in '"\\[]{}'
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _read_text(path: Path, name: str, problems: list[dict]) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            data = gzip.decompress(data)
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append(problem(name, None, "", "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        problems.append(problem(name, None, "", "", f"not a readable gzip file ({exc})"))
+    return None
+
+
+def _load_file(path: Path, name: str, problems: list[dict]) -> list[_Res]:
+    out: list[_Res] = []
+    text = _read_text(path, name, problems)
+    if text is None:
         return out
-    if path.suffix.lower() in (".ndjson", ".jsonl"):
+    if _kind_of_file(path) == "ndjson":
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                _add(_parse(line), name, number, out)
+                _add(_parse(line), name, number, out, problems)
             except json.JSONDecodeError as exc:
                 problems.append(problem(name, number, "", "", f"not valid JSON ({exc.msg} at column "
                                                               f"{exc.colno})"))
+            except (_TooDeep, RecursionError):
+                problems.append(problem(name, number, "", "", f"JSON nested more than {MAX_DEPTH} "
+                                                              "levels deep; not read"))
         return out
     try:
-        _add(_parse(text), name, None, out)
+        _add(_parse(text), name, None, out, problems)
     except json.JSONDecodeError as exc:
         problems.append(problem(name, exc.lineno, "", "", f"not valid JSON ({exc.msg} at column "
                                                           f"{exc.colno})"))
+    except (_TooDeep, RecursionError):
+        problems.append(problem(name, None, "", "", f"JSON nested more than {MAX_DEPTH} levels deep; "
+                                                    "not read"))
     return out
 
 
-def _add(resource: Any, file: str, line: int | None, out: list[_Res],
+def _add(resource: Any, file: str, line: int | None, out: list[_Res], problems: list[dict],
          entry: int | None = None, full_url: str | None = None) -> None:
     if not isinstance(resource, dict):
-        out.append(_Res({"resourceType": "?"}, file, line, entry))
+        where = f" (Bundle entry {entry})" if entry is not None else ""
+        problems.append(problem(file, line, "", shorten(resource), f"a {type(resource).__name__} "
+                                f"where a FHIR resource (a JSON object) should be{where}; not read"))
         return
     if resource.get("resourceType") == "Bundle":
-        for i, e in enumerate(resource.get("entry") or []):
+        entries = resource.get("entry") or []
+        if not isinstance(entries, list):
+            problems.append(problem(file, line, "entry", "", "Bundle.entry is not a list; not read"))
+            return
+        for i, e in enumerate(entries):
             if isinstance(e, dict) and isinstance(e.get("resource"), dict):
-                _add(e["resource"], file, line, out, i, e.get("fullUrl"))
+                url = e.get("fullUrl")
+                _add(e["resource"], file, line, out, problems, i, url if isinstance(url, str) else None)
+            elif isinstance(e, dict) and "resource" in e:
+                _add(e["resource"], file, line, out, problems, i)
         return
     out.append(_Res(resource, file, line, entry, full_url))
+
+
+# ---------------------------------------------------------------- versions
+
+
+def _latest_versions(resources: list[_Res], skipped: Counter, problems: list[dict]) -> list[_Res]:
+    """One copy per resource: its latest version (``meta.lastUpdated``, else ``meta.versionId``).
+
+    Exports kept month by month hold the same resource again and again, in the same version or
+    a later one; each is one administration, not several. A latest version that is
+    ``entered-in-error`` retracts the earlier ones (its own status is listed where it is read).
+    Copies whose order cannot be told (no usable ``meta``) and that differ are all kept: they
+    then meet the duplicate rules (one score when they agree, an error when they do not).
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, res in enumerate(resources):
+        rid = res.r.get("id")
+        if rid.__class__ is str and rid and res.kind in ("Observation", "QuestionnaireResponse"):
+            groups.setdefault((res.base, res.kind, rid), []).append(i)
+    drop: set[int] = set()
+    for idx in groups.values():
+        if len(idx) < 2:
+            continue
+        distinct: list[int] = []
+        for i in idx:  # the same version again (monthly exports overlap): one copy
+            if any(resources[i].r == resources[j].r for j in distinct):
+                drop.add(i)
+                skipped[(resources[i].kind, "the same resource read again (identical copy)")] += 1
+            else:
+                distinct.append(i)
+        if len(distinct) < 2:
+            continue
+        order = _version_order([resources[i] for i in distinct])
+        if order is None:  # cannot tell which is later: all kept, for the duplicate rules
+            continue
+        newest = resources[distinct[order[-1]]]
+        retracted = newest.r.get("status") == "entered-in-error"
+        for k in order[:-1]:
+            old = resources[distinct[k]]
+            drop.add(distinct[k])
+            if retracted:
+                problems.append(_note(old, "meta", _version_text(old),
+                                      f"retracted: a later version ({_version_text(newest)}, "
+                                      f"{newest.file}) is entered-in-error; not scored", "warning"))
+            else:
+                skipped[(old.kind, "earlier version (a later version of the same resource is read)")] += 1
+    if not drop:
+        return resources
+    return [res for i, res in enumerate(resources) if i not in drop]
+
+
+def _meta(res: _Res) -> dict:
+    meta = res.r.get("meta")
+    return meta if meta.__class__ is dict else {}
+
+
+def _version_text(res: _Res) -> str:
+    meta = _meta(res)
+    parts = [f"version {shorten(meta['versionId'], 20)}" if "versionId" in meta else "",
+             f"updated {shorten(meta['lastUpdated'], 40)}" if "lastUpdated" in meta else ""]
+    return ", ".join(p for p in parts if p) or "no meta"
+
+
+def _version_order(copies: list[_Res]) -> list[int] | None:
+    """Positions from oldest to latest, or None when the versions cannot be ordered."""
+    stamps, numbers = [], []
+    for res in copies:
+        meta = _meta(res)
+        stamp = meta.get("lastUpdated")
+        try:
+            t = pd.Timestamp(stamp) if stamp.__class__ is str else None
+            stamps.append(None if t is None or t.tzinfo is None else t.tz_convert("UTC"))
+        except (ValueError, TypeError):
+            stamps.append(None)
+        vid = meta.get("versionId")
+        numbers.append(int(vid) if vid.__class__ is str and vid.isdigit() else None)
+    if all(s is not None for s in stamps) and len(set(stamps)) == len(stamps):
+        return sorted(range(len(copies)), key=lambda k: stamps[k])
+    if all(n is not None for n in numbers) and len(set(numbers)) == len(numbers):
+        return sorted(range(len(copies)), key=lambda k: numbers[k])
+    return None
 
 
 # ---------------------------------------------------------------- small readers of FHIR elements
@@ -162,8 +369,11 @@ def _codes(concept: Any) -> list[str]:
     """LOINC codes of a CodeableConcept (codings without a system count: many exports omit it)."""
     if concept.__class__ is not dict:
         return []
+    coding = concept.get("coding")
+    if coding.__class__ is not list:  # a wrong type is listed by _shape_ok where it matters
+        return []
     out = []
-    for c in concept.get("coding") or ():
+    for c in coding:
         if c.__class__ is dict:
             code = c.get("code")
             if code.__class__ is str and c.get("system") in _LOINC_OR_NONE:
@@ -171,19 +381,76 @@ def _codes(concept: Any) -> list[str]:
     return out
 
 
-def _client(r: dict) -> str | None:
-    subject = r.get("subject")
-    ref = subject.get("reference") if subject.__class__ is dict else None
-    if ref.__class__ is str and ref.startswith("Patient/") and ref.find("/", 8) < 0:
+def _subject(res: _Res, ctx: _Context) -> tuple[str, str] | str:
+    """``(server base, patient id)`` of a resource's subject, or why it has none.
+
+    Only a Patient is a client: a score about a Group, a Device or a Practitioner is not a
+    client's score. The base is the one written in an absolute reference, else the base of the
+    resource's own ``fullUrl`` (a relative ``Patient/123`` lives on the same server), else ``""``.
+    """
+    subject = res.r.get("subject")
+    if subject is None:
+        return "no subject.reference, so whose score this is cannot be told"
+    if subject.__class__ is not dict:
+        return f"subject is a JSON {type(subject).__name__}, not a Reference"
+    ref = subject.get("reference")
+    if ref.__class__ is str and ref.startswith("Patient/") and ref.find("/", 8) < 0 \
+            and "type" not in subject:
         tail = ref[8:]
         if tail and tail.strip() == tail:
-            return tail  # the common case, without the general parsing below
+            return res.base, tail  # the common case, without the general parsing below
     if not isinstance(ref, str) or not ref.strip():
-        return None
-    ref = ref.strip().split("/_history/")[0]
-    if ref.startswith("urn:uuid:") or ref.startswith("urn:oid:"):
-        return ref[9:] if ref.startswith("urn:uuid:") else ref[8:]
-    return ref.rstrip("/").rsplit("/", 1)[-1]
+        return "no subject.reference, so whose score this is cannot be told"
+    ref = ref.strip().split("/_history/")[0].rstrip("/")
+    kind = subject.get("type")
+    shown = shorten(ref, MAX_ID_SHOWN)
+    if ref.startswith(("urn:uuid:", "urn:oid:")):
+        target = ctx.by_ref.get(ref)
+        kind = target.kind if target is not None else kind
+        if kind not in (None, "Patient"):
+            return f"subject {shown} is a {shorten(kind, 40)}, not a Patient; only a client's own " \
+                   "answers are scored"
+        prefix = "urn:uuid:" if ref.startswith("urn:uuid:") else "urn:oid:"
+        return prefix, ref[len(prefix):]
+    parts = ref.split("/")
+    if len(parts) < 2 or parts[-2] != "Patient" or not parts[-1] or kind not in (None, "Patient"):
+        what = kind if kind not in (None, "Patient") else (parts[-2] if len(parts) >= 2 else "")
+        what = f"a {shorten(what, 40)}" if what else "not a Patient reference"
+        return f"subject {shown!r} is {what}, not a Patient; only a client's own answers are scored"
+    return "/".join(parts[:-2]) or res.base, parts[-1]
+
+
+def _read_subjects(resources: list[_Res], ctx: _Context, problems: list[dict]) -> None:
+    """Work out every score's client; keep the server base where two servers share an id."""
+    subjects, first_base, split = ctx.subjects, {}, set()
+    for res in resources:
+        if res.kind == "Observation" or res.kind == "QuestionnaireResponse":
+            s = subjects[id(res)] = _subject(res, ctx)
+            # an unknown base ("": an NDJSON line, an entry without fullUrl) cannot be told
+            # apart, so only two different known bases split an id (a bulk export never does)
+            if s.__class__ is tuple and s[0] and first_base.setdefault(s[1], s[0]) != s[0]:
+                split.add(s[1])
+    if not split:
+        return
+    where: dict[str, dict[str, _Res]] = defaultdict(dict)
+    for res in resources:
+        s = subjects.get(id(res))
+        if s.__class__ is tuple and s[1] in split:
+            where[s[1]].setdefault(s[0], res)
+    for pid, bases in where.items():
+        ctx.qualified.add(pid)
+        names = ", ".join(repr(_client_name(b, pid)) for b in sorted(bases))
+        first = next(iter(bases.values()))
+        problems.append(_note(first, "subject", shorten(pid, MAX_ID_SHOWN),
+                              f"patient id {shorten(pid, MAX_ID_SHOWN)!r} comes from "
+                              f"{len(bases)} server bases; kept apart as the clients {names} "
+                              "(they may be different people)", "warning"))
+
+
+def _client_name(base: str, pid: str) -> str:
+    if base.startswith("urn:"):
+        return f"{base}{pid}"
+    return f"{base}/Patient/{pid}" if base else f"Patient/{pid}"
 
 
 def _day(r: dict) -> tuple[str | None, str, str]:
@@ -233,7 +500,25 @@ class _Context:
 
     by_ref: dict[str, _Res] = field(default_factory=dict)
     questionnaires: dict[str, dict] = field(default_factory=dict)
-    weights: dict[str, float] = field(default_factory=dict)  # "system|code" and "code"
+    weights: dict[str, float] = field(default_factory=dict)  # "system|code"
+    valuesets: dict[str, dict] = field(default_factory=dict)  # by canonical url
+    subjects: dict[int, tuple[str, str] | str] = field(default_factory=dict)  # by id(resource)
+    qualified: set[str] = field(default_factory=set)  # patient ids seen on several servers
+    seen: list[_Admin] = field(default_factory=list)  # every administration begun, scored or not
+
+    def client(self, res: _Res) -> str | None:
+        """The client ID of a score's resource (None when it has no Patient subject)."""
+        s = self.subjects.get(id(res))
+        if s is None:
+            s = self.subjects[id(res)] = _subject(res, self)
+        if s.__class__ is not tuple:
+            return None
+        base, pid = s
+        return _client_name(base, pid) if pid in self.qualified else pid
+
+    def why_no_client(self, res: _Res) -> str:
+        s = self.subjects.get(id(res))
+        return s if isinstance(s, str) else "no subject.reference, so whose score this is cannot be told"
 
     def index(self, res: _Res) -> None:
         r = res.r
@@ -272,6 +557,8 @@ class _Context:
                         self.weights[f"{cs.get('url')}|{c.get('code')}"] = w
 
     def _valueset(self, vs: dict) -> None:
+        if isinstance(vs.get("url"), str):
+            self.valuesets[vs["url"]] = vs
         for inc in (vs.get("compose") or {}).get("include") or ():
             for c in inc.get("concept") or () if isinstance(inc, dict) else ():
                 w = _weight_from_extensions(c)
@@ -306,36 +593,86 @@ def _questionnaire_items(q: dict | None) -> dict[str, dict]:
 
 
 def _answer_value(answer: dict, measure: str, qitem: dict | None, ctx: _Context,
-                  contained: dict[str, float]) -> tuple[float | None, str]:
-    """The score of one answer, and the answer as text for messages."""
+                  contained: dict[str, float], q: dict | None = None) -> tuple[float | None, str, str]:
+    """The score of one answer, the answer as text for messages, and why it is no score (or "")."""
     for key in ("valueInteger", "valueDecimal"):
         if key in answer:
-            return _number(answer[key]), str(answer[key])
-    if isinstance(answer.get("valueQuantity"), dict):
-        v = answer["valueQuantity"].get("value")
-        return _number(v), str(v)
+            return _number(answer[key]), shorten(answer[key]), ""
+    if "valueQuantity" in answer:
+        return _quantity(answer["valueQuantity"])
     if "valueString" in answer:
-        return _number(answer["valueString"]), repr(answer["valueString"])
+        return _number(answer["valueString"]), repr(shorten(answer["valueString"])), ""
     coding = answer.get("valueCoding")
     if not isinstance(coding, dict):
         keys = [k for k in answer if k.startswith("value")]
-        return None, keys[0] if keys else "(no value)"
+        return None, keys[0] if keys else "(no value)", ""
     code, system = coding.get("code"), coding.get("system")
-    text = f"code {code!r}" + (f" ({coding['display']})" if coding.get("display") else "")
+    if code.__class__ is not str or (system is not None and system.__class__ is not str):
+        return None, f"valueCoding {shorten(coding)}", ""
+    display = coding.get("display")
+    text = f"code {shorten(code)!r}" + (f" ({shorten(display)})" if isinstance(display, str) else "")
     weight = _weight_from_extensions(coding)
     if weight is None and qitem is not None:
         for option in qitem.get("answerOption") or ():
             oc = option.get("valueCoding") if isinstance(option, dict) else None
-            if isinstance(oc, dict) and oc.get("code") == code:
+            if isinstance(oc, dict) and oc.get("code") == code and oc.get("system") in (system, None):
                 weight = _weight_from_extensions(option)
                 if weight is None:
                     weight = _weight_from_extensions(oc)
                 break
     if weight is None and system in (LOINC, None):
         weight = ANSWERS.get(code, GAD7_ANSWERS.get(code) if measure == "GAD-7" else None)
-    if weight is None:
+    if weight is None and system is not None:
         weight = contained.get(f"{system}|{code}", ctx.weights.get(f"{system}|{code}"))
-    return weight, text
+    if weight is None and system is None and qitem is not None:
+        # a code without its system (the SDC PHQ-9 example): the item's own answer value set
+        # says which code system it is from, and so which weights apply; nothing wider is guessed
+        found = {w for s in _answer_systems(qitem, q, ctx)
+                 if (w := contained.get(f"{s}|{code}", ctx.weights.get(f"{s}|{code}"))) is not None}
+        weight = found.pop() if len(found) == 1 else None
+    return weight, text, ""
+
+
+def _answer_systems(qitem: dict, q: dict | None, ctx: _Context) -> list[str]:
+    """The code systems of a Questionnaire item's ``answerValueSet`` (contained or supplied)."""
+    ref = qitem.get("answerValueSet")
+    if not isinstance(ref, str):
+        return []
+    vs = None
+    if ref.startswith("#"):
+        vs = next((c for c in (q or {}).get("contained") or () if isinstance(c, dict)
+                   and c.get("resourceType") == "ValueSet" and c.get("id") == ref[1:]), None)
+    else:
+        vs = ctx.valuesets.get(ref.split("|")[0])
+    if not isinstance(vs, dict):
+        return []
+    compose = vs.get("compose") if isinstance(vs.get("compose"), dict) else {}
+    return [inc["system"] for inc in compose.get("include") or ()
+            if isinstance(inc, dict) and isinstance(inc.get("system"), str)]
+
+
+SCORE_UNITS = {"", "{score}", "score", "{scores}", "1", "{points}", "points", "pts", "pts."}
+"""Units a questionnaire score may carry in ``valueQuantity`` (compared lower-cased): none, the
+UCUM annotation ``{score}`` or the word ``score``, UCUM's dimensionless ``1`` (the SDC IG's PHQ-9
+Questionnaire) and points (``pts.``, the MII PROMs example). Anything else (``kg``, ``mmHg``) is
+not a questionnaire score, and is a problem rather than a number read."""
+
+
+def _quantity(q: Any) -> tuple[float | None, str, str]:
+    """The value of a ``valueQuantity``, its text, and why it is not a score ("" when it is)."""
+    if q.__class__ is not dict:
+        return None, shorten(q), f"valueQuantity is a JSON {type(q).__name__}, not a Quantity"
+    v = q.get("value")
+    text = shorten(v)
+    for key in ("code", "unit"):
+        unit = q.get(key)
+        if unit is None:
+            continue
+        if unit.__class__ is not str or unit.strip().lower() not in SCORE_UNITS:
+            return None, f"{text} {shorten(unit, 20)}", (
+                f"valueQuantity.{key} {shorten(unit, 20)!r} is not a score unit (no unit, "
+                "{score}, score, 1 or pts.)")
+    return _number(v), text, ""
 
 
 # ---------------------------------------------------------------- administrations
@@ -350,18 +687,57 @@ class _Admin:
     client: str | None
     day: str | None
     day_text: str
-    items: dict[int, float] = field(default_factory=dict)
+    items: dict[int, float | None] = field(default_factory=dict)
     total: float | None = None
     total_text: str = ""
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (column, value, reason)
     derived_from: list[str] = field(default_factory=list)
     refs: list[str] = field(default_factory=list)
+    answers: dict[int, list[tuple[float | None, str]]] = field(default_factory=dict)
+
+    def put(self, n: int, value: float | None, text: str) -> None:
+        """Record an answer to item ``n``; a second answer to the same item is kept to settle."""
+        self.answers.setdefault(n, []).append((value, text))
+        if n not in self.items or self.items[n] is None:
+            self.items[n] = value
+
+
+def _settle_repeats(admin: _Admin) -> list[tuple[str, str, str, str]]:
+    """Items answered more than once in one administration: the worse answer counts.
+
+    A form should hold one answer per item. Two different answers (item 9 answered 1, then 0)
+    cannot both be right; taking the worse one (the higher, for a measure where lower is better)
+    never hides a risk: the critical-item alert fires if either answer calls for it, and the
+    total errs towards more severe. Each is listed; an unreadable answer is an error elsewhere.
+    """
+    notes = []
+    m = get_measure(admin.measure)
+    worse = max if m.better == "lower" else min
+    critical = dict(m.critical_items)
+    for n, answers in sorted(admin.answers.items()):
+        if len(answers) < 2:
+            continue
+        values = [v for v, _ in answers]
+        shown = ", ".join(t for _, t in answers)
+        if any(v is None for v in values):
+            continue
+        risk = f" (a critical item: {critical[n]})" if n in critical else ""
+        if len(set(values)) == 1:
+            notes.append((f"item {n}", shown, f"item {n}{risk} is answered {len(values)} times with "
+                          f"the same answer ({shown}); counted once", "warning"))
+            continue
+        pick = worse(values)
+        admin.items[n] = pick
+        notes.append((f"item {n}", shown, f"item {n}{risk} has {len(values)} different answers "
+                      f"({shown}); scored with the worse one, {pick:g}: check the form with the "
+                      "client", "warning"))
+    return notes
 
 
 def _score(admin: _Admin) -> tuple[float | None, list[tuple[str, str, str, str]]]:
     """The administration's score, with (column, value, reason, severity) notes."""
-    m = _REGISTRY[admin.measure]
-    notes: list[tuple[str, str, str, str]] = []
+    m = get_measure(admin.measure)
+    notes = _settle_repeats(admin)
     n, allowed = m.items or 0, m.max_missing_items
     if not admin.items:
         if admin.total is None:
@@ -381,13 +757,33 @@ def _score(admin: _Admin) -> tuple[float | None, list[tuple[str, str, str, str]]
                       f"{allowed} missing, round(mean x {n}))", "warning"))
     else:
         which = ", ".join(str(k) for k in missing)
-        return None, [("item", which, f"{len(missing)} of {n} items missing (items {which}); at most "
-                       f"{allowed} may be prorated, so there is no score", "error")]
+        return None, notes + [("item", which, f"{len(missing)} of {n} items missing (items {which}); "
+                               f"at most {allowed} may be prorated, so there is no score", "error")]
     if admin.total is not None and admin.total != score and not (missing and admin.total == total_sum):
         what = "the item sum" if not missing else "the prorated item total"
-        return None, [("value", admin.total_text, f"stated total {admin.total:g} disagrees with {what} "
-                       f"{score:g}; no score", "error")]
+        return None, notes + [("value", admin.total_text, f"stated total {admin.total:g} disagrees "
+                               f"with {what} {score:g}; no score", "error")]
     return score, notes
+
+
+def _critical_left_out(admin: _Admin) -> list[tuple[str, str, str]]:
+    """(column, value, reason) for each critical item of an administration that gets no score.
+
+    Without a score the item answers are not written either, so an answer that calls for a risk
+    review (PHQ-9 item 9 answered 1 or more, or answered with something that cannot be scored)
+    is named on its own line rather than lost with the rest.
+    """
+    out = []
+    m = get_measure(admin.measure)
+    for n, description in m.critical_items:
+        answers = admin.answers.get(n) or []
+        calls = [t for v, t in answers if v is None or v >= 1]  # the registry's flag rule
+        if calls:
+            out.append((f"item {n}", ", ".join(calls),
+                        f"{admin.measure} item {n} (a critical item: {description}) was answered "
+                        f"{', '.join(calls)} in this administration, which is not scored (see the "
+                        "other problems for this resource); review it with the client"))
+    return out
 
 
 # ---------------------------------------------------------------- the reader
@@ -436,7 +832,11 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
       The difficulty items (69722-7, 69726-8) are not scored. A response holding both PHQ-9
       and GAD-7 items (a combined form) gives a score for each.
     - ``client_id`` is the id part of ``subject.reference`` (``Patient/abc`` -> ``abc``, an
-      absolute URL's last segment, ``urn:uuid:X`` -> ``X``). ``date`` is the calendar day as
+      absolute URL's last segment, ``urn:uuid:X`` -> ``X``); only a Patient subject is a client,
+      and an id that comes from two server bases keeps its base (``https://a/fhir/Patient/1``).
+      ``valueQuantity`` must carry no unit or a score unit (``{score}``, ``score``, ``1``,
+      ``pts.``). ``.ndjson.gz`` is read; other files of a folder are listed as not read.
+      ``date`` is the calendar day as
       written in ``effectiveDateTime``, ``effectivePeriod.start`` or ``authored``: no time-zone
       conversion, so the day is the one the client and clinician saw.
 
@@ -451,13 +851,21 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
       same administration; they must agree with it (day, total, items) or neither is scored.
       Resources giving the same score for the same client, day and measure are one score;
       different scores there are conflicting duplicates (errors).
+    - Versions: of several versions of one resource only the latest (``meta.lastUpdated``, else
+      a numeric ``meta.versionId``) is read; a latest ``entered-in-error`` retracts the others.
+    - A panel's members must be about the panel's subject, or the panel is an error.
+    - An item answered twice with different answers counts with the worse one (the higher for
+      PHQ-9 and GAD-7), listed as a warning; a critical item answered in an administration that
+      gets no score is listed as an error of its own.
     - A stated total that disagrees with the item sum is an error with no score. Missing items
       follow the registry rule (:func:`progress_kit.score_items`: at most ``max_missing_items``,
       prorated as ``round(mean x n_items)``) and are listed as warnings; more missing is an
       error. Totals then pass the same range and step checks as a data folder.
     - Every problem names the file (and the line, for NDJSON), the resource type and id, and the
-      reason. Every resource that looks like a PHQ-9 or GAD-7 ends as a score or in
-      ``problems``; other resources are counted in ``skipped``.
+      reason; an element of the wrong JSON type or JSON nested more than ``MAX_DEPTH`` levels is
+      a problem for that resource or file, never an exception. Every resource that looks like
+      a PHQ-9 or GAD-7 ends as a score or in ``problems``; other resources are counted in
+      ``skipped``.
 
     Examples
     --------
@@ -471,26 +879,34 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
     0       abc 2024-03-04   PHQ-9   14.0  Observation/o1
     """
     problems: list[dict] = []
-    resources = _load(source, problems)
-    ctx = _Context()
-    for res in resources:
-        ctx.index(res)
     skipped: Counter = Counter()
+    resources = _latest_versions(_load(source, problems), skipped, problems)
+    ctx = _Context()
+    resources = [res for res in resources if _shape_ok(res, problems)]
+    for res in resources:
+        try:
+            ctx.index(res)
+        except _MALFORMED as exc:
+            problems.append(_malformed(res, exc))
+    _read_subjects(resources, ctx, problems)
     members = _panel_members(resources, ctx)
     admins: list[_Admin] = []
     loose: dict[tuple, list[_Res]] = defaultdict(list)
     for res in resources:
         kind = res.kind
-        if kind == "Observation":
-            if id(res) in members:
-                continue
-            _observation(res, ctx, admins, loose, skipped, problems)
-        elif kind == "QuestionnaireResponse":
-            _response(res, ctx, admins, skipped, problems)
-        else:
-            skipped[(kind, "used for answer weights" if kind in _SUPPORTING else "not a score")] += 1
+        try:
+            if kind == "Observation":
+                if id(res) in members:
+                    continue
+                _observation(res, ctx, admins, loose, skipped, problems)
+            elif kind == "QuestionnaireResponse":
+                _response(res, ctx, admins, skipped, problems)
+            else:
+                skipped[(kind, "used for answer weights" if kind in _SUPPORTING else "not a score")] += 1
+        except _MALFORMED as exc:  # an element of a shape the checks above did not foresee
+            problems.append(_malformed(res, exc))
     simple: list[tuple] = []
-    admins.extend(_loose_admins(loose, problems, simple))
+    admins.extend(_loose_admins(loose, ctx, problems, simple))
     admins = _link_derived(admins, problems)
     obs, origins, items, item_origins = _tables(admins, problems, simple)
     # the source label is attached after validation: the reader would copy it cell by cell
@@ -503,18 +919,92 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
     items, item_origins = items_of_valid(items, item_origins, valid)
     item_rows, item_problems = validate_items(items, item_origins, today)
     problems.extend(item_problems)
+    problems.extend(_critical_not_scored(ctx, valid))
     table = pd.DataFrame([{"source": k, "what": w, "count": n} for (k, w), n in sorted(skipped.items())],
                          columns=["source", "what", "count"])
     return finish(valid, item_rows, problems, table, errors)
 
 
+_MALFORMED = (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError)
+
+# elements read by this module, with the JSON type FHIR gives them; a resource with another
+# type there is a problem for that resource alone, never a traceback for the whole import
+_SHAPES: dict[str, tuple[type, ...]] = {
+    "status": (str,), "code": (dict,), "subject": (dict,), "effectiveDateTime": (str,),
+    "effectiveInstant": (str,), "authored": (str,), "effectivePeriod": (dict,),
+    "valueQuantity": (dict,), "valueCodeableConcept": (dict,), "dataAbsentReason": (dict,),
+    "component": (list,), "hasMember": (list,), "derivedFrom": (list,), "item": (list,),
+    "contained": (list,), "meta": (dict,), "questionnaire": (str, dict), "id": (str,),
+}
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "a number",
+               float: "a number", bool: "true/false", type(None): "null"}
+
+
+def _shape_ok(res: _Res, problems: list[dict]) -> bool:
+    """False (with a problem naming the element) when an element read here has the wrong JSON type."""
+    r = res.r
+    if res.kind not in ("Observation", "QuestionnaireResponse"):
+        return True
+    for key, value in r.items():  # a resource has fewer elements than there are shapes
+        types = _SHAPES.get(key)
+        if types is not None and value is not None and value.__class__ not in types:  # null: absent
+            want = " or ".join(_JSON_NAMES[t] for t in types)
+            got = _JSON_NAMES.get(r[key].__class__, type(r[key]).__name__)
+            problems.append(_note(res, key, shorten(r[key]), f"element {key!r} is {got} where FHIR "
+                                  f"has {want}; this resource is not read"))
+            return False
+        if key in _CONCEPTS and value is not None:
+            coding = value.get("coding")
+            if coding is not None and coding.__class__ is not list:
+                got = _JSON_NAMES.get(coding.__class__, type(coding).__name__)
+                problems.append(_note(res, f"{key}.coding", shorten(coding), f"element "
+                                      f"'{key}.coding' is {got} where FHIR has an array; this "
+                                      "resource is not read"))
+                return False
+    return True
+
+
+_CONCEPTS = ("code", "valueCodeableConcept")
+
+
+def _malformed(res: _Res, exc: BaseException) -> dict:
+    if isinstance(exc, _BadElement):
+        return _note(res, "", "", f"{exc}; this resource is not read")
+    what = "nested too deeply" if isinstance(exc, RecursionError) else \
+        f"{type(exc).__name__}: {shorten(exc, 120)}"
+    return _note(res, "", "", f"this resource could not be read ({what}); not scored")
+
+
+def _critical_not_scored(ctx: _Context, valid: pd.DataFrame) -> list[dict]:
+    """A line per critical item answered in an administration that ended without a score."""
+    if not ctx.seen:
+        return []
+    kept = set()
+    if len(valid):
+        kept = set(zip(valid["client_id"], valid["date"].dt.strftime("%Y-%m-%d"), valid["measure"],
+                       strict=True))
+    out, done = [], set()
+    for admin in ctx.seen:
+        if (admin.client, admin.day, admin.measure) in kept or not admin.answers:
+            continue
+        for column, value, reason in _critical_left_out(admin):
+            if (id(admin.res), column) not in done:
+                done.add((id(admin.res), column))
+                out.append(_note(admin.res, column, value, reason))
+    return out
+
+
 def _panel_members(resources: list[_Res], ctx: _Context) -> set[int]:
+    """Observations read through a panel: only those about the panel's own subject."""
     out = set()
     for res in resources:
-        if res.kind == "Observation" and "hasMember" in res.r and not PANELS.keys().isdisjoint(res.codes):
+        if res.kind == "Observation" and isinstance(res.r.get("hasMember"), list) and \
+                not PANELS.keys().isdisjoint(res.codes):
+            client = ctx.client(res)
             for ref in res.r.get("hasMember") or ():
-                target = ctx.by_ref.get((ref or {}).get("reference", "")) if isinstance(ref, dict) else None
-                if target is not None:
+                key = ref.get("reference") if isinstance(ref, dict) else None
+                target = ctx.by_ref.get(key) if isinstance(key, str) else None
+                if target is not None and client is not None and ctx.client(target) == client:
                     out.add(id(target))
     return out
 
@@ -546,7 +1036,7 @@ def _observation(res: _Res, ctx: _Context, admins: list[_Admin], loose: dict, sk
             and r.get("status") in OBSERVATION_SCORED:
         # the bulk-export case: a total on its own; grouped by client and day with any items
         day, key, text = _day(r)
-        loose[(TOTALS[codes[0]], _client(r), day)].append((res, key, text))
+        loose[(TOTALS[codes[0]], ctx.client(res), day)].append((res, key, text))
         return
     comps = [(c, _codes(c.get("code"))) for c in r.get("component") or () if isinstance(c, dict)]
     comp_known = [(c, cc) for c, cc in comps if set(cc) & (set(TOTALS) | set(ITEMS))]
@@ -563,10 +1053,10 @@ def _observation(res: _Res, ctx: _Context, admins: list[_Admin], loose: dict, sk
     if not _status_ok(res, OBSERVATION_SCORED, problems, f"this {measure} Observation"):
         return
     if code in ITEMS or (code in TOTALS and not comp_known):
-        client, (day, key, text) = _client(r), _day(r)
+        client, (day, key, text) = ctx.client(res), _day(r)
         loose[(measure, client, day)].append((res, key, text))
         return
-    admin = _new_admin(measure, res, problems)
+    admin = _new_admin(measure, res, ctx, problems)
     if admin is None:
         return
     if code in PANELS:
@@ -582,8 +1072,10 @@ def _describe(concept: Any) -> str:
     """``LOINC 55758-7 (PHQ-2 total score)`` for the skipped-resources table."""
     for c in (concept or {}).get("coding") or () if isinstance(concept, dict) else ():
         if isinstance(c, dict) and c.get("code"):
-            system = "LOINC" if c.get("system") == LOINC else (c.get("system") or "code")
-            return f"{system} {c['code']}" + (f" ({c['display']})" if c.get("display") else "")
+            system = "LOINC" if c.get("system") == LOINC else shorten(c.get("system") or "code", 80)
+            display = c.get("display")
+            return f"{system} {shorten(c['code'], 40)}" + \
+                (f" ({shorten(display, 80)})" if isinstance(display, str) else "")
     return "no code"
 
 
@@ -601,16 +1093,15 @@ def _measure_of_codes(code_lists: Iterable[list[str]]) -> str:
     return votes.most_common(1)[0][0]
 
 
-def _new_admin(measure: str, res: _Res, problems: list[dict]) -> _Admin | None:
+def _new_admin(measure: str, res: _Res, ctx: _Context, problems: list[dict]) -> _Admin | None:
     r = res.r
-    client = _client(r)
+    client = ctx.client(res)
     day, key, text = _day(r)
     if client is None:
-        problems.append(_note(res, "subject", "", f"{measure}: no subject.reference, so whose score "
-                                                   "this is cannot be told; not scored"))
+        problems.append(_note(res, "subject", "", f"{measure}: {ctx.why_no_client(res)}; not scored"))
         return None
     if day is None:
-        what = f"{key} {text!r} is not a full calendar day" if key else \
+        what = f"{key} {shorten(text)!r} is not a full calendar day" if key else \
             "no effectiveDateTime, effectivePeriod.start or authored"
         problems.append(_note(res, key or "effectiveDateTime", text, f"{measure}: {what}; not scored"))
         return None
@@ -618,21 +1109,32 @@ def _new_admin(measure: str, res: _Res, problems: list[dict]) -> _Admin | None:
     admin.refs = [f"{res.kind}/{r.get('id')}"] + ([res.full_url] if res.full_url else [])
     admin.derived_from = [d.get("reference") for d in r.get("derivedFrom") or ()
                           if isinstance(d, dict) and isinstance(d.get("reference"), str)]
+    ctx.seen.append(admin)
     return admin
 
 
 def _read_panel(admin: _Admin, res: _Res, ctx: _Context, problems: list[dict]) -> None:
     for ref in res.r.get("hasMember") or ():
         key = ref.get("reference", "") if isinstance(ref, dict) else ""
-        member = ctx.by_ref.get(key)
+        member = ctx.by_ref.get(key) if key.__class__ is str else None
         if member is None:
-            problems.append(_note(res, "hasMember", key, f"{admin.measure} panel member {key!r} is not "
-                                                         "among the sources; its answer is missing",
-                                  "warning"))
+            problems.append(_note(res, "hasMember", key, f"{admin.measure} panel member "
+                                  f"{shorten(key, MAX_ID_SHOWN)!r} is not among the sources; its "
+                                  "answer is missing", "warning"))
             continue
         codes = member.codes
         if not set(codes) & (set(TOTALS) | set(ITEMS)):
             continue  # e.g. the difficulty item
+        other = ctx.client(member)
+        if other != admin.client:
+            # a panel is one client's answers: another subject's Observation is never counted
+            # for this client (it is read as its own subject's, where it has one)
+            whose = f"subject {other!r}" if other is not None else "no Patient subject"
+            reason = (f"{admin.measure} panel member {member.label} has {whose}, not this panel's "
+                      f"subject {admin.client!r}; the panel is not scored")
+            problems.append(_note(res, "hasMember", shorten(key, MAX_ID_SHOWN), reason))
+            admin.errors.append(("hasMember", key, "member of another subject"))
+            continue
         if not _status_ok(member, OBSERVATION_SCORED, problems, f"this {admin.measure} panel member"):
             continue
         _read_value_into(admin, member.r, codes, member, "value", problems)
@@ -641,47 +1143,55 @@ def _read_panel(admin: _Admin, res: _Res, ctx: _Context, problems: list[dict]) -
 def _read_value_into(admin: _Admin, element: dict, codes: list[str], res: _Res, where: str,
                      problems: list[dict]) -> None:
     """Put one coded value (a total or an item) into the administration."""
-    value, text, column = _element_value(element, admin.measure)
+    value, text, column, why = _element_value(element, admin.measure)
     for code in codes:
         if code in TOTALS:
             if value is None:
-                problems.append(_note(res, column, text, f"{admin.measure} total has no numeric value"))
+                problems.append(_note(res, column, text, f"{admin.measure} total "
+                                                         f"{why or 'has no numeric value'}"))
                 admin.errors.append((column, text, "unreadable total"))
+            elif admin.total is not None and admin.total != value:
+                problems.append(_note(res, column, text, f"{admin.measure}: two different totals in "
+                                      f"one administration ({admin.total:g} and {value:g}); no score"))
+                admin.errors.append((column, text, "conflicting totals"))
             admin.total, admin.total_text = value, text
             return
         if code in ITEMS:
             n = ITEMS[code][1]
             if value is None:
                 problems.append(_note(res, column, text, f"{admin.measure} item {n} ({code}): answer "
-                                                         f"{text} has no score"))
+                                      f"{text} {why or 'has no score'}"))
                 admin.errors.append((column, text, "unreadable item"))
-            admin.items[n] = value
+            admin.put(n, value, text)
             return
 
 
-def _element_value(e: dict, measure: str) -> tuple[float | None, str, str]:
-    if isinstance(e.get("valueQuantity"), dict):
-        v = e["valueQuantity"].get("value")
-        return _number(v), str(v), "valueQuantity"
+def _element_value(e: dict, measure: str) -> tuple[float | None, str, str, str]:
+    """(value, its text, the element it came from, why it is not a score or "")."""
+    if "valueQuantity" in e:
+        value, text, why = _quantity(e["valueQuantity"])
+        return value, text, "valueQuantity", why
     for key in ("valueInteger", "valueDecimal"):
         if key in e:
-            return _number(e[key]), str(e[key]), key
+            return _number(e[key]), shorten(e[key]), key, ""
     if "valueString" in e:
-        return _number(e["valueString"]), repr(e["valueString"]), "valueString"
+        return _number(e["valueString"]), repr(shorten(e["valueString"])), "valueString", ""
     if isinstance(e.get("valueCodeableConcept"), dict):
         for code in _codes(e["valueCodeableConcept"]):
             w = ANSWERS.get(code, GAD7_ANSWERS.get(code) if measure == "GAD-7" else None)
             if w is not None:
-                return w, code, "valueCodeableConcept"
-        shown = [c.get("code") for c in e["valueCodeableConcept"].get("coding") or ()]
-        return None, f"codes {shown}", "valueCodeableConcept"
+                return w, code, "valueCodeableConcept", ""
+        coding = e["valueCodeableConcept"].get("coding")
+        shown = [c.get("code") for c in coding if isinstance(c, dict)] if isinstance(coding, list) else []
+        return None, shorten(f"codes {shown}"), "valueCodeableConcept", ""
     if isinstance(e.get("dataAbsentReason"), dict):
         why = _codes(e["dataAbsentReason"]) or [e["dataAbsentReason"].get("text", "")]
-        return None, f"dataAbsentReason {why}", "dataAbsentReason"
-    return None, "(no value)", "value[x]"
+        return None, shorten(f"dataAbsentReason {why}"), "dataAbsentReason", ""
+    return None, "(no value)", "value[x]", ""
 
 
-def _loose_admins(loose: dict, problems: list[dict], simple: list[tuple]) -> list[_Admin]:
+def _loose_admins(loose: dict, ctx: _Context, problems: list[dict], simple: list[tuple]
+                  ) -> list[_Admin]:
     """Item and total Observations outside any panel: one administration per client, day, measure.
 
     A total alone on its day (the bulk-export case) goes to ``simple`` as a ready row.
@@ -692,10 +1202,10 @@ def _loose_admins(loose: dict, problems: list[dict], simple: list[tuple]) -> lis
         if len(group) == 1 and client is not None and day is not None and \
                 not TOTALS.keys().isdisjoint(first.codes):
             # the common bulk-export case: one total, nothing else on that day
-            value, value_text, column = _element_value(first.r, measure)
+            value, value_text, column, why = _element_value(first.r, measure)
             if value is None:
                 problems.append(_note(first, column, value_text,
-                                      f"{measure} total has no numeric value; not scored"))
+                                      f"{measure} total {why or 'has no numeric value'}; not scored"))
             elif "derivedFrom" in first.r:
                 admin = _Admin(measure, first, client, day, text, total=value, total_text=value_text)
                 admin.refs = [f"Observation/{first.r.get('id')}"]
@@ -707,19 +1217,21 @@ def _loose_admins(loose: dict, problems: list[dict], simple: list[tuple]) -> lis
             continue
         group = [g[0] for g in group]
         first = group[0]
-        admin = _new_admin(measure, first, problems)
+        admin = _new_admin(measure, first, ctx, problems)
         if admin is None:
             for res in group[1:]:
-                problems.append(_note(res, "subject", "", f"{measure}: grouped with {first.label}, "
-                                                          "which cannot be placed; not scored"))
+                why = ctx.why_no_client(res) if client is None else \
+                    f"grouped with {first.label}, which cannot be placed"
+                problems.append(_note(res, "subject", "", f"{measure}: {why}; not scored"))
             continue
         totals = []
         for res in group:
             codes = res.codes
             if set(codes) & set(TOTALS):
-                value, text, column = _element_value(res.r, measure)
+                value, text, column, why = _element_value(res.r, measure)
                 if value is None:
-                    problems.append(_note(res, column, text, f"{measure} total has no numeric value"))
+                    problems.append(_note(res, column, text, f"{measure} total "
+                                                             f"{why or 'has no numeric value'}"))
                     admin.errors.append((column, text, "unreadable total"))
                 totals.append((res, value))
             else:
@@ -756,7 +1268,8 @@ def _response(res: _Res, ctx: _Context, admins: list[_Admin], skipped: Counter,
     measures = _response_measures(r, q, [c for _, _, c in coded])
     if not measures:
         ref = r.get("questionnaire")
-        skipped[("QuestionnaireResponse", f"questionnaire {ref}" if ref else "no questionnaire")] += 1
+        skipped[("QuestionnaireResponse", f"questionnaire {shorten(ref, 80)}" if ref
+                 else "no questionnaire")] += 1
         return
     if not _status_ok(res, RESPONSE_SCORED, problems, f"this {' and '.join(measures)} "
                                                       "QuestionnaireResponse"):
@@ -764,58 +1277,96 @@ def _response(res: _Res, ctx: _Context, admins: list[_Admin], skipped: Counter,
     weights = {**ctx.weights, **contained.weights}
     # a combined form (PHQ-9 and GAD-7 in one response) gives one administration per measure
     for measure in measures:
-        admin = _new_admin(measure, res, problems)
-        if admin is not None and _read_response(admin, res, coded, qitems, ctx, weights, problems):
+        admin = _new_admin(measure, res, ctx, problems)
+        if admin is not None and _read_response(admin, res, coded, qitems, ctx, weights, problems, q):
             admins.append(admin)
 
 
+_NO_WEIGHT = ("has no score (no LOINC answer code, and no ordinalValue or itemWeight for it in a "
+              "Questionnaire, ValueSet or CodeSystem among the sources)")
+
+
 def _read_response(admin: _Admin, res: _Res, coded: list, qitems: dict, ctx: _Context,
-                   weights: dict[str, float], problems: list[dict]) -> bool:
-    """Fill one administration from a response's answers; False when it cannot be scored."""
+                   weights: dict[str, float], problems: list[dict], q: dict | None = None) -> bool:
+    """Fill one administration from a response's answers; False when it cannot be scored.
+
+    Every answer is read before deciding, so each unscored item is listed, not just the first.
+    """
     measure = admin.measure
-    n = _REGISTRY[measure].items or 0
-    by_code = any(c in ITEMS or c in TOTALS for _, _, c in coded)
+    m = get_measure(measure)
+    n = m.items or 0
+    critical = dict(m.critical_items)
+    # items are told by their LOINC codes when the response codes its items; otherwise (the
+    # SDC example codes only its total) by the trailing number of the linkId
+    by_code = any(ITEMS.get(c, ("",))[0] == measure for _, _, c in coded)
+    ok = True
     for link, answers, code in coded:
         number, is_total = None, False
-        if by_code:
-            if TOTALS.get(code) == measure:
-                is_total = True
-            elif code in ITEMS and ITEMS[code][0] == measure:
-                number = ITEMS[code][1]
+        if TOTALS.get(code) == measure:
+            is_total = True
+        elif code in ITEMS:
+            number = ITEMS[code][1] if ITEMS[code][0] == measure else None
+        elif code in KNOWN or by_code:
+            pass  # another measure's code, a difficulty item, or an uncoded item among coded ones
         elif _TOTAL_LINK.search(link.rsplit("/", 1)[-1].rsplit(".", 1)[-1]):
             is_total = True
         else:
-            m = _TRAILING_INT.search(link)
-            if m and 1 <= int(m.group(1)) <= n:
-                number = int(m.group(1))
+            found = _TRAILING_INT.search(link)
+            if found and 1 <= int(found.group(1)) <= n:
+                number = int(found.group(1))
         if (number is None and not is_total) or not answers:
             continue
-        value, text = _answer_value(answers[0], measure, qitems.get(link), ctx, weights)
-        if is_total:
-            admin.total, admin.total_text = value, text
+        for answer in answers:
+            value, text, why = _answer_value(answer, measure, qitems.get(link), ctx, weights, q)
+            shown = f"item[{shorten(link, MAX_ID_SHOWN)}]"
+            if is_total:
+                if value is None:
+                    problems.append(_note(res, shown, text, f"{measure} total {text} "
+                                          f"{why or 'is not a number'}; not scored"))
+                    ok = False
+                elif admin.total is not None and admin.total != value:
+                    problems.append(_note(res, shown, text, f"{measure}: the total is answered twice "
+                                          f"({admin.total:g} and {value:g}); not scored"))
+                    ok = False
+                admin.total, admin.total_text = value, text
+                continue
+            admin.put(number, value, text)
             if value is None:
-                problems.append(_note(res, f"item[{link}]", text, f"{measure} total {text} is not a "
-                                                                  "number; not scored"))
-                return False
-            continue
-        if value is None:
-            problems.append(_note(res, f"item[{link}]", text, f"{measure} item {number}: answer {text} "
-                                                              "has no score (no LOINC answer code, "
-                                                              "ordinalValue or itemWeight); not scored"))
-            return False
-        admin.items[number] = value
-    return True
+                risk = f" (a critical item: {critical[number]})" if number in critical else ""
+                problems.append(_note(res, shown, text, f"{measure} item {number}{risk}: answer {text} "
+                                      f"{why or _NO_WEIGHT}; not scored"))
+                ok = False
+    return ok
 
 
-def _response_items(items: Iterable[Any]) -> Iterator[tuple[str, list[dict]]]:
-    for it in items:
-        if not isinstance(it, dict):
-            continue
-        answers = [a for a in it.get("answer") or () if isinstance(a, dict)]
-        yield str(it.get("linkId", "")), answers
-        yield from _response_items(it.get("item") or ())
-        for a in answers:
-            yield from _response_items(a.get("item") or ())
+class _BadElement(ValueError):
+    """An element inside a resource of a JSON type FHIR does not allow there."""
+
+
+def _response_items(items: Any, where: str = "item") -> Iterator[tuple[str, list[dict]]]:
+    """(linkId, answers) of every item, nested ones too; a malformed item or answer raises.
+
+    A skipped malformed answer would look like a missing one (and be prorated), so the whole
+    response is refused instead, with the element named.
+    """
+    _expect(items, list, where)
+    for i, it in enumerate(items):
+        _expect(it, dict, f"{where}[{i}]")
+        link = it.get("linkId", "")
+        answers = it.get("answer") or []
+        _expect(answers, list, f"{where}[{i}].answer")
+        for j, a in enumerate(answers):
+            _expect(a, dict, f"{where}[{i}].answer[{j}]")
+        yield shorten(link, 200) if link.__class__ is str else str(link), answers
+        yield from _response_items(it.get("item") or [], f"{where}[{i}].item")
+        for j, a in enumerate(answers):
+            yield from _response_items(a.get("item") or [], f"{where}[{i}].answer[{j}].item")
+
+
+def _expect(value: Any, kind: type, where: str) -> None:
+    if value.__class__ is not kind:
+        got = _JSON_NAMES.get(value.__class__, type(value).__name__)
+        raise _BadElement(f"{where} is {got} where FHIR has {_JSON_NAMES[kind]}")
 
 
 def _item_code(link: str, qitem: dict | None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data import _read_raw
+from ..data import read_raw
 from ._common import Errors, ImportedData
 from .wide import _read, read_recipe
 
@@ -76,7 +76,7 @@ def read_redcap(records: str | Path | pd.DataFrame, *, recipe: str | Path | dict
 
 def _choices(dictionary: str | Path | pd.DataFrame) -> dict[str, set[str]]:
     """Coded choices per field, lower-cased: ``{"phq9_1": {"0", "1", "2", "3"}}``."""
-    raw = _read_raw(dictionary, "dictionary")
+    raw = read_raw(dictionary, "dictionary")
     if raw.problems:
         raise ValueError(f"data dictionary {raw.file}: {raw.problems[0]['reason']}")
     frame = raw.frame

@@ -1,23 +1,25 @@
 """Read the kit's tables from any SQL database SQLAlchemy can reach (SQLite, PostgreSQL ...).
 
-See :func:`load_sql` and ``docs/ingest.md``. ``pk.load_data(url)`` comes here for any URL.
+See :func:`load_sql` and ``docs/ingest.md``. ``pk.load_data(url)`` (:mod:`progress_kit.sources`)
+comes here for any URL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..data import (
-    _apply_items,
-    _unknown_clients,
     read_clients,
     read_items,
     read_observations,
     read_sessions,
+    reconcile_items,
+    unknown_clients,
 )
 from ._common import Errors, empty_items, empty_sessions, finish, problem, stub_clients
 
@@ -27,15 +29,42 @@ ROLES = ("observations", "clients", "sessions", "items")
 
 
 def _engine(url: str):
+    """The engine for ``url`` and the URL as shown in messages (never with its password)."""
     try:
         import sqlalchemy
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise ImportError("reading a database needs SQLAlchemy and a driver: "
                           "pip install 'progress-kit[sql]'") from exc
     try:
-        return sqlalchemy.create_engine(url)
+        parsed = sqlalchemy.engine.make_url(url)
+        shown = parsed.render_as_string(hide_password=True)
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_read_only(sqlalchemy, parsed), shown
+        return sqlalchemy.create_engine(parsed), shown
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as exc:
         raise ValueError(f"not a usable SQLAlchemy URL ({exc})") from None
+
+
+def _sqlite_read_only(sqlalchemy, url):
+    """An engine on an existing SQLite file, opened read-only.
+
+    SQLite creates a missing file on connect, so ``sqlite:///typo.db`` would read an empty new
+    database and leave the file behind. The kit only reads: the file must exist, and it is
+    opened with ``mode=ro``, so nothing is ever created or changed.
+    """
+    import sqlite3
+    from urllib.parse import quote
+
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return sqlalchemy.create_engine(url)  # an in-memory or URI database, as given
+    path = Path(database).expanduser().resolve()
+    if not path.is_file():
+        what = "is a folder, not a database file" if path.is_dir() else "does not exist"
+        raise ValueError(f"{url.render_as_string(hide_password=True)}: the database file {path} "
+                         f"{what}; nothing was created")
+    uri = f"file:{quote(str(path))}?mode=ro"
+    return sqlalchemy.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 
 def load_sql(url: str, *, tables: dict[str, str] | None = None,
@@ -80,15 +109,14 @@ def load_sql(url: str, *, tables: dict[str, str] | None = None,
       client_id       date measure  score
     0     00123 2024-01-08   PHQ-9   18.0
     """
-    engine = _engine(url)
-    import sqlalchemy
-
-    shown = engine.url.render_as_string(hide_password=True)
     names = {role: role for role in ROLES} | dict(tables or {})
     queries = {"observations": query} if isinstance(query, str) else dict(query or {})
     unknown = (set(names) | set(queries)) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown table role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
+    engine, shown = _engine(url)
+    import sqlalchemy
+
     frames, where = {}, {}
     try:
         with engine.connect() as con:
@@ -129,13 +157,13 @@ def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Er
         known = set(out["clients"]["client_id"])
         for role in ("observations", "sessions", "items"):
             if role in out:
-                unknown, found = _unknown_clients(out[role], rows[role], where[role], known)
+                unknown, found = unknown_clients(out[role], rows[role], where[role], known)
                 problems.extend(_with_row(found))
                 out[role] = out[role][~unknown].reset_index(drop=True)
                 rows[role] = rows[role][~unknown]
     observations, items = out["observations"], out.get("items", empty_items())
     if len(items):
-        observations, items, found = _apply_items(
+        observations, items, found = reconcile_items(
             observations, rows["observations"], where["observations"], items, rows["items"],
             where["items"])
         problems.extend(_with_row(found))

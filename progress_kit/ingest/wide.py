@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import _read_raw
-from ..measures import _REGISTRY
+from ..data import read_raw
+from ..errors import shorten
+from ..measures import Measure, get_measure
 from ._common import (
     Errors,
     ImportedData,
@@ -106,20 +107,25 @@ def read_recipe(recipe: str | Path | dict) -> Recipe:
         raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; known keys are {sorted(_TOP_KEYS)}")
     if not isinstance(recipe.get("client_id"), str):
         raise ValueError(f"{where}: client_id must name the column holding the client")
+    _check_types(recipe, _TOP_TYPES, where)
     specs = recipe.get("instrument") or []
     if not specs:
         raise ValueError(f"{where}: no [[instrument]] table")
     out = []
     for i, spec in enumerate(specs, start=1):
+        if not isinstance(spec, dict):
+            raise ValueError(f"{where}: instrument {i} is {_toml_type(spec)}, not a table "
+                             "([[instrument]] with keys)")
         bad = set(spec) - _INSTRUMENT_KEYS
         if bad:
             raise ValueError(f"{where}: instrument {i} has unknown key(s) {sorted(bad)}; known keys "
                              f"are {sorted(_INSTRUMENT_KEYS)}")
         if "measure" not in spec or "date" not in spec:
             raise ValueError(f"{where}: instrument {i} needs measure and date")
+        _check_types(spec, _INSTRUMENT_TYPES, f"{where}: instrument {i}")
         if not spec.get("items") and not spec.get("total"):
             raise ValueError(f"{where}: instrument {i} ({spec['measure']}) needs items, total or both")
-        measure = _REGISTRY.get(spec["measure"])
+        measure = _registered(spec["measure"])
         if measure is not None and spec.get("items") and measure.items and \
                 len(spec["items"]) != measure.items:
             raise ValueError(f"{where}: instrument {i}: {measure.name} has {measure.items} items, "
@@ -129,6 +135,53 @@ def read_recipe(recipe: str | Path | dict) -> Recipe:
                               spec.get("total"), spec.get("date_format"), spec.get("form"), answers,
                               spec.get("filter_column"), spec.get("filter_value")))
     return Recipe(recipe["client_id"], out, list(recipe.get("keep") or []))
+
+
+_TEXT = (str,)
+_TOP_TYPES = {"client_id": _TEXT, "keep": (list, str), "description": _TEXT, "instrument": (list,)}
+_INSTRUMENT_TYPES = {"measure": _TEXT, "date": _TEXT, "items": (list, str), "total": _TEXT,
+                     "date_format": _TEXT, "form": _TEXT, "answers": (dict, float), "filter_column": _TEXT,
+                     "filter_value": (str, int, float, bool), "description": _TEXT}
+# (list, str) and (dict, float): a list of texts, a table of numbers
+
+
+def _registered(name: str) -> Measure | None:
+    """The registry's measure of that name, or None (an unregistered measure is skipped, not an error)."""
+    try:
+        return get_measure(name)
+    except ValueError:
+        return None
+
+
+def _toml_type(value: Any) -> str:
+    names = {str: "a text", bool: "true/false", int: "a number", float: "a number", list: "a list",
+             dict: "a table"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
+
+
+def _check_types(spec: dict, types: dict[str, tuple], where: str) -> None:
+    """Each recipe key of the right TOML type; a message names the recipe, the key and the value."""
+    for key, want in types.items():
+        if key not in spec:
+            continue
+        value = spec[key]
+        if want in ((list, str), (dict, float)):
+            outer, inner = want
+            good = isinstance(value, outer) and all(
+                isinstance(v, inner) if inner is str else _is_number(v)
+                for v in (value if outer is list else value.values()))
+            what = "a list of column names (texts)" if outer is list else \
+                'a table of answers to numbers (e.g. "Not at all" = 0)'
+        else:
+            good = isinstance(value, want) and not (bool not in want and isinstance(value, bool))
+            what = "[[instrument]] tables" if key == "instrument" else \
+                " or ".join(sorted({_toml_type(t()) for t in want}))
+        if not good:
+            raise ValueError(f"{where}: {key} must be {what}, not {shorten(repr(value), 60)}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def read_wide(table: str | Path | pd.DataFrame, recipe: str | Path | dict, *,
@@ -183,7 +236,7 @@ def read_wide(table: str | Path | pd.DataFrame, recipe: str | Path | dict, *,
 
 def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, set[str]] | None = None,
           keep: tuple[str, ...] = (), form_column: str | None = None) -> ImportedData:
-    raw = _read_raw(table, "records")
+    raw = read_raw(table, "records")
     problems = list(raw.problems)
     frame, lines, file = raw.frame, raw.lines, raw.file
     skipped: Counter = Counter()
@@ -193,7 +246,7 @@ def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, se
         raise ValueError(f"{file}: no column {recipe.client_id!r} for client_id (columns are "
                          f"{', '.join(frame.columns)})")
     for ins in recipe.instruments if not raw.problems else []:
-        if ins.measure not in _REGISTRY:
+        if _registered(ins.measure) is None:
             skipped[(ins.measure, "not a registered measure (add it with load_measures)")] += len(frame)
             continue
         rows = _rows_for(frame, ins, form_column)
@@ -286,7 +339,7 @@ def _one_row(row: pd.Series, ins: Instrument, file: str, line: int, frame: pd.Da
              choices: dict[str, set[str]], today) -> dict[str, Any]:
     problems: list[dict] = []
     out: dict[str, Any] = {"score": None, "items": {}, "problems": problems, "date": ""}
-    m = _REGISTRY[ins.measure]
+    m = get_measure(ins.measure)
 
     def bad(column: str, value: Any, reason: str) -> None:
         problems.append(problem(file, line, column, value, f"{ins.measure}: {reason}"))
