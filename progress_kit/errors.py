@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["DataValidationError", "DataValidationWarning", "PROBLEM_COLUMNS"]
+__all__ = ["DataValidationError", "DataValidationWarning", "PROBLEM_COLUMNS", "csv_cell", "csv_uncell"]
 
 PROBLEM_COLUMNS = ["file", "line", "column", "value", "reason", "severity"]
 MESSAGE_VALUE_LIMIT = 60
@@ -128,3 +128,32 @@ class DataValidationError(ValueError):
 
 class DataValidationWarning(UserWarning):
     """Something in the data was tidied (e.g. exact duplicates collapsed); the rows are listed."""
+
+
+_CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value):
+    """A text cell that a spreadsheet shows as text, never runs as a formula.
+
+    Text starting with ``= + - @``, a tab or a carriage return gets a leading ``'`` (OWASP's
+    advice); so does text that already starts with ``'``, so :func:`csv_uncell` undoes it
+    exactly. Other values pass unchanged.
+
+    Examples
+    --------
+    >>> csv_cell("=HYPERLINK(1)"), csv_cell("C001"), csv_cell(3.5)
+    ("'=HYPERLINK(1)", 'C001', 3.5)
+    >>> csv_uncell(csv_cell("'quoted")) == "'quoted"
+    True
+    """
+    if isinstance(value, str) and value.startswith(_CSV_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def csv_uncell(value):
+    """Undo :func:`csv_cell` (for reading back a CSV the kit wrote)."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_CSV_TRIGGERS):
+        return value[1:]
+    return value

@@ -92,11 +92,10 @@ def test_import_recipe_of_the_wrong_type_names_the_recipe(tmp_path, capsys, line
 
 
 def test_import_problems_csv_is_spreadsheet_safe(tmp_path):
-    from progress_kit.ingest._common import spreadsheet_text
-    from progress_kit.reports.safe import csv_cell
+    from progress_kit.errors import csv_cell
+    from progress_kit.reports import safe
 
-    for value in ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "'x", "ok", "", 3, None]:
-        assert spreadsheet_text(value) == csv_cell(value)  # the manifest's guard, one rule
+    assert safe.csv_cell is csv_cell  # the manifest's guard and problems.csv's: one rule
     obs = {"resourceType": "Observation", "id": "=HYPERLINK(\"http://x\")", "status": "final",
            "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
            "subject": {"reference": "Patient/=cmd|' /C calc'!A0"}, "effectiveDateTime": "2024-01-02",

@@ -26,7 +26,7 @@ from ..data import (
     read_observations,
     report_or_raise,
 )
-from ..errors import PROBLEM_COLUMNS, DataValidationError, shorten
+from ..errors import PROBLEM_COLUMNS, DataValidationError, csv_cell, shorten
 
 Errors = Literal["raise", "report"]
 
@@ -69,32 +69,11 @@ class ImportedData(ClinicData):
         for name, frame in tables.items():
             out = csv_ready(frame)
             if name == "problems":  # read by people, in a spreadsheet: raw source text is inert
-                out = out.map(spreadsheet_text)
+                out = out.map(csv_cell)
             fd = os.open(folder / f"{name}.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 out.to_csv(handle, index=False, lineterminator="\n")
         return folder
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def spreadsheet_text(value: object) -> object:
-    """Text a spreadsheet shows as text and never runs as a formula (the manifest's guard).
-
-    ``problems.csv`` quotes values straight from the source (a FHIR id, a REDCap cell), so a
-    value like ``=HYPERLINK(...)`` would run when the file is opened. Text starting with
-    ``= + - @``, a tab, a carriage return or ``'`` gets a leading ``'`` (OWASP's advice), the same
-    rule as :func:`progress_kit.reports.safe.csv_cell`, which layer 1 cannot import.
-
-    Examples
-    --------
-    >>> spreadsheet_text("=HYPERLINK(1)"), spreadsheet_text("Observation/a"), spreadsheet_text(3)
-    ("'=HYPERLINK(1)", 'Observation/a', 3)
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def empty_items() -> pd.DataFrame:

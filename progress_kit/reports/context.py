@@ -51,7 +51,7 @@ def _attribute_problems(folder: Path, problems: pd.DataFrame) -> pd.DataFrame:
     The problems table names file and line; the client is looked up in the raw file so that a
     client's report can show that client's rejected rows and nobody else's.
     """
-    from ..data import _read_raw
+    from ..data import read_raw
 
     out = problems.copy()
     out["client_id"] = ""
@@ -59,7 +59,7 @@ def _attribute_problems(folder: Path, problems: pd.DataFrame) -> pd.DataFrame:
         path = folder / str(name)
         if not path.exists():
             continue
-        raw = _read_raw(path, path.stem)
+        raw = read_raw(path, path.stem)
         if "client_id" not in raw.frame.columns:
             continue
         by_line = pd.Series(raw.frame["client_id"].astype(str).str.strip().to_numpy(),

@@ -109,33 +109,8 @@ def safe_names(client_ids) -> dict[str, str]:
     return out
 
 
-_CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def csv_cell(value):
-    """A text cell that a spreadsheet shows as text, never runs as a formula.
-
-    Text starting with ``= + - @``, a tab or a carriage return gets a leading ``'`` (OWASP's
-    advice); so does text that already starts with ``'``, so :func:`csv_uncell` undoes it
-    exactly. Other values pass unchanged.
-
-    Examples
-    --------
-    >>> csv_cell("=HYPERLINK(1)"), csv_cell("C001"), csv_cell(3.5)
-    ("'=HYPERLINK(1)", 'C001', 3.5)
-    >>> csv_uncell(csv_cell("'quoted")) == "'quoted"
-    True
-    """
-    if isinstance(value, str) and value.startswith(_CSV_TRIGGERS):
-        return "'" + value
-    return value
-
-
-def csv_uncell(value):
-    """Undo :func:`csv_cell` (for reading back a CSV the kit wrote)."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_CSV_TRIGGERS):
-        return value[1:]
-    return value
+# the guard lives in the foundations layer, so ingest (layer 1) writes problems.csv with it too
+from ..errors import csv_cell, csv_uncell  # noqa: E402,F401
 
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
