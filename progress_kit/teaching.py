@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import math
 import re
 import shutil
@@ -38,6 +39,8 @@ import pandas as pd
 __all__ = ["check", "checker", "course_key", "Verdict", "attribution", "render_course", "course_notebooks",
            "course_page_html", "math_svg", "typeset_math", "add_commands", "SOLUTION_TAG", "HIDE_INPUT_TAG"]
 
+log = logging.getLogger("progress_kit.teaching")
+EXACT = {"exact": True}  # the command's own lines (paths, counts): not masked
 KEY_FILE = "course_key.toml"
 SOLUTION_TAG = "solution"
 HIDE_INPUT_TAG = "hide-input"
@@ -748,11 +751,11 @@ def _teach_render(args: argparse.Namespace) -> int:
         written = render_course(out, solutions=args.solutions, notebooks=args.notebooks,
                                 pdf=not args.no_pdf, only=args.only)
     except (RuntimeError, ValueError) as exc:  # no report template; a remote image; bad formula
-        print(f"progress-kit teach render: {exc}", file=sys.stderr)
+        log.error(f"progress-kit teach render: {exc}", extra=EXACT)
         return 1
     kind = "instructor keys" if args.solutions else "student handouts"
     n = sum(p.suffix == ".html" for p in written)
-    print(f"rendered {n} {kind} to {out}", file=sys.stderr)
+    log.info(f"rendered {n} {kind} to {out}", extra=EXACT)
     return 0
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("progress_kit.ingest.cli")
+EXACT = {"exact": True}  # the command's own lines (paths, counts): not masked
 
 
 def _recipe(value: str) -> str | Path:
@@ -41,19 +44,19 @@ def _import(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        print(f"progress-kit import: --out {out} is a file; give a folder to write the data "
-              "folder into (it is created when missing)", file=sys.stderr)
+        log.error(f"progress-kit import: --out {out} is a file; give a folder to write the data "
+                  "folder into (it is created when missing)", extra=EXACT)
         return EXIT_USAGE
     existing = [p.name for p in out.glob("*.csv")] if out.is_dir() else []
     if existing:
-        print(f"progress-kit import: {out} already holds {', '.join(sorted(existing))}; choose an "
-              "empty folder", file=sys.stderr)
+        log.error(f"progress-kit import: {out} already holds {', '.join(sorted(existing))}; "
+                  "choose an empty folder", extra=EXACT)
         return EXIT_USAGE
     data = _read(args)
     try:
         data.write(out)
     except (FileExistsError, NotADirectoryError, PermissionError) as exc:
-        print(f"progress-kit import: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        log.error(f"progress-kit import: cannot write {out}: {exc.strerror or exc}", extra=EXACT)
         return EXIT_FAILED
     problems = data.problems
     errors = problems[problems["severity"] == "error"] if len(problems) else problems
@@ -65,10 +68,10 @@ def _import(args: argparse.Namespace) -> int:
     if skipped:
         counts += "; skipped (not a registered measure or no data): " + ", ".join(
             f"{r.source} {r.what}: {r.count}" for r in data.skipped.itertuples())
-    print(f"wrote {out}: {counts}", file=sys.stderr)
+    log.info(f"wrote {out}: {counts}", extra=EXACT)
     if len(errors):
-        print(f"{len(errors)} problem(s); the valid rows were written and every problem is in "
-              f"{out / 'problems.csv'}", file=sys.stderr)
+        log.error(f"{len(errors)} problem(s); the valid rows were written and every problem is "
+                  f"in {out / 'problems.csv'}", extra=EXACT)
         return EXIT_FAILED
     return EXIT_OK
 
