@@ -495,15 +495,23 @@ def primary_measure_for(problem: Any) -> tuple[str, str]:
     ('PHQ-9', 'depression')
     >>> primary_measure_for(None)[1]
     'problem not recorded: PHQ-9 by default'
+    >>> primary_measure_for("ptsd")[1]
+    'ptsd: PCL-5 has no cut-off or reliable-change threshold in the registry, PHQ-9 by default'
     """
     if not isinstance(problem, str) or not problem.strip():
         return "PHQ-9", "problem not recorded: PHQ-9 by default"
     words = problem.replace("_", " ")
     if problem == "depression":
         return "PHQ-9", "depression"
+    lacking = []
     for m in _REGISTRY.values():
-        if problem in m.problems and m.cutoff is not None and m.reliable_change:
-            return m.name, f"{words}: its problem-specific measure"
+        if problem in m.problems:
+            if m.cutoff is not None and m.reliable_change:
+                return m.name, f"{words}: its problem-specific measure"
+            lacking.append(m.name)
+    if lacking:  # e.g. PCL-5 without a reliable-change threshold: add one with load_measures
+        return "PHQ-9", (f"{words}: {lacking[0]} has no cut-off or reliable-change threshold in "
+                         "the registry, PHQ-9 by default")
     return "PHQ-9", f"{words}: no problem-specific measure in the registry, PHQ-9 by default"
 
 
