@@ -456,3 +456,14 @@ def test_a_small_service_publication_report_names_no_client():
     table = rep["backtest"].table
     if table is not None:
         assert set(table["of"]) <= {"*"} and set(table["value"]) == {"–"}
+
+
+@pytest.mark.parametrize("audience", ["internal", "publication"])
+def test_jacobson_with_one_score_per_client_says_so(audience):
+    # a clinic whose clients each have a single PHQ-9 raised KeyError '_group' (issue 24 review)
+    clinic = pk.demo_data(n_clients=8, months=3, seed=1, end="2026-10-31")
+    obs = clinic.observations
+    first = obs[obs["measure"] == "PHQ-9"].sort_values("date").groupby("client_id").head(1)
+    clinic.observations = pd.concat([obs[obs["measure"] != "PHQ-9"], first])
+    sec = S.jacobson(S.Cohort(clinic, "2026-10", audience=audience))
+    assert sec.status == "insufficient" and "Fewer than 5 clients" in sec.message

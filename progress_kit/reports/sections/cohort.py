@@ -547,6 +547,9 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
     res = _change_result(c, measure)
     if res is None:
         return _unavailable("jacobson", title, "clinical significance")
+    if res.empty:  # nobody with two scores: the same words as a small count, in either audience
+        return Section("jacobson", title, "insufficient",
+                       f"Fewer than {SMALL_COUNT} clients with two or more {measure} scores.")
     cats = [k for k in ["recovered", "improved", "unchanged", "deteriorated", "harmed"]]
     cats += sorted(set(res["category"].astype(str)) - set(cats))
     counts = pd.crosstab(res["_group"], res["category"].astype(str)).reindex(columns=cats, fill_value=0)
