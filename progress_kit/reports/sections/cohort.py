@@ -755,6 +755,12 @@ def clients_to_review(c: Cohort) -> Section:
     return sec
 
 
+def _primary_names(flags: pd.DataFrame) -> list[str]:
+    if "primary_measure" in flags.columns:
+        return flags["primary_measure"].astype(str).tolist()
+    return [flags.attrs.get("measure") or "PHQ-9"] * len(flags)
+
+
 def discharged_with_deterioration(c: Cohort) -> Section:
     """Clients whose referral ended this month with reliable deterioration (internal)."""
     title = "Discharged this month with reliable deterioration"
@@ -769,9 +775,11 @@ def discharged_with_deterioration(c: Cohort) -> Section:
                           "therapist": c.group_of(sel.index).to_numpy(),
                           "referral": [_referral(s, e) for s, e in
                                        zip(info["status"], info["end_date"], strict=True)],
-                          "PHQ-9 first → latest": [
-                              ("–" if pd.isna(a) or pd.isna(b) else f"{a:g} → {b:g}")
-                              for a, b in zip(sel["first_score"], sel["latest_score"], strict=True)],
+                          # first and latest are the primary measure's (client_flags), named
+                          "first → latest": [
+                              ("–" if pd.isna(a) or pd.isna(b) else f"{m} {a:g} → {b:g}")
+                              for m, a, b in zip(_primary_names(sel), sel["first_score"],
+                                                 sel["latest_score"], strict=True)],
                           "why (the client's report has the detail)":
                               [_short_reasons(r) for r in sel["reasons"].to_numpy()]})
     table = table.sort_values(["therapist", "client"], ignore_index=True)
