@@ -80,11 +80,11 @@ def _clean_errors(func):
     return run
 
 
-def _client_known(data_dir: Path, client: str, command: str) -> bool:
+def _client_known(data_dir: Path, client: str, command: str, clinic=None) -> bool:
     """True when the data folder has ``client``; else says so on stderr, with a near match."""
     from .context import load_clinic
 
-    clinic = load_clinic(data_dir)
+    clinic = load_clinic(data_dir) if clinic is None else clinic
     known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
     if client in known:
         return True
@@ -102,17 +102,86 @@ def _checked_out(folder: Path, root: str) -> Path:
     return folder
 
 
+def _warm_clinic(data_dir: Path):
+    """This command's validated clinic and the ``data_cache`` its reports find it under.
+
+    The command line's warm path (docs/performance.md, round five): the clinic comes from the
+    private on-disk cache when its key matches (:mod:`.diskcache`), else it is validated and
+    cached; reports then run in this process (:func:`.engine.warm_here`) on this very object.
+    """
+    import datetime as dt
+
+    from .context import load_clinic, preload
+    from .diskcache import ClinicCache
+
+    cache = ClinicCache(data_dir, options=f"today={dt.date.today().isoformat()}")
+    clinic = cache.load()
+    if clinic is None:
+        clinic = load_clinic(data_dir)
+    if cache.path is not None and not cache.problem:
+        preload(cache.path, clinic)
+    return clinic, cache
+
+
+def _render_one(render, prepare, *args, **kwargs):
+    """``render(*args, **kwargs)`` in a child forked from this warm process (one report).
+
+    ``prepare()`` first computes, here, the whole-clinic results the report takes its row from
+    (so that the cache keeps them for the next command). Returns the files written; raises
+    RuntimeError with the report's error (numbers masked: a message holds no score) when it
+    failed. Without ``fork`` (not Linux), renders here with a Jupyter kernel.
+    """
+    from .engine import fork_available, fork_each, warm_here
+
+    prepare()
+    if not fork_available():
+        return render(*args, **kwargs).files
+
+    def task():
+        from .day import outcome_of
+
+        return outcome_of(render, args, kwargs)
+
+    warm_here()
+    (_, outcome), = fork_each([(None, (task, ()))], jobs=1)
+    if outcome["status"] != "ok":
+        raise RuntimeError(outcome["error"])
+    return [Path(f) for f in outcome["files"]]
+
+
+def _keep(cache, clinic) -> None:
+    """Save the clinic and its whole-clinic results computed by this command, if any are new."""
+    if cache.path is not None and not cache.problem:
+        cache.save(clinic, only_if_new=True)
+
+
+def _cache_param(cache):
+    return cache.path if cache.path is not None and not cache.problem else None
+
+
 @_clean_errors
 def _report_client(args: argparse.Namespace) -> int:
     from .render import render_client
 
     data_dir = _data_dir(args.data_dir)
-    if not _client_known(data_dir, args.client, "report client"):
+    clinic, cache = _warm_clinic(data_dir)
+    if not _client_known(data_dir, args.client, "report client", clinic):
         return EXIT_FAILED
+    from .notebook import prepare_batch
+
     out = _checked_out(Path(args.out) / args.month / "clients", args.out)
-    res = render_client(data_dir, args.client, args.month, out, formats=args.format,
-                        reference_dir=args.reference, wait=args.wait)
-    print("\n".join(str(f) for f in res.files))
+    prepare = ((lambda: prepare_batch(clinic, args.month)) if args.reference is None
+               else (lambda: None))
+    try:
+        files = _render_one(render_client, prepare, data_dir, args.client, args.month, out,
+                            formats=args.format, reference_dir=args.reference, wait=args.wait,
+                            data_cache=_cache_param(cache))
+    except RuntimeError as exc:
+        log.error(f"progress-kit report client: failed: {args.client}: {exc}", extra=EXACT)
+        return EXIT_FAILED
+    finally:
+        _keep(cache, clinic)
+    print("\n".join(str(f) for f in files))
     return EXIT_OK
 
 
@@ -131,13 +200,59 @@ def _report_prep(args: argparse.Namespace) -> int:
     from .render import render_prep
 
     data_dir = _data_dir(args.data_dir)
-    if not _client_known(data_dir, args.client, "report prep"):
+    if args.client is None:
+        return _report_prep_day(args, data_dir)
+    if args.therapist is not None:
+        log.error("progress-kit report prep: --therapist chooses a day's clients; leave it out "
+                  "with --client", extra=EXACT)
+        return EXIT_USAGE
+    clinic, cache = _warm_clinic(data_dir)
+    if not _client_known(data_dir, args.client, "report prep", clinic):
         return EXIT_FAILED
-    res = render_prep(data_dir, args.client, args.date, _checked_out(Path(args.out) / "prep", args.out),
-                      formats=args.format,
-                      reference_dir=args.reference, wait=args.wait)
-    print("\n".join(str(f) for f in res.files))
+    from .day import prepare_day
+
+    prepare = ((lambda: prepare_day(clinic, args.date, [args.client])) if args.reference is None
+               else (lambda: None))
+    try:
+        files = _render_one(render_prep, prepare, data_dir, args.client, args.date,
+                            _checked_out(Path(args.out) / "prep", args.out), formats=args.format,
+                            reference_dir=args.reference, wait=args.wait,
+                            data_cache=_cache_param(cache))
+    except RuntimeError as exc:
+        log.error(f"progress-kit report prep: failed: {args.client}: {exc}", extra=EXACT)
+        return EXIT_FAILED
+    finally:
+        _keep(cache, clinic)
+    print("\n".join(str(f) for f in files))
     return EXIT_OK
+
+
+def _report_prep_day(args: argparse.Namespace, data_dir: Path) -> int:
+    """Every client booked on ``--date`` (of ``--therapist``): one sheet each, one PDF to print."""
+    from .day import render_prep_day
+
+    clinic, cache = _warm_clinic(data_dir)
+    try:
+        res = render_prep_day(data_dir, args.date, _checked_out(Path(args.out) / "prep", args.out),
+                              clinic=clinic,
+                              therapist_id=args.therapist, formats=args.format,
+                              reference_dir=args.reference, data_cache=_cache_param(cache),
+                              wait=args.wait)
+    except ValueError as exc:
+        log.error(f"progress-kit report prep: {exc}", extra=EXACT)
+        return EXIT_FAILED
+    _keep(cache, clinic)
+    for client, why in res.skipped.items():
+        log.warning(f"progress-kit report prep: left out {client}: {why}", extra=EXACT)
+    for client, error in res.failed.items():
+        log.error(f"progress-kit report prep: failed: {client}: {error}", extra=EXACT)
+    n = len(res.files)
+    log.info(f"{n} sheet(s) for {args.date} in {res.seconds:.0f} s", extra=EXACT)
+    for files in res.files.values():
+        print("\n".join(str(f) for f in files))
+    if res.combined is not None:
+        print(res.combined)
+    return EXIT_FAILED if res.failed else EXIT_OK
 
 
 @_clean_errors
@@ -216,11 +331,19 @@ def add_commands(sub) -> None:
     cohort.add_argument("--therapist", metavar="ID", help="only this therapist's clients")
     _audience_option(cohort)
     cohort.set_defaults(func=_report_cohort)
-    prep = kinds.add_parser("prep", help="one client's one-page session-preparation sheet",
+    prep = kinds.add_parser("prep", help="session-preparation sheets: one client's, or a clinic day's",
                             description="Render a one-page sheet for the next session to "
-                                        "OUT/prep/<safe id>-prep-YYYY-MM-DD.html|.pdf|.ipynb.")
+                                        "OUT/prep/<safe id>-prep-YYYY-MM-DD.html|.pdf|.ipynb. "
+                                        "Without --client: a sheet for every client with a "
+                                        "session booked on --date (a sessions row with attended "
+                                        "empty), plus OUT/prep/day-YYYY-MM-DD.pdf (with "
+                                        "--therapist: day-YYYY-MM-DD-<therapist>.pdf) holding "
+                                        "them all, to print.")
     prep.add_argument("data_dir", metavar="DATA_DIR")
-    prep.add_argument("--client", required=True, metavar="ID", help="the client ID (text)")
+    prep.add_argument("--client", metavar="ID",
+                      help="the client ID (text); leave out for every client booked on --date")
+    prep.add_argument("--therapist", metavar="ID",
+                      help="without --client: only this therapist's booked clients")
     prep.add_argument("--date", required=True, type=_day, help="the session date, YYYY-MM-DD")
     prep.add_argument("--format", type=_formats, default=("html", "pdf"),
                       help="comma-separated: html,pdf (default both; the executed notebook is kept)")

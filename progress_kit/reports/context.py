@@ -20,7 +20,7 @@ from .safe import parse_month
 
 __all__ = ["DEMO", "DEFAULT_CLIENT", "client_or_demo", "DEFAULT_MONTH", "load_clinic", "write_cache",
            "input_files", "files_digest", "clients_active_in", "ReportData", "client_data",
-           "client_data_until", "parse_day", "last_full_month"]
+           "client_data_until", "parse_day", "last_full_month", "booked_sessions", "preload"]
 
 DEMO = {"n_clients": 60, "months": 6, "seed": 0, "end": "2026-10-31"}
 """The demo clinic the notebooks use when no data folder is given (fixed, so runs are repeatable)."""
@@ -130,6 +130,16 @@ def _unpack(payload) -> ClinicData:
 
     restore_registry(payload["measures"])
     return payload["clinic"]
+
+
+def preload(data_cache: str | Path, clinic: ClinicData) -> None:
+    """Let :func:`load_clinic` answer ``data_cache`` with ``clinic``, already in memory.
+
+    For the command line's warm path (:func:`progress_kit.reports.engine.warm_here`): the
+    command has validated the clinic (or read it from its private cache) before it renders, so
+    the report it runs in its own process, or the ones it forks, take that very object.
+    """
+    _PRELOADED[str(data_cache)] = clinic
 
 
 def write_cache(clinic: ClinicData, path: str | Path) -> Path:
@@ -274,3 +284,55 @@ def client_data_until(clinic: ClinicData, client_id: str, day: str) -> ReportDat
     kinds = set(rd.observations["measure"])
     rd.questionnaires = [m for m in rd.questionnaires if m in kinds]
     return rd
+
+
+def booked_sessions(data_dir: str | Path) -> pd.DataFrame:
+    """Sessions booked but not yet held in a data folder: ``sessions`` rows with ``attended`` empty.
+
+    A minimal reader for the day's preparation sheets (``progress-kit report prep --date``
+    without ``--client``). Validation leaves such rows out of the clinic (``attended`` must be
+    true or false there, and a booked day may be in the future); here they are read from the
+    sessions file itself, with their own checks: a booked row needs a client ID and an ISO date
+    (YYYY-MM-DD). Its date may be after the last observation, even in the future.
+
+    Returns
+    -------
+    DataFrame
+        ``client_id`` (text), ``date`` (datetime64), ``file`` and ``line`` (the row's line in
+        that file, header = line 1), in file order. Empty when the folder has no sessions table.
+
+    Raises
+    ------
+    ValueError
+        For a booked row without a client ID or with a date that is not a calendar day,
+        naming the file, line, column, value and reason.
+    """
+    from ..data import _read_raw
+
+    files = [p for p in input_files(data_dir) if p.stem == "sessions"]
+    empty = pd.DataFrame({"client_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
+                          "file": pd.Series(dtype=str), "line": pd.Series(dtype="int64")})
+    if not files:
+        return empty
+    path = files[0]
+    raw = _read_raw(path, "sessions")
+    frame = raw.frame
+    if frame.empty or not {"attended", "client_id", "date"} <= set(frame.columns):
+        return empty  # a sessions table without these columns is load_data's problem to report
+    booked = frame["attended"].astype(str).str.strip() == ""
+    if not booked.any():
+        return empty
+    rows = frame[booked.to_numpy()]
+    lines = np.asarray(raw.lines)[booked.to_numpy()]
+    ids, days = (rows[c].astype(str).str.strip() for c in ("client_id", "date"))
+    parsed = pd.to_datetime(days.where(days.str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
+                            format="%Y-%m-%d", errors="coerce")
+    for bad, column, values, reason in (
+            (ids == "", "client_id", ids, "a booked session (attended empty) needs a client ID"),
+            (parsed.isna(), "date", days, "a booked session's date must be a calendar day, YYYY-MM-DD")):
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{path.name}, line {lines[i]}, column {column}: "
+                             f"{values.iloc[i]!r}: {reason}")
+    return pd.DataFrame({"client_id": ids.to_numpy(), "date": parsed.to_numpy(),
+                         "file": path.name, "line": lines.astype("int64")})

@@ -46,7 +46,7 @@ from typing import Any
 # The in-process engine lives in .inprocess, imported only by the zygotes and their children:
 # it imports papermill (and with it nbformat and jsonschema, 1.2 s), which the process that runs
 # a batch does not need, and which took CPU from the zygotes warming up beside it.
-__all__ = ["fork_available", "ForkServer"]
+__all__ = ["fork_available", "ForkServer", "warm_here", "fork_each"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,11 @@ def _render_forked(task: tuple, timeout: int) -> dict:
     with os.fdopen(read_fd, "rb") as fh:
         payload = fh.read()
     _, status = os.waitpid(pid, 0)
+    return _outcome(payload, status, timeout)
+
+
+def _outcome(payload: bytes, status: int, timeout: int) -> dict:
+    """A child's outcome from what it sent, or why it sent nothing."""
     if payload:
         return json.loads(payload)
     reason = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
@@ -322,3 +327,88 @@ class ForkServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# ------------------------------------------------ the command line's own warm path
+
+
+def warm_here() -> None:
+    """Make this process the zygote of its own reports: the command line's warm path.
+
+    For ``report client``, ``report prep`` and the day's prep sheets: the command itself
+    validates the data (or reads its private cache) and computes the whole-clinic results, so
+    it prepares what a batch's zygote does, then forks one child per sheet
+    (:func:`fork_each`), which runs the notebook in process
+    (:class:`~progress_kit.reports.inprocess.InProcessEngine`) on the clinic already loaded
+    (:func:`~progress_kit.reports.context.preload`). A Jupyter kernel per report would pay a
+    second interpreter's start-up and imports and a second validation of the data (about 5 s
+    of an 8 s command). Only the command line does this: its process exists for its reports, so
+    no caller's state can reach them (why the batch does not fork from its caller,
+    docs/performance.md). Like the zygotes (:mod:`progress_kit.reports._spawn`), it leaves out
+    the optional IRI grammar import, when nothing has loaded jsonschema yet.
+    """
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from ._spawn import SKIPPED_IMPORTS
+
+    if "jsonschema" not in sys.modules:
+        for name in SKIPPED_IMPORTS:
+            sys.modules.setdefault(name, None)
+    from . import notebook  # noqa: F401  (what every report's cells import, loaded once here)
+    from .inprocess import register_engine
+
+    register_engine()
+
+
+def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600
+              ) -> Iterator[tuple[Any, dict]]:
+    """Run each ``(key, (function, args))`` in a child forked from this process, ``jobs`` at once.
+
+    The caller has warmed itself (:func:`warm_here`) and computed what its reports share; each
+    child gets a copy-on-write view of that, runs ``function(*args)`` (which returns a JSON-able
+    outcome dict, as for :class:`ForkServer`), sends the outcome and exits. Yields
+    ``(key, outcome)`` as children finish; a child that dies or times out gives a failed
+    outcome saying why. The heap is frozen first (``gc.freeze``) so that no child's collector
+    walks and copies it.
+    """
+    import selectors
+
+    if not fork_available():
+        raise RuntimeError("forking per report needs os.fork on Linux")
+    pending = list(items)
+    running: dict[int, tuple[int, Any, list[bytes]]] = {}
+    gc.collect()
+    gc.freeze()
+    sel = selectors.DefaultSelector()
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                key, task = pending.pop(0)
+                read_fd, write_fd = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the child
+                    os.close(read_fd)
+                    _child(task, write_fd, timeout)
+                os.close(write_fd)
+                running[read_fd] = (pid, key, [])
+                sel.register(read_fd, selectors.EVENT_READ)
+            for ready, _ in sel.select():
+                fd = ready.fd
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    running[fd][2].append(chunk)
+                    continue
+                sel.unregister(fd)
+                os.close(fd)
+                pid, key, chunks = running.pop(fd)
+                _, status = os.waitpid(pid, 0)
+                yield key, _outcome(b"".join(chunks), status, timeout)
+    finally:
+        for fd, (pid, _, _) in running.items():  # only when the caller stopped early
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+            os.close(fd)
+        sel.close()
+        gc.unfreeze()
