@@ -23,3 +23,20 @@ def demo_dir(tmp_path_factory, demo_clinic):
     folder = tmp_path_factory.mktemp("demo")
     demo_clinic.write(folder)
     return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """The command line's on-disk cache (reports/diskcache.py) goes to a folder of the test run,
+    never into the user's own ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("pk-cache")
+    folder.chmod(0o700)
+    old = os.environ.get("PROGRESS_KIT_CACHE_DIR")
+    os.environ["PROGRESS_KIT_CACHE_DIR"] = str(folder / "cache")
+    yield
+    if old is None:
+        os.environ.pop("PROGRESS_KIT_CACHE_DIR", None)
+    else:
+        os.environ["PROGRESS_KIT_CACHE_DIR"] = old

@@ -1,0 +1,119 @@
+"""A clinic day's session-preparation sheets (issue 23, part 2): ``report prep --date`` without
+``--client`` prepares every client with a session booked that day (a sessions row with attended
+empty, possibly in the future), one sheet each plus one combined PDF to print."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from progress_kit import demo_data
+from progress_kit.reports.cli import EXIT_FAILED
+from progress_kit.reports.context import booked_sessions, load_clinic
+from progress_kit.reports.day import clients_booked
+
+DAY = "2026-11-04"  # after the demo's last day (2026-10-31): booked, not yet held
+
+
+def _book(folder, rows: list[str]) -> None:
+    with open(folder / "sessions.csv", "a", encoding="utf-8") as fh:
+        fh.write("".join(r + "\n" for r in rows))
+
+
+@pytest.fixture(scope="module")
+def day_dir(tmp_path_factory):
+    """A small demo clinic with three clients booked on DAY (two of therapist T01's), one on the
+    next day and one already-held session on DAY, which is not a booking."""
+    folder = tmp_path_factory.mktemp("day")
+    clinic = demo_data(n_clients=12, months=4, seed=3, end="2026-10-31")
+    clinic.write(folder)
+    by = clinic.clients.set_index("client_id")["therapist_id"]
+    t01 = sorted(by[by == by.iloc[0]].index)[:2]
+    other = sorted(by[by != by.iloc[0]].index)[:2]
+    _book(folder, [f"{t01[1]},{DAY},,treatment,", f"{other[0]},{DAY},,treatment,",
+                   f"{t01[0]},{DAY},,treatment,", f"{other[1]},2026-11-05,,treatment,",
+                   f"{other[1]},{DAY},true,treatment,50"])
+    return folder, sorted([*t01, other[0]]), by.iloc[0], t01
+
+
+def test_booked_sessions_reads_the_rows_with_attended_empty(day_dir):
+    folder, expected, _, _ = day_dir
+    booked = booked_sessions(folder)
+    assert list(booked.columns) == ["client_id", "date", "file", "line"]
+    assert len(booked) == 4 and set(booked["file"]) == {"sessions.csv"}
+    on_day = booked[booked["date"] == pd.Timestamp(DAY)]
+    assert sorted(on_day["client_id"]) == expected
+    # line numbers are the file's own (header = line 1)
+    lines = (folder / "sessions.csv").read_text().splitlines()
+    for _, row in booked.iterrows():
+        assert lines[row["line"] - 1].startswith(f"{row['client_id']},{row['date']:%Y-%m-%d},,")
+
+
+def test_a_bad_booked_row_is_named_by_file_line_column_and_value(tmp_path):
+    demo_data(n_clients=3, months=2, seed=1, end="2026-10-31").write(tmp_path)
+    _book(tmp_path, ["C001,2026-11-31,,treatment,"])
+    n = len((tmp_path / "sessions.csv").read_text().splitlines())
+    with pytest.raises(ValueError, match=rf"sessions.csv, line {n}, column date: '2026-11-31'"):
+        booked_sessions(tmp_path)
+
+
+def test_clients_booked_by_day_and_therapist(day_dir):
+    folder, expected, therapist, t01 = day_dir
+    clinic = load_clinic(folder)
+    assert clients_booked(folder, clinic, DAY) == (expected, {})
+    assert clients_booked(folder, clinic, DAY, therapist) == (t01, {})
+    assert clients_booked(folder, clinic, "2026-11-06") == ([], {})
+    with pytest.raises(ValueError, match="therapist 'T99' has no clients"):
+        clients_booked(folder, clinic, DAY, "T99")
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "progress_kit", *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=600)
+
+
+def _pdf_clients(path) -> list[str]:
+    from pypdf import PdfReader
+
+    import re
+
+    return [re.search(r"Client (\S+)", p.extract_text()).group(1) for p in PdfReader(path).pages]
+
+
+@pytest.mark.slow
+def test_the_day_renders_one_sheet_each_and_one_combined_pdf(day_dir, tmp_path):
+    folder, expected, therapist, t01 = day_dir
+    run = _cli("report", "prep", folder, "--date", DAY, "--out", tmp_path)
+    assert run.returncode == 0, run.stderr
+    prep = tmp_path / "prep"
+    for client in expected:
+        for ext in ("html", "pdf", "ipynb"):
+            assert (prep / f"{client}-prep-{DAY}.{ext}").is_file()
+    sheets = sorted(p.name for p in prep.glob("*-prep-*.pdf"))
+    assert sheets == [f"{c}-prep-{DAY}.pdf" for c in expected]  # nobody else's
+    combined = prep / f"day-{DAY}.pdf"
+    assert _pdf_clients(combined) == expected  # one page each, in client order
+    assert oct(combined.stat().st_mode & 0o777) == "0o600"
+    assert str(combined) in run.stdout.splitlines()
+
+    run = _cli("report", "prep", folder, "--date", DAY, "--therapist", therapist, "--out", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert _pdf_clients(prep / f"day-{DAY}-{therapist}.pdf") == t01
+
+
+def test_a_day_without_bookings_says_so(day_dir, tmp_path):
+    folder, _, therapist, _ = day_dir
+    run = _cli("report", "prep", folder, "--date", "2026-11-06", "--out", tmp_path)
+    assert run.returncode == EXIT_FAILED
+    assert "no session is booked on 2026-11-06" in run.stderr
+    run = _cli("report", "prep", folder, "--date", DAY, "--therapist", "T99", "--out", tmp_path)
+    assert run.returncode == EXIT_FAILED and "therapist 'T99' has no clients" in run.stderr
+    run = _cli("report", "prep", folder, "--date", DAY, "--client", "C001", "--therapist",
+               therapist, "--out", tmp_path)
+    assert run.returncode == 2 and "--therapist chooses a day's clients" in run.stderr
+    assert not list(tmp_path.rglob("*.pdf"))
