@@ -78,9 +78,9 @@ def _cli(*args, env=None):
 
 
 def _pdf_clients(path) -> list[str]:
-    from pypdf import PdfReader
-
     import re
+
+    from pypdf import PdfReader
 
     return [re.search(r"Client (\S+)", p.extract_text()).group(1) for p in PdfReader(path).pages]
 
