@@ -29,10 +29,17 @@ def main() -> None:
     b = sub.add_parser("batch", help="batch rendering against a sequential papermill loop")
     b.add_argument("--clients", type=int, default=40)
     b.add_argument("--jobs", type=int, default=2)
+    b.add_argument("--cli", action="store_true",
+                   help="time the whole progress-kit batch command line on a demo clinic of "
+                        "--clients clients (every active client + the cohort)")
     fl = sub.add_parser("flags", help="client_flags (decision layer) at scale")
     fl.add_argument("--clients", type=int, default=100_000)
     fl.add_argument("--naive-clients", type=int, default=2_000)
     fl.add_argument("--no-items", action="store_true", help="leave out the item table")
+    cold = sub.add_parser("cold", help="one report and a clinic day from a cold command line")
+    cold.add_argument("--clients", type=int, default=40)
+    cold.add_argument("--day-clients", type=int, default=8)
+    cold.add_argument("--repeat", type=int, default=3)
     f = sub.add_parser("fhir", help="read_fhir on a bulk-export NDJSON file")
     f.add_argument("--observations", type=int, default=100_000)
     args = parser.parse_args()
@@ -54,6 +61,11 @@ def main() -> None:
 
         res = cohort.shared_vs_plain(args.clients, args.order)
         print(cohort.shared_to_markdown(res))
+    elif args.which == "cold":
+        from . import cold
+
+        res = cold.run(args.clients, args.day_clients, args.repeat)
+        print(cold.to_markdown(res))
     elif args.which == "fhir":
         from . import fhir
 
@@ -67,11 +79,16 @@ def main() -> None:
     else:
         from . import batch
 
-        res = batch.run(args.clients, args.jobs)
-        print(batch.to_markdown(res))
+        if args.cli:
+            res = batch.run_cli(args.clients, args.jobs)
+            print(batch.cli_to_markdown(res))
+        else:
+            res = batch.run(args.clients, args.jobs)
+            print(batch.to_markdown(res))
     plain = "-plain" if getattr(args, "plain", False) else ""
     name = {"cohort": f"cohort-{getattr(args, 'order', '')}{plain}",
-            "flags": f"flags-{getattr(args, 'clients', 0)}"}.get(args.which, args.which)
+            "flags": f"flags-{getattr(args, 'clients', 0)}",
+            "batch": "batch-cli" if getattr(args, "cli", False) else "batch"}.get(args.which, args.which)
     (out / f"{name}.json").write_text(json.dumps(res, indent=2, default=str))
 
 

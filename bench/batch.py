@@ -115,6 +115,56 @@ def run(n_clients: int = 40, jobs: int = 2, demo_clients: int = 100) -> dict:
             "same_pdf_text": same_pdf, "font_subsetting": font_subsetting(), "folder": str(work)}
 
 
+def _cli_run(data_dir: Path, out: Path, jobs: int) -> float:
+    """The whole ``progress-kit batch`` command in a new process, from process start."""
+    import subprocess
+    import sys
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "progress_kit", "batch", str(data_dir), "--month", MONTH,
+                    "--jobs", str(jobs), "--format", "html,pdf", "--force", "--quiet",
+                    "--out", str(out)], check=True, capture_output=True,
+                   env={**os.environ, "MPLBACKEND": "Agg"})
+    return time.perf_counter() - start
+
+
+def run_cli(n_clients: int = 40, jobs: int = 2) -> dict:
+    """The batch as a service runs it (issue 27): the whole command line on a demo clinic of
+    ``n_clients``, every client active in the month plus the cohort, against the plain loop
+    over the same reports; the command runs before and after the loop, the slower counts."""
+    work = Path(tempfile.mkdtemp(prefix="pk-bench-cli-"))
+    data_dir = work / "data"
+    demo_data(n_clients=n_clients, months=6, seed=0, end="2026-10-31").write(data_dir)
+    clients = clients_active_in(load_clinic(data_dir), MONTH)
+    loads = [os.getloadavg()[0]]
+    kit_before = _cli_run(data_dir, work / "kit", jobs)
+    loads.append(os.getloadavg()[0])
+    base_s = baseline(data_dir, clients, work / "baseline")
+    loads.append(os.getloadavg()[0])
+    kit_after = _cli_run(data_dir, work / "kit-again", jobs)
+    loads.append(os.getloadavg()[0])
+    n = len(clients) + 1
+    kit_s = max(kit_before, kit_after)
+    return {"reports": n, "jobs": jobs, "cores": os.cpu_count(), "baseline_s": base_s,
+            "kit_s": kit_s, "kit_runs_s": [kit_before, kit_after], "load": loads,
+            "baseline_per_report_s": base_s / n, "kit_per_report_s": kit_s / n,
+            "throughput_ratio": base_s / kit_s, "folder": str(work)}
+
+
+def cli_to_markdown(res: dict) -> str:
+    return "\n".join([
+        f"`progress-kit batch` from the command line: {res['reports']} reports "
+        f"({res['reports'] - 1} clients + the cohort), {res['cores']} cores, load average "
+        f"{min(res['load']):.1f}-{max(res['load']):.1f}.", "",
+        "| run | seconds | per report |", "|---|---|---|",
+        f"| baseline: sequential papermill + nbconvert + WeasyPrint | {res['baseline_s']:.1f} | "
+        f"{res['baseline_per_report_s']:.2f} |",
+        f"| `progress-kit batch --jobs {res['jobs']}`, whole command (runs: "
+        f"{' and '.join(f'{s:.1f}' for s in res['kit_runs_s'])} s; the slower) | {res['kit_s']:.1f} | "
+        f"{res['kit_per_report_s']:.2f} |",
+        "", f"- throughput: **{res['throughput_ratio']:.1f}x** the baseline"])
+
+
 def to_markdown(res: dict) -> str:
     return "\n".join([
         f"{res['reports']} reports ({res['reports'] - 1} clients + the cohort), HTML and PDF each, "

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
+from ._dist import norm  # scipy.stats.norm's ppf without importing scipy.stats
 from .measures import Measure, get_measure, reaches
 
 __all__ = ["reliable_change", "clinical_significance", "pre_post", "classify_change",

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._dist import stats  # scipy.stats on first use of anything but norm and t
 from .measures import get_measure
 from .measures import measures as _registry_table
 from .trend import TREND_RULE, default_min_change, slope_ci, trend_direction

@@ -17,10 +17,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
+from ._dist import norm  # scipy.stats.norm's ppf without importing scipy.stats
 from .change import _sort_order
 from .measures import anxiety_measure_for, get_measure, reaches
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._dist import stats  # scipy.stats on first use of anything but norm and t
 from .measures import get_measure, reaches
 from .trajectories import _resolve_better, _select_sessions
 

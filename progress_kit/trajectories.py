@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import _cohort
 from ._dask import dask_dispatch, is_dask_collection
+from ._dist import stats  # scipy.stats on first use of anything but norm and t
 from .measures import get_measure, reaches
 from .trend import TREND_RULE, default_min_change, direction_column, slope_ci
 

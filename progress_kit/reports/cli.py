@@ -211,7 +211,7 @@ def _report_prep(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     from .day import prepare_day
 
-    prepare = ((lambda: prepare_day(clinic, args.date, [args.client])) if args.reference is None
+    prepare = ((lambda: prepare_day(clinic, args.date, [args.client], each=True)) if args.reference is None
                else (lambda: None))
     try:
         files = _render_one(render_prep, prepare, data_dir, args.client, args.date,

@@ -69,13 +69,14 @@ def clients_booked(data_dir: str | Path, clinic: ClinicData, date: str,
     return [c for c in ids if c in have], skipped
 
 
-def prepare_day(clinic: ClinicData, date: str, clients: list[str]) -> None:
+def prepare_day(clinic: ClinicData, date: str, clients: list[str], each: bool = False) -> None:
     """Compute, once, what the day's sheets derive from the whole clinic (library calls only).
 
-    For each client's primary measure: the expected-response model, and the service-wide
-    ``client_flags`` as of the day and as of the day before the sheet's "since" period (the
-    client's last attended session); kept by :func:`~progress_kit.reports.sections.common.shared`
-    for this clinic, so that each sheet takes its own row.
+    For each client's primary measure: the expected-response model and the service-wide
+    ``client_flags`` as of the day, kept by :func:`~progress_kit.reports.sections.common.shared`
+    for this clinic, so that each sheet takes its own row. With ``each`` (one sheet), also the
+    service-wide flags as of the client's last attended session (the "since" comparison); for a
+    day, those differ per client and each sheet's process computes its own, side by side.
     """
     from . import sections as S
     from .notebook import _expected_for
@@ -87,7 +88,7 @@ def prepare_day(clinic: ClinicData, date: str, clients: list[str]) -> None:
             continue
         _expected_for(clinic, measure)
         if S.common._stat("client_flags") is not None:
-            for as_of in (rd.end, rd.start - pd.Timedelta(days=1)):
+            for as_of in (rd.end, rd.start - pd.Timedelta(days=1))[:2 if each else 1]:
                 S.service_flags(clinic, measure, as_of)
 
 
@@ -196,10 +197,12 @@ def render_prep_day(data_dir: str | Path, date: str, out_dir: str | Path, *, cli
 def _render_all(args: dict[str, tuple], clinic: ClinicData, date: str, jobs: int | None):
     from .engine import fork_available, fork_each, warm_here
 
+    forks = fork_available()
+    if forks:  # warmed first: its demo-clinic results are then the first the cache lets go
+        warm_here("prep" if len(args) > 1 else None)
     if all(a[6] is None for a in args.values()):  # the clinic is its own reference
-        prepare_day(clinic, date, list(args))
-    if fork_available():
-        warm_here()
+        prepare_day(clinic, date, list(args), each=len(args) == 1)
+    if forks:
         jobs = jobs or os.cpu_count() or 1
         yield from fork_each(((c, (_sheet, a)) for c, a in args.items()), jobs)
         return

@@ -62,21 +62,30 @@ def fork_available() -> bool:
 def _warm_up(cache: str | None) -> None:
     """Import and warm everything a report needs, without touching any client's report."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    import tempfile
-    from pathlib import Path
-
-    import nbformat
     import papermill  # noqa: F401
 
     from . import notebook  # noqa: F401  (pulls in pandas, matplotlib, statsmodels, the kit)
     from .context import preload_cache
-    from .inprocess import new_shell, register_engine
-    from .render import html_from_notebook, pdf_from_html
+    from .inprocess import register_engine
 
     register_engine()
     if cache:
         preload_cache(cache)
     _exercise_pipeline()
+    _warm_render()
+
+
+def _warm_render() -> None:
+    """Build what every report's child would otherwise build: the IPython shell, the HTML
+    exporter and WeasyPrint's fonts."""
+    import tempfile
+    from pathlib import Path
+
+    import nbformat
+
+    from .inprocess import new_shell
+    from .render import html_from_notebook, pdf_from_html
+
     # IPython's shell is a process-wide singleton that takes ~25 ms to build: built here, every
     # child gets it as a copy that has never run a cell, and runs its notebook in that copy
     new_shell()
@@ -88,7 +97,7 @@ def _warm_up(cache: str | None) -> None:
         pdf_from_html(html, Path(tmp) / "warm-up.pdf")
 
 
-def _exercise_pipeline() -> None:
+def _exercise_pipeline(kind: str = "client") -> None:
     """Compute and draw a client report's sections once, on the built-in synthetic demo clinic.
 
     First calls pay for lazy imports, font caches and compiled code paths (the first
@@ -103,7 +112,11 @@ def _exercise_pipeline() -> None:
     from . import notebook as rn
 
     demo = rn.load_clinic(None, None)
-    client = rn.client_sections(rn.client_data(demo, rn.DEFAULT_CLIENT, rn.DEFAULT_MONTH), demo)
+    if kind == "prep":
+        client = rn.prep_sections(rn.client_data_until(demo, rn.DEFAULT_CLIENT, "2026-10-20"), demo)
+    else:
+        client = rn.client_sections(rn.client_data(demo, rn.DEFAULT_CLIENT, rn.DEFAULT_MONTH),
+                                    demo)
     with capture_output():
         for part in client.values():
             rn.show(*(part if isinstance(part, list) else [part]))
@@ -332,7 +345,7 @@ class ForkServer:
 # ------------------------------------------------ the command line's own warm path
 
 
-def warm_here() -> None:
+def warm_here(sheets: str | None = None) -> None:
     """Make this process the zygote of its own reports: the command line's warm path.
 
     For ``report client``, ``report prep`` and the day's prep sheets: the command itself
@@ -346,6 +359,11 @@ def warm_here() -> None:
     no caller's state can reach them (why the batch does not fork from its caller,
     docs/performance.md). Like the zygotes (:mod:`progress_kit.reports._spawn`), it leaves out
     the optional IRI grammar import, when nothing has loaded jsonschema yet.
+
+    ``sheets``: ``"prep"`` or ``"client"`` when several sheets of that kind follow: then this
+    process also draws that kind's sections once on the built-in demo clinic and builds the
+    exporter, the shell and WeasyPrint's fonts (as a zygote does), so that no child pays for
+    first calls; for one sheet that would only move the same work from the child to here.
     """
     os.environ.setdefault("MPLBACKEND", "Agg")
     from ._spawn import SKIPPED_IMPORTS
@@ -357,6 +375,13 @@ def warm_here() -> None:
     from .inprocess import register_engine
 
     register_engine()
+    if sheets is not None:
+        gc.disable()  # as in a zygote's warm-up (reports/_spawn.py): its objects live on
+        try:
+            _exercise_pipeline(sheets)
+            _warm_render()
+        finally:
+            gc.enable()
 
 
 def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600

@@ -1,0 +1,47 @@
+"""progress_kit._dist: the light normal and t functions give scipy.stats's answers bit for bit."""
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from progress_kit._dist import norm, stats, t
+
+Q = np.array([0.0, 1e-300, 1e-12, 0.001, 0.025, 0.05, 0.1, 0.5, 0.8, 0.9, 0.95, 0.975, 0.995,
+              1 - 1e-12, 1.0, -0.1, 1.1, np.nan])
+X = np.array([-np.inf, -40.0, -3.2, -1.96, -0.5, 0.0, 0.3, 1.0, 1.96, 2.5, 8.0, 40.0, np.inf, np.nan])
+DF = np.array([0.5, 1.0, 2.0, 3.0, 7.0, 29.0, 30.5, 120.0, 1e6, np.inf, 0.0, -2.0, np.nan])
+
+
+def _same(a, b):
+    assert np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # NaN where NaN, else equal bits
+    assert type(a) is type(b)
+
+
+def test_norm_matches_scipy_stats():
+    _same(norm.ppf(Q), scipy.stats.norm.ppf(Q))
+    _same(norm.cdf(X), scipy.stats.norm.cdf(X))
+    _same(norm.sf(X), scipy.stats.norm.sf(X))
+    for q in (0.975, 0.5, 0.0):
+        _same(norm.ppf(q), scipy.stats.norm.ppf(q))  # a scalar stays a NumPy scalar
+
+
+@pytest.mark.parametrize("df", list(DF))
+def test_t_matches_scipy_stats(df):
+    with np.errstate(all="ignore"):
+        _same(t.ppf(Q, df), scipy.stats.t.ppf(Q, df))
+        _same(t.sf(X, df), scipy.stats.t.sf(X, df))
+        _same(t.cdf(X, df), scipy.stats.t.cdf(X, df))
+        _same(t.ppf(0.975, df), scipy.stats.t.ppf(0.975, df))
+
+
+def test_t_broadcasts_like_scipy_stats():
+    q, df = Q[:, None], DF[None, :]
+    with np.errstate(all="ignore"):
+        _same(t.ppf(q, df), scipy.stats.t.ppf(q, df))
+        _same(t.sf(X[:, None], df), scipy.stats.t.sf(X[:, None], df))
+
+
+def test_anything_else_comes_from_scipy_stats():
+    assert stats.theilslopes is scipy.stats.theilslopes
+    assert stats.norm is norm and stats.t is t
