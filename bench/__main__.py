@@ -40,6 +40,8 @@ def main() -> None:
     cold.add_argument("--clients", type=int, default=40)
     cold.add_argument("--day-clients", type=int, default=8)
     cold.add_argument("--repeat", type=int, default=3)
+    ex = sub.add_parser("explore", help="explorer redraw time when the client or measure changes")
+    ex.add_argument("--switches", type=int, default=12)
     f = sub.add_parser("fhir", help="read_fhir on a bulk-export NDJSON file")
     f.add_argument("--observations", type=int, default=100_000)
     args = parser.parse_args()
@@ -66,6 +68,11 @@ def main() -> None:
 
         res = cold.run(args.clients, args.day_clients, args.repeat)
         print(cold.to_markdown(res))
+    elif args.which == "explore":
+        from . import explore
+
+        res = explore.run(args.switches)
+        print(explore.to_markdown(res))
     elif args.which == "fhir":
         from . import fhir
 

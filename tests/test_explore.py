@@ -157,3 +157,40 @@ def test_widget_needs_no_network(ex):
     texts = [ex.header.value, ex.status.value, ex.chart_note.value, ex.gains.value,
              ex.diary_text.value, ex.jacobson_text.value]
     assert not any("http" in t or "<script" in t for t in texts)
+
+
+def test_a_chart_has_the_pixels_savefig_would_give():
+    """The explorer draws a figure once (layout once, no second draw) and encodes the RGB pixels
+    itself: the image must be what matplotlib's own savefig gives."""
+    import io
+
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from progress_kit.explorer import _png
+
+    def draw(ax):
+        ax.plot([1, 2, 3, 4], [20, 14, 15, 9], marker="o")
+        ax.axhspan(10, 15, alpha=0.2)
+        ax.set_title("PHQ-9")
+        ax.set_xlabel("session")
+
+    fig = Figure(figsize=(7.2, 3.2), layout="constrained", dpi=96)
+    draw(fig.add_subplot())
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    ours = np.asarray(Image.open(io.BytesIO(_png(draw, (7.2, 3.2)))).convert("RGB"))
+    theirs = np.asarray(Image.open(buf).convert("RGB"))
+    assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
+
+
+def test_going_back_to_a_measure_shows_what_was_drawn_for_it(ex):
+    ex.measure_picker.value = "PHQ-9"
+    rows, jacobson = ex._row_widgets, ex.jacobson_chart.value
+    ex.measure_picker.value = "GAD-7"
+    assert ex._row_widgets is not rows
+    ex.measure_picker.value = "PHQ-9"
+    assert ex._row_widgets is rows and ex.jacobson_chart.value == jacobson
+    shown = [c for c in ex.table.children if c in {w for r in rows.values() for w in r}]
+    assert len(shown) == 6 * min(len(rows), 200)
