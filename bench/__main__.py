@@ -42,6 +42,11 @@ def main() -> None:
     cold.add_argument("--repeat", type=int, default=3)
     ex = sub.add_parser("explore", help="explorer redraw time when the client or measure changes")
     ex.add_argument("--switches", type=int, default=12)
+    sc = sub.add_parser("scale", help="cohort statistics on 10M clients from Parquet through Dask")
+    sc.add_argument("--clients", type=int, default=10_000_000)
+    sc.add_argument("--sample", type=int, default=1_000_000)
+    sc.add_argument("--workers", type=int, default=2)
+    sc.add_argument("--folder", help="where the Parquet files go (kept; reused when present)")
     f = sub.add_parser("fhir", help="read_fhir on a bulk-export NDJSON file")
     f.add_argument("--observations", type=int, default=100_000)
     args = parser.parse_args()
@@ -73,6 +78,11 @@ def main() -> None:
 
         res = explore.run(args.switches)
         print(explore.to_markdown(res))
+    elif args.which == "scale":
+        from . import scale
+
+        res = scale.run(args.clients, args.sample, args.workers, args.folder)
+        print(scale.to_markdown(res))
     elif args.which == "fhir":
         from . import fhir
 

@@ -78,3 +78,63 @@ def test_talking_therapies_outcomes_with_period_match_pandas(cluster_client, cli
     want = pk.talking_therapies_outcomes(obs, c.sessions, clients=c.clients, period="2026Q3")
     assert len(want) and want["end_date"].between("2026-07-01", "2026-09-30").all()
     pd.testing.assert_frame_equal(got, want.sort_index(), check_index_type=False)
+
+
+@pytest.fixture(scope="module")
+def by_client(tmp_path_factory, clinic):
+    """The shuffled observations written in client order, whole clients per row group."""
+    from progress_kit.distributed import write_parquet_by_client
+
+    _, obs = clinic
+    path = tmp_path_factory.mktemp("parquet") / "obs.parquet"
+    write_parquet_by_client(obs, str(path), clients_per_group=11)
+    return path
+
+
+def test_parquet_by_client_keeps_whole_clients_per_partition(by_client, clinic):
+    import pyarrow.parquet as pq
+
+    from progress_kit.distributed import read_parquet_by_client
+
+    _, obs = clinic
+    meta = pq.ParquetFile(by_client).metadata
+    assert meta.num_row_groups == -(-obs["client_id"].nunique() // 11)
+    ddf = read_parquet_by_client(str(by_client))
+    assert ddf.known_divisions and ddf.npartitions == meta.num_row_groups
+    spans = ddf.map_partitions(lambda p: p.index.to_frame(index=False).drop_duplicates()).compute()
+    assert not spans["client_id"].duplicated().any()  # no client in two partitions
+    assert len(ddf) == len(obs)
+
+
+@pytest.mark.parametrize("call", ["reliable_change", "slopes", "talking_therapies_outcomes"])
+@pytest.mark.parametrize("measure", ["PHQ-9", "GAD-7"])
+def test_parquet_by_client_gives_exactly_the_in_memory_tables(by_client, clinic, call, measure):
+    """No shuffle, and the same tables bit for bit (the slopes too: each client's sums come
+    from one partition). Parquet returns the IDs as pyarrow strings: the index dtype aside."""
+    import dask
+
+    from progress_kit.distributed import read_parquet_by_client
+
+    if call == "talking_therapies_outcomes" and measure == "GAD-7":
+        pytest.skip("one call covers both measures")
+    _, obs = clinic
+    ddf = read_parquet_by_client(str(by_client))
+    kwargs = {} if call == "talking_therapies_outcomes" else {"measure": measure}
+    with dask.config.set(scheduler="sync"):
+        got = getattr(pk, call)(ddf, **kwargs)
+    want = getattr(pk, call)(obs, **kwargs)
+    pd.testing.assert_frame_equal(got, want.sort_index(), check_exact=True, check_index_type=False)
+    assert got.attrs.get("method") == want.attrs.get("method")
+
+
+def test_parquet_not_in_client_order_is_refused(tmp_path, clinic):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from progress_kit.distributed import read_parquet_by_client
+
+    _, obs = clinic
+    table = pa.Table.from_pandas(obs, preserve_index=False)  # shuffled: groups overlap
+    pq.write_table(table, tmp_path / "obs.parquet", row_group_size=len(obs) // 3)
+    with pytest.raises(ValueError, match="not in client order"):
+        read_parquet_by_client(str(tmp_path / "obs.parquet"))
