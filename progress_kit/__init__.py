@@ -13,6 +13,7 @@ from .data import *  # noqa: F403
 from .data import ClinicData
 from .datasets import list_datasets, read_dataset
 from .demo import *  # noqa: F403
+from .distributed import read_parquet_by_client, write_parquet_by_client  # noqa: F401
 from .errors import DataValidationError, DataValidationWarning
 from .flags import *  # noqa: F403
 from .ingest import *  # noqa: F403
