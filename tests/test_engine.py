@@ -154,3 +154,47 @@ def test_zygotes_leave_out_the_iri_grammar(tmp_path, server):
     [(_, outcome)] = list(server.map([("k", (execute_notebook_task, (probe, str(out), {})))]))
     assert outcome["status"] == "ok"
     assert json.loads(_outputs(out)[0]["text"]) is True
+
+
+# ---------------------------------------------- fork_each: the command line's warm path
+
+
+def _crash():
+    os._exit(3)
+
+
+def _hang():
+    import time
+
+    time.sleep(60)
+
+
+def test_fork_each_isolates_every_report_and_runs_them_side_by_side(tmp_path):
+    """Each report forks from the calling (warm) process: none sees what another did, and the
+    caller's own state stays as it was."""
+    from progress_kit.reports.engine import fork_each
+
+    probe = _notebook(tmp_path / "probe.ipynb", LEAK_PROBE)
+    ids = ["A", "B", "C", "D"]
+    tasks = [(cid, (execute_notebook_task, (probe, str(tmp_path / f"{cid}.ipynb"),
+                                            {"client_id": cid}))) for cid in ids]
+    outcomes = dict(fork_each(tasks, jobs=2))
+    assert sorted(outcomes) == ids and all(o["status"] == "ok" for o in outcomes.values()), outcomes
+    for cid in ids:
+        seen = json.loads(_outputs(tmp_path / f"{cid}.ipynb")[0]["text"])
+        assert seen == {"global": None, "module": None, "figures": 0, "env": None}, (cid, seen)
+    import progress_kit
+
+    assert not hasattr(progress_kit, "_probe") and "PK_PROBE" not in os.environ
+
+
+def test_fork_each_records_a_crash_and_a_timeout_and_goes_on(tmp_path):
+    from progress_kit.reports.engine import fork_each
+
+    ok = _notebook(tmp_path / "ok.ipynb", "x = 1")
+    tasks = [("crash", (_crash, ())), ("hang", (_hang, ())),
+             ("ok", (execute_notebook_task, (ok, str(tmp_path / "out.ipynb"), {})))]
+    outcomes = dict(fork_each(tasks, jobs=2, timeout=2))
+    assert outcomes["crash"]["status"] == "failed" and "exit status 3" in outcomes["crash"]["error"]
+    assert outcomes["hang"]["status"] == "failed" and "timed out" in outcomes["hang"]["error"]
+    assert outcomes["ok"]["status"] == "ok"

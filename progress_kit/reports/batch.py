@@ -218,7 +218,11 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
         ``"fork"``: warm worker processes fork one child per report and run the notebook in it
         (:mod:`progress_kit.reports.engine`; Linux). ``"kernel"``: a fresh Jupyter kernel per
         report. ``"auto"`` (default) takes ``"fork"`` where it is available. Both give the same
-        reports and the same isolation; the fork server is several times faster.
+        reports and the same isolation; the fork server is several times faster. ``"here"``
+        (the command line's choice, where ``fork`` exists): this process warms itself and forks
+        each report from itself (:func:`~progress_kit.reports.engine.fork_each`), saving the
+        workers' own start-up; only for a process that exists for the batch, since the reports
+        would inherit its state.
     scheduler : str, optional
         Render on a Dask distributed cluster instead: a scheduler address (``tcp://host:8786``)
         or ``"local"`` for a ``LocalCluster`` of ``jobs`` single-threaded worker processes. Each
@@ -244,8 +248,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     stopped; a report is skipped only when its fingerprint matches and its files still have the
     SHA-256 recorded in the manifest.
     """
-    if engine not in ("auto", "fork", "kernel"):
-        raise ValueError(f"engine must be 'auto', 'fork' or 'kernel', not {engine!r}")
+    if engine not in ("auto", "fork", "kernel", "here"):
+        raise ValueError(f"engine must be 'auto', 'fork', 'kernel' or 'here', not {engine!r}")
     started = time.perf_counter()
     month = last_full_month() if month == "last" else month
     parse_month(month)
@@ -405,7 +409,10 @@ def _execute(todo, jobs: int, bar, engine: str = "kernel", cache: str | None = N
     """Yield (key, fingerprint, outcome) as reports finish."""
     from .engine import ForkServer, fork_available
 
-    if engine == "fork" or (engine == "auto" and fork_available()):
+    if engine == "here" and fork_available():
+        yield from _execute_here(todo, jobs, bar, cache, month)
+        return
+    if engine in ("fork", "here") or (engine == "auto" and fork_available()):
         if not todo:
             return
         fps = {key: fp for key, fp, _ in todo}
@@ -433,6 +440,28 @@ def _execute(todo, jobs: int, bar, engine: str = "kernel", cache: str | None = N
                            "error": f"{type(exc).__name__}: {_mask(str(exc))}"}
             yield key, fp, outcome
             bar.update(1)
+
+
+def _execute_here(todo, jobs: int, bar, cache: str | None, month: str | None):
+    """This process as the zygote: warmed once (as a fork-server worker is), then one forked
+    child per report, ``jobs`` at a time (engine ``"here"``, the command line's)."""
+    from .context import preload_cache
+    from .engine import fork_each, warm_here
+
+    if not todo:
+        return
+    warm_here("client")
+    if cache:
+        preload_cache(cache)
+        if month:
+            try:
+                _prepare_shared(cache, month)
+            except Exception:  # noqa: BLE001, S110 (each report then computes and reports it)
+                pass
+    fps = {key: fp for key, fp, _ in todo}
+    for key, outcome in fork_each(((key, (_task, args)) for key, _, args in todo), jobs):
+        yield key, fps[key], outcome
+        bar.update(1)
 
 
 def _execute_dask(todo, scheduler: str, jobs: int, bar):

@@ -281,11 +281,15 @@ def _report_cohort(args: argparse.Namespace) -> int:
 @_clean_errors
 def _batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
+    from .engine import fork_available
 
     data_dir = _data_dir(args.data_dir)
+    # the command's own process exists for the batch: it is the warm process the reports fork
+    # from (engine "here", docs/performance.md round five), where fork is available
+    engine = "here" if args.engine == "auto" and fork_available() else args.engine
     res = run_batch(data_dir, args.month, args.out, jobs=args.jobs, formats=args.format,
                     force=args.force, progress=not args.quiet, reference_dir=args.reference,
-                    engine=args.engine, scheduler=args.scheduler, allow_empty=args.allow_empty,
+                    engine=engine, scheduler=args.scheduler, allow_empty=args.allow_empty,
                     wait=args.wait, audience=args.audience, measures=getattr(args, "measures", None))
     m = res.manifest
     counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))

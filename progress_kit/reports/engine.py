@@ -357,7 +357,7 @@ def warm_here(sheets: str | None = None) -> None:
     second interpreter's start-up and imports and a second validation of the data (about 5 s
     of an 8 s command). Only the command line does this: its process exists for its reports, so
     no caller's state can reach them (why the batch does not fork from its caller,
-    docs/performance.md). Like the zygotes (:mod:`progress_kit.reports._spawn`), it leaves out
+    docs/performance.md). Like the zygotes (:func:`_zygote_main`), it leaves out
     the optional IRI grammar import, when nothing has loaded jsonschema yet.
 
     ``sheets``: ``"prep"`` or ``"client"`` when several sheets of that kind follow: then this
@@ -366,8 +366,6 @@ def warm_here(sheets: str | None = None) -> None:
     first calls; for one sheet that would only move the same work from the child to here.
     """
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from ._spawn import SKIPPED_IMPORTS
-
     if "jsonschema" not in sys.modules:
         for name in SKIPPED_IMPORTS:
             sys.modules.setdefault(name, None)
@@ -376,7 +374,7 @@ def warm_here(sheets: str | None = None) -> None:
 
     register_engine()
     if sheets is not None:
-        gc.disable()  # as in a zygote's warm-up (reports/_spawn.py): its objects live on
+        gc.disable()  # as in a zygote's warm-up (_zygote_main): its objects live on
         try:
             _exercise_pipeline(sheets)
             _warm_render()
