@@ -40,6 +40,8 @@ def main() -> None:
     cold.add_argument("--clients", type=int, default=40)
     cold.add_argument("--day-clients", type=int, default=8)
     cold.add_argument("--repeat", type=int, default=3)
+    cold.add_argument("--before", metavar="DIR",
+                      help="a checkout of the code before round five, timed beside this one")
     ex = sub.add_parser("explore", help="explorer redraw time when the client or measure changes")
     ex.add_argument("--switches", type=int, default=12)
     sc = sub.add_parser("scale", help="cohort statistics on 10M clients from Parquet through Dask")
@@ -71,7 +73,7 @@ def main() -> None:
     elif args.which == "cold":
         from . import cold
 
-        res = cold.run(args.clients, args.day_clients, args.repeat)
+        res = cold.run(args.clients, args.day_clients, args.repeat, args.before)
         print(cold.to_markdown(res))
     elif args.which == "explore":
         from . import explore

@@ -11,11 +11,15 @@ on a shared machine, wall times move with the neighbours.
 * ``report client`` (warm cache);
 * ``report share`` when this kit has it (warm cache);
 * ``report prep --date`` without ``--client``: the day's sheets of ``--day-clients`` clients;
-* the text check: the sheet and the client report rendered the old way (a Jupyter kernel per
-  report, no cache) must have the same text as the command line's (HTML without tags, and the
-  PDF's text).
+* with ``--before DIR`` (a checkout of the code before round five, e.g.
+  ``git worktree add --detach /tmp/old e99e143``): ``report prep`` and ``report client`` of that
+  code too, in the same alternation;
+* the text check: the sheet and the client report of the command line against those of the
+  code before (with ``--before``), else against this code's kernel path (a Jupyter kernel per
+  report, no cache; how every report was rendered before round five): HTML without tags, and
+  the PDF's text.
 
-``python -m bench cold [--clients 40] [--day-clients 8] [--repeat 3]``
+``python -m bench cold [--clients 40] [--day-clients 8] [--repeat 3] [--before DIR]``
 """
 
 from __future__ import annotations
@@ -39,11 +43,11 @@ DAY = "2026-12-09"  # after the data's last day: booked, not yet held
 BARE = "import pandas, matplotlib.pyplot, weasyprint"
 
 
-def _run(argv: list[str], env: dict) -> tuple[float, float]:
+def _run(argv: list[str], env: dict, cwd: Path) -> tuple[float, float]:
     """Wall and CPU seconds (the process and its children) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -62,19 +66,25 @@ def make_folder(work: Path, n_clients: int, day_clients: int) -> tuple[Path, lis
     return data, booked
 
 
-def _has_share() -> bool:
+def _has_share(env: dict, cwd: Path) -> bool:
     done = subprocess.run([sys.executable, "-m", "progress_kit", "report", "share", "--help"],
-                          capture_output=True)
+                          capture_output=True, env=env, cwd=cwd)
     return done.returncode == 0
 
 
-def run(n_clients: int = 40, day_clients: int = 8, repeat: int = 3) -> dict:
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(n_clients: int = 40, day_clients: int = 8, repeat: int = 3, before: str | None = None
+        ) -> dict:
     work = Path(tempfile.mkdtemp(prefix="pk-bench-cold-"))
     data, booked = make_folder(work, n_clients, day_clients)
     cache = work / "cache"
-    env = {**os.environ, "MPLBACKEND": "Agg", "PROGRESS_KIT_CACHE_DIR": str(cache)}
+    # every command runs in the work folder, with this checkout (or --before) first on the path
+    env = {**os.environ, "MPLBACKEND": "Agg", "PROGRESS_KIT_CACHE_DIR": str(cache),
+           "PYTHONPATH": str(REPO)}
     kit = [sys.executable, "-m", "progress_kit"]
-    out = work / "out"
+    out, old = work / "out", work / "before"
     commands = {
         "bare import": ([sys.executable, "-c", BARE], None),
         "report prep (empty cache)": ([*kit, "report", "prep", str(data), "--client", "C002",
@@ -86,17 +96,27 @@ def run(n_clients: int = 40, day_clients: int = 8, repeat: int = 3) -> dict:
         f"report prep --date (a day of {len(booked)})": (
             [*kit, "report", "prep", str(data), "--date", DAY, "--out", str(out)], None),
     }
-    if _has_share():
+    if before:
+        commands["report prep, code before"] = (
+            [*kit, "report", "prep", str(data), "--client", "C002", "--date", PREP_DATE, "--out",
+             str(old)], "before")
+        commands["report client, code before"] = (
+            [*kit, "report", "client", str(data), "--client", "C002", "--month", MONTH, "--out",
+             str(old)], "before")
+    if _has_share(env, work):
         commands["report share"] = ([*kit, "report", "share", str(data), "--client", "C002",
                                      "--date", PREP_DATE, "--out", str(out)], None)
-    _run(commands["report prep"][0], env)  # compiled bytecode and the OS file cache, for every side
+    old_env = {**env, "PYTHONPATH": str(before)} if before else env
+    _run(commands["report prep"][0], env, work)  # bytecode and the OS file cache, for every side
+    if before:
+        _run(commands["report prep, code before"][0], old_env, work)
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     loads = []
     for _ in range(repeat):
         for name, (argv, state) in commands.items():
             if state == "empty":
                 shutil.rmtree(cache, ignore_errors=True)
-            times[name].append(_run(argv, env))
+            times[name].append(_run(argv, old_env if state == "before" else env, work))
             loads.append(os.getloadavg()[0])
     bare = statistics.median(w for w, _ in times["bare import"])
     rows = {name: {"wall_s": statistics.median(w for w, _ in runs),
@@ -104,21 +124,25 @@ def run(n_clients: int = 40, day_clients: int = 8, repeat: int = 3) -> dict:
                    "walls": [round(w, 2) for w, _ in runs]} for name, runs in times.items()}
     for row in rows.values():
         row["ratio"] = row["wall_s"] / bare
-    same = text_check(data, out, work / "kernel", env)
-    return {"rows": rows, "repeat": repeat, "load": [min(loads), max(loads)],
+    same = text_check(data, out, old if before else None, work / "kernel")
+    return {"rows": rows, "repeat": repeat,
+            "against": f"the code in {before}" if before else "the kernel path", "load": [min(loads), max(loads)],
             "cores": os.cpu_count(), "text": same, "folder": str(work)}
 
 
-def text_check(data: Path, out: Path, old: Path, env: dict) -> dict[str, bool]:
-    """The command line's sheet and client report against the kernel path's (the way every
-    report was rendered before round five), text only."""
+def text_check(data: Path, out: Path, before: Path | None, kernel: Path) -> dict[str, bool]:
+    """The command line's sheet and client report against the code before's (``before``), or
+    else against this code's kernel path, text only."""
     from bench.batch import _pdf_text, _text
     from progress_kit.reports.render import render_client, render_prep
 
-    render_prep(data, "C002", PREP_DATE, old / "prep", stem="C002-prep")
-    render_client(data, "C002", MONTH, old / "clients", stem="C002")
-    pairs = {"prep": (out / "prep" / f"C002-prep-{PREP_DATE}", old / "prep" / "C002-prep"),
-             "client": (out / MONTH / "clients" / "C002", old / "clients" / "C002")}
+    if before is None:
+        render_prep(data, "C002", PREP_DATE, kernel / "prep", stem=f"C002-prep-{PREP_DATE}")
+        render_client(data, "C002", MONTH, kernel / MONTH / "clients", stem="C002")
+        before = kernel
+    pairs = {"prep": (out / "prep" / f"C002-prep-{PREP_DATE}",
+                      before / "prep" / f"C002-prep-{PREP_DATE}"),
+             "client": (out / MONTH / "clients" / "C002", before / MONTH / "clients" / "C002")}
     same = {}
     for kind, (new, before) in pairs.items():
         same[f"{kind} html"] = _text(new.with_suffix(".html").read_text()) == _text(
@@ -137,6 +161,6 @@ def to_markdown(res: dict) -> str:
         lines.append(f"| {name} | {row['wall_s']:.2f} | {row['cpu_s']:.2f} | {row['ratio']:.2f}x | "
                      f"{', '.join(f'{w:.2f}' for w in row['walls'])} |")
     lines += ["", f"- bare import: `python -c \"{BARE}\"`, {bare:.2f} s",
-              "- same text as the kernel path: " + ", ".join(
+              f"- same text as {res['against']}: " + ", ".join(
                   f"{k} {'yes' if v else 'NO'}" for k, v in res["text"].items())]
     return "\n".join(lines)
