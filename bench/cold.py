@@ -126,7 +126,8 @@ def run(n_clients: int = 40, day_clients: int = 8, repeat: int = 3, before: str 
         row["ratio"] = row["wall_s"] / bare
     same = text_check(data, out, old if before else None, work / "kernel")
     return {"rows": rows, "repeat": repeat,
-            "against": f"the code in {before}" if before else "the kernel path", "load": [min(loads), max(loads)],
+            "against": f"the code in {before}" if before else "the kernel path",
+            "load": [min(loads), max(loads)],
             "cores": os.cpu_count(), "text": same, "folder": str(work)}
 
 
