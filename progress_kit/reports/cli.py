@@ -133,7 +133,10 @@ def _render_one(render, prepare, *args, **kwargs):
     """
     from .engine import fork_available, fork_each, warm_here
 
-    prepare()
+    try:
+        prepare()
+    except Exception:  # noqa: BLE001, S110 (as in the batch: the report then computes them
+        pass  # itself and reports any error in its own process)
     if not fork_available():
         return render(*args, **kwargs).files
 
