@@ -72,7 +72,7 @@ def clients_booked(data_dir: str | Path, clinic: ClinicData, date: str,
 def prepare_day(clinic: ClinicData, date: str, clients: list[str], each: bool = False) -> None:
     """Compute, once, what the day's sheets derive from the whole clinic (library calls only).
 
-    For each client's primary measure: the expected-response model and the service-wide
+    For each client's primary measure, the expected-response model; and the service-wide
     ``client_flags`` as of the day, kept by :func:`~progress_kit.reports.sections.common.shared`
     for this clinic, so that each sheet takes its own row. With ``each`` (one sheet), also the
     service-wide flags as of the client's last attended session (the "since" comparison); for a
@@ -81,15 +81,17 @@ def prepare_day(clinic: ClinicData, date: str, clients: list[str], each: bool = 
     from . import sections as S
     from .notebook import _expected_for
 
+    flags = S.common._stat("client_flags") is not None
     for client in clients:
         rd = client_data_until(clinic, client, date)
         measure = S.primary_measure(rd)
         if measure is None:
             continue
         _expected_for(clinic, measure)
-        if S.common._stat("client_flags") is not None:
+        if flags:
+            # the flags table judges every client on their own problem's measure: one per day
             for as_of in (rd.end, rd.start - pd.Timedelta(days=1))[:2 if each else 1]:
-                S.service_flags(clinic, measure, as_of)
+                S.service_flags(clinic, as_of)
 
 
 def outcome_of(render, args: tuple, kwargs: dict) -> dict:

@@ -162,7 +162,7 @@ class ClinicCache:
         print(f"progress-kit: not using the cache: {self.problem}", file=sys.stderr)
 
 
-_FRAMES = ("observations", "sessions", "items")
+_FRAMES = ("observations", "sessions", "items", "clients")
 
 
 def _collect_shared(clinic: ClinicData) -> list[tuple]:
