@@ -13,7 +13,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ._dist import stats  # scipy.stats on first use of anything but norm and t
 from .measures import get_measure
 from .trend import TREND_RULE, slope_ci, trend_direction
 
