@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._dist import stats  # scipy.stats on first use of anything but norm and t
 from .measures import get_measure, reaches
 
 __all__ = ["trend_direction", "default_min_change", "slope_ci", "TREND_RULE", "MIN_CHANGE_SHARE"]
