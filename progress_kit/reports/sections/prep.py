@@ -11,10 +11,10 @@ import pandas as pd
 
 from ...measures import get_measure
 from ..context import ReportData
-from .client import DIARY_MEASURES, MIN_TREND_DAYS, Flags, _daily, _two_week_trend
+from .client import DIARY_MEASURES, MIN_TREND_DAYS, Flags, _daily, _two_week_trend, _window_summary
 from .common import Section, _fmt_day, _plot, _plural, _stat
 
-__all__ = ["prep_diary", "prep_scores", "since_last_session"]
+__all__ = ["prep_diary", "prep_scores", "since_last_session", "prep_takeaways"]
 
 
 def prep_diary(rd: ReportData, days: int = 14) -> Section:
@@ -32,9 +32,11 @@ def prep_diary(rd: ReportData, days: int = 14) -> Section:
     sec = Section("prep_diary", title, figsize=(7.2, 2.8), facts={"n_days": n_days, "two_weeks": tw})
     means = [f"{m.replace('_', ' ')} {window[m].mean():.1f}" for m in fields if window[m].notna().any()]
     trends = [f"{m} {tw[f'{m}_trend']:+.1f} points" for m in ("mood", "homework") if f"{m}_trend" in tw]
+    have = _window_summary(daily, rd.end, days)
     sec.message = (f"Filled in on {n_days} of {days} days; averages: {', '.join(means)}. "
                    + (f"Trend over the {days} days (dotted): {', '.join(trends)}." if trends else
-                      f"No trend: at least {MIN_TREND_DAYS} diary days are needed."))
+                      f"No trend: at least {MIN_TREND_DAYS} diary days are needed"
+                      + (f" ({'; '.join(have)})." if have else ".")))
     sec.method = (f"Diary trend: least-squares line through the days with an entry, only for a "
                   f"measure with at least {MIN_TREND_DAYS} of the {days} days; gaps are not filled.")
     end, trend = rd.end, tw["data"]
@@ -106,3 +108,28 @@ def since_last_session(rd: ReportData, flags: Flags, before: Flags) -> Section:
                 text += f" (two weeks before: {prior['mood'].mean():.1f})"
         lines.append(text + ".")
     return Section("prep_since", title, lines=lines)
+
+
+def prep_takeaways(rd: ReportData, days: int = 14) -> Section:
+    """Session take-aways the client logged since the last session and over the last ``days`` days.
+
+    The tracker counts them so the session can start from them; the count is all the diary holds
+    (which take-away was used is not recorded).
+    """
+    title = "Take-aways used"
+    daily = _daily(rd)
+    if daily is None or "takeaways" not in daily.columns or daily["takeaways"].isna().all():
+        return Section("prep_takeaways", title, "insufficient", "No take-aways logged in the diary.",
+                       facts={"total": 0})
+    first = rd.end - pd.Timedelta(days=days - 1)
+    window = daily[(daily["date"] >= first) & (daily["date"] <= rd.end)]["takeaways"].dropna()
+    since = daily[(daily["date"] >= rd.start) & (daily["date"] <= rd.end)]["takeaways"].dropna()
+    total, used = float(window.sum()), int((window > 0).sum())
+    lines = [f"Last {days} days: used {total:g} times, on {_plural(used, 'day')} "
+             f"(logged on {_plural(len(window), 'day')})."]
+    if rd.start > first or len(since) != len(window):
+        lines.append(f"Since the last session ({_fmt_day(rd.start)} on): used {since.sum():g} times, "
+                     f"on {_plural(int((since > 0).sum()), 'day')}.")
+    if len(window) and total == 0:
+        lines.append("None used: ask what was taken away from the last session.")
+    return Section("prep_takeaways", title, lines=lines, facts={"total": total, "days_used": used})
