@@ -31,8 +31,10 @@ def _window(daily: pd.DataFrame, measures: list[str], days: int, as_of, min_days
     long = daily_trend_data(daily, measures=measures, days=days, end=as_of, min_days=min_days,
                             subject=subject, time=time)
     g = long.groupby([subject, "measure"], sort=False)
+    first = long["day"].where(long["value"].notna()).groupby([long[subject], long["measure"]],
+                                                             sort=False).min()
     return pd.DataFrame({"direction": g["direction"].first(), "n": g["value"].count(),
-                         "mean": g["value"].mean(), "end": g[time].max()})
+                         "mean": g["value"].mean(), "end": g[time].max(), "first_day": first})
 
 
 def _column(table: pd.DataFrame, measure: str, what: str, index: pd.Index, fill) -> pd.Series:
@@ -88,7 +90,8 @@ def tracker_prompts(daily: pd.DataFrame, clients: pd.DataFrame | None = None, *,
         window), ``mood_trend`` (recent direction), ``mood_trend_course``, ``mood_mean_course``,
         ``mood_days_course``, ``goals_mean_course``, ``goals_days_course``, and the three prompts
         as booleans: ``homework_fit``, ``approach_fit``, ``ending_readiness``.
-        ``attrs["rules"]`` maps each prompt to its rule in words, with the thresholds used.
+        ``attrs["rules"]`` maps each prompt to its rule in words, with the thresholds used;
+        ``attrs["thresholds"]`` holds the parameters.
 
     Notes
     -----
@@ -96,7 +99,9 @@ def tracker_prompts(daily: pd.DataFrame, clients: pd.DataFrame | None = None, *,
     squares over the days with a value, missing days not filled; "improving" or "worsening"
     only when the slope's 95% interval excludes 0 and the change over the window reaches 10% of
     the scale, else "stable"; "insufficient data" below the minimum days). A flat trend is
-    "stable"; too few days is never flat, so a sparse diary raises no prompt.
+    "stable"; too few days is never flat, so a sparse diary raises no prompt. A course counts
+    as flat only when the diary covers it: at least ``course_min_days`` days with mood, the
+    first of them in the window's first third.
 
     - ``homework_fit`` (low homework with flat mood): homework mean <= ``low_homework`` over
       the last ``recent_days`` days (on at least ``min_days`` days) and a stable mood trend over
@@ -147,7 +152,10 @@ def tracker_prompts(daily: pd.DataFrame, clients: pd.DataFrame | None = None, *,
     out["goals_mean_course"] = _column(course, "goals_on_track", "mean", ids, np.nan)
     out["goals_days_course"] = _column(course, "goals_on_track", "n", ids, 0).astype(int)
     flat_recent = out["mood_trend"] == "stable"
-    flat_course = out["mood_trend_course"] == "stable"
+    # a course is flat only when the diary covers it: entries from its first third on, so a
+    # month of diary never stands for three
+    spans = _column(course, "mood", "first_day", ids, np.inf) <= course_days / 3
+    flat_course = (out["mood_trend_course"] == "stable") & spans
     low_goal = (out["goals_days_course"] >= course_min_days) & (out["goals_mean_course"] <= low_goals)
     out["homework_fit"] = ((out["homework_days"] >= min_days)
                            & (out["homework_mean"] <= low_homework) & flat_recent)
@@ -161,11 +169,16 @@ def tracker_prompts(daily: pd.DataFrame, clients: pd.DataFrame | None = None, *,
         "approach_fit": (f"long therapy, flat course: more than {long_months:g} months in therapy "
                          f"and a stable mood trend over the last {course_days} days or a goals-"
                          f"on-track mean <= {low_goals:g} of 5 over them (at least "
-                         f"{course_min_days} diary days)"),
+                         f"{course_min_days} diary days, from the window's first third on)"),
         "ending_readiness": (f"approaching an ending: a stable mood trend over the last "
                              f"{course_days} days with a mood mean >= {high_mood:g} of 10 (at "
-                             f"least {course_min_days} diary days)"),
+                             f"least {course_min_days} diary days, from the window's first "
+                             f"third on)"),
     }
+    out.attrs["thresholds"] = {"recent_days": recent_days, "low_homework": low_homework,
+                               "long_months": long_months, "course_days": course_days,
+                               "low_goals": low_goals, "high_mood": high_mood,
+                               "min_days": min_days, "course_min_days": course_min_days}
     out.attrs["trend_rule"] = ("trends by the kit's one rule (daily_trend_data): 95% interval of "
                                "the least-squares slope excludes 0 and the change reaches 10% of "
                                "the scale, else stable")

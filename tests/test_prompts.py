@@ -119,3 +119,11 @@ def test_bad_parameters_are_refused():
         pk.tracker_prompts(_diary(), min_days=2)
     with pytest.raises(ValueError, match="no 'mood' column"):
         pk.tracker_prompts(_diary().drop(columns="mood"))
+
+
+def test_a_month_of_diary_does_not_stand_for_three():
+    """31 days of stable, high mood at the end of a 91-day window: no course to judge."""
+    row = _one(_diary(days=31, mood=8.0), _clients(24))
+    assert row["mood_days_course"] == 31 and row["mood_trend_course"] == "stable"
+    assert not row["ending_readiness"] and not row["approach_fit"]
+    assert _one(_diary(days=62, mood=8.0))["ending_readiness"]  # from day 30 of 91: covered

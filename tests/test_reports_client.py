@@ -325,11 +325,11 @@ def test_every_part_is_a_section_for_the_batch_warm_up(clinic):
 def test_trend_words_per_questionnaire_on_page_one_and_the_prep_sheet(clinic):
     report = _report(clinic, "det")
     assert report["page1"][1] is report["trends"]
-    assert "PHQ-9: worsening" in report["trends"].lines[0]
-    assert _report(clinic, "resp")["trends"].lines[0].startswith("PHQ-9: improving")
-    assert "GAD-7: stable" in " ".join(_report(clinic, "det")["trends"].lines)  # flat at 8
+    assert report["trends"].message.startswith("Trends: PHQ-9: worsening (+1.00 points a week); "
+                                               "GAD-7: stable")  # GAD-7 flat at 8
+    assert _report(clinic, "resp")["trends"].facts["trend_lines"][0].startswith("PHQ-9: improving")
     sheet = rn.prep_sections(client_data_until(clinic, "resp", "2026-10-20"), clinic)
-    assert sheet["trends"].lines[0].startswith("PHQ-9: improving")
+    assert sheet["trends"].message.startswith("Trends: PHQ-9: improving")
     assert "Trend words" in " ".join(report["methods"].lines)
 
 
@@ -337,7 +337,8 @@ def test_a_status_on_old_scores_says_how_old_they_are(clinic):
     """crit's last PHQ-9 is from 19 Oct 2026: 104 days before the end of January 2027."""
     old = _report(clinic, "crit", "2027-01")["trends"]
     assert old.facts["old_scores"] == ["PHQ-9 19 Oct 2026 (3 months old)"]
-    assert old.message.startswith("The latest scores are old, and the status rests on them")
+    assert "The latest scores are old, and the status rests on them: PHQ-9 19 Oct 2026 (3 months " \
+        "old), before 31 Jan 2027." in old.message
     assert "old_scores" not in _report(clinic, "crit")["trends"].facts
     # a finished client's scores are judged at the end of therapy, not at the report month
     assert "old_scores" not in _report(clinic, "nodiary", "2026-12")["trends"].facts
@@ -345,10 +346,10 @@ def test_a_status_on_old_scores_says_how_old_they_are(clinic):
 
 def test_prompts_on_page_one_with_their_rule_in_methods(clinic):
     report = _report(clinic, "det")
-    assert report["prompts"] in report["page1"]
+    assert "No tracker prompt applies." in report["trends"].message and not report["trends"].lines
     methods = " ".join(report["methods"].lines)
-    assert "Tracker prompts" in methods and "homework mean <= 1.5 of 5" in methods
-    assert _report(clinic, "nodiary")["prompts"].status == "insufficient"
+    assert "Tracker prompts" in methods and "homework mean <= 1.5/5 over 14 days" in methods
+    assert S.tracker_prompts_section(client_data(clinic, "nodiary", MONTH)).status == "insufficient"
 
 
 def test_takeaways_on_the_prep_sheet(clinic):
@@ -358,10 +359,11 @@ def test_takeaways_on_the_prep_sheet(clinic):
                           "score": [0.0, 2.0] * 7})
     c.observations = pd.concat([c.observations, extra], ignore_index=True)
     sheet = rn.prep_sections(client_data_until(c, "resp", "2026-10-20"), c)
-    assert sheet["takeaways"].lines[0] == "Last 14 days: used 14 times, on 7 days (logged on 14 days)."
+    assert sheet["takeaways"].message == ("Take-aways used: 14 times on 7 days of the last 14 "
+                                          "(logged on 14); since the last session, 2.")
     assert sheet["takeaways"].facts == {"total": 14.0, "days_used": 7}
     none = rn.prep_sections(client_data_until(clinic, "resp", "2026-10-20"), clinic)
-    assert none["takeaways"].message == "No take-aways logged in the diary."
+    assert none["takeaways"].message == "Take-aways: none logged in the diary."
 
 
 def test_sparse_two_weeks_show_what_exists(clinic):

@@ -111,7 +111,8 @@ def test_prompts_are_worded_for_the_client(clinic):
     talk = _share(c, "resp")["talk"]
     assert talk.lines[0] == S.PROMPT_WORDS["client"]["homework_fit"]
     sheet = rn.prep_sections(client_data_until(c, "resp", DAY), c)
-    assert sheet["prompts"].lines[0].startswith("Low homework with flat mood (homework 1.0 of 5")
+    assert sheet["trends"].lines[0].startswith("Prompt: Low homework with flat mood (homework 1.0 "
+                                               "of 5 on 14 of 14 days; mood stable)")
 
 
 def _pdf_text(path) -> list[str]:

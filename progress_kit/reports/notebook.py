@@ -111,10 +111,10 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     note = S.progress_note(rd, flags, quest, track[0] if track else None, diary, conflict)
     since = S.since_last_month(rd, flags, before, header, diary)
     identity = S.client_identity(rd, header)
-    trends, prompts = S.trend_words(rd, quest, diary), S.tracker_prompts_section(rd)
-    every = [banner, header, quality, *quest, *track, diary, *more, trends, prompts]
-    return {"identity": identity, "page1": [banner, trends, chart, note, prompts, since],
-            "status": banner, "trends": trends, "prompts": prompts,
+    trends = S.trends_and_prompts(rd, quest, diary)
+    every = [banner, header, quality, *quest, *track, diary, *more, trends]
+    return {"identity": identity, "page1": [banner, trends, chart, note, since],
+            "status": banner, "trends": trends,
             "headline": chart, "note": note, "since": since, "header": header,
             "quality": quality, "questionnaires": quest, "tracking": track,
             "diary": [diary, *([links] if links else [])],
@@ -131,11 +131,10 @@ def prep_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, obj
     before = S.client_status(rd, measure, expected, as_of=last_session, service=service)
     banner, diary = S.status_banner(rd, flags, measure), S.prep_diary(rd)
     quest = [S.questionnaire(rd, m, figure=False) for m in rd.questionnaires]
-    trends, prompts = S.trend_words(rd, quest, diary), S.tracker_prompts_section(rd)
+    trends = S.trends_and_prompts(rd, quest, diary)
     return {"status": banner, "trends": trends, "diary": diary, "takeaways": S.prep_takeaways(rd),
-            "prompts": prompts, "scores": S.prep_scores(rd, flags),
-            "since": S.since_last_session(rd, flags, before),
-            "methods": S.small_print(S.methods([banner, diary, trends, prompts]))}
+            "scores": S.prep_scores(rd, flags), "since": S.since_last_session(rd, flags, before),
+            "methods": S.small_print(S.methods([banner, diary, trends]))}
 
 
 def share_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:

@@ -546,8 +546,8 @@ def progress_score(rd: ReportData) -> Section:
     weights = res.attrs.get("weights", {})
     wtext = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in weights.items())
     sec.method = (f"Progress score: weighted mean of the diary fields present that day, each rescaled "
-                  f"to 0-100 in the good direction (weights: {wtext}); its trend: "
-                  f"{res.attrs.get('trend_rule', 'least-squares slope over 14 days')}.")
+                  f"to 0-100 in the good direction (weights: {wtext}); its trend by the kit's one "
+                  f"rule over 14 days (at least 7 scored days; a change of at least 10 points).")
     return sec
 
 

@@ -29,7 +29,7 @@ def prep_diary(rd: ReportData, days: int = 14) -> Section:
         return Section("prep_diary", title, "insufficient",
                        f"No diary entries in the last {days} days.", facts={"n_days": 0})
     tw = _two_week_trend(rd, daily, days)
-    sec = Section("prep_diary", title, figsize=(7.2, 2.8), facts={"n_days": n_days, "two_weeks": tw})
+    sec = Section("prep_diary", title, figsize=(7.2, 1.9), facts={"n_days": n_days, "two_weeks": tw})
     means = [f"{m.replace('_', ' ')} {window[m].mean():.1f}" for m in fields if window[m].notna().any()]
     trends = [f"{m} {tw[f'{m}_trend']:+.1f} points" for m in ("mood", "homework") if f"{m}_trend" in tw]
     have = _window_summary(daily, rd.end, days)
@@ -111,25 +111,20 @@ def since_last_session(rd: ReportData, flags: Flags, before: Flags) -> Section:
 
 
 def prep_takeaways(rd: ReportData, days: int = 14) -> Section:
-    """Session take-aways the client logged since the last session and over the last ``days`` days.
-
-    The tracker counts them so the session can start from them; the count is all the diary holds
-    (which take-away was used is not recorded).
-    """
-    title = "Take-aways used"
+    """Session take-aways the client logged over the last ``days`` days and since the last
+    session, in one line (the diary holds only their count, not which ones were used)."""
     daily = _daily(rd)
     if daily is None or "takeaways" not in daily.columns or daily["takeaways"].isna().all():
-        return Section("prep_takeaways", title, "insufficient", "No take-aways logged in the diary.",
+        return Section("prep_takeaways", "", message="Take-aways: none logged in the diary.",
                        facts={"total": 0})
     first = rd.end - pd.Timedelta(days=days - 1)
     window = daily[(daily["date"] >= first) & (daily["date"] <= rd.end)]["takeaways"].dropna()
     since = daily[(daily["date"] >= rd.start) & (daily["date"] <= rd.end)]["takeaways"].dropna()
     total, used = float(window.sum()), int((window > 0).sum())
-    lines = [f"Last {days} days: used {total:g} times, on {_plural(used, 'day')} "
-             f"(logged on {_plural(len(window), 'day')})."]
+    text = (f"Take-aways used: {total:g} times on {_plural(used, 'day')} of the last {days} "
+            f"(logged on {len(window)})")
     if rd.start > first or len(since) != len(window):
-        lines.append(f"Since the last session ({_fmt_day(rd.start)} on): used {since.sum():g} times, "
-                     f"on {_plural(int((since > 0).sum()), 'day')}.")
-    if len(window) and total == 0:
-        lines.append("None used: ask what was taken away from the last session.")
-    return Section("prep_takeaways", title, lines=lines, facts={"total": total, "days_used": used})
+        text += f"; since the last session, {since.sum():g}"
+    text += "." + (" None used: ask what was taken from the last session." if len(window) and
+                   total == 0 else "")
+    return Section("prep_takeaways", "", message=text, facts={"total": total, "days_used": used})

@@ -14,7 +14,8 @@ from ..context import ReportData
 from .client import _daily, _last_day
 from .common import Section, _fmt_day, _stat
 
-__all__ = ["trend_words", "tracker_prompts_section", "prompts_for", "PROMPT_WORDS", "SCORE_AGE_DAYS"]
+__all__ = ["trend_words", "tracker_prompts_section", "trends_and_prompts", "prompts_for",
+           "PROMPT_WORDS", "SCORE_AGE_DAYS"]
 
 SCORE_AGE_DAYS = 61
 """A latest questionnaire score older than this (about two months) before the report's last day
@@ -70,6 +71,19 @@ def _prompt_lines(res: pd.DataFrame, audience: str, recent_days: int = 14,
     return [words[p].format(**values) for p in PROMPTS if bool(row[p])]
 
 
+def _prompts_method(res: pd.DataFrame) -> str:
+    t = res.attrs.get("thresholds", {})
+    if not t:
+        return ""
+    return (f"Tracker prompts (pk.tracker_prompts; talking points, not a status; trends by the kit's "
+            f"one rule): homework mean <= {t['low_homework']:g}/5 over {t['recent_days']} days "
+            f"with stable mood; more than {t['long_months']:g} months in therapy with stable mood "
+            f"over {t['course_days']} days or goals <= {t['low_goals']:g}/5; stable mood over "
+            f"{t['course_days']} days with mean >= {t['high_mood']:g}/10 (at least "
+            f"{t['min_days']} and {t['course_min_days']} diary days; the course's from its first "
+            f"third on).")
+
+
 def tracker_prompts_section(rd: ReportData, audience: str = "clinician") -> Section:
     """The tracker's prompts that apply, worded for ``audience`` ("clinician" or "client")."""
     if audience not in PROMPT_WORDS:
@@ -85,9 +99,27 @@ def tracker_prompts_section(rd: ReportData, audience: str = "clinician") -> Sect
     if audience == "clinician":
         if not lines:
             sec.message = "None of the tracker's prompts applies."
-        rules = res.attrs.get("rules", {})
-        sec.method = ("Tracker prompts (pk.tracker_prompts; talking points, not a status): "
-                      + "; ".join(rules.values()) + ". " + res.attrs.get("trend_rule", "") + ".")
+        sec.method = _prompts_method(res)
+    return sec
+
+
+def trends_and_prompts(rd: ReportData, quest: list[Section], diary: Section | None = None
+                       ) -> Section:
+    """Page 1's and the prep sheet's compact block: the trend words in one line, the age of old
+    scores, and the tracker's prompts that apply (a bullet each)."""
+    trends = trend_words(rd, quest, diary)
+    prompts = tracker_prompts_section(rd)
+    words = "; ".join(line.rstrip(".") for line in trends.lines or [])
+    text = [f"Trends: {words}." if words else "Trends: no questionnaire or diary trend yet."]
+    if trends.facts.get("old_scores"):
+        text.append(trends.message)
+    if prompts.ok and not prompts.lines:
+        text.append("No tracker prompt applies.")
+    sec = Section("trends", "", message=" ".join(text),
+                  lines=[f"Prompt: {p}" for p in prompts.facts.get("prompts", [])] or None,
+                  facts={**trends.facts, "trend_lines": trends.lines or [],
+                         "prompts": prompts.facts.get("prompts", [])})
+    sec.method = "\n".join(filter(None, [trends.method, prompts.method]))
     return sec
 
 
@@ -117,7 +149,7 @@ def trend_words(rd: ReportData, quest: list[Section], diary: Section | None = No
     data = tw.get("data")
     if data is not None and len(data) and (data["measure"] == "mood").any():
         direction = data.loc[data["measure"] == "mood", "direction"].iloc[0]
-        lines.append(f"Diary mood, last two weeks: {direction}.")
+        lines.append(f"diary mood, last two weeks: {direction}.")
     sec = Section("trends", "Trends", lines=lines or None)
     if not lines:
         sec.status, sec.message = "insufficient", "No questionnaire scores or diary trend yet."
@@ -125,7 +157,6 @@ def trend_words(rd: ReportData, quest: list[Section], diary: Section | None = No
         sec.message = ("The latest scores are old, and the status rests on them: "
                        + "; ".join(old) + f", before {_fmt_day(last)}.")
         sec.facts["old_scores"] = old
-    sec.method = ("Trend words: questionnaires by the slope over all scores (95% t-interval excludes "
-                  "0 and the change reaches the measure's reliable change); the diary by the "
-                  "two-week least-squares line (at least 7 days).")
+    sec.method = ("Trend words: questionnaires by their slope (as under Slopes; the change must also "
+                  "reach the measure's reliable change); diary mood by its two-week line.")
     return sec
