@@ -226,7 +226,8 @@ def test_prep_sheet_sections(clinic):
     sheet = rn.prep_sections(rd, clinic)
     assert sheet["status"].facts["status"] == "alert"
     assert sheet["diary"].ok and sheet["diary"].facts["n_days"] == 14
-    assert "PHQ-9" in sheet["scores"].table["measure"].tolist()
+    assert "PHQ-9" in sheet["scores"].facts["table"]["measure"].tolist()
+    assert sheet["scores"].lines[0].startswith("PHQ-9 20 on 19 Oct 2026: +10 since first (10, 12 scores)")
     assert sheet["since"].lines[0] == "Last session 19 Oct 2026 (1 day ago)."
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         parse_day("20-10-2026")

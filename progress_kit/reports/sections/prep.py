@@ -66,9 +66,11 @@ def prep_scores(rd: ReportData, flags: Flags) -> Section:
                      ", ".join(filter(None, [band, clinical])) or "–"))
     if not rows:
         return Section("prep_scores", title, "insufficient", "No questionnaire scores.")
-    sec = Section("prep_scores", title)
-    sec.table = pd.DataFrame(rows, columns=["measure", "date", "latest", "change", "range"])
-    return sec
+    table = pd.DataFrame(rows, columns=["measure", "date", "latest", "change", "range"])
+    # one line each: a five-column table wraps its cells and costs the one-page sheet its room
+    lines = [f"{r.measure} {r.latest} on {r.date}: {r.change}; {r.range}."
+             for r in table.itertuples(index=False)]
+    return Section("prep_scores", title, lines=lines, facts={"table": table})
 
 
 def since_last_session(rd: ReportData, flags: Flags, before: Flags) -> Section:
