@@ -33,14 +33,15 @@ def _window(daily: pd.DataFrame, measures: list[str], days: int, as_of, min_days
     g = long.groupby([subject, "measure"], sort=False)
     first = long["day"].where(long["value"].notna()).groupby([long[subject], long["measure"]],
                                                              sort=False).min()
-    return pd.DataFrame({"direction": g["direction"].first(), "n": g["value"].count(),
-                         "mean": g["value"].mean(), "end": g[time].max(), "first_day": first})
+    out = pd.DataFrame({"direction": g["direction"].first(), "n": g["value"].count(),
+                        "mean": g["value"].mean(), "end": g[time].max(), "first_day": first})
+    return out.unstack("measure")  # one row per client; columns (what, measure)
 
 
 def _column(table: pd.DataFrame, measure: str, what: str, index: pd.Index, fill) -> pd.Series:
-    if not len(table) or measure not in table.index.get_level_values("measure"):
+    if not len(table) or (what, measure) not in table.columns:
         return pd.Series(fill, index=index)
-    values = table.xs(measure, level="measure")[what].reindex(index)
+    values = table[(what, measure)].reindex(index)
     return values if pd.isna(fill) else values.fillna(fill)
 
 
@@ -139,7 +140,7 @@ def tracker_prompts(daily: pd.DataFrame, clients: pd.DataFrame | None = None, *,
                      min_days, subject, time)
     course = _window(daily, [m for m in have if m != "homework"], course_days, as_of,
                      course_min_days, subject, time)
-    ids = pd.Index(recent.index.get_level_values(subject).unique().sort_values(), name=subject)
+    ids = pd.Index(recent.index.unique().sort_values(), name=subject)
     out = pd.DataFrame(index=ids)
     out["as_of"] = _column(recent, "mood", "end", ids, pd.NaT)
     out["months_in_therapy"] = _months(clients, ids, out["as_of"], subject)

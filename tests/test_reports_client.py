@@ -387,6 +387,6 @@ def test_sparse_two_weeks_show_what_exists(clinic):
 def test_progress_score_has_its_trend_and_what_it_means(clinic):
     sec = next(s for s in _report(clinic, "resp")["diary"] if s.key == "diary_links")
     line = next(x for x in sec.lines if x.startswith("Progress score:"))
-    assert re.search(r"(improving|stable|worsening) over the last 14 days", line)
-    assert "With weekly sessions, the 14 days behind it hold about two sessions" in line
-    assert "After 13 weeks in therapy" in line and "no norms" in line
+    assert re.search(r"(improving|stable|worsening) over 14 days", line)
+    assert "With weekly sessions the 14 days hold about two sessions" in line
+    assert "After 13 weeks in therapy" in line and "No norms" in line

@@ -537,17 +537,17 @@ def progress_score(rd: ReportData) -> Section:
     last = scored.iloc[-1]
     sec = Section("progress_score", title, facts={"score": float(last["progress_score"]),
                                                   "trend": str(last["trend"])})
-    trend = (f"{last['trend']} over the last 14 days ({last['trend_change']:+.0f} points)"
+    trend = (f"{last['trend']} over 14 days ({last['trend_change']:+.0f} points)"
              if last["trend"] != "insufficient data" else
-             f"no trend (diary on {int(last['trend_days'])} of the last 14 days; 7 are needed)")
-    sec.message = (f"Progress score {last['progress_score']:.0f} of 100 on {_fmt_day(last['date'])}, "
-                   f"{trend}; a summary of the diary, resting on {last['confidence']:.0%} of its "
-                   f"fields. " + _score_meaning(rd, last["date"]))
+             f"no trend (diary on {int(last['trend_days'])} of 14 days; 7 are needed)")
+    sec.message = (f"Progress score {last['progress_score']:.0f}/100 on {_fmt_day(last['date'])}, "
+                   f"{trend}; a diary summary resting on {last['confidence']:.0%} of its fields. "
+                   + _score_meaning(rd, last["date"]))
     weights = res.attrs.get("weights", {})
     wtext = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in weights.items())
     sec.method = (f"Progress score: weighted mean of the diary fields present that day, each rescaled "
-                  f"to 0-100 in the good direction (weights: {wtext}); its trend by the kit's one "
-                  f"rule over 14 days (at least 7 scored days; a change of at least 10 points).")
+                  f"to 0-100 in the good direction (weights: {wtext}); trend by the kit's one rule "
+                  f"(14 days, 7 scored, 10 points).")
     return sec
 
 
@@ -564,15 +564,13 @@ def _score_meaning(rd: ReportData, day: pd.Timestamp) -> str:
     parts = []
     if per is not None:
         held = {2: "two sessions", 1: "one session"}.get(per, "half a session")
-        parts.append(f"With {c['session_frequency']} sessions, the 14 days behind it hold about "
-                     f"{held}, so its trend shows the days between sessions.")
-    stage = ("early in therapy the diary often swings, so read a two-week trend with care"
-             if weeks < 8 else
-             "a stable score says the diary has settled, not that therapy is done"
-             if weeks >= 52 else
-             "a change that lasts several fortnights means more than one fortnight's change")
+        parts.append(f"With {c['session_frequency']} sessions the 14 days hold about {held}: the "
+                     f"trend shows the days between sessions.")
+    stage = ("early in therapy the diary swings; read a two-week trend with care" if weeks < 8 else
+             "a stable score means the diary has settled, not that therapy is done" if weeks >= 52
+             else "a change held over several fortnights means more than one fortnight's")
     parts.append(f"After {_plural(weeks, 'week')} in therapy, {stage}.")
-    parts.append("It has no norms: compare it only with this client's own earlier scores.")
+    parts.append("No norms: compare it with this client's own earlier scores.")
     return " ".join(parts)
 
 

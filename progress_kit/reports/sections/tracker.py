@@ -75,13 +75,11 @@ def _prompts_method(res: pd.DataFrame) -> str:
     t = res.attrs.get("thresholds", {})
     if not t:
         return ""
-    return (f"Tracker prompts (pk.tracker_prompts; talking points, not a status; trends by the kit's "
-            f"one rule): homework mean <= {t['low_homework']:g}/5 over {t['recent_days']} days "
-            f"with stable mood; more than {t['long_months']:g} months in therapy with stable mood "
-            f"over {t['course_days']} days or goals <= {t['low_goals']:g}/5; stable mood over "
-            f"{t['course_days']} days with mean >= {t['high_mood']:g}/10 (at least "
-            f"{t['min_days']} and {t['course_min_days']} diary days; the course's from its first "
-            f"third on).")
+    return (f"Tracker prompts (pk.tracker_prompts; talking points, not a status): homework mean <= "
+            f"{t['low_homework']:g}/5 over {t['recent_days']} days, mood stable; over "
+            f"{t['long_months']:g} months in therapy, mood stable over {t['course_days']} days or "
+            f"goals <= {t['low_goals']:g}/5; mood stable over {t['course_days']} days, mean >= "
+            f"{t['high_mood']:g}/10 (>= {t['min_days']} and {t['course_min_days']} diary days).")
 
 
 def tracker_prompts_section(rd: ReportData, audience: str = "clinician") -> Section:
@@ -157,6 +155,6 @@ def trend_words(rd: ReportData, quest: list[Section], diary: Section | None = No
         sec.message = ("The latest scores are old, and the status rests on them: "
                        + "; ".join(old) + f", before {_fmt_day(last)}.")
         sec.facts["old_scores"] = old
-    sec.method = ("Trend words: questionnaires by their slope (as under Slopes; the change must also "
-                  "reach the measure's reliable change); diary mood by its two-week line.")
+    sec.method = ("Trend words: questionnaires by their slope (Slopes; change >= reliable change); "
+                  "diary mood by its two-week line.")
     return sec
