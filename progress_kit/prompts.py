@@ -119,6 +119,16 @@ def tracker_prompts(daily: pd.DataFrame, clients: pd.DataFrame | None = None, *,
     1.5 of 5); ``high_mood`` (7 of 10) and the minimum days are progress-kit conventions. They
     are prompts for a conversation, with no published validity.
 
+    Assumptions: the diary is kept often enough to show a course (the minimum days guard
+    against a sparse one), and a flat mood trend means little change, not a measurement floor
+    or ceiling.
+
+    References
+    ----------
+    The companion tracker's prompts (issue 23 of progress-kit, from the product descriptions the
+    kit was designed from). The trend rule: ``docs/flags.md`` and
+    :func:`progress_kit.trend_direction`.
+
     Examples
     --------
     >>> days = pd.date_range("2025-01-01", periods=14)
