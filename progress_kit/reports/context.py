@@ -71,7 +71,7 @@ def _attribute_problems(folder: Path, problems: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | None = None,
-                measures: str | Path | None = None) -> ClinicData:
+                measures: str | Path | None = None, date_format: str | None = None) -> ClinicData:
     """The validated clinic for a report, with every problem attributed to its client.
 
     Parameters
@@ -86,6 +86,9 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
     measures : path, optional
         The service's measures file for ``data_dir`` (default: :func:`~progress_kit.measures_file`,
         i.e. ``$PROGRESS_KIT_MEASURES`` or the folder's own ``measures.toml``, if any).
+    date_format : str, optional
+        A ``strptime`` format for dates that are not ISO days (``"%d/%m/%Y"``), as in
+        :func:`progress_kit.load_data`.
 
     With neither, the demo clinic :data:`DEMO` is generated in memory.
     """
@@ -104,7 +107,7 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
     from ..measures import use_measures
 
     use_measures(data_dir, measures)  # the service's measures.toml (or --measures, via the environment)
-    data = load_data(data_dir, errors="report")
+    data = load_data(data_dir, errors="report", date_format=date_format)
     data.problems = _attribute_problems(Path(data_dir), data.problems)
     return data
 
