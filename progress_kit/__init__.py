@@ -22,6 +22,7 @@ from .on_track import *  # noqa: F403
 from .outcomes import *  # noqa: F403
 from .plots import *  # noqa: F403
 from .progress_score import *  # noqa: F403
+from .prompts import *  # noqa: F403
 from .sources import *  # noqa: F403  (load_data: a folder or a database URL)
 from .sudden_gains import *  # noqa: F403
 from .trajectories import *  # noqa: F403

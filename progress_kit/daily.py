@@ -20,7 +20,7 @@ from .measures import measures as _registry_table
 from .trend import TREND_RULE, default_min_change, slope_ci, trend_direction
 
 __all__ = ["daily_table", "within_person_correlation", "lagged_effect", "daily_trend_data",
-           "lag_scatter_data"]
+           "lag_scatter_data", "diary_summary"]
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -667,3 +667,78 @@ def lag_scatter_data(data: pd.DataFrame, *, x: str, y: str, subject: str = "clie
     pairs["y_within"] = pairs["y"] - pairs["y_mean"]
     out = pairs.rename(columns={"s": subject, "t": time})
     return out[[subject, time, "x_lag", "y", "x_mean", "y_mean", "x_within", "y_within"]]
+
+
+# ------------------------------------------------------------------------- window summaries
+
+def diary_summary(daily: pd.DataFrame, *, end: str | pd.Timestamp | None = None, days: int = 14,
+                  measures: Sequence[str] = ("mood", "homework", "sleep_quality",
+                                             "goals_on_track", "takeaways"),
+                  subject: str = "client_id", time: str = "date") -> pd.DataFrame:
+    """What a diary holds over the last ``days`` days: days with a value, mean, total, per measure.
+
+    For a window too sparse for a trend, this is what can still be said ("homework on 5 of 14
+    days, mean 2.4"): nothing is filled in and no minimum applies.
+
+    Parameters
+    ----------
+    daily : DataFrame
+        The wide daily table (:func:`daily_table`).
+    end : date, optional
+        The window's last day. Default: each client's last row.
+    days : int, default 14
+        Window length in calendar days (``end - days + 1`` .. ``end``).
+    measures : sequence of str
+        Columns to summarise; absent ones are left out.
+    subject, time : str
+        The person and calendar-day columns.
+
+    Returns
+    -------
+    DataFrame
+        One row per client and measure present in ``daily``: ``client_id``, ``measure``,
+        ``first`` and ``last`` (the window), ``days`` (its length), ``n_days`` (days with a
+        value), ``mean`` (over those days; NaN when none), ``total`` (their sum) and
+        ``text`` ("homework on 5 of 14 days, mean 2.4", or "no homework in the 14 days").
+
+    Examples
+    --------
+    >>> daily = pd.DataFrame({"client_id": "a", "date": pd.date_range("2024-03-01", periods=14),
+    ...                       "homework": [2.0, np.nan, 3.0] + [np.nan] * 11})
+    >>> diary_summary(daily, measures=["homework"])["text"].tolist()
+    ['homework on 2 of 14 days, mean 2.5']
+    """
+    if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
+        raise ValueError(f"days must be a whole number >= 1, not {days!r}")
+    if isinstance(measures, str):
+        measures = [measures]
+    present = [m for m in measures if m in daily.columns]
+    _require_columns(daily, [subject, time], "daily")
+    df = daily[[subject, time]].copy()
+    df[time] = _as_days(df[time], time)
+    for m in present:
+        df[m] = _as_numeric(daily, m)
+    last = (df.groupby(subject, sort=True)[time].transform("max") if end is None
+            else pd.Series(pd.Timestamp(end).normalize(), index=df.index))
+    first = last - pd.Timedelta(days=days - 1)
+    inside = df[(df[time] >= first) & (df[time] <= last)]
+    long = df[[subject]].assign(first=first, last=last).drop_duplicates(subject)
+    long = long.merge(pd.DataFrame({"measure": present}), how="cross")
+    if present and len(inside):
+        melted = inside.melt(id_vars=[subject], value_vars=present, var_name="measure").dropna()
+        agg = melted.groupby([subject, "measure"])["value"].agg(n_days="count", mean="mean",
+                                                                 total="sum").reset_index()
+        long = long.merge(agg, on=[subject, "measure"], how="left")
+    else:
+        long = long.assign(n_days=0, mean=np.nan, total=0.0)
+    long["n_days"] = long["n_days"].fillna(0).astype(int)
+    long["total"] = long["total"].fillna(0.0)
+    long.insert(4, "days", days)
+    name = long["measure"].str.replace("_", " ")
+    have = name + " on " + long["n_days"].astype(str) + f" of {days} days, mean " \
+        + long["mean"].map(lambda v: f"{v:.1f}" if pd.notna(v) else "")
+    long["text"] = have.where(long["n_days"] > 0, "no " + name + f" in the {days} days")
+    order = {m: i for i, m in enumerate(present)}
+    long = long.sort_values([subject, "measure"], key=lambda s: s.map(order) if s.name == "measure"
+                            else s, kind="stable")
+    return long.reset_index(drop=True)

@@ -37,7 +37,7 @@ from .measures import _REGISTRY, score_items, suggest_measure
 # load_data (the folder reader) is not listed: the public progress_kit.load_data is
 # progress_kit.sources.load_data, which also takes database URLs and calls this one for folders
 __all__ = ["read_observations", "read_clients", "read_sessions", "read_items",
-           "ClinicData", "write_data", "TABLES", "problems_to_text"]
+           "ClinicData", "write_data", "TABLES", "problems_to_text", "booked_sessions"]
 
 Source = str | Path | pd.DataFrame
 Errors = Literal["raise", "report"]
@@ -79,11 +79,19 @@ def _empty_items() -> pd.DataFrame:
     return _empty_table("items")
 
 
+def _empty_booked() -> pd.DataFrame:
+    return _empty_table("sessions").drop(columns="attended")
+
+
 @dataclass
 class ClinicData:
     """The validated tables of a data folder, plus every problem found.
 
     ``items`` is the item-level table (empty, with its columns, when the folder has none).
+    ``booked`` holds the booked sessions (rows of the sessions file with ``attended`` blank:
+    ``client_id``, ``date``, ``kind``, ``duration_minutes``); ``sessions`` holds only sessions
+    whose attendance is recorded, so no count of attended or missed sessions ever includes a
+    session that has not happened yet. Read them with :func:`booked_sessions`.
     Unpacking gives the three main tables: ``obs, clients, sessions = data``.
     """
 
@@ -93,6 +101,7 @@ class ClinicData:
     problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
     truth: pd.DataFrame | None = None
     items: pd.DataFrame = field(default_factory=_empty_items)
+    booked: pd.DataFrame = field(default_factory=_empty_booked)
 
     def __iter__(self):
         return iter((self.observations, self.clients, self.sessions))
@@ -117,6 +126,11 @@ def write_data(data: ClinicData, folder: str | Path) -> Path:
     if "derived" in observations:
         observations = observations[~observations["derived"].astype(bool)].drop(columns="derived")
     sessions = data.sessions
+    booked = getattr(data, "booked", None)
+    if booked is not None and len(booked):  # a booked session is a sessions row with attended blank
+        sessions = pd.concat([sessions.astype({"attended": object}),
+                              booked.assign(attended=None)[list(sessions.columns)]],
+                             ignore_index=True).sort_values(["client_id", "date"], kind="stable")
     if "duration_minutes" in sessions and sessions["duration_minutes"].isna().all():
         sessions = sessions.drop(columns="duration_minutes")
     tables = {"observations": observations, "clients": data.clients, "sessions": sessions}
@@ -449,9 +463,11 @@ def _date_shape_hint(column: str, values: pd.Series) -> Callable[[str], str]:
     return reason
 
 
-def _parse_days(raw: _Raw, column: str, today: dt.date, required: bool = True) -> pd.Series:
+def _parse_days(raw: _Raw, column: str, today: dt.date, required: bool = True,
+                future_ok: pd.Series | None = None) -> pd.Series:
     """Strict days: ISO (YYYY-MM-DD) or ``raw.date_format``; bad, impossible, implausibly old
-    and future dates are problems. The result is ``datetime64[ns]``."""
+    and future dates are problems (except on rows where ``future_ok``: booked sessions).
+    The result is ``datetime64[ns]``."""
     text = _strip(raw, column)
     blank = text == ""
     iso = text.str.match(_ISO_DAY)
@@ -477,6 +493,8 @@ def _parse_days(raw: _Raw, column: str, today: dt.date, required: bool = True) -
     raw.add(old, column, lambda v: f"{column} {v!r} is before {EARLIEST_DAY:%Y-%m-%d}; "
                                    "check the year")
     future = parsed.notna() & (parsed > pd.Timestamp(today))
+    if future_ok is not None:
+        future &= ~future_ok.to_numpy(bool)
     raw.add(future, column, lambda v: f"{column} {v} is in the future (today is {today})")
     # out-of-range years are masked before the conversion: nanoseconds end in 2262
     return parsed.where(~future & ~old).astype("datetime64[ns]")
@@ -718,12 +736,15 @@ def _validate_sessions(raw: _Raw, today: dt.date) -> pd.DataFrame:
     if not _check_columns(raw, "sessions", allow_empty=True):
         return _empty_table("sessions")
     ids = _check_ids(raw)
-    dates = _parse_days(raw, "date", today)
     attended_text = _strip(raw, "attended").str.lower()
     yes = attended_text.isin(TRUE_WORDS)
     no = attended_text.isin(FALSE_WORDS)
-    raw.add(~yes & ~no, "attended",
-            lambda v: f"attended {v!r} is not true/false (also accepted: yes/no, 1/0)")
+    # attended blank: a booked session, which may lie in the future (not yet held)
+    booked = attended_text == ""
+    dates = _parse_days(raw, "date", today, future_ok=booked)
+    raw.add(~yes & ~no & ~booked, "attended",
+            lambda v: f"attended {v!r} is not true/false (also accepted: yes/no, 1/0; "
+                      f"blank for a booked session)")
     kind = _check_choice(raw, "kind", SESSION_KINDS)
     if "duration_minutes" in raw.frame:
         minutes = _number(raw, "duration_minutes", "duration_minutes", allow_blank=True)
@@ -734,7 +755,9 @@ def _validate_sessions(raw: _Raw, today: dt.date) -> pd.DataFrame:
                           f"(more than {MAX_SESSION_MINUTES} minutes)")
     else:
         minutes = pd.Series(np.nan, index=ids.index, dtype=float)
-    return pd.DataFrame({"client_id": ids, "date": dates, "attended": yes.to_numpy(),
+    attended = (pd.array(np.where(booked, None, yes.to_numpy()), dtype="boolean") if booked.any()
+                else yes.to_numpy())
+    return pd.DataFrame({"client_id": ids, "date": dates, "attended": attended,
                          "kind": kind, "duration_minutes": minutes})
 
 
@@ -877,8 +900,10 @@ def read_sessions(src: Source, *, errors: Errors = "raise", today: dt.date | Non
     Columns ``client_id``, ``date``, ``attended`` (true/false; yes/no and 1/0 are accepted),
     ``kind`` (assessment/treatment/follow_up) and the optional ``duration_minutes`` (a positive
     number up to :data:`MAX_SESSION_MINUTES`; blank or an absent column gives NaN). A header
-    with no rows is valid (no sessions yet). ``errors``, ``today`` and ``date_format`` as in
-    :func:`read_observations`.
+    with no rows is valid (no sessions yet). ``attended`` blank marks a **booked** session, which
+    may be dated in the future; when there is one, ``attended`` is pandas' nullable
+    ``boolean`` with ``<NA>`` on booked rows (:func:`load_data` moves them to ``.booked``).
+    ``errors``, ``today`` and ``date_format`` as in :func:`read_observations`.
 
     Examples
     --------
@@ -1158,12 +1183,87 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
         observations = observations.reset_index(drop=True)
     problems = pd.concat([p for p in all_problems if len(p)] or [_problem_frame([])],
                          ignore_index=True)
-    data = ClinicData(observations, tables["clients"][0], tables["sessions"][0], problems,
-                      items=items)
+    sessions, booked = _split_booked(tables["sessions"][0])
+    data = ClinicData(observations, tables["clients"][0], sessions, problems, items=items,
+                      booked=booked)
     if errors == "report":
         return data
     _finish(data.observations, problems, errors)
     return data
+
+
+def _split_booked(sessions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Held sessions (``attended`` a plain bool) and booked ones (``attended`` blank)."""
+    if sessions["attended"].dtype == bool:
+        return sessions, _empty_booked().astype({"client_id": sessions["client_id"].dtype})
+    booked = sessions["attended"].isna().to_numpy(bool)
+    held = sessions[~booked].astype({"attended": bool}).reset_index(drop=True)
+    return held, sessions[booked].drop(columns="attended").reset_index(drop=True)
+
+
+def booked_sessions(data: ClinicData | pd.DataFrame, *, on: str | dt.date | None = None,
+                    therapist: str | None = None) -> pd.DataFrame:
+    """The booked sessions (``attended`` blank in the sessions file), optionally of one day.
+
+    Parameters
+    ----------
+    data : ClinicData or DataFrame
+        A clinic from :func:`load_data` (its ``.booked`` table, with the therapist taken from
+        ``.clients``), or a sessions table from :func:`read_sessions` (rows whose ``attended``
+        is missing).
+    on : date or ``YYYY-MM-DD``, optional
+        Only the sessions booked on this day (a clinic day).
+    therapist : str, optional
+        Only this therapist's clients (needs a ClinicData, which knows who sees whom).
+
+    Returns
+    -------
+    DataFrame
+        ``client_id``, ``date``, ``kind``, ``duration_minutes`` and, from a ClinicData,
+        ``therapist_id``; one row per booked session, sorted by date and client, fresh index.
+
+    Notes
+    -----
+    A booked session has not happened yet (or its attendance is not recorded): it may be dated
+    after the last observation, even in the future. It is kept out of ``data.sessions``, so
+    attended and missed counts never include it.
+
+    Examples
+    --------
+    >>> s = read_sessions(pd.DataFrame({"client_id": ["a", "a", "b"],
+    ...     "date": ["2024-01-08", "2099-01-15", "2099-01-15"], "attended": ["yes", "", ""],
+    ...     "kind": ["assessment", "treatment", "treatment"]}))
+    >>> booked_sessions(s, on="2099-01-15")[["client_id", "date", "kind"]]
+      client_id       date       kind
+    0         a 2099-01-15  treatment
+    1         b 2099-01-15  treatment
+    """
+    if isinstance(data, ClinicData):
+        booked = getattr(data, "booked", None)
+        booked = _empty_booked() if booked is None else booked
+        who = data.clients.drop_duplicates("client_id").set_index("client_id")["therapist_id"]
+        booked = booked.assign(therapist_id=booked["client_id"].map(who))
+    elif isinstance(data, pd.DataFrame):
+        if therapist is not None:
+            raise ValueError("therapist= needs a ClinicData (load_data), which lists each "
+                             "client's therapist; a sessions table does not")
+        for column in ("client_id", "date", "attended"):
+            if column not in data.columns:
+                raise ValueError(f"sessions has no column {column!r}; its columns are "
+                                 f"{list(data.columns)}")
+        booked = data[data["attended"].isna().to_numpy(bool)].drop(columns="attended")
+    else:
+        raise ValueError(f"data must be a ClinicData or a sessions DataFrame, not "
+                         f"{type(data).__name__}")
+    if on is not None:
+        try:
+            day = pd.Timestamp(on).normalize()
+        except (ValueError, TypeError):
+            raise ValueError(f"on={on!r} is not a date (YYYY-MM-DD)") from None
+        booked = booked[booked["date"] == day]
+    if therapist is not None:
+        booked = booked[booked["therapist_id"] == therapist]
+    return booked.sort_values(["date", "client_id"], kind="stable").reset_index(drop=True)
 
 
 def problems_to_text(problems: pd.DataFrame, *, group: bool = True) -> str:

@@ -308,3 +308,19 @@ def test_daily_trend_data_window_includes_missing_days_and_exact_trend():
     truth = 2 + 0.25 * (a["date"] - pd.Timestamp("2024-03-01")).dt.days
     np.testing.assert_allclose(a["trend"], truth)
     assert out.loc[out["measure"] == "homework", "trend"].isna().all()
+
+
+def test_diary_summary_shows_what_a_sparse_window_holds():
+    """Issue 23: fewer than 7 diary days give no trend, but the days and the mean are shown."""
+    dates = pd.date_range("2024-03-01", periods=20)
+    hw = np.full(20, np.nan)
+    hw[[6, 9, 12, 15, 19]] = [1, 2, 3, 2, 4]  # 5 of the last 14 days (7 .. 20 March)
+    daily = pd.DataFrame({"client_id": "a", "date": dates, "homework": hw, "mood": np.nan})
+    daily.loc[0, "homework"] = 5.0  # outside the window: not counted
+    res = pk.diary_summary(daily, measures=["homework", "mood"]).set_index("measure")
+    assert res.loc["homework", "n_days"] == 5 and res.loc["homework", "mean"] == pytest.approx(2.4)
+    assert res.loc["homework", "text"] == "homework on 5 of 14 days, mean 2.4"
+    assert res.loc["mood", "text"] == "no mood in the 14 days"
+    assert res.loc["homework", "first"] == pd.Timestamp("2024-03-07")
+    at = pk.diary_summary(daily, measures=["homework"], end="2024-03-14", days=7)
+    assert at["n_days"].iloc[0] == 2  # 8 .. 14 March: 10 and 13 March

@@ -55,7 +55,7 @@ BAD_FILES = [
      "clients_end_before_start.csv line 2: end_date 2024-01-08 is before start_date"),
     ("sessions_bad_attended.csv", read_sessions,
      "sessions_bad_attended.csv line 2: attended 'maybe' is not true/false (also accepted: "
-     "yes/no, 1/0)"),
+     "yes/no, 1/0; blank for a booked session)"),
     ("sessions_bad_kind.csv", read_sessions,
      "sessions_bad_kind.csv line 2: kind 'group' is not one of assessment, treatment, follow_up"),
 ]

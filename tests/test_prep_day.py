@@ -8,12 +8,11 @@ import os
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 
 from progress_kit import demo_data
 from progress_kit.reports.cli import EXIT_FAILED
-from progress_kit.reports.context import booked_sessions, load_clinic
+from progress_kit.reports.context import load_clinic
 from progress_kit.reports.day import clients_booked
 
 DAY = "2026-11-04"  # after the demo's last day (2026-10-31): booked, not yet held
@@ -38,27 +37,6 @@ def day_dir(tmp_path_factory):
                    f"{t01[0]},{DAY},,treatment,", f"{other[1]},2026-11-05,,treatment,",
                    f"{other[1]},{DAY},true,treatment,50"])
     return folder, sorted([*t01, other[0]]), by.iloc[0], t01
-
-
-def test_booked_sessions_reads_the_rows_with_attended_empty(day_dir):
-    folder, expected, _, _ = day_dir
-    booked = booked_sessions(folder)
-    assert list(booked.columns) == ["client_id", "date", "file", "line"]
-    assert len(booked) == 4 and set(booked["file"]) == {"sessions.csv"}
-    on_day = booked[booked["date"] == pd.Timestamp(DAY)]
-    assert sorted(on_day["client_id"]) == expected
-    # line numbers are the file's own (header = line 1)
-    lines = (folder / "sessions.csv").read_text().splitlines()
-    for _, row in booked.iterrows():
-        assert lines[row["line"] - 1].startswith(f"{row['client_id']},{row['date']:%Y-%m-%d},,")
-
-
-def test_a_bad_booked_row_is_named_by_file_line_column_and_value(tmp_path):
-    demo_data(n_clients=3, months=2, seed=1, end="2026-10-31").write(tmp_path)
-    _book(tmp_path, ["C001,2026-11-31,,treatment,"])
-    n = len((tmp_path / "sessions.csv").read_text().splitlines())
-    with pytest.raises(ValueError, match=rf"sessions.csv, line {n}, column date: '2026-11-31'"):
-        booked_sessions(tmp_path)
 
 
 def test_clients_booked_by_day_and_therapist(day_dir):

@@ -226,7 +226,8 @@ def test_prep_sheet_sections(clinic):
     sheet = rn.prep_sections(rd, clinic)
     assert sheet["status"].facts["status"] == "alert"
     assert sheet["diary"].ok and sheet["diary"].facts["n_days"] == 14
-    assert "PHQ-9" in sheet["scores"].table["measure"].tolist()
+    assert "PHQ-9" in sheet["scores"].facts["table"]["measure"].tolist()
+    assert sheet["scores"].lines[0].startswith("PHQ-9 20 on 19 Oct 2026: +10 since first (10, 12 scores)")
     assert sheet["since"].lines[0] == "Last session 19 Oct 2026 (1 day ago)."
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         parse_day("20-10-2026")
@@ -317,3 +318,75 @@ def test_every_part_is_a_section_for_the_batch_warm_up(clinic):
                                                             clinic)):
         for part in report.values():
             assert all(isinstance(s, S.Section) for s in (part if isinstance(part, list) else [part]))
+
+
+# ---- issue 23: trend words, old scores, prompts, take-aways, sparse diary, progress score
+
+
+def test_trend_words_per_questionnaire_on_page_one_and_the_prep_sheet(clinic):
+    report = _report(clinic, "det")
+    assert report["page1"][1] is report["trends"]
+    assert report["trends"].message.startswith("Trends: PHQ-9: worsening (+1.00 points a week); "
+                                               "GAD-7: stable")  # GAD-7 flat at 8
+    assert _report(clinic, "resp")["trends"].facts["trend_lines"][0].startswith("PHQ-9: improving")
+    sheet = rn.prep_sections(client_data_until(clinic, "resp", "2026-10-20"), clinic)
+    assert sheet["trends"].message.startswith("Trends: PHQ-9: improving")
+    assert "Trend words" in " ".join(report["methods"].lines)
+
+
+def test_a_status_on_old_scores_says_how_old_they_are(clinic):
+    """crit's last PHQ-9 is from 19 Oct 2026: 104 days before the end of January 2027."""
+    old = _report(clinic, "crit", "2027-01")["trends"]
+    assert old.facts["old_scores"] == ["PHQ-9 19 Oct 2026 (3 months old)"]
+    assert "The latest scores are old, and the status rests on them: PHQ-9 19 Oct 2026 (3 months " \
+        "old), before 31 Jan 2027." in old.message
+    assert "old_scores" not in _report(clinic, "crit")["trends"].facts
+    # a finished client's scores are judged at the end of therapy, not at the report month
+    assert "old_scores" not in _report(clinic, "nodiary", "2026-12")["trends"].facts
+
+
+def test_prompts_on_page_one_with_their_rule_in_methods(clinic):
+    report = _report(clinic, "det")
+    assert "No tracker prompt applies." in report["trends"].message and not report["trends"].lines
+    methods = " ".join(report["methods"].lines)
+    assert "Tracker prompts" in methods and "homework mean <= 1.5/5 over 14 days" in methods
+    assert S.tracker_prompts_section(client_data(clinic, "nodiary", MONTH)).status == "insufficient"
+
+
+def test_takeaways_on_the_prep_sheet(clinic):
+    c = make_clinic()
+    days = pd.date_range("2026-10-07", "2026-10-20")
+    extra = pd.DataFrame({"client_id": "resp", "date": days, "measure": "takeaways",
+                          "score": [0.0, 2.0] * 7})
+    c.observations = pd.concat([c.observations, extra], ignore_index=True)
+    sheet = rn.prep_sections(client_data_until(c, "resp", "2026-10-20"), c)
+    assert sheet["takeaways"].message == ("Take-aways used: 14 times on 7 days of the last 14 "
+                                          "(logged on 14); since the last session, 2.")
+    assert sheet["takeaways"].facts == {"total": 14.0, "days_used": 7}
+    none = rn.prep_sections(client_data_until(clinic, "resp", "2026-10-20"), clinic)
+    assert none["takeaways"].message == "Take-aways: none logged in the diary."
+
+
+def test_sparse_two_weeks_show_what_exists(clinic):
+    """Fewer than 7 diary days: no trend, but 'homework on 5 of 14 days, mean 2.4'."""
+    c = make_clinic()
+    obs = c.observations
+    late = (obs["client_id"] == "resp") & (obs["date"] >= "2026-10-18") & \
+        obs["measure"].isin(["mood", "homework"])
+    keep = pd.to_datetime(["2026-10-19", "2026-10-22", "2026-10-25", "2026-10-28", "2026-10-31"])
+    drop = late & ~obs["date"].isin(keep)
+    c.observations = obs[~drop].reset_index(drop=True)
+    hw = (c.observations["client_id"] == "resp") & (c.observations["measure"] == "homework") & \
+        c.observations["date"].isin(keep)
+    c.observations.loc[hw, "score"] = [1.0, 2.0, 3.0, 3.0, 3.0]
+    diary = _report(c, "resp")["diary"][0]
+    assert "No two-week trend" in diary.message
+    assert "homework on 5 of 14 days, mean 2.4" in diary.message
+
+
+def test_progress_score_has_its_trend_and_what_it_means(clinic):
+    sec = next(s for s in _report(clinic, "resp")["diary"] if s.key == "diary_links")
+    line = next(x for x in sec.lines if x.startswith("Progress score:"))
+    assert re.search(r"(improving|stable|worsening) over 14 days", line)
+    assert "With weekly sessions the 14 days hold about two sessions" in line
+    assert "After 13 weeks in therapy" in line and "No norms" in line

@@ -188,7 +188,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
               reference_dir: str | Path | None = None, clients: list[str] | None = None,
               engine: str = "auto", scheduler: str | None = None, allow_empty: bool = False,
               wait: float = 0.0, audience: str = "internal",
-              measures: str | Path | None = None) -> BatchResult:
+              measures: str | Path | None = None,
+              date_format: str | None = None) -> BatchResult:
     """Render every client report for ``month`` and the cohort report.
 
     Parameters
@@ -231,6 +232,9 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     allow_empty : bool
         Render the month even when no client has any activity in it (otherwise
         :class:`EmptyMonth`, a ``ValueError``, says where the data end).
+    date_format : str, optional
+        A ``strptime`` format for dates that are not ISO days (``"%d/%m/%Y"``), as for
+        :func:`progress_kit.load_data`.
     wait : float
         Seconds to wait for another run writing the same month folder (default 0: refuse at
         once with :class:`~progress_kit.reports.files.FolderBusy`).
@@ -271,17 +275,17 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
             measures_path = use_measures(data_dir, measures)
             return _render_month(data_dir, folder, month, clients, allow_empty, old, force,
                                  formats, reference_dir, progress, jobs, engine, scheduler, started,
-                                 audience, measures_path)
+                                 audience, measures_path, date_format)
         finally:
             restore_registry(saved)  # the caller's registry, whatever the service file held
 
 
 def _render_month(data_dir, folder, month, clients, allow_empty, old, force, formats,
                   reference_dir, progress, jobs, engine, scheduler, started, audience,
-                  measures_path) -> BatchResult:
+                  measures_path, date_format=None) -> BatchResult:
     """Validate the data once, cache it privately, render the month (the folder is locked)."""
     clients_dir = folder / "clients"
-    clinic = load_clinic(data_dir, measures=measures_path)
+    clinic = load_clinic(data_dir, measures=measures_path, date_format=date_format)
     ids = clients_active_in(clinic, month) if clients is None else [str(c) for c in clients]
     if not ids and not allow_empty:
         raise EmptyMonth(_empty_month_message(clinic, month))
@@ -304,8 +308,15 @@ def _empty_month_message(clinic, month: str) -> str:
     last = dates.max() if len(dates) else None
     where = (f"the data end on {last:%Y-%m-%d}; the last month with data is {last:%Y-%m}"
              if last is not None and pd.notna(last) else "the data folder holds no dated rows")
-    return (f"no client has an observation or a session in {month} ({where}). Choose another "
-            f"--month, or pass --allow-empty to render an empty month anyway")
+    p = clinic.problems
+    bad = p[p["severity"] == "error"] if len(p) else p
+    dated = int(bad["column"].isin(["date", "start_date", "end_date"]).sum()) if len(bad) else 0
+    rejected = (f"; validation rejected {len(bad)} row(s)"
+                + (f", {dated} of them for their dates (day-first dates need --date-format "
+                   f"%d/%m/%Y)" if dated else "") + "; progress-kit validate lists them"
+                if len(bad) else "")
+    return (f"no client has an observation or a session in {month} ({where}{rejected}). Choose "
+            f"another --month, or pass --allow-empty to render an empty month anyway")
 
 
 def _client_sizes(clinic) -> dict[str, int]:

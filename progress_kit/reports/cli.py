@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 log = logging.getLogger("progress_kit.cli")
@@ -80,14 +82,39 @@ def _clean_errors(func):
     return run
 
 
-def _client_known(data_dir: Path, client: str, command: str, clinic=None) -> bool:
-    """True when the data folder has ``client``; else says so on stderr, with a near match."""
+def _load(data_dir: Path, date_format: str | None):
     from .context import load_clinic
 
-    clinic = load_clinic(data_dir) if clinic is None else clinic
+    return load_clinic(data_dir, date_format=date_format)
+
+
+def _rejected(clinic, client: str | None = None) -> str:
+    """How many rows validation rejected (of ``client``, or in the whole folder), and how many
+    for their dates with the --date-format hint; '' when none. Counts only: a problem's text can
+    hold a score, and this goes to the log (``progress-kit validate`` prints the rows)."""
+    p = clinic.problems
+    p = p[p["severity"] == "error"] if len(p) else p
+    if client is not None and "client_id" in p.columns:
+        p = p[p["client_id"] == client]
+    if not len(p):
+        return ""
+    dated = int(p["column"].isin(["date", "start_date", "end_date"]).sum())
+    return (f"validation rejected {len(p)} row(s)"
+            + (f", {dated} of them for their dates (day-first dates need --date-format %d/%m/%Y)"
+               if dated else "") + "; progress-kit validate lists them")
+
+
+def _client_known(clinic, data_dir: Path, client: str, command: str) -> bool:
+    """True when the data folder has ``client``; else says so on stderr, with the rows of that
+    client that validation rejected (e.g. day-first dates) or a near match."""
     known = set(clinic.clients["client_id"]) | set(clinic.observations["client_id"])
     if client in known:
         return True
+    rejected = _rejected(clinic, client)
+    if rejected:
+        log.error(f"progress-kit {command}: client {client!r} has no valid rows in {data_dir}: "
+                  f"{rejected}", extra=EXACT)
+        return False
     log.error(f"progress-kit {command}: client {client!r} is not in {data_dir}{_hint(client, known)}",
               extra=EXACT)
     return False
@@ -102,7 +129,7 @@ def _checked_out(folder: Path, root: str) -> Path:
     return folder
 
 
-def _warm_clinic(data_dir: Path):
+def _warm_clinic(data_dir: Path, date_format: str | None = None):
     """This command's validated clinic and the ``data_cache`` its reports find it under.
 
     The command line's warm path (docs/performance.md, round five): the clinic comes from the
@@ -114,10 +141,11 @@ def _warm_clinic(data_dir: Path):
     from .context import load_clinic, preload
     from .diskcache import ClinicCache
 
-    cache = ClinicCache(data_dir, options=f"today={dt.date.today().isoformat()}")
+    cache = ClinicCache(data_dir, options=f"today={dt.date.today().isoformat()}\x1f"
+                                          f"date_format={date_format}")
     clinic = cache.load()
     if clinic is None:
-        clinic = load_clinic(data_dir)
+        clinic = load_clinic(data_dir, date_format=date_format)
     if cache.path is not None and not cache.problem:
         preload(cache.path, clinic)
     return clinic, cache
@@ -162,13 +190,40 @@ def _cache_param(cache):
     return cache.path if cache.path is not None and not cache.problem else None
 
 
+def data_end(clinic) -> pd.Timestamp | None:
+    """The last day with an observation or a held session (booked sessions do not count)."""
+    dates = pd.concat([clinic.observations["date"], clinic.sessions["date"]])
+    last = dates.max() if len(dates) else None
+    return None if last is None or pd.isna(last) else pd.Timestamp(last)
+
+
+def _month_has_data(clinic, month: str, command: str, allow_empty: bool) -> bool:
+    """False (and why, on stderr) for a month that starts after the data end, unless allowed."""
+    from .safe import parse_month
+
+    if allow_empty:
+        return True
+    start, _ = parse_month(month)
+    last = data_end(clinic)
+    if last is not None and start <= last:
+        return True
+    where = (f"the data end on {last:%Y-%m-%d} (the last month with data is {last:%Y-%m})"
+             if last is not None else "the data folder holds no dated rows")
+    rejected = _rejected(clinic)
+    log.error(f"progress-kit {command}: {month} is after the data: {where}. Choose another "
+              f"--month, or pass --allow-empty to render it anyway"
+              + (f"; {rejected}" if rejected else ""), extra=EXACT)
+    return False
+
+
 @_clean_errors
 def _report_client(args: argparse.Namespace) -> int:
     from .render import render_client
 
     data_dir = _data_dir(args.data_dir)
-    clinic, cache = _warm_clinic(data_dir)
-    if not _client_known(data_dir, args.client, "report client", clinic):
+    clinic, cache = _warm_clinic(data_dir, args.date_format)
+    if (not _client_known(clinic, data_dir, args.client, "report client")
+            or not _month_has_data(clinic, args.month, "report client", args.allow_empty)):
         return EXIT_FAILED
     from .notebook import prepare_batch
 
@@ -178,7 +233,7 @@ def _report_client(args: argparse.Namespace) -> int:
     try:
         files = _render_one(render_client, prepare, data_dir, args.client, args.month, out,
                             formats=args.format, reference_dir=args.reference, wait=args.wait,
-                            data_cache=_cache_param(cache))
+                            data_cache=_cache_param(cache), date_format=args.date_format)
     except RuntimeError as exc:
         log.error(f"progress-kit report client: failed: {args.client}: {exc}", extra=EXACT)
         return EXIT_FAILED
@@ -209,8 +264,8 @@ def _report_prep(args: argparse.Namespace) -> int:
         log.error("progress-kit report prep: --therapist chooses a day's clients; leave it out "
                   "with --client", extra=EXACT)
         return EXIT_USAGE
-    clinic, cache = _warm_clinic(data_dir)
-    if not _client_known(data_dir, args.client, "report prep", clinic):
+    clinic, cache = _warm_clinic(data_dir, args.date_format)
+    if not _client_known(clinic, data_dir, args.client, "report prep"):
         return EXIT_FAILED
     from .day import prepare_day
 
@@ -220,7 +275,7 @@ def _report_prep(args: argparse.Namespace) -> int:
         files = _render_one(render_prep, prepare, data_dir, args.client, args.date,
                             _checked_out(Path(args.out) / "prep", args.out), formats=args.format,
                             reference_dir=args.reference, wait=args.wait,
-                            data_cache=_cache_param(cache))
+                            data_cache=_cache_param(cache), date_format=args.date_format)
     except RuntimeError as exc:
         log.error(f"progress-kit report prep: failed: {args.client}: {exc}", extra=EXACT)
         return EXIT_FAILED
@@ -234,13 +289,13 @@ def _report_prep_day(args: argparse.Namespace, data_dir: Path) -> int:
     """Every client booked on ``--date`` (of ``--therapist``): one sheet each, one PDF to print."""
     from .day import render_prep_day
 
-    clinic, cache = _warm_clinic(data_dir)
+    clinic, cache = _warm_clinic(data_dir, args.date_format)
     try:
         res = render_prep_day(data_dir, args.date, _checked_out(Path(args.out) / "prep", args.out),
                               clinic=clinic,
                               therapist_id=args.therapist, formats=args.format,
                               reference_dir=args.reference, data_cache=_cache_param(cache),
-                              wait=args.wait)
+                              wait=args.wait, date_format=args.date_format)
     except ValueError as exc:
         log.error(f"progress-kit report prep: {exc}", extra=EXACT)
         return EXIT_FAILED
@@ -259,24 +314,42 @@ def _report_prep_day(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 @_clean_errors
+def _report_share(args: argparse.Namespace) -> int:
+    from .render import render_share
+
+    data_dir = _data_dir(args.data_dir)
+    if args.client is None:
+        log.error("progress-kit report share: --client is required", extra=EXACT)
+        return EXIT_USAGE
+    if not _client_known(_load(data_dir, args.date_format), data_dir, args.client, "report share"):
+        return EXIT_FAILED
+    res = render_share(data_dir, args.client, args.date, _checked_out(Path(args.out) / "share", args.out),
+                       formats=args.format, reference_dir=args.reference, wait=args.wait,
+                       date_format=args.date_format)
+    print("\n".join(str(f) for f in res.files))
+    return EXIT_OK
+
+
+@_clean_errors
 def _report_cohort(args: argparse.Namespace) -> int:
-    from .context import load_clinic
     from .render import render_cohort
 
     data_dir = _data_dir(args.data_dir)
+    clinic = _load(data_dir, args.date_format)
+    if not _month_has_data(clinic, args.month, "report cohort", args.allow_empty):
+        return EXIT_FAILED
     if args.therapist is not None:
-        clinic = load_clinic(data_dir)
         known = set(clinic.clients["therapist_id"].dropna().astype(str))
-        del clinic
         if args.therapist not in known:
             listed = ", ".join(sorted(known)[:10]) + (" ..." if len(known) > 10 else "")
             log.error(f"progress-kit report cohort: therapist {args.therapist!r} has no clients in "
                       f"{data_dir}{_hint(args.therapist, known)}; therapists there: "
                       f"{listed or 'none'}", extra=EXACT)
             return EXIT_FAILED
+    del clinic
     out = _checked_out(Path(args.out) / args.month, args.out)
     res = render_cohort(data_dir, args.month, out, formats=args.format, therapist_id=args.therapist,
-                        wait=args.wait, audience=args.audience)
+                        wait=args.wait, audience=args.audience, date_format=args.date_format)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
 
@@ -293,7 +366,8 @@ def _batch(args: argparse.Namespace) -> int:
     res = run_batch(data_dir, args.month, args.out, jobs=args.jobs, formats=args.format,
                     force=args.force, progress=not args.quiet, reference_dir=args.reference,
                     engine=engine, scheduler=args.scheduler, allow_empty=args.allow_empty,
-                    wait=args.wait, audience=args.audience, measures=getattr(args, "measures", None))
+                    wait=args.wait, audience=args.audience, measures=getattr(args, "measures", None),
+                    date_format=args.date_format)
     m = res.manifest
     counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
     log.info(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", extra=EXACT)
@@ -310,6 +384,18 @@ def _audience_option(parser) -> None:
                              "to 5, no client named; files published-cohort*)")
 
 
+def _date_format_option(parser) -> None:
+    parser.add_argument("--date-format", metavar="FORMAT",
+                        help="strptime format of dates that are not YYYY-MM-DD, e.g. %%d/%%m/%%Y "
+                             "(ISO dates are always accepted), as for validate")
+
+
+def _allow_empty_option(parser) -> None:
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="render a month after the data's last day anyway (otherwise the "
+                             "report says where the data end and exits 1)")
+
+
 def add_commands(sub) -> None:
     """Add ``report client``, ``report cohort`` and ``batch`` to the CLI's sub-parsers."""
     common = argparse.ArgumentParser(add_help=False)
@@ -323,6 +409,7 @@ def add_commands(sub) -> None:
     common.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="if another run is writing the same month folder, wait up to this "
                              "long for it (default 0: refuse at once)")
+    _date_format_option(common)
 
     report = sub.add_parser("report", help="render one client's or the cohort's monthly report")
     kinds = report.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -332,13 +419,29 @@ def add_commands(sub) -> None:
     client.add_argument("--client", required=True, metavar="ID", help="the client ID (text)")
     client.add_argument("--reference", metavar="DIR",
                         help="data folder of reference clients for the expected course")
+    _allow_empty_option(client)
     client.set_defaults(func=_report_client)
     cohort = kinds.add_parser("cohort", parents=[common], help="the service (cohort) report",
                               description="Render the cohort report to OUT/YYYY-MM/cohort.*")
     cohort.add_argument("--therapist", metavar="ID", help="only this therapist's clients")
     _audience_option(cohort)
+    _allow_empty_option(cohort)
     cohort.set_defaults(func=_report_cohort)
-    prep = kinds.add_parser("prep", help="session-preparation sheets: one client's, or a clinic day's",
+    day = argparse.ArgumentParser(add_help=False)
+    day.add_argument("data_dir", metavar="DATA_DIR")
+    day.add_argument("--client", metavar="ID", help="the client ID (text); report prep without "
+                     "it: every client with a session booked on --date")
+    day.add_argument("--date", required=True, type=_day, help="the session date, YYYY-MM-DD")
+    day.add_argument("--format", type=_formats, default=("html", "pdf"),
+                     help="comma-separated: html,pdf (default both; the executed notebook is kept)")
+    day.add_argument("--out", default="reports", help="output folder (default: reports)")
+    day.add_argument("--reference", metavar="DIR",
+                     help="data folder of reference clients for the expected course")
+    day.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                     help="if another run is writing the folder, wait up to this many seconds")
+    _date_format_option(day)
+    prep = kinds.add_parser("prep", parents=[day],
+                            help="session-preparation sheets: one client's, or a clinic day's",
                             description="Render a one-page sheet for the next session to "
                                         "OUT/prep/<safe id>-prep-YYYY-MM-DD.html|.pdf|.ipynb. "
                                         "Without --client: a sheet for every client with a "
@@ -346,20 +449,15 @@ def add_commands(sub) -> None:
                                         "empty), plus OUT/prep/day-YYYY-MM-DD.pdf (with "
                                         "--therapist: day-YYYY-MM-DD-<therapist>.pdf) holding "
                                         "them all, to print.")
-    prep.add_argument("data_dir", metavar="DATA_DIR")
-    prep.add_argument("--client", metavar="ID",
-                      help="the client ID (text); leave out for every client booked on --date")
     prep.add_argument("--therapist", metavar="ID",
                       help="without --client: only this therapist's booked clients")
-    prep.add_argument("--date", required=True, type=_day, help="the session date, YYYY-MM-DD")
-    prep.add_argument("--format", type=_formats, default=("html", "pdf"),
-                      help="comma-separated: html,pdf (default both; the executed notebook is kept)")
-    prep.add_argument("--out", default="reports", help="output folder (default: reports)")
-    prep.add_argument("--reference", metavar="DIR",
-                      help="data folder of reference clients for the expected course")
-    prep.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                      help="if another run is writing the prep folder, wait up to this many seconds")
     prep.set_defaults(func=_report_prep)
+    share = kinds.add_parser("share", parents=[day], help="the client's own one-page summary",
+                             description="Render one A4 page for the client to keep or bring to "
+                                         "the session (plain words, no item answers, no clinician "
+                                         "labels) to OUT/share/<safe id>-share-YYYY-MM-DD."
+                                         "html|.pdf|.ipynb.")
+    share.set_defaults(func=_report_share)
 
     batch = sub.add_parser("batch", parents=[common], help="every client report for a month + cohort",
                            description="Render a report for every client with activity in the "

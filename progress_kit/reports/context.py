@@ -20,7 +20,7 @@ from .safe import parse_month
 
 __all__ = ["DEMO", "DEFAULT_CLIENT", "client_or_demo", "DEFAULT_MONTH", "load_clinic", "write_cache",
            "input_files", "files_digest", "clients_active_in", "ReportData", "client_data",
-           "client_data_until", "parse_day", "last_full_month", "booked_sessions", "preload"]
+           "client_data_until", "parse_day", "last_full_month", "preload"]
 
 DEMO = {"n_clients": 60, "months": 6, "seed": 0, "end": "2026-10-31"}
 """The demo clinic the notebooks use when no data folder is given (fixed, so runs are repeatable)."""
@@ -71,7 +71,7 @@ def _attribute_problems(folder: Path, problems: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | None = None,
-                measures: str | Path | None = None) -> ClinicData:
+                measures: str | Path | None = None, date_format: str | None = None) -> ClinicData:
     """The validated clinic for a report, with every problem attributed to its client.
 
     Parameters
@@ -86,6 +86,9 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
     measures : path, optional
         The service's measures file for ``data_dir`` (default: :func:`~progress_kit.measures_file`,
         i.e. ``$PROGRESS_KIT_MEASURES`` or the folder's own ``measures.toml``, if any).
+    date_format : str, optional
+        A ``strptime`` format for dates that are not ISO days (``"%d/%m/%Y"``), as in
+        :func:`progress_kit.load_data`.
 
     With neither, the demo clinic :data:`DEMO` is generated in memory.
     """
@@ -104,7 +107,7 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
     from ..measures import use_measures
 
     use_measures(data_dir, measures)  # the service's measures.toml (or --measures, via the environment)
-    data = load_data(data_dir, errors="report")
+    data = load_data(data_dir, errors="report", date_format=date_format)
     data.problems = _attribute_problems(Path(data_dir), data.problems)
     return data
 
@@ -285,54 +288,3 @@ def client_data_until(clinic: ClinicData, client_id: str, day: str) -> ReportDat
     rd.questionnaires = [m for m in rd.questionnaires if m in kinds]
     return rd
 
-
-def booked_sessions(data_dir: str | Path) -> pd.DataFrame:
-    """Sessions booked but not yet held in a data folder: ``sessions`` rows with ``attended`` empty.
-
-    A minimal reader for the day's preparation sheets (``progress-kit report prep --date``
-    without ``--client``). Validation leaves such rows out of the clinic (``attended`` must be
-    true or false there, and a booked day may be in the future); here they are read from the
-    sessions file itself, with their own checks: a booked row needs a client ID and an ISO date
-    (YYYY-MM-DD). Its date may be after the last observation, even in the future.
-
-    Returns
-    -------
-    DataFrame
-        ``client_id`` (text), ``date`` (datetime64), ``file`` and ``line`` (the row's line in
-        that file, header = line 1), in file order. Empty when the folder has no sessions table.
-
-    Raises
-    ------
-    ValueError
-        For a booked row without a client ID or with a date that is not a calendar day,
-        naming the file, line, column, value and reason.
-    """
-    from ..data import _read_raw
-
-    files = [p for p in input_files(data_dir) if p.stem == "sessions"]
-    empty = pd.DataFrame({"client_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
-                          "file": pd.Series(dtype=str), "line": pd.Series(dtype="int64")})
-    if not files:
-        return empty
-    path = files[0]
-    raw = _read_raw(path, "sessions")
-    frame = raw.frame
-    if frame.empty or not {"attended", "client_id", "date"} <= set(frame.columns):
-        return empty  # a sessions table without these columns is load_data's problem to report
-    booked = frame["attended"].astype(str).str.strip() == ""
-    if not booked.any():
-        return empty
-    rows = frame[booked.to_numpy()]
-    lines = np.asarray(raw.lines)[booked.to_numpy()]
-    ids, days = (rows[c].astype(str).str.strip() for c in ("client_id", "date"))
-    parsed = pd.to_datetime(days.where(days.str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
-                            format="%Y-%m-%d", errors="coerce")
-    for bad, column, values, reason in (
-            (ids == "", "client_id", ids, "a booked session (attended empty) needs a client ID"),
-            (parsed.isna(), "date", days, "a booked session's date must be a calendar day, YYYY-MM-DD")):
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"{path.name}, line {lines[i]}, column {column}: "
-                             f"{values.iloc[i]!r}: {reason}")
-    return pd.DataFrame({"client_id": ids.to_numpy(), "date": parsed.to_numpy(),
-                         "file": path.name, "line": lines.astype("int64")})

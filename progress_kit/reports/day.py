@@ -2,7 +2,7 @@
 
 ``progress-kit report prep DATA_DIR --date YYYY-MM-DD [--therapist ID]`` (without ``--client``)
 calls :func:`render_prep_day`. A booked session is a ``sessions`` row with ``attended`` empty
-(:func:`~progress_kit.reports.context.booked_sessions`); it may be dated after the last
+(:func:`progress_kit.booked_sessions`); it may be dated after the last
 observation, even in the future. Each client gets the same one-page sheet as
 ``report prep --client`` (``prep/<client stem>-prep-<date>.*``), and the day gets one combined
 PDF to print, ``prep/day-<date>.pdf`` (``prep/day-<date>-<therapist stem>.pdf`` with a
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data import ClinicData
-from .context import booked_sessions, client_data_until, parse_day
+from ..data import ClinicData, booked_sessions
+from .context import client_data_until, parse_day
 from .files import claim_stems, month_lock, remove_stale, write_private
 from .render import FORMATS, _abs, render_prep
 
@@ -51,9 +51,8 @@ def clients_booked(data_dir: str | Path, clinic: ClinicData, date: str,
 
     Raises ValueError for an unknown therapist, naming the therapists there.
     """
-    day = parse_day(date)
-    booked = booked_sessions(data_dir)
-    ids = sorted(set(booked.loc[booked["date"] == day, "client_id"]))
+    parse_day(date)
+    ids = sorted(set(booked_sessions(clinic, on=date)["client_id"]))
     if therapist_id is not None:
         known = set(clinic.clients["therapist_id"].dropna().astype(str))
         if therapist_id not in known:
@@ -114,11 +113,11 @@ def outcome_of(render, args: tuple, kwargs: dict) -> dict:
 
 
 def _sheet(data_dir: str, client: str, date: str, out_dir: str, stem: str, formats: tuple,
-           reference_dir: str | None, data_cache: str | None) -> dict:
+           reference_dir: str | None, data_cache: str | None, date_format: str | None) -> dict:
     """Render one sheet (in a forked child); never raises."""
     return outcome_of(render_prep, (data_dir, client, date, out_dir),
                       {"formats": formats, "stem": stem, "reference_dir": reference_dir,
-                       "data_cache": data_cache})
+                       "data_cache": data_cache, "date_format": date_format})
 
 
 def combine_pdfs(parts: list[Path], target: Path) -> Path:
@@ -138,7 +137,7 @@ def combine_pdfs(parts: list[Path], target: Path) -> Path:
 def render_prep_day(data_dir: str | Path, date: str, out_dir: str | Path, *, clinic: ClinicData,
                     therapist_id: str | None = None, formats=FORMATS, reference_dir=None,
                     data_cache: str | Path | None = None, wait: float = 0.0,
-                    jobs: int | None = None) -> DayResult:
+                    jobs: int | None = None, date_format: str | None = None) -> DayResult:
     """Render the sheets of everyone booked on ``date`` into ``out_dir`` and the day's combined PDF.
 
     Parameters
@@ -182,7 +181,7 @@ def render_prep_day(data_dir: str | Path, date: str, out_dir: str | Path, *, cli
         day_stem = f"day-{date}" if therapist_id is None else claim_stems(
             out_dir, [therapist_id], kind="therapist", prefix=f"day-{date}-")[therapist_id]
         args = {c: (_abs(data_dir), c, date, str(out_dir), f"{stems[c]}-prep-{date}",
-                    formats, _abs(reference_dir), _abs(data_cache))
+                    formats, _abs(reference_dir), _abs(data_cache), date_format)
                 for c in clients}
         for client, outcome in _render_all(args, clinic, date, jobs):
             if outcome["status"] == "ok":

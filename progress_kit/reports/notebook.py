@@ -29,7 +29,8 @@ from .context import (
 from .safe import parse_month
 
 __all__ = ["load_clinic", "client_data", "client_data_until", "load_reference", "client_sections",
-           "prep_sections", "cohort_sections", "prepare_batch", "show", "title", "heading", "benchmarks_for",
+           "prep_sections", "share_sections", "cohort_sections", "prepare_batch", "show", "title",
+           "heading", "benchmarks_for",
            "DEFAULT_CLIENT", "DEFAULT_MONTH"]
 
 FIG_DPI = 150
@@ -110,8 +111,10 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     note = S.progress_note(rd, flags, quest, track[0] if track else None, diary, conflict)
     since = S.since_last_month(rd, flags, before, header, diary)
     identity = S.client_identity(rd, header)
-    every = [banner, header, quality, *quest, *track, diary, *more]
-    return {"identity": identity, "page1": [banner, chart, note, since], "status": banner,
+    trends = S.trends_and_prompts(rd, quest, diary)
+    every = [banner, header, quality, *quest, *track, diary, *more, trends]
+    return {"identity": identity, "page1": [banner, trends, chart, note, since],
+            "status": banner, "trends": trends,
             "headline": chart, "note": note, "since": since, "header": header,
             "quality": quality, "questionnaires": quest, "tracking": track,
             "diary": [diary, *([links] if links else [])],
@@ -127,9 +130,25 @@ def prep_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, obj
     last_session = rd.start - pd.Timedelta(days=1)
     before = S.client_status(rd, measure, expected, as_of=last_session, service=service)
     banner, diary = S.status_banner(rd, flags, measure), S.prep_diary(rd)
-    return {"status": banner, "diary": diary, "scores": S.prep_scores(rd, flags),
-            "since": S.since_last_session(rd, flags, before),
-            "methods": S.small_print(S.methods([banner, diary]))}
+    quest = [S.questionnaire(rd, m, figure=False) for m in rd.questionnaires]
+    trends = S.trends_and_prompts(rd, quest, diary)
+    return {"status": banner, "trends": trends, "diary": diary, "takeaways": S.prep_takeaways(rd),
+            "scores": S.prep_scores(rd, flags), "since": S.since_last_session(rd, flags, before),
+            "methods": S.small_print(S.methods([banner, diary, trends]))}
+
+
+def share_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
+    """Every section of the client's own page (``rd`` from ``client_data_until``).
+
+    The status is computed as for the prep sheet, only to add the neutral alert line
+    (:data:`~progress_kit.reports.sections.share.ALERT_LINE`); it is never shown.
+    """
+    measure = S.primary_measure(rd)
+    flags = S.client_status(rd, measure, _expected_for(reference, measure),
+                            service=_service(rd, reference))
+    return {"intro": S.share_intro(rd), "diary": S.share_diary(rd),
+            "takeaways": S.share_takeaways(rd), "scores": S.share_scores(rd),
+            "talk": S.share_talk(rd, flags)}
 
 
 def heading(text: str, sections: object = True, *, new_page: bool = True, level: int = 2) -> None:
@@ -213,6 +232,7 @@ _AUDIENCE_WORDS = {
     None: "For clinical use; contains identifiable information.",
     "internal": "Audience: internal (the service's own management report). Exact counts; names "
                 "clients. For clinical use; contains identifiable information.",
+    "client": "Made for you from your own diary and forms.",
     "publication": "Audience: publication. No client is named; counts below 5 are shown as *, "
                    "other counts rounded to the nearest 5 (NHS Digital rules), with complementary "
                    "suppression across this month's reports.",
@@ -223,7 +243,7 @@ def title(heading: str, subtitle: str, audience: str | None = None) -> None:
     """The report title with the generated date, kit version and audience (first page)."""
     today = dt.date.today().isoformat()
     if audience not in _AUDIENCE_WORDS:
-        raise ValueError(f"audience {audience!r}: choose 'internal' or 'publication'")
+        raise ValueError(f"audience {audience!r}: choose 'internal', 'publication' or 'client'")
     display(HTML(
         f'<header class="pk-title"><h1>{html.escape(heading)}</h1>'
         f'<p class="pk-subtitle">{html.escape(subtitle)}</p>'

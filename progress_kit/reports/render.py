@@ -32,8 +32,8 @@ from .files import (
 from .resources import notebook_path, template_dir
 from .safe import parse_month
 
-__all__ = ["render_report", "render_client", "render_prep", "render_cohort", "RenderResult", "FORMATS",
-           "html_from_notebook", "new_exporter", "pdf_from_html"]
+__all__ = ["render_report", "render_client", "render_prep", "render_share", "render_cohort",
+           "RenderResult", "FORMATS", "html_from_notebook", "new_exporter", "pdf_from_html"]
 
 FORMATS = ("html", "pdf")
 KERNEL = "python3"
@@ -227,7 +227,7 @@ def _abs(path) -> str | None:
 
 def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORMATS,
                   reference_dir=None, data_cache=None, stem: str | None = None,
-                  wait: float = 0.0) -> RenderResult:
+                  wait: float = 0.0, date_format: str | None = None) -> RenderResult:
     """Render one client's monthly report into ``out_dir/<stem>.*``.
 
     Without ``stem``, ``out_dir`` is locked (waiting up to ``wait`` seconds for another writer)
@@ -238,7 +238,8 @@ def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORM
     _check_client_id(client_id)
     parse_month(month)
     params = {"data_dir": _abs(data_dir), "client_id": client_id, "month": month,
-              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache)}
+              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache),
+              **_date_format(date_format)}
     return _render_for_client("client", client_id, params, out_dir, stem=stem, suffix="",
                               formats=formats, title=f"Progress report {month}", wait=wait)
 
@@ -262,7 +263,8 @@ def _render_for_client(kind: str, client_id: str, params: dict, out_dir, *, stem
 
 
 def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS, reference_dir=None,
-                data_cache=None, stem: str | None = None, wait: float = 0.0) -> RenderResult:
+                data_cache=None, stem: str | None = None, wait: float = 0.0,
+                date_format: str | None = None) -> RenderResult:
     """Render one client's session-preparation sheet for ``date`` (YYYY-MM-DD) into
     ``out_dir/<client stem>-prep-<date>.*``.
 
@@ -274,14 +276,41 @@ def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS
     _check_client_id(client_id)
     parse_day(date)
     params = {"data_dir": _abs(data_dir), "client_id": client_id, "date": date,
-              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache)}
+              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache),
+              **_date_format(date_format)}
     return _render_for_client("prep", client_id, params, out_dir, stem=stem, suffix=f"-prep-{date}",
                               formats=formats, title=f"Session preparation {date}", wait=wait)
 
 
+def render_share(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS,
+                 reference_dir=None, data_cache=None, stem: str | None = None, wait: float = 0.0,
+                 date_format: str | None = None) -> RenderResult:
+    """Render the client's own one-page summary for ``date`` (YYYY-MM-DD) into
+    ``out_dir/<client stem>-share-<date>.*``: the same engine, template, folder lock, name index
+    and private file modes as :func:`render_prep`.
+    """
+    from .context import parse_day
+
+    _check_client_id(client_id)
+    parse_day(date)
+    params = {"data_dir": _abs(data_dir), "client_id": client_id, "date": date,
+              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache),
+              **_date_format(date_format)}
+    return _render_for_client("share", client_id, params, out_dir, stem=stem,
+                              suffix=f"-share-{date}", formats=formats,
+                              title=f"Your diary and forms {date}", wait=wait)
+
+
+def _date_format(date_format: str | None) -> dict:
+    """The notebook parameter, only when set (a notebook of an older kit has no such parameter)."""
+    if date_format is not None and not isinstance(date_format, str):
+        raise ValueError(f"date_format must be text such as '%d/%m/%Y', not {date_format!r}")
+    return {} if date_format is None else {"date_format": date_format}
+
+
 def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_id: str | None = None,
                   data_cache=None, stem: str | None = None, wait: float = 0.0,
-                  audience: str = "internal") -> RenderResult:
+                  audience: str = "internal", date_format: str | None = None) -> RenderResult:
     """Render the cohort report for ``month`` into ``out_dir/cohort.*``.
 
     ``audience``: ``"internal"`` (exact counts, clients to review by name) or ``"publication"``
@@ -299,7 +328,7 @@ def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_i
     if audience not in ("internal", "publication"):
         raise ValueError(f"audience {audience!r}: choose 'internal' or 'publication'")
     params = {"data_dir": _abs(data_dir), "month": month, "therapist_id": therapist_id,
-              "data_cache": _abs(data_cache), "audience": audience}
+              "data_cache": _abs(data_cache), "audience": audience, **_date_format(date_format)}
     title = f"Service report {month}"
     if stem is not None:
         return render_report("cohort", params, out_dir, stem, formats=formats, title=title)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 __all__ = ["package_dir", "notebook_path", "template_dir", "source_root", "out_of_sync", "sync"]
 
-NOTEBOOKS = ("client_report.ipynb", "cohort_report.ipynb", "session_prep.ipynb", "explore.ipynb")
+NOTEBOOKS = ("client_report.ipynb", "cohort_report.ipynb", "session_prep.ipynb", "client_share.ipynb",
+             "explore.ipynb")
 TEMPLATE = "clinical"
 
 
@@ -26,10 +27,12 @@ def package_dir() -> Path:
 
 
 def notebook_path(kind: str) -> Path:
-    """The packaged notebook for ``kind`` ("client", "cohort" or "prep", the session-preparation sheet)."""
-    if kind not in ("client", "cohort", "prep"):
-        raise ValueError(f"report kind must be 'client', 'cohort' or 'prep', not {kind!r}")
-    name = "session_prep.ipynb" if kind == "prep" else f"{kind}_report.ipynb"
+    """The packaged notebook for ``kind``: "client", "cohort", "prep" (the session-preparation
+    sheet) or "share" (the client's own page)."""
+    names = {"prep": "session_prep.ipynb", "share": "client_share.ipynb"}
+    if kind not in ("client", "cohort", "prep", "share"):
+        raise ValueError(f"report kind must be 'client', 'cohort', 'prep' or 'share', not {kind!r}")
+    name = names.get(kind, f"{kind}_report.ipynb")
     return package_dir() / "notebooks" / name
 
 

@@ -383,6 +383,15 @@ def _two_week_trend(rd: ReportData, daily: pd.DataFrame | None, days: int = 14) 
     return out
 
 
+def _window_summary(daily: pd.DataFrame | None, last: pd.Timestamp, days: int = 14) -> list[str]:
+    """ "homework on 5 of 14 days, mean 2.4" for each diary measure kept in the window."""
+    fn = _stat("diary_summary")
+    if fn is None or daily is None:
+        return []
+    res = fn(daily, end=last, days=days, measures=("mood", "homework"))
+    return list(res.loc[res["n_days"] > 0, "text"])
+
+
 def diary_month(rd: ReportData, days: int = 14) -> Section:
     """The diary over the month (mood, homework, sleep, goals; gaps as gaps), take-aways, and
     the two-week mood and homework trend drawn over the last two weeks only."""
@@ -420,6 +429,9 @@ def diary_month(rd: ReportData, days: int = 14) -> Section:
     else:
         text.append(f"No two-week trend: the diary was filled in on {tw['n_days']} of the last "
                     f"{days} days ({window}); at least {MIN_TREND_DAYS} are needed.")
+    have = _window_summary(daily, tw["last"], days)
+    if have and not trends:
+        text.append("What there is: " + "; ".join(have) + ".")
     sec.message = " ".join(text)
     trend = tw["data"]
     # the chart also covers the whole two-week window when it reaches back before the month
@@ -503,10 +515,11 @@ def sleep_mood_lag(rd: ReportData, *, figure: bool = True) -> Section:
 
 
 def progress_score(rd: ReportData) -> Section:
-    """The daily progress score (0-100) on the last scored day: one line, no trend word.
+    """The daily progress score (0-100) on the last scored day, its two-week trend, and what the
+    number means for this client's session frequency and time in therapy.
 
-    The report carries one status (from ``pk.client_flags``); the progress score's own trend
-    label would compete with it, so only the score and what it rests on are shown.
+    The trend is the score's own (:func:`progress_kit.progress_score`); it describes the diary,
+    not the status, which stays ``pk.client_flags``'s.
     """
     title = "Progress score"
     fn, daily = _stat("progress_score"), _daily(rd)
@@ -522,14 +535,43 @@ def progress_score(rd: ReportData) -> Section:
         return Section("progress_score", title, "insufficient",
                        f"Not enough diary days{_yet(rd)} for a progress score.")
     last = scored.iloc[-1]
-    sec = Section("progress_score", title, facts={"score": float(last["progress_score"])})
-    sec.message = (f"Progress score {last['progress_score']:.0f} of 100 on {_fmt_day(last['date'])} "
-                   f"(a summary of the diary, resting on {last['confidence']:.0%} of its fields).")
+    sec = Section("progress_score", title, facts={"score": float(last["progress_score"]),
+                                                  "trend": str(last["trend"])})
+    trend = (f"{last['trend']} over 14 days ({last['trend_change']:+.0f} points)"
+             if last["trend"] != "insufficient data" else
+             f"no trend (diary on {int(last['trend_days'])} of 14 days; 7 are needed)")
+    sec.message = (f"Progress score {last['progress_score']:.0f}/100 on {_fmt_day(last['date'])}, "
+                   f"{trend}; a diary summary resting on {last['confidence']:.0%} of its fields. "
+                   + _score_meaning(rd, last["date"]))
     weights = res.attrs.get("weights", {})
     wtext = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in weights.items())
     sec.method = (f"Progress score: weighted mean of the diary fields present that day, each rescaled "
-                  f"to 0-100 in the good direction (weights: {wtext}).")
+                  f"to 0-100 in the good direction (weights: {wtext}); trend by the kit's one rule "
+                  f"(14 days, 7 scored, 10 points).")
     return sec
+
+
+_SESSIONS_PER_14_DAYS = {"weekly": 2, "fortnightly": 1, "monthly": 0.5}
+
+
+def _score_meaning(rd: ReportData, day: pd.Timestamp) -> str:
+    """What the progress score means for this client's session frequency and time in therapy."""
+    c = rd.client
+    if c is None or pd.isna(c["start_date"]):
+        return "It has no norms: compare it only with this client's own earlier scores."
+    weeks = max(0, round((min(day, _last_day(rd)) - c["start_date"]).days / 7))
+    per = _SESSIONS_PER_14_DAYS.get(str(c["session_frequency"]))
+    parts = []
+    if per is not None:
+        held = {2: "two sessions", 1: "one session"}.get(per, "half a session")
+        parts.append(f"With {c['session_frequency']} sessions the 14 days hold about {held}: the "
+                     f"trend shows the days between sessions.")
+    stage = ("early in therapy the diary swings; read a two-week trend with care" if weeks < 8 else
+             "a stable score means the diary has settled, not that therapy is done" if weeks >= 52
+             else "a change held over several fortnights means more than one fortnight's")
+    parts.append(f"After {_plural(weeks, 'week')} in therapy, {stage}.")
+    parts.append("No norms: compare it with this client's own earlier scores.")
+    return " ".join(parts)
 
 
 # ------------------------------------------------------------------ page 1: the decision page

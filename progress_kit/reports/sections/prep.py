@@ -11,10 +11,10 @@ import pandas as pd
 
 from ...measures import get_measure
 from ..context import ReportData
-from .client import DIARY_MEASURES, MIN_TREND_DAYS, Flags, _daily, _two_week_trend
+from .client import DIARY_MEASURES, MIN_TREND_DAYS, Flags, _daily, _two_week_trend, _window_summary
 from .common import Section, _fmt_day, _plot, _plural, _stat
 
-__all__ = ["prep_diary", "prep_scores", "since_last_session"]
+__all__ = ["prep_diary", "prep_scores", "since_last_session", "prep_takeaways"]
 
 
 def prep_diary(rd: ReportData, days: int = 14) -> Section:
@@ -29,12 +29,14 @@ def prep_diary(rd: ReportData, days: int = 14) -> Section:
         return Section("prep_diary", title, "insufficient",
                        f"No diary entries in the last {days} days.", facts={"n_days": 0})
     tw = _two_week_trend(rd, daily, days)
-    sec = Section("prep_diary", title, figsize=(7.2, 2.8), facts={"n_days": n_days, "two_weeks": tw})
+    sec = Section("prep_diary", title, figsize=(7.2, 1.9), facts={"n_days": n_days, "two_weeks": tw})
     means = [f"{m.replace('_', ' ')} {window[m].mean():.1f}" for m in fields if window[m].notna().any()]
     trends = [f"{m} {tw[f'{m}_trend']:+.1f} points" for m in ("mood", "homework") if f"{m}_trend" in tw]
+    have = _window_summary(daily, rd.end, days)
     sec.message = (f"Filled in on {n_days} of {days} days; averages: {', '.join(means)}. "
                    + (f"Trend over the {days} days (dotted): {', '.join(trends)}." if trends else
-                      f"No trend: at least {MIN_TREND_DAYS} diary days are needed."))
+                      f"No trend: at least {MIN_TREND_DAYS} diary days are needed"
+                      + (f" ({'; '.join(have)})." if have else ".")))
     sec.method = (f"Diary trend: least-squares line through the days with an entry, only for a "
                   f"measure with at least {MIN_TREND_DAYS} of the {days} days; gaps are not filled.")
     end, trend = rd.end, tw["data"]
@@ -64,9 +66,11 @@ def prep_scores(rd: ReportData, flags: Flags) -> Section:
                      ", ".join(filter(None, [band, clinical])) or "–"))
     if not rows:
         return Section("prep_scores", title, "insufficient", "No questionnaire scores.")
-    sec = Section("prep_scores", title)
-    sec.table = pd.DataFrame(rows, columns=["measure", "date", "latest", "change", "range"])
-    return sec
+    table = pd.DataFrame(rows, columns=["measure", "date", "latest", "change", "range"])
+    # one line each: a five-column table wraps its cells and costs the one-page sheet its room
+    lines = [f"{r.measure} {r.latest} on {r.date}: {r.change}; {r.range}."
+             for r in table.itertuples(index=False)]
+    return Section("prep_scores", title, lines=lines, facts={"table": table})
 
 
 def since_last_session(rd: ReportData, flags: Flags, before: Flags) -> Section:
@@ -106,3 +110,23 @@ def since_last_session(rd: ReportData, flags: Flags, before: Flags) -> Section:
                 text += f" (two weeks before: {prior['mood'].mean():.1f})"
         lines.append(text + ".")
     return Section("prep_since", title, lines=lines)
+
+
+def prep_takeaways(rd: ReportData, days: int = 14) -> Section:
+    """Session take-aways the client logged over the last ``days`` days and since the last
+    session, in one line (the diary holds only their count, not which ones were used)."""
+    daily = _daily(rd)
+    if daily is None or "takeaways" not in daily.columns or daily["takeaways"].isna().all():
+        return Section("prep_takeaways", "", message="Take-aways: none logged in the diary.",
+                       facts={"total": 0})
+    first = rd.end - pd.Timedelta(days=days - 1)
+    window = daily[(daily["date"] >= first) & (daily["date"] <= rd.end)]["takeaways"].dropna()
+    since = daily[(daily["date"] >= rd.start) & (daily["date"] <= rd.end)]["takeaways"].dropna()
+    total, used = float(window.sum()), int((window > 0).sum())
+    text = (f"Take-aways used: {total:g} times on {_plural(used, 'day')} of the last {days} "
+            f"(logged on {len(window)})")
+    if rd.start > first or len(since) != len(window):
+        text += f"; since the last session, {since.sum():g}"
+    text += "." + (" None used: ask what was taken from the last session." if len(window) and
+                   total == 0 else "")
+    return Section("prep_takeaways", "", message=text, facts={"total": total, "days_used": used})
