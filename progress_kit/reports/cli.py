@@ -315,18 +315,29 @@ def _report_prep_day(args: argparse.Namespace, data_dir: Path) -> int:
 
 @_clean_errors
 def _report_share(args: argparse.Namespace) -> int:
+    from .day import prepare_day
     from .render import render_share
 
     data_dir = _data_dir(args.data_dir)
     if args.client is None:
         log.error("progress-kit report share: --client is required", extra=EXACT)
         return EXIT_USAGE
-    if not _client_known(_load(data_dir, args.date_format), data_dir, args.client, "report share"):
+    clinic, cache = _warm_clinic(data_dir, args.date_format)
+    if not _client_known(clinic, data_dir, args.client, "report share"):
         return EXIT_FAILED
-    res = render_share(data_dir, args.client, args.date, _checked_out(Path(args.out) / "share", args.out),
-                       formats=args.format, reference_dir=args.reference, wait=args.wait,
-                       date_format=args.date_format)
-    print("\n".join(str(f) for f in res.files))
+    prepare = ((lambda: prepare_day(clinic, args.date, [args.client], each=True))
+               if args.reference is None else (lambda: None))
+    try:
+        files = _render_one(render_share, prepare, data_dir, args.client, args.date,
+                            _checked_out(Path(args.out) / "share", args.out), formats=args.format,
+                            reference_dir=args.reference, wait=args.wait,
+                            data_cache=_cache_param(cache), date_format=args.date_format)
+    except RuntimeError as exc:
+        log.error(f"progress-kit report share: failed: {args.client}: {exc}", extra=EXACT)
+        return EXIT_FAILED
+    finally:
+        _keep(cache, clinic)
+    print("\n".join(str(f) for f in files))
     return EXIT_OK
 
 
