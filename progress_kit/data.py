@@ -37,7 +37,8 @@ from .measures import _REGISTRY, score_items, suggest_measure
 # load_data (the folder reader) is not listed: the public progress_kit.load_data is
 # progress_kit.sources.load_data, which also takes database URLs and calls this one for folders
 __all__ = ["read_observations", "read_clients", "read_sessions", "read_items",
-           "ClinicData", "write_data", "TABLES", "problems_to_text", "booked_sessions"]
+           "ClinicData", "write_data", "TABLES", "problems_to_text", "booked_sessions",
+           "assign_episodes"]
 
 Source = str | Path | pd.DataFrame
 Errors = Literal["raise", "report"]
@@ -51,6 +52,9 @@ TABLES = {
 }
 OPTIONAL = {"clients": {"end_date"}, "sessions": {"duration_minutes"}}
 OPTIONAL_TABLES = ("items",)
+EPISODE = "episode_id"
+"""The optional column of ``clients`` that keys one row per episode of care (see
+:func:`assign_episodes`); observations, items and sessions get their episode from the dates."""
 STATUSES = ("active", "finished", "dropped")
 FREQUENCIES = ("weekly", "fortnightly", "monthly")
 SESSION_KINDS = ("assessment", "treatment", "follow_up")
@@ -710,12 +714,20 @@ def _validate_clients(raw: _Raw, today: dt.date) -> pd.DataFrame:
     if not _check_columns(raw, "clients"):
         return _empty_table("clients")
     ids = _check_ids(raw)
-    repeated = ids.duplicated(keep="first") & (ids != "")
+    episode = _strip(raw, EPISODE) if EPISODE in raw.frame else None
+    key = ids if episode is None else ids + "\x1f" + episode
+    repeated = key.duplicated(keep="first") & (ids != "")
     if repeated.any():
-        first_line = pd.Series(raw.lines, index=ids.index).groupby(ids).transform("first")
+        first_line = pd.Series(raw.lines, index=ids.index).groupby(key).transform("first")
         idx = np.flatnonzero(repeated.to_numpy())
-        raw.add_rows(idx, "client_id", [f"client_id {shorten(ids.iloc[i])!r} is listed again "
-                                        f"(first on line {first_line.iloc[i]})" for i in idx])
+        if episode is None:
+            reasons = [f"client_id {shorten(ids.iloc[i])!r} is listed again "
+                       f"(first on line {first_line.iloc[i]})" for i in idx]
+        else:
+            reasons = [f"client_id {shorten(ids.iloc[i])!r} with episode_id "
+                       f"{shorten(episode.iloc[i])!r} is listed again (first on line "
+                       f"{first_line.iloc[i]})" for i in idx]
+        raw.add_rows(idx, "client_id" if episode is None else EPISODE, reasons)
     therapist = _check_ids(raw, "therapist_id")
     start = _parse_days(raw, "start_date", today)
     if "end_date" in raw.frame:
@@ -727,9 +739,51 @@ def _validate_clients(raw: _Raw, today: dt.date) -> pd.DataFrame:
     status = _check_choice(raw, "status", STATUSES)
     frequency = _check_choice(raw, "session_frequency", FREQUENCIES)
     problem = _strip(raw, "problem")
-    return pd.DataFrame({"client_id": ids, "therapist_id": therapist, "start_date": start,
-                         "end_date": end, "status": status, "problem": problem.replace("", None),
-                         "session_frequency": frequency})
+    frame = pd.DataFrame({"client_id": ids, "therapist_id": therapist, "start_date": start,
+                          "end_date": end, "status": status, "problem": problem.replace("", None),
+                          "session_frequency": frequency})
+    if episode is not None:
+        _check_episodes(raw, ids, episode, start, end)
+        frame.insert(1, EPISODE, episode)
+    return frame
+
+
+def _check_episodes(raw: _Raw, ids: pd.Series, episode: pd.Series, start: pd.Series,
+                    end: pd.Series) -> None:
+    """Episodes of one client: a blank ``episode_id`` only for a client's only row, and no two
+    episodes overlapping (an open episode, blank ``end_date``, runs on to the data's end).
+
+    Vectorised: rows sorted by client and start date; each row is compared with the one before.
+    """
+    rows = np.flatnonzero((ids != "").to_numpy())
+    per_client = ids.iloc[rows].map(ids.iloc[rows].value_counts()).to_numpy()
+    blank = rows[(episode.iloc[rows] == "").to_numpy() & (per_client > 1)]
+    raw.add_rows(blank, EPISODE, [f"blank episode_id, but client {shorten(ids.iloc[i])!r} has "
+                                  f"{per_client[np.searchsorted(rows, i)]} rows in the clients "
+                                  "table: each episode needs its own episode_id" for i in blank])
+    dated = rows[start.iloc[rows].notna().to_numpy()]
+    if len(dated) < 2:
+        return
+    order = dated[np.lexsort((start.to_numpy()[dated], ids.to_numpy()[dated]))]
+    cid = ids.to_numpy()[order]
+    begin = start.to_numpy()[order]
+    finish = end.to_numpy()[order]
+    # the latest end among a client's earlier episodes, an open one (NaT) counting as the last
+    # day there is; and which row holds it, for the message
+    stop = np.where(np.isnat(finish), np.iinfo(np.int64).max, finish.astype("int64"))
+    group = pd.Series(cid)
+    reach = pd.Series(stop).groupby(group).cummax().to_numpy()
+    holder = pd.Series(np.where(stop == reach, np.arange(len(stop)), np.nan)
+                       ).groupby(group).ffill().to_numpy()
+    same = cid[1:] == cid[:-1]
+    overlap = np.flatnonzero(same & (begin[1:].astype("int64") <= reach[:-1])) + 1
+    later, earlier = order[overlap], order[holder[overlap - 1].astype(int)]
+    raw.add_rows(later, "start_date", [
+        f"episode {shorten(episode.iloc[i])!r} of client {shorten(ids.iloc[i])!r} starts on "
+        f"{start.iloc[i]:%Y-%m-%d}, inside episode {shorten(episode.iloc[j])!r} (line "
+        f"{int(raw.lines[j])}, {start.iloc[j]:%Y-%m-%d} to "
+        f"{'open' if pd.isna(end.iloc[j]) else f'{end.iloc[j]:%Y-%m-%d}'}): episodes of one "
+        "client must not overlap" for i, j in zip(later, earlier, strict=True)])
 
 
 def _validate_sessions(raw: _Raw, today: dt.date) -> pd.DataFrame:
@@ -1174,6 +1228,14 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
         unknown, problems = _unknown_clients(frame, lines, name, known)
         all_problems.append(_problem_frame(problems))
         tables[table] = (frame[~unknown].reset_index(drop=True), lines[~unknown], name)
+    clients, client_lines, client_file = tables["clients"]
+    if EPISODE in clients:
+        for table in ("observations", "sessions", "items"):
+            frame, lines, name = tables[table]
+            frame, lines, problems = _apply_episodes(frame, lines, name, clients, client_lines,
+                                                     client_file)
+            all_problems.append(_problem_frame(problems))
+            tables[table] = (frame, lines, name)
     observations, obs_lines, obs_file = tables["observations"]
     items, item_lines, items_file = tables["items"]
     if len(items):
@@ -1181,6 +1243,9 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
                                                     item_lines, items_file)
         all_problems.append(_problem_frame(problems))
         observations = observations.reset_index(drop=True)
+        if EPISODE in clients and observations[EPISODE].isna().any():  # totals from items
+            observations[EPISODE] = observations[EPISODE].fillna(
+                assign_episodes(observations, clients))
     problems = pd.concat([p for p in all_problems if len(p)] or [_problem_frame([])],
                          ignore_index=True)
     sessions, booked = _split_booked(tables["sessions"][0])
@@ -1264,6 +1329,130 @@ def booked_sessions(data: ClinicData | pd.DataFrame, *, on: str | dt.date | None
     if therapist is not None:
         booked = booked[booked["therapist_id"] == therapist]
     return booked.sort_values(["date", "client_id"], kind="stable").reset_index(drop=True)
+
+
+def _episode_rows(table: pd.DataFrame, clients: pd.DataFrame
+                  ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Each row's episode as a position in the clients sorted by client and start date.
+
+    Returns the positions (-1 for a row of an unknown client or without a date; for a row
+    between two episodes, the episode before it), the mask of rows between episodes, and the
+    sorted clients (with ``_row``, the position in ``clients``). Vectorised: one
+    ``searchsorted`` over a (client, day) key.
+    """
+    n = len(table)
+    ep = clients.assign(_row=np.arange(len(clients)))
+    ep = ep[ep["start_date"].notna()].sort_values(["client_id", "start_date"], kind="stable")
+    ids = pd.Index(pd.unique(ep["client_id"]))
+    ep_code = ids.get_indexer(ep["client_id"])
+    code = ids.get_indexer(table["client_id"]) if n else np.zeros(0, dtype=int)
+    day = table["date"].to_numpy(dtype="datetime64[D]").astype("int64") if n else np.zeros(0, int)
+    start = ep["start_date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    no_end = ep["end_date"].isna().to_numpy()
+    end = np.where(no_end, np.iinfo(np.int64).max,
+                   ep["end_date"].to_numpy(dtype="datetime64[D]").astype("int64"))
+    undated = pd.isna(table["date"]).to_numpy() if n else np.zeros(0, bool)
+    if not len(ep) or not n:
+        return np.full(n, -1), np.zeros(n, bool), ep
+    lo = min(start.min(), day[~undated].min() if (~undated).any() else start.min())
+    width = max(start.max(), day[~undated].max() if (~undated).any() else start.max()) - lo + 1
+    # (client, day) as one sortable integer: the episodes are sorted by it already
+    pos = np.searchsorted(ep_code * width + (start - lo),
+                          code * width + (np.where(undated, lo, day) - lo), side="right") - 1
+    first = np.searchsorted(ep_code, np.arange(len(ids)))
+    last = np.r_[first[1:], len(ep)] - 1
+    known = code >= 0
+    before = known & ((pos < 0) | (ep_code[np.maximum(pos, 0)] != code))
+    # a row before a client's first episode belongs to it, one after the last to the last (as
+    # with one episode per client): only a row in a gap between two episodes has none
+    pos = np.where(before, first[np.maximum(code, 0)], pos)
+    gap = known & ~before & (day > end[pos]) & (pos != last[np.maximum(code, 0)]) & ~undated
+    return np.where(~known | undated, -1, pos), gap, ep
+
+
+def assign_episodes(table: pd.DataFrame, clients: pd.DataFrame) -> pd.Series:
+    """The episode of care of each row of ``table``, from its client and date.
+
+    A row dated from an episode's ``start_date`` to its ``end_date`` (both included) belongs to
+    it; an open episode (blank ``end_date``) runs on to the data's end. A row before a client's
+    first episode belongs to the first, a row after the last episode's end to the last (a
+    pre-treatment assessment, a follow-up), so a client with one episode keeps every row as
+    without episodes. A row in a gap between two episodes belongs to neither: its value is
+    missing (:func:`load_data` lists it as an error and leaves it out), as is that of a client
+    not in ``clients``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        With ``client_id`` and ``date`` (observations, items or sessions).
+    clients : DataFrame
+        With ``client_id``, ``episode_id``, ``start_date`` and ``end_date``; episodes of one
+        client must not overlap (:func:`read_clients` checks this).
+
+    Returns
+    -------
+    Series
+        ``episode_id`` aligned with ``table``'s index (text; missing where no episode fits).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> clients = pd.DataFrame({"client_id": ["a", "a"], "episode_id": ["1", "2"],
+    ...     "start_date": pd.to_datetime(["2025-01-06", "2025-09-01"]),
+    ...     "end_date": pd.to_datetime(["2025-05-30", None])})
+    >>> obs = pd.DataFrame({"client_id": "a", "date": pd.to_datetime(
+    ...     ["2025-01-06", "2025-05-30", "2025-07-01", "2025-09-01", "2026-03-02"])})
+    >>> assign_episodes(obs, clients).tolist()
+    ['1', '1', None, '2', '2']
+    """
+    if EPISODE not in clients:
+        raise ValueError("clients has no episode_id column: without it every client has one "
+                         "episode")
+    pos, gap, ep = _episode_rows(table, clients)
+    pos = np.where(gap, -1, pos)
+    values = ep[EPISODE].to_numpy(dtype=object)[np.maximum(pos, 0)] if len(ep) else \
+        np.full(len(table), None, dtype=object)
+    return pd.Series(np.where(pos >= 0, values, None), index=table.index, name=EPISODE,
+                     dtype=object)
+
+
+def _apply_episodes(frame: pd.DataFrame, lines: np.ndarray, file: str, clients: pd.DataFrame,
+                    client_lines: np.ndarray, client_file: str
+                    ) -> tuple[pd.DataFrame, np.ndarray, list[dict]]:
+    """Give every row its episode; a row between episodes, or whose own ``episode_id``
+    disagrees with its date, is a problem on its line and left out."""
+    pos, gap, ep = _episode_rows(frame, clients)
+    problems: list[dict] = []
+    days = frame["date"].dt.strftime("%Y-%m-%d").to_numpy() if len(frame) else []
+    eid = ep[EPISODE].to_numpy(dtype=object)
+    src = ep["_row"].to_numpy()
+
+    def where(j: int) -> str:
+        end = ep["end_date"].iat[j]
+        return (f"episode {shorten(eid[j])!r} ({ep['start_date'].iat[j]:%Y-%m-%d} to "
+                f"{'open' if pd.isna(end) else f'{end:%Y-%m-%d}'}, {client_file} line "
+                f"{int(client_lines[src[j]])})")
+
+    for i in np.flatnonzero(gap):
+        j = int(pos[i])
+        problems.append({"file": file, "line": int(lines[i]), "column": "date",
+                         "value": days[i], "severity": "error",
+                         "reason": f"date {days[i]} of client {shorten(frame['client_id'].iat[i])!r}"
+                                   f" falls between {where(j)} and {where(j + 1)}: it belongs to "
+                                   "no episode"})
+    keep = (pos >= 0) & ~gap
+    assigned = np.where(keep, eid[np.maximum(pos, 0)] if len(ep) else None, None)
+    if EPISODE in frame:  # the table's own episode_id must agree with its date
+        given = frame[EPISODE].astype(str).str.strip().to_numpy(dtype=object)
+        clash = keep & (given != "") & (given != assigned)
+        for i in np.flatnonzero(clash):
+            problems.append({"file": file, "line": int(lines[i]), "column": EPISODE,
+                             "value": shorten(given[i], 200), "severity": "error",
+                             "reason": f"episode_id {shorten(given[i])!r} disagrees with the "
+                                       f"date {days[i]}, which falls in {where(pos[i])}"})
+        keep &= ~clash
+    out = frame.assign(**{EPISODE: assigned})[keep].reset_index(drop=True)
+    return out, lines[keep], problems
 
 
 def problems_to_text(problems: pd.DataFrame, *, group: bool = True) -> str:

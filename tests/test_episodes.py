@@ -1,0 +1,187 @@
+"""Episodes of care (issue 26): a client who comes back is a new referral.
+
+The data layer gives every observation, item and session its episode from the dates; a row
+between two episodes is an error on its own line; episodes of one client must not overlap.
+"""
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from progress_kit.data import assign_episodes, load_data, problems_to_text, read_clients
+
+TODAY = dt.date(2026, 11, 25)
+CLIENT_HEADER = ("client_id,episode_id,therapist_id,start_date,end_date,status,problem,"
+                 "session_frequency\n")
+
+
+def _folder(tmp_path: Path, clients: str, observations: str, sessions: str = "",
+            items: str | None = None) -> Path:
+    (tmp_path / "clients.csv").write_text(CLIENT_HEADER + clients)
+    (tmp_path / "observations.csv").write_text("client_id,date,measure,score\n" + observations)
+    (tmp_path / "sessions.csv").write_text("client_id,date,attended,kind\n" + sessions)
+    if items is not None:
+        (tmp_path / "items.csv").write_text("client_id,date,measure,item,response\n" + items)
+    return tmp_path
+
+
+RETURNING = ("a,E1,t1,2025-01-06,2025-04-28,finished,depression,weekly\n"
+             "a,E2,t1,2025-09-01,,active,depression,weekly\n"
+             "b,,t2,2025-02-03,,active,gad,weekly\n")
+OBS = ("a,2025-01-06,PHQ-9,20\n"      # line 2: E1 start
+       "a,2025-04-28,PHQ-9,6\n"       # line 3: E1 end day, still E1
+       "a,2025-09-01,PHQ-9,18\n"      # line 4: E2 start
+       "a,2026-01-05,PHQ-9,9\n"       # line 5: open E2
+       "b,2025-01-27,GAD-7,15\n"      # line 6: before b's only episode: as without episodes
+       "b,2025-03-03,GAD-7,8\n")      # line 7
+
+
+def test_rows_get_their_episode_from_the_dates(tmp_path):
+    data = load_data(_folder(tmp_path, RETURNING, OBS, "a,2025-01-06,true,assessment\n"
+                                                       "a,2025-09-08,true,treatment\n"),
+                     today=TODAY)
+    assert data.observations["episode_id"].tolist() == ["E1", "E1", "E2", "E2", "", ""]
+    assert data.sessions["episode_id"].tolist() == ["E1", "E2"]
+    assert data.clients["episode_id"].tolist() == ["E1", "E2", ""]
+    assert len(data.problems) == 0
+
+
+def test_row_between_episodes_is_an_error_on_its_line_and_not_kept(tmp_path):
+    folder = _folder(tmp_path, RETURNING, OBS + "a,2025-06-02,PHQ-9,5\n",
+                     "a,2025-07-01,false,follow_up\n")
+    data = load_data(folder, errors="report", today=TODAY)
+    assert len(data.observations) == 6 and len(data.sessions) == 0
+    text = problems_to_text(data.problems, group=False).splitlines()
+    assert text == [
+        "observations.csv line 8: date 2025-06-02 of client 'a' falls between episode 'E1' "
+        "(2025-01-06 to 2025-04-28, clients.csv line 2) and episode 'E2' (2025-09-01 to open, "
+        "clients.csv line 3): it belongs to no episode",
+        "sessions.csv line 2: date 2025-07-01 of client 'a' falls between episode 'E1' "
+        "(2025-01-06 to 2025-04-28, clients.csv line 2) and episode 'E2' (2025-09-01 to open, "
+        "clients.csv line 3): it belongs to no episode"]
+    row = data.problems.iloc[0]
+    assert (row["file"], row["line"], row["column"], row["value"]) == \
+        ("observations.csv", 8, "date", "2025-06-02")
+    with pytest.raises(ValueError, match="line 8: date 2025-06-02"):
+        load_data(folder, today=TODAY)
+
+
+def test_overlapping_episodes_name_both_lines(tmp_path):
+    clients = ("a,E1,t1,2025-01-06,2025-04-28,finished,depression,weekly\n"
+               "a,E2,t1,2025-04-28,,active,depression,weekly\n"     # starts on E1's last day
+               "c,1,t1,2025-01-06,,active,depression,weekly\n"      # open, then another
+               "c,2,t1,2025-06-02,2025-08-01,finished,depression,weekly\n"
+               "d,x,t1,2025-01-06,2025-12-01,finished,depression,weekly\n"  # long one covers
+               "d,y,t1,2025-02-03,2025-03-03,finished,depression,weekly\n"  # two short ones
+               "d,z,t1,2025-04-07,2025-05-05,finished,depression,weekly\n")
+    _, problems = read_clients(pd.read_csv(pd.io.common.StringIO(CLIENT_HEADER + clients),
+                                           dtype=str, keep_default_na=False),
+                               errors="report", today=TODAY)
+    lines = problems_to_text(problems, group=False).splitlines()
+    assert lines == [
+        "clients (DataFrame) line 3: episode 'E2' of client 'a' starts on 2025-04-28, inside "
+        "episode 'E1' (line 2, 2025-01-06 to 2025-04-28): episodes of one client must not overlap",
+        "clients (DataFrame) line 5: episode '2' of client 'c' starts on 2025-06-02, inside "
+        "episode '1' (line 4, 2025-01-06 to open): episodes of one client must not overlap",
+        "clients (DataFrame) line 7: episode 'y' of client 'd' starts on 2025-02-03, inside "
+        "episode 'x' (line 6, 2025-01-06 to 2025-12-01): episodes of one client must not overlap",
+        "clients (DataFrame) line 8: episode 'z' of client 'd' starts on 2025-04-07, inside "
+        "episode 'x' (line 6, 2025-01-06 to 2025-12-01): episodes of one client must not overlap"]
+
+
+def test_duplicate_episode_and_blank_episode_of_a_returning_client(tmp_path):
+    clients = ("a,E1,t1,2025-01-06,2025-02-03,finished,depression,weekly\n"
+               "a,E1,t1,2025-06-02,,active,depression,weekly\n"
+               "b,,t1,2025-01-06,2025-02-03,finished,depression,weekly\n"
+               "b,B2,t1,2025-06-02,,active,depression,weekly\n")
+    folder = _folder(tmp_path, clients, "a,2025-01-06,PHQ-9,20\n")
+    data = load_data(folder, errors="report", today=TODAY)
+    lines = problems_to_text(data.problems, group=False).splitlines()
+    assert ("clients.csv line 3: client_id 'a' with episode_id 'E1' is listed again "
+            "(first on line 2)") in lines
+    assert ("clients.csv line 4: blank episode_id, but client 'b' has 2 rows in the clients "
+            "table: each episode needs its own episode_id") in lines
+    assert data.problems.loc[data.problems["line"] == 4, "column"].tolist() == ["episode_id"]
+
+
+def test_an_episode_id_in_observations_must_agree_with_the_date(tmp_path):
+    (tmp_path / "clients.csv").write_text(CLIENT_HEADER + RETURNING)
+    (tmp_path / "observations.csv").write_text(
+        "client_id,date,measure,score,episode_id\n"
+        "a,2025-01-06,PHQ-9,20,E1\n"
+        "a,2025-09-01,PHQ-9,18,E1\n")
+    (tmp_path / "sessions.csv").write_text("client_id,date,attended,kind\n")
+    data = load_data(tmp_path, errors="report", today=TODAY)
+    assert problems_to_text(data.problems, group=False) == (
+        "observations.csv line 3: episode_id 'E1' disagrees with the date 2025-09-01, which "
+        "falls in episode 'E2' (2025-09-01 to open, clients.csv line 3)")
+    assert data.observations["episode_id"].tolist() == ["E1"]
+
+
+def test_totals_derived_from_items_get_their_episode(tmp_path):
+    items = "".join(f"a,2025-09-08,PHQ-9,{k},2\n" for k in range(1, 10))
+    data = load_data(_folder(tmp_path, RETURNING, OBS, items=items), today=TODAY)
+    derived = data.observations[data.observations["derived"]]
+    assert derived[["date", "score", "episode_id"]].values.tolist() == \
+        [[pd.Timestamp("2025-09-08"), 18.0, "E2"]]
+    assert data.items["episode_id"].unique().tolist() == ["E2"]
+
+
+def test_without_the_column_nothing_changes(tmp_path):
+    (tmp_path / "clients.csv").write_text(
+        "client_id,therapist_id,start_date,end_date,status,problem,session_frequency\n"
+        "a,t1,2025-01-06,2025-04-28,finished,depression,weekly\n")
+    (tmp_path / "observations.csv").write_text("client_id,date,measure,score\n"
+                                               "a,2025-06-02,PHQ-9,20\n")
+    (tmp_path / "sessions.csv").write_text("client_id,date,attended,kind\n")
+    data = load_data(tmp_path, today=TODAY)
+    assert "episode_id" not in data.clients and "episode_id" not in data.observations
+    assert len(data.observations) == 1
+
+
+def _brute_force(table: pd.DataFrame, clients: pd.DataFrame) -> list:
+    """The rule of assign_episodes, one row at a time (the reference for the vectorised one)."""
+    out = []
+    for cid, day in zip(table["client_id"], table["date"], strict=True):
+        eps = clients[clients["client_id"] == cid].sort_values("start_date")
+        if eps.empty:
+            out.append(None)
+            continue
+        inside = eps[(eps["start_date"] <= day)
+                     & (eps["end_date"].isna() | (day <= eps["end_date"]))]
+        if len(inside):
+            out.append(inside["episode_id"].iat[0])
+        elif day < eps["start_date"].iat[0]:
+            out.append(eps["episode_id"].iat[0])
+        elif day > eps["end_date"].iat[-1]:
+            out.append(eps["episode_id"].iat[-1])
+        else:
+            out.append(None)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorised_assignment_equals_the_row_by_row_rule(seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(40):
+        day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 60)))
+        for e in range(int(rng.integers(1, 4))):
+            length = int(rng.integers(0, 90))
+            open_end = e == 2 or rng.random() < 0.1
+            rows.append((f"c{c:02d}", f"e{e}", day, pd.NaT if open_end else
+                         day + pd.Timedelta(days=length)))
+            if open_end:
+                break
+            day = day + pd.Timedelta(days=length + int(rng.integers(1, 60)))
+    clients = pd.DataFrame(rows, columns=["client_id", "episode_id", "start_date", "end_date"])
+    clients = clients.sample(frac=1, random_state=seed)  # any order
+    table = pd.DataFrame({
+        "client_id": [f"c{c:02d}" for c in rng.integers(0, 42, 2000)],  # c40, c41 unknown
+        "date": pd.Timestamp("2023-12-01") + pd.to_timedelta(rng.integers(0, 500, 2000), "D")})
+    got = assign_episodes(table, clients).tolist()
+    assert got == _brute_force(table, clients)
+    assert any(g is None for g in got) and len(set(got)) > 3
