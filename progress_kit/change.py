@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _cohort
+from . import _cohort, _episodes
 from ._dask import dask_dispatch, is_dask_collection
 from ._dist import norm  # scipy.stats.norm's ppf without importing scipy.stats
 from .measures import Measure, get_measure, reaches
@@ -526,7 +526,9 @@ def reliable_change(data: pd.DataFrame, *, subject: str = "client_id", time: str
     Returns
     -------
     DataFrame
-        One row per subject with both scores, indexed by subject: ``pre``, ``post``,
+        One row per subject with both scores, indexed by subject (by ``client_id`` and
+        ``episode_id`` when ``data`` has an ``episode_id`` column: one row per episode of
+        care, each with its own pre and post, see docs/change.md): ``pre``, ``post``,
         ``change`` (post - pre), ``rci`` and ``category`` (improved / unchanged /
         deteriorated, a categorical). ``attrs["excluded"]`` (columns subject, reason) lists the
         subjects without both scores; ``attrs["method"]`` says in words which method and
@@ -582,6 +584,11 @@ def reliable_change(data: pd.DataFrame, *, subject: str = "client_id", time: str
     >>> print(rc.attrs["method"])  # doctest: +ELLIPSIS
     reliable change by the JT method, ... i.e. a change of more than 3.54 points
     """
+    if _episodes.has_episodes(data, subject):
+        return _episodes.per_episode(
+            reliable_change, {"data": data}, subject=subject, time=time, value=value,
+            measure=measure, pre=pre, post=post, reliability=reliability, better=better,
+            method=method, alpha=alpha, reliability_post=reliability_post)
     m, better, reliability, method, threshold = _resolve(measure, better, reliability, method)
     wide = _pre_post_any(data, subject=subject, time=time, value=value, measure=measure,
                          pre=pre, post=post)
@@ -675,6 +682,13 @@ def clinical_significance(data: pd.DataFrame, *, subject: str = "client_id", tim
     b          15.0  12.0  unchanged
     c           6.0  13.0     harmed
     """
+    if _episodes.has_episodes(data, subject):
+        return _episodes.per_episode(
+            clinical_significance, {"data": data}, subject=subject, time=time, value=value,
+            measure=measure, pre=pre, post=post, reliability=reliability, better=better,
+            method=method, cutoff_type=cutoff_type, clinical_mean=clinical_mean,
+            clinical_sd=clinical_sd, functional_mean=functional_mean,
+            functional_sd=functional_sd, reliability_post=reliability_post, alpha=alpha)
     m, better, reliability, method, threshold = _resolve(measure, better, reliability, method)
     direction = 1 if better == "higher" else -1
     if cutoff_type is None:

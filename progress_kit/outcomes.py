@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import _cohort
+from . import _cohort, _episodes
 from ._dask import dask_dispatch, is_dask_collection
 from ._dist import norm  # scipy.stats.norm's ppf without importing scipy.stats
 from .change import _sort_order
@@ -179,7 +179,9 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     Returns
     -------
     DataFrame
-        One row per client, indexed by ``client_id``: ``depression_measure``,
+        One row per client, indexed by ``client_id`` (one row per referral, indexed by
+        ``client_id`` and ``episode_id``, when ``observations`` has an ``episode_id`` column;
+        ``sessions`` and ``clients`` then need it too): ``depression_measure``,
         ``anxiety_measure``, ``n_scored`` (days with a score on either), ``first_date``,
         ``last_date``, ``depression_first``/``_last``, ``anxiety_first``/``_last``, ``paired``
         (both measures scored on two or more days), ``n_treatment_sessions`` (with sessions),
@@ -239,6 +241,11 @@ def talking_therapies_outcomes(observations: pd.DataFrame, sessions: pd.DataFram
     a                    True      True                  True               True
     b                    True     False                 False              False
     """
+    if _episodes.has_episodes(observations):
+        return _episodes.per_episode(
+            talking_therapies_outcomes, {"observations": observations, "sessions": sessions,
+                                         "clients": clients},
+            depression=depression, anxiety=anxiety, period=period)
     if any(is_dask_collection(f) for f in (observations, sessions, clients)):
         return dask_dispatch("talking_therapies_outcomes", observations, sessions, clients,
                              depression=depression, anxiety=anxiety, period=period)
@@ -750,6 +757,8 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
     Returns
     -------
     DataFrame
+        Counts are of ``outcomes``' rows: referrals when it is indexed by client and episode
+        (episodes of care), so a client who came back counts twice.
         Long table, one row per group and outcome: the ``by`` columns, ``outcome``,
         ``numerator``, ``denominator`` (text in publication, integers internally), ``rate``,
         ``ci_low``, ``ci_high`` (NaN where withheld).
@@ -834,6 +843,10 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
             "; complementary suppression across the groups and the service total (publish the "
             "total with service_rates(outcomes), protected the same way)" if keys else "")
         if audience == "publication" else "; exact counts (internal use)")
+    if _episodes.EPISODE in outcomes.index.names:
+        # each row is an episode of care: a client who came back counts once per referral
+        table.attrs["method"] += ("; counts referrals (one per client_id and episode_id, as "
+                                  "NHS Talking Therapies counts them), not people")
     return table
 
 

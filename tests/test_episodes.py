@@ -185,3 +185,117 @@ def test_vectorised_assignment_equals_the_row_by_row_rule(seed):
     got = assign_episodes(table, clients).tolist()
     assert got == _brute_force(table, clients)
     assert any(g is None for g in got) and len(set(got)) > 3
+
+
+# ---------------------------------------------------------------- statistics per episode
+# A known-truth clinic: client a was treated twice (recovered, then came back and did not
+# improve); b once (blank episode_id). Each figure below is worked out by hand from the scores.
+STAT_CLIENTS = ("a,E1,t1,2025-01-06,2025-04-28,finished,depression,weekly\n"
+                "a,E2,t1,2025-09-01,2025-12-15,finished,depression,weekly\n"
+                "b,,t2,2025-02-03,2025-05-26,finished,depression,weekly\n")
+A1 = ("a,2025-01-06,PHQ-9,20\na,2025-01-06,GAD-7,15\n"
+      "a,2025-04-28,PHQ-9,6\na,2025-04-28,GAD-7,5\n")
+A2 = ("a,2025-09-01,PHQ-9,18\na,2025-09-01,GAD-7,12\n"
+      "a,2025-12-15,PHQ-9,16\na,2025-12-15,GAD-7,11\n")
+B = ("b,2025-02-03,PHQ-9,12\nb,2025-02-03,GAD-7,9\n"
+     "b,2025-05-26,PHQ-9,4\nb,2025-05-26,GAD-7,3\n")
+S_A1 = "a,2025-01-13,true,treatment\na,2025-01-20,true,treatment\n"
+S_A2 = "a,2025-09-08,true,treatment\na,2025-09-15,true,treatment\n"
+S_B = "b,2025-02-10,true,treatment\nb,2025-02-17,true,treatment\n"
+
+
+@pytest.fixture
+def returning(tmp_path):
+    folder = tmp_path / "both"
+    folder.mkdir()
+    return load_data(_folder(folder, STAT_CLIENTS, A1 + A2 + B, S_A1 + S_A2 + S_B), today=TODAY)
+
+
+@pytest.fixture
+def first_only(tmp_path):
+    """The same clinic before client a came back, without an episode_id column."""
+    folder = tmp_path / "first"
+    folder.mkdir()
+    (folder / "clients.csv").write_text(
+        "client_id,therapist_id,start_date,end_date,status,problem,session_frequency\n"
+        "a,t1,2025-01-06,2025-04-28,finished,depression,weekly\n"
+        "b,t2,2025-02-03,2025-05-26,finished,depression,weekly\n")
+    (folder / "observations.csv").write_text("client_id,date,measure,score\n" + A1 + B)
+    (folder / "sessions.csv").write_text("client_id,date,attended,kind\n" + S_A1 + S_B)
+    return load_data(folder, today=TODAY)
+
+
+def test_reliable_change_per_episode(returning, first_only):
+    import progress_kit as pk
+
+    rc = pk.reliable_change(returning.observations, measure="PHQ-9")
+    assert rc.index.names == ["client_id", "episode_id"]
+    assert rc.index.tolist() == [("a", "E1"), ("a", "E2"), ("b", "")]
+    # E1 20 -> 6 (14 points down, the PHQ-9 threshold is 6), E2 18 -> 16, b 12 -> 4
+    assert rc["pre"].tolist() == [20, 18, 12] and rc["post"].tolist() == [6, 16, 4]
+    assert rc["category"].tolist() == ["improved", "unchanged", "improved"]
+    assert "per episode of care" in rc.attrs["method"]
+    alone = pk.reliable_change(first_only.observations, measure="PHQ-9")
+    pd.testing.assert_frame_equal(rc.loc[[("a", "E1"), ("b", "")]].reset_index(drop=True),
+                                  alone.reset_index(drop=True))
+    # glued together (the old model) the course would run 20 -> 16: unchanged
+    glued = pk.reliable_change(returning.observations.drop(columns="episode_id"),
+                               measure="PHQ-9")
+    assert glued.loc["a", ["pre", "post"]].tolist() == [20, 16]
+
+
+def test_clinical_significance_per_episode(returning, first_only):
+    import progress_kit as pk
+
+    cs = pk.clinical_significance(returning.observations, measure="PHQ-9")
+    # E1: clinical at 20 (>= 10), 6 at the end and reliably improved: recovered
+    assert cs["category"].tolist() == ["recovered", "unchanged", "recovered"]
+    alone = pk.clinical_significance(first_only.observations, measure="PHQ-9")
+    assert cs.loc[("a", "E1"), "category"] == alone.loc["a", "category"]
+    assert "per episode of care" in cs.attrs["method"]
+
+
+def test_talking_therapies_outcomes_and_service_count_referrals(returning, first_only):
+    import progress_kit as pk
+
+    out = pk.talking_therapies_outcomes(returning.observations, returning.sessions,
+                                        clients=returning.clients, period="2025")
+    assert out.index.tolist() == [("a", "E1"), ("a", "E2"), ("b", "")]
+    # E1: PHQ-9 20 -> 6 and GAD-7 15 -> 5, both below caseness, both by their threshold
+    # (6 and 4 points): reliable recovery. E2: 18 -> 16, 12 -> 11: a case still, no change.
+    assert out["recovery"].tolist() == [True, False, True]
+    assert out["reliable_improvement"].tolist() == [True, False, True]
+    assert out["n_treatment_sessions"].tolist() == [2, 2, 2]
+    assert out["end_date"].dt.strftime("%Y-%m-%d").tolist() == \
+        ["2025-04-28", "2025-12-15", "2025-05-26"]
+    alone = pk.talking_therapies_outcomes(first_only.observations, first_only.sessions,
+                                          clients=first_only.clients, period="2025")
+    pd.testing.assert_frame_equal(out.loc[[("a", "E1"), ("b", "")]].reset_index(drop=True),
+                                  alone.reset_index(drop=True))
+    rates = pk.service_rates(out, audience="internal").set_index("outcome")
+    # three referrals ended in 2025, two of them client a's
+    assert int(rates.loc["finished", "denominator"]) == 3
+    assert int(rates.loc["recovery", "numerator"]) == 2
+    assert "counts referrals" in rates.attrs["method"]
+    people = pk.service_rates(pk.talking_therapies_outcomes(
+        returning.observations.drop(columns="episode_id"), returning.sessions.drop(
+            columns="episode_id"), clients=first_only.clients), audience="internal")
+    assert "counts referrals" not in people.attrs["method"]
+
+
+def test_other_tables_need_their_episodes_too(returning):
+    import progress_kit as pk
+
+    with pytest.raises(ValueError, match="sessions has no 'episode_id' column"):
+        pk.talking_therapies_outcomes(returning.observations,
+                                      returning.sessions.drop(columns="episode_id"),
+                                      clients=returning.clients)
+
+
+def test_dask_input_with_episodes_is_refused(returning):
+    dd = pytest.importorskip("dask.dataframe")
+    import progress_kit as pk
+
+    with pytest.raises(ValueError, match="not supported for dask input"):
+        pk.reliable_change(dd.from_pandas(returning.observations, npartitions=1),
+                           measure="PHQ-9")
