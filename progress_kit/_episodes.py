@@ -85,9 +85,16 @@ def decoded(result: pd.DataFrame, pairs: pd.MultiIndex, subject: str = "client_i
         excluded.insert(0, subject, at.get_level_values("client_id"))
         attrs["excluded"] = excluded.reset_index(drop=True)
     if "method" in attrs:
-        attrs["method"] = f"{attrs['method']}; {METHOD}"
+        attrs["method"] = add_to_method(attrs["method"], METHOD)
     out.attrs = attrs
     return out
+
+
+def add_to_method(method: str, text: str) -> str:
+    """``method`` with one more clause: after "; " or, when it ends a sentence, as a new one."""
+    method = method.rstrip()
+    return f"{method} {text[0].upper()}{text[1:]}." if method.endswith(".") else \
+        f"{method}; {text}"
 
 
 def per_episode(fn: Callable[..., pd.DataFrame], frames: dict[str, pd.DataFrame | None],
@@ -95,3 +102,51 @@ def per_episode(fn: Callable[..., pd.DataFrame], frames: dict[str, pd.DataFrame 
     """``fn(**frames, **kwargs)`` per (client, episode), indexed by (client_id, episode_id)."""
     coded, pairs = keyed(frames)
     return decoded(fn(**coded, **kwargs), pairs)
+
+
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+             "ninth", "tenth")
+
+
+def ordinal(k: np.ndarray) -> np.ndarray:
+    """1 -> 'first', 2 -> 'second', ... ; beyond ten 'episode 11'."""
+    k = np.asarray(k, dtype=np.int64)
+    names = np.array(_ORDINALS, dtype=object)
+    return np.where(k <= len(names), names[np.clip(k - 1, 0, len(names) - 1)],
+                    "episode " + k.astype(str).astype(object))
+
+
+def episodes_of(observations: pd.DataFrame, clients: pd.DataFrame | None,
+                as_of: Any = None) -> pd.DataFrame:
+    """Every (client, episode) in order: ``start``, ``end`` (the clients table's dates; without
+    it the first and last observation), ``number`` (1 = the client's first by start date) and
+    ``dated_end`` (True where ``end`` is a recorded end date). Episodes starting after a date
+    ``as_of`` are left out."""
+    if clients is not None and EPISODE in clients.columns and "start_date" in clients.columns:
+        eps = pd.DataFrame({"client_id": clients["client_id"].astype(str).to_numpy(),
+                            EPISODE: clients[EPISODE].astype(str).to_numpy(),
+                            "start": clients["start_date"].to_numpy(),
+                            "end": (clients["end_date"] if "end_date" in clients.columns
+                                    else pd.Series(pd.NaT, index=clients.index)).to_numpy()})
+        eps["dated_end"] = eps["end"].notna()
+    else:
+        key = [observations["client_id"].astype(str), observations[EPISODE].astype(str)]
+        eps = observations.groupby(key, sort=False)["date"].agg(["min", "max"])
+        eps = eps.rename(columns={"min": "start", "max": "end"}).reset_index()
+        eps.columns = ["client_id", EPISODE, "start", "end"]
+        eps["dated_end"] = False
+    if as_of is not None and pd.api.types.is_datetime64_any_dtype(eps["start"]):
+        eps = eps[eps["start"] <= pd.Timestamp(as_of)]
+    eps = eps.sort_values(["client_id", "start"], kind="stable", ignore_index=True)
+    eps["number"] = eps.groupby("client_id").cumcount().to_numpy() + 1
+    return eps
+
+
+def only(frame: pd.DataFrame | None, pairs: pd.MultiIndex, name: str) -> pd.DataFrame | None:
+    """The rows of ``frame`` whose (client_id, episode_id) is among ``pairs``, without the
+    ``episode_id`` column."""
+    if frame is None:
+        return None
+    client, episode = _pairs(frame, name)
+    keep = pd.MultiIndex.from_arrays([client, episode]).isin(pairs)
+    return frame[keep].drop(columns=EPISODE).reset_index(drop=True)

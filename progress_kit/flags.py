@@ -14,13 +14,14 @@ All work is vectorised across clients (sorted arrays and ``bincount``), no per-c
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import _cohort
+from . import _cohort, _episodes
 from .change import _sort_order
 from .measures import Measure, get_measure, measures, primary_measure_for, reaches, severity_band
 from .on_track import ExpectedResponse
@@ -701,7 +702,11 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
         primary measure, ``n_scores``, ``first_score``, ``first_date``, ``latest_score``,
         ``latest_date``, ``severity``, ``band_session``, ``expected_score`` and ``band_limit``
         (the limit the latest score was judged against). ``attrs["method"]`` states the rules.
-        :func:`client_flags_by_measure` gives the same rules per measure.
+        :func:`client_flags_by_measure` gives the same rules per measure. Where
+        ``observations`` has an ``episode_id`` column (episodes of care), each client is judged
+        on the current episode only (the latest by start date), the columns ``episode_id`` and
+        ``episode_number`` say which, and the reasons of a client who came back begin with
+        "second episode; the first ended 2025-04, recovered on PHQ-9 (20 to 6)".
 
     Notes
     -----
@@ -774,6 +779,11 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
     PHQ-9 up 7 points since the first score (reliable deterioration, threshold 6); no SPIN score
     yet (social anxiety: its problem-specific measure)
     """
+    if _episodes.has_episodes(observations):
+        return _current_episode_flags(
+            observations, items, sessions, clients, as_of, measure=measure, expected=expected,
+            stall_after=stall_after, stall_weeks=stall_weeks, warning=warning,
+            band_level=band_level)
     detail = client_flags_by_measure(observations, items=items, sessions=sessions,
                                      measure=measure, expected=expected, as_of=as_of,
                                      stall_after=stall_after, stall_weeks=stall_weeks,
@@ -1248,3 +1258,84 @@ def _simple_rule_at(rise: np.ndarray, truth: np.ndarray, specificity: float) -> 
     sens = 1 - np.searchsorted(pos, cuts, side="left") / len(pos)
     spec = np.searchsorted(neg, cuts, side="left") / len(neg)
     return float(np.interp(specificity, spec, sens))
+
+
+# ---------------------------------------------------------------- episodes of care (issue 26)
+
+
+def _current_episode_flags(observations: pd.DataFrame, items: pd.DataFrame | None,
+                           sessions: pd.DataFrame | None, clients: pd.DataFrame | None,
+                           as_of: Any, **kwargs: Any) -> pd.DataFrame:
+    """:func:`client_flags` on each client's current episode (the latest by start date), with
+    ``episode_id`` and ``episode_number`` columns and, for a client who came back, a first
+    reason saying so and how the episode before ended."""
+    eps = _episodes.episodes_of(observations, clients, as_of)
+    last = ~eps["client_id"].duplicated(keep="last").to_numpy()
+    current = eps[last].set_index("client_id")
+    # a client's episodes are consecutive rows: the one before the current is the row above
+    current["_before"] = np.flatnonzero(last) - 1
+    pairs = pd.MultiIndex.from_frame(eps.loc[last, ["client_id", _episodes.EPISODE]])
+    out = client_flags(_episodes.only(observations, pairs, "observations"),
+                       items=_episodes.only(items, pairs, "items"),
+                       sessions=_episodes.only(sessions, pairs, "sessions"),
+                       clients=_episodes.only(clients, pairs, "clients"), as_of=as_of, **kwargs)
+    attrs = dict(out.attrs)
+    ids = out.index.astype(str)
+    out.insert(1, _episodes.EPISODE, current[_episodes.EPISODE].reindex(ids).to_numpy())
+    number = current["number"].reindex(ids).to_numpy(dtype=np.int64)
+    out.insert(2, "episode_number", number)
+    back = number > 1
+    if back.any():
+        before = eps.iloc[current["_before"].reindex(ids[back]).to_numpy()].set_index(
+            "client_id")
+        text = _came_back(observations, before, out["primary_measure"].to_numpy(object)[back],
+                          number[back])
+        reasons = out["reasons"].to_numpy(object).copy()
+        reasons[back] = np.where(reasons[back] == "", text, text + "; " + reasons[back])
+        out["reasons"] = reasons
+    attrs["method"] = _episodes.add_to_method(
+        attrs["method"], "each client judged on the current episode of care (the latest by "
+        "start date), its scores only; the expected-response band from the other clients' "
+        "current episodes")
+    out.attrs = attrs
+    return out
+
+
+def _came_back(observations: pd.DataFrame, before: pd.DataFrame, primary: np.ndarray,
+               number: np.ndarray) -> np.ndarray:
+    """'second episode; the first ended 2025-04, recovered on PHQ-9 (20 to 6)' per client."""
+    from .change import clinical_significance  # layer 2, imported where needed
+
+    ids = before.index.to_numpy(object)
+    when = np.where(before["dated_end"].to_numpy(bool),
+                    "ended " + before["end"].dt.strftime("%Y-%m").to_numpy(object),
+                    "had its last score in " + before["end"].dt.strftime("%Y-%m").to_numpy(object))
+    which = np.where(number == 2, "the first", "the one before")
+    outcome = np.full(len(ids), "", dtype=object)
+    pairs = pd.MultiIndex.from_arrays([ids, before[_episodes.EPISODE].to_numpy(object)])
+    earlier = observations[pd.MultiIndex.from_arrays(
+        [observations["client_id"].astype(str), observations[_episodes.EPISODE].astype(str)]
+    ).isin(pairs)]
+    for name in pd.unique(primary):  # a few measures, each vectorised over its clients
+        m = get_measure(name)
+        sel = primary == name
+        rows = earlier[(earlier["measure"] == name).to_numpy()
+                       & earlier["client_id"].isin(ids[sel]).to_numpy()]
+        if m.cutoff is None or not m.reliable_change or rows["score"].notna().sum() < 2:
+            continue
+        try:
+            with warnings.catch_warnings():
+                # the registry cut-off decides; the cohort SD it also computes is unused and
+                # warns for a single client
+                warnings.simplefilter("ignore", RuntimeWarning)
+                cs = clinical_significance(rows, measure=name)
+        except ValueError:  # e.g. no client with two scores
+            continue
+        hit = cs.index.get_indexer(pairs[sel])
+        found = hit >= 0
+        pre, post = cs["pre"].to_numpy()[hit[found]], cs["post"].to_numpy()[hit[found]]
+        cat = cs["category"].astype(str).to_numpy(object)[hit[found]]
+        idx = np.flatnonzero(sel)[found]
+        outcome[idx] = (", " + cat + f" on {name} (" + np.char.mod("%g", pre).astype(object)
+                        + " to " + np.char.mod("%g", post).astype(object) + ")")
+    return _episodes.ordinal(number) + " episode; " + which + " " + when + outcome

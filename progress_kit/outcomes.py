@@ -845,8 +845,9 @@ def service_rates(outcomes: pd.DataFrame, by: str | list[str] | None = None, *,
         if audience == "publication" else "; exact counts (internal use)")
     if _episodes.EPISODE in outcomes.index.names:
         # each row is an episode of care: a client who came back counts once per referral
-        table.attrs["method"] += ("; counts referrals (one per client_id and episode_id, as "
-                                  "NHS Talking Therapies counts them), not people")
+        table.attrs["method"] = _episodes.add_to_method(
+            table.attrs["method"], "counts referrals (one per client_id and episode_id, as NHS "
+            "Talking Therapies counts them), not people")
     return table
 
 

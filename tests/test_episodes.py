@@ -299,3 +299,32 @@ def test_dask_input_with_episodes_is_refused(returning):
     with pytest.raises(ValueError, match="not supported for dask input"):
         pk.reliable_change(dd.from_pandas(returning.observations, npartitions=1),
                            measure="PHQ-9")
+
+
+def test_client_flags_judge_the_current_episode(returning, tmp_path):
+    import progress_kit as pk
+
+    flags = pk.client_flags(returning.observations, sessions=returning.sessions,
+                            clients=returning.clients)
+    assert flags.index.tolist() == ["a", "b"]
+    assert flags["episode_id"].tolist() == ["E2", ""]
+    assert flags["episode_number"].tolist() == [2, 1]
+    # E1 ran 20 -> 6 on PHQ-9 (clinical at the start, below 10 at the end, 14 >= 6 points)
+    assert flags.loc["a", "reasons"].startswith(
+        "second episode; the first ended 2025-04, recovered on PHQ-9 (20 to 6); ")
+    assert not flags.loc["b", "reasons"].startswith("first episode")
+    assert "current episode of care" in flags.attrs["method"]
+    # the same verdicts as a data folder holding only the current episodes
+    folder = tmp_path / "current"
+    folder.mkdir()
+    now = load_data(_folder(folder, STAT_CLIENTS.split("\n", 1)[1], A2 + B, S_A2 + S_B),
+                    today=TODAY)
+    alone = pk.client_flags(now.observations.drop(columns="episode_id"),
+                            sessions=now.sessions.drop(columns="episode_id"),
+                            clients=now.clients.drop(columns="episode_id"))
+    same = flags.drop(columns=["episode_id", "episode_number"])
+    same["reasons"] = same["reasons"].str.replace(r"^second episode; [^;]*; ", "", regex=True)
+    pd.testing.assert_frame_equal(same, alone, check_like=False)
+    # as it stood in June 2025, before a came back: a's first episode, no return reason
+    june = pk.client_flags(returning.observations, clients=returning.clients, as_of="2025-06-30")
+    assert june.loc["a", "episode_id"] == "E1" and june.loc["a", "episode_number"] == 1
