@@ -84,8 +84,7 @@ def decoded(result: pd.DataFrame, pairs: pd.MultiIndex, subject: str = "client_i
         excluded.insert(0, EPISODE, at.get_level_values(EPISODE))
         excluded.insert(0, subject, at.get_level_values("client_id"))
         attrs["excluded"] = excluded.reset_index(drop=True)
-    if "method" in attrs:
-        attrs["method"] = add_to_method(attrs["method"], METHOD)
+    attrs["method"] = add_to_method(attrs["method"], METHOD) if "method" in attrs else METHOD
     out.attrs = attrs
     return out
 
@@ -97,11 +96,29 @@ def add_to_method(method: str, text: str) -> str:
         f"{method}; {text}"
 
 
-def per_episode(fn: Callable[..., pd.DataFrame], frames: dict[str, pd.DataFrame | None],
-                **kwargs: Any) -> pd.DataFrame:
-    """``fn(**frames, **kwargs)`` per (client, episode), indexed by (client_id, episode_id)."""
+def decoded_column(result: pd.DataFrame, pairs: pd.MultiIndex, column: str = "client_id"
+                   ) -> pd.DataFrame:
+    """A long ``result`` whose ``column`` holds the integer codes: the client IDs again, with
+    ``episode_id`` beside them."""
+    attrs = dict(result.attrs)
+    at = pairs[result[column].to_numpy(dtype=np.int64)]
+    out = result.copy()
+    out[column] = at.get_level_values("client_id").to_numpy(dtype=object)
+    out.insert(out.columns.get_loc(column) + 1, EPISODE,
+               at.get_level_values(EPISODE).to_numpy(dtype=object))
+    attrs["method"] = add_to_method(attrs["method"], METHOD) if "method" in attrs else METHOD
+    out.attrs = attrs
+    return out
+
+
+def per_episode(fn: Callable[..., Any], frames: dict[str, pd.DataFrame | None], *,
+                column: str | None = None, **kwargs: Any) -> Any:
+    """``fn(**frames, **kwargs)`` per (client, episode): its result indexed by (client_id,
+    episode_id), or with ``column`` (a long result) holding client_id with episode_id beside it.
+    """
     coded, pairs = keyed(frames)
-    return decoded(fn(**coded, **kwargs), pairs)
+    result = fn(**coded, **kwargs)
+    return decoded(result, pairs) if column is None else decoded_column(result, pairs, column)
 
 
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import _episodes
 from .measures import Measure, get_measure
 from .trajectories import _select_sessions
 
@@ -127,7 +128,9 @@ def expected_response(reference: pd.DataFrame, *, measure: str, subject: str = "
     Returns
     -------
     ExpectedResponse
-        Use it with :func:`on_track`; ``.curve(intake, sessions)`` gives the tunnel.
+        Use it with :func:`on_track`; ``.curve(intake, sessions)`` gives the tunnel. Where
+        ``reference`` has an ``episode_id`` column, each episode of care is a course from its
+        own intake (``n_clients`` then counts courses).
 
     Notes
     -----
@@ -175,6 +178,9 @@ def expected_response(reference: pd.DataFrame, *, measure: str, subject: str = "
     """
     if not 0.5 < inner < outer < 1:
         raise ValueError(f"need 0.5 < inner < outer < 1, got inner={inner}, outer={outer}")
+    if _episodes.has_episodes(reference, subject):
+        # each episode of care is a course of its own, from its own intake
+        reference = _episodes.keyed({"reference": reference})[0]["reference"]
     d = _prepare(reference, subject, time, value, measure, session)
     n_scores = d.groupby("subject", sort=False)["score"].transform("size")
     d = d[n_scores >= 2]
@@ -236,7 +242,9 @@ def on_track(observations: pd.DataFrame, expected: ExpectedResponse, *, measure:
     Returns
     -------
     DataFrame
-        Columns ``client_id`` (the subject), ``session`` (0 = intake), the ``time`` column,
+        Columns ``client_id`` (the subject; followed by ``episode_id`` when ``observations``
+        has one, sessions then counted from each episode's intake), ``session`` (0 = intake),
+        the ``time`` column,
         ``score``, ``expected``, ``lower`` and ``upper`` (the outer band), ``inner_lower``,
         ``inner_upper`` and ``signal``.
 
@@ -277,6 +285,10 @@ def on_track(observations: pd.DataFrame, expected: ExpectedResponse, *, measure:
     if not isinstance(expected, ExpectedResponse):
         raise ValueError("expected must be the result of expected_response(), not "
                          f"{type(expected).__name__}")
+    if _episodes.has_episodes(observations, subject):
+        return _episodes.per_episode(
+            on_track, {"observations": observations}, column="client_id", expected=expected,
+            measure=measure, subject=subject, time=time, value=value, session=session)
     if expected.measure != measure:
         raise ValueError(f"the expected response was learned for {expected.measure}, "
                          f"not {measure}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import _episodes
 from ._dist import stats  # scipy.stats on first use of anything but norm and t
 from .measures import get_measure, reaches
 from .trajectories import _resolve_better, _select_sessions
@@ -59,6 +60,8 @@ def sudden_gains(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
         ``pre_time`` and ``post_time``, ``pre_mean`` and ``post_mean`` (the criterion-3 window
         means) and ``consecutive`` (the same subject has a gain or loss of the same type in an
         adjacent interval). Sorted by subject and session; empty with these columns if none.
+        Where ``data`` has an ``episode_id`` column, sessions are counted within each episode of
+        care (a gain never spans two episodes) and ``episode_id`` follows ``client_id``.
 
     Notes
     -----
@@ -103,6 +106,11 @@ def sudden_gains(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
       client_id  type  session   pre  post  magnitude
     0         a  gain        3  23.0  11.0       12.0
     """
+    if _episodes.has_episodes(data, subject):
+        return _episodes.per_episode(
+            sudden_gains, {"data": data}, column="client_id", subject=subject, time=time,
+            value=value, cutoff=cutoff, measure=measure, better=better, session=session, pct=pct,
+            alpha=alpha)
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), not {alpha}")
     if pct < 0:

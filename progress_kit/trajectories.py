@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _cohort
+from . import _cohort, _episodes
 from ._dask import dask_dispatch, is_dask_collection
 from ._dist import stats  # scipy.stats on first use of anything but norm and t
 from .measures import get_measure, reaches
@@ -333,7 +333,9 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
     Returns
     -------
     DataFrame
-        Indexed by subject (sorted), columns ``n`` (points used), ``slope``, ``ci_low``,
+        Indexed by subject (sorted; by ``client_id`` and ``episode_id`` when ``data`` has an
+        ``episode_id`` column, one line per episode of care), columns ``n`` (points used),
+        ``slope``, ``ci_low``,
         ``ci_high``, ``change`` (slope x time span covered) and ``direction``: ``improving`` /
         ``stable`` / ``worsening`` when ``better`` is known, else ``increasing`` / ``stable``
         / ``decreasing``. A subject with fewer than ``min_points`` points (or all at the same
@@ -382,6 +384,11 @@ def slopes(data: pd.DataFrame, *, subject: str = "client_id", time: str = "date"
         raise ValueError(f"method must be 'ols' or 'theil-sen', not {method!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), not {alpha}")
+    if _episodes.has_episodes(data, subject):
+        return _episodes.per_episode(
+            slopes, {"data": data}, subject=subject, time=time, value=value, measure=measure,
+            method=method, per=per, better=better, alpha=alpha, min_change=min_change,
+            min_points=min_points)
     if is_dask_collection(data):
         if method != "ols":
             raise ValueError("a dask dataframe supports method='ols' only (Theil-Sen needs all of a "

@@ -328,3 +328,68 @@ def test_client_flags_judge_the_current_episode(returning, tmp_path):
     # as it stood in June 2025, before a came back: a's first episode, no return reason
     june = pk.client_flags(returning.observations, clients=returning.clients, as_of="2025-06-30")
     assert june.loc["a", "episode_id"] == "E1" and june.loc["a", "episode_number"] == 1
+
+
+def _weekly(client: str, episode: str, start: str, scores: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"client_id": client, "episode_id": episode,
+                         "date": pd.date_range(start, periods=len(scores), freq="7D"),
+                         "measure": "PHQ-9", "score": [float(s) for s in scores]})
+
+
+def test_slopes_per_episode():
+    import progress_kit as pk
+
+    # exact lines: 2 points better a week in the first episode, 1 point worse in the second
+    obs = pd.concat([_weekly("a", "E1", "2025-01-06", [20, 18, 16, 14, 12]),
+                     _weekly("a", "E2", "2025-09-01", [10, 11, 12, 13])], ignore_index=True)
+    s = pk.slopes(obs, measure="PHQ-9")
+    assert s.index.tolist() == [("a", "E1"), ("a", "E2")]
+    np.testing.assert_allclose(s["slope"], [-2.0, 1.0])
+    np.testing.assert_allclose(s["change"], [-8.0, 3.0])
+    assert s.attrs["method"] == "per episode of care: one result per (client_id, episode_id)"
+    first = pk.slopes(obs[obs["episode_id"] == "E1"].drop(columns="episode_id"), measure="PHQ-9")
+    pd.testing.assert_frame_equal(s.iloc[[0]].reset_index(drop=True),
+                                  first.reset_index(drop=True))
+
+
+def test_sudden_gains_never_span_two_episodes():
+    import progress_kit as pk
+
+    # E1: 22 -> 12 between sessions 3 and 4 is a sudden gain (10 >= 6 points, >= 25% of 22,
+    # window means 23 and 11 with pooled SD 1: 12 > 2.776). Glued, the step from E1's last
+    # score (10) to E2's first (20) would pass as a sudden loss (windows 11 and 19).
+    obs = pd.concat([_weekly("a", "E1", "2025-01-06", [24, 23, 22, 12, 11, 10]),
+                     _weekly("a", "E2", "2025-09-01", [20, 19, 18, 17])], ignore_index=True)
+    sg = pk.sudden_gains(obs, measure="PHQ-9")
+    assert sg[["client_id", "episode_id", "type", "session", "pre", "post"]].values.tolist() == \
+        [["a", "E1", "gain", 3, 22.0, 12.0]]
+    glued = pk.sudden_gains(obs.drop(columns="episode_id"), measure="PHQ-9")
+    assert glued["type"].tolist() == ["gain", "loss"]
+    assert "per episode of care" in sg.attrs["method"]
+
+
+def test_expected_response_and_on_track_per_episode():
+    import progress_kit as pk
+
+    rng = np.random.default_rng(3)
+    parts = []
+    for c in range(30):
+        for e, start in enumerate(["2024-01-01", "2025-01-06"]):
+            intake = rng.uniform(12, 24)
+            s = np.arange(8)
+            y = np.round(np.clip(intake - 0.25 * intake * np.log1p(s)
+                                 + np.where(s > 0, rng.normal(0, 2, 8), 0), 0, 27))
+            parts.append(_weekly(f"c{c:02d}", f"E{e + 1}", start, list(y)))
+    obs = pd.concat(parts, ignore_index=True)
+    er = pk.expected_response(obs, measure="PHQ-9")
+    # the same as if every episode were a client of its own
+    apart = obs.assign(client_id=obs["client_id"] + "/" + obs["episode_id"]).drop(
+        columns="episode_id")
+    er_apart = pk.expected_response(apart, measure="PHQ-9")
+    assert er.coef == er_apart.coef and er.n_clients == er_apart.n_clients == 60
+    pd.testing.assert_frame_equal(er.bands, er_apart.bands)
+    track = pk.on_track(obs[obs["client_id"] == "c00"], er, measure="PHQ-9")
+    # sessions start again at the second episode's intake
+    assert track["episode_id"].tolist() == ["E1"] * 8 + ["E2"] * 8
+    assert track["session"].tolist() == list(range(8)) * 2
+    assert track["signal"].iloc[8] == "insufficient data"
