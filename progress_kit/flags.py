@@ -1112,7 +1112,10 @@ def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_
         interpolated between whole thresholds c: a method worth using beats it), ``base_rate``,
         ``n`` and the counts ``tp``, ``fp``, ``fn``, ``tn``. A ratio with a zero denominator is
         NaN; a method that cannot be computed (no band) has NaN and says why in ``note``.
-        ``attrs["method"]`` states the rules.
+        ``attrs["method"]`` states the rules. Where ``observations`` has an ``episode_id`` column,
+        each episode of care is a course of its own (``n`` counts episodes); this needs
+        ``expected`` fitted on other data, because the leave-one-client-out band would let a
+        returning client's other episode shape the band that judges it.
 
     Notes
     -----
@@ -1164,6 +1167,10 @@ def evaluate_on_track(observations: pd.DataFrame, *, measure: str = "PHQ-9", at_
     2      risen 3 since intake (RC/2)  300       0.08         0.92         0.96
     3  early warning or expected range  300       0.08         0.96         0.95
     """
+    if _episodes.has_episodes(observations):
+        return _evaluate_episodes(observations, measure=measure, at_session=at_session,
+                                  outcome=outcome, expected=expected, warning=warning,
+                                  band_level=band_level)
     m = _measure_for_rules(measure)
     if isinstance(at_session, bool) or not isinstance(at_session, (int, np.integer)) or at_session < 1:
         raise ValueError(f"at_session must be a whole number, 1 or more, not {at_session!r}")
@@ -1294,9 +1301,9 @@ def _current_episode_flags(observations: pd.DataFrame, items: pd.DataFrame | Non
         reasons[back] = np.where(reasons[back] == "", text, text + "; " + reasons[back])
         out["reasons"] = reasons
     attrs["method"] = _episodes.add_to_method(
-        attrs["method"], "each client judged on the current episode of care (the latest by "
-        "start date), its scores only; the expected-response band from the other clients' "
-        "current episodes")
+        attrs["method"], "each client is judged on the current episode of care (the latest "
+        "by start date), on its scores only; the expected-response band comes from the other "
+        "clients' current episodes")
     out.attrs = attrs
     return out
 
@@ -1339,3 +1346,21 @@ def _came_back(observations: pd.DataFrame, before: pd.DataFrame, primary: np.nda
         outcome[idx] = (", " + cat + f" on {name} (" + np.char.mod("%g", pre).astype(object)
                         + " to " + np.char.mod("%g", post).astype(object) + ")")
     return _episodes.ordinal(number) + " episode; " + which + " " + when + outcome
+
+
+def _evaluate_episodes(observations: pd.DataFrame, *, expected: Any, **kwargs: Any
+                       ) -> pd.DataFrame:
+    """:func:`evaluate_on_track` with each episode of care a course of its own."""
+    if expected is None:
+        raise ValueError("evaluate_on_track with episodes (an episode_id column) needs expected= "
+                         "fitted on other data: the leave-one-client-out band is fitted per "
+                         "course, so a returning client's other episode would shape the band "
+                         "that judges it. Fit one with progress_kit.expected_response on an "
+                         "earlier period, or drop episode_id to judge whole clients")
+    coded, _ = _episodes.keyed({"observations": observations})
+    out = evaluate_on_track(coded["observations"], expected=expected, **kwargs)
+    attrs = dict(out.attrs)
+    attrs["method"] = _episodes.add_to_method(
+        attrs.get("method", ""), "each episode of care is a course of its own (n counts episodes)")
+    out.attrs = attrs
+    return out

@@ -393,3 +393,28 @@ def test_expected_response_and_on_track_per_episode():
     assert track["episode_id"].tolist() == ["E1"] * 8 + ["E2"] * 8
     assert track["session"].tolist() == list(range(8)) * 2
     assert track["signal"].iloc[8] == "insufficient data"
+
+
+def test_evaluate_on_track_per_episode_needs_an_outside_band():
+    import progress_kit as pk
+
+    rng = np.random.default_rng(5)
+    parts = []
+    for c in range(40):
+        for e, start in enumerate(["2024-01-01", "2025-01-06"]):
+            intake = rng.uniform(12, 24)
+            slope = 1.0 if rng.random() < 0.2 else -0.8
+            y = np.round(np.clip(intake + slope * np.arange(8) + rng.normal(0, 2, 8), 0, 27))
+            parts.append(_weekly(f"c{c:02d}", f"E{e + 1}", start, list(y)))
+    obs = pd.concat(parts, ignore_index=True)
+    with pytest.raises(ValueError, match="needs expected= fitted on other data"):
+        pk.evaluate_on_track(obs, at_session=3)
+    apart = obs.assign(client_id=obs["client_id"] + "/" + obs["episode_id"]).drop(
+        columns="episode_id")
+    er = pk.expected_response(apart, measure="PHQ-9")
+    got = pk.evaluate_on_track(obs, at_session=3, expected=er)
+    want = pk.evaluate_on_track(apart, at_session=3, expected=er)
+    pd.testing.assert_frame_equal(got, want)
+    assert int(got["n"].iloc[0]) == 80  # episodes, not the 40 people
+    assert got.attrs["method"].endswith(
+        "Each episode of care is a course of its own (n counts episodes).")
