@@ -1,4 +1,4 @@
-"""``python -m bench {cohort,batch,flags,validation,fhir} [...]``: run a benchmark and print a
+"""``python -m bench {cohort,batch,flags,validation,fhir,episodes} [...]``: run a benchmark and print a
 Markdown table."""
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ def main() -> None:
     sc.add_argument("--sample", type=int, default=1_000_000)
     sc.add_argument("--workers", type=int, default=2)
     sc.add_argument("--folder", help="where the Parquet files go (kept; reused when present)")
+    ep = sub.add_parser("episodes", help="episodes of care against the same rows without them")
+    ep.add_argument("--clients", type=int, default=200_000)
+    ep.add_argument("--flag-clients", type=int, default=20_000)
     f = sub.add_parser("fhir", help="read_fhir on a bulk-export NDJSON file")
     f.add_argument("--observations", type=int, default=100_000)
     args = parser.parse_args()
@@ -90,6 +93,11 @@ def main() -> None:
 
         res = fhir.run(args.observations)
         print(fhir.to_markdown(res))
+    elif args.which == "episodes":
+        from . import episodes
+
+        res = episodes.run(args.clients, args.flag_clients)
+        print(episodes.to_markdown(res))
     elif args.which == "validation":
         from . import validation
 

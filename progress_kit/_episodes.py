@@ -38,7 +38,7 @@ def has_episodes(frame: Any, subject: str = "client_id") -> bool:
     return True
 
 
-def _pairs(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _codes(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]:
     if EPISODE not in frame.columns:
         raise ValueError(f"{name} has no {EPISODE!r} column, but the observations have one: "
                          "give every table its episodes (progress_kit.load_data does, or "
@@ -47,27 +47,41 @@ def _pairs(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
     if episode.isna().any():
         raise ValueError(f"{name} has rows without an {EPISODE} (a row between two episodes?); "
                          "progress_kit.load_data lists and leaves out such rows")
-    return (frame["client_id"].astype(str).to_numpy(dtype=object),
-            episode.astype(str).to_numpy(dtype=object))
+    return frame["client_id"], episode
+
+
+def _pairs(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    client, episode = _codes(frame, name)
+    return client.astype(str).to_numpy(dtype=object), episode.astype(str).to_numpy(dtype=object)
 
 
 def keyed(frames: dict[str, pd.DataFrame | None]) -> tuple[dict, pd.MultiIndex]:
     """The frames with ``client_id`` replaced by one integer per (client, episode), and the
-    (client_id, episode_id) pair of each integer (sorted, so codes sort as the pairs do)."""
+    (client_id, episode_id) pair of each integer (sorted, so codes sort as the pairs do).
+
+    Vectorised: the client and the episode columns are factorised apart (sorted), their codes
+    combined into one integer, and the integers numbered by one ``np.unique``.
+    """
     given = {k: f for k, f in frames.items() if f is not None}
-    pairs = {k: _pairs(f, k) for k, f in given.items()}
-    both = pd.MultiIndex.from_arrays(
-        [np.concatenate([p[0] for p in pairs.values()] or [np.zeros(0, object)]),
-         np.concatenate([p[1] for p in pairs.values()] or [np.zeros(0, object)])], names=INDEX)
-    codes, uniques = both.factorize(sort=True)
+    columns = {k: _codes(f, k) for k, f in given.items()}
+    client = pd.concat([c.astype(str) for c, _ in columns.values()], ignore_index=True) \
+        if columns else pd.Series([], dtype=str)
+    episode = pd.concat([e.astype(str) for _, e in columns.values()], ignore_index=True) \
+        if columns else pd.Series([], dtype=str)
+    c_code, c_uniq = pd.factorize(client, sort=True)
+    e_code, e_uniq = pd.factorize(episode, sort=True)
+    combined = c_code.astype(np.int64) * max(len(e_uniq), 1) + e_code
+    uniq, codes = np.unique(combined, return_inverse=True)
+    pairs = pd.MultiIndex.from_arrays(
+        [np.asarray(c_uniq, dtype=object)[uniq // max(len(e_uniq), 1)],
+         np.asarray(e_uniq, dtype=object)[uniq % max(len(e_uniq), 1)]], names=INDEX)
     out: dict[str, pd.DataFrame | None] = dict.fromkeys(frames)
     start = 0
     for k, f in given.items():
         part = codes[start:start + len(f)]
         start += len(f)
         out[k] = f.drop(columns=EPISODE).assign(client_id=part.astype(np.int64))
-    return out, pd.MultiIndex.from_arrays(
-        [uniques.get_level_values(0), uniques.get_level_values(1)], names=INDEX)
+    return out, pairs
 
 
 def decoded(result: pd.DataFrame, pairs: pd.MultiIndex, subject: str = "client_id"
@@ -159,11 +173,25 @@ def episodes_of(observations: pd.DataFrame, clients: pd.DataFrame | None,
     return eps
 
 
+def in_pairs(frame: pd.DataFrame, pairs: pd.MultiIndex, name: str) -> np.ndarray:
+    """Mask of the rows of ``frame`` whose (client_id, episode_id) is among ``pairs``.
+
+    Vectorised: both columns factorised together with the pairs' levels, the codes combined into
+    one integer and looked up with ``np.isin``.
+    """
+    client, episode = _codes(frame, name)
+    n = len(frame)
+    c_code, _ = pd.factorize(pd.concat([client.astype(str), pd.Series(
+        pairs.get_level_values(0).astype(str))], ignore_index=True))
+    e_code, e_uniq = pd.factorize(pd.concat([episode.astype(str), pd.Series(
+        pairs.get_level_values(1).astype(str))], ignore_index=True))
+    key = c_code.astype(np.int64) * max(len(e_uniq), 1) + e_code
+    return np.isin(key[:n], key[n:])
+
+
 def only(frame: pd.DataFrame | None, pairs: pd.MultiIndex, name: str) -> pd.DataFrame | None:
     """The rows of ``frame`` whose (client_id, episode_id) is among ``pairs``, without the
     ``episode_id`` column."""
     if frame is None:
         return None
-    client, episode = _pairs(frame, name)
-    keep = pd.MultiIndex.from_arrays([client, episode]).isin(pairs)
-    return frame[keep].drop(columns=EPISODE).reset_index(drop=True)
+    return frame[in_pairs(frame, pairs, name)].drop(columns=EPISODE).reset_index(drop=True)

@@ -755,17 +755,18 @@ def _check_episodes(raw: _Raw, ids: pd.Series, episode: pd.Series, start: pd.Ser
 
     Vectorised: rows sorted by client and start date; each row is compared with the one before.
     """
+    code = pd.factorize(ids)[0]
     rows = np.flatnonzero((ids != "").to_numpy())
-    per_client = ids.iloc[rows].map(ids.iloc[rows].value_counts()).to_numpy()
-    blank = rows[(episode.iloc[rows] == "").to_numpy() & (per_client > 1)]
+    per_client = np.bincount(code[rows], minlength=code.max(initial=-1) + 1)[code]
+    blank = rows[(episode.iloc[rows] == "").to_numpy() & (per_client[rows] > 1)]
     raw.add_rows(blank, EPISODE, [f"blank episode_id, but client {shorten(ids.iloc[i])!r} has "
-                                  f"{per_client[np.searchsorted(rows, i)]} rows in the clients "
-                                  "table: each episode needs its own episode_id" for i in blank])
+                                  f"{per_client[i]} rows in the clients table: each episode "
+                                  "needs its own episode_id" for i in blank])
     dated = rows[start.iloc[rows].notna().to_numpy()]
     if len(dated) < 2:
         return
-    order = dated[np.lexsort((start.to_numpy()[dated], ids.to_numpy()[dated]))]
-    cid = ids.to_numpy()[order]
+    order = dated[np.lexsort((start.to_numpy()[dated], code[dated]))]
+    cid = code[order]
     begin = start.to_numpy()[order]
     finish = end.to_numpy()[order]
     # the latest end among a client's earlier episodes, an open one (NaT) counting as the last
@@ -1037,6 +1038,20 @@ def _isin(values: pd.Series, allowed: pd.Series) -> np.ndarray:
                                    value_set=pa.array(allowed.astype(str))), dtype=bool)
     except ImportError:  # pragma: no cover - pandas' Arrow strings need pyarrow anyway
         return pd.Index(allowed).get_indexer(values) >= 0
+
+
+def _index_in(values: pd.Series, uniques: pd.Index) -> np.ndarray:
+    """``uniques.get_indexer(values)`` (-1 where absent), through Arrow for strings: pandas' own
+    converts a million Arrow strings one by one."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = pc.index_in(pa.array(values.astype(str)), value_set=pa.array(
+            uniques.astype(str)))
+        return np.asarray(found.fill_null(-1), dtype=np.int64)
+    except ImportError:  # pragma: no cover - pandas' Arrow strings need pyarrow anyway
+        return uniques.get_indexer(values)
 
 
 def _unknown_clients(frame: pd.DataFrame, lines: np.ndarray, file: str,
@@ -1344,8 +1359,8 @@ def _episode_rows(table: pd.DataFrame, clients: pd.DataFrame
     ep = clients.assign(_row=np.arange(len(clients)))
     ep = ep[ep["start_date"].notna()].sort_values(["client_id", "start_date"], kind="stable")
     ids = pd.Index(pd.unique(ep["client_id"]))
-    ep_code = ids.get_indexer(ep["client_id"])
-    code = ids.get_indexer(table["client_id"]) if n else np.zeros(0, dtype=int)
+    ep_code = _index_in(ep["client_id"], ids)
+    code = _index_in(table["client_id"], ids) if n else np.zeros(0, dtype=int)
     day = table["date"].to_numpy(dtype="datetime64[D]").astype("int64") if n else np.zeros(0, int)
     start = ep["start_date"].to_numpy(dtype="datetime64[D]").astype("int64")
     no_end = ep["end_date"].isna().to_numpy()
@@ -1423,7 +1438,7 @@ def _apply_episodes(frame: pd.DataFrame, lines: np.ndarray, file: str, clients: 
     disagrees with its date, is a problem on its line and left out."""
     pos, gap, ep = _episode_rows(frame, clients)
     problems: list[dict] = []
-    days = frame["date"].dt.strftime("%Y-%m-%d").to_numpy() if len(frame) else []
+    dates = frame["date"].to_numpy(dtype="datetime64[D]") if len(frame) else []
     eid = ep[EPISODE].to_numpy(dtype=object)
     src = ep["_row"].to_numpy()
 
@@ -1434,10 +1449,10 @@ def _apply_episodes(frame: pd.DataFrame, lines: np.ndarray, file: str, clients: 
                 f"{int(client_lines[src[j]])})")
 
     for i in np.flatnonzero(gap):
-        j = int(pos[i])
+        j, day = int(pos[i]), str(dates[i])
         problems.append({"file": file, "line": int(lines[i]), "column": "date",
-                         "value": days[i], "severity": "error",
-                         "reason": f"date {days[i]} of client {shorten(frame['client_id'].iat[i])!r}"
+                         "value": day, "severity": "error",
+                         "reason": f"date {day} of client {shorten(frame['client_id'].iat[i])!r}"
                                    f" falls between {where(j)} and {where(j + 1)}: it belongs to "
                                    "no episode"})
     keep = (pos >= 0) & ~gap
@@ -1449,7 +1464,7 @@ def _apply_episodes(frame: pd.DataFrame, lines: np.ndarray, file: str, clients: 
             problems.append({"file": file, "line": int(lines[i]), "column": EPISODE,
                              "value": shorten(given[i], 200), "severity": "error",
                              "reason": f"episode_id {shorten(given[i])!r} disagrees with the "
-                                       f"date {days[i]}, which falls in {where(pos[i])}"})
+                                       f"date {dates[i]}, which falls in {where(pos[i])}"})
         keep &= ~clash
     out = frame.assign(**{EPISODE: assigned})[keep].reset_index(drop=True)
     return out, lines[keep], problems

@@ -1320,9 +1320,7 @@ def _came_back(observations: pd.DataFrame, before: pd.DataFrame, primary: np.nda
     which = np.where(number == 2, "the first", "the one before")
     outcome = np.full(len(ids), "", dtype=object)
     pairs = pd.MultiIndex.from_arrays([ids, before[_episodes.EPISODE].to_numpy(object)])
-    earlier = observations[pd.MultiIndex.from_arrays(
-        [observations["client_id"].astype(str), observations[_episodes.EPISODE].astype(str)]
-    ).isin(pairs)]
+    earlier = observations[_episodes.in_pairs(observations, pairs, "observations")]
     for name in pd.unique(primary):  # a few measures, each vectorised over its clients
         m = get_measure(name)
         sel = primary == name

@@ -418,3 +418,9 @@ def test_evaluate_on_track_per_episode_needs_an_outside_band():
     assert int(got["n"].iloc[0]) == 80  # episodes, not the 40 people
     assert got.attrs["method"].endswith(
         "Each episode of care is a course of its own (n counts episodes).")
+
+
+def test_episodes_survive_a_write_and_a_read(returning, tmp_path):
+    again = load_data(returning.write(tmp_path / "copy"), today=TODAY)
+    for table in ("observations", "sessions", "clients"):
+        pd.testing.assert_frame_equal(getattr(again, table), getattr(returning, table))
