@@ -1432,7 +1432,7 @@ def assign_episodes(table: pd.DataFrame, clients: pd.DataFrame) -> pd.Series:
 
 
 def _apply_episodes(frame: pd.DataFrame, lines: np.ndarray, file: str, clients: pd.DataFrame,
-                    client_lines: np.ndarray, client_file: str
+                    client_lines: np.ndarray, client_file: str, row_word: str = "line"
                     ) -> tuple[pd.DataFrame, np.ndarray, list[dict]]:
     """Give every row its episode; a row between episodes, or whose own ``episode_id``
     disagrees with its date, is a problem on its line and left out."""
@@ -1445,7 +1445,7 @@ def _apply_episodes(frame: pd.DataFrame, lines: np.ndarray, file: str, clients: 
     def where(j: int) -> str:
         end = ep["end_date"].iat[j]
         return (f"episode {shorten(eid[j])!r} ({ep['start_date'].iat[j]:%Y-%m-%d} to "
-                f"{'open' if pd.isna(end) else f'{end:%Y-%m-%d}'}, {client_file} line "
+                f"{'open' if pd.isna(end) else f'{end:%Y-%m-%d}'}, {client_file} {row_word} "
                 f"{int(client_lines[src[j]])})")
 
     for i in np.flatnonzero(gap):
@@ -1505,7 +1505,8 @@ def is_url(source: object) -> bool:
 
 VALIDATION_API = ("read_observations", "read_clients", "read_sessions", "read_items",
                   "ClinicData", "csv_ready", "problems_to_text", "is_url", "RawTable", "read_raw",
-                  "problem_table", "report_or_raise", "unknown_clients", "reconcile_items")
+                  "problem_table", "report_or_raise", "unknown_clients", "reconcile_items",
+                  "apply_episodes", "assign_episodes", "EPISODE")
 """The names :mod:`progress_kit.ingest` may import from this module."""
 
 RawTable = _Raw
@@ -1575,3 +1576,17 @@ def reconcile_items(observations: pd.DataFrame, obs_lines: np.ndarray, obs_file:
     and the problems (records).
     """
     return _apply_items(observations, obs_lines, obs_file, items, item_lines, items_file)
+
+
+def apply_episodes(frame: pd.DataFrame, lines: np.ndarray, file: str, clients: pd.DataFrame,
+                   client_lines: np.ndarray, client_file: str, row_word: str = "line"
+                   ) -> tuple[pd.DataFrame, np.ndarray, list[dict]]:
+    """Give each row of ``frame`` its episode (:func:`assign_episodes`), as :func:`load_data`
+    does when ``clients`` has an ``episode_id`` column.
+
+    A row between two episodes, or whose own ``episode_id`` disagrees with its date, is a
+    problem (records) on its line and left out. ``row_word`` names a line in messages
+    (``"result row"`` for a query). Returns the rows kept (with ``episode_id``), their lines and
+    the problems.
+    """
+    return _apply_episodes(frame, lines, file, clients, client_lines, client_file, row_word)

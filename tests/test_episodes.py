@@ -424,3 +424,27 @@ def test_episodes_survive_a_write_and_a_read(returning, tmp_path):
     again = load_data(returning.write(tmp_path / "copy"), today=TODAY)
     for table in ("observations", "sessions", "clients"):
         pd.testing.assert_frame_equal(getattr(again, table), getattr(returning, table))
+
+
+def test_a_database_with_episodes_gets_them_too(tmp_path):
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    import progress_kit as pk
+
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    engine = sqlalchemy.create_engine(url)
+    text = lambda body, header: pd.read_csv(  # noqa: E731
+        pd.io.common.StringIO(header + body), dtype=str, keep_default_na=False)
+    text(RETURNING, CLIENT_HEADER).to_sql("clients", engine, index=False)
+    text(OBS + "a,2025-06-02,PHQ-9,5\n", "client_id,date,measure,score\n").to_sql(
+        "observations", engine, index=False)
+    text("a,2025-09-08,true,treatment\n", "client_id,date,attended,kind\n").to_sql(
+        "sessions", engine, index=False)
+    engine.dispose()
+    data = pk.load_data(url, errors="report", today=TODAY)
+    assert data.observations["episode_id"].tolist() == ["E1", "E1", "E2", "E2", "", ""]
+    assert data.sessions["episode_id"].tolist() == ["E2"]
+    (reason,) = data.problems["reason"]
+    assert reason == ("result row 7: date 2025-06-02 of client 'a' falls between episode 'E1' "
+                      "(2025-01-06 to 2025-04-28, table clients result row 1) and episode 'E2' "
+                      "(2025-09-01 to open, table clients result row 2): it belongs to no "
+                      "episode")

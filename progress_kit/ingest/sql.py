@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..data import (
+    EPISODE,
+    apply_episodes,
+    assign_episodes,
     read_clients,
     read_items,
     read_observations,
@@ -161,12 +164,25 @@ def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Er
                 problems.extend(_with_row(found))
                 out[role] = out[role][~unknown].reset_index(drop=True)
                 rows[role] = rows[role][~unknown]
+    if "clients" in out and EPISODE in out["clients"]:  # episodes of care, from the dates
+        # the clients source without the URL, which the problem's own file column already gives
+        named = where["clients"].rsplit(" table ", 1)
+        clients_where = f"table {named[1]}" if len(named) == 2 else "the clients query"
+        for role in ("observations", "sessions", "items"):
+            if role in out:
+                out[role], rows[role], found = apply_episodes(
+                    out[role], rows[role], where[role], out["clients"], rows["clients"],
+                    clients_where, row_word="result row")
+                problems.extend(_with_row(found))
     observations, items = out["observations"], out.get("items", empty_items())
     if len(items):
         observations, items, found = reconcile_items(
             observations, rows["observations"], where["observations"], items, rows["items"],
             where["items"])
         problems.extend(_with_row(found))
+        if EPISODE in observations and observations[EPISODE].isna().any():  # derived totals
+            observations[EPISODE] = observations[EPISODE].fillna(
+                assign_episodes(observations, out["clients"]))
     return finish(observations, items, problems, pd.DataFrame(columns=["source", "what", "count"]),
                   errors, clients=out.get("clients", stub_clients(observations)),
                   sessions=out.get("sessions", empty_sessions()))
