@@ -706,7 +706,7 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
         ``observations`` has an ``episode_id`` column (episodes of care), each client is judged
         on the current episode only (the latest by start date), the columns ``episode_id`` and
         ``episode_number`` say which, and the reasons of a client who came back begin with
-        "second episode; the first ended 2025-04, recovered on PHQ-9 (20 to 6)".
+        "second episode: the first ended 2025-04, recovered on PHQ-9 (20 to 6)".
 
     Notes
     -----
@@ -1310,7 +1310,7 @@ def _current_episode_flags(observations: pd.DataFrame, items: pd.DataFrame | Non
 
 def _came_back(observations: pd.DataFrame, before: pd.DataFrame, primary: np.ndarray,
                number: np.ndarray) -> np.ndarray:
-    """'second episode; the first ended 2025-04, recovered on PHQ-9 (20 to 6)' per client."""
+    """'second episode: the first ended 2025-04, recovered on PHQ-9 (20 to 6)' per client."""
     from .change import clinical_significance  # layer 2, imported where needed
 
     ids = before.index.to_numpy(object)
@@ -1343,7 +1343,8 @@ def _came_back(observations: pd.DataFrame, before: pd.DataFrame, primary: np.nda
         idx = np.flatnonzero(sel)[found]
         outcome[idx] = (", " + cat + f" on {name} (" + np.char.mod("%g", pre).astype(object)
                         + " to " + np.char.mod("%g", post).astype(object) + ")")
-    return _episodes.ordinal(number) + " episode; " + which + " " + when + outcome
+    # one reason, so no "; " inside it: reasons are "; "-separated
+    return _episodes.ordinal(number) + " episode: " + which + " " + when + outcome
 
 
 def _evaluate_episodes(observations: pd.DataFrame, *, expected: Any, **kwargs: Any

@@ -311,7 +311,7 @@ def test_client_flags_judge_the_current_episode(returning, tmp_path):
     assert flags["episode_number"].tolist() == [2, 1]
     # E1 ran 20 -> 6 on PHQ-9 (clinical at the start, below 10 at the end, 14 >= 6 points)
     assert flags.loc["a", "reasons"].startswith(
-        "second episode; the first ended 2025-04, recovered on PHQ-9 (20 to 6); ")
+        "second episode: the first ended 2025-04, recovered on PHQ-9 (20 to 6); ")
     assert not flags.loc["b", "reasons"].startswith("first episode")
     assert "current episode of care" in flags.attrs["method"]
     # the same verdicts as a data folder holding only the current episodes
@@ -323,7 +323,7 @@ def test_client_flags_judge_the_current_episode(returning, tmp_path):
                             sessions=now.sessions.drop(columns="episode_id"),
                             clients=now.clients.drop(columns="episode_id"))
     same = flags.drop(columns=["episode_id", "episode_number"])
-    same["reasons"] = same["reasons"].str.replace(r"^second episode; [^;]*; ", "", regex=True)
+    same["reasons"] = same["reasons"].str.replace(r"^second episode: [^;]*; ", "", regex=True)
     pd.testing.assert_frame_equal(same, alone, check_like=False)
     # as it stood in June 2025, before a came back: a's first episode, no return reason
     june = pk.client_flags(returning.observations, clients=returning.clients, as_of="2025-06-30")
