@@ -934,6 +934,11 @@ def read_clients(src: Source, *, errors: Errors = "raise", today: dt.date | None
     ``session_frequency`` (weekly/fortnightly/monthly). ``errors``, ``today`` and
     ``date_format`` as in :func:`read_observations`. A client listed twice is an error.
 
+    With the optional ``episode_id`` column (episodes of care, see :func:`assign_episodes`) a
+    client has one row per episode instead: the same ``client_id`` and ``episode_id`` twice is
+    an error, as are a blank ``episode_id`` for a client with several rows and two episodes of
+    one client that overlap (an open episode runs on to the data's end).
+
     Examples
     --------
     >>> import pandas as pd
