@@ -448,3 +448,10 @@ def test_a_database_with_episodes_gets_them_too(tmp_path):
                       "(2025-01-06 to 2025-04-28, table clients result row 1) and episode 'E2' "
                       "(2025-09-01 to open, table clients result row 2): it belongs to no "
                       "episode")
+
+
+def test_booked_sessions_get_their_episode_too(tmp_path):
+    data = load_data(_folder(tmp_path, RETURNING, OBS, "a,2025-09-08,true,treatment\n"
+                                                       "a,2026-12-01,,treatment\n"), today=TODAY)
+    assert data.sessions["episode_id"].tolist() == ["E2"]
+    assert data.booked["episode_id"].tolist() == ["E2"]  # open E2 runs on: the booking is in it
