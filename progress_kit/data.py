@@ -53,6 +53,7 @@ TABLES = {
 OPTIONAL = {"clients": {"end_date"}, "sessions": {"duration_minutes"}}
 OPTIONAL_TABLES = ("items",)
 EPISODE = "episode_id"
+_REJECTED = "rejected_episodes"  # clients.attrs: client_id -> line of a rejected episode row
 """The optional column of ``clients`` that keys one row per episode of care (see
 :func:`assign_episodes`); observations, items and sessions get their episode from the dates."""
 STATUSES = ("active", "finished", "dropped")
@@ -753,7 +754,8 @@ def _check_episodes(raw: _Raw, ids: pd.Series, episode: pd.Series, start: pd.Ser
     """Episodes of one client: a blank ``episode_id`` only for a client's only row, and no two
     episodes overlapping (an open episode, blank ``end_date``, runs on to the data's end).
 
-    Vectorised: rows sorted by client and start date; each row is compared with the one before.
+    Vectorised: rows sorted by client and start date; each start is compared with the latest
+    end among the client's earlier episodes (a running maximum per client).
     """
     code = pd.factorize(ids)[0]
     rows = np.flatnonzero((ids != "").to_numpy())
@@ -850,7 +852,13 @@ def _read_table(src: Source, table: str, today: dt.date | None, date_format: str
         bad = bad | _check_duplicates(raw, frame, bad, keys, value, describe)
     keep = ~bad
     lines = raw.lines[keep] if len(frame) else np.zeros(0, int)
+    # a client with a rejected episode row: its other rows cannot be given their episodes
+    rejected = {} if table != "clients" or EPISODE not in frame or not bad.any() else {
+        cid: int(line) for cid, line in zip(frame["client_id"].to_numpy()[bad][::-1],
+                                             raw.lines[bad][::-1], strict=True) if cid != ""}
     frame = frame[keep].reset_index(drop=True) if len(frame) else frame
+    if rejected:
+        frame.attrs[_REJECTED] = rejected
     if table == "items" and len(frame):
         frame["item"] = frame["item"].astype("int64")
     return frame, _problem_frame(raw.problems), lines
@@ -1266,6 +1274,7 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
         if EPISODE in clients and observations[EPISODE].isna().any():  # totals from items
             observations[EPISODE] = observations[EPISODE].fillna(
                 assign_episodes(observations, clients))
+    clients.attrs.pop(_REJECTED, None)
     problems = pd.concat([p for p in all_problems if len(p)] or [_problem_frame([])],
                          ignore_index=True)
     sessions, booked = _split_booked(tables["sessions"][0])
@@ -1444,6 +1453,21 @@ def _apply_episodes(frame: pd.DataFrame, lines: np.ndarray, file: str, clients: 
     pos, gap, ep = _episode_rows(frame, clients)
     problems: list[dict] = []
     dates = frame["date"].to_numpy(dtype="datetime64[D]") if len(frame) else []
+    rejected = clients.attrs.get(_REJECTED, {})
+    if rejected and len(frame):
+        # the client's episodes are not known for sure: none of its rows is assigned
+        line_of = frame["client_id"].map(rejected)
+        orphan = line_of.notna().to_numpy()
+        for i in np.flatnonzero(orphan):
+            problems.append({"file": file, "line": int(lines[i]), "column": "client_id",
+                             "value": shorten(frame["client_id"].iat[i], 200),
+                             "severity": "error",
+                             "reason": f"client {shorten(frame['client_id'].iat[i])!r} has an "
+                                       f"episode rejected on {client_file} {row_word} "
+                                       f"{int(line_of.iat[i])}: its rows cannot be given an "
+                                       "episode until that is fixed"})
+        pos = np.where(orphan, -1, pos)
+        gap = gap & ~orphan
     eid = ep[EPISODE].to_numpy(dtype=object)
     src = ep["_row"].to_numpy()
 

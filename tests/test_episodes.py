@@ -455,3 +455,18 @@ def test_booked_sessions_get_their_episode_too(tmp_path):
                                                        "a,2026-12-01,,treatment\n"), today=TODAY)
     assert data.sessions["episode_id"].tolist() == ["E2"]
     assert data.booked["episode_id"].tolist() == ["E2"]  # open E2 runs on: the booking is in it
+
+
+def test_rows_of_a_client_with_a_rejected_episode_are_not_assigned(tmp_path):
+    clients = ("a,E1,t1,2025-01-06,2025-04-28,finished,depression,weekly\n"
+               "a,E2,t1,2025-04-01,,active,depression,weekly\n"     # overlaps E1: rejected
+               "b,,t2,2025-02-03,,active,gad,weekly\n")
+    data = load_data(_folder(tmp_path, clients, OBS), errors="report", today=TODAY)
+    lines = problems_to_text(data.problems, group=False).splitlines()
+    # without E2, a's later scores would pass for E1's follow-up: they are listed instead
+    assert lines[1:] == [
+        f"observations.csv line {n}: client 'a' has an episode rejected on clients.csv line 3: "
+        "its rows cannot be given an episode until that is fixed" for n in (2, 3, 4, 5)]
+    assert lines[0].startswith("clients.csv line 3: episode 'E2' of client 'a' starts on")
+    assert data.observations["client_id"].tolist() == ["b", "b"]
+    assert "rejected_episodes" not in data.clients.attrs

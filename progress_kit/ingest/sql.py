@@ -174,6 +174,7 @@ def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Er
                     out[role], rows[role], where[role], out["clients"], rows["clients"],
                     clients_where, row_word="result row")
                 problems.extend(_with_row(found))
+        out["clients"].attrs.pop("rejected_episodes", None)
     observations, items = out["observations"], out.get("items", empty_items())
     if len(items):
         observations, items, found = reconcile_items(
