@@ -1277,6 +1277,16 @@ def _current_episode_flags(observations: pd.DataFrame, items: pd.DataFrame | Non
     ``episode_id`` and ``episode_number`` columns and, for a client who came back, a first
     reason saying so and how the episode before ended."""
     eps = _episodes.episodes_of(observations, clients, as_of)
+    if clients is not None:
+        known = pd.MultiIndex.from_frame(eps[["client_id", _episodes.EPISODE]])
+        if as_of is None:
+            stray = ~_episodes.in_pairs(observations, known, "observations")
+            if stray.any():
+                row = observations[stray].iloc[0]
+                raise ValueError(f"observations have {int(stray.sum())} row(s) of episodes not "
+                                 f"in clients, e.g. client_id {row['client_id']!r} episode_id "
+                                 f"{row[_episodes.EPISODE]!r}: give clients every episode, or "
+                                 "leave clients out")
     last = ~eps["client_id"].duplicated(keep="last").to_numpy()
     current = eps[last].set_index("client_id")
     # a client's episodes are consecutive rows: the one before the current is the row above

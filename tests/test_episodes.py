@@ -470,3 +470,13 @@ def test_rows_of_a_client_with_a_rejected_episode_are_not_assigned(tmp_path):
     assert lines[0].startswith("clients.csv line 3: episode 'E2' of client 'a' starts on")
     assert data.observations["client_id"].tolist() == ["b", "b"]
     assert "rejected_episodes" not in data.clients.attrs
+
+
+def test_client_flags_refuse_episodes_missing_from_clients(returning):
+    import progress_kit as pk
+
+    with pytest.raises(ValueError, match="1 row.* of episodes not in clients, e.g. client_id 'z'"):
+        pk.client_flags(pd.concat([returning.observations, pd.DataFrame(
+            {"client_id": ["z"], "episode_id": ["1"], "date": [pd.Timestamp("2025-03-03")],
+             "measure": ["PHQ-9"], "score": [9.0]})], ignore_index=True),
+            clients=returning.clients)
