@@ -50,11 +50,6 @@ def _codes(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]:
     return frame["client_id"], episode
 
 
-def _pairs(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    client, episode = _codes(frame, name)
-    return client.astype(str).to_numpy(dtype=object), episode.astype(str).to_numpy(dtype=object)
-
-
 def keyed(frames: dict[str, pd.DataFrame | None]) -> tuple[dict, pd.MultiIndex]:
     """The frames with ``client_id`` replaced by one integer per (client, episode), and the
     (client_id, episode_id) pair of each integer (sorted, so codes sort as the pairs do).
