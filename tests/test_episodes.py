@@ -480,3 +480,22 @@ def test_client_flags_refuse_episodes_missing_from_clients(returning):
             {"client_id": ["z"], "episode_id": ["1"], "date": [pd.Timestamp("2025-03-03")],
              "measure": ["PHQ-9"], "score": [9.0]})], ignore_index=True),
             clients=returning.clients)
+
+
+def test_reports_refuse_returning_clients_until_they_handle_episodes(tmp_path):
+    # a client report would join the two episodes into one course (20 to 16, "recovered")
+    # while the status judges the second: refuse, naming the client and the way out
+    from progress_kit.reports.context import load_clinic
+
+    folder = tmp_path / "both"
+    folder.mkdir()
+    _folder(folder, STAT_CLIENTS, A1 + A2 + B, S_A1 + S_A2 + S_B)
+    with pytest.raises(ValueError, match=r"more than one episode of care for 1 client\(s\) "
+                                         r"\(first: client_id 'a'\).*current episode only"):
+        load_clinic(folder)
+    from progress_kit.cli import main
+
+    assert main(["report", "client", str(folder), "--client", "a", "--month", "2025-12",
+                 "--out", str(tmp_path / "out")]) != 0
+    assert not (tmp_path / "out" / "2025-12" / "clients").exists() or not any(
+        (tmp_path / "out" / "2025-12" / "clients").glob("*.pdf"))

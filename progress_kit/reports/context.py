@@ -108,8 +108,26 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
 
     use_measures(data_dir, measures)  # the service's measures.toml (or --measures, via the environment)
     data = load_data(data_dir, errors="report", date_format=date_format)
+    _refuse_returning_clients(data, data_dir)
     data.problems = _attribute_problems(Path(data_dir), data.problems)
     return data
+
+
+def _refuse_returning_clients(data: ClinicData, data_dir: str | Path) -> None:
+    """The reports do not handle episodes of care yet: a client report would join a returning
+    client's episodes into one course (a change from the first score of the first episode to
+    the last of the second) while its status judged the current one. Refuse rather than print
+    a confident wrong report (issue 26; the statistics themselves work per episode)."""
+    cl = data.clients
+    if "episode_id" not in cl.columns or not cl["client_id"].duplicated().any():
+        return
+    who = cl.loc[cl["client_id"].duplicated(), "client_id"].drop_duplicates()
+    raise ValueError(
+        f"{data_dir}: clients.csv gives more than one episode of care for {len(who)} client(s) "
+        f"(first: client_id {who.iloc[0]!r}). The statistics work per episode (pk.reliable_change, "
+        "pk.client_flags, pk.service_rates ...), but the reports do not yet: they would join a "
+        "returning client's episodes into one course. Report from a folder that holds each "
+        "client's current episode only (docs/data-format.md, 'Episodes of care').")
 
 
 _PRELOADED: dict[str, ClinicData] = {}
