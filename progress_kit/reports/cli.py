@@ -264,20 +264,25 @@ def _report_prep(args: argparse.Namespace) -> int:
         log.error("progress-kit report prep: --therapist chooses a day's clients; leave it out "
                   "with --client", extra=EXACT)
         return EXIT_USAGE
-    clinic, cache = _warm_clinic(data_dir, args.date_format)
-    if not _client_known(clinic, data_dir, args.client, "report prep"):
-        return EXIT_FAILED
+    return _one_sheet(args, data_dir, render_prep, "prep")
+
+
+def _one_sheet(args: argparse.Namespace, data_dir: Path, render, kind: str) -> int:
+    """One client's sheet of ``kind`` (prep or share) for ``--date``, warmed in this process."""
     from .day import prepare_day
 
-    prepare = ((lambda: prepare_day(clinic, args.date, [args.client], each=True)) if args.reference is None
-               else (lambda: None))
+    clinic, cache = _warm_clinic(data_dir, args.date_format)
+    if not _client_known(clinic, data_dir, args.client, f"report {kind}"):
+        return EXIT_FAILED
+    prepare = ((lambda: prepare_day(clinic, args.date, [args.client], each=True))
+               if args.reference is None else (lambda: None))
     try:
-        files = _render_one(render_prep, prepare, data_dir, args.client, args.date,
-                            _checked_out(Path(args.out) / "prep", args.out), formats=args.format,
+        files = _render_one(render, prepare, data_dir, args.client, args.date,
+                            _checked_out(Path(args.out) / kind, args.out), formats=args.format,
                             reference_dir=args.reference, wait=args.wait,
                             data_cache=_cache_param(cache), date_format=args.date_format)
     except RuntimeError as exc:
-        log.error(f"progress-kit report prep: failed: {args.client}: {exc}", extra=EXACT)
+        log.error(f"progress-kit report {kind}: failed: {args.client}: {exc}", extra=EXACT)
         return EXIT_FAILED
     finally:
         _keep(cache, clinic)
@@ -315,30 +320,13 @@ def _report_prep_day(args: argparse.Namespace, data_dir: Path) -> int:
 
 @_clean_errors
 def _report_share(args: argparse.Namespace) -> int:
-    from .day import prepare_day
     from .render import render_share
 
     data_dir = _data_dir(args.data_dir)
     if args.client is None:
         log.error("progress-kit report share: --client is required", extra=EXACT)
         return EXIT_USAGE
-    clinic, cache = _warm_clinic(data_dir, args.date_format)
-    if not _client_known(clinic, data_dir, args.client, "report share"):
-        return EXIT_FAILED
-    prepare = ((lambda: prepare_day(clinic, args.date, [args.client], each=True))
-               if args.reference is None else (lambda: None))
-    try:
-        files = _render_one(render_share, prepare, data_dir, args.client, args.date,
-                            _checked_out(Path(args.out) / "share", args.out), formats=args.format,
-                            reference_dir=args.reference, wait=args.wait,
-                            data_cache=_cache_param(cache), date_format=args.date_format)
-    except RuntimeError as exc:
-        log.error(f"progress-kit report share: failed: {args.client}: {exc}", extra=EXACT)
-        return EXIT_FAILED
-    finally:
-        _keep(cache, clinic)
-    print("\n".join(str(f) for f in files))
-    return EXIT_OK
+    return _one_sheet(args, data_dir, render_share, "share")
 
 
 @_clean_errors
