@@ -115,7 +115,7 @@ def to_markdown(res: dict) -> str:
              f"rows, plus {res['n_item_rows']:,} PHQ-9 item rows; input {res['input_mb']:.0f} MB.", "",
              f"Load average at the start: {res['load_average']:.1f}.", "",
              "| step | wall s | CPU s |", "|---|---|---|",
-             f"| `client_flags` (PHQ-9, leave-one-client-out bands, items) | "
+             f"| `client_flags` (every questionnaire: PHQ-9 and GAD-7; leave-one-client-out bands, items) | "
              f"**{res['client_flags_s']:.2f}** | **{res['client_flags_cpu_s']:.2f}** |",
              f"| `reliable_change` (PHQ-9), same rows | {res['reliable_change_s']:.2f} | "
              f"{res['reliable_change_cpu_s']:.2f} |",

@@ -438,8 +438,10 @@ def _measure_for_rules(measure: str) -> Measure:
 def _judge(observations: pd.DataFrame, items: pd.DataFrame | None,
            sessions: pd.DataFrame | None, measure: str, expected: ExpectedResponse | None,
            as_of: Any, stall_after: int, stall_weeks: float,
-           warning: tuple[float, float] = (0.5, 1 / 3), level: float = 0.90) -> pd.DataFrame:
-    """Every rule on one measure, one row per client with a score or item data of it."""
+           warning: tuple[float, float] = (0.5, 1 / 3), level: float = 0.90
+           ) -> tuple[pd.Index, dict[str, Any]]:
+    """Every rule on one measure: the clients with a score or item data of it, and one array
+    per column (plus the reasons in groups: ``_alert``, ``_watch``, ``_other``, ``_summary``)."""
     m = _measure_for_rules(measure)
     c = _courses(observations, measure, as_of)
     k_obs = len(c.ids)
@@ -518,22 +520,31 @@ def _judge(observations: pd.DataFrame, items: pd.DataFrame | None,
                                    + day[missing] + ", ask about it"))
 
     status = _status(rd | crit, n, warned | stalled, has_band & ~above)
-    out = pd.DataFrame({
+    band_session = pd.array(np.where(judged_k, s_last, 0), dtype="Int64")
+    band_session[~judged_k] = pd.NA
+    # plain arrays, not a DataFrame: client_flags combines several measures' columns without a
+    # round trip through pandas' string and index machinery (it dominated at a million clients)
+    cols = {
         "status": status, "reliable_deterioration": rd, "not_on_track": not_on_track,
         "stalled": stalled, "outside_expected": outside, "critical_item": crit, "n_scores": n,
         "first_score": first, "first_date": _times(t_first, n, c.is_date),
         "latest_score": latest, "latest_date": _times(t_last, n, c.is_date),
-        "severity": severity_band(latest, measure),
-        "band_session": pd.array(np.where(judged_k, s_last, 0), dtype="Int64"),
+        "severity": severity_band(latest, measure), "band_session": band_session,
         "warning_limit": np.where(n >= 2, limit, np.nan),
         "expected_score": np.where(judged_k, exp_, np.nan),
-        "band_limit": np.where(has_band, bound, np.nan)}, index=ids)
-    out.loc[~judged_k, "band_session"] = pd.NA
-    out["_alert_reasons"], out["_watch_reasons"], out["_other_reasons"] = _reasons(
+        "band_limit": np.where(has_band, bound, np.nan)}
+    cols["_alert"], cols["_watch"], cols["_other"] = _reasons(
         m, measure, k, n, first, latest, t_last, c.is_date, rd, worse, stalled, weeks, judged_k,
         has_band, above & ~warned, warned, limit, s_last, exp_, bound, why, crit_parts, warning)
-    out["_summary"] = _summary(m, measure, status, first, latest, s_last, exp_, bound, limit)
-    return out
+    cols["_summary"] = _summary(m, measure, status, first, latest, s_last, exp_, bound, limit)
+    return ids, cols
+
+
+#: The public columns of one measure's judgement, in order (client_flags_by_measure).
+_MEASURE_COLUMNS = ("status", "reliable_deterioration", "not_on_track", "stalled",
+                    "outside_expected", "critical_item", "n_scores", "first_score", "first_date",
+                    "latest_score", "latest_date", "severity", "band_session", "warning_limit",
+                    "expected_score", "band_limit")
 
 
 def _status(alert: np.ndarray, n: np.ndarray, watch: np.ndarray, inside: np.ndarray) -> np.ndarray:
@@ -634,14 +645,11 @@ def client_flags_by_measure(observations: pd.DataFrame, *, items: pd.DataFrame |
     warning, band_level = _check_warning(warning, band_level)
     names, skipped = _measures_to_judge(observations, items, measure)
     parts = []
-    for name in names:  # a few measures, each judged vectorised across clients
-        ref = expected.get(name) if isinstance(expected, dict) else (
-            expected if expected is None or expected.measure == name or measure is not None
-            else None)
-        part = _judge(observations, items, sessions, name, ref, as_of, stall_after, stall_weeks,
-                      warning, band_level)
-        part["reasons"] = _join([part["_summary"].to_numpy(), part["_alert_reasons"].to_numpy(),
-                                 part["_watch_reasons"].to_numpy(), part["_other_reasons"].to_numpy()],
+    for name, (ids, cols) in _judge_all(observations, items, sessions, names, measure, expected,
+                                         as_of, stall_after, stall_weeks, warning,
+                                         band_level).items():
+        part = pd.DataFrame({c: cols[c] for c in _MEASURE_COLUMNS}, index=ids)
+        part["reasons"] = _join([cols["_summary"], cols["_alert"], cols["_watch"], cols["_other"]],
                                 len(part))
         part.index = pd.MultiIndex.from_arrays([part.index, np.full(len(part), name, object)],
                                                names=["client_id", "measure"])
@@ -650,6 +658,19 @@ def client_flags_by_measure(observations: pd.DataFrame, *, items: pd.DataFrame |
     out = out.sort_index() if len(parts) > 1 else out
     out.attrs["method"] = _method(names, stall_after, stall_weeks, expected, warning, band_level)
     out.attrs["not_judged"] = skipped
+    return out
+
+
+def _judge_all(observations, items, sessions, names, measure, expected, as_of, stall_after,
+               stall_weeks, warning, band_level) -> dict[str, tuple[pd.Index, dict[str, Any]]]:
+    """:func:`_judge` on each measure (a few; each vectorised across clients)."""
+    out = {}
+    for name in names:
+        ref = expected.get(name) if isinstance(expected, dict) else (
+            expected if expected is None or expected.measure == name or measure is not None
+            else None)
+        out[name] = _judge(observations, items, sessions, name, ref, as_of, stall_after,
+                           stall_weeks, warning, band_level)
     return out
 
 
@@ -784,13 +805,14 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
             observations, items, sessions, clients, as_of, measure=measure, expected=expected,
             stall_after=stall_after, stall_weeks=stall_weeks, warning=warning,
             band_level=band_level)
-    detail = client_flags_by_measure(observations, items=items, sessions=sessions,
-                                     measure=measure, expected=expected, as_of=as_of,
-                                     stall_after=stall_after, stall_weeks=stall_weeks,
-                                     warning=warning, band_level=band_level)
-    out = _combine(detail, clients, measure)
-    out.attrs["method"] = detail.attrs["method"]
-    out.attrs["not_judged"] = detail.attrs["not_judged"]
+    stall_after, stall_weeks = _check_stall(stall_after, stall_weeks)
+    warning, band_level = _check_warning(warning, band_level)
+    names, skipped = _measures_to_judge(observations, items, measure)
+    judged = _judge_all(observations, items, sessions, names, measure, expected, as_of,
+                        stall_after, stall_weeks, warning, band_level)
+    out = _combine(judged, clients, measure)
+    out.attrs["method"] = _method(names, stall_after, stall_weeks, expected, warning, band_level)
+    out.attrs["not_judged"] = skipped
     out.attrs["measure"] = measure
     out.attrs["as_of"] = None if as_of is None else str(as_of)
     return out
@@ -875,81 +897,80 @@ def client_course(observations: pd.DataFrame, client_id: Any, *, measure: str,
                          "outside_expected": outside, "not_on_track": warned})
 
 
-_PRIMARY_COLUMNS = ("not_on_track", "stalled", "outside_expected", "n_scores", "first_score", "first_date",
-                    "latest_score", "latest_date", "severity", "band_session", "warning_limit",
-                    "expected_score", "band_limit")
+_PRIMARY_COLUMNS = ("not_on_track", "stalled", "outside_expected", "n_scores", "first_score",
+                    "first_date", "latest_score", "latest_date", "severity", "band_session",
+                    "warning_limit", "expected_score", "band_limit")
 
 
-def _combine(detail: pd.DataFrame, clients: pd.DataFrame | None, measure: str | None) -> pd.DataFrame:
-    """One row per client: alerts from any measure; on track and non-response from the primary."""
-    if isinstance(detail.index, pd.MultiIndex):
-        cid = detail.index.get_level_values(0)
-        mname = detail.index.get_level_values(1).to_numpy(object)
-    else:
-        cid = detail.index
-        mname = np.full(len(detail), detail.index.name or "", object)
-    ids = pd.Index(pd.unique(cid), name="client_id")
-    code = ids.get_indexer(cid)
-    k = len(ids)
-    primary, primary_why = _primary(ids, clients, measure)
-    is_primary = mname == primary[code]
-    prow = np.full(k, -1, np.int64)
-    prow[code[is_primary]] = np.flatnonzero(is_primary)
-    has = prow >= 0
-    take = np.maximum(prow, 0)
+def _empty_like(values: Any, k: int) -> Any:
+    """A column of ``k`` missing values of the same kind (NA, NaN, NaT, None, False or 0)."""
+    if isinstance(values, pd.api.extensions.ExtensionArray):
+        return pd.array([pd.NA] * k, dtype=values.dtype)
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return np.zeros(k, bool)
+    if values.dtype.kind in "iu":
+        return np.zeros(k, values.dtype)
+    if values.dtype.kind == "M":
+        return np.full(k, np.datetime64("NaT"), values.dtype)
+    if values.dtype.kind == "f":
+        return np.full(k, np.nan)
+    return np.full(k, None, object)
 
-    def any_of(col: str) -> np.ndarray:
-        return np.bincount(code, detail[col].to_numpy(bool), minlength=k) > 0
 
-    rd, crit = any_of("reliable_deterioration"), any_of("critical_item")
-    out = pd.DataFrame(index=ids)
-    for col in _PRIMARY_COLUMNS:
-        values = detail[col].iloc[take].to_numpy() if len(detail) else detail[col].to_numpy()
-        series = pd.Series(values, index=ids, dtype=detail[col].dtype)
-        series[~has] = pd.NA if col in ("not_on_track", "outside_expected", "band_session") else (
-            False if col == "stalled" else 0 if col == "n_scores" else None)
-        out[col] = series
-    out["stalled"] = out["stalled"].astype(bool)
-    out["n_scores"] = out["n_scores"].astype(np.int64)
-    n = out["n_scores"].to_numpy()
-    watch = (out["not_on_track"].fillna(False).to_numpy(bool) | out["stalled"].to_numpy(bool))
+def _combine(judged: dict[str, tuple[pd.Index, dict[str, Any]]], clients: pd.DataFrame | None,
+             measure: str | None) -> pd.DataFrame:
+    """One row per client: alerts from any measure; on track and non-response from the primary.
+    Vectorised: one pass per measure (a few), each over arrays aligned to the clients."""
+    indexes = [ids for ids, _ in judged.values()]
+    all_ids = indexes[0]
+    for ids in indexes[1:]:
+        all_ids = all_ids.union(ids)
+    all_ids = pd.Index(all_ids, name="client_id")
+    k = len(all_ids)
+    primary, primary_why = _primary(all_ids, clients, measure)
+    first_cols = next(iter(judged.values()))[1]
+    cols = {c: _empty_like(first_cols[c], k) for c in _PRIMARY_COLUMNS}
+    rd, crit, has = np.zeros(k, bool), np.zeros(k, bool), np.zeros(k, bool)
+    texts = {t: np.full(k, "", object) for t in ("status", "_summary", "_alert", "_watch", "_other")}
+    others = []
+    for name, (ids, mc) in judged.items():
+        pos = all_ids.get_indexer(ids)
+        rd[pos] |= mc["reliable_deterioration"]
+        crit[pos] |= mc["critical_item"]
+        mine = primary[pos] == name
+        at = pos[mine]
+        has[at] = True
+        for c in _PRIMARY_COLUMNS:
+            cols[c][at] = mc[c][mine]
+        for t in texts:
+            texts[t][at] = mc[t][mine]
+        # the other measures' alerts only: their on-track and non-response rules do not decide
+        other = np.full(k, "", object)
+        other[pos[~mine]] = mc["_alert"][~mine]
+        others.append(other)
+    n = np.asarray(cols["n_scores"])
+    watch = np.asarray(pd.array(cols["not_on_track"]).fillna(False), bool) | np.asarray(
+        cols["stalled"], bool)
     # inside the expected range and short of the warning limit: the primary measure's own verdict
-    inside = has & (detail["status"].to_numpy(object)[take] == "on track")
+    inside = has & (texts["status"] == "on track")
     status = _status(rd | crit, n, watch, inside)
-
-    # reasons: the primary measure's summary and every reason of it, then the other measures'
-    # alerts only (their on-track and non-response rules do not decide the status)
-    text = lambda col: detail[col].to_numpy(object)  # noqa: E731
-    summary = np.where(has, text("_summary")[take], "")
-    p_alert = np.where(has, text("_alert_reasons")[take], "")
-    p_watch = np.where(has, text("_watch_reasons")[take], "")
-    p_other = np.where(has, text("_other_reasons")[take], "")
-    others = _join_grouped(code[~is_primary], text("_alert_reasons")[~is_primary], k)
-    missing = _put(k, ~has, "no " + primary[~has].astype(object) + " score yet (" + primary_why[~has]
-                   + ")")
+    missing = _put(k, ~has, "no " + primary[~has].astype(object) + " score yet ("
+                   + primary_why[~has] + ")")
     # a calm combined status implies the primary measure's own status is the same, so its
     # summary line is right; under an alert from another measure it is left out
-    summary = np.where(np.isin(status, ["on track", "no flags"]), summary, "")
+    summary = np.where(np.isin(status, ["on track", "no flags"]), texts["_summary"], "")
     # what could not be checked matters only where nothing was flagged
-    p_other = np.where(np.isin(status, ["alert", "watch"]) & (n >= 2), "", p_other)
-    out["reasons"] = _join([summary, p_alert, others, missing, p_watch, p_other], k)
-    out.insert(0, "status", status)
-    out.insert(1, "primary_measure", primary)
-    out.insert(2, "primary_reason", primary_why)
-    out.insert(3, "reliable_deterioration", rd)
-    out.insert(6, "critical_item", crit)
-    cols = ["status", "primary_measure", "primary_reason", "reliable_deterioration",
-            "not_on_track", "stalled", "outside_expected", "critical_item", "reasons",
-            *[c for c in _PRIMARY_COLUMNS if c not in ("not_on_track", "stalled", "outside_expected")]]
-    return out[cols]
-
-
-def _join_grouped(code: np.ndarray, text: np.ndarray, k: int) -> np.ndarray:
-    """'; '-join the non-empty texts per client code (a few measures per client)."""
-    out = np.full(k, "", dtype=object)
-    keep = text != ""
-    for c, t in zip(code[keep], text[keep], strict=True):  # only alerts: few rows
-        out[c] = t if not out[c] else out[c] + "; " + t
+    p_other = np.where(np.isin(status, ["alert", "watch"]) & (n >= 2), "", texts["_other"])
+    reasons = _join([summary, texts["_alert"], *others, missing, texts["_watch"], p_other], k)
+    out = pd.DataFrame({"status": status, "primary_measure": primary,
+                        "primary_reason": primary_why, "reliable_deterioration": rd,
+                        "not_on_track": cols["not_on_track"], "stalled": cols["stalled"],
+                        "outside_expected": cols["outside_expected"], "critical_item": crit,
+                        "reasons": reasons}, index=all_ids)
+    for c in _PRIMARY_COLUMNS:
+        if c not in out.columns:
+            out[c] = cols[c]
     return out
 
 
