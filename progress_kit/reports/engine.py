@@ -167,13 +167,19 @@ def _child(task: tuple, write_fd: int, timeout: int) -> None:
         os._exit(code)  # skip atexit and finalisers: they belong to the zygote
 
 
-def _render_forked(task: tuple, timeout: int) -> dict:
+def _fork_child(task: tuple, timeout: int) -> tuple[int, int]:
+    """Fork one report's child; returns its pid and the pipe its outcome arrives on."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_fd)
         _child(task, write_fd, timeout)
     os.close(write_fd)
+    return pid, read_fd
+
+
+def _render_forked(task: tuple, timeout: int) -> dict:
+    pid, read_fd = _fork_child(task, timeout)
     with os.fdopen(read_fd, "rb") as fh:
         payload = fh.read()
     _, status = os.waitpid(pid, 0)
@@ -406,12 +412,7 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600
         while pending or running:
             while pending and len(running) < max(1, jobs):
                 key, task = pending.pop(0)
-                read_fd, write_fd = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # the child
-                    os.close(read_fd)
-                    _child(task, write_fd, timeout)
-                os.close(write_fd)
+                pid, read_fd = _fork_child(task, timeout)
                 running[read_fd] = (pid, key, [])
                 sel.register(read_fd, selectors.EVENT_READ)
             for ready, _ in sel.select():
