@@ -1277,7 +1277,7 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
     clients.attrs.pop(_REJECTED, None)
     problems = pd.concat([p for p in all_problems if len(p)] or [_problem_frame([])],
                          ignore_index=True)
-    sessions, booked = _split_booked(tables["sessions"][0])
+    sessions, booked = split_booked(tables["sessions"][0])
     data = ClinicData(observations, tables["clients"][0], sessions, problems, items=items,
                       booked=booked)
     if errors == "report":
@@ -1286,8 +1286,9 @@ def load_data(folder: str | Path, *, errors: Errors = "raise", today: dt.date | 
     return data
 
 
-def _split_booked(sessions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Held sessions (``attended`` a plain bool) and booked ones (``attended`` blank)."""
+def split_booked(sessions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Held sessions (``attended`` a plain bool) and booked ones (``attended`` blank), for every
+    reader: a booking is never counted as a held or missed session."""
     if sessions["attended"].dtype == bool:
         return sessions, _empty_booked().astype({"client_id": sessions["client_id"].dtype})
     booked = sessions["attended"].isna().to_numpy(bool)
@@ -1535,7 +1536,7 @@ def is_url(source: object) -> bool:
 VALIDATION_API = ("read_observations", "read_clients", "read_sessions", "read_items",
                   "ClinicData", "csv_ready", "problems_to_text", "is_url", "RawTable", "read_raw",
                   "problem_table", "report_or_raise", "unknown_clients", "reconcile_items",
-                  "apply_episodes", "assign_episodes", "EPISODE")
+                  "apply_episodes", "assign_episodes", "EPISODE", "split_booked")
 """The names :mod:`progress_kit.ingest` may import from this module."""
 
 RawTable = _Raw

@@ -263,3 +263,18 @@ def test_items_in_the_database_are_checked_against_totals(sqlite_url):
     reasons = "\n".join(data.problems["reason"])
     assert ("result row 1: total 18 of PHQ-9 for client 00123 on 2024-01-08 disagrees with its "
             "items") in reasons
+
+
+def test_a_booked_session_in_a_database_is_kept_apart(sqlite_url):
+    # attended NULL is a booking (docs/data-format.md): like a folder's blank, it goes to
+    # .booked and never counts as a held or missed session
+    fill(sqlite_url, items=None)
+    engine = sqlalchemy.create_engine(sqlite_url)
+    booked = pd.DataFrame({"client_id": ["b7"], "date": ["2026-02-02"], "attended": [None],
+                           "kind": ["treatment"]})
+    pd.concat([SESSIONS, booked]).to_sql("sessions", engine, index=False, if_exists="replace")
+    engine.dispose()
+    data = load_sql(sqlite_url, errors="report", today=TODAY)
+    assert data.sessions["attended"].dtype == bool and len(data.sessions) == 1
+    assert list(data.booked["client_id"]) == ["b7"]
+    assert list(pk.booked_sessions(data, on="2026-02-02")["client_id"]) == ["b7"]

@@ -25,6 +25,7 @@ from ..data import (
     read_items,
     read_observations,
     report_or_raise,
+    split_booked,
 )
 from ..errors import PROBLEM_COLUMNS, DataValidationError, csv_cell, shorten
 
@@ -199,10 +200,12 @@ def finish(observations: pd.DataFrame, items: pd.DataFrame, problems: list[dict]
     if errors not in ("raise", "report"):
         raise ValueError(f"errors must be 'raise' or 'report', not {errors!r}")
     table = problem_table(problems) if problems else pd.DataFrame(columns=PROBLEM_COLUMNS)
+    # a session with attended blank (NULL in a database) is a booking, kept apart as load_data
+    # keeps it, so it is never counted as held or missed
+    held, booked = split_booked(empty_sessions() if sessions is None else sessions)
     data = ImportedData(observations.reset_index(drop=True),
                         stub_clients(observations) if clients is None else clients,
-                        empty_sessions() if sessions is None else sessions, table,
-                        items=items, skipped=skipped)
+                        held, table, items=items, skipped=skipped, booked=booked)
     if errors == "raise":
         if len(table) and (table["severity"] == "error").any():
             raise DataValidationError(table)
