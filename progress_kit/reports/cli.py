@@ -230,12 +230,20 @@ def _report_client(args: argparse.Namespace) -> int:
     out = _checked_out(Path(args.out) / args.month / "clients", args.out)
     prepare = ((lambda: prepare_batch(clinic, args.month)) if args.reference is None
                else (lambda: None))
+    return _render_printed(args, data_dir, clinic, cache, render_client, prepare, args.month,
+                           lambda: out, "client")
+
+
+def _render_printed(args: argparse.Namespace, data_dir: Path, clinic, cache, render, prepare,
+                    when: str, out, kind: str) -> int:
+    """One client's page rendered from this warm process; the files printed, a failure logged.
+    ``out()`` gives the output folder (checked inside, so the cache is kept either way)."""
     try:
-        files = _render_one(render_client, prepare, data_dir, args.client, args.month, out,
+        files = _render_one(render, prepare, data_dir, args.client, when, out(),
                             formats=args.format, reference_dir=args.reference, wait=args.wait,
                             data_cache=_cache_param(cache), date_format=args.date_format)
     except RuntimeError as exc:
-        log.error(f"progress-kit report client: failed: {args.client}: {exc}", extra=EXACT)
+        log.error(f"progress-kit report {kind}: failed: {args.client}: {exc}", extra=EXACT)
         return EXIT_FAILED
     finally:
         _keep(cache, clinic)
@@ -276,18 +284,8 @@ def _one_sheet(args: argparse.Namespace, data_dir: Path, render, kind: str) -> i
         return EXIT_FAILED
     prepare = ((lambda: prepare_day(clinic, args.date, [args.client], each=True))
                if args.reference is None else (lambda: None))
-    try:
-        files = _render_one(render, prepare, data_dir, args.client, args.date,
-                            _checked_out(Path(args.out) / kind, args.out), formats=args.format,
-                            reference_dir=args.reference, wait=args.wait,
-                            data_cache=_cache_param(cache), date_format=args.date_format)
-    except RuntimeError as exc:
-        log.error(f"progress-kit report {kind}: failed: {args.client}: {exc}", extra=EXACT)
-        return EXIT_FAILED
-    finally:
-        _keep(cache, clinic)
-    print("\n".join(str(f) for f in files))
-    return EXIT_OK
+    return _render_printed(args, data_dir, clinic, cache, render, prepare, args.date,
+                           lambda: _checked_out(Path(args.out) / kind, args.out), kind)
 
 
 def _report_prep_day(args: argparse.Namespace, data_dir: Path) -> int:
