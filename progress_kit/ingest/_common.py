@@ -109,10 +109,12 @@ def validate_observations(frame: pd.DataFrame, origins: list[tuple[str, float, s
     if frame.empty:
         return _empty_observations(), []
     valid, problems = read_observations(frame.reset_index(drop=True), errors="report", today=today)
-    return valid, _map_problems(problems, origins)
+    return valid, map_problems(problems, origins)
 
 
-def _map_problems(problems: pd.DataFrame, origins: list[tuple[str, float, str]]) -> list[dict]:
+def map_problems(problems: pd.DataFrame, origins: list[tuple[str, float, str]]) -> list[dict]:
+    """Problems of a frame built from a source (line 2 = its first row) as problems of the
+    source: ``origins[i]`` is ``(file, line, label)`` of row ``i``."""
     out = []
     for rec in problems.to_dict("records"):
         row = int(rec["line"]) - 2 if pd.notna(rec["line"]) else None
@@ -155,7 +157,7 @@ def validate_items(items: pd.DataFrame, origins: list[tuple[str, float, str]],
     if pd.api.types.is_datetime64_any_dtype(frame["date"]):
         frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
     valid, problems = read_items(frame, errors="report", today=today)
-    return valid, _map_problems(problems, origins)
+    return valid, map_problems(problems, origins)
 
 
 def items_of_valid(items: pd.DataFrame, origins: list, valid: pd.DataFrame
@@ -211,3 +213,12 @@ def finish(observations: pd.DataFrame, items: pd.DataFrame, problems: list[dict]
             raise DataValidationError(table)
         report_or_raise(data.observations, table, "raise")
     return data
+
+
+def kept_rows(frame: pd.DataFrame, found: pd.DataFrame) -> np.ndarray:
+    """Row numbers (1 = first row) of the rows a reader kept from ``frame``: those with an error
+    and collapsed duplicates are removed (``found`` counts the header as line 1)."""
+    rows = np.arange(len(frame)) + 1
+    dropped = found.loc[found["reason"].str.contains("collapsed") | (found["severity"] == "error"),
+                        "line"]
+    return rows[~np.isin(rows + 1, dropped.dropna().astype(int).to_numpy())]

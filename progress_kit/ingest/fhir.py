@@ -19,13 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data import EPISODE, apply_episodes, read_clients
 from ..errors import shorten
-from ..measures import get_measure
+from ..measures import get_measure, registry_state
 from ._common import (
+    CLIENT_DEFAULTS,
     Errors,
     ImportedData,
     finish,
     items_of_valid,
+    kept_rows,
+    map_problems,
     problem,
     validate_items,
     validate_observations,
@@ -56,7 +60,11 @@ _NAME_PATTERNS = {"PHQ-9": re.compile(r"phq[-_ .]?9", re.I), "GAD-7": re.compile
 _TOTAL_LINK = re.compile(r"(score|total|ts)$", re.I)
 _TRAILING_INT = re.compile(r"(\d+)$")
 _DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})")
-_SUPPORTING = ("Questionnaire", "CodeSystem", "ValueSet")
+_ROLES = {"Questionnaire": "used for answer weights", "CodeSystem": "used for answer weights",
+          "ValueSet": "used for answer weights", "EpisodeOfCare": "read as episodes of care",
+          "Encounter": "used to link scores to episodes of care",
+          "Condition": "used for an episode's problem"}
+_SUPPORTING = ("Questionnaire", "CodeSystem", "ValueSet", "EpisodeOfCare")
 _WEIGHT_EXT = ("ordinalValue", "itemWeight", "CO-value")
 
 
@@ -296,7 +304,7 @@ def _latest_versions(resources: list[_Res], skipped: Counter, problems: list[dic
     groups: dict[tuple, list[int]] = {}
     for i, res in enumerate(resources):
         rid = res.r.get("id")
-        if rid.__class__ is str and rid and res.kind in ("Observation", "QuestionnaireResponse"):
+        if rid.__class__ is str and rid and res.kind in _WITH_PATIENT:
             groups.setdefault((res.base, res.kind, rid), []).append(i)
     drop: set[int] = set()
     for idx in groups.values():
@@ -388,7 +396,7 @@ def _subject(res: _Res, ctx: _Context) -> tuple[str, str] | str:
     client's score. The base is the one written in an absolute reference, else the base of the
     resource's own ``fullUrl`` (a relative ``Patient/123`` lives on the same server), else ``""``.
     """
-    subject = res.r.get("subject")
+    subject = res.r.get("patient" if res.kind == "EpisodeOfCare" else "subject")
     if subject is None:
         return "no subject.reference, so whose score this is cannot be told"
     if subject.__class__ is not dict:
@@ -424,7 +432,7 @@ def _read_subjects(resources: list[_Res], ctx: _Context, problems: list[dict]) -
     """Work out every score's client; keep the server base where two servers share an id."""
     subjects, first_base, split = ctx.subjects, {}, set()
     for res in resources:
-        if res.kind == "Observation" or res.kind == "QuestionnaireResponse":
+        if res.kind in _WITH_PATIENT:
             s = subjects[id(res)] = _subject(res, ctx)
             # an unknown base ("": an NDJSON line, an entry without fullUrl) cannot be told
             # apart, so only two different known bases split an id (a bulk export never does)
@@ -445,6 +453,9 @@ def _read_subjects(resources: list[_Res], ctx: _Context, problems: list[dict]) -
                               f"patient id {shorten(pid, MAX_ID_SHOWN)!r} comes from "
                               f"{len(bases)} server bases; kept apart as the clients {names} "
                               "(they may be different people)", "warning"))
+
+
+_WITH_PATIENT = ("Observation", "QuestionnaireResponse", "EpisodeOfCare")
 
 
 def _client_name(base: str, pid: str) -> str:
@@ -892,6 +903,7 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
     members = _panel_members(resources, ctx)
     admins: list[_Admin] = []
     loose: dict[tuple, list[_Res]] = defaultdict(list)
+    any_episode = any(res.kind == "EpisodeOfCare" for res in resources)
     for res in resources:
         kind = res.kind
         try:
@@ -902,27 +914,38 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
             elif kind == "QuestionnaireResponse":
                 _response(res, ctx, admins, skipped, problems)
             else:
-                skipped[(kind, "used for answer weights" if kind in _SUPPORTING else "not a score")] += 1
+                # an Encounter or Condition only helps where there are episodes of care
+                role = _ROLES.get(kind, "not a score") if kind in _SUPPORTING or any_episode \
+                    else "not a score"
+                skipped[(kind, role)] += 1
         except _MALFORMED as exc:  # an element of a shape the checks above did not foresee
             problems.append(_malformed(res, exc))
     simple: list[tuple] = []
     admins.extend(_loose_admins(loose, ctx, problems, simple))
     admins = _link_derived(admins, problems)
-    obs, origins, items, item_origins = _tables(admins, problems, simple)
+    obs, origins, items, item_origins = _tables(admins, problems, simple, ctx)
     # the source label is attached after validation: the reader would copy it cell by cell
-    valid, more = validate_observations(obs.drop(columns="source"), origins, today)
+    valid, more = validate_observations(obs.drop(columns=["source", LINK]), origins, today)
     problems.extend(more)
+    keys = ["client_id", "date", "measure"]
     if len(valid):
-        keys = ["client_id", "date", "measure"]
-        labels = obs[keys + ["source"]].assign(date=pd.to_datetime(obs["date"], errors="coerce"))
+        labels = obs[keys + ["source", LINK]].assign(date=pd.to_datetime(obs["date"], errors="coerce"))
         valid = valid.merge(labels.drop_duplicates(keys), on=keys, how="left")
+    clients = None
+    episodes = [res for res in resources if res.kind == "EpisodeOfCare"]
+    if episodes:  # episodes of care: the clients table, and each score's episode
+        clients, valid = _episodes_of_care(episodes, ctx, valid, obs, origins, problems, today)
+    valid = valid.drop(columns=LINK, errors="ignore")
     items, item_origins = items_of_valid(items, item_origins, valid)
     item_rows, item_problems = validate_items(items, item_origins, today)
     problems.extend(item_problems)
+    if clients is not None and len(item_rows):  # an item is in its administration's episode
+        item_rows = item_rows.merge(valid[keys + [EPISODE]].drop_duplicates(keys), on=keys,
+                                    how="left")
     problems.extend(_critical_not_scored(ctx, valid))
     table = pd.DataFrame([{"source": k, "what": w, "count": n} for (k, w), n in sorted(skipped.items())],
                          columns=["source", "what", "count"])
-    return finish(valid, item_rows, problems, table, errors)
+    return finish(valid, item_rows, problems, table, errors, clients=clients)
 
 
 _MALFORMED = (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError)
@@ -1440,7 +1463,7 @@ def _differences(obs: _Admin, qr: _Admin) -> list[str]:
     return diffs
 
 
-def _tables(admins: list[_Admin], problems: list[dict], simple: list[tuple]):
+def _tables(admins: list[_Admin], problems: list[dict], simple: list[tuple], ctx: _Context):
     obs_rows, origins, item_rows, item_origins = [], [], [], []
     seen: dict[tuple, tuple[float, bool]] = {}
     for a in admins:
@@ -1461,7 +1484,7 @@ def _tables(admins: list[_Admin], problems: list[dict], simple: list[tuple]):
             continue
         seen[key] = (score, bool(a.items))
         label = f"{a.res.kind}/{a.res.r.get('id', '')}"
-        obs_rows.append((a.client, a.day, a.measure, f"{score:g}", label))
+        obs_rows.append((a.client, a.day, a.measure, f"{score:g}", label, _encounter_episodes(a.res, ctx)))
         origins.append((a.res.file, a.res.line, f"{a.res.label}: "))
         _add_items(a, item_rows, item_origins)
     for client, day, measure, score, res in simple:
@@ -1469,9 +1492,10 @@ def _tables(admins: list[_Admin], problems: list[dict], simple: list[tuple]):
         if key in seen and seen[key][0] == score:
             continue
         seen[key] = (score, False)
-        obs_rows.append((client, day, measure, f"{score:g}", f"Observation/{res.r.get('id', '')}"))
+        obs_rows.append((client, day, measure, f"{score:g}", f"Observation/{res.r.get('id', '')}",
+                         _encounter_episodes(res, ctx)))
         origins.append((res.file, res.line, f"{res.label}: "))
-    obs = pd.DataFrame(obs_rows, columns=["client_id", "date", "measure", "score", "source"])
+    obs = pd.DataFrame(obs_rows, columns=["client_id", "date", "measure", "score", "source", LINK])
     items = pd.DataFrame(item_rows, columns=["client_id", "date", "measure", "item", "response"])
     return obs, origins, items, item_origins
 
@@ -1481,3 +1505,252 @@ def _add_items(a: _Admin, rows: list, origins: list) -> None:
         if v is not None:
             rows.append((a.client, a.day, a.measure, n, v))
             origins.append((a.res.file, a.res.line, f"{a.res.label}: "))
+
+
+# ---------------------------------------------------------------- episodes of care
+
+LINK = "_episode_link"
+"""Working column: the EpisodeOfCare ids a score's encounter names ("" when none)."""
+
+EPISODE_STATUS = {"planned": "active", "waitlist": "active", "active": "active",
+                  "onhold": "active", "finished": "finished", "cancelled": "dropped"}
+"""FHIR ``EpisodeOfCare.status`` to the kit's client status. ``entered-in-error`` is no episode."""
+
+PROBLEM_CODES = {
+    # ICD-10 (WHO; ICD-10-CM codes below these match by their leading characters)
+    "F32": "depression", "F33": "depression", "F41.1": "gad", "F41.2": "mixed_anxiety_depression",
+    "F43.1": "ptsd", "F40.1": "social_anxiety",
+    # SNOMED CT: depressive disorder, generalized anxiety disorder, posttraumatic stress
+    # disorder, social phobia
+    "35489007": "depression", "21897009": "gad", "47505003": "ptsd", "25501002": "social_anxiety",
+}
+"""Diagnosis codes read as the kit's problems (the registry's ``problems`` and depression)."""
+
+
+def _encounter_episodes(res: _Res, ctx: _Context) -> str:
+    """The ids of the EpisodeOfCare resources the resource's encounter belongs to, joined by a
+    unit separator; "" without an encounter, or when the Encounter is not among the sources."""
+    enc = res.r.get("encounter")
+    ref = enc.get("reference") if enc.__class__ is dict else None
+    target = ctx.by_ref.get(ref.split("/_history/")[0]) if ref.__class__ is str else None
+    if target is None or target.kind != "Encounter":
+        return ""
+    out = []
+    links = target.r.get("episodeOfCare")
+    for link in links if links.__class__ is list else ():
+        ref = link.get("reference") if link.__class__ is dict else None
+        if ref.__class__ is str:
+            found = ctx.by_ref.get(ref.split("/_history/")[0])
+            out.append(str(found.r.get("id")) if found is not None and found.kind == "EpisodeOfCare"
+                       else f"(not among the sources: {shorten(ref, MAX_ID_SHOWN)})")
+    return "\x1f".join(out)
+
+
+def _registry_problems() -> set[str]:
+    return {"depression"} | {p for m in registry_state().values() for p in m.problems}
+
+
+def _concept_problem(concept: Any, known: set[str]) -> str | None:
+    """The kit's problem a CodeableConcept names: a diagnosis code of :data:`PROBLEM_CODES`, or
+    a code, display or text that is a registry problem's name (``social anxiety`` is
+    ``social_anxiety``)."""
+    if concept.__class__ is not dict:
+        return None
+    texts = [concept.get("text")]
+    coding = concept.get("coding")
+    for c in coding if coding.__class__ is list else ():
+        if c.__class__ is not dict:
+            continue
+        code = c.get("code")
+        if code.__class__ is str:
+            code = code.strip().upper()
+            for n in range(len(code), 2, -1):  # F32.1 -> F32; F43.10 -> F43.1
+                if code[:n] in PROBLEM_CODES:
+                    return PROBLEM_CODES[code[:n]]
+            texts.append(c.get("code"))
+        texts.append(c.get("display"))
+    for text in texts:
+        if text.__class__ is str:
+            name = re.sub(r"[\s\-]+", "_", text.strip().lower())
+            if name in known:
+                return name
+    return None
+
+
+def _episode_problem(res: _Res, ctx: _Context, problems: list[dict]) -> str:
+    """The episode's problem from its ``diagnosis`` (the Condition's code, when the Condition is
+    among the sources) and then its ``type``; "" with a warning when neither maps."""
+    r, known = res.r, _registry_problems()
+    concepts, shown = [], []
+    for d in r.get("diagnosis") or () if r.get("diagnosis").__class__ is list else ():
+        ref = (d.get("condition") or {}).get("reference") if d.__class__ is dict and \
+            (d.get("condition") or {}).__class__ is dict else None
+        target = ctx.by_ref.get(ref) if ref.__class__ is str else None
+        if target is not None and target.kind == "Condition":
+            concepts.append(target.r.get("code"))
+        if ref.__class__ is str:
+            shown.append(shorten(ref, MAX_ID_SHOWN))
+    for t in r.get("type") or () if r.get("type").__class__ is list else ():
+        concepts.append(t)
+        shown.extend(_codes_any(t))
+    for concept in concepts:
+        found = _concept_problem(concept, known)
+        if found:
+            return found
+    if shown:
+        problems.append(_note(res, "diagnosis", ", ".join(shown), "neither its diagnosis nor its "
+                              f"type ({', '.join(shown)}) is one of the kit's problems "
+                              f"({', '.join(sorted(known))}); problem left blank, so the client is "
+                              "judged on PHQ-9", "warning"))
+    return ""
+
+
+def _codes_any(concept: Any) -> list[str]:
+    coding = concept.get("coding") if concept.__class__ is dict else None
+    return [shorten(c.get("code"), 40) for c in coding if c.__class__ is dict and c.get("code")] \
+        if coding.__class__ is list else []
+
+
+def _episode_row(res: _Res, ctx: _Context, problems: list[dict]) -> dict | None:
+    """One clients row (as text, for :func:`read_clients`) from an EpisodeOfCare, or None."""
+    r = res.r
+    status = r.get("status")
+    if status == "entered-in-error":
+        problems.append(_note(res, "status", status, "entered in error; not an episode", "warning"))
+        return None
+    client = ctx.client(res)
+    if client is None:
+        why = ctx.why_no_client(res).replace("subject", "patient")
+        problems.append(_note(res, "patient", "", f"{why}; not an episode"))
+        return None
+    period = r.get("period") if r.get("period").__class__ is dict else {}
+    start, end = period.get("start"), period.get("end")
+    manager = r.get("careManager")
+    ref = manager.get("reference") if manager.__class__ is dict else None
+    therapist = ref.rstrip("/").rsplit("/", 1)[-1] if ref.__class__ is str and ref.strip() else \
+        CLIENT_DEFAULTS["therapist_id"]
+    return {"client_id": client, EPISODE: str(r.get("id") or ""),
+            "therapist_id": therapist,
+            "start_date": (_day_of(start) or start) if start.__class__ is str else "",
+            "end_date": (_day_of(end) or end) if end.__class__ is str else "",
+            "status": EPISODE_STATUS.get(status, status if status.__class__ is str else ""),
+            "problem": _episode_problem(res, ctx, problems),
+            "session_frequency": CLIENT_DEFAULTS["session_frequency"]}
+
+
+_LINE = re.compile(r"\bline (\d+)")
+
+
+def _episodes_of_care(episodes: list[_Res], ctx: _Context, valid: pd.DataFrame,
+                      obs: pd.DataFrame, origins: list, problems: list[dict], today
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The clients table from the EpisodeOfCare resources, and the scores with their episode.
+
+    A patient with EpisodeOfCare resources has one clients row per episode; any other client
+    seen gets a stub row (one episode, blank ``episode_id``). The rows pass
+    :func:`read_clients` (overlaps, repeated ids, dates, statuses), each problem naming its
+    resource. A score goes to the episode its ``encounter``'s ``Encounter.episodeOfCare``
+    names, else to the episode whose ``period`` holds its date; else it is an error on its
+    resource and is not kept. :func:`apply_episodes` then checks each score as a data folder's
+    row is checked (an episode named by the encounter must agree with the date), so the
+    written folder reads back the same.
+    """
+    rows, where = [], []
+    for res in episodes:
+        try:
+            row = _episode_row(res, ctx, problems)
+        except _MALFORMED as exc:
+            problems.append(_malformed(res, exc))
+            continue
+        if row is not None:
+            rows.append(row)
+            where.append((res.file, res.line, f"{res.label}: "))
+    with_episodes = {row["client_id"] for row in rows}
+    for client, first in valid.groupby("client_id")["date"].min().items() if len(valid) else ():
+        if client not in with_episodes:
+            rows.append({"client_id": client, EPISODE: "", **CLIENT_DEFAULTS,
+                         "start_date": f"{first:%Y-%m-%d}", "end_date": ""})
+            where.append(("(stub clients for patients without an EpisodeOfCare)", None, ""))
+    frame = pd.DataFrame(rows, columns=["client_id", EPISODE, "therapist_id", "start_date",
+                                        "end_date", "status", "problem", "session_frequency"])
+    clients, found = read_clients(frame, errors="report", today=today)
+    labels = [w[2].rstrip(": ") or "a stub client" for w in where]
+
+    def named(m: re.Match) -> str:  # "line 3" of the frame -> the resource of that row
+        i = int(m.group(1)) - 2
+        return labels[i] if 0 <= i < len(labels) else m.group(0)
+
+    mapped = map_problems(found, where)
+    for p in mapped:
+        p["reason"] = _LINE.sub(named, p["reason"])
+    problems.extend(mapped)
+    client_lines = kept_rows(frame, found) + 1  # the frame's own lines (header = 1)
+    return clients.reset_index(drop=True), _scores_in_episodes(
+        valid, obs, origins, clients, client_lines, with_episodes, labels, problems)
+
+
+def _scores_in_episodes(valid: pd.DataFrame, obs: pd.DataFrame, origins: list,
+                        clients: pd.DataFrame, client_lines: np.ndarray, with_episodes: set,
+                        labels: list[str], problems: list[dict]) -> pd.DataFrame:
+    if valid.empty:
+        return valid.assign(**{EPISODE: pd.Series(dtype=object)})
+    keys = ["client_id", "date", "measure"]
+    # each score's resource, for its messages
+    first = obs[keys].assign(_at=np.arange(len(obs))).drop_duplicates(keys)
+    at = valid[keys].assign(date=valid["date"].dt.strftime("%Y-%m-%d")).merge(
+        first, on=keys, how="left")["_at"].to_numpy()
+    where = [origins[int(i)] if pd.notna(i) else ("(converted rows)", None, "") for i in at]
+    ep = clients[["client_id", EPISODE, "start_date", "end_date"]]
+    rejected = set(clients.attrs.get("rejected_episodes", {}))
+    ids = valid["client_id"].to_numpy(dtype=object)
+    link = valid[LINK].fillna("").to_numpy(dtype=object)
+    # the episode whose period holds the date (episodes of one client do not overlap)
+    pairs = valid[["client_id", "date"]].assign(_row=np.arange(len(valid))).merge(ep, on="client_id")
+    inside = (pairs["date"] >= pairs["start_date"]) & (
+        pairs["end_date"].isna() | (pairs["date"] <= pairs["end_date"]))
+    by_date = pd.Series(pairs.loc[inside, EPISODE].to_numpy(),
+                        index=pairs.loc[inside, "_row"].to_numpy())
+    by_date = by_date[~by_date.index.duplicated()].reindex(range(len(valid)))
+    mine = ep.groupby("client_id")[EPISODE].agg(set).to_dict()
+    given = np.full(len(valid), "", dtype=object)
+    bad = np.zeros(len(valid), bool)
+    for i in np.flatnonzero(np.isin(ids, list(with_episodes - rejected))):
+        file, line, label = where[i]
+        day = f"{valid['date'].iat[i]:%Y-%m-%d}"
+        if link[i]:
+            named = [e for e in link[i].split("\x1f") if e in mine.get(ids[i], ())]
+            if len(named) == 1:
+                given[i] = named[0]
+                continue
+            reason = (f"its encounter belongs to EpisodeOfCare {link[i].replace(chr(31), ', ')}, "
+                      f"{'not one' if not named else 'more than one'} of patient "
+                      f"{shorten(ids[i])!r}'s EpisodeOfCare resources; not assigned to an episode")
+            problems.append(problem(file, line, "encounter", link[i].replace("\x1f", ", "),
+                                    f"{label}{reason}"))
+            bad[i] = True
+        elif pd.notna(by_date.iat[i]):
+            given[i] = by_date.iat[i]
+        else:
+            spans = "; ".join(
+                f"{e.episode_id} {e.start_date:%Y-%m-%d} to "
+                f"{'open' if pd.isna(e.end_date) else f'{e.end_date:%Y-%m-%d}'}"
+                for e in ep[ep["client_id"] == ids[i]].sort_values("start_date").itertuples())
+            problems.append(problem(file, line, "date", day, f"{label}dated {day}, outside the "
+                                    f"period of every EpisodeOfCare of patient {shorten(ids[i])!r} "
+                                    f"({spans}) and with no encounter naming one; not assigned "
+                                    "to an episode"))
+            bad[i] = True
+    frame = valid[~bad].assign(**{EPISODE: given[~bad]}).reset_index(drop=True)
+    kept_where = [w for w, b in zip(where, bad, strict=True) if not b]
+    out, _, found = apply_episodes(frame, np.arange(len(frame)) + 2, "scores", clients,
+                                   client_lines, "\x00", row_word="line")
+    for p in found:
+        file, line, label = kept_where[int(p["line"]) - 2]
+        reason = re.sub(r"\x00 line (\d+)", lambda m: _label_at(labels, int(m.group(1))),
+                        p["reason"])
+        problems.append(problem(file, line, p["column"], p["value"], f"{label}{reason}"))
+    return out
+
+
+def _label_at(labels: list[str], line: int) -> str:
+    return labels[line - 2] if 0 <= line - 2 < len(labels) else f"line {line}"

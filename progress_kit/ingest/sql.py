@@ -10,7 +10,6 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..data import (
@@ -24,7 +23,15 @@ from ..data import (
     reconcile_items,
     unknown_clients,
 )
-from ._common import Errors, empty_items, empty_sessions, finish, problem, stub_clients
+from ._common import (
+    Errors,
+    empty_items,
+    empty_sessions,
+    finish,
+    kept_rows,
+    problem,
+    stub_clients,
+)
 
 __all__ = ["load_sql"]
 
@@ -155,7 +162,7 @@ def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Er
         valid, found = reader(frame, errors="report", today=today)
         problems.extend(_as_result_rows(found, where[role]))
         out[role] = valid
-        rows[role] = _kept_rows(frame, found)
+        rows[role] = kept_rows(frame, found)
     if "clients" in out:
         known = set(out["clients"]["client_id"])
         for role in ("observations", "sessions", "items"):
@@ -204,10 +211,3 @@ def _as_result_rows(found: pd.DataFrame, where: str) -> list[dict]:
         reason = f"result row {row}: {rec['reason']}" if row is not None else rec["reason"]
         out.append(problem(where, row, rec["column"], rec["value"], reason, rec["severity"]))
     return out
-
-
-def _kept_rows(frame: pd.DataFrame, found: pd.DataFrame) -> np.ndarray:
-    """Result row numbers of the rows the reader kept (errors and collapsed duplicates removed)."""
-    rows = np.arange(len(frame)) + 1
-    dropped = found.loc[found["reason"].str.contains("collapsed") | (found["severity"] == "error"), "line"]
-    return rows[~np.isin(rows + 1, dropped.dropna().astype(int).to_numpy())]
