@@ -20,7 +20,8 @@ __all__ = ["load_data"]
 def load_data(source: str | Path, *, errors: Literal["raise", "report"] = "raise",
               today: dt.date | None = None, date_format: str | None = None,
               tables: dict[str, str] | None = None,
-              query: str | dict[str, str] | None = None) -> ClinicData:
+              query: str | dict[str, str] | None = None,
+              episode: str | None = None) -> ClinicData:
     """Read and validate a data folder or a database: observations, clients, sessions, items.
 
     A folder is read by :func:`progress_kit.data.load_data`; a SQLAlchemy URL
@@ -46,9 +47,10 @@ def load_data(source: str | Path, *, errors: Literal["raise", "report"] = "raise
         Dates after this day are problems (default: today).
     date_format : str, optional
         Folders only: a ``strptime`` format for dates that are not ISO days, for every table.
-    tables, query
-        Database URLs only: other table names (``{"observations": "phq_scores", ...}``) or SQL
-        queries per table, as in :func:`progress_kit.load_sql`.
+    tables, query, episode
+        Database URLs only: other table names (``{"observations": "phq_scores", ...}``), SQL
+        queries per table, and the column holding the episode of care where it is not called
+        ``episode_id`` (``episode="referral_no"``), as in :func:`progress_kit.load_sql`.
 
     Returns
     -------
@@ -75,7 +77,11 @@ def load_data(source: str | Path, *, errors: Literal["raise", "report"] = "raise
             raise ValueError("date_format= applies to a data folder; a database has typed dates")
         from .ingest.sql import load_sql
 
-        return load_sql(str(source), tables=tables, query=query, errors=errors, today=today)
+        return load_sql(str(source), tables=tables, query=query, episode=episode, errors=errors,
+                        today=today)
+    if episode is not None:
+        raise ValueError("episode= applies to a database URL; a data folder's tables name the "
+                         f"episode in an episode_id column ({source})")
     if tables is not None or query is not None:
         raise ValueError("tables= and query= apply to a database URL, not to a data folder "
                          f"({source})")

@@ -278,3 +278,85 @@ def test_a_booked_session_in_a_database_is_kept_apart(sqlite_url):
     assert data.sessions["attended"].dtype == bool and len(data.sessions) == 1
     assert list(data.booked["client_id"]) == ["b7"]
     assert list(pk.booked_sessions(data, on="2026-02-02")["client_id"]) == ["b7"]
+
+
+# ------------------------------------------------------------------ episodes under another name
+
+# client 00123 was referred twice (referral_no R1: 2024-01-08 to 2024-03-25; R2 from 2024-09-02);
+# b7 once. Observation rows, by result row: 1-2 in R1, 3 in R2, 4 between the two referrals
+# (2024-06-03), 5 says R2 but is dated inside R1, 6 is b7's (no referral number: by date)
+EP_CLIENTS = pd.DataFrame({
+    "client_id": ["00123", "00123", "b7"], "referral_no": ["R1", "R2", "R9"],
+    "therapist_id": ["t1", "t1", "t2"], "start_date": ["2024-01-08", "2024-09-02", "2024-01-09"],
+    "end_date": ["2024-03-25", None, None], "status": ["finished", "active", "active"],
+    "problem": ["depression"] * 3, "session_frequency": ["weekly"] * 3})
+EP_OBS = pd.DataFrame({
+    "client_id": ["00123"] * 5 + ["b7"],
+    "referral_no": ["R1", "R1", "R2", "R1", "R2", None],
+    "date": ["2024-01-08", "2024-03-18", "2024-09-02", "2024-06-03", "2024-02-05", "2024-01-09"],
+    "measure": ["PHQ-9"] * 6, "score": [18.0, 9.0, 16.0, 12.0, 11.0, 7.0]})
+
+
+def fill_episodes(url, clients=EP_CLIENTS, obs=EP_OBS):
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as con:
+        for name in ("observations", "clients", "sessions", "items", "phq"):
+            con.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {name}"))
+    clients, obs = clients.copy(), obs.copy()
+    for frame, cols in ((clients, ("start_date", "end_date")), (obs, ("date",))):
+        for col in cols:  # real DATE columns, NULL where blank
+            frame[col] = pd.to_datetime(frame[col]).dt.date
+    clients.to_sql("clients", engine, index=False)
+    obs.to_sql("observations", engine, index=False)
+    engine.dispose()
+
+
+def check_episodes(data):
+    obs = data.observations
+    assert obs[["client_id", "episode_id", "score"]].values.tolist() == [
+        ["00123", "R1", 18.0], ["00123", "R1", 9.0], ["00123", "R2", 16.0], ["b7", "R9", 7.0]]
+    assert data.clients["episode_id"].tolist() == ["R1", "R2", "R9"]
+    errs = data.problems.sort_values("line").to_dict("records")
+    assert [(p["line"], p["column"]) for p in errs] == [(4, "date"), (5, "referral_no")]
+    assert all("table observations" in p["file"] for p in errs)
+    assert errs[0]["value"] == "2024-06-03"
+    assert errs[0]["reason"].startswith("result row 4: date 2024-06-03 of client '00123' falls "
+                                        "between episode 'R1' (2024-01-08 to 2024-03-25, table "
+                                        "clients result row 1) and episode 'R2'")
+    assert errs[1]["value"] == "R2"
+    assert errs[1]["reason"].startswith("result row 5: referral_no 'R2' disagrees with the date "
+                                        "2024-02-05, which falls in episode 'R1'")
+
+
+def test_sqlite_episode_column_under_another_name(sqlite_url):
+    fill_episodes(sqlite_url)
+    check_episodes(load_sql(sqlite_url, episode="referral_no", errors="report", today=TODAY))
+    with pytest.raises(DataValidationError, match="referral_no 'R2' disagrees"):
+        pk.load_data(sqlite_url, episode="referral_no", today=TODAY)
+
+
+def test_postgres_episode_column_under_another_name(postgres_url):
+    fill_episodes(postgres_url)
+    check_episodes(pk.load_data(postgres_url, episode="referral_no", errors="report", today=TODAY))
+
+
+def test_postgres_overlapping_referrals_name_the_row_and_column(postgres_url):
+    # R2 starts 2024-03-01, before R1 ends (2024-03-25): an error on clients result row 2; none
+    # of 00123's rows is assigned, each listed
+    clients = EP_CLIENTS.assign(start_date=["2024-01-08", "2024-03-01", "2024-01-09"])
+    fill_episodes(postgres_url, clients=clients, obs=EP_OBS.iloc[[0, 5]])
+    data = load_sql(postgres_url, episode="referral_no", errors="report", today=TODAY)
+    clients_problems = data.problems[data.problems["file"].str.contains("table clients")]
+    (overlap,) = clients_problems.to_dict("records")
+    assert (overlap["line"], overlap["column"]) == (2, "start_date")
+    assert "episode 'R2' of client '00123' starts on 2024-03-01, inside episode 'R1'" in overlap["reason"]
+    assert data.observations["client_id"].tolist() == ["b7"]
+    assert "has an episode rejected" in "\n".join(data.problems["reason"])
+
+
+def test_episode_column_errors_are_clear(sqlite_url, tmp_path):
+    fill_episodes(sqlite_url)
+    with pytest.raises(ValueError, match="episode='ref': no column 'ref' in .*table clients"):
+        load_sql(sqlite_url, episode="ref")
+    with pytest.raises(ValueError, match="episode= applies to a database URL"):
+        pk.load_data(tmp_path, episode="referral_no")

@@ -36,7 +36,7 @@ def _read(args: argparse.Namespace):
         return read_wide(Path(args.table), _recipe(args.recipe), errors="report")
     from .sql import load_sql
 
-    return load_sql(args.url, errors="report")
+    return load_sql(args.url, episode=args.episode, errors="report")
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -97,6 +97,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                       help="recipe TOML, or a shipped recipe name (openfit_ors_srs, novopsych)")
     sql = isub.add_parser("sql", help="tables observations, clients, sessions, items of a database")
     sql.add_argument("url", metavar="URL", help="SQLAlchemy URL, e.g. sqlite:///clinic.db")
+    sql.add_argument("--episode", metavar="COLUMN",
+                     help="the column holding the episode of care (e.g. referral_no) where it is "
+                          "not called episode_id; the clients table must have it")
     for p in (fhir, redcap, wide, sql):
         p.add_argument("--out", required=True, metavar="DATA_DIR", help="folder to write (must hold "
                                                                          "no CSV files yet)")

@@ -21,8 +21,10 @@ from ..data import (
     read_observations,
     read_sessions,
     reconcile_items,
+    report_or_raise,
     unknown_clients,
 )
+from ..errors import DataValidationError
 from ._common import (
     Errors,
     empty_items,
@@ -78,8 +80,8 @@ def _sqlite_read_only(sqlalchemy, url):
 
 
 def load_sql(url: str, *, tables: dict[str, str] | None = None,
-             query: str | dict[str, str] | None = None, errors: Errors = "raise",
-             today: dt.date | None = None):
+             query: str | dict[str, str] | None = None, episode: str | None = None,
+             errors: Errors = "raise", today: dt.date | None = None):
     """Read and validate the kit's tables from a database.
 
     Parameters
@@ -95,6 +97,13 @@ def load_sql(url: str, *, tables: dict[str, str] | None = None,
     query : str or dict, optional
         SQL giving a role's rows instead of a table: a string for ``observations``, or a dict by
         role. The result needs the same columns as the table (see ``docs/data-format.md``).
+    episode : str, optional
+        The column holding the episode of care (a referral number, say) where it is not called
+        ``episode_id``: ``episode="referral_no"``. The clients table (or query) must have it,
+        one row per client and episode with the episode's dates; observations, sessions and
+        items may have it too. Every row then gets its episode as in a data folder
+        (``docs/data-format.md``): a row between two episodes, or whose own episode disagrees
+        with its date, is an error naming the table, result row, this column and the value.
     errors, today
         As in :func:`progress_kit.load_data`.
 
@@ -119,6 +128,8 @@ def load_sql(url: str, *, tables: dict[str, str] | None = None,
       client_id       date measure  score
     0     00123 2024-01-08   PHQ-9   18.0
     """
+    if errors not in ("raise", "report"):
+        raise ValueError(f"errors must be 'raise' or 'report', not {errors!r}")
     names = {role: role for role in ROLES} | dict(tables or {})
     queries = {"observations": query} if isinstance(query, str) else dict(query or {})
     unknown = (set(names) | set(queries)) - set(ROLES)
@@ -145,7 +156,48 @@ def load_sql(url: str, *, tables: dict[str, str] | None = None,
         raise ValueError(f"{shown}: {type(exc).__name__}: {exc.args[0] if exc.args else exc}") from None
     finally:
         engine.dispose()
-    return _validate(frames, where, errors, today)
+    if episode is not None:
+        frames = _episode_column(frames, where, episode)
+    found = _validate(frames, where, errors if episode is None else "report", today)
+    if episode is None:
+        return found
+    return _renamed_episode(found, episode, errors)
+
+
+def _episode_column(frames: dict[str, pd.DataFrame], where: dict[str, str], column: str
+                    ) -> dict[str, pd.DataFrame]:
+    """Each frame's ``column`` as ``episode_id``; the clients must have it (their rows give the
+    episodes' dates)."""
+    if not isinstance(column, str) or not column.strip():
+        raise ValueError(f"episode= must name a column, not {column!r}")
+    out = {}
+    for role, frame in frames.items():
+        if column != EPISODE and column in frame and EPISODE in frame:
+            raise ValueError(f"{where[role]}: has both {column!r} (named by episode=) and "
+                             f"{EPISODE!r}; keep one")
+        out[role] = frame.rename(columns={column: EPISODE})
+    if "clients" not in frames or column not in frames["clients"]:
+        has = "no clients table" if "clients" not in frames else \
+            f"no column {column!r} in {where['clients']} (columns are " \
+            f"{', '.join(map(str, frames['clients'].columns))})"
+        raise ValueError(f"episode={column!r}: {has}; the clients table gives each episode its "
+                         "start_date and end_date, one row per client and episode")
+    return out
+
+
+def _renamed_episode(data, column: str, errors: Errors):
+    """Problems that name ``episode_id`` name the source's own column instead; then raise as
+    :func:`finish` does."""
+    problems = data.problems
+    if len(problems):
+        problems.loc[problems["column"] == EPISODE, "column"] = column
+        problems["reason"] = problems["reason"].str.replace(f"{EPISODE} ", f"{column} ",
+                                                            regex=False)
+    if errors == "raise":
+        if len(problems) and (problems["severity"] == "error").any():
+            raise DataValidationError(problems)
+        report_or_raise(data.observations, problems, "raise")
+    return data
 
 
 def _validate(frames: dict[str, pd.DataFrame], where: dict[str, str], errors: Errors,
