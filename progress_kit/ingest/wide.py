@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import read_raw
+from ..data import EPISODE, read_raw
 from ..errors import shorten
 from ..measures import Measure, get_measure
 from ._common import (
@@ -41,10 +41,12 @@ from ._common import (
     validate_items,
     validate_observations,
 )
+from ._episode_rows import EpisodeSpec, episodes_by_column
 
 __all__ = ["read_wide", "read_recipe", "recipe_path"]
 
-_TOP_KEYS = {"client_id", "instrument", "keep", "description"}
+_TOP_KEYS = {"client_id", "instrument", "keep", "description", "episode", "episode_start",
+             "episode_end", "episode_date_format"}
 _INSTRUMENT_KEYS = {"measure", "form", "date", "date_format", "items", "total", "answers",
                     "filter_column", "filter_value", "description"}
 _TICKED = {"1", "checked", "true", "yes"}
@@ -68,6 +70,10 @@ class Recipe:
     client_id: str
     instruments: list[Instrument]
     keep: list[str] = field(default_factory=list)
+    episode: str | None = None
+    episode_start: str | None = None
+    episode_end: str | None = None
+    episode_date_format: str | None = None
 
 
 def recipe_path(name: str) -> Path:
@@ -134,11 +140,20 @@ def read_recipe(recipe: str | Path | dict) -> Recipe:
         out.append(Instrument(spec["measure"], spec["date"], list(spec.get("items") or []),
                               spec.get("total"), spec.get("date_format"), spec.get("form"), answers,
                               spec.get("filter_column"), spec.get("filter_value")))
-    return Recipe(recipe["client_id"], out, list(recipe.get("keep") or []))
+    if ("episode_start" in recipe or "episode_end" in recipe) and "episode" not in recipe:
+        raise ValueError(f"{where}: episode_start and episode_end need episode (the column "
+                         "naming each row's episode of care)")
+    if "episode_end" in recipe and "episode_start" not in recipe:
+        raise ValueError(f"{where}: episode_end needs episode_start")
+    return Recipe(recipe["client_id"], out, list(recipe.get("keep") or []), recipe.get("episode"),
+                  recipe.get("episode_start"), recipe.get("episode_end"),
+                  recipe.get("episode_date_format"))
 
 
 _TEXT = (str,)
-_TOP_TYPES = {"client_id": _TEXT, "keep": (list, str), "description": _TEXT, "instrument": (list,)}
+_TOP_TYPES = {"client_id": _TEXT, "keep": (list, str), "description": _TEXT, "instrument": (list,),
+              "episode": _TEXT, "episode_start": _TEXT, "episode_end": _TEXT,
+              "episode_date_format": _TEXT}
 _INSTRUMENT_TYPES = {"measure": _TEXT, "date": _TEXT, "items": (list, str), "total": _TEXT,
                      "date_format": _TEXT, "form": _TEXT, "answers": (dict, float), "filter_column": _TEXT,
                      "filter_value": (str, int, float, bool), "description": _TEXT}
@@ -199,7 +214,10 @@ def read_wide(table: str | Path | pd.DataFrame, recipe: str | Path | dict, *,
         (column), ``date_format`` (optional, ``strftime`` codes), ``items`` (columns in item
         order), ``total`` (column), ``answers`` (labels to item scores, e.g. ``"Not at all" = 0``),
         ``filter_column`` / ``filter_value`` (use only rows where that column has that value).
-        ``keep`` (top level) lists extra columns copied to the observations.
+        ``keep`` (top level) lists extra columns copied to the observations. ``episode`` (top
+        level) names the column holding each row's episode of care (a referral number), and
+        ``episode_start`` / ``episode_end`` (optional) the columns of its dates, in
+        ``episode_date_format`` (default ISO); see Notes.
     errors, today
         As in :func:`progress_kit.read_observations`.
 
@@ -219,6 +237,16 @@ def read_wide(table: str | Path | pd.DataFrame, recipe: str | Path | dict, *,
     With both items and a total the two must agree, or the row has no score and is listed.
     Scores then pass the same checks as a data folder (range, step, dates, duplicates).
 
+    Episodes of care: with ``episode``, the result's ``clients`` has one row per client and
+    episode and every score an ``episode_id`` (the column's value). An episode's dates are
+    those of ``episode_start`` / ``episode_end`` (every row of one episode must give the same,
+    blanks aside); without them it runs from its first score to its last, a client's latest
+    episode open (placeholders, like stub clients: status ``finished`` for the ended ones,
+    ``active`` for the latest). A blank episode cell takes the episode from the date. Then the
+    rules of a data folder apply (``docs/data-format.md``): episodes of one client must not
+    overlap, a score between two episodes or whose episode disagrees with its date is an error
+    naming the file, line, column and value, and is not kept.
+
     Examples
     --------
     >>> import pandas as pd
@@ -234,8 +262,46 @@ def read_wide(table: str | Path | pd.DataFrame, recipe: str | Path | dict, *,
     return _read(table, read_recipe(recipe), errors, today)
 
 
+def _recipe_episodes(frame: pd.DataFrame, recipe: Recipe, file: str
+                     ) -> tuple[pd.Series, EpisodeSpec] | None:
+    """Each row's episode (text) and where its dates are, from the recipe's ``episode``."""
+    if recipe.episode is None:
+        return None
+    for key in ("episode", "episode_start", "episode_end"):
+        col = getattr(recipe, key)
+        if col is not None and col not in frame.columns:
+            raise ValueError(f"{file}: the recipe's {key} column {col!r} is not in the table "
+                             f"(columns are {', '.join(frame.columns)})")
+    return _text(frame, recipe.episode), EpisodeSpec(recipe.episode, recipe.episode_start,
+                                                       recipe.episode_end)
+
+
+def _periods(frame: pd.DataFrame, client: pd.Series, episode: pd.Series, spec: EpisodeSpec,
+             lines: np.ndarray, date_format: str | None) -> pd.DataFrame | None:
+    """The rows giving an episode's dates (ISO text; a date that does not parse is kept as
+    written, for :func:`read_clients` to name)."""
+    if spec.start is None:
+        return None
+
+    def day(col: str | None) -> pd.Series:
+        if col is None:
+            return pd.Series("", index=frame.index)
+        text = _text(frame, col)
+        if not date_format:
+            return text.where(~text.str.match(r"^\d{4}-\d{2}-\d{2}[ T]"), text.str[:10])
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), text)
+
+    out = pd.DataFrame({"client_id": client.to_numpy(), EPISODE: episode.to_numpy(),
+                        "start": day(spec.start).to_numpy(), "end": day(spec.end).to_numpy(),
+                        "line": lines})
+    return out[(out["client_id"] != "") & (out[EPISODE] != "") &
+               ((out["start"] != "") | (out["end"] != ""))].reset_index(drop=True)
+
+
 def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, set[str]] | None = None,
-          keep: tuple[str, ...] = (), form_column: str | None = None) -> ImportedData:
+          keep: tuple[str, ...] = (), form_column: str | None = None,
+          episodes=_recipe_episodes) -> ImportedData:
     raw = read_raw(table, "records")
     problems = list(raw.problems)
     frame, lines, file = raw.frame, raw.lines, raw.file
@@ -245,6 +311,7 @@ def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, se
     if not raw.problems and recipe.client_id not in frame.columns:
         raise ValueError(f"{file}: no column {recipe.client_id!r} for client_id (columns are "
                          f"{', '.join(frame.columns)})")
+    episode = episodes(frame, recipe, file) if not raw.problems else None
     for ins in recipe.instruments if not raw.problems else []:
         if _registered(ins.measure) is None:
             skipped[(ins.measure, "not a registered measure (add it with load_measures)")] += len(frame)
@@ -267,22 +334,38 @@ def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, se
                    "measure": ins.measure, "score": f"{result['score']:g}", "source": f"{file} line "
                                                                                      f"{int(lines[i])}"}
             row.update({c: frame[c].iloc[i] for c in keep})
+            if episode is not None:
+                row[EPISODE] = episode[0].iloc[i]
             obs_rows.append(row)
             origins.append((file, int(lines[i]), f"{ins.measure}: "))
             for n, v in result["items"].items():
                 item_rows.append((row["client_id"], result["date"], ins.measure, n, v))
                 item_origins.append((file, int(lines[i]), f"{ins.measure}: "))
     _count_unmatched(frame, recipe, skipped)
-    obs = pd.DataFrame(obs_rows, columns=["client_id", "date", "measure", "score", "source", *keep])
+    obs = pd.DataFrame(obs_rows, columns=["client_id", "date", "measure", "score", "source", *keep,
+                                          *([EPISODE] if episode is not None else [])])
     valid, more = validate_observations(obs, origins, today)
     problems.extend(more)
+    clients = None
+    if episode is not None:  # episodes of care: the clients table, and each score's episode
+        if EPISODE not in valid:  # no score at all
+            valid[EPISODE] = pd.Series(dtype=object)
+        lines_of = valid["source"].str.extract(r" line (\d+)$", expand=False).astype(float)
+        periods = _periods(frame, _text(frame, recipe.client_id), episode[0], episode[1],
+                           np.asarray(lines), recipe.episode_date_format)
+        valid, _, clients, found = episodes_by_column(
+            valid, lines_of.to_numpy(dtype=np.int64), file, episode[1], periods, today)
+        problems.extend(found)
     items = pd.DataFrame(item_rows, columns=["client_id", "date", "measure", "item", "response"])
     items, item_origins = items_of_valid(items, item_origins, valid)
     item_ok, item_problems = validate_items(items, item_origins, today)
     problems.extend(item_problems)
+    if clients is not None and len(item_ok):  # an item is in its administration's episode
+        keys = ["client_id", "date", "measure"]
+        item_ok = item_ok.merge(valid[keys + [EPISODE]].drop_duplicates(keys), on=keys, how="left")
     table_ = pd.DataFrame([{"source": m, "what": w, "count": n} for (m, w), n in sorted(skipped.items())
                            if n], columns=["source", "what", "count"])
-    return finish(valid, item_ok, problems, table_, errors)
+    return finish(valid, item_ok, problems, table_, errors, clients=clients)
 
 
 def _count_unmatched(frame: pd.DataFrame, recipe: Recipe, skipped: Counter) -> None:
