@@ -33,6 +33,11 @@ class EpisodeSpec:
     column: str
     start: str | None = None
     end: str | None = None
+    label: str | None = None  # what reasons call the episode's value (default: the column)
+
+    @property
+    def called(self) -> str:
+        return self.label or self.column
 
 
 def episodes_by_column(valid: pd.DataFrame, lines: np.ndarray, file: str, spec: EpisodeSpec,
@@ -66,7 +71,7 @@ def episodes_by_column(valid: pd.DataFrame, lines: np.ndarray, file: str, spec: 
     unknown = (named[EPISODE] != "").to_numpy() & ~pairs.isin(list(dated))
     for i in np.flatnonzero(unknown):
         problems.append(problem(file, int(lines[i]), spec.column, named[EPISODE].iat[i],
-                                f"{spec.column} {shorten(named[EPISODE].iat[i])!r} of client "
+                                f"{spec.called} {shorten(named[EPISODE].iat[i])!r} of client "
                                 f"{shorten(named['client_id'].iat[i])!r} has no {spec.start} "
                                 "in any row, so its dates are not known; the score is not "
                                 "assigned to an episode"))
@@ -103,7 +108,7 @@ def episodes_by_column(valid: pd.DataFrame, lines: np.ndarray, file: str, spec: 
         p["reason"] = _CLIENT_ROW.sub(lambda m: _label(labels, m), p["reason"])
         if p["column"] == EPISODE:
             p["column"] = spec.column
-            p["reason"] = p["reason"].replace(f"{EPISODE} ", f"{spec.column} ", 1)
+            p["reason"] = p["reason"].replace(f"{EPISODE} ", f"{spec.called} ", 1)
         problems.append(problem(p["file"], p["line"], p["column"], p["value"], p["reason"]))
     return kept, kept_lines, clients.reset_index(drop=True), problems
 
@@ -154,7 +159,7 @@ def _spans_from_periods(periods: pd.DataFrame, spec: EpisodeSpec, file: str,
             picked[col] = given[col].iat[0] if len(given) else ""
             for r in given[given[col] != picked[col]].itertuples():
                 problems.append(problem(file, int(r.line), name, getattr(r, col),
-                                        f"{name} {shorten(getattr(r, col))!r} of {spec.column} "
+                                        f"{name} {shorten(getattr(r, col))!r} of {spec.called} "
                                         f"{shorten(episode)!r} (client {shorten(client)!r}) "
                                         f"differs from {picked[col]!r} on line "
                                         f"{int(given['line'].iat[0])}; the first is used"))

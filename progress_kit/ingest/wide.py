@@ -46,7 +46,7 @@ from ._episode_rows import EpisodeSpec, episodes_by_column
 __all__ = ["read_wide", "read_recipe", "recipe_path"]
 
 _TOP_KEYS = {"client_id", "instrument", "keep", "description", "episode", "episode_start",
-             "episode_end", "episode_date_format"}
+             "episode_end", "episode_date_format", "episode_form"}
 _INSTRUMENT_KEYS = {"measure", "form", "date", "date_format", "items", "total", "answers",
                     "filter_column", "filter_value", "description"}
 _TICKED = {"1", "checked", "true", "yes"}
@@ -74,6 +74,7 @@ class Recipe:
     episode_start: str | None = None
     episode_end: str | None = None
     episode_date_format: str | None = None
+    episode_form: str | None = None
 
 
 def recipe_path(name: str) -> Path:
@@ -140,20 +141,24 @@ def read_recipe(recipe: str | Path | dict) -> Recipe:
         out.append(Instrument(spec["measure"], spec["date"], list(spec.get("items") or []),
                               spec.get("total"), spec.get("date_format"), spec.get("form"), answers,
                               spec.get("filter_column"), spec.get("filter_value")))
-    if ("episode_start" in recipe or "episode_end" in recipe) and "episode" not in recipe:
+    if "episode_form" in recipe and ("episode" in recipe or "episode_start" not in recipe):
+        raise ValueError(f"{where}: episode_form (a REDCap repeating instrument holding the "
+                         "episodes) needs episode_start and no episode")
+    if ("episode_start" in recipe or "episode_end" in recipe) and "episode" not in recipe \
+            and "episode_form" not in recipe:
         raise ValueError(f"{where}: episode_start and episode_end need episode (the column "
                          "naming each row's episode of care)")
     if "episode_end" in recipe and "episode_start" not in recipe:
         raise ValueError(f"{where}: episode_end needs episode_start")
     return Recipe(recipe["client_id"], out, list(recipe.get("keep") or []), recipe.get("episode"),
                   recipe.get("episode_start"), recipe.get("episode_end"),
-                  recipe.get("episode_date_format"))
+                  recipe.get("episode_date_format"), recipe.get("episode_form"))
 
 
 _TEXT = (str,)
 _TOP_TYPES = {"client_id": _TEXT, "keep": (list, str), "description": _TEXT, "instrument": (list,),
               "episode": _TEXT, "episode_start": _TEXT, "episode_end": _TEXT,
-              "episode_date_format": _TEXT}
+              "episode_date_format": _TEXT, "episode_form": _TEXT}
 _INSTRUMENT_TYPES = {"measure": _TEXT, "date": _TEXT, "items": (list, str), "total": _TEXT,
                      "date_format": _TEXT, "form": _TEXT, "answers": (dict, float), "filter_column": _TEXT,
                      "filter_value": (str, int, float, bool), "description": _TEXT}
@@ -266,14 +271,21 @@ def _recipe_episodes(frame: pd.DataFrame, recipe: Recipe, file: str
                      ) -> tuple[pd.Series, EpisodeSpec] | None:
     """Each row's episode (text) and where its dates are, from the recipe's ``episode``."""
     if recipe.episode is None:
+        if recipe.episode_form is not None:
+            raise ValueError(f"{file}: episode_form is for REDCap exports (read_redcap)")
         return None
-    for key in ("episode", "episode_start", "episode_end"):
+    check_episode_columns(frame, recipe, file, ("episode", "episode_start", "episode_end"))
+    return _text(frame, recipe.episode), EpisodeSpec(recipe.episode, recipe.episode_start,
+                                                       recipe.episode_end)
+
+
+def check_episode_columns(frame: pd.DataFrame, recipe: Recipe, file: str, keys: tuple) -> None:
+    """Each of the recipe's episode columns among ``keys`` is in the table."""
+    for key in keys:
         col = getattr(recipe, key)
         if col is not None and col not in frame.columns:
             raise ValueError(f"{file}: the recipe's {key} column {col!r} is not in the table "
                              f"(columns are {', '.join(frame.columns)})")
-    return _text(frame, recipe.episode), EpisodeSpec(recipe.episode, recipe.episode_start,
-                                                       recipe.episode_end)
 
 
 def _periods(frame: pd.DataFrame, client: pd.Series, episode: pd.Series, spec: EpisodeSpec,
