@@ -222,3 +222,9 @@ def test_the_written_folder_reads_back_with_the_same_episodes(tmp_path):
     got = back.observations.sort_values("date")[["date", "episode_id"]].values.tolist()
     want = data.observations.sort_values("date")[["date", "episode_id"]].values.tolist()
     assert got == want
+
+
+def test_only_an_entered_in_error_episode_and_no_score():
+    data = read([episode("gone", "2022-11-01", status="entered-in-error")])
+    assert data.observations.empty and data.clients.empty
+    assert data.problems["severity"].tolist() == ["warning"]

@@ -360,3 +360,19 @@ def test_episode_column_errors_are_clear(sqlite_url, tmp_path):
         load_sql(sqlite_url, episode="ref")
     with pytest.raises(ValueError, match="episode= applies to a database URL"):
         pk.load_data(tmp_path, episode="referral_no")
+
+
+def test_import_sql_episode_from_the_command_line(sqlite_url, tmp_path, capsys):
+    from progress_kit.cli import main
+
+    fill_episodes(sqlite_url, obs=EP_OBS.iloc[[0, 1, 2, 5]])
+    out = tmp_path / "clinic"
+    assert main(["import", "sql", sqlite_url, "--episode", "referral_no", "--out", str(out)]) == 0
+    back = pk.load_data(out, today=TODAY)
+    assert back.clients["episode_id"].tolist() == ["R1", "R2", "R9"]
+    assert back.observations.sort_values(["client_id", "date"])["episode_id"].tolist() == [
+        "R1", "R1", "R2", "R9"]
+    fill_episodes(sqlite_url)  # rows 4 and 5 are errors: written without them, exit 1, listed
+    assert main(["import", "sql", sqlite_url, "--episode", "referral_no", "--out",
+                 str(tmp_path / "c2")]) == 1
+    assert "referral_no 'R2' disagrees" in capsys.readouterr().out

@@ -92,3 +92,10 @@ def test_without_episode_nothing_changes():
     recipe = {k: v for k, v in RECIPE.items() if not k.startswith("episode")}
     data = read(recipe)
     assert "episode_id" not in data.clients and "episode_id" not in data.observations
+
+
+def test_an_export_with_no_score_gives_empty_tables():
+    blank = pd.DataFrame({"Client Code": ["C1"], "Referral": ["R1"], "Referral Date": [""],
+                          "Discharge Date": [""], "Date Completed": [""], "PHQ-9 Total": [""]})
+    data = pk.read_wide(blank, RECIPE, today=TODAY)
+    assert data.observations.empty and data.clients.empty and data.problems.empty

@@ -87,6 +87,10 @@ def episodes_by_column(valid: pd.DataFrame, lines: np.ndarray, file: str, spec: 
             frame[col] = value
     frame = frame[CLIENT_COLUMNS]
     where += [("from its first score", None, "")] * len(stubs)
+    if frame.empty:  # no score and no episode dates: nothing to check
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in CLIENT_COLUMNS}).astype(
+            {"start_date": "datetime64[ns]", "end_date": "datetime64[ns]"})
+        return named, lines, empty, problems
     clients, found = read_clients(frame, errors="report", today=today)
     labels = [f"episode {shorten(e)!r} of client {shorten(c)!r} ({w[0]})"
               for c, e, w in zip(frame["client_id"], frame[EPISODE], where, strict=True)]

@@ -1643,7 +1643,7 @@ _LINE = re.compile(r"\bline (\d+)")
 
 def _episodes_of_care(episodes: list[_Res], ctx: _Context, valid: pd.DataFrame,
                       obs: pd.DataFrame, origins: list, problems: list[dict], today
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """The clients table from the EpisodeOfCare resources, and the scores with their episode.
 
     A patient with EpisodeOfCare resources has one clients row per episode; any other client
@@ -1671,6 +1671,8 @@ def _episodes_of_care(episodes: list[_Res], ctx: _Context, valid: pd.DataFrame,
             rows.append({"client_id": client, EPISODE: "", **CLIENT_DEFAULTS,
                          "start_date": f"{first:%Y-%m-%d}", "end_date": ""})
             where.append(("(stub clients for patients without an EpisodeOfCare)", None, ""))
+    if not rows:  # no usable EpisodeOfCare and no score: stub clients as without episodes
+        return None, valid
     frame = pd.DataFrame(rows, columns=["client_id", EPISODE, "therapist_id", "start_date",
                                         "end_date", "status", "problem", "session_frequency"])
     clients, found = read_clients(frame, errors="report", today=today)

@@ -362,7 +362,8 @@ def _read(table, recipe: Recipe, errors: Errors, today, *, choices: dict[str, se
     if episode is not None:  # episodes of care: the clients table, and each score's episode
         if EPISODE not in valid:  # no score at all
             valid[EPISODE] = pd.Series(dtype=object)
-        lines_of = valid["source"].str.extract(r" line (\d+)$", expand=False).astype(float)
+        source = valid["source"] if "source" in valid else pd.Series([], dtype=str)
+        lines_of = source.str.extract(r" line (\d+)$", expand=False).astype(float)
         periods = _periods(frame, _text(frame, recipe.client_id), episode[0], episode[1],
                            np.asarray(lines), recipe.episode_date_format)
         valid, _, clients, found = episodes_by_column(
