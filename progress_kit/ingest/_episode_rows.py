@@ -134,7 +134,7 @@ def _spans_from_scores(named: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataF
         return pd.DataFrame(columns=["client_id", EPISODE, "start_date", "end_date", "status"]), []
     spans = given.groupby(["client_id", EPISODE], sort=False).agg(
         start=("date", "min"), end=("date", "max"), line=("_line", "min"),
-        lines=("_line", lambda s: ", ".join(map(str, sorted(s)[:5])))).reset_index()
+        last=("_line", "max")).reset_index()
     spans = spans.sort_values(["client_id", "start"], kind="stable", ignore_index=True)
     latest = spans.groupby("client_id").cumcount(ascending=False).to_numpy() == 0
     rows = pd.DataFrame({"client_id": spans["client_id"], EPISODE: spans[EPISODE],
@@ -143,8 +143,9 @@ def _spans_from_scores(named: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataF
                          # placeholders, like stub clients: an earlier episode has ended
                          "status": np.where(latest, "active", "finished")})
     # (what to call it, its line, its value) for messages
-    where = [(f"scores on line(s) {r.lines}", int(r.line), r.episode_id)
-             for r in spans.itertuples()]
+    where = [(f"scores on line {int(a)}" if a == b else f"scores on lines {int(a)} to {int(b)}",
+              int(a), e) for a, b, e in zip(spans["line"], spans["last"], spans[EPISODE],
+                                            strict=True)]
     return rows, where
 
 
