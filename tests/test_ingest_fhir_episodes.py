@@ -228,3 +228,17 @@ def test_only_an_entered_in_error_episode_and_no_score():
     data = read([episode("gone", "2022-11-01", status="entered-in-error")])
     assert data.observations.empty and data.clients.empty
     assert data.problems["severity"].tolist() == ["warning"]
+
+
+def test_an_episode_without_a_start_is_an_error_and_its_patient_waits():
+    no_start = copy.deepcopy(EOC)
+    no_start["period"] = {}
+    data = read([no_start, Q, QR])
+    errs = errors_of(data)
+    start = errs[errs["column"] == "period.start"]
+    assert start["reason"].iloc[0].startswith("EpisodeOfCare/example: ")
+    assert start["file"].iloc[0] == "(resource given as a dict)"
+    # the patient's episodes are not known for sure: the response is listed, not assigned
+    assert errs["reason"].str.contains("QuestionnaireResponse/phq-9-example: client 'example' "
+                                       "has an episode rejected on EpisodeOfCare/example").any()
+    assert data.observations.empty

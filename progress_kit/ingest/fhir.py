@@ -878,6 +878,21 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
       a PHQ-9 or GAD-7 ends as a score or in ``problems``; other resources are counted in
       ``skipped``.
 
+    Episodes of care: where the sources hold ``EpisodeOfCare`` resources, ``clients`` has one
+    row per episode (``episode_id`` = the resource's id, ``client_id`` from ``patient``,
+    ``start_date`` / ``end_date`` from ``period``, ``therapist_id`` = the id of
+    ``careManager``), validated like a clients file (episodes of one client must not overlap).
+    ``status`` maps as :data:`EPISODE_STATUS`: ``planned``, ``waitlist``, ``active`` and
+    ``onhold`` are ``active``, ``finished`` is ``finished``, ``cancelled`` is ``dropped``; an
+    ``entered-in-error`` episode is none (a warning). ``problem`` is the kit's problem named by a
+    ``diagnosis`` Condition among the sources or by ``type`` (:data:`PROBLEM_CODES`: ICD-10
+    F32/F33 depression, F41.1 gad, F41.2 mixed_anxiety_depression, F43.1 ptsd, F40.1
+    social_anxiety, and their SNOMED CT codes; or a registry problem's name), else blank with a
+    warning. Each score goes to the episode its ``encounter``'s ``Encounter.episodeOfCare``
+    names, else to the episode whose period holds its day, else it is an error on its resource
+    and is not kept; a named episode must agree with the day (the data folder's rule). Patients
+    without an EpisodeOfCare keep one episode (a stub row, blank ``episode_id``).
+
     Examples
     --------
     >>> obs = {"resourceType": "Observation", "id": "o1", "status": "final",
@@ -1639,6 +1654,8 @@ def _episode_row(res: _Res, ctx: _Context, problems: list[dict]) -> dict | None:
 
 
 _LINE = re.compile(r"\bline (\d+)")
+_ELEMENT_OF = {"client_id": "patient", EPISODE: "id", "start_date": "period.start",
+               "end_date": "period.end", "therapist_id": "careManager"}
 
 
 def _episodes_of_care(episodes: list[_Res], ctx: _Context, valid: pd.DataFrame,
@@ -1685,6 +1702,7 @@ def _episodes_of_care(episodes: list[_Res], ctx: _Context, valid: pd.DataFrame,
     mapped = map_problems(found, where)
     for p in mapped:
         p["reason"] = _LINE.sub(named, p["reason"])
+        p["column"] = _ELEMENT_OF.get(p["column"], p["column"])  # the resource's own element
     problems.extend(mapped)
     client_lines = kept_rows(frame, found) + 1  # the frame's own lines (header = 1)
     return clients.reset_index(drop=True), _scores_in_episodes(
