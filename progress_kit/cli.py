@@ -25,10 +25,13 @@ def _demo_data(args: argparse.Namespace) -> int:
     from .demo import demo_data
 
     clinic = demo_data(n_clients=args.clients, months=args.months, seed=args.seed, end=args.end,
-                       items=args.items)
+                       items=args.items, episodes=args.episodes)
     folder = clinic.write(args.out_dir)
-    n_obs, n_clients = len(clinic.observations), len(clinic.clients)
-    print(f"wrote a demo clinic of {n_clients} clients ({n_obs} observations) to {folder}")
+    n_obs, n_clients = len(clinic.observations), clinic.clients["client_id"].nunique()
+    back = len(clinic.clients) - n_clients
+    returning = f", {back} of them returning (a second episode of care)" if back else ""
+    print(f"wrote a demo clinic of {n_clients} clients{returning} ({n_obs} observations) to "
+          f"{folder}")
     return EXIT_OK
 
 
@@ -92,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--end", help="last day of data, YYYY-MM-DD (default: end of last month)")
     demo.add_argument("--items", action="store_true",
                       help="also write items.csv: PHQ-9 and GAD-7 item answers summing to the totals")
+    demo.add_argument("--episodes", action="store_true",
+                      help="add a few returning clients with a second episode of care after a "
+                           "gap (clients.csv gets an episode_id column)")
     demo.set_defaults(func=_demo_data)
 
     val = sub.add_parser("validate", help="check a data folder or one table file",

@@ -17,6 +17,9 @@ Planted ground truth (the ``truth`` table holds the per-client values):
 * Between persons the homework-mood relation runs the other way: clients with more severe
   intake get more homework and have lower mood (a planted Simpson's paradox), so a pooled
   correlation is negative while the within-person one is positive.
+* With ``episodes=True``, a few returning clients (episodes of care): each client's course above
+  is their current episode, and before it an earlier episode ended 4-10 months before they came
+  back (:data:`RETURNING`: one recovered and relapsed, one dropped out and was re-referred, ...).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .data import ClinicData, write_data  # noqa: F401  (write_data: kept importable from here)
+from .data import EPISODE, ClinicData, assign_episodes
+from .data import write_data  # noqa: F401  (kept importable from here)
 
-__all__ = ["demo_data", "SLEEP_EFFECT", "HOMEWORK_EFFECT", "TRAJECTORIES"]
+__all__ = ["demo_data", "SLEEP_EFFECT", "HOMEWORK_EFFECT", "TRAJECTORIES", "RETURNING"]
 
 SLEEP_EFFECT = 0.6
 """Planted within-person effect: mood points per sleep-quality point on the previous day."""
@@ -37,6 +41,12 @@ HOMEWORK_EFFECT = 0.5
 TRAJECTORIES = {"responder": 0.45, "non_responder": 0.17, "deteriorator": 0.12,
                 "dropout": 0.14, "sudden_gain": 0.12}
 """Share of each planted trajectory type."""
+
+RETURNING = ("recovered", "dropped", "recovered", "unchanged")
+"""The earlier episode of each returning client of ``demo_data(episodes=True)``, in order:
+``recovered`` (a responder from intake 16-20 to about a third of it, finished: recovered by
+the registry's cut-off and reliable change), ``dropped`` (3-5 weekly sessions, then no more)
+and ``unchanged`` (flat, finished still in the clinical range)."""
 
 _PROBLEMS = {"depression": 0.5, "gad": 0.35, "social_anxiety": 0.15}
 
@@ -47,7 +57,7 @@ def _last_full_month_end(today: dt.date) -> dt.date:
 
 def demo_data(n_clients: int = 60, months: int = 6, seed: int = 0,
               end: str | dt.date | None = None, n_therapists: int = 4,
-              items: bool = False) -> ClinicData:
+              items: bool = False, episodes: bool = False) -> ClinicData:
     """Generate a synthetic clinic with planted trajectories and diary effects.
 
     Parameters
@@ -67,6 +77,15 @@ def demo_data(n_clients: int = 60, months: int = 6, seed: int = 0,
         the total. PHQ-9 item 9 (thoughts of self-harm) is mostly 0; a client whose PHQ-9 is 15
         or more answers it 1 or 2 now and then. Off by default, so the default clinic stays the
         same; the totals and everything else are identical either way.
+    episodes : bool
+        Add a few returning clients (episodes of care, see :func:`progress_kit.assign_episodes`):
+        ``min(4, max(1, n_clients // 3))`` clients, picked at random, get an earlier episode
+        that ended 4-10 months before the course above (which becomes their current episode),
+        planted as :data:`RETURNING` says, with its own sessions, scores and (for a diary
+        keeper) diary. ``clients`` then has an ``episode_id`` column (``"1"`` and ``"2"`` for a
+        returning client, blank for everyone else) and every observation, session and item
+        its episode. The earlier episodes may start before the period: they are the clients'
+        history. Off by default; everyone else's data are the same either way.
 
     Returns
     -------
@@ -75,7 +94,9 @@ def demo_data(n_clients: int = 60, months: int = 6, seed: int = 0,
         an assessment and 50 for a treatment session, NaN when missed), ``.items`` (empty unless
         ``items``) in the validated format, and ``.truth``
         (one row per client: ``trajectory``, ``diary``, ``intake_phq9``, ``gain_session``,
-        ``sleep_effect``, ``homework_effect``). Write it with ``.write(folder)``.
+        ``sleep_effect``, ``homework_effect``, all of the current episode; with ``episodes``
+        also ``first_episode``: the earlier episode's planted outcome, blank for a client who
+        did not come back). Write it with ``.write(folder)``.
 
     Examples
     --------
@@ -84,6 +105,9 @@ def demo_data(n_clients: int = 60, months: int = 6, seed: int = 0,
     ['GAD-7', 'PHQ-9', 'SPIN']
     >>> clinic.observations["date"].max() <= pd.Timestamp("2025-06-30")
     True
+    >>> back = demo_data(n_clients=12, months=6, seed=0, end="2025-06-30", episodes=True)
+    >>> back.clients.groupby("client_id").size().value_counts().sort_index().to_dict()
+    {1: 8, 2: 4}
     """
     if n_clients < 1 or months < 1:
         raise ValueError(f"n_clients and months must be at least 1 (got {n_clients}, {months})")
@@ -101,16 +125,83 @@ def demo_data(n_clients: int = 60, months: int = 6, seed: int = 0,
         sessions.extend(s)
         obs.extend(o)
         truth.append(t)
+    sessions_df = pd.DataFrame(sessions, columns=["client_id", "date", "attended", "kind"])
+    # separate random streams: the durations, items and earlier episodes never change the rest
+    # of the clinic
+    sessions_df["duration_minutes"] = _durations(np.random.default_rng([seed, 1]), sessions_df)
+    clients_df, truth_df = pd.DataFrame(clients), pd.DataFrame(truth)
+    if episodes:
+        clients_df, sessions_df, obs, truth_df = _earlier_episodes(
+            np.random.default_rng([seed, 3]), clients_df, sessions_df, obs, truth_df,
+            n_therapists)
     observations = pd.DataFrame(obs, columns=["client_id", "date", "measure", "score"])
     observations = observations.sort_values(["client_id", "date", "measure"], ignore_index=True)
-    sessions_df = pd.DataFrame(sessions, columns=["client_id", "date", "attended", "kind"])
-    # separate random streams: the durations and items never change the rest of the clinic
-    sessions_df["duration_minutes"] = _durations(np.random.default_rng([seed, 1]), sessions_df)
-    clinic = ClinicData(observations, pd.DataFrame(clients), sessions_df,
-                        truth=pd.DataFrame(truth))
+    clinic = ClinicData(observations, clients_df, sessions_df, truth=truth_df)
     if items:
         clinic.items = _items(np.random.default_rng([seed, 2]), observations)
+    if episodes:
+        for name in ("observations", "sessions", "items"):
+            frame = getattr(clinic, name)
+            frame.insert(1, EPISODE, assign_episodes(frame, clients_df).to_numpy(dtype=object))
     return clinic
+
+
+def _earlier_episodes(rng: np.random.Generator, clients: pd.DataFrame, sessions: pd.DataFrame,
+                      obs: list[tuple], truth: pd.DataFrame, n_therapists: int):
+    """A few clients get an earlier episode (:data:`RETURNING`) ending 4-10 months before their
+    course, which becomes episode "2"; everyone else gets a blank ``episode_id``."""
+    k = min(len(RETURNING), max(1, len(clients) // 3))
+    who = np.sort(rng.choice(len(clients), size=k, replace=False))
+    clients = clients.assign(**{EPISODE: ""})
+    clients.insert(1, EPISODE, clients.pop(EPISODE))
+    truth = truth.assign(first_episode="")
+    earlier, new_sessions = [], []
+    for outcome, i in zip(RETURNING, who, strict=False):
+        row = clients.iloc[i]
+        cid = row["client_id"]
+        came_back = row["start_date"] - pd.Timedelta(days=int(rng.integers(120, 305)))
+        ep, s, o = _earlier_episode(rng, cid, outcome, came_back, str(row["problem"]),
+                                    n_therapists, bool(truth.at[i, "diary"]))
+        earlier.append(ep)
+        new_sessions.extend(s)
+        obs.extend(o)
+        clients.iat[i, 1] = "2"
+        truth.at[i, "first_episode"] = outcome
+    extra = pd.DataFrame(new_sessions, columns=["client_id", "date", "attended", "kind"])
+    extra["duration_minutes"] = _durations(rng, extra)
+    sessions = pd.concat([sessions, extra], ignore_index=True).sort_values(
+        ["client_id", "date"], kind="stable", ignore_index=True)
+    clients = pd.concat([clients, pd.DataFrame(earlier)], ignore_index=True)
+    # each client's episodes together, in order of start
+    clients = clients.sort_values(["client_id", "start_date"], kind="stable", ignore_index=True)
+    return clients, sessions, obs, truth
+
+
+def _earlier_episode(rng: np.random.Generator, cid: str, outcome: str, last_day: pd.Timestamp,
+                     problem: str, n_therapists: int, diary: bool):
+    """Episode "1": weekly sessions up to ``last_day`` with the planted ``outcome``."""
+    n = int(rng.integers(3, 6)) if outcome == "dropped" else int(rng.integers(8, 13))
+    dates = [last_day - pd.Timedelta(days=7 * k) for k in range(n - 1, -1, -1)]
+    intake = float(rng.uniform(16, 20))
+    k = np.arange(n, dtype=float)
+    course = (intake * (0.3 + 0.7 * np.exp(-k / 2.5)) if outcome == "recovered" else
+              intake - 2 * np.minimum(k, 2) / 2 if outcome == "dropped" else
+              intake + rng.normal(0, 0.3, n).cumsum())
+    attended = rng.random(n) > 0.08
+    attended[[0, -1]] = True  # the intake and the last session are scored
+    sessions, obs = [], []
+    for j, (day, went) in enumerate(zip(dates, attended, strict=True)):
+        sessions.append((cid, day, bool(went), "assessment" if j == 0 else "treatment"))
+        if went:
+            obs.extend(_questionnaires(rng, cid, day, course[j], problem))
+    if diary:
+        obs.extend(_diary(rng, cid, dates[0], dates[-1], intake))
+    episode = {"client_id": cid, EPISODE: "1",
+               "therapist_id": f"T{int(rng.integers(1, n_therapists + 1)):02d}",
+               "start_date": dates[0], "end_date": dates[-1],
+               "status": "dropped" if outcome == "dropped" else "finished", "problem": problem,
+               "session_frequency": "weekly"}
+    return episode, sessions, obs
 
 
 def _durations(rng: np.random.Generator, sessions: pd.DataFrame) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The demo clinic's planted ground truth is recovered by the kit's statistics."""
 
+import pandas as pd
 import pytest
 
 import progress_kit as pk
@@ -36,3 +37,47 @@ def test_same_seed_same_clinic():
     a = pk.demo_data(n_clients=8, months=2, seed=3, end="2025-03-31")
     b = pk.demo_data(n_clients=8, months=2, seed=3, end="2025-03-31")
     assert a.observations.equals(b.observations)
+
+
+def test_demo_with_episodes_has_returning_clients_and_leaves_the_others_alone(tmp_path):
+    end = "2026-10-31"
+    plain = pk.demo_data(n_clients=24, months=6, seed=1, end=end)
+    back = pk.demo_data(n_clients=24, months=6, seed=1, end=end, episodes=True)
+    twice = back.clients.loc[back.clients["client_id"].duplicated(), "client_id"].tolist()
+    assert len(twice) == 4 and set(back.clients["episode_id"]) == {"", "1", "2"}
+    truth = back.truth.set_index("client_id")["first_episode"]
+    assert truth[twice].tolist() == list(pk.RETURNING)
+    # the planted earlier outcomes, recovered by the statistics on episode "1"
+    cs = pk.clinical_significance(back.observations, measure="PHQ-9")
+    first = cs.xs("1", level="episode_id")["category"]
+    for cid, outcome in zip(twice, pk.RETURNING, strict=True):
+        if outcome == "recovered":
+            assert first[cid] == "recovered"
+        else:
+            assert first[cid] in ("unchanged", "improved")  # never recovered
+    firsts = back.clients[back.clients["episode_id"] == "1"].set_index("client_id")
+    assert firsts.loc[twice[1], "status"] == "dropped"
+    seconds = back.clients[back.clients["episode_id"] == "2"].set_index("client_id")
+    gap = (seconds["start_date"] - firsts["end_date"]).dt.days
+    assert gap.between(120, 304).all()  # 4-10 months between the episodes
+    # everyone else is the clinic without episodes, row for row
+    others = ~back.observations["client_id"].isin(twice)
+    pd.testing.assert_frame_equal(
+        back.observations[others].drop(columns="episode_id").reset_index(drop=True),
+        plain.observations[~plain.observations["client_id"].isin(twice)].reset_index(drop=True))
+    # written and read back: every row inside its episode, nothing rejected
+    folder = back.write(tmp_path / "clinic")
+    data = pk.load_data(folder, errors="report", today="2026-11-15")
+    assert len(data.problems) == 0
+    assert data.observations["episode_id"].tolist() == back.observations["episode_id"].tolist()
+    assert (data.sessions.loc[data.sessions["client_id"].isin(twice), "episode_id"]
+            .isin(["1", "2"]).all())
+
+
+def test_demo_data_command_with_episodes(tmp_path, capsys):
+    from progress_kit.cli import main
+
+    assert main(["demo-data", str(tmp_path / "d"), "--clients", "12", "--months", "3",
+                 "--end", "2026-10-31", "--episodes"]) == 0
+    assert "12 clients, 4 of them returning" in capsys.readouterr().out
+    assert "episode_id" in (tmp_path / "d" / "clients.csv").read_text().splitlines()[0]
