@@ -29,8 +29,12 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .data import EPISODE, ClinicData, assign_episodes
-from .data import write_data  # noqa: F401  (kept importable from here)
+from .data import (
+    EPISODE,
+    ClinicData,
+    assign_episodes,
+    write_data,  # noqa: F401  (kept importable from here)
+)
 
 __all__ = ["demo_data", "SLEEP_EFFECT", "HOMEWORK_EFFECT", "TRAJECTORIES", "RETURNING"]
 
