@@ -99,8 +99,11 @@ def decoded(result: pd.DataFrame, pairs: pd.MultiIndex, subject: str = "client_i
 
 
 def add_to_method(method: str, text: str) -> str:
-    """``method`` with one more clause: after "; " or, when it ends a sentence, as a new one."""
+    """``method`` with one more clause: after "; " or, when it ends a sentence, as a new one
+    (not again when it is there already, e.g. from an input's attrs)."""
     method = method.rstrip()
+    if text.lower() in method.lower():
+        return method
     return f"{method} {text[0].upper()}{text[1:]}." if method.endswith(".") else \
         f"{method}; {text}"
 

@@ -194,7 +194,9 @@ def pre_post(data: pd.DataFrame, *, subject: str = "client_id", time: str = "dat
     DataFrame
         Indexed by subject, with columns ``pre`` and ``post`` (float) for the subjects that have
         both. ``attrs["excluded"]`` lists the others (columns ``subject``, ``reason``), and
-        ``attrs["pre_time"]``/``attrs["post_time"]`` say which time points were used.
+        ``attrs["pre_time"]``/``attrs["post_time"]`` say which time points were used. Where
+        ``data`` has an ``episode_id`` column (episodes of care), each episode is a course of
+        its own: indexed by (``client_id``, ``episode_id``), and ``attrs["method"]`` says so.
 
     Notes
     -----
@@ -215,6 +217,9 @@ def pre_post(data: pd.DataFrame, *, subject: str = "client_id", time: str = "dat
       client_id                         reason
     0         b  only one scored observation
     """
+    if _episodes.has_episodes(data, subject):
+        return _episodes.per_episode(pre_post, {"data": data}, subject=subject, time=time,
+                                     value=value, measure=measure, pre=pre, post=post)
     _check_columns(data, {"subject": subject, "time": time, "value": value})
     if measure is not None:
         _check_columns(data, {"measure": "measure"})

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from . import _episodes
 from ._dist import stats  # scipy.stats on first use of anything but norm and t
 from .measures import get_measure
 from .measures import measures as _registry_table
@@ -87,7 +88,11 @@ def daily_table(observations: pd.DataFrame, measures: Sequence[str] | None = Non
         ``client_id``, ``date``, one float column per measure and ``n_fields`` (how many of the
         measures were filled in that day). A client's span runs from the first to the last day
         with any of the measures; a day inside the span without an entry is a row of NaN with
-        ``n_fields == 0``. Sorted by client and date, with a fresh index.
+        ``n_fields == 0``. Sorted by client and date, with a fresh index. Where
+        ``observations`` has an ``episode_id`` column (episodes of care), the span is each
+        episode's (the months between two episodes get no rows), an ``episode_id`` column
+        follows ``client_id`` and ``attrs["method"]`` says so; :func:`progress_kit.progress_score`
+        then never lets a trend window reach across two episodes.
 
     Raises
     ------
@@ -117,6 +122,12 @@ def daily_table(observations: pd.DataFrame, measures: Sequence[str] | None = Non
     3         b 2024-03-02   4.0       NaN         1
     """
     _require_columns(observations, ["client_id", "date", "measure", "score"], "observations")
+    if _episodes.has_episodes(observations):
+        coded, pairs = _episodes.keyed({"observations": observations})
+        out = daily_table(coded["observations"], measures)
+        out = _episodes.decoded_column(out.astype({"client_id": np.int64}), pairs)
+        out["client_id"] = out["client_id"].astype("string")
+        return out.sort_values(["client_id", "date"], kind="stable", ignore_index=True)
     if measures is None:
         table = _registry_table()
         measures = list(table.index[table["kind"] == "diary"])

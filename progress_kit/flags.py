@@ -609,13 +609,16 @@ def client_flags_by_measure(observations: pd.DataFrame, *, items: pd.DataFrame |
                             sessions: pd.DataFrame | None = None, measure: str | None = None,
                             expected: Any = None, as_of: Any = None, stall_after: int = 4,
                             stall_weeks: float = 8, warning: tuple[float, float] = (0.5, 1 / 3),
-                            band_level: float = 0.90) -> pd.DataFrame:
+                            band_level: float = 0.90, clients: pd.DataFrame | None = None
+                            ) -> pd.DataFrame:
     """Every rule of :func:`client_flags` on every questionnaire, one row per client and measure.
 
     The companion of :func:`client_flags`, which combines these rows into one status per client:
     use it to see *why* (which measure raised what). Parameters are those of
     :func:`client_flags`; ``measure=None`` judges every registry questionnaire in
     ``observations`` (or ``items``) that has a reliable-change threshold and a cut-off.
+    ``clients`` matters only with episodes of care (below): its dates say which episode is
+    current, as in :func:`client_flags`.
 
     Returns
     -------
@@ -623,7 +626,10 @@ def client_flags_by_measure(observations: pd.DataFrame, *, items: pd.DataFrame |
         Indexed by (``client_id``, ``measure``); the columns of :func:`client_flags` for that
         measure alone (``status`` is the measure's own status by the same rule) and
         ``reasons``. ``attrs["method"]`` states the rules; ``attrs["not_judged"]`` lists the
-        measures that could not be judged and why.
+        measures that could not be judged and why. Where ``observations`` has an
+        ``episode_id`` column, each client is judged on the current episode of care only (the
+        latest by start date, as :func:`client_flags` does), an ``episode_id`` column says
+        which, and ``attrs["method"]`` says so.
 
     Notes
     -----
@@ -641,6 +647,11 @@ def client_flags_by_measure(observations: pd.DataFrame, *, items: pd.DataFrame |
     a         GAD-7       alert                    True
               PHQ-9    no flags                   False
     """
+    if _episodes.has_episodes(observations):
+        return _current_episode_by_measure(
+            observations, items, sessions, clients, as_of, measure=measure, expected=expected,
+            stall_after=stall_after, stall_weeks=stall_weeks, warning=warning,
+            band_level=band_level)
     stall_after, stall_weeks = _check_stall(stall_after, stall_weeks)
     warning, band_level = _check_warning(warning, band_level)
     names, skipped = _measures_to_judge(observations, items, measure)
@@ -821,7 +832,8 @@ def client_flags(observations: pd.DataFrame, *, items: pd.DataFrame | None = Non
 def client_course(observations: pd.DataFrame, client_id: Any, *, measure: str,
                   sessions: pd.DataFrame | None = None, expected: ExpectedResponse | None = None,
                   as_of: Any = None, warning: tuple[float, float] = (0.5, 1 / 3),
-                  band_level: float = 0.90) -> pd.DataFrame:
+                  band_level: float = 0.90, clients: pd.DataFrame | None = None,
+                  episode: str | None = None) -> pd.DataFrame:
     """One client's scores with the limits :func:`client_flags` judges each of them by.
 
     For every score of ``client_id`` on ``measure``: the session number the rules use, the
@@ -838,6 +850,12 @@ def client_course(observations: pd.DataFrame, client_id: Any, *, measure: str,
         fitted on the other clients).
     client_id
         The client.
+    clients : DataFrame, optional
+        With episodes of care only: the clients table, whose dates say which episode is
+        current (as in :func:`client_flags`).
+    episode : str, optional
+        With episodes of care only: this ``episode_id`` of the client instead of the current
+        one (the other clients' band still comes from their current episodes as of ``as_of``).
 
     Returns
     -------
@@ -845,6 +863,11 @@ def client_course(observations: pd.DataFrame, client_id: Any, *, measure: str,
         One row per score in date order: ``date``, ``score``, ``session``, ``expected``,
         ``band_limit`` (NaN at session 0 and where there is no band), ``warning_limit`` (NaN at
         the first score), ``outside_expected`` and ``not_on_track`` (nullable booleans).
+        Where ``observations`` has an ``episode_id`` column (episodes of care), the course is
+        the client's current episode (the latest by start date as of ``as_of``), whose first
+        score is session 0, judged against the other clients' current episodes, exactly as
+        :func:`client_flags` judges it; ``attrs["episode_id"]`` says which and
+        ``attrs["method"]`` says so.
 
     Notes
     -----
@@ -864,6 +887,12 @@ def client_course(observations: pd.DataFrame, client_id: Any, *, measure: str,
     1        1   16.0           18.0         False
     2        2   18.0           18.0          True
     """
+    if _episodes.has_episodes(observations):
+        return _current_episode_course(observations, client_id, sessions, clients, as_of,
+                                       episode, measure=measure, expected=expected,
+                                       warning=warning, band_level=band_level)
+    if episode is not None:
+        raise ValueError(f"episode={episode!r}, but observations have no episode_id column")
     m = _measure_for_rules(measure)
     warning, band_level = _check_warning(warning, band_level)
     c = _courses(observations, measure, as_of)
@@ -1331,11 +1360,69 @@ def _current_episode_flags(observations: pd.DataFrame, items: pd.DataFrame | Non
         reasons = out["reasons"].to_numpy(object).copy()
         reasons[back] = np.where(reasons[back] == "", text, text + "; " + reasons[back])
         out["reasons"] = reasons
-    attrs["method"] = _episodes.add_to_method(
-        attrs["method"], "each client is judged on the current episode of care (the latest "
-        "by start date), on its scores only; the expected-response band comes from the other "
-        "clients' current episodes")
+    attrs["method"] = _episodes.add_to_method(attrs["method"], _CURRENT)
     out.attrs = attrs
+    return out
+
+
+def _current_pairs(observations: pd.DataFrame, clients: pd.DataFrame | None, as_of: Any
+                   ) -> tuple[pd.DataFrame, pd.MultiIndex]:
+    """Every (client, episode) as :func:`_episodes.episodes_of` lists them, and the pairs of
+    each client's current episode (the latest by start date as of ``as_of``)."""
+    eps = _episodes.episodes_of(observations, clients, as_of)
+    last = ~eps["client_id"].duplicated(keep="last").to_numpy()
+    return eps, pd.MultiIndex.from_frame(eps.loc[last, ["client_id", _episodes.EPISODE]])
+
+
+_CURRENT = ("each client is judged on the current episode of care (the latest by start date), "
+            "on its scores only; the expected-response band comes from the other clients' "
+            "current episodes")
+
+
+def _current_episode_by_measure(observations: pd.DataFrame, items: pd.DataFrame | None,
+                                sessions: pd.DataFrame | None, clients: pd.DataFrame | None,
+                                as_of: Any, **kwargs: Any) -> pd.DataFrame:
+    """:func:`client_flags_by_measure` on each client's current episode, with ``episode_id``."""
+    _, pairs = _current_pairs(observations, clients, as_of)
+    out = client_flags_by_measure(_episodes.only(observations, pairs, "observations"),
+                                  items=_episodes.only(items, pairs, "items"),
+                                  sessions=_episodes.only(sessions, pairs, "sessions"),
+                                  as_of=as_of, **kwargs)
+    attrs = dict(out.attrs)
+    current = pd.Series(pairs.get_level_values(1), index=pairs.get_level_values(0).astype(str))
+    out.insert(0, _episodes.EPISODE, current.reindex(
+        out.index.get_level_values("client_id").astype(str)).to_numpy(dtype=object))
+    attrs["method"] = _episodes.add_to_method(attrs["method"], _CURRENT)
+    out.attrs = attrs
+    return out
+
+
+def _current_episode_course(observations: pd.DataFrame, client_id: Any,
+                            sessions: pd.DataFrame | None, clients: pd.DataFrame | None,
+                            as_of: Any, episode: str | None, **kwargs: Any) -> pd.DataFrame:
+    """:func:`client_course` on the client's current episode (or ``episode``), judged against
+    the other clients' current episodes: the rows :func:`client_flags` judges."""
+    eps, pairs = _current_pairs(observations, clients, as_of)
+    if episode is not None:
+        mine = eps[eps["client_id"] == str(client_id)]
+        if str(episode) not in set(mine[_episodes.EPISODE]):
+            raise ValueError(f"client_id {client_id!r} has no episode {episode!r}"
+                             + (f" (as of {pd.Timestamp(as_of):%Y-%m-%d})" if as_of is not None
+                                else "") + f"; it has {sorted(mine[_episodes.EPISODE])}")
+        others = pairs[pairs.get_level_values(0) != str(client_id)]
+        pairs = others.append(pd.MultiIndex.from_tuples([(str(client_id), str(episode))],
+                                                        names=pairs.names))
+    which = pairs[pairs.get_level_values(0) == str(client_id)]
+    out = client_course(_episodes.only(observations, pairs, "observations"), client_id,
+                        sessions=_episodes.only(sessions, pairs, "sessions"), as_of=as_of,
+                        **kwargs)
+    ep = str(which[0][1]) if len(which) else None
+    out.attrs["episode_id"] = ep
+    out.attrs["method"] = (f"episode of care {ep!r} of the client"
+                           + (" (chosen)" if episode is not None else
+                              " (the current one, the latest by start date)")
+                           + ": its first score is session 0; the expected-response band comes "
+                             "from the other clients' current episodes")
     return out
 
 

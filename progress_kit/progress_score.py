@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from . import _episodes
 from .measures import get_measure
 from .trend import TREND_RULE, slope_ci, trend_direction
 
@@ -81,7 +82,10 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
         day), ``trend_ci_low`` and ``trend_ci_high`` (its interval), ``trend_change`` (points
         over the window), ``trend_days`` (scored days in the window) and ``trend``
         ("improving", "stable", "worsening" or "insufficient data").
-        ``attrs`` record the weights, caps and trend rule used.
+        ``attrs`` record the weights, caps and trend rule used. Where ``daily`` has an
+        ``episode_id`` column (:func:`progress_kit.daily_table` of episodes of care), each
+        episode is scored on its own, so no trend window reaches across two episodes: an
+        ``episode_id`` column follows ``client_id`` and ``attrs["method"]`` says so.
 
     Raises
     ------
@@ -129,6 +133,13 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     1 2024-03-02             0.0        0.85         4
     2 2024-03-03             NaN        0.00         0
     """
+    if _episodes.has_episodes(daily, subject):
+        out = _episodes.per_episode(progress_score, {"daily": daily}, column=subject,
+                                    window=window, weights=weights, caps=caps,
+                                    threshold=threshold, min_days=min_days, alpha=alpha,
+                                    subject=subject, time=time)
+        out[subject] = out[subject].astype(daily[subject].dtype)
+        return out
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     caps = {**DEFAULT_CAPS, **(caps or {})}
     if not weights:

@@ -576,7 +576,10 @@ def growth_model(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
     Returns
     -------
     GrowthModel
-        ``.fixed``, ``.random``, ``.variance``, ``.result`` and ``.summary()``.
+        ``.fixed``, ``.random``, ``.variance``, ``.result`` and ``.summary()``. Where ``data``
+        has an ``episode_id`` column (episodes of care), each episode is a course of its own
+        (its own random intercept and slope, time from its own first score): ``.random`` is
+        indexed by (``client_id``, ``episode_id``) and ``.random.attrs["method"]`` says so.
 
     Raises
     ------
@@ -610,6 +613,13 @@ def growth_model(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
     >>> m.fixed["estimate"].round(2).tolist()
     [251.41, 10.47]
     """
+    if _episodes.has_episodes(data, subject):
+        coded, pairs = _episodes.keyed({"data": data})
+        model = growth_model(coded["data"], subject=subject, time=time, value=value,
+                             measure=measure, random_slope=random_slope, reml=reml, per=per,
+                             alpha=alpha)
+        model.random = _episodes.decoded(model.random, pairs)
+        return model
     import statsmodels.formula.api as smf  # heavy import, only when used
 
     d = _select(data, subject, time, value, measure)
@@ -659,7 +669,7 @@ def growth_model(data: pd.DataFrame, *, subject: str = "client_id", time: str = 
 
 def trajectory_plot_data(observations: pd.DataFrame, client_id: str, measure: str, *,
                          subject: str = "client_id", time: str = "date",
-                         value: str = "score") -> pd.DataFrame:
+                         value: str = "score", episode: str | None = None) -> pd.DataFrame:
     """Tidy data for one client's trajectory plot with the cut-off line and reliable-change band.
 
     Parameters
@@ -670,6 +680,9 @@ def trajectory_plot_data(observations: pd.DataFrame, client_id: str, measure: st
         The client.
     measure : str
         Registry name; gives the cut-off and the reliable-change threshold.
+    episode : str, optional
+        With episodes of care (an ``episode_id`` column): the episode to draw. Default: the
+        client's current one, the episode with the latest first score.
 
     Returns
     -------
@@ -678,7 +691,9 @@ def trajectory_plot_data(observations: pd.DataFrame, client_id: str, measure: st
         (NaN if the measure has none), ``band_low`` and ``band_high`` (first score ±
         reliable_change: a later score outside the band is a reliable change; NaN if the measure
         has no threshold), ``reliable`` (``improved`` / ``deteriorated`` / ``no reliable
-        change`` relative to the first score, by the measure's direction).
+        change`` relative to the first score, by the measure's direction). With episodes of
+        care, the rows and the first score are those of one episode (never a course glued
+        across the gap); ``attrs["episode_id"]`` and ``attrs["method"]`` say which.
 
     Examples
     --------
@@ -691,10 +706,24 @@ def trajectory_plot_data(observations: pd.DataFrame, client_id: str, measure: st
     2   11.0      12.0       24.0            improved
     """
     m = get_measure(measure)
-    d = _select(observations, subject, time, value, measure)
+    episodes = _episodes.has_episodes(observations, subject)
+    d = _select(observations, subject, time, value, measure,
+                keep=(_episodes.EPISODE,) if episodes else ())
     d = d[d[subject] == client_id].sort_values(time)
     if d.empty:
         raise ValueError(f"no {measure} scores for {subject} {client_id!r}")
+    ep = None
+    if episodes:
+        if episode is None:  # the current episode: the one with the latest first score
+            ep = d.groupby(_episodes.EPISODE)[time].min().idxmax()
+        elif str(episode) in set(d[_episodes.EPISODE].astype(str)):
+            ep = str(episode)
+        else:
+            raise ValueError(f"no {measure} scores for {subject} {client_id!r} in episode "
+                             f"{episode!r}")
+        d = d[d[_episodes.EPISODE].astype(str) == str(ep)]
+    elif episode is not None:
+        raise ValueError(f"episode={episode!r}, but observations have no episode_id column")
     scores = d[value].to_numpy(dtype=float)
     out = pd.DataFrame({time: d[time].to_numpy(), "score": scores})
     out["cutoff"] = np.nan if m.cutoff is None else float(m.cutoff)
@@ -706,4 +735,9 @@ def trajectory_plot_data(observations: pd.DataFrame, client_id: str, measure: st
                                 "no reliable change")
     if m.reliable_change is None:
         out["reliable"] = "no published threshold"
+    if ep is not None:
+        out.attrs["episode_id"] = ep
+        out.attrs["method"] = (f"episode of care {ep!r}" + (" (chosen)" if episode is not None
+                                                            else " (the current one)")
+                               + ": reliable change relative to its first score")
     return out

@@ -5,6 +5,7 @@ between two episodes is an error on its own line; episodes of one client must no
 """
 
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -499,3 +500,128 @@ def test_reports_refuse_returning_clients_until_they_handle_episodes(tmp_path):
                  "--out", str(tmp_path / "out")]) != 0
     assert not (tmp_path / "out" / "2025-12" / "clients").exists() or not any(
         (tmp_path / "out" / "2025-12" / "clients").glob("*.pdf"))
+
+
+# ------------------------------------------- what a client's report calls, per episode of care
+JUNE = "2025-06-30"  # a had finished the first episode and not yet come back
+
+
+def test_pre_post_per_episode(returning, first_only):
+    import progress_kit as pk
+
+    pp = pk.pre_post(returning.observations, measure="PHQ-9")
+    assert pp.index.tolist() == [("a", "E1"), ("a", "E2"), ("b", "")]
+    assert pp.values.tolist() == [[20, 6], [18, 16], [12, 4]]
+    assert "per episode of care" in pp.attrs["method"]
+    alone = pk.pre_post(first_only.observations, measure="PHQ-9")
+    np.testing.assert_array_equal(pp.loc[[("a", "E1"), ("b", "")]].to_numpy(), alone.to_numpy())
+
+
+def test_client_course_is_the_current_episode(returning, first_only):
+    import progress_kit as pk
+
+    now = pk.client_course(returning.observations, "a", measure="PHQ-9",
+                           sessions=returning.sessions, clients=returning.clients)
+    # the second episode from its own intake: session 0 is 2025-09-01, 18; not 20 in January
+    assert now["date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-09-01", "2025-12-15"]
+    assert now["score"].tolist() == [18, 16] and now["session"].tolist() == [0, 2]
+    assert now.attrs["episode_id"] == "E2" and "current one" in now.attrs["method"]
+    # in June the first episode was the current one: the same as a folder holding only it
+    june = pk.client_course(returning.observations, "a", measure="PHQ-9",
+                            sessions=returning.sessions, clients=returning.clients, as_of=JUNE)
+    alone = pk.client_course(first_only.observations, "a", measure="PHQ-9",
+                             sessions=first_only.sessions, as_of=JUNE)
+    pd.testing.assert_frame_equal(june, alone, check_like=False, check_exact=True)
+    chosen = pk.client_course(returning.observations, "a", measure="PHQ-9",
+                              sessions=returning.sessions, clients=returning.clients,
+                              episode="E1")
+    assert chosen["score"].tolist() == [20, 6] and chosen.attrs["episode_id"] == "E1"
+    with pytest.raises(ValueError, match="has no episode 'E3'"):
+        pk.client_course(returning.observations, "a", measure="PHQ-9", episode="E3")
+    with pytest.raises(ValueError, match="no episode_id column"):
+        pk.client_course(first_only.observations, "a", measure="PHQ-9", episode="E1")
+
+
+def test_client_flags_by_measure_judge_the_current_episode(returning, first_only):
+    import progress_kit as pk
+
+    now = pk.client_flags_by_measure(returning.observations, sessions=returning.sessions,
+                                     clients=returning.clients)
+    assert now.loc[("a", "PHQ-9"), ["episode_id", "first_score", "latest_score"]].tolist() == \
+        ["E2", 18, 16]
+    assert "current episode of care" in now.attrs["method"]
+    june = pk.client_flags_by_measure(returning.observations, sessions=returning.sessions,
+                                      clients=returning.clients, as_of=JUNE)
+    alone = pk.client_flags_by_measure(first_only.observations, sessions=first_only.sessions,
+                                       as_of=JUNE)
+    assert june["episode_id"].tolist() == ["E1", "E1", "", ""]
+    pd.testing.assert_frame_equal(june.drop(columns="episode_id"), alone)
+
+
+def test_trajectory_plot_data_draws_one_episode(returning, first_only):
+    import progress_kit as pk
+
+    now = pk.trajectory_plot_data(returning.observations, "a", "PHQ-9")
+    # the band is the current episode's first score, 18, +- 6: not January's 20
+    assert now["score"].tolist() == [18, 16] and now["band_low"].iat[0] == 12
+    assert now.attrs["episode_id"] == "E2"
+    first = pk.trajectory_plot_data(returning.observations, "a", "PHQ-9", episode="E1")
+    pd.testing.assert_frame_equal(
+        first, pk.trajectory_plot_data(first_only.observations, "a", "PHQ-9"))
+
+
+def test_growth_model_each_episode_a_course():
+    import progress_kit as pk
+
+    rng = np.random.default_rng(11)
+    parts = [_weekly(f"c{c}", f"E{e}", start, list(np.round(
+        rng.uniform(14, 22) - rng.uniform(0, 2.5) * np.arange(6) + rng.normal(0, 1, 6))))
+        for c in range(12) for e, start in ((1, "2024-01-01"), (2, "2025-03-03"))]
+    obs = pd.concat(parts, ignore_index=True)
+    model = pk.growth_model(obs, measure="PHQ-9")
+    apart = obs.assign(client_id=obs["client_id"] + "/" + obs["episode_id"]).drop(
+        columns="episode_id")
+    want = pk.growth_model(apart, measure="PHQ-9")
+    pd.testing.assert_frame_equal(model.fixed, want.fixed)
+    assert model.random.index.names == ["client_id", "episode_id"]
+    np.testing.assert_allclose(model.random.to_numpy(), want.random.to_numpy())
+    assert "per episode of care" in model.random.attrs["method"]
+    # glued, time would run from January 2024 across the fourteen-month gap (a fit so poor
+    # that MixedLM warns of a variance on its boundary)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        glued = pk.growth_model(obs.drop(columns="episode_id"), measure="PHQ-9")
+    assert abs(glued.fixed.loc["slope", "estimate"] - want.fixed.loc["slope", "estimate"]) > 0.1
+
+
+def _diary(client: str, episode: str, start: str, moods: list[float]) -> pd.DataFrame:
+    days = pd.date_range(start, periods=len(moods), freq="D")
+    return pd.DataFrame({"client_id": client, "episode_id": episode, "date": days,
+                         "measure": "mood", "score": moods}).dropna()
+
+
+def test_daily_table_and_progress_score_per_episode():
+    import progress_kit as pk
+
+    moods = [3, 4, np.nan, 5, 5, 6, 6, 7, 7, 8]
+    later = [2, 2, 3, 3, np.nan, 4, 4, 4]
+    obs = pd.concat([_diary("a", "E1", "2025-01-06", moods),
+                     _diary("a", "E2", "2025-09-01", later)], ignore_index=True)
+    daily = pk.daily_table(obs)
+    # no rows for the months between the episodes; the missing days inside them stay
+    assert daily.groupby("episode_id").size().to_dict() == {"E1": 10, "E2": 8}
+    assert daily["mood"].isna().sum() == 2
+    assert "per episode of care" in daily.attrs["method"]
+    first = pk.daily_table(obs[obs["episode_id"] == "E1"].drop(columns="episode_id"))
+    pd.testing.assert_frame_equal(
+        daily[daily["episode_id"] == "E1"].drop(columns="episode_id").reset_index(drop=True),
+        first, check_dtype=False)
+    score = pk.progress_score(daily, window="7D", min_days=3)
+    assert "per episode of care" in score.attrs["method"]
+    alone = pk.progress_score(first, window="7D", min_days=3)
+    pd.testing.assert_frame_equal(
+        score[score["episode_id"] == "E1"].drop(columns="episode_id").reset_index(drop=True),
+        alone, check_dtype=False)
+    # the second episode's first week starts again: no window reaches back to January
+    e2 = score[score["episode_id"] == "E2"]
+    assert e2["trend_days"].iloc[0] == 1
