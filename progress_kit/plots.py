@@ -15,7 +15,7 @@ import pandas as pd
 
 __all__ = ["plot_trajectory", "plot_jacobson", "plot_daily_trend", "plot_lag", "plot_tunnel",
            "plot_funnel", "plot_rate_trend", "plot_jacobson_binned", "plot_headline", "plot_diary",
-           "CLINICAL_COLOURS"]
+           "plot_episodes", "CLINICAL_COLOURS"]
 
 CLINICAL_COLOURS = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
                     "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00",
@@ -775,3 +775,126 @@ def plot_diary(daily: pd.DataFrame, *, start, end,
     _style(ax, xlabel="day (blank where no diary was filled in)", ylabel="diary rating", title=title)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+# one colour and marker per episode of care, the current one always black and solid
+_EPISODE_STYLE = ((_C["blue"], "s"), (_C["orange"], "^"), (_C["purple"], "D"), (_C["green"], "v"),
+                  (_C["sky"], "P"), (_C["vermillion"], "X"))
+
+
+def plot_episodes(scores: pd.DataFrame, measure: str, *, episodes: pd.DataFrame | None = None,
+                  current: str | None = None, gap_days: float | None = None, ax=None,
+                  title: str | None = None):
+    """A returning client's long-term chart: every episode of care on one time axis.
+
+    Dates run across the years on the x axis. Each episode's scores have a colour and a marker
+    of their own; earlier episodes are faint, the current one is black and bold, and a dashed
+    vertical line marks the day it started. Gaps stay gaps: no line joins two episodes, and
+    within an episode the line breaks where two scores are further apart than ``gap_days``
+    (missed weeks are not bridged). The clinical cut-off is drawn across the whole span.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One client's rows: ``date``, ``score`` and ``episode_id`` (rows of other measures are
+        ignored when there is a ``measure`` column).
+    measure : str
+        Registry name: the y range, the cut-off and the direction.
+    episodes : DataFrame, optional
+        The client's episodes: ``episode_id`` and ``start_date`` (and ``end_date``), e.g. the
+        client's rows of the clients table. They order the episodes and date the current
+        one's start. Default: from the scores (an episode starts at its first score).
+    current : str, optional
+        The current episode's ``episode_id``. Default: the one that starts last.
+    gap_days : float, optional
+        Break an episode's line where two scores are further apart than this. Default: twice
+        the episode's usual spacing, at least 15 days (as in :func:`plot_trajectory`).
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"episode_id": ["1"] * 3 + ["2"] * 4,
+    ...     "date": pd.to_datetime(["2024-02-05", "2024-02-12", "2024-02-19", "2025-03-03",
+    ...                             "2025-03-10", "2025-03-17", "2025-04-21"]),
+    ...     "score": [19.0, 12, 7, 17, 15, 14, 11]})
+    >>> ax = plot_episodes(d, "PHQ-9")
+    >>> [t.get_text() for t in ax.get_legend().get_texts()][:2]
+    ['episode 1: Feb 2024 to Feb 2024', 'episode 2 (current): from Mar 2025']
+    >>> # five weeks without a score break the current episode's line in two
+    >>> len([ln for ln in ax.get_lines() if ln.get_label().startswith("_episode 2")])
+    2
+    """
+    import matplotlib.dates as mdates
+
+    from .measures import get_measure
+
+    m = get_measure(measure)
+    ax = _axes(ax, figsize=(7.2, 2.4))
+    d = scores[scores["measure"] == measure] if "measure" in scores.columns else scores
+    d = d.dropna(subset=["date", "score"]).assign(
+        episode_id=lambda f: f["episode_id"].astype(str)).sort_values("date")
+    starts = (episodes.assign(episode_id=episodes["episode_id"].astype(str))
+              .set_index("episode_id")["start_date"] if episodes is not None
+              else d.groupby("episode_id")["date"].min())
+    order = list(starts.sort_values(kind="stable").index)
+    order += [e for e in pd.unique(d["episode_id"]) if e not in order]
+    current = order[-1] if current is None and order else current
+    earlier = [e for e in order if e != current]
+    for k, ep in enumerate([*earlier, current]):
+        part = d[d["episode_id"] == ep]
+        now = ep == current
+        colour, marker = (_C["black"], "o") if now else _EPISODE_STYLE[k % len(_EPISODE_STYLE)]
+        when = _episode_span(part, starts.get(ep), now, episodes, ep)
+        label = f"episode {order.index(ep) + 1}{' (current)' if now else ''}: {when}"
+        ax.plot([], [], color=colour, marker=marker, alpha=1.0 if now else 0.45,
+                linewidth=2.0 if now else 1.2, label=label)
+        if part.empty:
+            continue
+        step = part["date"].diff().dt.days.dropna()
+        gap = gap_days if gap_days is not None else max(15.0, 2 * float(step.median())
+                                                        if len(step) else 15.0)
+        seg = _segments(part["date"], gap)
+        for j in np.unique(seg):
+            piece = part[seg == j]
+            ax.plot(piece["date"], piece["score"], color=colour, marker=marker,
+                    alpha=1.0 if now else 0.45, linewidth=2.0 if now else 1.2,
+                    markersize=4.5 if now else 3.5, zorder=4 if now else 3,
+                    label=f"_episode {order.index(ep) + 1} part {j}")
+    start = starts.get(current) if current is not None else None
+    if start is not None and pd.notna(start) and earlier:
+        ax.axvline(pd.Timestamp(start), color=_C["black"], linestyle="--", linewidth=1.0,
+                   zorder=2, label="current episode began")
+    if m.cutoff is not None:
+        ax.axhline(m.cutoff, color=_C["vermillion"], linestyle=":", linewidth=1.2, zorder=1,
+                   label=f"clinical cut-off ({_words(m.describe_cutoff())})")
+    top = m.max if np.isfinite(m.max) else (float(d["score"].max()) * 1.1 if len(d) else 1.0)
+    pad = 0.02 * (top - m.min)
+    ax.set_ylim(m.min - pad, top + pad)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _style(ax, xlabel="date (no line across a gap)", ylabel=f"{measure} score", title=title)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def _episode_span(part: pd.DataFrame, start, now: bool, episodes: pd.DataFrame | None,
+                  ep: str) -> str:
+    """'Jan 2025 to Apr 2025' for an earlier episode, 'from Sep 2025' for the current one."""
+    first = pd.Timestamp(start) if start is not None and pd.notna(start) else (
+        part["date"].min() if len(part) else None)
+    if first is None:
+        return "no scores"
+    if now:
+        return f"from {first:%b %Y}"
+    end = None
+    if episodes is not None and "end_date" in episodes.columns:
+        row = episodes[episodes["episode_id"].astype(str) == ep]
+        end = row["end_date"].iloc[0] if len(row) else None
+    end = end if end is not None and pd.notna(end) else (part["date"].max() if len(part)
+                                                         else None)
+    return f"{first:%b %Y} to {pd.Timestamp(end):%b %Y}" if end is not None else \
+        f"from {first:%b %Y}"

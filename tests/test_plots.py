@@ -78,3 +78,39 @@ def test_lag_and_tunnel_return_axes():
 def test_palette_is_colour_blind_safe_okabe_ito():
     assert pk.CLINICAL_COLOURS["vermillion"] == "#D55E00"
     assert pk.CLINICAL_COLOURS["blue"] == "#0072B2"
+
+
+def test_long_term_chart_of_a_returning_client():
+    import matplotlib.dates as mdates
+
+    d = pd.DataFrame({"episode_id": ["E1"] * 4 + ["E2"] * 5,
+                      "date": pd.to_datetime(["2024-02-05", "2024-02-12", "2024-02-19",
+                                              "2024-02-26", "2025-03-03", "2025-03-10",
+                                              "2025-03-17", "2025-05-05", "2025-05-12"]),
+                      "score": [19.0, 14, 10, 7, 17, 15, 14, 11, 9]})
+    episodes = pd.DataFrame({"episode_id": ["E2", "E1"],
+                             "start_date": pd.to_datetime(["2025-02-24", "2024-02-05"]),
+                             "end_date": pd.to_datetime([None, "2024-03-04"])})
+    ax = _ax()
+    assert pk.plot_episodes(d, "PHQ-9", episodes=episodes, ax=ax) is ax
+    drawn = [ln for ln in ax.get_lines() if ln.get_label().startswith("_episode")]
+    # no line reaches across the year between the episodes, nor across the seven weeks
+    # without a score inside the second one: E1 one piece, E2 two
+    assert sorted(len(ln.get_xdata()) for ln in drawn) == [2, 3, 4]
+    for ln in drawn:
+        x = pd.to_datetime(pd.Series(ln.get_xdata()))
+        assert x.dt.year.nunique() == 1 and (x.diff().dt.days.dropna() <= 14).all()
+    # the earlier episode faint and in a colour of its own, the current one bold black
+    first = [ln for ln in drawn if ln.get_label().startswith("_episode 1")]
+    now = [ln for ln in drawn if ln.get_label().startswith("_episode 2")]
+    assert all(ln.get_alpha() < 0.5 for ln in first) and all(ln.get_alpha() == 1 for ln in now)
+    assert {ln.get_color() for ln in now} == {"#000000"}
+    assert {ln.get_color() for ln in first} != {"#000000"}
+    assert first[0].get_marker() != now[0].get_marker()  # greyscale: markers differ too
+    # the current episode's start (the clients table's, not its first score) is marked
+    (start,) = [ln for ln in ax.get_lines() if ln.get_label() == "current episode began"]
+    assert pd.Timestamp(start.get_xdata()[0]) == pd.Timestamp("2025-02-24")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["episode 1: Feb 2024 to Mar 2024", "episode 2 (current): from Feb 2025"]
+    lo, hi = ax.get_xlim()
+    assert mdates.num2date(lo).year == 2024 and mdates.num2date(hi).year == 2025
