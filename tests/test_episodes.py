@@ -483,23 +483,82 @@ def test_client_flags_refuse_episodes_missing_from_clients(returning):
             clients=returning.clients)
 
 
-def test_reports_refuse_returning_clients_until_they_handle_episodes(tmp_path):
-    # a client report would join the two episodes into one course (20 to 16, "recovered")
-    # while the status judges the second: refuse, naming the client and the way out
-    from progress_kit.reports.context import load_clinic
-
+def _both_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "both"
     folder.mkdir()
-    _folder(folder, STAT_CLIENTS, A1 + A2 + B, S_A1 + S_A2 + S_B)
-    with pytest.raises(ValueError, match=r"more than one episode of care for 1 client\(s\) "
-                                         r"\(first: client_id 'a'\).*current episode only"):
-        load_clinic(folder)
+    return _folder(folder, STAT_CLIENTS, A1 + A2 + B, S_A1 + S_A2 + S_B)
+
+
+def test_a_returning_clients_report_is_about_the_current_episode(tmp_path):
+    # the report once joined the two episodes into one course (20 to 16) under a status that
+    # judged the second: now every section has the second episode's rows only
+    from progress_kit.reports import notebook as rn
+    from progress_kit.reports.context import client_data, load_clinic
+
+    clinic = load_clinic(_both_folder(tmp_path))
+    rd = client_data(clinic, "a", "2025-12")
+    assert rd.returning and rd.episodes["episode_id"].tolist() == ["E1", "E2"]
+    assert rd.client["episode_id"] == "E2"
+    assert rd.observations["date"].min() == pd.Timestamp("2025-09-01")
+    assert rd.sessions["episode_id"].unique().tolist() == ["E2"]
+    assert rd.history["episode_id"].unique().tolist() == ["E1", "E2"]
+    report = rn.client_sections(rd, clinic)
+    phq = next(q for q in report["questionnaires"] if q.key == "q-PHQ-9")
+    assert (phq.facts["first"], phq.facts["latest"]) == (18, 16)
+    assert phq.facts["category"] == "unchanged"  # 20 to 16 glued would also be 'unchanged'
+    flags = report["status"].facts["flags"]
+    assert flags.get("episode_id") == "E2"
+    assert report["status"].lines[0].startswith("second episode: the first ended 2025-04")
+    assert report["identity"].message.startswith("Second episode of care · Therapist t1 · "
+                                                 "started 01 Sep 2025")
+    track = report["tracking"][0].facts["track"]
+    assert track["date"].iloc[0] == pd.Timestamp("2025-09-01") and track["session"].iloc[0] == 0
+    # the long-term chart: both episodes, the first faint; only for a returning client
+    history = report["questionnaires"][0]
+    assert history.key == "episodes" and history.plot is not None
+    assert history.facts == {"episodes": 2, "current": "E2"}
+    assert "the first from 06 Jan 2025 to 28 Apr 2025 (finished, 2 scores)" in history.message
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    history.plot(ax)
+    drawn = [ln for ln in ax.get_lines() if ln.get_label().startswith("_episode")]
+    assert sorted(len(ln.get_xdata()) for ln in drawn) == [2, 2]
+    assert any(line.startswith("Episodes of care: each referral is a course of its own")
+               for line in report["methods"].lines)
+    # b came once: no chart; and a's report for June 2025 is the first episode's, no chart
+    assert rn.client_sections(client_data(clinic, "b", "2025-12"),
+                              clinic)["questionnaires"][0].key != "episodes"
+    june = client_data(clinic, "a", "2025-06")
+    assert not june.returning and june.client["episode_id"] == "E1"
+    assert june.observations["score"].tolist() == [20, 15, 6, 5]  # PHQ-9 and GAD-7 of E1
+
+
+def test_prep_and_share_pages_of_a_returning_client_are_the_current_episode(tmp_path):
+    from progress_kit.reports import notebook as rn
+    from progress_kit.reports.context import client_data_until, load_clinic
+
+    clinic = load_clinic(_both_folder(tmp_path))
+    rd = client_data_until(clinic, "a", "2025-12-16")
+    assert rd.observations["date"].min() == pd.Timestamp("2025-09-01")
+    prep = rn.prep_sections(rd, clinic)
+    assert prep["status"].facts["flags"].get("episode_id") == "E2"
+    share = rn.share_sections(rd, clinic)
+    assert share["scores"] is not None
+    # a sheet dated inside the first episode is about the first, even in a month (April) whose
+    # end lies before the second began; and one dated in the gap is about the first, ended
+    for day in ("2025-04-14", "2025-07-01"):
+        assert client_data_until(clinic, "a", day).client["episode_id"] == "E1"
+
+
+def test_cli_renders_a_returning_clients_report(tmp_path):
     from progress_kit.cli import main
 
+    folder = _both_folder(tmp_path)
     assert main(["report", "client", str(folder), "--client", "a", "--month", "2025-12",
-                 "--out", str(tmp_path / "out")]) != 0
-    assert not (tmp_path / "out" / "2025-12" / "clients").exists() or not any(
-        (tmp_path / "out" / "2025-12" / "clients").glob("*.pdf"))
+                 "--format", "html", "--out", str(tmp_path / "out")]) == 0
+    html = (tmp_path / "out" / "2025-12" / "clients" / "a.html").read_text()
+    assert "Second episode of care" in html and "PHQ-9 across all episodes of care" in html
 
 
 # ------------------------------------------- what a client's report calls, per episode of care
@@ -625,3 +684,72 @@ def test_daily_table_and_progress_score_per_episode():
     # the second episode's first week starts again: no window reaches back to January
     e2 = score[score["episode_id"] == "E2"]
     assert e2["trend_days"].iloc[0] == 1
+
+
+# --------------------------------------------------------- the cohort report counts referrals
+@pytest.fixture(scope="module")
+def demo_episodes():
+    import progress_kit as pk
+
+    return pk.demo_data(n_clients=60, months=6, seed=0, end="2026-10-31", episodes=True)
+
+
+def test_cohort_report_counts_referrals(tmp_path):
+    from progress_kit.reports import sections as S
+    from progress_kit.reports.context import load_clinic
+
+    clinic = load_clinic(_both_folder(tmp_path))
+    c = S.Cohort(clinic, "2025-12")
+    rates = c.rates()
+    year = rates[(rates["kind"] == "year") & (rates["outcome"] == "finished")].iloc[0]
+    # three referrals ended in the 12 months (a's two, b's one): not two people
+    assert (year["x"], year["n"]) == (3, 3)
+    recovery = rates[(rates["kind"] == "year") & (rates["outcome"] == "recovery")].iloc[0]
+    assert (recovery["x"], recovery["n"]) == (2, 3)  # a's first and b's; a's second not
+    sec = S.service_outcomes(c)
+    assert "every count is of referrals" in sec.method
+    assert "a client who came back counts once for each referral that ended" in sec.method
+    overview = S.cohort_overview(c).table.set_index("")["count"]
+    assert overview["referrals that ended this month"] == 1
+    assert overview["referrals started this month (new or returning clients)"] == 0
+
+
+def test_cohort_counts_each_referral_for_its_own_therapist(demo_episodes):
+    from progress_kit.reports import sections as S
+
+    c = S.Cohort(demo_episodes, "2026-10")
+    firsts = demo_episodes.clients[demo_episodes.clients["episode_id"] == "1"]
+    out = c.outcomes
+    ended = [(cid, "1") for cid in firsts["client_id"] if (cid, "1") in out.index]
+    assert ended  # earlier episodes that ended within the 12 months
+    for cid, ep in ended:
+        want = firsts.set_index("client_id").loc[cid, "therapist_id"]
+        assert out.loc[(cid, ep), "_group"] == want
+    # the review list names a returning client once, under the current episode's therapist
+    review = S.clients_to_review(c).facts["clients"]
+    assert review["client"].is_unique
+    back = review[review["client"] == "C029"]
+    assert back["therapist"].tolist() == ["T02"]  # episode 1 was T01's
+    # the Jacobson table counts courses: 60 clients, 4 of them twice
+    jac = S.jacobson(c)
+    assert "referrals with at least two PHQ-9 scores" in jac.message
+    # the backtest runs on one course per client (their current episode) instead of refusing
+    backtest = S.on_track_backtest(c)
+    assert backtest.status != "insufficient" and "current episode only" in backtest.method
+    assert int(backtest.table.set_index("")["of"].iloc[-1]) <= 60
+
+
+def test_published_cohort_reports_with_returning_clients_leave_every_count_open(demo_episodes):
+    import importlib.util
+    import sys
+
+    name = "test_disclosure"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name(f"{name}.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    view = sys.modules[name]._cohort_view
+    # the service's and every therapist's report, this month and last, read together
+    pub, _ = view(demo_episodes, ["2026-09", "2026-10"])
+    assert pub.pinned() == []

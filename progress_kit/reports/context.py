@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data import EXTENSIONS, TABLES, ClinicData, load_data
+from ..data import EPISODE, EXTENSIONS, TABLES, ClinicData, load_data
 from .safe import parse_month
 
 __all__ = ["DEMO", "DEFAULT_CLIENT", "client_or_demo", "DEFAULT_MONTH", "load_clinic", "write_cache",
@@ -108,26 +108,8 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
 
     use_measures(data_dir, measures)  # the service's measures.toml (or --measures, via the environment)
     data = load_data(data_dir, errors="report", date_format=date_format)
-    _refuse_returning_clients(data, data_dir)
     data.problems = _attribute_problems(Path(data_dir), data.problems)
     return data
-
-
-def _refuse_returning_clients(data: ClinicData, data_dir: str | Path) -> None:
-    """The reports do not handle episodes of care yet: a client report would join a returning
-    client's episodes into one course (a change from the first score of the first episode to
-    the last of the second) while its status judged the current one. Refuse rather than print
-    a confident wrong report (issue 26; the statistics themselves work per episode)."""
-    cl = data.clients
-    if "episode_id" not in cl.columns or not cl["client_id"].duplicated().any():
-        return
-    who = cl.loc[cl["client_id"].duplicated(), "client_id"].drop_duplicates()
-    raise ValueError(
-        f"{data_dir}: clients.csv gives more than one episode of care for {len(who)} client(s) "
-        f"(first: client_id {who.iloc[0]!r}). The statistics work per episode (pk.reliable_change, "
-        "pk.client_flags, pk.service_rates ...), but the reports do not yet: they would join a "
-        "returning client's episodes into one course. Report from a folder that holds each "
-        "client's current episode only (docs/data-format.md, 'Episodes of care').")
 
 
 _PRELOADED: dict[str, ClinicData] = {}
@@ -231,6 +213,17 @@ class ReportData:
     items: pd.DataFrame | None = None  # questionnaire item responses (issue 10), when the clinic has them
     # results several sections derive from this client's rows (the daily table: four sections)
     derived: dict = field(default_factory=dict, repr=False, compare=False)
+    # episodes of care (issue 26): the rows above are the current episode's; ``episodes`` lists
+    # every episode of the client up to the report's end (the clients table's rows, with
+    # ``number``), ``history`` holds the questionnaire scores of all of them (for the long-term
+    # chart); both None without an episode_id column
+    episodes: pd.DataFrame | None = None
+    history: pd.DataFrame | None = None
+
+    @property
+    def returning(self) -> bool:
+        """True for a client in a second (or later) episode of care."""
+        return self.episodes is not None and len(self.episodes) > 1
 
     @property
     def finished(self) -> bool:
@@ -239,8 +232,15 @@ class ReportData:
         return c is not None and pd.notna(c["end_date"]) and c["end_date"] <= self.end
 
 
-def client_data(clinic: ClinicData, client_id: str, month: str) -> ReportData:
-    """Cut the clinic to one client and to the end of ``month``."""
+def client_data(clinic: ClinicData, client_id: str, month: str,
+                as_of: pd.Timestamp | None = None) -> ReportData:
+    """Cut the clinic to one client and to the end of ``month``.
+
+    With episodes of care (an ``episode_id`` column), the rows are the client's current
+    episode's, the latest to start by the end of the month (or by ``as_of``, a day of a
+    session-preparation sheet): a returning client's report is about the current episode.
+    ``rd.episodes`` and ``rd.history`` keep every episode up to then, for the long-term chart.
+    """
     from ..measures import get_measure
 
     if not isinstance(client_id, str):
@@ -250,24 +250,46 @@ def client_data(clinic: ClinicData, client_id: str, month: str) -> ReportData:
     obs = obs[(obs["client_id"] == client_id) & (obs["date"] <= end)]
     ses = clinic.sessions
     ses = ses[(ses["client_id"] == client_id) & (ses["date"] <= end)]
+    items = getattr(clinic, "items", None)
+    if items is not None:
+        items = items[(items["client_id"] == client_id) & (items["date"] <= end)]
+    rows = clinic.clients[clinic.clients["client_id"] == client_id]
+    episodes = history = None
+    if EPISODE in clinic.clients.columns and EPISODE in obs.columns and len(rows):
+        episodes = _episodes_until(rows, end if as_of is None else as_of)
+        current = episodes[EPISODE].iloc[-1] if len(episodes) else None
+        history = obs
+        obs, ses = obs[obs[EPISODE] == current], ses[ses[EPISODE] == current]
+        if items is not None and EPISODE in items.columns:
+            items = items[items[EPISODE] == current]
+        rows = rows[rows[EPISODE] == current]
     probs = clinic.problems
     if "client_id" in probs.columns:
         probs = probs[probs["client_id"] == client_id]
     else:
         probs = probs.iloc[0:0]
-    rows = clinic.clients[clinic.clients["client_id"] == client_id]
     kinds = {m: get_measure(m).kind for m in obs["measure"].unique()}
     is_diary = obs["measure"].map(kinds).eq("diary").to_numpy(dtype=bool) if len(obs) else \
         np.zeros(0, bool)
     quest = [m for m in ("PHQ-9", "GAD-7") if m in kinds] + sorted(
         m for m, k in kinds.items() if k != "diary" and m not in ("PHQ-9", "GAD-7"))
-    items = getattr(clinic, "items", None)
     if items is not None:
-        items = items[(items["client_id"] == client_id) & (items["date"] <= end)].reset_index(drop=True)
+        items = items.reset_index(drop=True)
+    if history is not None:
+        scored = history["measure"].map(
+            {m: get_measure(m).kind for m in history["measure"].unique()}).ne("diary")
+        history = history[scored.to_numpy(dtype=bool)].reset_index(drop=True)
     return ReportData(client_id, month, start, end, rows.iloc[0] if len(rows) else None,
                       obs.reset_index(drop=True), ses.reset_index(drop=True),
                       probs.reset_index(drop=True), quest, obs[is_diary].reset_index(drop=True),
-                      items)
+                      items, episodes=episodes, history=history)
+
+
+def _episodes_until(rows: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """A client's episodes (clients-table rows) that started by ``day``, in order, numbered."""
+    eps = rows[rows["start_date"].isna() | (rows["start_date"] <= day)]
+    eps = eps.sort_values("start_date", kind="stable", na_position="first")
+    return eps.assign(number=np.arange(1, len(eps) + 1)).reset_index(drop=True)
 
 
 def parse_day(day: str) -> pd.Timestamp:
@@ -293,8 +315,9 @@ def client_data_until(clinic: ClinicData, client_id: str, day: str) -> ReportDat
     last session" is ``start`` .. ``end``), or 14 days before ``day`` when there was none.
     """
     end = parse_day(day)
-    rd = client_data(clinic, client_id, end.strftime("%Y-%m"))
-    keep = {name: getattr(rd, name) for name in ("observations", "sessions", "diary", "items")}
+    rd = client_data(clinic, client_id, end.strftime("%Y-%m"), as_of=end)
+    keep = {name: getattr(rd, name) for name in ("observations", "sessions", "diary", "items",
+                                                  "history")}
     for name, frame in keep.items():
         if frame is not None:
             setattr(rd, name, frame[frame["date"] <= end].reset_index(drop=True))

@@ -108,15 +108,19 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     conflict = S.discrepancy(flags, quest, diary)
     banner = S.status_banner(rd, flags, measure, conflict)
     chart = S.headline(rd, measure, track[0] if track else None, track[1] if track else None)
+    # a returning client's earlier episodes of care, faint on one time axis (else None)
+    history = S.long_term(rd, measure)
     note = S.progress_note(rd, flags, quest, track[0] if track else None, diary, conflict)
     since = S.since_last_month(rd, flags, before, header, diary)
     identity = S.client_identity(rd, header)
     trends = S.trends_and_prompts(rd, quest, diary)
-    every = [banner, header, quality, *quest, *track, diary, *more, trends]
+    every = [banner, *([history] if history else []), header, quality, *quest, *track, diary,
+             *more, trends]
     return {"identity": identity, "page1": [banner, trends, chart, note, since],
             "status": banner, "trends": trends,
             "headline": chart, "note": note, "since": since, "header": header,
-            "quality": quality, "questionnaires": quest, "tracking": track,
+            "quality": quality, "questionnaires": [*([history] if history else []), *quest],
+            "tracking": track,
             "diary": [diary, *([links] if links else [])],
             "methods": S.small_print(S.methods(every))}
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...data import ClinicData
+from ...data import EPISODE, ClinicData
 from ...measures import get_measure, primary_measure_for
 from ..context import ReportData
 from .common import (
@@ -27,6 +27,7 @@ from .common import (
 )
 
 __all__ = ["client_header", "client_identity", "data_quality", "questionnaire", "on_track",
+           "long_term",
            "sudden_gains", "diary_month", "homework_mood", "sleep_mood_lag", "progress_score",
            "primary_measure", "client_status", "service_flags", "Flags", "discrepancy",
            "status_banner", "headline", "progress_note", "since_last_month", "small_print",
@@ -85,11 +86,14 @@ def client_header(rd: ReportData) -> Section:
 
 
 def client_identity(rd: ReportData, header: Section) -> Section:
-    """One line under the title: therapist, start, status, problem, sessions and weeks."""
+    """One line under the title: therapist, start, status, problem, sessions and weeks (of the
+    current episode of care, which a returning client's line names)."""
     c = rd.client
     if c is None:
         return Section("identity", "", message="Not in the clients table; only the scores are shown.")
-    bits = [f"Therapist {c['therapist_id']}", f"started {_fmt_day(c['start_date'])}",
+    which = ([f"{_ordinal(len(rd.episodes)).capitalize()} episode of care"] if rd.returning
+             else [])
+    bits = [*which, f"Therapist {c['therapist_id']}", f"started {_fmt_day(c['start_date'])}",
             (f"ended {_fmt_day(c['end_date'])}" if pd.notna(c["end_date"]) else str(c["status"])),
             (c["problem"] or "problem not recorded").replace("_", " "),
             f"{_plural(header.facts.get('sessions', 0), 'session')} attended"]
@@ -97,6 +101,46 @@ def client_identity(rd: ReportData, header: Section) -> Section:
     if weeks is not None and np.isfinite(weeks):
         bits.append(f"{_plural(round(weeks), 'week')} in therapy")
     return Section("identity", "", message=" · ".join(bits))
+
+
+def _ordinal(k: int) -> str:
+    from ..._episodes import ordinal
+
+    return str(ordinal([k])[0])
+
+
+def long_term(rd: ReportData, measure: str | None) -> Section | None:
+    """A returning client's long-term chart: every episode of care on one time axis, the
+    earlier ones faint (``pk.plot_episodes``); None for a client in a first episode.
+
+    The rest of the report is about the current episode; this chart is the one place where
+    the earlier episodes are shown.
+    """
+    if not rd.returning or measure is None or rd.history is None:
+        return None
+    eps = rd.episodes
+    scores = rd.history[rd.history["measure"] == measure]
+    sec = Section("episodes", f"{measure} across all episodes of care", figsize=(7.2, 1.9),
+                  facts={"episodes": len(eps), "current": str(eps[EPISODE].iloc[-1])})
+    earlier = []
+    for _, e in eps.iloc[:-1].iterrows():
+        n = int((scores[EPISODE] == e[EPISODE]).sum())
+        ended = (f"to {_fmt_day(e['end_date'])}" if pd.notna(e["end_date"]) else "open")
+        earlier.append(f"the {_ordinal(int(e['number']))} from {_fmt_day(e['start_date'])} "
+                       f"{ended} ({e['status']}, {_plural(n, 'score')})")
+    sec.message = (f"This is the {_ordinal(len(eps))} episode of care, from "
+                   f"{_fmt_day(eps['start_date'].iloc[-1])}; before it, " + "; ".join(earlier)
+                   + ". Everything else in this report is about the current episode.")
+    sec.method = ("Episodes of care: each referral is a course of its own; the status, the "
+                  "changes, the expected range and the session numbers start again at the "
+                  "current episode's first score. The long-term chart (pk.plot_episodes) draws "
+                  "every episode on one time axis, earlier ones faint, without a line across "
+                  "the gaps.")
+    episodes = eps[[EPISODE, "start_date", "end_date"]]
+    current = sec.facts["current"]
+    sec.plot = lambda ax: _plot("plot_episodes", scores, measure, episodes=episodes,
+                                current=current, ax=ax)
+    return sec
 
 
 def _diary_days(diary: pd.DataFrame) -> pd.DatetimeIndex:
@@ -262,9 +306,11 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
         expected = None if own or reference is None else _expected(reference, measure)[0]
     obs, sessions = ((reference.observations, reference.sessions) if own
                      else (rd.observations, rd.sessions))
+    # episodes of care: the clients table says which episode is current, as for the status
+    episodes = {"clients": reference.clients} if own and rd.episodes is not None else {}
     try:
         track = fn(obs, rd.client_id, measure=measure, sessions=sessions,
-                   expected=None if own else expected, as_of=rd.end)
+                   expected=None if own else expected, as_of=rd.end, **episodes)
     except ValueError as exc:
         return Section("on_track", title, "insufficient", f"Not computed: {exc}")
     last = track.iloc[-1]

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...data import ClinicData
+from ...data import EPISODE, ClinicData
 from ...measures import get_measure
 from ...outcomes import (
     _COUNTS,
@@ -136,10 +136,41 @@ class Cohort:
         return f"therapist {self.therapist_id}" if self.therapist_id else "the whole service"
 
     # ---------------------------------------------------------------- data, whole service
+    @property
+    def episodes(self) -> bool:
+        """True when the clients table keys episodes of care (a client may have several rows)."""
+        return EPISODE in self.clinic.clients.columns
+
+    @cached_property
+    def current_clients(self) -> pd.DataFrame:
+        """One clients row per client, indexed by ``client_id``: with episodes of care, the
+        current episode's (the latest to start by the month's end; the first one for a client
+        whose episodes all start later), as ``client_flags`` judges it."""
+        cl = self.clinic.clients
+        if self.episodes:
+            cl = cl.sort_values("start_date", kind="stable", na_position="first")
+            started = cl["start_date"].isna() | (cl["start_date"] <= self.end)
+            cl = pd.concat([cl[~started], cl[started]]).drop_duplicates("client_id", keep="last")
+        return cl.drop_duplicates("client_id").set_index("client_id")
+
     @cached_property
     def therapist_of(self) -> pd.Series:
-        c = self.clinic.clients.drop_duplicates("client_id").set_index("client_id")
+        c = self.current_clients
         return c["therapist_id"].astype(object).where(c["therapist_id"].notna(), NO_THERAPIST)
+
+    @cached_property
+    def episode_column(self) -> pd.DataFrame:
+        """The clients table indexed by (``client_id``, ``episode_id``): each referral's own
+        therapist (and ``group`` column) for the per-referral results."""
+        return self.clinic.clients.set_index(["client_id", EPISODE])
+
+    def column_of(self, ids, column: str) -> pd.Series:
+        """``column`` of the clients table for ``ids``: client IDs (their current episode's
+        row) or, from a per-episode result, (client_id, episode_id) pairs (that episode's)."""
+        if isinstance(ids, pd.MultiIndex):
+            return pd.Series(self.episode_column[column].reindex(ids).to_numpy(), index=ids)
+        return pd.Series(self.current_clients[column].reindex(pd.Index(ids)).to_numpy(),
+                         index=pd.Index(ids))
 
     @cached_property
     def groups(self) -> list[str]:
@@ -156,8 +187,12 @@ class Cohort:
         return named + ([NO_THERAPIST] if orphans else [])
 
     def group_of(self, ids) -> pd.Series:
-        ids = pd.Series(ids)
-        out = ids.map(self.therapist_of).astype(object)
+        """The therapist of each of ``ids``: client IDs, or (client_id, episode_id) pairs of a
+        per-episode result, each referral then counting for its own therapist."""
+        if isinstance(ids, pd.MultiIndex):
+            out = self.column_of(ids, "therapist_id").reset_index(drop=True).astype(object)
+        else:
+            out = pd.Series(ids).map(self.therapist_of).astype(object)
         return out.where(out.notna(), NO_THERAPIST)
 
     @cached_property
@@ -339,9 +374,10 @@ def cohort_overview(c: Cohort) -> Section:
     active = pd.Index(in_month["client_id"]).union(pd.Index(obs.loc[obs["date"] >= c.start, "client_id"]))
     cl = c.clinic.clients
     diary = obs[obs["measure"].isin(DIARY) & (obs["date"] >= c.start)]["client_id"].unique()
+    new = ("referrals started this month (new or returning clients)" if c.episodes
+           else "new clients (started this month)")
     rows = {"clients with activity this month": c.per_group(active.unique()),
-            "new clients (started this month)":
-                c.per_group(cl.loc[cl["start_date"].between(c.start, c.end), "client_id"]),
+            new: c.per_group(cl.loc[cl["start_date"].between(c.start, c.end), "client_id"]),
             "referrals that ended this month":
                 c.per_group(cl.loc[cl["end_date"].between(c.start, c.end), "client_id"]),
             "sessions booked this month": c.per_group(in_month["client_id"]),
@@ -394,7 +430,10 @@ def service_outcomes(c: Cohort) -> Section:
                       if c.publication else ""))
     sec.method = ("Talking Therapies outcomes (NHS England 2023 definitions; NHS Digital monthly "
                   "statistics count referrals in the month they ended): "
-                  f"{c.outcomes.attrs.get('method', '')}. Wilson 95% intervals.")
+                  f"{c.outcomes.attrs.get('method', '')}. Wilson 95% intervals."
+                  + (" Episodes of care: every count is of referrals, so a client who came back "
+                     "counts once for each referral that ended, for that referral's therapist."
+                     if c.episodes else ""))
     if c.publication:
         sec.method += (f" The {PUBLICATION_RULE}; complementary suppression across the "
                        "service, every therapist, each month, the quarter and the 12 months.")
@@ -449,9 +488,8 @@ def recovery_funnel(c: Cohort) -> Section:
     else:  # internal only (checked in Cohort)
         if c.group not in c.clinic.clients.columns:
             raise ValueError(f"group {c.group!r} is not a column of the clients table")
-        col = c.clinic.clients.drop_duplicates("client_id").set_index("client_id")[c.group]
-        by = outcome_counts(c.outcomes.assign(**{c.group: col.reindex(c.outcomes.index).to_numpy()}),
-                            by=c.group)
+        col = c.column_of(c.outcomes.index, c.group)
+        by = outcome_counts(c.outcomes.assign(**{c.group: col.to_numpy()}), by=c.group)
         units = [*map(str, by.index), "service"]
         x = np.r_[by["recovery"].to_numpy(), by["recovery"].sum()]
         n = np.r_[by["case_finished"].to_numpy(), by["case_finished"].sum()]
@@ -531,14 +569,20 @@ def _change_result(c: Cohort, measure: str) -> pd.DataFrame | None:
     if fn is None:
         return None
     scores = c.observations[c.observations["measure"] == measure]
-    counts = scores.groupby("client_id").size()
-    scores = scores[scores["client_id"].isin(counts.index[counts >= 2])]
+    # a course with two scores or more: with episodes of care, each referral is one
+    key = ["client_id", EPISODE] if EPISODE in scores.columns else ["client_id"]
+    scores = scores[scores.groupby(key)["score"].transform("size").to_numpy() >= 2]
     if scores.empty:
         return pd.DataFrame(columns=["pre", "post", "category"])
     res = _threshold_change(fn, scores, measure)
     out = res.assign(_group=c.group_of(res.index).to_numpy())
     out.attrs = res.attrs  # the method and the Jacobson band live there
     return out
+
+
+def _unit(c: Cohort) -> str:
+    """What a course is counted as: a referral where episodes of care are kept, else a client."""
+    return "referrals" if c.episodes else "clients"
 
 
 def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
@@ -549,7 +593,7 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
         return _unavailable("jacobson", title, "clinical significance")
     if res.empty:  # nobody with two scores: the same words as a small count, in either audience
         return Section("jacobson", title, "insufficient",
-                       f"Fewer than {SMALL_COUNT} clients with two or more {measure} scores.")
+                       f"Fewer than {SMALL_COUNT} {_unit(c)} with two or more {measure} scores.")
     cats = [k for k in ["recovered", "improved", "unchanged", "deteriorated", "harmed"]]
     cats += sorted(set(res["category"].astype(str)) - set(cats))
     counts = pd.crosstab(res["_group"], res["category"].astype(str)).reindex(columns=cats, fill_value=0)
@@ -568,11 +612,11 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
     n_scope = int(exact["clients"])
     if n_scope < SMALL_COUNT:
         return Section("jacobson", title, "insufficient",
-                       f"Fewer than {SMALL_COUNT} clients with two or more {measure} scores.")
-    table = pd.DataFrame({"category": cats, "clients": shown[cats].to_numpy()})
+                       f"Fewer than {SMALL_COUNT} {_unit(c)} with two or more {measure} scores.")
+    table = pd.DataFrame({"category": cats, _unit(c): shown[cats].to_numpy()})
     sec = Section("jacobson", title, table=table, figsize=(6.4, 4.6),
                   method=f"{measure} change categories (cohort): {res.attrs.get('method', '')}")
-    sec.message = (f"{shown['clients']} clients with at least two {measure} scores up to the end of "
+    sec.message = (f"{shown['clients']} {_unit(c)} with at least two {measure} scores up to the end of "
                    "the month." + _publication_note(c))
     if c.publication:
         grid = pd.DataFrame([{"first_low": bins[i][0], "first_high": bins[i][1],
@@ -607,13 +651,13 @@ def slope_distribution(c: Cohort, measure: str = "PHQ-9") -> Section:
     mine = res[c.in_scope(res.index)]
     if len(mine) < SMALL_COUNT:
         return Section("slopes", title, "insufficient",
-                       f"Fewer than {SMALL_COUNT} clients with three or more {measure} scores.")
-    table = pd.DataFrame({"direction": dirs, "clients": shown[dirs].to_numpy()})
+                       f"Fewer than {SMALL_COUNT} {_unit(c)} with three or more {measure} scores.")
+    table = pd.DataFrame({"direction": dirs, _unit(c): shown[dirs].to_numpy()})
     sec = Section("slopes", title, table=table,
                   method=f"{measure} slopes: ordinary least squares per client, points per week, "
                          f"95% t-interval; direction from whether the interval excludes zero.")
     sec.message = (f"Median slope {mine['slope'].median():+.2f} points per week over "
-                   f"{shown['clients']} clients (negative = scores falling).")
+                   f"{shown['clients']} {_unit(c)} (negative = scores falling).")
     values = mine["slope"].to_numpy(float)
     publication = c.publication
 
@@ -698,8 +742,7 @@ def clients_to_review(c: Cohort) -> Section:
     f = c.flags
     status = f["status"].astype(str)
     flagged = f[~status.isin(_NO_REVIEW).to_numpy()]
-    cl = c.clinic.clients.drop_duplicates("client_id").set_index("client_id")
-    info = cl.reindex(flagged.index)
+    info = c.current_clients.reindex(flagged.index)
     ended = info["status"].isin(["finished", "dropped"]) & info["end_date"].notna()
     ended_before = (ended & (info["end_date"] < c.start)).to_numpy()
     ended_now = (ended & info["end_date"].between(c.start, c.end)).to_numpy()
@@ -767,7 +810,7 @@ def discharged_with_deterioration(c: Cohort) -> Section:
     if c.flags is None:
         return _unavailable("discharged", title, "the client status (client_flags)")
     f = c.flags
-    cl = c.clinic.clients.drop_duplicates("client_id").set_index("client_id").reindex(f.index)
+    cl = c.current_clients.reindex(f.index)
     ended = cl["status"].isin(["finished", "dropped"]) & cl["end_date"].between(c.start, c.end)
     sel = f[ended.to_numpy() & f["reliable_deterioration"].fillna(False).to_numpy(dtype=bool)]
     info = cl.loc[sel.index]
@@ -797,8 +840,17 @@ def on_track_backtest(c: Cohort) -> Section:
     fn = _stat("evaluate_on_track")
     if fn is None:
         return _unavailable("backtest", title, "the on-track backtest (evaluate_on_track)")
+    obs = c.observations
+    if c.episodes and EPISODE in obs.columns:
+        # one course per client, their current episode: the leave-one-client-out band then
+        # never sees the judged client's other episode (evaluate_on_track refuses episodes)
+        from ..._episodes import only
+
+        pairs = pd.MultiIndex.from_arrays([c.current_clients.index.astype(str),
+                                           c.current_clients[EPISODE].astype(str)])
+        obs = only(obs, pairs, "observations")
     try:
-        res = fn(c.observations, measure="PHQ-9")
+        res = fn(obs, measure="PHQ-9")
     except ValueError as exc:
         # the reason can quote a client ID (issue 24, item 7): only the internal report says it
         why = (" the backtest could not be run on this service's data (the internal report "
@@ -833,7 +885,9 @@ def on_track_backtest(c: Cohort) -> Section:
                    + (" Counts as published (below 5 as *, others rounded to 5); each share is "
                       "that of the published counts and is withheld (–) where a count it rests "
                       "on is." if c.publication else ""))
-    sec.method = res.attrs.get("method", "")
+    sec.method = res.attrs.get("method", "") + (
+        " Episodes of care: each client's current episode only (one course per client)."
+        if obs is not c.observations else "")
     return sec
 
 
