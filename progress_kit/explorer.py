@@ -8,6 +8,9 @@ One widget with two views of a clinic:
 * **Client**: pick a client and a questionnaire; the client report's headline chart, redrawn with
   the report's own section and plot functions; the status and its reasons from
   :func:`progress_kit.client_flags`; sudden gains; and the diary (last two weeks, gaps as gaps).
+  For a returning client (episodes of care) an episode picker, on the current episode by
+  default: an earlier episode is shown as it stood at its end, and the long-term chart of
+  every episode is drawn under the status.
 * **Cohort**: the Jacobson plot of the questionnaire and the flags table of every client,
   sortable by any column; choosing a client there opens it in the client view.
 
@@ -27,7 +30,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from .data import ClinicData, load_data
+from .data import EPISODE, ClinicData, load_data
 from .measures import get_measure
 
 __all__ = ["explore", "Explorer"]
@@ -112,7 +115,9 @@ class Explorer(w.VBox):
     The pickers and panels are public attributes, so a notebook (or a test) can drive it:
     ``client_picker``, ``measure_picker``, ``tabs`` (0 client view, 1 cohort view), ``chart``
     (PNG), ``status``, ``gains``, ``diary_text``, ``diary_chart``, ``jacobson_chart``,
-    ``table``; :meth:`open_client` and :meth:`sort_by` do what the clicks do.
+    ``table``; ``episode_picker`` (shown for a returning client only; its value is an
+    ``episode_id``) and ``episodes_chart`` (the long-term chart); :meth:`open_client` and
+    :meth:`sort_by` do what the clicks do.
     """
 
     def __init__(self, clinic: ClinicData, *, measure: str | None = None, client: str | None = None):
@@ -150,13 +155,20 @@ class Explorer(w.VBox):
         self.client_picker.add_class("pk-client-picker")
         self.measure_picker = w.Dropdown(options=self.measures, value=measure, description="Measure")
         self.measure_picker.add_class("pk-measure-picker")
+        # episodes of care: the client's episodes, the current one chosen (hidden for a client
+        # with one episode)
+        self.episode_picker = w.Dropdown(options=[], description="Episode")
+        self.episode_picker.add_class("pk-episode-picker")
+        self.episodes_chart = w.Image(format="png").add_class("pk-episodes-chart")
+        self._setting_episodes = False
         self.status = w.HTML().add_class("pk-status")
         self.chart = w.Image(format="png").add_class("pk-chart")
         self.chart_note = w.HTML()
         self.gains = w.HTML().add_class("pk-gains")
         self.diary_text = w.HTML().add_class("pk-diary")
         self.diary_chart = w.Image(format="png").add_class("pk-diary-chart")
-        client_view = w.VBox([self.status, self.chart_note, self.chart, self.gains,
+        client_view = w.VBox([self.status, self.episodes_chart, self.chart_note, self.chart,
+                              self.gains,
                               w.HTML("<h4>Diary</h4>"), self.diary_text, self.diary_chart])
 
         self.jacobson_text = w.HTML()
@@ -173,33 +185,50 @@ class Explorer(w.VBox):
         self.tabs.set_title(0, "Client")
         self.tabs.set_title(1, "Cohort")
         self.header = w.HTML()
-        self.children = [self.header, w.HBox([self.client_picker, self.measure_picker]), self.tabs]
+        self.children = [self.header, w.HBox([self.client_picker, self.measure_picker,
+                                              self.episode_picker]), self.tabs]
         self.add_class("pk-explorer")
         self._row_widgets: dict[str, list] = {}
         self._header_buttons: dict[str, Any] = {}
         self._rows: dict[str, tuple[dict[str, list], pd.DataFrame]] = {}  # per measure
         self._jacobson: dict[str, tuple[str, bytes | None]] = {}  # per measure: text and PNG
 
-        self.client_picker.observe(lambda _: self._draw_client(), names="value")
+        self.client_picker.observe(lambda _: self._new_client(), names="value")
         self.measure_picker.observe(lambda _: self._draw_all(), names="value")
+        self.episode_picker.observe(lambda _: None if self._setting_episodes
+                                    else self._draw_client(), names="value")
+        self._set_episodes()
         self._draw_all()
 
     # ------------------------------------------------------------------ state
 
-    def flags(self, measure: str | None = None) -> pd.DataFrame:
+    def flags(self, measure: str | None = None, as_of: pd.Timestamp | None = None
+              ) -> pd.DataFrame:
         """``client_flags`` as the reports compute it: each client judged on their problem's
         measure (the clients table), every questionnaire able to raise an alert. Computed once;
         ``measure`` is accepted for compatibility and does not change the status, so the
-        explorer never contradicts a report."""
-        if None not in self._flags:
+        explorer never contradicts a report. ``as_of`` (an earlier episode's end) gives the
+        status as it stood then, also computed once."""
+        key = None if as_of is None else pd.Timestamp(as_of)
+        if key not in self._flags:
             items = getattr(self.clinic, "items", None)
             kwargs = {"items": items} if items is not None and len(items) else {}
             obs = self.clinic.observations
             quest = obs[obs["measure"].isin(self.measures)]
-            self._flags[None] = _client_flags(quest, sessions=self.clinic.sessions,
-                                              clients=self.clinic.clients, as_of=self.as_of,
-                                              **kwargs)
-        return self._flags[None]
+            self._flags[key] = _client_flags(quest, sessions=self.clinic.sessions,
+                                             clients=self.clinic.clients,
+                                             as_of=self.as_of if key is None else key, **kwargs)
+        return self._flags[key]
+
+    def episodes(self, client_id: str) -> pd.DataFrame:
+        """The client's episodes of care up to the data's last day, in order (``episode_id``,
+        ``start_date``, ``end_date``, ``status``, ``number``); empty without episodes."""
+        cl = self.clinic.clients
+        if EPISODE not in cl.columns:
+            return pd.DataFrame(columns=[EPISODE, "start_date", "end_date", "status", "number"])
+        from .reports.context import _episodes_until
+
+        return _episodes_until(cl[cl["client_id"] == client_id], self.as_of)
 
     def open_client(self, client_id: str) -> None:
         """Show ``client_id`` in the client view (what clicking a client in the table does)."""
@@ -236,10 +265,55 @@ class Explorer(w.VBox):
         self._draw_client()
         self._draw_cohort()
 
+    def _new_client(self) -> None:
+        self._set_episodes()
+        self._draw_client()
+
+    def _set_episodes(self) -> None:
+        """The episode picker for the chosen client: every episode, the current one chosen;
+        shown only when there is more than one."""
+        eps = self.episodes(self.client_picker.value)
+        last = len(eps) - 1
+
+        def label(k: int, e: pd.Series) -> str:
+            end = ("" if k == last and pd.isna(e["end_date"]) else
+                   f" to {e['end_date']:%d %b %Y}" if pd.notna(e["end_date"]) else "")
+            return (f"{int(e['number'])}{' (current)' if k == last else ''}: "
+                    f"{'from ' if not end else ''}{e['start_date']:%d %b %Y}{end}")
+
+        self._setting_episodes = True
+        try:
+            self.episode_picker.options = [(label(k, e), str(e[EPISODE]))
+                                           for k, (_, e) in enumerate(eps.iterrows())]
+            self.episode_picker.value = str(eps[EPISODE].iloc[-1]) if len(eps) else None
+        finally:
+            self._setting_episodes = False
+        self.episode_picker.layout.display = None if len(eps) > 1 else "none"
+
+    def _chosen(self, cid: str) -> tuple[Any, pd.Timestamp | None]:
+        """The report data of the chosen episode and the day its status is judged on (None:
+        the data's last day, for the current episode; an earlier one as it stood at its end)."""
+        eps = self.episodes(cid)
+        ep = self.episode_picker.value
+        if len(eps) < 2 or ep is None or ep == str(eps[EPISODE].iloc[-1]):
+            return self._client_data(self.clinic, cid, self.month), None
+        rd = self._client_data(self.clinic, cid, self.month, episode=ep)
+        row = eps[eps[EPISODE].astype(str) == ep].iloc[0]
+        last = rd.observations["date"].max() if len(rd.observations) else row["start_date"]
+        as_of = pd.Timestamp(row["end_date"] if pd.notna(row["end_date"]) else last)
+        rd.end = max(as_of, last) if pd.notna(last) else as_of
+        rd.start = rd.end.replace(day=1)
+        return rd, rd.end
+
     def _draw_client(self) -> None:
         cid, m = self.client_picker.value, self.measure_picker.value
-        rd = self._client_data(self.clinic, cid, self.month)
-        self._draw_status(cid, m)
+        rd, as_of = self._chosen(cid)
+        self._draw_status(cid, m, as_of)
+        # a returning client's long-term chart, the same whichever episode is chosen
+        now = rd if as_of is None else self._client_data(self.clinic, cid, self.month)
+        history = self._cs.long_term(now, m)
+        self._show_png(self.episodes_chart, None if history is None else history.plot,
+                       (7.2, 2.2))
         # the client report's own page-1 chart: severity bands, cut-off, reliable-change band,
         # expected-response band (the service itself as reference) and sudden gains
         gains = self._cs.sudden_gains(rd, m)
@@ -257,12 +331,15 @@ class Explorer(w.VBox):
         image.value = b"" if plot is None else _png(plot, figsize)
         image.layout.display = "none" if plot is None else None
 
-    def _draw_status(self, cid: str, measure: str) -> None:
-        flags = self.flags(measure)
+    def _draw_status(self, cid: str, measure: str, as_of: pd.Timestamp | None = None) -> None:
+        flags = self.flags(measure, as_of)
         if cid not in flags.index:
             self.status.value = ("<p><b>Status: no questionnaire scores for this client.</b></p>")
             return
         row = flags.loc[cid]
+        then = ("" if as_of is None else
+                f"<p><i>Episode {html.escape(str(row.get(EPISODE, '')))} as it stood at its end, "
+                f"{as_of:%d %b %Y}: an earlier episode of care.</i></p>")
         status = str(row["status"])
         colour = _STATUS_COLOUR.get(status, "#111")
         latest = "–" if pd.isna(row.get("latest_score")) else f"{row['latest_score']:g}"
@@ -275,7 +352,7 @@ class Explorer(w.VBox):
             f'<b class="pk-status-label">{html.escape(status)}</b></span> '
             f"<b>{html.escape(cid)}</b>, judged on {html.escape(str(row['primary_measure']))}: "
             f"latest {latest}"
-            f"{html.escape(severity)}, {int(row['n_scores'])} score(s).</p>"
+            f"{html.escape(severity)}, {int(row['n_scores'])} score(s).</p>{then}"
             f"<p>{html.escape(reasons)}</p>"
             f'<p style="font-size:85%;line-height:1.3;color:#444">Rules: {rules}</p>')
 

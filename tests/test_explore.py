@@ -194,3 +194,57 @@ def test_going_back_to_a_measure_shows_what_was_drawn_for_it(ex):
     assert ex._row_widgets is rows and ex.jacobson_chart.value == jacobson
     shown = [c for c in ex.table.children if c in {w for r in rows.values() for w in r}]
     assert len(shown) == 6 * min(len(rows), 200)
+
+
+# ------------------------------------------------------------------ episodes of care (issue 26)
+@pytest.fixture(scope="module")
+def returning():
+    clinic = pk.demo_data(n_clients=12, months=4, seed=3, end="2026-04-30", episodes=True)
+    twice = clinic.clients.loc[clinic.clients["client_id"].duplicated(), "client_id"]
+    return clinic, twice.iloc[0]
+
+
+def test_a_returning_client_gets_an_episode_picker_on_the_current_episode(returning):
+    clinic, cid = returning
+    ex = explore(clinic, client=cid)
+    eps = clinic.clients[clinic.clients["client_id"] == cid].sort_values("start_date")
+    assert [v for _, v in ex.episode_picker.options] == eps["episode_id"].tolist() == ["1", "2"]
+    assert ex.episode_picker.value == "2" and ex.episode_picker.layout.display is None
+    assert ex.episode_picker.options[1][0].startswith("2 (current): ")
+    assert bytes(ex.episodes_chart.value).startswith(b"\x89PNG")
+    # the status is client_flags' judgement of the current episode, reasons and all
+    quest = clinic.observations[clinic.observations["measure"].isin(ex.measures)]
+    flags = pk.client_flags(quest, sessions=clinic.sessions, clients=clinic.clients,
+                            as_of=ex.as_of)
+    assert html.escape(flags.loc[cid, "reasons"].split(";")[0]) in ex.status.value
+    assert "second episode: the first ended" in ex.status.value
+    first = clinic.observations[(clinic.observations["client_id"] == cid)
+                                & (clinic.observations["measure"] == "PHQ-9")]
+    current = first[first["episode_id"] == "2"]
+    assert f"first {current['score'].iloc[0]:g}," in ex.chart_note.value
+    now_chart = ex.chart.value
+
+    # the earlier episode, as it stood at its end
+    ex.episode_picker.value = "1"
+    earlier = first[first["episode_id"] == "1"]
+    assert f"first {earlier['score'].iloc[0]:g}, latest {earlier['score'].iloc[-1]:g}" in \
+        ex.chart_note.value
+    end = eps["end_date"].iloc[0]
+    assert f"as it stood at its end, {end:%d %b %Y}" in ex.status.value
+    then = pk.client_flags(quest, sessions=clinic.sessions, clients=clinic.clients, as_of=end)
+    assert then.loc[cid, "episode_id"] == "1"
+    assert f">{then.loc[cid, 'status']}<" in ex.status.value
+    assert ex.chart.value != now_chart
+    assert pd.Timestamp(end) in ex._flags
+
+    # another client: the picker goes to their current episode, or hides for a single one
+    single = next(c for c in ex.clients if (clinic.clients["client_id"] == c).sum() == 1)
+    ex.client_picker.value = single
+    assert ex.episode_picker.layout.display == "none"
+    assert ex.episodes_chart.layout.display == "none" and bytes(ex.episodes_chart.value) == b""
+    ex.client_picker.value = cid
+    assert ex.episode_picker.value == "2" and "second episode" in ex.status.value
+
+
+def test_without_episodes_the_picker_stays_hidden(ex):
+    assert ex.episode_picker.layout.display == "none" and ex.episode_picker.options == ()

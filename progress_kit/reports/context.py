@@ -233,13 +233,14 @@ class ReportData:
 
 
 def client_data(clinic: ClinicData, client_id: str, month: str,
-                as_of: pd.Timestamp | None = None) -> ReportData:
+                as_of: pd.Timestamp | None = None, episode: str | None = None) -> ReportData:
     """Cut the clinic to one client and to the end of ``month``.
 
     With episodes of care (an ``episode_id`` column), the rows are the client's current
     episode's, the latest to start by the end of the month (or by ``as_of``, a day of a
-    session-preparation sheet): a returning client's report is about the current episode.
-    ``rd.episodes`` and ``rd.history`` keep every episode up to then, for the long-term chart.
+    session-preparation sheet), or those of ``episode`` (the explorer's choice): a returning
+    client's report is about the current episode. ``rd.episodes`` and ``rd.history`` keep
+    every episode up to then, for the long-term chart.
     """
     from ..measures import get_measure
 
@@ -255,9 +256,16 @@ def client_data(clinic: ClinicData, client_id: str, month: str,
         items = items[(items["client_id"] == client_id) & (items["date"] <= end)]
     rows = clinic.clients[clinic.clients["client_id"] == client_id]
     episodes = history = None
+    if episode is not None and EPISODE not in clinic.clients.columns:
+        raise ValueError(f"episode={episode!r}, but the clients table has no episode_id column")
     if EPISODE in clinic.clients.columns and EPISODE in obs.columns and len(rows):
         episodes = _episodes_until(rows, end if as_of is None else as_of)
         current = episodes[EPISODE].iloc[-1] if len(episodes) else None
+        if episode is not None:
+            if str(episode) not in set(episodes[EPISODE].astype(str)):
+                raise ValueError(f"client_id {client_id!r} has no episode {episode!r} by "
+                                 f"{month}; it has {episodes[EPISODE].astype(str).tolist()}")
+            current = str(episode)
         history = obs
         obs, ses = obs[obs[EPISODE] == current], ses[ses[EPISODE] == current]
         if items is not None and EPISODE in items.columns:

@@ -307,7 +307,8 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
     obs, sessions = ((reference.observations, reference.sessions) if own
                      else (rd.observations, rd.sessions))
     # episodes of care: the clients table says which episode is current, as for the status
-    episodes = {"clients": reference.clients} if own and rd.episodes is not None else {}
+    episodes = ({"clients": reference.clients, "episode": str(rd.client[EPISODE])}
+                if own and rd.episodes is not None and rd.client is not None else {})
     try:
         track = fn(obs, rd.client_id, measure=measure, sessions=sessions,
                    expected=None if own else expected, as_of=rd.end, **episodes)
