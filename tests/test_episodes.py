@@ -753,3 +753,31 @@ def test_published_cohort_reports_with_returning_clients_leave_every_count_open(
     # the service's and every therapist's report, this month and last, read together
     pub, _ = view(demo_episodes, ["2026-09", "2026-10"])
     assert pub.pinned() == []
+
+
+def test_a_report_before_the_first_episode_began_is_about_the_first(tmp_path):
+    # b's first score (27 January) comes before the episode's start (3 February): it belongs
+    # to that episode, and a January report shows it rather than nothing
+    from progress_kit.reports.context import client_data, load_clinic
+
+    folder = tmp_path / "early"
+    folder.mkdir()
+    clinic = load_clinic(_folder(folder, RETURNING, OBS))
+    rd = client_data(clinic, "b", "2025-01")
+    assert rd.client is not None and rd.client["episode_id"] == ""
+    assert rd.observations["score"].tolist() == [15]
+
+
+def test_the_cohort_knows_each_clients_current_episode_month_by_month(tmp_path):
+    from progress_kit.reports import sections as S
+    from progress_kit.reports.context import load_clinic
+
+    clients = ("a,E1,t1,2025-03-03,2025-04-28,finished,depression,weekly\n"
+               "a,E2,t2,2025-09-01,,active,depression,weekly\n"
+               "b,,t3,2025-01-06,,active,depression,weekly\n")
+    folder = tmp_path / "months"
+    folder.mkdir()
+    clinic = load_clinic(_folder(folder, clients, "b,2025-01-06,PHQ-9,10\n"))
+    # before a's first episode: the first; between the two: the first, ended; then the second
+    assert [S.Cohort(clinic, m).therapist_of["a"] for m in ("2025-01", "2025-06", "2025-10")] \
+        == ["t1", "t1", "t2"]

@@ -294,9 +294,11 @@ def client_data(clinic: ClinicData, client_id: str, month: str,
 
 
 def _episodes_until(rows: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
-    """A client's episodes (clients-table rows) that started by ``day``, in order, numbered."""
+    """A client's episodes (clients-table rows) that started by ``day``, in order, numbered;
+    the first one when none had started yet (a score before the first episode belongs to it)."""
+    rows = rows.sort_values("start_date", kind="stable", na_position="first")
     eps = rows[rows["start_date"].isna() | (rows["start_date"] <= day)]
-    eps = eps.sort_values("start_date", kind="stable", na_position="first")
+    eps = eps if len(eps) else rows.head(1)
     return eps.assign(number=np.arange(1, len(eps) + 1)).reset_index(drop=True)
 
 

@@ -150,7 +150,9 @@ class Cohort:
         if self.episodes:
             cl = cl.sort_values("start_date", kind="stable", na_position="first")
             started = cl["start_date"].isna() | (cl["start_date"] <= self.end)
-            cl = pd.concat([cl[~started], cl[started]]).drop_duplicates("client_id", keep="last")
+            now = cl[started].drop_duplicates("client_id", keep="last")
+            later = cl[~cl["client_id"].isin(now["client_id"])].drop_duplicates("client_id")
+            cl = pd.concat([now, later])
         return cl.drop_duplicates("client_id").set_index("client_id")
 
     @cached_property
