@@ -161,6 +161,7 @@ class Explorer(w.VBox):
         self.episode_picker.add_class("pk-episode-picker")
         self.episodes_chart = w.Image(format="png").add_class("pk-episodes-chart")
         self._setting_episodes = False
+        self._long_term: dict[tuple[str, str], bytes | None] = {}  # (client, measure): PNG
         self.status = w.HTML().add_class("pk-status")
         self.chart = w.Image(format="png").add_class("pk-chart")
         self.chart_note = w.HTML()
@@ -309,11 +310,15 @@ class Explorer(w.VBox):
         cid, m = self.client_picker.value, self.measure_picker.value
         rd, as_of = self._chosen(cid)
         self._draw_status(cid, m, as_of)
-        # a returning client's long-term chart, the same whichever episode is chosen
-        now = rd if as_of is None else self._client_data(self.clinic, cid, self.month)
-        history = self._cs.long_term(now, m)
-        self._show_png(self.episodes_chart, None if history is None else history.plot,
-                       (7.2, 2.2))
+        # a returning client's long-term chart, the same whichever episode is chosen: drawn
+        # once per client and measure
+        if (cid, m) not in self._long_term:
+            now = rd if as_of is None else self._client_data(self.clinic, cid, self.month)
+            history = self._cs.long_term(now, m)
+            self._long_term[cid, m] = None if history is None else _png(history.plot, (7.2, 2.2))
+        png = self._long_term[cid, m]
+        self.episodes_chart.value = b"" if png is None else png
+        self.episodes_chart.layout.display = "none" if png is None else None
         # the client report's own page-1 chart: severity bands, cut-off, reliable-change band,
         # expected-response band (the service itself as reference) and sudden gains
         gains = self._cs.sudden_gains(rd, m)

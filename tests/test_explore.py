@@ -222,10 +222,11 @@ def test_a_returning_client_gets_an_episode_picker_on_the_current_episode(return
                                 & (clinic.observations["measure"] == "PHQ-9")]
     current = first[first["episode_id"] == "2"]
     assert f"first {current['score'].iloc[0]:g}," in ex.chart_note.value
-    now_chart = ex.chart.value
+    now_chart, long_term = ex.chart.value, ex.episodes_chart.value
 
-    # the earlier episode, as it stood at its end
+    # the earlier episode, as it stood at its end; the long-term chart stays as it was
     ex.episode_picker.value = "1"
+    assert ex.episodes_chart.value == long_term
     earlier = first[first["episode_id"] == "1"]
     assert f"first {earlier['score'].iloc[0]:g}, latest {earlier['score'].iloc[-1]:g}" in \
         ex.chart_note.value
