@@ -781,3 +781,19 @@ def test_the_cohort_knows_each_clients_current_episode_month_by_month(tmp_path):
     # before a's first episode: the first; between the two: the first, ended; then the second
     assert [S.Cohort(clinic, m).therapist_of["a"] for m in ("2025-01", "2025-06", "2025-10")] \
         == ["t1", "t1", "t2"]
+
+
+def test_a_returning_clients_status_against_a_reference_folder_says_they_came_back(tmp_path):
+    # with a separate reference folder the status is computed on the client's own rows: the
+    # earlier episode still gives the first reason, and the current one is judged
+    from progress_kit.reports import notebook as rn
+    from progress_kit.reports.context import client_data, load_clinic
+
+    clinic = load_clinic(_both_folder(tmp_path))
+    rd = client_data(clinic, "a", "2025-12")
+    reference = load_clinic(_folder(tmp_path, STAT_CLIENTS.split("\n", 2)[2], B, S_B))
+    report = rn.client_sections(rd, reference)
+    flags = report["status"].facts["flags"]
+    assert flags.get("episode_id") == "E2" and flags.get("first_score") == 18
+    assert report["status"].lines[0].startswith("second episode: the first ended 2025-04, "
+                                                "recovered on PHQ-9 (20 to 6)")

@@ -673,6 +673,11 @@ def client_status(rd: ReportData, measure: str | None, expected=None,
         res = service_flags(service, as_of)
     else:
         clients = None if rd.client is None else rd.client.to_frame().T.assign(client_id=rd.client_id)
+        if rd.returning and rd.history is not None:
+            # every episode, so that client_flags says how the one before ended (it still
+            # judges the current one only)
+            mine = rd.history[rd.history["date"] <= as_of]
+            clients = rd.episodes.drop(columns="number")
         ref = {measure: expected} if expected is not None else None
         res = _flags(fn, mine, rd.items, rd.sessions, clients, ref, as_of)
     if isinstance(res, str):
