@@ -337,8 +337,9 @@ def _longest_first(todo: list, sizes: dict[str, int]) -> list:
 
 def _inputs(data_dir: Path, measures_path: Path | None = None) -> list[Path]:
     """Every file of the data folder a report reads: the tables, the benchmarks the cohort
-    report draws, and the service's measures file (wherever it is)."""
-    extra = [data_dir / "benchmarks.toml", measures_path or data_dir / "measures.toml"]
+    report draws, the service's wording and its measures file (wherever it is)."""
+    extra = [data_dir / "benchmarks.toml", data_dir / "wording.toml",
+             measures_path or data_dir / "measures.toml"]
     return [*input_files(data_dir), *(p for p in extra if p.is_file())]
 
 

@@ -91,7 +91,13 @@ def load_clinic(data_dir: str | Path | None = None, data_cache: str | Path | Non
         :func:`progress_kit.load_data`.
 
     With neither, the demo clinic :data:`DEMO` is generated in memory.
+
+    The reports then use the wording of ``data_dir`` (its ``wording.toml``, if any; see
+    :func:`~progress_kit.reports.wording.use_wording`), or the built-in wording without one.
     """
+    from .wording import use_wording
+
+    use_wording(data_dir=data_dir)
     if data_cache:
         if str(data_cache) in _PRELOADED:
             return _PRELOADED[str(data_cache)]

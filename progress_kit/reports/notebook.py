@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 
 import pandas as pd
 from IPython.display import HTML, display
@@ -27,10 +26,11 @@ from .context import (
     load_clinic,
 )
 from .safe import parse_month
+from .wording import use_wording, words
 
 __all__ = ["load_clinic", "client_data", "client_data_until", "load_reference", "client_sections",
            "prep_sections", "share_sections", "cohort_sections", "prepare_batch", "show", "title",
-           "heading", "benchmarks_for",
+           "heading", "benchmarks_for", "use_wording", "words",
            "DEFAULT_CLIENT", "DEFAULT_MONTH"]
 
 FIG_DPI = 150
@@ -157,11 +157,14 @@ def share_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, ob
 
 def heading(text: str, sections: object = True, *, new_page: bool = True, level: int = 2) -> None:
     """A part heading (h2, or ``level``), shown only when ``sections`` (what goes under it) is
-    not empty; ``new_page=False`` keeps it on the current page."""
+    not empty; ``new_page=False`` keeps it on the current page. A built-in heading is shown in
+    the wording in use (:func:`~progress_kit.reports.wording.use_wording`)."""
     if not sections:
         return
-    style = "" if new_page or level != 2 else ' style="break-before:auto;margin-top:12pt"'
-    display(HTML(f"<h{level}{style}>{html.escape(text)}</h{level}>"))
+    from .macros import heading_html
+    from .wording import words
+
+    display(HTML(heading_html(words().heading(text), level, new_page)))
 
 
 def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = None,
@@ -216,8 +219,11 @@ def _figure_png(section) -> bytes:
 def show(*sections, level: int = 3) -> None:
     """Display sections: heading, text, table and figure (an embedded PNG) as one HTML block.
 
-    One block per section lets the print CSS keep a figure on the same page as its heading.
+    One block per section lets the print CSS keep a figure on the same page as its heading. The
+    HTML comes from the template's macros (:mod:`progress_kit.reports.macros`).
     """
+    from .macros import figure_html
+
     for sec in sections:
         if isinstance(sec, list | tuple):
             show(*sec, level=level)
@@ -226,31 +232,24 @@ def show(*sections, level: int = 3) -> None:
         if sec.plot is not None:
             png = base64.b64encode(_figure_png(sec)).decode("ascii")
             width = min(FIG_WIDTH_PX, round(FIG_WIDTH_PX * sec.figsize[0] / 7.2))
-            alt = html.escape(f"Figure: {sec.title}")
-            figure = (f'<figure class="pk-figure"><img src="data:image/png;base64,{png}" '
-                      f'width="{width}" alt="{alt}"></figure>')
+            figure = figure_html(png, width, words()("figure.alt", title=sec.title))
         display(HTML(sec.to_html(level, figure=figure)))
 
 
-_AUDIENCE_WORDS = {
-    None: "For clinical use; contains identifiable information.",
-    "internal": "Audience: internal (the service's own management report). Exact counts; names "
-                "clients. For clinical use; contains identifiable information.",
-    "client": "Made for you from your own diary and forms.",
-    "publication": "Audience: publication. No client is named; counts below 5 are shown as *, "
-                   "other counts rounded to the nearest 5 (NHS Digital rules), with complementary "
-                   "suppression across this month's reports.",
-}
+AUDIENCES = (None, "internal", "client", "publication")
 
 
 def title(heading: str, subtitle: str, audience: str | None = None) -> None:
-    """The report title with the generated date, kit version and audience (first page)."""
-    today = dt.date.today().isoformat()
-    if audience not in _AUDIENCE_WORDS:
+    """The report title with the generated date, kit version and audience (first page).
+
+    A built-in title or subtitle is shown in the wording in use; the audience's sentence is
+    ``title.audience.<audience>`` of the wording.
+    """
+    from .macros import title_html
+
+    if audience not in AUDIENCES:
         raise ValueError(f"audience {audience!r}: choose 'internal', 'publication' or 'client'")
-    display(HTML(
-        f'<header class="pk-title"><h1>{html.escape(heading)}</h1>'
-        f'<p class="pk-subtitle">{html.escape(subtitle)}</p>'
-        f'<p class="pk-generated">Generated {today} by progress-kit {html.escape(__version__)}. '
-        f'{html.escape(_AUDIENCE_WORDS[audience])}</p>'
-        f"</header>"))
+    w = words()
+    generated = w("title.generated", date=dt.date.today().isoformat(), version=__version__,
+                  audience=w(f"title.audience.{audience or 'clinical'}"))
+    display(HTML(title_html(w.heading(heading), w.heading(subtitle), generated)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +10,7 @@ import pandas as pd
 from ...data import EPISODE, ClinicData
 from ...measures import get_measure, primary_measure_for
 from ..context import ReportData
+from ..wording import load_wording, words
 from .common import (
     _CHANGE_WORDS,
     MIN_DIARY_DAYS,
@@ -623,14 +623,8 @@ def _score_meaning(rd: ReportData, day: pd.Timestamp) -> str:
 
 # ------------------------------------------------------------------ page 1: the decision page
 
-STATUS_WORDS = {"alert": "ALERT", "watch": "WATCH", "on track": "ON TRACK", "no flags": "NO FLAGS",
-                "insufficient data": "INSUFFICIENT DATA"}
-# colour and a border style that differs in greyscale too; the word itself carries the meaning
-_STATUS_STYLE = {"alert": ("#D55E00", "#FBE1D1", "solid", "3.5pt"),
-                 "watch": ("#B07800", "#FDF0CF", "dashed", "3pt"),
-                 "on track": ("#009E73", "#DCF1E9", "solid", "1.2pt"),
-                 "no flags": ("#33658A", "#E4EEF5", "dashed", "1.2pt"),
-                 "insufficient data": ("#555555", "#EEEEEE", "dotted", "2pt")}
+STATUS_WORDS = {k: v for k, v in load_wording().group("status.word").items() if k != "unavailable"}
+"""The built-in status words (``status.word.*`` of the wording); a report shows the wording in use."""
 _FLAG_NAMES = (("critical_item", "critical item"), ("reliable_deterioration", "reliable deterioration"),
                ("not_on_track", "not on track"), ("stalled", "no reliable improvement"))
 DISCREPANCY_POINTS = 1.0
@@ -748,55 +742,37 @@ def discrepancy(flags: Flags, quest: list[Section], diary: Section) -> str:
 
 
 class StatusBanner(Section):
-    """The status word and its reasons in a coloured, bordered box (readable in greyscale)."""
+    """The status word and its reasons, shown in a coloured, bordered box (the template's
+    ``status_box`` macro); ``facts`` holds ``status``, ``word`` and ``label``."""
 
-    def to_html(self, level: int = 3, figure: str = "") -> str:
-        status = self.facts.get("status") or "insufficient data"
-        colour, fill, border, width = _STATUS_STYLE.get(status, _STATUS_STYLE["insufficient data"])
-        word = html.escape(self.facts.get("word", status.upper()))
-        out = [f'<section class="pk-section pk-status pk-status-{status.replace(" ", "-")}" '
-               f'style="border:{width} {border} {colour};background:{fill};padding:4pt 8pt;'
-               f'margin:2pt 0 8pt;break-inside:avoid">',
-               f'<p style="margin:0;font-size:13pt;font-weight:bold">Status: '
-               f'<span style="color:{colour}">{word}</span></p>']
-        if self.message:
-            out.append(f'<p class="pk-note" style="margin:2pt 0">{html.escape(self.message)}</p>')
-        if self.lines:
-            items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines)
-            out.append(f'<ul style="margin:2pt 0 2pt;padding-left:14pt">{items}</ul>')
-        out.append("</section>")
-        return "\n".join(out)
+    kind = "status"
 
 
 def status_banner(rd: ReportData, flags: Flags, measure: str | None, conflict: str = "") -> Section:
     """Page 1's banner: the status word from ``client_flags``, its reasons, any discrepancy."""
-    sec = StatusBanner("status", "", facts={"flags": flags})
+    w = words()
+    sec = StatusBanner("status", "", facts={"flags": flags, "label": w("status.label")})
     if flags.row is None:
         if flags.problem == "unavailable":
-            sec.facts.update(status=None, word="NOT AVAILABLE")
-            sec.message = f"{UNAVAILABLE[:-1]}: the client status (pk.client_flags) is still to come."
-        elif flags.problem == "no questionnaires":
-            sec.facts.update(status="insufficient data", word=STATUS_WORDS["insufficient data"])
-            sec.message = ("No questionnaire scores: the status needs at least one questionnaire "
-                           "score.")
+            sec.facts.update(status=None, word=w("status.word.unavailable"))
+            sec.message = w("status.unavailable")
         else:
-            sec.facts.update(status="insufficient data", word=STATUS_WORDS["insufficient data"])
-            sec.message = f"The status could not be assessed ({flags.problem})."
+            sec.facts.update(status="insufficient data", word=w("status.word.insufficient data"))
+            sec.message = (w("status.no_questionnaires") if flags.problem == "no questionnaires"
+                           else w("status.not_assessed", reason=flags.problem))
     else:
         status = str(flags.status)
-        sec.facts.update(status=status, word=STATUS_WORDS.get(status, status.upper()))
-        sec.lines = flags.reasons or ["No reason to review."]
+        sec.facts.update(status=status, word=w.phrases.get(f"status.word.{status}", status.upper()))
+        sec.lines = flags.reasons or [w("status.no_reason")]
         primary = flags.get("primary_measure", measure)
         why = flags.get("primary_reason", "")
-        sec.message = f"Judged on {primary}" + (f" ({why})" if why else "") + "."
-        sec.method = (f"Status (primary measure {primary}): {flags.method}".strip())
+        sec.message = (w("status.judged_on_why", measure=primary, why=why) if why
+                       else w("status.judged_on", measure=primary))
+        sec.method = w("status.method", measure=primary, method=flags.method).strip()
     if conflict:
         sec.lines = [*(sec.lines or []), conflict]
-        sec.method = "\n".join(filter(None, [sec.method, (
-            f"Discrepancy: the diary's two-week mood trend moved at least {DISCREPANCY_POINTS:g} "
-            f"point in one direction while the questionnaire status points the other way "
-            f"(reliable deterioration or not on track against a mood rise; reliable improvement "
-            f"against a mood fall).")]))
+        sec.method = "\n".join(filter(None, [sec.method, w("status.discrepancy_method",
+                                                            points=DISCREPANCY_POINTS)]))
     return sec
 
 
@@ -937,10 +913,7 @@ def since_last_month(rd: ReportData, flags: Flags, before: Flags, header: Sectio
 class SmallPrint(Section):
     """Small print (the methods footnote): lines in a smaller font, so the report keeps to 3 pages."""
 
-    def to_html(self, level: int = 3, figure: str = "") -> str:
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines or [])
-        return (f'<section class="pk-section pk-methods" style="font-size:7.2pt;line-height:1.25">'
-                f'<ul style="margin:0;padding-left:12pt">{items}</ul></section>')
+    kind = "small_print"
 
 
 def small_print(methods: Section) -> Section:

@@ -11,7 +11,6 @@ label, for the report's methods footnote.
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,28 +53,17 @@ class Section:
     figsize: tuple[float, float] = (7.2, 3.0)
     header: bool = True  # show the table's column names
     lines: list[str] | None = None  # shown as a bulleted list under the message
+    kind = "section"  # which macro shows it: "section", "status" (the box), "small_print"
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def to_html(self, level: int = 3, figure: str = "") -> str:
-        kind = " pk-with-figure" if figure else ""
-        out = [f'<section class="pk-section pk-{self.status}{kind}">']
-        if self.title:
-            out.append(f"<h{level}>{html.escape(self.title)}</h{level}>")
-        if self.message:
-            out.append(f'<p class="pk-note">{html.escape(self.message)}</p>')
-        if self.lines:
-            items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines)
-            out.append(f'<ul class="pk-lines" style="margin:2pt 0 6pt;padding-left:14pt">{items}</ul>')
-        if self.table is not None and len(self.table):
-            out.append(self.table.to_html(index=False, escape=True, na_rep="–", header=self.header,
-                                          classes="pk-table", border=0))
-        if figure:
-            out.append(figure)
-        out.append("</section>")
-        return "\n".join(out)
+        """The section as HTML, by the template's macros (``figure``: an embedded image's HTML)."""
+        from ..macros import section_html
+
+        return section_html(self, level, figure)
 
     def _repr_html_(self) -> str:
         return self.to_html()
