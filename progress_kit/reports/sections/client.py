@@ -12,9 +12,7 @@ from ...measures import get_measure, primary_measure_for
 from ..context import ReportData
 from ..wording import load_wording, words
 from .common import (
-    _CHANGE_WORDS,
     MIN_DIARY_DAYS,
-    UNAVAILABLE,
     Section,
     _expected,
     _fmt_day,
@@ -23,6 +21,7 @@ from .common import (
     _stat,
     _threshold_change,
     _unavailable,
+    _w,
     shared,
 )
 
@@ -36,7 +35,7 @@ __all__ = ["client_header", "client_identity", "data_quality", "questionnaire", 
 
 def _yet(rd: ReportData) -> str:
     """' yet' for a client still in therapy, '' for a finished one (nothing more is coming)."""
-    return "" if rd.finished else " yet"
+    return "" if rd.finished else _w("client.yet")
 
 
 def _last_day(rd: ReportData) -> pd.Timestamp:
@@ -49,34 +48,38 @@ def _last_day(rd: ReportData) -> pd.Timestamp:
 
 def client_header(rd: ReportData) -> Section:
     """Who, since when, how often: sessions this month, planned and attended frequency, time in therapy."""
-    sec = Section("header", "Therapy so far")
+    sec = Section("header", _w("client.header.title"))
     attended = rd.sessions[rd.sessions["attended"]]
     this_month = attended[attended["date"] >= rd.start]
     offered_month = rd.sessions[rd.sessions["date"] >= rd.start]
     c = rd.client
     if c is None:
-        return Section("header", "Therapy so far", "insufficient",
-                       "This client is not in the clients table; only the scores are shown.",
+        return Section("header", sec.title, "insufficient", _w("client.header.not_in_clients"),
                        facts={"sessions": len(attended), "sessions_month": len(this_month)})
     start = c["start_date"]
     stop = _last_day(rd)
     weeks = max(0.0, (stop - start).days / 7) if pd.notna(start) else np.nan
     gaps = attended["date"].sort_values().diff().dt.days.dropna()
-    observed = (f"every {gaps.median():.0f} days (median)" if len(gaps)
-                else f"not known{_yet(rd)} (fewer than two sessions)")
+    observed = (_w("client.header.observed", days=gaps.median()) if len(gaps)
+                else _w("client.header.observed_unknown", yet=_yet(rd)))
     missed = int((~offered_month["attended"]).sum())
     # therapist, start, status and problem are on page 1's first line
-    rows = [("Sessions this month", f"{len(this_month)} attended of {len(offered_month)} booked"
-                                    + (f" ({missed} not attended)" if missed else "")),
-            ("Sessions in total", f"{len(attended)} attended"),
-            ("Session frequency", f"planned {c['session_frequency']}; attended {observed}"),
-            ("Time in therapy", _plural(round(weeks), "week") if np.isfinite(weeks) else "–")]
+    rows = [(_w("client.header.sessions_month"),
+             _w("client.header.sessions_month_value", attended=len(this_month),
+                booked=len(offered_month))
+             + (_w("client.header.not_attended", missed=missed) if missed else "")),
+            (_w("client.header.sessions_total"),
+             _w("client.header.sessions_total_value", attended=len(attended))),
+            (_w("client.header.frequency"), _w("client.header.frequency_value",
+                                               planned=c["session_frequency"], observed=observed)),
+            (_w("client.header.time"), _plural(round(weeks), "week") if np.isfinite(weeks) else "–")]
     minutes = (this_month["duration_minutes"].dropna() if "duration_minutes" in this_month.columns
                else pd.Series(dtype=float))
     if len(minutes):
-        rows.append(("Session length this month",
-                     f"{minutes.median():.0f} minutes (median of {_plural(len(minutes), 'session')}"
-                     f"; {minutes.min():.0f} to {minutes.max():.0f})"))
+        rows.append((_w("client.header.length"),
+                     _w("client.header.length_value", median=minutes.median(),
+                        sessions=_plural(len(minutes), "session"), shortest=minutes.min(),
+                        longest=minutes.max())))
     sec.table = pd.DataFrame(rows, columns=["item", "value"])
     sec.header = False
     sec.facts = {"sessions": len(attended), "sessions_month": len(this_month),
@@ -90,17 +93,19 @@ def client_identity(rd: ReportData, header: Section) -> Section:
     current episode of care, which a returning client's line names)."""
     c = rd.client
     if c is None:
-        return Section("identity", "", message="Not in the clients table; only the scores are shown.")
-    which = ([f"{_ordinal(len(rd.episodes)).capitalize()} episode of care"] if rd.returning
-             else [])
-    bits = [*which, f"Therapist {c['therapist_id']}", f"started {_fmt_day(c['start_date'])}",
-            (f"ended {_fmt_day(c['end_date'])}" if pd.notna(c["end_date"]) else str(c["status"])),
-            (c["problem"] or "problem not recorded").replace("_", " "),
-            f"{_plural(header.facts.get('sessions', 0), 'session')} attended"]
+        return Section("identity", "", message=_w("client.identity.not_in_clients"))
+    which = ([_w("client.identity.episode", ordinal=_ordinal(len(rd.episodes)).capitalize())]
+             if rd.returning else [])
+    bits = [*which, _w("client.identity.therapist", therapist=c["therapist_id"]),
+            _w("client.identity.started", date=_fmt_day(c["start_date"])),
+            (_w("client.identity.ended", date=_fmt_day(c["end_date"])) if pd.notna(c["end_date"])
+             else str(c["status"])),
+            (c["problem"] or _w("client.identity.no_problem")).replace("_", " "),
+            _w("client.identity.sessions", sessions=_plural(header.facts.get("sessions", 0), "session"))]
     weeks = header.facts.get("weeks", np.nan)
     if weeks is not None and np.isfinite(weeks):
-        bits.append(f"{_plural(round(weeks), 'week')} in therapy")
-    return Section("identity", "", message=" · ".join(bits))
+        bits.append(_w("client.identity.weeks", weeks=_plural(round(weeks), "week")))
+    return Section("identity", "", message=_w("client.identity.separator").join(bits))
 
 
 def _ordinal(k: int) -> str:
@@ -149,7 +154,7 @@ def _diary_days(diary: pd.DataFrame) -> pd.DatetimeIndex:
 
 def data_quality(rd: ReportData) -> Section:
     """Missing diary days this month and this client's rows rejected by validation."""
-    sec = Section("quality", "Data quality")
+    sec = Section("quality", _w("client.quality.title"))
     notes = []
     days = _diary_days(rd.diary)
     if len(days):
@@ -163,23 +168,24 @@ def data_quality(rd: ReportData) -> Section:
         present = pd.Series(expected.isin(days))
         runs = (~present).groupby(present.cumsum()).sum()
         longest = int(runs.max()) if len(runs) else 0
-        notes.append(f"Daily diary: {len(have)} of {len(expected)} days filled in this month "
-                     f"({missing} missing; longest gap {longest} day{'s' if longest != 1 else ''}).")
+        notes.append(_w("client.quality.diary", filled=len(have), expected=len(expected),
+                        missing=missing, longest=longest,
+                        days=_w("client.quality.gap_day" if longest == 1 else "client.quality.gap_days")))
         sec.facts.update(diary_expected=len(expected), diary_missing=missing)
     else:
-        notes.append("Daily diary: no diary entries up to the end of this month.")
+        notes.append(_w("client.quality.no_diary"))
         sec.facts.update(diary_expected=0, diary_missing=0)
     n_rej = int((rd.problems["severity"] == "error").sum()) if len(rd.problems) else 0
     n_warn = len(rd.problems) - n_rej
     if len(rd.problems):
-        notes.append(f"{n_rej} row(s) of this client's data were rejected by validation and are "
-                     f"not used"
-                     + (f"; {n_warn} duplicate row(s) were collapsed" if n_warn else "") + ":")
+        notes.append(_w("client.quality.rejected", rejected=n_rej)
+                     + (_w("client.quality.collapsed", duplicates=n_warn) if n_warn else "")
+                     + _w("client.quality.rejected_end"))
         table = rd.problems[["file", "line", "column", "reason", "severity"]].copy()
         table["line"] = table["line"].astype("Int64").astype(str).replace("<NA>", "–")
-        sec.table = table.rename(columns={"severity": "kind"})
+        sec.table = table.rename(columns={"severity": _w("client.quality.kind")})
     else:
-        notes.append("No rows of this client's data were rejected by validation.")
+        notes.append(_w("client.quality.none_rejected"))
     sec.facts["rejected"] = n_rej
     sec.message = " ".join(notes)
     return sec
@@ -193,63 +199,65 @@ def questionnaire(rd: ReportData, measure: str, *, figure: bool = True) -> Secti
     """
     m = get_measure(measure)
     scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
-    sec = Section(f"q-{measure}", f"{measure}: {m.label}", figsize=(7.2, 1.8))
+    sec = Section(f"q-{measure}", _w("client.questionnaire.title", measure=measure, label=m.label),
+                  figsize=(7.2, 1.8))
     n = len(scores)
     sec.facts = {"measure": measure, "n": n}
     if n == 0:
-        return Section(sec.key, sec.title, "insufficient", f"No {measure} scores{_yet(rd)}.")
+        return Section(sec.key, sec.title, "insufficient",
+                       _w("client.questionnaire.none", measure=measure, yet=_yet(rd)))
     first, latest = scores["score"].iloc[0], scores["score"].iloc[-1]
     sec.facts.update(first=float(first), latest=float(latest),
                      first_date=scores["date"].iloc[0], latest_date=scores["date"].iloc[-1])
     if figure and n > 1:
         sec.plot = lambda ax, d=scores[["date", "score"]]: _plot("plot_trajectory", d, measure, ax=ax)
-    lines = [f"{n} scores from {_fmt_day(scores['date'].iloc[0])} to "
-             f"{_fmt_day(scores['date'].iloc[-1])}; first {first:g}, latest {latest:g}."
-             if n > 1 else f"1 score{'' if rd.finished else ' so far'}, {latest:g} on "
-                           f"{_fmt_day(scores['date'].iloc[0])}."]
+    lines = [_w("client.questionnaire.scores", n=n, first_date=_fmt_day(scores["date"].iloc[0]),
+                latest_date=_fmt_day(scores["date"].iloc[-1]), first=first, latest=latest)
+             if n > 1 else _w("client.questionnaire.one_score", latest=latest,
+                              so_far="" if rd.finished else _w("client.so_far"),
+                              date=_fmt_day(scores["date"].iloc[0]))]
     methods = []
     if n < 2:
         sec.status = "insufficient"
-        lines.append("Insufficient data for change and slope: at least two scores are needed.")
+        lines.append(_w("client.questionnaire.too_few"))
         sec.message = " ".join(lines)
         return sec
     cs = _stat("clinical_significance")
     if cs is None:
-        lines.append(f"Reliable and clinically significant change: {UNAVAILABLE}")
+        lines.append(_w("client.questionnaire.change_unavailable"))
     else:
         try:
             res = _threshold_change(cs, scores, measure)
         except ValueError as exc:
-            lines.append(f"Reliable change could not be assessed ({exc}).")
+            lines.append(_w("client.questionnaire.change_error", reason=exc))
         else:
             if len(res):
                 row = res.iloc[0]
                 cat = str(row["category"])
-                words = _CHANGE_WORDS.get(cat, cat)
+                change = words().phrases.get(f"client.change.{cat}", cat)
                 if cat == "improved" and m.cutoff is not None:
-                    words += (", still in the clinical range" if m.is_clinical([latest])[0]
-                              else ", not clinical at intake")
-                sec.facts.update(category=cat, change_words=words)
-                lines.append(f"First vs latest: {words}.")
-                methods.append(f"{measure} change labels: {res.attrs.get('method', '')}")
+                    change += (_w("client.questionnaire.still_clinical") if m.is_clinical([latest])[0]
+                              else _w("client.questionnaire.not_clinical"))
+                sec.facts.update(category=cat, change_words=change)
+                lines.append(_w("client.questionnaire.change", words=change))
+                methods.append(_w("client.questionnaire.change_method", measure=measure,
+                                  method=res.attrs.get("method", "")))
             else:
-                lines.append("Reliable change could not be assessed for this client.")
+                lines.append(_w("client.questionnaire.change_none"))
     sl = _stat("slopes")
     if sl is None:
-        lines.append(f"Slope: {UNAVAILABLE}")
+        lines.append(_w("client.questionnaire.slope_unavailable"))
     else:
         res = sl(scores, measure=measure, per="week")
         if len(res) and pd.notna(res["slope"].iloc[0]):
             r = res.iloc[0]
             sec.facts.update(slope=float(r["slope"]), direction=str(r["direction"]))
-            lines.append(f"Slope: {r['slope']:+.2f} points per week (95% CI {r['ci_low']:+.2f} to "
-                         f"{r['ci_high']:+.2f}), {r['direction']}.")
+            lines.append(_w("client.questionnaire.slope", slope=r["slope"], low=r["ci_low"],
+                            high=r["ci_high"], direction=r["direction"]))
             # the same words for every measure, so the methods list it once
-            methods.append("Slopes: ordinary least squares of score on time in weeks over all of a "
-                           "measure's scores, 95% t-interval; 'improving' or 'worsening' when the "
-                           "interval excludes zero.")
+            methods.append(_w("client.questionnaire.slope_method"))
         else:
-            lines.append("Slope: insufficient data (at least three scores are needed).")
+            lines.append(_w("client.questionnaire.slope_too_few"))
     sec.message = " ".join(lines)
     sec.method = "\n".join(methods)  # one footnote line each
     return sec
@@ -293,14 +301,14 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
     is kept in ``facts["track"]`` for the headline chart; ``figure=False`` leaves out this
     section's own chart.
     """
-    title = f"Expected range and early warning ({measure})"
+    title = _w("client.on_track.title", measure=measure)
     fn = _stat("client_course")
     if fn is None:
-        return _unavailable("on_track", title, "the on-track statistic")
+        return Section("on_track", title, "unavailable", _w("client.on_track.unavailable"))
     scores = rd.observations[rd.observations["measure"] == measure]
     if len(scores) < 2:
         return Section("on_track", title, "insufficient",
-                       f"Insufficient data: the limits need at least two {measure} scores.")
+                       _w("client.on_track.too_few", measure=measure))
     own = reference is not None and (reference.observations["client_id"] == rd.client_id).any()
     if expected is _NO_EXPECTED:
         expected = None if own or reference is None else _expected(reference, measure)[0]
@@ -313,32 +321,25 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
         track = fn(obs, rd.client_id, measure=measure, sessions=sessions,
                    expected=None if own else expected, as_of=rd.end, **episodes)
     except ValueError as exc:
-        return Section("on_track", title, "insufficient", f"Not computed: {exc}")
+        return Section("on_track", title, "insufficient", _w("client.on_track.not_computed", reason=exc))
     last = track.iloc[-1]
     sec = Section("on_track", title, facts={"track": track, "session": int(last["session"])})
-    sec.facts["signal"] = ("not on track" if bool(last["not_on_track"]) else
-                           "outside the expected range" if last["outside_expected"] is True else
-                           "inside the expected range" if last["outside_expected"] is False else
-                           "expected range not available")
-    band = (f"expected about {last['expected']:.1f}, up to {last['band_limit']:.1f}"
-            if pd.notna(last["band_limit"]) else "no expected range (too few other clients "
-                                                 "with this measure)")
-    sec.message = (f"Latest {measure} score {last['score']:g} at session {int(last['session'])}: "
-                   f"{band}; early-warning limit {last['warning_limit']:.1f}. "
-                   + ("It reached the early-warning limit (not on track). "
-                      if bool(last["not_on_track"]) else "")
-                   + "Both limits are drawn on the chart on page 1, score by score.")
+    sec.facts["signal"] = _w("client.on_track.signal_not_on_track" if bool(last["not_on_track"]) else
+                             "client.on_track.signal_outside" if last["outside_expected"] is True else
+                             "client.on_track.signal_inside" if last["outside_expected"] is False else
+                             "client.on_track.signal_none")
+    band = (_w("client.on_track.band", expected=last["expected"], limit=last["band_limit"])
+            if pd.notna(last["band_limit"]) else _w("client.on_track.no_band"))
+    sec.message = (_w("client.on_track.latest", measure=measure, score=last["score"],
+                      session=int(last["session"]), band=band, warning=last["warning_limit"])
+                   + (_w("client.on_track.reached") if bool(last["not_on_track"]) else "")
+                   + _w("client.on_track.drawn"))
     if flags is not None and flags.row is not None and flags.status:
-        sec.message += f" Status: {flags.status}."
-    sec.method = ("Expected range: the expected-response curve for the intake score "
-                  "(Finch, Lambert & Schaalje 2001), "
-                  + ("fitted on the other clients of this service (leave one client out)"
-                     if own else f"learned from {expected.n_clients} reference clients"
-                     if expected is not None else "not available")
-                  + ", and the 90% limit of their residuals at each session. Early-warning limit: "
-                    "the lower of the first score plus half the reliable change and the score "
-                    "that would bring the last two scores to a third of it above the first "
-                    "(pk.client_course; backtest in docs/flags.md).")
+        sec.message += _w("client.on_track.status", status=flags.status)
+    fitted = (_w("client.on_track.fitted_own") if own else
+              _w("client.on_track.fitted_reference", n=expected.n_clients) if expected is not None
+              else _w("client.on_track.fitted_none"))
+    sec.method = _w("client.on_track.method", fitted=fitted)
     if figure:
         sec.plot = lambda ax: _plot("plot_headline", track[["date", "score", "session"]], measure,
                                     track=track, ax=ax)
@@ -347,39 +348,39 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
 
 def sudden_gains(rd: ReportData, measure: str = "PHQ-9") -> Section:
     """Sudden gains (and losses) between consecutive sessions, numbered as on the headline chart."""
-    title = f"Sudden gains ({measure})"
+    title = _w("client.sudden_gains.title", measure=measure)
     fn = _stat("sudden_gains")
     if fn is None:
-        return _unavailable("sudden_gains", title, "sudden-gain detection")
+        return Section("sudden_gains", title, "unavailable", _w("client.sudden_gains.unavailable"))
     scores = rd.observations[rd.observations["measure"] == measure]
     if len(scores) < 4:
         return Section("sudden_gains", title, "insufficient",
-                       f"Not assessed: sudden gains need at least four {measure} scores "
-                       f"({_plural(len(scores), 'score')}).")
+                       _w("client.sudden_gains.too_few", measure=measure,
+                          scores=_plural(len(scores), "score")))
     res = fn(scores, measure=measure)
     m = get_measure(measure)
     n_gains, n_losses = int((res["type"] == "gain").sum()), int((res["type"] == "loss").sum())
     sec = Section("sudden_gains", title, facts={"n_gains": n_gains, "n_losses": n_losses,
                                                 "gains": res},
-                  method=(f"Sudden gains and losses: Tang & DeRubeis (1999) criteria between "
-                          f"consecutive scores: a change of at least {m.reliable_change:g} points "
-                          f"({measure} reliable change), at least 25% of the score before, and "
-                          f"the three scores before differ from the three after (t-test, 5%)."))
+                  method=_w("client.sudden_gains.method", points=m.reliable_change, measure=measure))
     if len(res):
         table = res[["type", "session", "pre_time", "pre", "post", "magnitude"]].copy()
         # the chart counts sessions from 0 (the first score); pk.sudden_gains from 1
-        table["session"] = [f"{int(n) - 1} → {int(n)}" for n in table["session"]]
-        table.insert(0, "no.", [f"{t} {k}" for k, t in enumerate(table["type"], start=1)])
+        table["session"] = [_w("client.sudden_gains.sessions", before=int(n) - 1, after=int(n))
+                            for n in table["session"]]
+        table.insert(0, _w("client.sudden_gains.col_number"),
+                     [_w("client.sudden_gains.number", type=t, k=k)
+                      for k, t in enumerate(table["type"], start=1)])
         table = table.drop(columns="type")
         table["pre_time"] = table["pre_time"].map(_fmt_day)
-        sec.table = table.rename(columns={"session": "sessions (0 = first score)",
-                                          "pre_time": "from", "pre": "before", "post": "after",
-                                          "magnitude": "points"})
-        sec.message = (f"{_plural(n_gains, 'sudden gain')} and "
-                       f"{_plural(n_losses, 'sudden loss', 'sudden losses')}, numbered as on the "
-                       f"chart on page 1.")
+        sec.table = table.rename(columns={
+            "session": _w("client.sudden_gains.col_sessions"), "pre_time": _w("client.sudden_gains.col_from"),
+            "pre": _w("client.sudden_gains.col_before"), "post": _w("client.sudden_gains.col_after"),
+            "magnitude": _w("client.sudden_gains.col_points")})
+        sec.message = _w("client.sudden_gains.found", gains=_plural(n_gains, "sudden gain"),
+                         losses=_plural(n_losses, "sudden loss", "sudden losses"))
     else:
-        sec.message = "No sudden gains or losses."
+        sec.message = _w("client.sudden_gains.none")
     return sec
 
 

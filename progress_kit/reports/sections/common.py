@@ -21,6 +21,7 @@ import pandas as pd
 
 from ...data import ClinicData
 from ...measures import get_measure
+from ..wording import words
 
 __all__ = ["Section", "MIN_DIARY_DAYS", "UNAVAILABLE", "methods"]
 
@@ -67,6 +68,11 @@ class Section:
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+
+def _w(key: str, /, **fields) -> str:
+    """The phrase ``key`` of the wording in use, its named fields filled in."""
+    return words()(key, **fields)
 
 
 def _unavailable(key: str, title: str, what: str) -> Section:
