@@ -20,7 +20,6 @@ from .common import (
     _plural,
     _stat,
     _threshold_change,
-    _unavailable,
     _w,
     shared,
 )
@@ -443,11 +442,11 @@ def _window_summary(daily: pd.DataFrame | None, last: pd.Timestamp, days: int = 
 def diary_month(rd: ReportData, days: int = 14) -> Section:
     """The diary over the month (mood, homework, sleep, goals; gaps as gaps), take-aways, and
     the two-week mood and homework trend drawn over the last two weeks only."""
-    title = "Diary this month"
+    title = _w("client.diary.title")
     last = _last_day(rd)
     month = rd.diary[(rd.diary["date"] >= rd.start) & (rd.diary["date"] <= last)]
     if month.empty:
-        kept = "No diary was kept." if rd.diary.empty else "No diary kept this month."
+        kept = _w("client.diary.none_kept" if rd.diary.empty else "client.diary.none_this_month")
         return Section("diary", title, "insufficient", kept, facts={"n_days": 0})
     daily = _daily(rd)
     sec = Section("diary", title, figsize=(7.2, 1.9))
@@ -455,31 +454,31 @@ def diary_month(rd: ReportData, days: int = 14) -> Section:
     fields = [c for c in (*DIARY_MEASURES, "takeaways") if c in in_month.columns]
     n_days = int(in_month[fields].notna().any(axis=1).sum())
     n_expected = (last - rd.start).days + 1
-    means = [f"{m.replace('_', ' ')} {in_month[m].mean():.1f}{_SCALE[m]}" for m in DIARY_MEASURES
+    means = [_w("client.diary.mean", measure=m.replace("_", " "), mean=in_month[m].mean(),
+                scale=_SCALE[m]) for m in DIARY_MEASURES
              if m in in_month.columns and in_month[m].notna().any()]
-    text = [f"Filled in on {n_days} of {n_expected} days this month"
-            + (f"; averages: {', '.join(means)}." if means else ".")]
+    text = [_w("client.diary.filled", days=n_days, expected=n_expected)
+            + (_w("client.diary.averages", means=", ".join(means)) if means
+               else _w("client.diary.no_averages"))]
     if "takeaways" in in_month.columns and in_month["takeaways"].notna().any():
         used = in_month["takeaways"].dropna()
-        text.append(f"Session take-aways used {used.sum():g} times, on "
-                    f"{_plural(int((used > 0).sum()), 'day')}.")
+        text.append(_w("client.diary.takeaways", times=used.sum(),
+                       days=_plural(int((used > 0).sum()), "day")))
     tw = _two_week_trend(rd, daily, days)
     sec.facts.update(n_days=n_days, n_expected=n_expected, two_weeks=tw)
-    window = f"{_fmt_day(tw['first'])} to {_fmt_day(tw['last'])}"
-    trends = [f"{m} {tw[f'{m}_trend']:+.1f} points" for m in ("mood", "homework")
-              if f"{m}_trend" in tw]
+    window = _w("client.diary.window", first=_fmt_day(tw["first"]), last=_fmt_day(tw["last"]))
+    trends = [_w("client.diary.trend_item", measure=m, change=tw[f"{m}_trend"])
+              for m in ("mood", "homework") if f"{m}_trend" in tw]
     if trends:
-        text.append(f"Two-week trend ({window}, diary on {tw['n_days']} of {days} days; dotted "
-                    f"lines): {', '.join(trends)}.")
-        sec.method = (f"Two-week diary trend: least-squares line through the days with an entry "
-                      f"in the last {days} days, only for a measure with at least "
-                      f"{MIN_TREND_DAYS} such days; missing days are not filled in.")
+        text.append(_w("client.diary.trend", window=window, days=tw["n_days"], window_days=days,
+                       trends=", ".join(trends)))
+        sec.method = _w("client.diary.trend_method", days=days, min_days=MIN_TREND_DAYS)
     else:
-        text.append(f"No two-week trend: the diary was filled in on {tw['n_days']} of the last "
-                    f"{days} days ({window}); at least {MIN_TREND_DAYS} are needed.")
+        text.append(_w("client.diary.no_trend", days=tw["n_days"], window_days=days, window=window,
+                       min_days=MIN_TREND_DAYS))
     have = _window_summary(daily, tw["last"], days)
     if have and not trends:
-        text.append("What there is: " + "; ".join(have) + ".")
+        text.append(_w("client.diary.what_there_is", summary="; ".join(have)))
     sec.message = " ".join(text)
     trend = tw["data"]
     # the chart also covers the whole two-week window when it reaches back before the month
@@ -497,63 +496,60 @@ def _p_text(p: float) -> str:
 
 def homework_mood(rd: ReportData) -> Section:
     """Same-day within-person association of homework with mood."""
-    title = "Homework and mood (same day)"
+    title = _w("client.homework_mood.title")
     fn, daily = _stat("within_person_correlation"), _daily(rd)
     if fn is None:
-        return _unavailable("homework_mood", title, "the within-person correlation")
+        return Section("homework_mood", title, "unavailable", _w("client.homework_mood.unavailable"))
     pairs = 0 if daily is None else int(daily[["homework", "mood"]].notna().all(axis=1).sum())
     if pairs < MIN_DIARY_DAYS:
         return Section("homework_mood", title, "insufficient",
-                       f"Not enough diary days{_yet(rd)}: {_plural(pairs, 'day')} with both homework "
-                       f"and mood; at least {MIN_DIARY_DAYS} are needed.")
+                       _w("client.homework_mood.too_few", yet=_yet(rd), days=_plural(pairs, "day"),
+                          min_days=MIN_DIARY_DAYS))
     res = fn(daily, x="homework", y="mood", subject="client_id").iloc[0]
     if not np.isfinite(res["r"]):
         return Section("homework_mood", title, "insufficient",
-                       f"Not estimated: homework or mood did not vary over the "
-                       f"{_plural(pairs, 'day')} with both.")
+                       _w("client.homework_mood.no_variation", days=_plural(pairs, "day")))
     sec = Section("homework_mood", title, facts={"r": float(res["r"])})
     clear = res["ci_low"] > 0 or res["ci_high"] < 0
-    lead = (f"On days with more homework than usual for this client, mood tended to be "
-            f"{'higher' if res['r'] > 0 else 'lower'}" if clear else
-            f"No clear same-day link between homework and mood{'' if rd.finished else ' so far'}")
-    sec.message = (f"{lead}: r = {res['r']:.2f} (95% CI {res['ci_low']:.2f} to "
-                   f"{res['ci_high']:.2f}, {int(res['n_obs'])} days, {_p_text(res['pval'])}).")
-    sec.method = ("Homework and mood: within-person (repeated-measures) correlation over days "
-                  "with both entries; an association, not proof that homework lifts mood.")
+    lead = (_w("client.homework_mood.clear", direction=_w(
+                "client.homework_mood.higher" if res["r"] > 0 else "client.homework_mood.lower"))
+            if clear else _w("client.homework_mood.unclear",
+                             so_far="" if rd.finished else _w("client.so_far")))
+    sec.message = _w("client.homework_mood.result", lead=lead, r=res["r"], low=res["ci_low"],
+                     high=res["ci_high"], n=int(res["n_obs"]), p=_p_text(res["pval"]))
+    sec.method = _w("client.homework_mood.method")
     return sec
 
 
 def sleep_mood_lag(rd: ReportData, *, figure: bool = True) -> Section:
     """Sleep quality of the night before and next-day mood, within the person."""
-    title = "Sleep and next-day mood"
+    title = _w("client.sleep_mood.title")
     fn, daily = _stat("lagged_effect"), _daily(rd)
     if fn is None:
-        return _unavailable("sleep_mood_lag", title, "the lagged effect")
+        return Section("sleep_mood_lag", title, "unavailable", _w("client.sleep_mood.unavailable"))
     if (daily is None or not {"sleep_quality", "mood"} <= set(daily.columns)
             or daily["sleep_quality"].isna().all() or daily["mood"].isna().all()):
         return Section("sleep_mood_lag", title, "insufficient",
-                       "Not estimated: the diary holds no sleep ratings or no mood ratings.")
+                       _w("client.sleep_mood.no_ratings"))
     s = daily.set_index("date")
     pairs = int((s["sleep_quality"].shift(1, freq="D").reindex(s.index).notna()
                  & s["mood"].notna()).sum())
     if pairs < MIN_DIARY_DAYS:
         return Section("sleep_mood_lag", title, "insufficient",
-                       f"Not enough diary days{_yet(rd)}: {_plural(pairs, 'pair')} of consecutive "
-                       f"days with sleep and mood; at least {MIN_DIARY_DAYS} are needed.")
+                       _w("client.sleep_mood.too_few", yet=_yet(rd), pairs=_plural(pairs, "pair"),
+                          min_days=MIN_DIARY_DAYS))
     try:
         res = fn(daily, x="sleep_quality", y="mood", lag=1).iloc[0]
     except ValueError as exc:
         return Section("sleep_mood_lag", title, "insufficient",
-                       f"The effect could not be estimated from this client's diary ({exc}).")
+                       _w("client.sleep_mood.error", reason=exc))
     clear = bool(res["ci_low"] > 0 or res["ci_high"] < 0)
     sec = Section("sleep_mood_lag", title, figsize=(6.0, 2.9),
                   facts={"estimate": float(res["estimate"]), "clear": clear})
-    lead = ("After a night rated one point better than usual, mood the next day changed by"
-            if clear else f"No clear link{_yet(rd)} between a night's sleep and next-day mood; estimate")
-    sec.message = (f"{lead} {res['estimate']:+.2f} points (95% CI {res['ci_low']:+.2f} to "
-                   f"{res['ci_high']:+.2f}; {int(res['n_pairs'])} pairs of days).")
-    sec.method = ("Sleep and next-day mood: within-person lagged effect (lag 1 day, calendar-exact "
-                  f"pairs), model {res.get('method', '')}, adjusting for the previous day's mood.")
+    lead = (_w("client.sleep_mood.clear") if clear else _w("client.sleep_mood.unclear", yet=_yet(rd)))
+    sec.message = _w("client.sleep_mood.result", lead=lead, estimate=res["estimate"],
+                     low=res["ci_low"], high=res["ci_high"], n=int(res["n_pairs"]))
+    sec.method = _w("client.sleep_mood.method", model=res.get("method", ""))
     scatter = _stat("lag_scatter_data")
     if scatter is not None and figure:
         pts = scatter(daily, x="sleep_quality", y="mood", lag=1)
@@ -569,33 +565,30 @@ def progress_score(rd: ReportData) -> Section:
     The trend is the score's own (:func:`progress_kit.progress_score`); it describes the diary,
     not the status, which stays ``pk.client_flags``'s.
     """
-    title = "Progress score"
+    title = _w("client.progress_score.title")
     fn, daily = _stat("progress_score"), _daily(rd)
     if fn is None:
-        return _unavailable("progress_score", title, "the progress score")
+        return Section("progress_score", title, "unavailable", _w("client.progress_score.unavailable"))
     if daily is None:
-        return Section("progress_score", title, "insufficient",
-                       "No diary: the progress score is built from the diary.")
+        return Section("progress_score", title, "insufficient", _w("client.progress_score.no_diary"))
     res = fn(daily, window="14D")
     res = res[res["date"] <= rd.end]
     scored = res.dropna(subset=["progress_score"])
     if scored.empty:
         return Section("progress_score", title, "insufficient",
-                       f"Not enough diary days{_yet(rd)} for a progress score.")
+                       _w("client.progress_score.too_few", yet=_yet(rd)))
     last = scored.iloc[-1]
     sec = Section("progress_score", title, facts={"score": float(last["progress_score"]),
                                                   "trend": str(last["trend"])})
-    trend = (f"{last['trend']} over 14 days ({last['trend_change']:+.0f} points)"
+    trend = (_w("client.progress_score.trend", trend=last["trend"], change=last["trend_change"])
              if last["trend"] != "insufficient data" else
-             f"no trend (diary on {int(last['trend_days'])} of 14 days; 7 are needed)")
-    sec.message = (f"Progress score {last['progress_score']:.0f}/100 on {_fmt_day(last['date'])}, "
-                   f"{trend}; a diary summary resting on {last['confidence']:.0%} of its fields. "
+             _w("client.progress_score.no_trend", days=int(last["trend_days"])))
+    sec.message = (_w("client.progress_score.result", score=last["progress_score"],
+                      date=_fmt_day(last["date"]), trend=trend, confidence=last["confidence"])
                    + _score_meaning(rd, last["date"]))
     weights = res.attrs.get("weights", {})
     wtext = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in weights.items())
-    sec.method = (f"Progress score: weighted mean of the diary fields present that day, each rescaled "
-                  f"to 0-100 in the good direction (weights: {wtext}); trend by the kit's one rule "
-                  f"(14 days, 7 scored, 10 points).")
+    sec.method = _w("client.progress_score.method", weights=wtext)
     return sec
 
 
@@ -606,19 +599,20 @@ def _score_meaning(rd: ReportData, day: pd.Timestamp) -> str:
     """What the progress score means for this client's session frequency and time in therapy."""
     c = rd.client
     if c is None or pd.isna(c["start_date"]):
-        return "It has no norms: compare it only with this client's own earlier scores."
+        return _w("client.progress_score.no_norms_unknown")
     weeks = max(0, round((min(day, _last_day(rd)) - c["start_date"]).days / 7))
     per = _SESSIONS_PER_14_DAYS.get(str(c["session_frequency"]))
     parts = []
     if per is not None:
-        held = {2: "two sessions", 1: "one session"}.get(per, "half a session")
-        parts.append(f"With {c['session_frequency']} sessions the 14 days hold about {held}: the "
-                     f"trend shows the days between sessions.")
-    stage = ("early in therapy the diary swings; read a two-week trend with care" if weeks < 8 else
-             "a stable score means the diary has settled, not that therapy is done" if weeks >= 52
-             else "a change held over several fortnights means more than one fortnight's")
-    parts.append(f"After {_plural(weeks, 'week')} in therapy, {stage}.")
-    parts.append("No norms: compare it with this client's own earlier scores.")
+        held = _w({2: "client.progress_score.held.2", 1: "client.progress_score.held.1"}.get(
+            per, "client.progress_score.held.half"))
+        parts.append(_w("client.progress_score.frequency", frequency=c["session_frequency"],
+                        held=held))
+    stage = _w("client.progress_score.stage_early" if weeks < 8 else
+               "client.progress_score.stage_long" if weeks >= 52 else
+               "client.progress_score.stage_middle")
+    parts.append(_w("client.progress_score.stage", weeks=_plural(weeks, "week"), stage=stage))
+    parts.append(_w("client.progress_score.no_norms"))
     return " ".join(parts)
 
 
