@@ -620,8 +620,8 @@ def _score_meaning(rd: ReportData, day: pd.Timestamp) -> str:
 
 STATUS_WORDS = {k: v for k, v in load_wording().group("status.word").items() if k != "unavailable"}
 """The built-in status words (``status.word.*`` of the wording); a report shows the wording in use."""
-_FLAG_NAMES = (("critical_item", "critical item"), ("reliable_deterioration", "reliable deterioration"),
-               ("not_on_track", "not on track"), ("stalled", "no reliable improvement"))
+_FLAGS = ("critical_item", "reliable_deterioration", "not_on_track", "stalled")
+"""The flags a progress note names (``client.note.flag.*`` of the wording), in this order."""
 DISCREPANCY_POINTS = 1.0
 """Diary mood trend (points over two weeks) that counts as clearly better or worse."""
 
@@ -726,13 +726,11 @@ def discrepancy(flags: Flags, quest: list[Section], diary: Section) -> str:
     primary = next((q for q in quest if q.key.startswith("q-")), None)
     worse = bool(flags.get("reliable_deterioration", False)) or bool(flags.get("not_on_track", False))
     better = primary is not None and primary.facts.get("category") in ("improved", "recovered")
-    name = primary.facts["measure"] if primary is not None else "questionnaires"
+    name = primary.facts["measure"] if primary is not None else _w("client.discrepancy.questionnaires")
     if worse and mood >= DISCREPANCY_POINTS:
-        return (f"Discrepancy to explore: diary mood rose {mood:+.1f} points over the last two "
-                f"weeks while {name} points to worsening.")
+        return _w("client.discrepancy.mood_rose", mood=mood, measure=name)
     if better and mood <= -DISCREPANCY_POINTS:
-        return (f"Discrepancy to explore: diary mood fell {mood:+.1f} points over the last two "
-                f"weeks while {name} shows reliable improvement.")
+        return _w("client.discrepancy.mood_fell", mood=mood, measure=name)
     return ""
 
 
@@ -776,10 +774,10 @@ def headline(rd: ReportData, measure: str | None, track: Section | None,
     """Page 1's chart of the primary measure: severity bands, cut-off, reliable-change band,
     expected-response band and sudden gains at the session where they happened."""
     if measure is None:
-        return Section("headline", "Questionnaires", "insufficient",
-                       "No questionnaire scores up to the end of this month.")
+        return Section("headline", _w("client.questionnaires_title"), "insufficient",
+                       _w("client.no_questionnaires"))
     scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
-    sec = Section("headline", f"{measure} by session", figsize=(7.2, 2.6))
+    sec = Section("headline", _w("client.headline.title", measure=measure), figsize=(7.2, 2.6))
     tr = track.facts.get("track") if track is not None else None
     g = gains.facts.get("gains") if gains is not None else None
     # the x axis is the session number the status used (from client_course), so the band and
@@ -787,11 +785,11 @@ def headline(rd: ReportData, measure: str | None, track: Section | None,
     d = tr[["date", "score", "session"]] if tr is not None else scores[["date", "score"]]
     sec.plot = lambda ax: _plot("plot_headline", d, measure, track=tr, gains=g, ax=ax)
     if len(scores):
-        sec.message = (f"{_plural(len(scores), 'score')}, {_fmt_day(scores['date'].iloc[0])} to "
-                       f"{_fmt_day(scores['date'].iloc[-1])}; session 0 is the first score"
-                       + ("; sessions are attended sessions, so a session without a score is a "
-                          "gap" if tr is not None and len(tr) and
-                          tr["session"].iloc[-1] > len(tr) - 1 else "") + ".")
+        gap = tr is not None and len(tr) and tr["session"].iloc[-1] > len(tr) - 1
+        sec.message = _w("client.headline.scores", scores=_plural(len(scores), "score"),
+                         first=_fmt_day(scores["date"].iloc[0]),
+                         latest=_fmt_day(scores["date"].iloc[-1]),
+                         gap=_w("client.headline.gap") if gap else "")
     return sec
 
 
@@ -806,22 +804,23 @@ def _measure_line(rd: ReportData, q: Section, flags: Flags | None, track: Sectio
     if f.get("n", 0) == 0:
         return ""
     severity = flags.get("severity") if flags is not None else None
-    band = f" ({severity} range)" if severity else ""
+    band = _w("client.note.band", severity=severity) if severity else ""
     if f["n"] == 1:
-        return (f"{m} {f['latest']:g} on {_fmt_day(f['latest_date'])}{band}; a single score, "
-                f"so no change can be assessed.")
+        return _w("client.note.single", measure=m, latest=f["latest"],
+                  date=_fmt_day(f["latest_date"]), band=band)
     held = _sessions_between(rd, f["first_date"], f["latest_date"])
     span = _plural(held, "session") if held else _plural(f["n"], "score")
-    text = f"{m} {f['first']:g} → {f['latest']:g} over {span}{band}"
+    text = _w("client.note.change", measure=m, first=f["first"], latest=f["latest"], span=span,
+              band=band)
     if "change_words" in f:
-        text += f"; {f['change_words']}"
+        text += _w("client.note.change_words", words=f["change_words"])
     if flags is not None and flags.row is not None:
         # quote the status's own verdict on this measure, never a second reading of the band
         if bool(flags.get("not_on_track", False)):
-            text += "; not on track (reached the early-warning limit)"
+            text += _w("client.note.not_on_track")
         elif flags.status == "on track":
-            text += "; on track (inside the expected range)"
-    return text + "."
+            text += _w("client.note.on_track")
+    return text + _w("client.note.end")
 
 
 def progress_note(rd: ReportData, flags: Flags, quest: list[Section], track: Section | None,
@@ -836,46 +835,46 @@ def progress_note(rd: ReportData, flags: Flags, quest: list[Section], track: Sec
         if others:
             lines.append(" ".join(others))
     else:
-        lines.append(f"No questionnaire scores{_yet(rd)}.")
+        lines.append(_w("client.note.no_scores", yet=_yet(rd)))
     tw = diary.facts.get("two_weeks", {})
     if diary.facts.get("n_days"):
         bits = []
         if "mood_mean" in tw:
-            bits.append(f"mood {tw['mood_mean']:.1f}/10 on {tw['mood_n']} of {tw['days']} days")
+            bits.append(_w("client.note.diary_mood", mean=tw["mood_mean"], n=tw["mood_n"],
+                           days=tw["days"]))
         if "homework_mean" in tw:
-            bits.append(f"homework {tw['homework_mean']:.1f}/5")
-        lines.append("Diary, last two weeks: " + (", ".join(bits) if bits else
-                                                   "no mood or homework entries") + ".")
+            bits.append(_w("client.note.diary_homework", mean=tw["homework_mean"]))
+        lines.append(_w("client.note.diary", summary=", ".join(bits) if bits else
+                        _w("client.note.diary_empty")))
     else:
         lines.append(diary.message)
     if flags.status in ("alert", "watch"):
-        named = [label for key, label in _FLAG_NAMES if bool(flags.get(key, False))]
-        lines.append(f"Flagged for review ({flags.status}"
-                     + (f": {', '.join(named)}" if named else "") + "; reasons in the status box).")
+        named = [_w(f"client.note.flag.{key}") for key in _FLAGS if bool(flags.get(key, False))]
+        lines.append(_w("client.note.flagged", status=flags.status,
+                        named=_w("client.note.flagged_named", names=", ".join(named)) if named else ""))
     if conflict:
         lines.append(conflict)
-    return Section("note", "For the progress note", lines=lines[:5])
+    return Section("note", _w("client.note.title"), lines=lines[:5])
 
 
 def since_last_month(rd: ReportData, flags: Flags, before: Flags, header: Section,
                      diary: Section) -> Section:
     """What changed since the end of last month: status, new scores, sessions, diary days."""
-    sec = Section("since", "Since last month")
+    sec = Section("since", _w("client.since.title"))
     lines = []
     prev_end = rd.start - pd.Timedelta(days=1)
     c = rd.client
     if c is not None and pd.notna(c["start_date"]) and c["start_date"] > prev_end:
-        lines.append(f"Started therapy this month ({_fmt_day(c['start_date'])}): nothing to "
-                     f"compare with.")
+        lines.append(_w("client.since.started", date=_fmt_day(c["start_date"])))
     elif flags.row is not None and before.row is not None:
         if before.status == flags.status:
-            lines.append(f"Status unchanged: {flags.status}.")
+            lines.append(_w("client.since.unchanged", status=flags.status))
         else:
             new = [r for r in flags.reasons if r not in before.reasons]
-            lines.append(f"Status changed from {before.status} to {flags.status}"
-                         + (f" (new: {'; '.join(new)})" if new else "") + ".")
+            lines.append(_w("client.since.changed", before=before.status, now=flags.status,
+                            new=_w("client.since.new", reasons="; ".join(new)) if new else ""))
     elif flags.row is not None:
-        lines.append(f"Status {flags.status}; no status at the end of last month (no scores then).")
+        lines.append(_w("client.since.no_before", status=flags.status))
     month_obs = rd.observations[(rd.observations["date"] >= rd.start)
                                 & rd.observations["measure"].isin(rd.questionnaires)]
     done = month_obs["measure"].value_counts()
@@ -885,19 +884,21 @@ def since_last_month(rd: ReportData, flags: Flags, before: Flags, header: Sectio
             sc = rd.observations[rd.observations["measure"] == m].sort_values("date")
             old = sc[sc["date"] <= prev_end]
             new = sc[sc["date"] >= rd.start]["score"]
-            was = f"; last month ended at {old['score'].iloc[-1]:g}" if len(old) else ""
-            parts.append(f"{m} ×{done[m]} ({', '.join(f'{v:g}' for v in new)}{was})")
-        lines.append("Questionnaires this month: " + ", ".join(parts) + ".")
+            was = _w("client.since.was", score=old["score"].iloc[-1]) if len(old) else ""
+            parts.append(_w("client.since.measure", measure=m, n=done[m],
+                            scores=", ".join(f"{v:g}" for v in new), was=was))
+        lines.append(_w("client.since.questionnaires", measures=", ".join(parts)))
     else:
-        lines.append("No questionnaires completed this month.")
+        lines.append(_w("client.since.no_questionnaires"))
     activity = []
     if rd.finished and not header.facts.get("booked_month"):
-        activity.append(f"No sessions this month: therapy ended {_fmt_day(rd.client['end_date'])}")
+        activity.append(_w("client.since.ended", date=_fmt_day(rd.client["end_date"])))
     elif header.facts.get("booked_month") is not None:
-        activity.append(f"Sessions: {header.facts['sessions_month']} attended of "
-                        f"{header.facts['booked_month']} booked")
+        activity.append(_w("client.since.sessions", attended=header.facts["sessions_month"],
+                           booked=header.facts["booked_month"]))
     if diary.facts.get("n_days"):
-        activity.append(f"diary on {diary.facts['n_days']} of {diary.facts['n_expected']} days")
+        activity.append(_w("client.since.diary", days=diary.facts["n_days"],
+                           expected=diary.facts["n_expected"]))
     if activity:
         text = "; ".join(activity)
         lines.append(text[0].upper() + text[1:] + ".")
