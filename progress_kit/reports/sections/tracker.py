@@ -11,8 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ..context import ReportData
+from ..wording import load_wording, words
 from .client import _daily, _last_day
-from .common import Section, _fmt_day, _stat
+from .common import Section, _fmt_day, _stat, _w
 
 __all__ = ["trend_words", "tracker_prompts_section", "trends_and_prompts", "prompts_for",
            "PROMPT_WORDS", "SCORE_AGE_DAYS"]
@@ -21,31 +22,12 @@ SCORE_AGE_DAYS = 61
 """A latest questionnaire score older than this (about two months) before the report's last day
 is said to be old, with its age, wherever the status rests on it."""
 
-PROMPT_WORDS = {
-    "clinician": {
-        "homework_fit": ("Low homework with flat mood (homework {homework_mean:.1f} of 5 on "
-                         "{homework_days} of {recent_days} days; mood stable): discuss whether the "
-                         "homework fits."),
-        "approach_fit": ("Long therapy, flat course ({months_in_therapy:.0f} months in therapy; "
-                         "mood {mood_trend_course} over {course_days} days{goals}): raise whether "
-                         "the approach still fits."),
-        "ending_readiness": ("Stable, high mood over {course_days} days (mean "
-                             "{mood_mean_course:.1f} of 10): review readiness to end."),
-    },
-    "client": {
-        "homework_fit": ("You did little homework in the last two weeks, and your mood stayed "
-                         "about the same. Talk with your therapist about whether the homework "
-                         "suits you."),
-        "approach_fit": ("You have been in therapy for more than a year, and things have not "
-                         "changed much of late. Ask your therapist if the way you work still "
-                         "suits you."),
-        "ending_readiness": ("Your mood has been good and steady for three months. You could "
-                             "talk about how you will know when you are ready to end."),
-    },
-}
-"""How each prompt reads for the clinician (page 1, prep sheet) and for the client (share page).
-Placeholders are columns of :func:`progress_kit.tracker_prompts` plus ``recent_days``,
-``course_days`` and ``goals``."""
+PROMPT_WORDS = {audience: load_wording().group(f"prompts.{audience}")
+                for audience in ("clinician", "client")}
+"""The built-in wording of each prompt for the clinician (page 1, prep sheet) and for the client
+(share page): ``prompts.*`` of the wording (a report shows the wording in use). Placeholders are
+columns of :func:`progress_kit.tracker_prompts` plus ``recent_days``, ``course_days`` and
+``goals``."""
 
 
 def prompts_for(rd: ReportData) -> pd.DataFrame | None:
@@ -63,40 +45,36 @@ def _prompt_lines(res: pd.DataFrame, audience: str, recent_days: int = 14,
     from ...prompts import PROMPTS
 
     row = res.iloc[0]
-    words = PROMPT_WORDS[audience]
-    goals = (f", goals {row['goals_mean_course']:.1f} of 5" if pd.notna(row["goals_mean_course"])
+    said = words().group(f"prompts.{audience}")
+    goals = (_w("tracker.goals", goals=row["goals_mean_course"]) if pd.notna(row["goals_mean_course"])
              else "")
     values = {**row.to_dict(), "recent_days": recent_days, "course_days": course_days,
               "goals": goals}
-    return [words[p].format(**values) for p in PROMPTS if bool(row[p])]
+    return [said[p].format(**values) for p in PROMPTS if bool(row[p])]
 
 
 def _prompts_method(res: pd.DataFrame) -> str:
     t = res.attrs.get("thresholds", {})
     if not t:
         return ""
-    return (f"Tracker prompts (pk.tracker_prompts; talking points, not a status): homework mean <= "
-            f"{t['low_homework']:g}/5 over {t['recent_days']} days, mood stable; over "
-            f"{t['long_months']:g} months in therapy, mood stable over {t['course_days']} days or "
-            f"goals <= {t['low_goals']:g}/5; mood stable over {t['course_days']} days, mean >= "
-            f"{t['high_mood']:g}/10 (>= {t['min_days']} and {t['course_min_days']} diary days).")
+    return _w("tracker.method", **t)
 
 
 def tracker_prompts_section(rd: ReportData, audience: str = "clinician") -> Section:
     """The tracker's prompts that apply, worded for ``audience`` ("clinician" or "client")."""
     if audience not in PROMPT_WORDS:
         raise ValueError(f"audience {audience!r}: choose one of {', '.join(PROMPT_WORDS)}")
-    title = "Prompts from the diary" if audience == "clinician" else "Things to talk about"
+    title = _w("tracker.title_clinician" if audience == "clinician" else "tracker.title_client")
     res = prompts_for(rd)
     if res is None or res.empty:
         return Section("prompts", title, "insufficient",
-                       "No mood diary: the tracker's prompts need one." if audience == "clinician"
-                       else "", facts={"prompts": []})
+                       _w("tracker.no_diary") if audience == "clinician" else "",
+                       facts={"prompts": []})
     lines = _prompt_lines(res, audience)
     sec = Section("prompts", title, lines=lines or None, facts={"prompts": lines, "row": res.iloc[0]})
     if audience == "clinician":
         if not lines:
-            sec.message = "None of the tracker's prompts applies."
+            sec.message = _w("tracker.none_applies")
         sec.method = _prompts_method(res)
     return sec
 
@@ -108,13 +86,13 @@ def trends_and_prompts(rd: ReportData, quest: list[Section], diary: Section | No
     trends = trend_words(rd, quest, diary)
     prompts = tracker_prompts_section(rd)
     words = "; ".join(line.rstrip(".") for line in trends.lines or [])
-    text = [f"Trends: {words}." if words else "Trends: no questionnaire or diary trend yet."]
+    text = [_w("tracker.trends", trends=words) if words else _w("tracker.no_trends")]
     if trends.facts.get("old_scores"):
         text.append(trends.message)
     if prompts.ok and not prompts.lines:
-        text.append("No tracker prompt applies.")
+        text.append(_w("tracker.no_prompt"))
     sec = Section("trends", "", message=" ".join(text),
-                  lines=[f"Prompt: {p}" for p in prompts.facts.get("prompts", [])] or None,
+                  lines=[_w("tracker.prompt", prompt=p) for p in prompts.facts.get("prompts", [])] or None,
                   facts={**trends.facts, "trend_lines": trends.lines or [],
                          "prompts": prompts.facts.get("prompts", [])})
     sec.method = "\n".join(filter(None, [trends.method, prompts.method]))
@@ -123,7 +101,7 @@ def trends_and_prompts(rd: ReportData, quest: list[Section], diary: Section | No
 
 def _age(days: int) -> str:
     months = round(days / 30.44)
-    return f"{months} months" if months >= 2 else f"{days} days"
+    return _w("tracker.months", n=months) if months >= 2 else _w("tracker.days", n=days)
 
 
 def trend_words(rd: ReportData, quest: list[Section], diary: Section | None = None) -> Section:
@@ -137,24 +115,23 @@ def trend_words(rd: ReportData, quest: list[Section], diary: Section | None = No
             continue
         direction = f.get("direction")
         word = direction if direction in ("improving", "stable", "worsening") else (
-            "too few scores for a trend")
-        slope = f" ({f['slope']:+.2f} points a week)" if "slope" in f and direction else ""
-        lines.append(f"{f['measure']}: {word}{slope}.")
+            _w("tracker.too_few"))
+        slope = _w("tracker.slope", slope=f["slope"]) if "slope" in f and direction else ""
+        lines.append(_w("tracker.measure", measure=f["measure"], word=word, slope=slope))
         age = (last - f["latest_date"]).days
         if age > SCORE_AGE_DAYS:
-            old.append(f"{f['measure']} {_fmt_day(f['latest_date'])} ({_age(age)} old)")
+            old.append(_w("tracker.old_score", measure=f["measure"], date=_fmt_day(f["latest_date"]),
+                          age=_age(age)))
     tw = (diary.facts.get("two_weeks") or {}) if diary is not None else {}
     data = tw.get("data")
     if data is not None and len(data) and (data["measure"] == "mood").any():
         direction = data.loc[data["measure"] == "mood", "direction"].iloc[0]
-        lines.append(f"diary mood, last two weeks: {direction}.")
-    sec = Section("trends", "Trends", lines=lines or None)
+        lines.append(_w("tracker.mood", direction=direction))
+    sec = Section("trends", _w("tracker.title"), lines=lines or None)
     if not lines:
-        sec.status, sec.message = "insufficient", "No questionnaire scores or diary trend yet."
+        sec.status, sec.message = "insufficient", _w("tracker.nothing")
     if old:
-        sec.message = ("The latest scores are old, and the status rests on them: "
-                       + "; ".join(old) + f", before {_fmt_day(last)}.")
+        sec.message = _w("tracker.old", scores="; ".join(old), date=_fmt_day(last))
         sec.facts["old_scores"] = old
-    sec.method = ("Trend words: questionnaires by their slope (Slopes; change >= reliable change); "
-                  "diary mood by its two-week line.")
+    sec.method = _w("tracker.method_trends")
     return sec
