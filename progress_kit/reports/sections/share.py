@@ -4,8 +4,8 @@ Written for the client, in plain words (a test checks the reading level), from t
 data only. It shows the diary and the questionnaire totals, never an item answer, and none of
 the clinician's words: no status, no severity label, no reliable-change or on-track language.
 A client whose ``client_flags`` status is "alert" gets the same neutral page plus one line,
-:data:`ALERT_LINE`; the status itself is never shown. The words live in :data:`SHARE_WORDS`
-and :data:`PLAIN_NAMES`, where a service can change them.
+:data:`ALERT_LINE`; the status itself is never shown. The words live in the ``share`` part of
+the wording (``progress_kit/templates/clinical/wording.toml``), where a service can change them.
 """
 
 from __future__ import annotations
@@ -15,35 +15,25 @@ import pandas as pd
 
 from ...measures import get_measure
 from ..context import ReportData
+from ..wording import load_wording, words
 from .client import Flags, _daily
-from .common import Section, _fmt_day, _stat
+from .common import Section, _fmt_day, _stat, _w
 from .tracker import tracker_prompts_section
 
 __all__ = ["share_intro", "share_diary", "share_takeaways", "share_scores", "share_talk",
            "PLAIN_NAMES", "SHARE_WORDS", "ALERT_LINE"]
 
-ALERT_LINE = "Talk to your therapist about how things are going."
-"""The one line a client whose status is "alert" gets, instead of the status."""
+_BUILT_IN = load_wording()
+ALERT_LINE = _BUILT_IN("share.alert")
+"""The one line a client whose status is "alert" gets, instead of the status (built-in words)."""
 
-PLAIN_NAMES = {"PHQ-9": "low mood", "GAD-7": "worry and nerves", "CORE-10": "how you have felt",
-               "ORS": "how things are going", "OQ-45": "how you are doing",
-               "PCL-5": "stress after a hard event", "SPIN": "fear of social times",
-               "WSAS": "how you cope with daily life"}
-"""What each questionnaire asks about, in a client's words."""
+PLAIN_NAMES = _BUILT_IN.group("share.plain_names")
+"""What each questionnaire asks about, in a client's words (``share.plain_names.*``)."""
 
-SHARE_WORDS = {
-    "mood": {"improving": "Your mood has gone up over the last two weeks.",
-             "stable": "Your mood has stayed about the same over the last two weeks.",
-             "worsening": "Your mood has gone down over the last two weeks."},
-    "homework": {"improving": "You have done more homework over the last two weeks.",
-                 "stable": "You have done about the same amount of homework each day.",
-                 "worsening": "You have done less homework over the last two weeks."},
-    "intro": ("This page is for you. It shows your diary and your forms as simple charts. Bring "
-              "it to your next session if you like, and use it to start the talk: what went "
-              "well, what was hard, and what you want to work on."),
-    "nothing": "You can talk about anything on this page, or anything else that is on your mind.",
-}
-"""The client page's sentences; a service may reword them (keep them short and plain)."""
+SHARE_WORDS = {"mood": _BUILT_IN.group("share.mood"), "homework": _BUILT_IN.group("share.homework"),
+               "intro": _BUILT_IN("share.intro"), "nothing": _BUILT_IN("share.nothing")}
+"""The client page's built-in sentences (``share.*`` of the wording, where a service changes
+them; a report shows the wording in use)."""
 
 _SHOWN = {"mood": ("mood (1 to 10)", "#0072B2", "o", "-"),
           "homework": ("homework (0 to 5)", "#E69F00", "s", "--"),
@@ -53,7 +43,7 @@ _SHOWN = {"mood": ("mood (1 to 10)", "#0072B2", "o", "-"),
 
 def share_intro(rd: ReportData) -> Section:
     """How the page is meant to be used, in the client's words."""
-    return Section("share_intro", "", message=SHARE_WORDS["intro"])
+    return Section("share_intro", "", message=_w("share.intro"))
 
 
 def _plot_week(ax, window: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> None:
@@ -91,7 +81,7 @@ def _plot_week(ax, window: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp
 def share_diary(rd: ReportData, days: int = 14) -> Section:
     """The last ``days`` days of the diary as a chart (gaps as gaps), and the trend in words."""
     first = rd.end - pd.Timedelta(days=days - 1)
-    title = f"Your diary: {_fmt_day(first)} to {_fmt_day(rd.end)}"
+    title = _w("share.diary_title", first=_fmt_day(first), last=_fmt_day(rd.end))
     daily = _daily(rd)
     window = (None if daily is None else
               daily[(daily["date"] >= first) & (daily["date"] <= rd.end)])
@@ -99,22 +89,21 @@ def share_diary(rd: ReportData, days: int = 14) -> Section:
     n_days = 0 if not fields else int(window[fields].notna().any(axis=1).sum())
     if n_days == 0:
         return Section("share_diary", title, "insufficient",
-                       f"There are no diary entries in the last {days} days.", facts={"n_days": 0})
-    lines = [f"You filled in the diary on {n_days} of the last {days} days. A gap in a line is a "
-             "day with no entry."]
+                       _w("share.no_diary", days=days), facts={"n_days": 0})
+    lines = [_w("share.filled", n=n_days, days=days)]
     trend = _stat("daily_trend_data")
     measures = [m for m in ("mood", "homework") if m in window.columns and window[m].notna().any()]
     data = (trend(daily, measures=measures, days=days, end=rd.end) if trend and measures else None)
     for m in measures:
         direction = data.loc[data["measure"] == m, "direction"].iloc[0]
-        if direction in SHARE_WORDS[m]:
-            lines.append(SHARE_WORDS[m][direction])
+        said = words().phrases.get(f"share.{m}.{direction}")
+        if said is not None:
+            lines.append(said)
         else:
             n = int(window[m].notna().sum())
             mean = float(window[m].mean())
             scale = "10" if m == "mood" else "5"
-            lines.append(f"Your {m} is on {n} of the {days} days, so it is too soon to see a "
-                         f"change. On those days it was {mean:.1f} out of {scale} on average.")
+            lines.append(_w("share.too_soon", measure=m, n=n, days=days, mean=mean, scale=scale))
     sec = Section("share_diary", title, lines=lines, figsize=(7.2, 1.8),
                   facts={"n_days": n_days, "trend": data})
     sec.plot = lambda ax, w=window: _plot_week(ax, w, first, rd.end)
@@ -126,17 +115,17 @@ def share_takeaways(rd: ReportData, days: int = 14) -> Section:
     daily = _daily(rd)
     first = rd.end - pd.Timedelta(days=days - 1)
     if daily is None or "takeaways" not in daily.columns:
-        return Section("share_takeaways", "Take-aways", "insufficient",
-                       "You have not logged any take-aways yet.")
+        return Section("share_takeaways", _w("share.takeaways_title"), "insufficient",
+                       _w("share.no_takeaways"))
     used = daily[(daily["date"] >= first) & (daily["date"] <= rd.end)]["takeaways"].dropna()
     if used.empty:
-        text = f"You did not log any take-aways in the last {days} days."
+        text = _w("share.no_takeaways_recent", days=days)
     else:
         times, on = float(used.sum()), int((used > 0).sum())
-        text = (f"You used something you took away from a session {times:g} "
-                f"{'time' if times == 1 else 'times'} in the last {days} days, on {on} "
-                f"{'day' if on == 1 else 'days'}.")
-    return Section("share_takeaways", "Take-aways", message=text)
+        text = _w("share.takeaways", times=times, on=on, days=days,
+                  times_word=_w("share.time" if times == 1 else "share.times"),
+                  days_word=_w("share.day" if on == 1 else "share.days"))
+    return Section("share_takeaways", _w("share.takeaways_title"), message=text)
 
 
 def _usual(measure: str) -> tuple[float, float, str] | None:
@@ -147,8 +136,8 @@ def _usual(measure: str) -> tuple[float, float, str] | None:
     c = float(m.cutoff)
     at = bool(m.is_clinical([c])[0])
     if m.better == "lower":
-        return m.min, c, (f"below {c:g}" if at else f"{c:g} or less")
-    return c, m.max, (f"above {c:g}" if at else f"{c:g} or more")
+        return m.min, c, _w("share.below" if at else "share.at_most", cutoff=c)
+    return c, m.max, _w("share.above" if at else "share.at_least", cutoff=c)
 
 
 def _plot_course(ax, scores: pd.DataFrame, measure: str, legend: bool = True) -> None:
@@ -189,21 +178,21 @@ def share_scores(rd: ReportData, most: int = 2) -> Section:
         scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
         if scores.empty:
             continue
-        name = PLAIN_NAMES.get(measure, measure)
-        text = f"{measure} asks about {name}. {'Lower' if m.better == 'lower' else 'Higher'} is better."
+        name = words().phrases.get(f"share.plain_names.{measure}", measure)
+        text = _w("share.asks", measure=measure, name=name,
+                  better=_w("share.lower" if m.better == "lower" else "share.higher"))
         usual = _usual(measure)
         if usual is not None:
-            text += (f" The green band is the usual range: most people who are not looking for "
-                     f"help score {usual[2]}.")
+            text += _w("share.usual", range=usual[2])
         n, last = len(scores), scores.iloc[-1]
-        text += (f" Your last score was {last['score']:g}, on {_fmt_day(last['date'])}"
-                 + (f". Your first was {scores['score'].iloc[0]:g}." if n > 1 else "."))
+        text += (_w("share.last", score=last["score"], date=_fmt_day(last["date"]))
+                 + (_w("share.first", score=scores["score"].iloc[0]) if n > 1
+                    else _w("share.last_end")))
         lines.append(text)
         courses.append((measure, scores[["date", "score"]]))
     if not courses:
-        return Section("share_scores", "Your forms", "insufficient",
-                       "You have not filled in any forms yet.")
-    sec = Section("share_scores", "Your forms", lines=lines, figsize=(7.2, 1.55),
+        return Section("share_scores", _w("share.forms_title"), "insufficient", _w("share.no_forms"))
+    sec = Section("share_scores", _w("share.forms_title"), lines=lines, figsize=(7.2, 1.55),
                   facts={"measures": [c[0] for c in courses]})
     sec.plot = lambda ax: _plot_courses(ax, courses)
     return sec
@@ -216,7 +205,7 @@ def share_talk(rd: ReportData, flags: Flags) -> Section:
     lines = list(prompts.facts.get("prompts", []))
     alert = flags.status == "alert"
     if alert:
-        lines.append(ALERT_LINE)
-    lines.append(SHARE_WORDS["nothing"])
-    return Section("share_talk", "Things to talk about", lines=lines,
+        lines.append(_w("share.alert"))
+    lines.append(_w("share.nothing"))
+    return Section("share_talk", _w("share.talk_title"), lines=lines,
                    facts={"prompts": prompts.facts.get("prompts", []), "alert_line": alert})
