@@ -76,7 +76,7 @@ def _w(key: str, /, **fields) -> str:
 
 
 def _unavailable(key: str, title: str, what: str) -> Section:
-    return Section(key, title, "unavailable", f"{UNAVAILABLE[:-1]}: {what} is still to come.")
+    return Section(key, title, "unavailable", _w("common.unavailable", what=what))
 
 
 def _fmt_day(ts) -> str:
@@ -106,15 +106,6 @@ def _threshold_change(fn: Callable, scores: pd.DataFrame, measure: str) -> pd.Da
         warnings.filterwarnings("ignore", "Degrees of freedom <= 0", RuntimeWarning)
         warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
         return fn(scores, measure=measure, method="threshold")
-
-
-_CHANGE_WORDS = {
-    "recovered": "reliable improvement, below cut-off (recovered)",
-    "improved": "reliable improvement",
-    "unchanged": "no reliable change",
-    "deteriorated": "reliable deterioration",
-    "harmed": "reliable deterioration into the clinical range",
-}
 
 
 def _plot(name: str, *args, **kwargs):
@@ -190,13 +181,13 @@ def methods(sections: list[Section]) -> Section:
         m = get_measure(name)
         bits = [m.describe_cutoff()]
         if m.reliable_change:
-            bits.append(f"reliable change {m.reliable_change:g} points")
+            bits.append(_w("common.reliable_change", points=m.reliable_change))
         src = m.sources.get("cutoff") or m.sources.get("reliable_change")
-        rows.append(f"{name}: {'; '.join(bits)}" + (f" (source: {src})" if src else "") + ".")
-    rows.append(f"Sections that need diary data are shown only with at least {MIN_DIARY_DAYS} "
-                "usable days.")
+        rows.append(_w("common.measure_line", measure=name, details="; ".join(bits),
+                       source=_w("common.source", source=src) if src else ""))
+    rows.append(_w("common.diary_days", days=MIN_DIARY_DAYS))
     sec = Section("methods", "")  # sits under the notebook's own "Methods" heading
-    sec.table = pd.DataFrame({"how each label was produced": rows})
+    sec.table = pd.DataFrame({_w("common.methods_header"): rows})
     return sec
 
 
