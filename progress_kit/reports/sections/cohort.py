@@ -52,6 +52,7 @@ from .common import (
     _stat,
     _threshold_change,
     _unavailable,
+    _w,
 )
 
 __all__ = ["Cohort", "AUDIENCES", "cohort_overview", "service_outcomes", "outcome_trend",
@@ -390,7 +391,7 @@ def cohort_overview(c: Cohort) -> Section:
         rows.pop("referrals that ended this month")
     table = pd.DataFrame(rows).fillna(0)
     shown, _, _ = c.publish(table)
-    sec = Section("overview", "Caseload this month",
+    sec = Section("overview", _w("cohort.title.overview"),
                   table=pd.DataFrame({"": shown.index, "count": shown.to_numpy()}), header=False)
     sec.message = f"{_fmt_day(c.start)} to {_fmt_day(c.end)}, {c.scope}." + _publication_note(c)
     return sec
@@ -405,7 +406,7 @@ def _rate_cell(r) -> str:
 
 def service_outcomes(c: Cohort) -> Section:
     """Talking Therapies rates for the month, the quarter to date and the last 12 months."""
-    title = "NHS Talking Therapies outcomes"
+    title = _w("cohort.title.outcomes")
     if c.outcomes is None:
         return _unavailable("tt", title, "the Talking Therapies outcome rates")
     r = c.rates()
@@ -444,7 +445,7 @@ def service_outcomes(c: Cohort) -> Section:
 
 def outcome_trend(c: Cohort) -> Section:
     """The 12-month trend of the rates (month the referral ended)."""
-    title = "Outcome rates over the last 12 months"
+    title = _w("cohort.title.trend")
     if c.outcomes is None:
         return _unavailable("trend", title, "the Talking Therapies outcome rates")
     r = c.rates()
@@ -476,7 +477,7 @@ def _benchmark_method(c: Cohort) -> str:
 def recovery_funnel(c: Cohort) -> Section:
     """Recovery rate per therapist over 12 months: funnel plot with control limits, and a table."""
     label = c.group.replace("_id", "").replace("_", " ")
-    title = f"Recovery by {label} (12 months, funnel plot)"
+    title = _w("cohort.title.funnel", group=label)
     if c.outcomes is None:
         return _unavailable("recovery", title, "the Talking Therapies outcome rates")
     rec, den, other = (_CUBE.index(k) for k in ("recovery", "case_finished", "not_recovery"))
@@ -589,7 +590,7 @@ def _unit(c: Cohort) -> str:
 
 def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
     """First vs latest score for every client with two or more scores (binned in publication)."""
-    title = f"Jacobson plot ({measure}, first vs latest score)"
+    title = _w("cohort.title.jacobson", measure=measure)
     res = _change_result(c, measure)
     if res is None:
         return _unavailable("jacobson", title, "clinical significance")
@@ -639,7 +640,7 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
 
 def slope_distribution(c: Cohort, measure: str = "PHQ-9") -> Section:
     """How fast clients' scores move: the distribution of per-client slopes."""
-    title = f"Distribution of {measure} slopes"
+    title = _w("cohort.title.slopes", measure=measure)
     fn = _stat("slopes")
     if fn is None:
         return _unavailable("slopes", title, "the slope statistic")
@@ -738,7 +739,7 @@ def clients_to_review(c: Cohort) -> Section:
     next section). Statuses are read from the ``status`` column, in the order alert, watch,
     then any other, so a new status of ``client_flags`` is listed under its own name.
     """
-    title = "Flagged, in treatment this month"
+    title = _w("cohort.title.review")
     if c.flags is None:
         return _unavailable("review", title, "the client status (client_flags)")
     f = c.flags
@@ -808,7 +809,7 @@ def _primary_names(flags: pd.DataFrame) -> list[str]:
 
 def discharged_with_deterioration(c: Cohort) -> Section:
     """Clients whose referral ended this month with reliable deterioration (internal)."""
-    title = "Discharged this month with reliable deterioration"
+    title = _w("cohort.title.discharged")
     if c.flags is None:
         return _unavailable("discharged", title, "the client status (client_flags)")
     f = c.flags
@@ -838,7 +839,7 @@ def discharged_with_deterioration(c: Cohort) -> Section:
 
 def on_track_backtest(c: Cohort) -> Section:
     """How well the on-track signal foretold reliable deterioration on the service's own data."""
-    title = "How good is the on-track signal here? (backtest on this service's data)"
+    title = _w("cohort.title.backtest")
     fn = _stat("evaluate_on_track")
     if fn is None:
         return _unavailable("backtest", title, "the on-track backtest (evaluate_on_track)")
@@ -943,7 +944,7 @@ def cohort_data_quality(c: Cohort) -> Section:
             n = publication_counts([len(per)])[0] if c.publication else str(len(per))
             notes.append(f"{n} clients kept a diary this month; median completion {share:.0%} of days "
                          f"(from their first entry this month).")
-    sec = Section("cohort_quality", "Data quality", table=table)
+    sec = Section("cohort_quality", _w("cohort.title.quality"), table=table)
     sec.message = " ".join(notes)
     return sec
 
@@ -976,7 +977,7 @@ def month_over_month(c: Cohort) -> Section:
     if not c.publication:
         table["change"] = [f"{int(exact[f'{k}|{c.month}']) - int(exact[f'{k}|{prev}']):+d}"
                            for k in labels]
-    return Section("mom", "Month over month", table=table)
+    return Section("mom", _w("cohort.title.month_over_month"), table=table)
 
 
 def benchmarks_for(data_dir) -> pd.DataFrame | None:
