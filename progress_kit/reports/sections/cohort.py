@@ -67,10 +67,6 @@ _CUBE = _COUNTS + [f"not_{o}" for o, _, _ in _RATES]
 DIARY = ["mood", "sleep_quality", "homework", "goals_on_track", "takeaways"]
 _OUTCOME_ROWS = ["finished", "recovery", "reliable_improvement", "reliable_deterioration",
                  "reliable_recovery"]
-_SHORT_WORDS = {"finished": "finished treatment", "recovery": "recovery",
-                "reliable_improvement": "reliable improvement",
-                "reliable_deterioration": "reliable deterioration",
-                "reliable_recovery": "reliable recovery"}
 
 
 def suppress(table: pd.DataFrame, counts: list[str], linked: list[str] | None = None,
@@ -134,7 +130,8 @@ class Cohort:
 
     @property
     def scope(self) -> str:
-        return f"therapist {self.therapist_id}" if self.therapist_id else "the whole service"
+        return (_w("cohort.scope_therapist", therapist=self.therapist_id) if self.therapist_id
+                else _w("cohort.scope_service"))
 
     # ---------------------------------------------------------------- data, whole service
     @property
@@ -270,8 +267,8 @@ class Cohort:
              and pd.Period(m, freq="M").quarter == p.quarter]
         month_words = p.strftime("%b %Y")
         return ([(m, "trend", [m]) for m in self.window]
-                + [(f"{p.qyear}Q{p.quarter} to date", "quarter", q),
-                   (f"12 months to {month_words}", "year", self.window)])
+                + [(_w("cohort.period_quarter", year=p.qyear, quarter=p.quarter), "quarter", q),
+                   (_w("cohort.period_year", month=month_words), "year", self.window)])
 
     @cached_property
     def cube(self) -> dict:
@@ -365,9 +362,7 @@ def _registry(name: str):
 
 
 def _publication_note(c: Cohort) -> str:
-    return (" Counts below 5 are shown as *, other counts rounded to the nearest 5; a * can also "
-            "be a larger count withheld so that a small one cannot be worked out from other "
-            "tables.") if c.publication else ""
+    return _w("cohort.publication_note") if c.publication else ""
 
 
 def cohort_overview(c: Cohort) -> Section:
@@ -377,38 +372,38 @@ def cohort_overview(c: Cohort) -> Section:
     active = pd.Index(in_month["client_id"]).union(pd.Index(obs.loc[obs["date"] >= c.start, "client_id"]))
     cl = c.clinic.clients
     diary = obs[obs["measure"].isin(DIARY) & (obs["date"] >= c.start)]["client_id"].unique()
-    new = ("referrals started this month (new or returning clients)" if c.episodes
-           else "new clients (started this month)")
-    rows = {"clients with activity this month": c.per_group(active.unique()),
+    new = "new_episodes" if c.episodes else "new"
+    rows = {"active": c.per_group(active.unique()),
             new: c.per_group(cl.loc[cl["start_date"].between(c.start, c.end), "client_id"]),
-            "referrals that ended this month":
-                c.per_group(cl.loc[cl["end_date"].between(c.start, c.end), "client_id"]),
-            "sessions booked this month": c.per_group(in_month["client_id"]),
-            "sessions attended this month": c.per_group(in_month.loc[in_month["attended"], "client_id"]),
-            "clients who kept a diary this month": c.per_group(diary)}
+            "ended": c.per_group(cl.loc[cl["end_date"].between(c.start, c.end), "client_id"]),
+            "booked": c.per_group(in_month["client_id"]),
+            "attended": c.per_group(in_month.loc[in_month["attended"], "client_id"]),
+            "diary": c.per_group(diary)}
     if c.publication:
         # the same count is published with the outcomes (referrals ended), protected there
-        rows.pop("referrals that ended this month")
+        rows.pop("ended")
     table = pd.DataFrame(rows).fillna(0)
     shown, _, _ = c.publish(table)
     sec = Section("overview", _w("cohort.title.overview"),
-                  table=pd.DataFrame({"": shown.index, "count": shown.to_numpy()}), header=False)
-    sec.message = f"{_fmt_day(c.start)} to {_fmt_day(c.end)}, {c.scope}." + _publication_note(c)
+                  table=pd.DataFrame({"": [_w(f"cohort.overview.{k}") for k in shown.index],
+                                      _w("cohort.overview.count"): shown.to_numpy()}), header=False)
+    sec.message = _w("cohort.overview.message", first=_fmt_day(c.start), last=_fmt_day(c.end),
+                     scope=c.scope, publication=_publication_note(c))
     return sec
 
 
 def _rate_cell(r) -> str:
     if pd.isna(r["rate"]):
-        return f"– ({r['numerator']} of {r['denominator']})"
-    return (f"{r['rate']:.0%} ({r['ci_low']:.0%}–{r['ci_high']:.0%}); "
-            f"{r['numerator']} of {r['denominator']}")
+        return _w("cohort.outcomes.rate_hidden", numerator=r["numerator"], denominator=r["denominator"])
+    return _w("cohort.outcomes.rate", rate=r["rate"], low=r["ci_low"], high=r["ci_high"],
+              numerator=r["numerator"], denominator=r["denominator"])
 
 
 def service_outcomes(c: Cohort) -> Section:
     """Talking Therapies rates for the month, the quarter to date and the last 12 months."""
     title = _w("cohort.title.outcomes")
     if c.outcomes is None:
-        return _unavailable("tt", title, "the Talking Therapies outcome rates")
+        return _unavailable("tt", title, _w("cohort.outcomes.unavailable_what"))
     r = c.rates()
     r = r[(r["kind"] != "trend") | (r["period"] == c.month)]
     r = r[r["outcome"].isin(_OUTCOME_ROWS)]
@@ -418,28 +413,14 @@ def service_outcomes(c: Cohort) -> Section:
     order = [c.month] + [p[0] for p in c.periods if p[1] != "trend"]
     wide = wide.reindex(index=_OUTCOME_ROWS, columns=order).rename(columns=names)
     wide.columns.name = None
-    wide.insert(0, "outcome", [_SHORT_WORDS[o] for o in wide.index])
+    wide.insert(0, _w("cohort.outcomes.outcome"), [_w(f"cohort.outcomes.{o}") for o in wide.index])
     sec = Section("tt", title, table=wide.reset_index(drop=True))
-    sec.message = ("Referrals that ended in each period (how NHS Talking Therapies counts them). "
-                   "Finished = the referral ended after at least 2 attended treatment sessions. "
-                   "Each cell: rate (95% Wilson interval); numerator of denominator. Finished is "
-                   "out of the referrals that ended; recovery and reliable recovery out of the "
-                   "finished who were a case at the start; the others out of the finished. "
-                   "Clients still in treatment are in no outcome." + _publication_note(c)
-                   + (" Rates and intervals are those of the published (rounded) counts, so "
-                      "they cannot be worked back to an exact count; a rate is withheld (–) where "
-                      "its numerator or denominator is withheld or fewer than 5 are on the other "
-                      "side (all of them, or 7 of 8), and then the numerator is withheld too."
-                      if c.publication else ""))
-    sec.method = ("Talking Therapies outcomes (NHS England 2023 definitions; NHS Digital monthly "
-                  "statistics count referrals in the month they ended): "
-                  f"{c.outcomes.attrs.get('method', '')}. Wilson 95% intervals."
-                  + (" Episodes of care: every count is of referrals, so a client who came back "
-                     "counts once for each referral that ended, for that referral's therapist."
-                     if c.episodes else ""))
+    sec.message = (_w("cohort.outcomes.message", publication=_publication_note(c))
+                   + (_w("cohort.outcomes.published_rates") if c.publication else ""))
+    sec.method = (_w("cohort.outcomes.method", method=c.outcomes.attrs.get("method", ""))
+                  + (_w("cohort.outcomes.method_episodes") if c.episodes else ""))
     if c.publication:
-        sec.method += (f" The {PUBLICATION_RULE}; complementary suppression across the "
-                       "service, every therapist, each month, the quarter and the 12 months.")
+        sec.method += _w("cohort.outcomes.method_publication", rule=PUBLICATION_RULE)
     return sec
 
 
@@ -447,20 +428,20 @@ def outcome_trend(c: Cohort) -> Section:
     """The 12-month trend of the rates (month the referral ended)."""
     title = _w("cohort.title.trend")
     if c.outcomes is None:
-        return _unavailable("trend", title, "the Talking Therapies outcome rates")
+        return _unavailable("trend", title, _w("cohort.outcomes.unavailable_what"))
     r = c.rates()
     trend = r[r["kind"] == "trend"]
     shown = trend[trend["outcome"] == "recovery"]["rate"].notna().sum()
     if shown == 0:
         return Section("trend", title, "insufficient",
-                       "No month in the last 12 has a recovery rate to show"
-                       + (" (every month has fewer than 5 finished cases)." if c.publication else "."))
+                       _w("cohort.trend.none", why=_w("cohort.trend.none_publication" if c.publication
+                                                      else "cohort.trend.none_internal")))
     sec = Section("trend", title, figsize=(7.2, 3.4))
-    sec.message = ("Rates per month in which referrals ended; a gap is a month without a rate"
-                   + (" (withheld: fewer than 5, or protecting a small count)." if c.publication else
-                      " (no finished referrals).")
-                   + (" Dotted lines: benchmarks (sources in the methods)." if c.benchmarks is not None
-                      and len(c.benchmarks) else ""))
+    sec.message = _w("cohort.trend.message",
+                     gap=_w("cohort.trend.gap_publication" if c.publication
+                            else "cohort.trend.gap_internal"),
+                     benchmarks=_w("cohort.trend.benchmarks") if c.benchmarks is not None
+                     and len(c.benchmarks) else "")
     bench = c.benchmarks
     sec.plot = lambda ax: _plot("plot_rate_trend", trend, benchmarks=bench, ax=ax)
     sec.method = _benchmark_method(c)
@@ -470,8 +451,9 @@ def outcome_trend(c: Cohort) -> Section:
 def _benchmark_method(c: Cohort) -> str:
     if c.benchmarks is None or not len(c.benchmarks):
         return ""
-    return "\n".join(f"Benchmark '{b['label']}' ({b['outcome'].replace('_', ' ')} {b['rate']:.1%}, "
-                     f"{b['date']}): {b['source']}." for _, b in c.benchmarks.iterrows())
+    return "\n".join(_w("cohort.trend.benchmark_method", label=b["label"],
+                        outcome=b["outcome"].replace("_", " "), rate=b["rate"], date=b["date"],
+                        source=b["source"]) for _, b in c.benchmarks.iterrows())
 
 
 def recovery_funnel(c: Cohort) -> Section:
@@ -479,12 +461,12 @@ def recovery_funnel(c: Cohort) -> Section:
     label = c.group.replace("_id", "").replace("_", " ")
     title = _w("cohort.title.funnel", group=label)
     if c.outcomes is None:
-        return _unavailable("recovery", title, "the Talking Therapies outcome rates")
+        return _unavailable("recovery", title, _w("cohort.outcomes.unavailable_what"))
     rec, den, other = (_CUBE.index(k) for k in ("recovery", "case_finished", "not_recovery"))
     year = len(c.periods) - 1
     if c.group == "therapist_id":
         counts, hidden = c.cube["counts"][:, year], c.cube["hidden"][:, year]
-        units = [*c.groups, "service"]
+        units = [*c.groups, _w("cohort.funnel.service")]
         x, n = counts[:, rec], counts[:, den]
         hide_x, hide_n = hidden[:, rec], hidden[:, den]
         hide = hide_x | hide_n | hidden[:, other]
@@ -493,7 +475,7 @@ def recovery_funnel(c: Cohort) -> Section:
             raise ValueError(f"group {c.group!r} is not a column of the clients table")
         col = c.column_of(c.outcomes.index, c.group)
         by = outcome_counts(c.outcomes.assign(**{c.group: col.to_numpy()}), by=c.group)
-        units = [*map(str, by.index), "service"]
+        units = [*map(str, by.index), _w("cohort.funnel.service")]
         x = np.r_[by["recovery"].to_numpy(), by["recovery"].sum()]
         n = np.r_[by["case_finished"].to_numpy(), by["case_finished"].sum()]
         hide = hide_x = hide_n = np.zeros(len(x), dtype=bool)
@@ -504,7 +486,7 @@ def recovery_funnel(c: Cohort) -> Section:
     x, n, hide, hide_x, hide_n = x[keep], n[keep], hide[keep], hide_x[keep], hide_n[keep]
     if not len(n) or n[-1] == 0 or hide[-1]:
         return Section("recovery", title, "insufficient",
-                       "Too few finished cases in the last 12 months for a recovery rate.")
+                       _w("cohort.funnel.too_few"))
     if c.publication:
         # every position, interval and limit from the published counts (PUBLICATION_RULE)
         rate, lo, hi = published_rate(x, n, hide)
@@ -523,36 +505,32 @@ def recovery_funnel(c: Cohort) -> Section:
         if hide[i] or lim is None:
             where.append("–")
         elif not lim["lower_99.8"][i] <= rate[i] <= lim["upper_99.8"][i]:
-            where.append("outside 99.8% limits")
+            where.append(_w("cohort.funnel.outside_998"))
         elif not lim["lower_95"][i] <= rate[i] <= lim["upper_95"][i]:
-            where.append("outside 95% limits")
+            where.append(_w("cohort.funnel.outside_95"))
         else:
-            where.append("within limits")
+            where.append(_w("cohort.funnel.within"))
     shown_x = publication_counts(x, hide_x) if c.publication else x.astype(str)
     shown_n = publication_counts(n, hide_n) if c.publication else n.astype(str)
     # rate and interval in one column: the narrow columns of a fixed-layout table would
     # otherwise break "recovered" inside the word
-    table = pd.DataFrame({label: units, "recovered": shown_x, "finished cases": shown_n,
-                          "rate (95% CI)": ["–" if h or not np.isfinite(v) else
-                                            f"{v:.0%} ({a:.0%}–{b:.0%})"
-                                            for h, v, a, b in zip(hide, rate, lo, hi, strict=True)],
-                          "funnel": where})
+    table = pd.DataFrame({label: units, _w("cohort.funnel.recovered"): shown_x,
+                          _w("cohort.funnel.finished"): shown_n,
+                          _w("cohort.funnel.rate_column"): [
+                              "–" if h or not np.isfinite(v) else
+                              _w("cohort.funnel.rate", rate=v, low=a, high=b)
+                              for h, v, a, b in zip(hide, rate, lo, hi, strict=True)],
+                          _w("cohort.funnel.funnel"): where})
     sec = Section("recovery", title, table=table, figsize=(7.2, 4.0))
-    sec.message = (f"Each point is a {label}'s recovery rate over the referrals that ended in the last "
-                   "12 months, against how many finished cases it rests on. Points inside the "
-                   "funnel differ from the service rate by no more than chance would give; small "
-                   "caseloads vary a lot." + _publication_note(c))
+    sec.message = _w("cohort.funnel.message", group=label, publication=_publication_note(c))
     units_df = pd.DataFrame({"unit": units[:-1], "denominator": n_at[:-1], "rate": rate[:-1]})
     sec.facts["points"] = units_df  # what the figure draws: the table's numbers
     bench = c.benchmarks
     if lim is not None:
         sec.plot = lambda ax: _plot("plot_funnel", units_df, target=target, label=label,
                                     benchmarks=bench, ax=ax)
-    sec.method = ("Funnel plot: exact binomial control limits with interpolation (Spiegelhalter "
-                  "2005, Stat Med 24:1185) at 95% and 99.8% around the service's 12-month recovery "
-                  "rate." + (" Publication: the rates, positions and limits are those of the "
-                             "published (rounded) counts, as in the table." if c.publication
-                             else ""))
+    sec.method = _w("cohort.funnel.method",
+                    publication=_w("cohort.funnel.method_publication") if c.publication else "")
     return sec
 
 
@@ -585,7 +563,7 @@ def _change_result(c: Cohort, measure: str) -> pd.DataFrame | None:
 
 def _unit(c: Cohort) -> str:
     """What a course is counted as: a referral where episodes of care are kept, else a client."""
-    return "referrals" if c.episodes else "clients"
+    return _w("cohort.unit_referrals" if c.episodes else "cohort.unit_clients")
 
 
 def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
@@ -593,10 +571,11 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
     title = _w("cohort.title.jacobson", measure=measure)
     res = _change_result(c, measure)
     if res is None:
-        return _unavailable("jacobson", title, "clinical significance")
+        return _unavailable("jacobson", title, _w("cohort.jacobson.unavailable_what"))
     if res.empty:  # nobody with two scores: the same words as a small count, in either audience
         return Section("jacobson", title, "insufficient",
-                       f"Fewer than {SMALL_COUNT} {_unit(c)} with two or more {measure} scores.")
+                       _w("cohort.jacobson.too_few", small=SMALL_COUNT, unit=_unit(c),
+                          measure=measure))
     cats = [k for k in ["recovered", "improved", "unchanged", "deteriorated", "harmed"]]
     cats += sorted(set(res["category"].astype(str)) - set(cats))
     counts = pd.crosstab(res["_group"], res["category"].astype(str)).reindex(columns=cats, fill_value=0)
@@ -615,12 +594,14 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
     n_scope = int(exact["clients"])
     if n_scope < SMALL_COUNT:
         return Section("jacobson", title, "insufficient",
-                       f"Fewer than {SMALL_COUNT} {_unit(c)} with two or more {measure} scores.")
-    table = pd.DataFrame({"category": cats, _unit(c): shown[cats].to_numpy()})
+                       _w("cohort.jacobson.too_few", small=SMALL_COUNT, unit=_unit(c),
+                          measure=measure))
+    table = pd.DataFrame({_w("cohort.jacobson.category"): cats, _unit(c): shown[cats].to_numpy()})
     sec = Section("jacobson", title, table=table, figsize=(6.4, 4.6),
-                  method=f"{measure} change categories (cohort): {res.attrs.get('method', '')}")
-    sec.message = (f"{shown['clients']} {_unit(c)} with at least two {measure} scores up to the end of "
-                   "the month." + _publication_note(c))
+                  method=_w("cohort.jacobson.method", measure=measure,
+                            method=res.attrs.get("method", "")))
+    sec.message = _w("cohort.jacobson.message", clients=shown["clients"], unit=_unit(c),
+                     measure=measure, publication=_publication_note(c))
     if c.publication:
         grid = pd.DataFrame([{"first_low": bins[i][0], "first_high": bins[i][1],
                               "last_low": bins[j][0], "last_high": bins[j][1],
@@ -628,7 +609,7 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
                               # say 0 (issue 22)
                               "shown": shown[f"bin{i}_{j}"]}
                              for i in range(len(bins)) for j in range(len(bins))])
-        sec.message += " The figure shows counts per cell, not one marker per client."
+        sec.message += _w("cohort.jacobson.binned")
         sec.plot = lambda ax: _plot("plot_jacobson_binned", grid, measure=measure, ax=ax)
     else:
         lines_fn = _stat("jacobson_plot_data")
@@ -643,7 +624,7 @@ def slope_distribution(c: Cohort, measure: str = "PHQ-9") -> Section:
     title = _w("cohort.title.slopes", measure=measure)
     fn = _stat("slopes")
     if fn is None:
-        return _unavailable("slopes", title, "the slope statistic")
+        return _unavailable("slopes", title, _w("cohort.slopes.unavailable_what"))
     res = fn(c.observations[c.observations["measure"] == measure], measure=measure, per="week")
     res = res[res["slope"].notna()]
     dirs = sorted(set(res["direction"].astype(str)))
@@ -654,13 +635,12 @@ def slope_distribution(c: Cohort, measure: str = "PHQ-9") -> Section:
     mine = res[c.in_scope(res.index)]
     if len(mine) < SMALL_COUNT:
         return Section("slopes", title, "insufficient",
-                       f"Fewer than {SMALL_COUNT} {_unit(c)} with three or more {measure} scores.")
-    table = pd.DataFrame({"direction": dirs, _unit(c): shown[dirs].to_numpy()})
-    sec = Section("slopes", title, table=table,
-                  method=f"{measure} slopes: ordinary least squares per client, points per week, "
-                         f"95% t-interval; direction from whether the interval excludes zero.")
-    sec.message = (f"Median slope {mine['slope'].median():+.2f} points per week over "
-                   f"{shown['clients']} {_unit(c)} (negative = scores falling).")
+                       _w("cohort.slopes.too_few", small=SMALL_COUNT, unit=_unit(c),
+                          measure=measure))
+    table = pd.DataFrame({_w("cohort.slopes.direction"): dirs, _unit(c): shown[dirs].to_numpy()})
+    sec = Section("slopes", title, table=table, method=_w("cohort.slopes.method", measure=measure))
+    sec.message = _w("cohort.slopes.message", median=mine["slope"].median(),
+                     clients=shown["clients"], unit=_unit(c))
     values = mine["slope"].to_numpy(float)
     publication = c.publication
 
