@@ -669,15 +669,16 @@ def slope_distribution(c: Cohort, measure: str = "PHQ-9") -> Section:
 def _referral(status, end) -> str:
     if status == "active" or pd.isna(end):
         return str(status) if isinstance(status, str) else "–"
-    return f"{status} {_fmt_day(end)}"
+    return _w("cohort.discharged.referral", status=status, date=_fmt_day(end))
 
 
 def _who_first(table: pd.DataFrame, status: str | None = None) -> pd.DataFrame:
     """One 'client' column (ID, therapist, referral, status) so the reasons get the width."""
-    who = [f"{r['client']} ({r['therapist']}), {r['referral']}" + (f": {r[status]}" if status else "")
+    who = [_w("cohort.discharged.who_cell", client=r["client"], therapist=r["therapist"],
+              referral=r["referral"]) + (f": {r[status]}" if status else "")
            for _, r in table.iterrows()]
     rest = table.drop(columns=["client", "therapist", "referral"] + ([status] if status else []))
-    return pd.concat([pd.DataFrame({"client (therapist), referral" + (": status" if status else ""):
+    return pd.concat([pd.DataFrame({_w("cohort.discharged.who") + (": status" if status else ""):
                                     who}), rest], axis=1)
 
 
@@ -721,7 +722,7 @@ def clients_to_review(c: Cohort) -> Section:
     """
     title = _w("cohort.title.review")
     if c.flags is None:
-        return _unavailable("review", title, "the client status (client_flags)")
+        return _unavailable("review", title, _w("cohort.review.unavailable_what"))
     f = c.flags
     status = f["status"].astype(str)
     flagged = f[~status.isin(_NO_REVIEW).to_numpy()]
@@ -745,37 +746,40 @@ def clients_to_review(c: Cohort) -> Section:
         "status": rows["status"].astype(str).to_numpy(),
         "why (the client's report has the detail)":
             [_short_reasons(r) for r in rows["reasons"].to_numpy()],
-        "latest score": [("–" if pd.isna(v) else f"{m} {v:g} on {_fmt_day(d)}") for m, v, d in
+        "latest score": [("–" if pd.isna(v) else
+                          _w("cohort.review.latest_cell", measure=m, score=v, date=_fmt_day(d)))
+                         for m, v, d in
                          zip(measure[listed], rows["latest_score"], rows["latest_date"], strict=True)],
     })
     table["_order"] = table["status"].map(_STATUS_ORDER).fillna(len(_STATUS_ORDER))
     table = table.sort_values(["_order", "status", "therapist", "client"], kind="stable")
     table = table.drop(columns="_order").reset_index(drop=True)
     # the first column is the wide one: status and client there, grouped by status
-    shown = pd.DataFrame({"status: client (therapist)": [
-        f"{st}: {a} ({b})" for st, a, b in zip(table["status"], table["client"], table["therapist"],
-                                               strict=True)]})
-    shown = pd.concat([shown, table.iloc[:, 3:]], axis=1)
+    shown = pd.DataFrame({_w("cohort.review.who"): [
+        _w("cohort.review.who_cell", status=st, client=a, therapist=b)
+        for st, a, b in zip(table["status"], table["client"], table["therapist"], strict=True)]})
+    rest = table.iloc[:, 3:].set_axis([_w("cohort.review.why"), _w("cohort.review.latest")], axis=1)
+    shown = pd.concat([shown, rest], axis=1)
 
     sec = Section("review", title, table=shown if len(table) else None)
     sec.facts["clients"] = table
     groups = table.groupby("status", sort=False).size()
-    counts = ", ".join(f"{n} {s}" for s, n in groups.items())
-    sec.message = (f"{len(table)} client(s) of {c.scope} in treatment this month (or flagged on a "
-                   f"score from this month) to review: {counts}. A prompt to review, not a "
-                   "verdict." if len(table) else
-                   f"No client of {c.scope} in treatment this month asks for review.")
+    counts = ", ".join(_w("cohort.review.count", n=n, status=s) for s, n in groups.items())
+    sec.message = (_w("cohort.review.message", n=len(table), scope=c.scope, counts=counts)
+                   if len(table) else _w("cohort.review.none", scope=c.scope))
     det = flagged["reliable_deterioration"].fillna(False).to_numpy(dtype=bool) \
         if "reliable_deterioration" in flagged.columns else np.zeros(len(flagged), dtype=bool)
     gone = flagged[ended_now & ~det]
     n_worse = int((ended_now & det).sum())
     if len(gone) or n_worse:
-        names = ", ".join(f"{cid} ({th}, {st})" for cid, th, st in
+        names = ", ".join(_w("cohort.review.ended_client", client=cid, therapist=th, status=st)
+                          for cid, th, st in
                           zip(gone.index.astype(str), c.group_of(gone.index), gone["status"],
                               strict=True))
-        worse = (f"{n_worse} ended with reliable deterioration: see the next section."
+        worse = (_w("cohort.review.ended_worse", n=n_worse)
                  if n_worse else "")
-        sec.lines = ["Ended this month while flagged: " + (f"{names}. {worse}" if names else worse)]
+        sec.lines = [_w("cohort.review.ended", clients=_w("cohort.review.ended_names", names=names,
+                                                          worse=worse) if names else worse)]
     sec.facts["ended"] = flagged.index[ended_now].astype(str).tolist()
     sec.method = f.attrs.get("method", "")
     return sec
@@ -791,7 +795,7 @@ def discharged_with_deterioration(c: Cohort) -> Section:
     """Clients whose referral ended this month with reliable deterioration (internal)."""
     title = _w("cohort.title.discharged")
     if c.flags is None:
-        return _unavailable("discharged", title, "the client status (client_flags)")
+        return _unavailable("discharged", title, _w("cohort.review.unavailable_what"))
     f = c.flags
     cl = c.current_clients.reindex(f.index)
     ended = cl["status"].isin(["finished", "dropped"]) & cl["end_date"].between(c.start, c.end)
@@ -803,17 +807,20 @@ def discharged_with_deterioration(c: Cohort) -> Section:
                                        zip(info["status"], info["end_date"], strict=True)],
                           # first and latest are the primary measure's (client_flags), named
                           "first → latest": [
-                              ("–" if pd.isna(a) or pd.isna(b) else f"{m} {a:g} → {b:g}")
+                              ("–" if pd.isna(a) or pd.isna(b) else
+                               _w("cohort.discharged.change_cell", measure=m, first=a, latest=b))
                               for m, a, b in zip(_primary_names(sel), sel["first_score"],
                                                  sel["latest_score"], strict=True)],
                           "why (the client's report has the detail)":
                               [_short_reasons(r) for r in sel["reasons"].to_numpy()]})
     table = table.sort_values(["therapist", "client"], ignore_index=True)
-    sec = Section("discharged", title, table=_who_first(table))
+    shown = _who_first(table).rename(columns={"first → latest": _w("cohort.discharged.change"),
+                                              "why (the client's report has the detail)":
+                                                  _w("cohort.review.why")})
+    sec = Section("discharged", title, table=shown)
     sec.facts["clients"] = table
-    sec.message = (f"{len(table)} client(s) ended treatment this month worse, by a reliable change, "
-                   "than they started: worth a follow-up call and a look at what happened."
-                   if len(table) else "No client ended treatment this month with reliable deterioration.")
+    sec.message = (_w("cohort.discharged.message", n=len(table)) if len(table)
+                   else _w("cohort.discharged.none"))
     return sec
 
 
@@ -822,7 +829,7 @@ def on_track_backtest(c: Cohort) -> Section:
     title = _w("cohort.title.backtest")
     fn = _stat("evaluate_on_track")
     if fn is None:
-        return _unavailable("backtest", title, "the on-track backtest (evaluate_on_track)")
+        return _unavailable("backtest", title, _w("cohort.backtest.unavailable_what"))
     obs = c.observations
     if c.episodes and EPISODE in obs.columns:
         # one course per client, their current episode: the leave-one-client-out band then
@@ -836,17 +843,19 @@ def on_track_backtest(c: Cohort) -> Section:
         res = fn(obs, measure="PHQ-9")
     except ValueError as exc:
         # the reason can quote a client ID (issue 24, item 7): only the internal report says it
-        why = (" the backtest could not be run on this service's data (the internal report "
-               "gives the reason)." if c.publication else f" {exc}")
-        return Section("backtest", title, "insufficient", "Not computed:" + why)
+        why = (_w("cohort.backtest.why_publication") if c.publication
+               else _w("cohort.backtest.why_internal", reason=exc))
+        return Section("backtest", title, "insufficient", _w("cohort.backtest.not_computed", why=why))
     r = res.iloc[0]
     tp, fp, fn_, tn = (int(r[k]) for k in ("tp", "fp", "fn", "tn"))
     # cells: the four outcomes, then each share's denominator and the total
     cells = np.array([tp, fp, fn_, tn, tp + fn_, tn + fp, tp + fp, tn + fn_, tp + fp + fn_ + tn])
     TP, FP, FN, TN, POS, NEG, FLAG, UNFLAG, N = range(9)
-    parts = [("sensitivity", TP, POS, FN), ("specificity", TN, NEG, FP),
-             ("positive predictive value", TP, FLAG, FP), ("negative predictive value", TN, UNFLAG, FN),
-             ("base rate (reliable deterioration)", POS, N, NEG)]
+    parts = [(_w("cohort.backtest.sensitivity"), TP, POS, FN),
+             (_w("cohort.backtest.specificity"), TN, NEG, FP),
+             (_w("cohort.backtest.ppv"), TP, FLAG, FP), (_w("cohort.backtest.npv"), TN, UNFLAG, FN),
+             (_w("cohort.backtest.base_rate"), POS, N, NEG)]
+    value_col, of_col = _w("cohort.backtest.value"), _w("cohort.backtest.of")
     if c.publication:
         rel = [(POS, [TP, FN]), (NEG, [TN, FP]), (FLAG, [TP, FP]), (UNFLAG, [TN, FN]),
                (N, [POS, NEG]), (N, [FLAG, UNFLAG])]
@@ -858,19 +867,15 @@ def on_track_backtest(c: Cohort) -> Section:
         if c.publication:
             withheld = hidden[[x, n, other]].any()
             value = "–" if withheld else _pct(published_rate([cells[x]], [cells[n]])[0][0])
-            rows.append({"": name, "value": value, "of": shown[n]})
+            rows.append({"": name, value_col: value, of_col: shown[n]})
         else:
             value = "–" if cells[n] == 0 else f"{cells[x] / cells[n]:.0%}"
-            rows.append({"": name, "value": value, "of": str(cells[n])})
+            rows.append({"": name, value_col: value, of_col: str(cells[n])})
     sec = Section("backtest", title, table=pd.DataFrame(rows))
-    sec.message = ("Each client's signal at session 4 against whether they went on to deteriorate "
-                   "reliably, on the service's own data (all therapists)."
-                   + (" Counts as published (below 5 as *, others rounded to 5); each share is "
-                      "that of the published counts and is withheld (–) where a count it rests "
-                      "on is." if c.publication else ""))
+    sec.message = _w("cohort.backtest.message",
+                     publication=_w("cohort.backtest.publication") if c.publication else "")
     sec.method = res.attrs.get("method", "") + (
-        " Episodes of care: each client's current episode only (one course per client)."
-        if obs is not c.observations else "")
+        _w("cohort.backtest.method_episodes") if obs is not c.observations else "")
     return sec
 
 
@@ -897,20 +902,21 @@ def cohort_data_quality(c: Cohort) -> Section:
         shown, _, exact = c.publish(cnt, [("rejected", errs)])
         keys = [k for k in cnt.columns if k != "rejected"]  # the service's: the same in every report
         if keys and exact[keys].sum() > 0:
-            table = pd.DataFrame({"file": [k.split(" | ")[0] for k in keys],
-                                  "kind": [k.split(" | ")[1] for k in keys],
-                                  "rows": shown[keys].to_numpy()})
+            table = pd.DataFrame({_w("cohort.quality.file"): [k.split(" | ")[0] for k in keys],
+                                  _w("cohort.quality.kind"): [k.split(" | ")[1] for k in keys],
+                                  _w("cohort.quality.rows"): shown[keys].to_numpy()})
         # "* row(s) rejected" only where rows were rejected: a count of rows, not of clients
-        notes.append(f"{shown['rejected']} row(s) rejected by validation." if exact["rejected"]
-                     else "No rows were rejected by validation.")
+        notes.append(_w("cohort.quality.rejected", n=shown["rejected"]) if exact["rejected"]
+                     else _w("cohort.quality.none_rejected"))
     elif len(probs):
         table = (pd.DataFrame({"file": probs["file"], "problem": _problem_kind(probs["reason"]),
                                "client": probs["client_id"] if "client_id" in probs else "",
                                "kind": probs["severity"]})
                  .value_counts(dropna=False).rename("rows").reset_index())
-        notes.append(f"{int((probs['severity'] == 'error').sum())} row(s) rejected by validation.")
+        table.columns = [_w(f"cohort.quality.{k}") for k in table.columns]
+        notes.append(_w("cohort.quality.rejected", n=int((probs["severity"] == "error").sum())))
     else:
-        notes.append("No rows were rejected by validation.")
+        notes.append(_w("cohort.quality.none_rejected"))
     obs = c.observations
     diary = obs[obs["measure"].isin(DIARY) & (obs["date"] >= c.start)]
     diary = diary[c.in_scope(diary["client_id"])]
@@ -919,11 +925,10 @@ def cohort_data_quality(c: Cohort) -> Section:
         first = diary.groupby("client_id")["date"].min()
         share = (per / ((c.end - first).dt.days + 1)).median()
         if c.publication and len(per) < SMALL_COUNT:
-            notes.append("Fewer than 5 clients kept a diary this month (no completion figure).")
+            notes.append(_w("cohort.quality.few_diaries"))
         else:
             n = publication_counts([len(per)])[0] if c.publication else str(len(per))
-            notes.append(f"{n} clients kept a diary this month; median completion {share:.0%} of days "
-                         f"(from their first entry this month).")
+            notes.append(_w("cohort.quality.diaries", n=n, share=share))
     sec = Section("cohort_quality", _w("cohort.title.quality"), table=table)
     sec.message = " ".join(notes)
     return sec
@@ -934,8 +939,7 @@ def month_over_month(c: Cohort) -> Section:
     prev = (c.start - pd.Timedelta(days=1)).strftime("%Y-%m")
     pstart, pend = parse_month(prev)
     obs, ses = c.observations, c.sessions
-    labels = ["clients seen", "sessions attended", "sessions missed",
-              "questionnaires completed (PHQ-9, GAD-7)", "diary days"]
+    labels = ["seen", "attended", "missed", "questionnaires", "diary"]
 
     def counts(a, b) -> dict[str, pd.Series]:
         s = ses[ses["date"].between(a, b)]
@@ -952,11 +956,12 @@ def month_over_month(c: Cohort) -> Section:
     cells = pd.DataFrame({**{f"{k}|{prev}": v for k, v in before.items()},
                           **{f"{k}|{c.month}": v for k, v in this.items()}}).fillna(0)
     shown, _, exact = c.publish(cells)
-    table = pd.DataFrame({"": labels, prev: [shown[f"{k}|{prev}"] for k in labels],
+    table = pd.DataFrame({"": [_w(f"cohort.month_over_month.{k}") for k in labels],
+                          prev: [shown[f"{k}|{prev}"] for k in labels],
                           c.month: [shown[f"{k}|{c.month}"] for k in labels]})
     if not c.publication:
-        table["change"] = [f"{int(exact[f'{k}|{c.month}']) - int(exact[f'{k}|{prev}']):+d}"
-                           for k in labels]
+        table[_w("cohort.month_over_month.change")] = [
+            f"{int(exact[f'{k}|{c.month}']) - int(exact[f'{k}|{prev}']):+d}" for k in labels]
     return Section("mom", _w("cohort.title.month_over_month"), table=table)
 
 
