@@ -144,7 +144,7 @@ def test_every_built_in_phrase_is_used():
     computed = ("prompts.", "share.mood.", "share.homework.", "share.plain_names.", "status.word.",
                 "client.change.", "client.note.flag.", "title.report.", "title.subtitle.",
                 "title.audience.", "heading.", "client.progress_score.held.", "cohort.overview.",
-                "cohort.outcomes.", "cohort.quality.", "cohort.month_over_month.")
+                "cohort.outcomes.", "cohort.quality.", "cohort.month_over_month.", "unit.")
     unused = [key for key in load_wording().phrases
               if not key.startswith(computed) and f'"{key}"' not in code]
     assert unused == []

@@ -84,14 +84,18 @@ def _fmt_day(ts) -> str:
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
-    """``1 session``, ``2 sessions``, ``0 sessions``.
+    """``1 session``, ``2 sessions``, ``0 sessions``: ``unit.session`` or ``unit.sessions`` of the
+    wording in use (spaces in ``word`` as ``_``), else ``word`` (or ``plural``, default
+    ``word + "s"``) after the number.
 
     Examples
     --------
-    >>> _plural(1, "session"), _plural(3, "loss", "losses")
-    ('1 session', '3 losses')
+    >>> _plural(1, "session"), _plural(3, "loss", "losses"), _plural(2, "sudden gain")
+    ('1 session', '3 losses', '2 sudden gains')
     """
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
+    name = word if n == 1 else (plural or word + "s")
+    pattern = words().phrases.get("unit." + name.replace(" ", "_"))
+    return pattern.format(n=n) if pattern is not None else f"{n} {name}"
 
 
 def _num(x: float, digits: int = 0) -> str:
