@@ -158,6 +158,16 @@ def _use_measures(args: argparse.Namespace) -> None:
             args.measures = str(chosen)
 
 
+def _check_wording(args: argparse.Namespace) -> None:
+    """Refuse a report or batch whose data folder has a wording.toml with a mistake, before
+    anything renders (otherwise every report of a batch would fail on it)."""
+    if args.command not in ("report", "batch"):
+        return
+    from .reports.wording import load_wording, wording_file
+
+    load_wording(wording_file(_data_folder(args)))
+
+
 def _add_commands_from(module: str, sub: argparse._SubParsersAction) -> None:
     """Let a sub-package register its own sub-commands (``add_commands(sub)``), if it has any."""
     import importlib
@@ -185,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = registry_state(), os.environ.get(MEASURES_ENV)
     try:
         _use_measures(args)
+        _check_wording(args)
         return args.func(args)
     except (ValueError, FileNotFoundError) as exc:
         log.error(f"progress-kit {args.command}: {exc}", extra=EXACT)

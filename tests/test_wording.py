@@ -155,3 +155,20 @@ def test_wording_changes_rerender_the_batch(tmp_path):
 
     (tmp_path / "wording.toml").write_text("")
     assert tmp_path / "wording.toml" in _inputs(tmp_path)
+
+
+def test_report_and_batch_refuse_a_bad_wording_file_before_rendering(tmp_path, capsys):
+    from progress_kit import demo_data
+    from progress_kit.cli import main
+
+    data = tmp_path / "data"
+    demo_data(n_clients=4, months=2, seed=2, end="2026-10-31").write(data)
+    (data / "wording.toml").write_text('[status]\njudged_on = "Judged."\n', encoding="utf-8")
+    out = tmp_path / "out"
+    for argv in (["report", "client", str(data), "--client", "C001", "--month", "2026-10",
+                  "--out", str(out)],
+                 ["batch", str(data), "--month", "2026-10", "--out", str(out)]):
+        assert main(argv) == 1
+        assert f"{data / 'wording.toml'}, line 2: key 'status.judged_on': the field {{measure}} " \
+               "is missing" in capsys.readouterr().err
+        assert not out.exists()  # nothing rendered
