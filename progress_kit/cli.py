@@ -160,12 +160,16 @@ def _use_measures(args: argparse.Namespace) -> None:
 
 def _check_wording(args: argparse.Namespace) -> None:
     """Refuse a report or batch whose data folder has a wording.toml with a mistake, before
-    anything renders (otherwise every report of a batch would fail on it)."""
+    anything renders (otherwise every report of a batch would fail on it), and name the file to
+    every process the command starts (as the measures file is)."""
     if args.command not in ("report", "batch"):
         return
-    from .reports.wording import load_wording, wording_file
+    from .reports.wording import WORDING_ENV, load_wording, wording_file
 
-    load_wording(wording_file(_data_folder(args)))
+    chosen = wording_file(_data_folder(args))
+    load_wording(chosen)
+    if chosen is not None:
+        os.environ[WORDING_ENV] = str(chosen)
 
 
 def _add_commands_from(module: str, sub: argparse._SubParsersAction) -> None:
@@ -191,8 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # messages and warnings through logging, masked; --quiet keeps only errors (issue 24, item 16)
     log_to_stderr(logging.INFO, warnings=not getattr(args, "quiet", False))
     from .measures import MEASURES_ENV, registry_state, restore_registry
+    from .reports.wording import WORDING_ENV
 
-    saved = registry_state(), os.environ.get(MEASURES_ENV)
+    saved = registry_state(), os.environ.get(MEASURES_ENV), os.environ.get(WORDING_ENV)
     try:
         _use_measures(args)
         _check_wording(args)
@@ -203,10 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:  # main() may be called again in one process (tests, a service's own scripts)
         stop_logging()
         restore_registry(saved[0])
-        if saved[1] is None:
-            os.environ.pop(MEASURES_ENV, None)
-        else:
-            os.environ[MEASURES_ENV] = saved[1]
+        for name, value in ((MEASURES_ENV, saved[1]), (WORDING_ENV, saved[2])):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 if __name__ == "__main__":

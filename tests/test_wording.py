@@ -172,3 +172,20 @@ def test_report_and_batch_refuse_a_bad_wording_file_before_rendering(tmp_path, c
         assert f"{data / 'wording.toml'}, line 2: key 'status.judged_on': the field {{measure}} " \
                "is missing" in capsys.readouterr().err
         assert not out.exists()  # nothing rendered
+
+
+def test_the_command_line_names_the_file_to_every_process(tmp_path, monkeypatch):
+    """A report process that loads no data folder (a batch's cache, a prepared page) still shows
+    the service's words: report and batch name the file in PROGRESS_KIT_WORDING."""
+    from progress_kit.reports.wording import WORDING_ENV
+
+    path = tmp_path / "wording.toml"
+    path.write_text('[status.word]\nalert = "REVIEW NOW"\n')
+    monkeypatch.setenv(WORDING_ENV, str(path))
+    use_wording(data_dir=None)  # e.g. load_clinic(None, data_cache) in a batch's process
+    assert words()("status.word.alert") == "REVIEW NOW"
+    rn.load_clinic(None, None)
+    assert words()("status.word.alert") == "REVIEW NOW"
+    monkeypatch.delenv(WORDING_ENV)
+    use_wording()
+    assert words()("status.word.alert") == "ALERT"

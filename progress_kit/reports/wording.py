@@ -22,11 +22,16 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["Wording", "WORDING_FILE", "load_wording", "wording_file", "use_wording", "words",
-           "default_wording_path"]
+__all__ = ["Wording", "WORDING_FILE", "WORDING_ENV", "load_wording", "wording_file", "use_wording",
+           "words", "default_wording_path"]
 
 WORDING_FILE = "wording.toml"
 """The name of a service's wording file in its data folder."""
+
+WORDING_ENV = "PROGRESS_KIT_WORDING"
+"""Environment variable naming a service's wording file. ``report`` and ``batch`` set it (from the
+data folder's ``wording.toml``) so that every process they start, kernels and forked report
+processes included, shows the same words."""
 
 
 def default_wording_path() -> Path:
@@ -227,19 +232,29 @@ def wording_file(data_dir: str | Path | None) -> Path | None:
 _ACTIVE: list[Wording] = []
 
 
+def _from_environment() -> str | None:
+    import os
+
+    return os.environ.get(WORDING_ENV) or None
+
+
 def use_wording(path: str | Path | None = None, *, data_dir: str | Path | None = None) -> Wording:
-    """Make the reports of this process use the built-in wording with the changes in ``path``
-    (or, without it, in ``data_dir``'s ``wording.toml`` when there is one); returns it.
+    """Make the reports of this process use the built-in wording with the changes in ``path``;
+    without it, in ``data_dir``'s ``wording.toml`` when there is one, else in the file named by
+    :data:`WORDING_ENV` (set by ``report`` and ``batch``), else none. Returns the wording.
 
     :func:`progress_kit.reports.notebook.load_clinic` calls it with the data folder, so a
     service's file applies to every report of that folder; in a notebook of one's own, call it
-    after ``load_clinic`` to use another file. ``use_wording()`` goes back to the built-in words.
+    after ``load_clinic`` to use another file. ``use_wording()`` goes back to the built-in words
+    (or the command line's file).
     """
-    chosen = load_wording(path if path is not None else wording_file(data_dir))
-    _ACTIVE[:] = [chosen]
-    return chosen
+    chosen = path if path is not None else wording_file(data_dir) or _from_environment()
+    wording = load_wording(chosen)
+    _ACTIVE[:] = [wording]
+    return wording
 
 
 def words() -> Wording:
-    """The wording in use (the built-in one until :func:`use_wording` picks another)."""
-    return _ACTIVE[0] if _ACTIVE else load_wording()
+    """The wording in use: :func:`use_wording`'s choice, else the file named by
+    :data:`WORDING_ENV`, else the built-in one."""
+    return _ACTIVE[0] if _ACTIVE else load_wording(_from_environment())
