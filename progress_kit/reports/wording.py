@@ -106,8 +106,8 @@ class Wording:
         self._titles: tuple[dict, list] | None = None
 
     def __call__(self, key: str, /, **fields) -> str:
-        text = self.phrases[key]
-        return text.format(**fields) if fields else text
+        # always formatted, so that "{{" is a brace whether or not the phrase has fields
+        return self.phrases[key].format(**fields)
 
     def __getitem__(self, key: str) -> str:
         return self.phrases[key]
