@@ -236,7 +236,7 @@ def show(*sections, level: int = 3) -> None:
         display(HTML(sec.to_html(level, figure=figure)))
 
 
-AUDIENCES = (None, "internal", "client", "publication")
+_AUDIENCES = (None, "internal", "client", "publication")
 
 
 def title(heading: str, subtitle: str, audience: str | None = None) -> None:
@@ -247,7 +247,7 @@ def title(heading: str, subtitle: str, audience: str | None = None) -> None:
     """
     from .macros import title_html
 
-    if audience not in AUDIENCES:
+    if audience not in _AUDIENCES:
         raise ValueError(f"audience {audience!r}: choose 'internal', 'publication' or 'client'")
     w = words()
     generated = w("title.generated", date=dt.date.today().isoformat(), version=__version__,
