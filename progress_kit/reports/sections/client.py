@@ -124,22 +124,19 @@ def long_term(rd: ReportData, measure: str | None) -> Section | None:
         return None
     eps = rd.episodes
     scores = rd.history[rd.history["measure"] == measure]
-    sec = Section("episodes", f"{measure} across all episodes of care", figsize=(7.2, 1.9),
+    sec = Section("episodes", _w("client.episodes.title", measure=measure), figsize=(7.2, 1.9),
                   facts={"episodes": len(eps), "current": str(eps[EPISODE].iloc[-1])})
     earlier = []
     for _, e in eps.iloc[:-1].iterrows():
         n = int((scores[EPISODE] == e[EPISODE]).sum())
-        ended = (f"to {_fmt_day(e['end_date'])}" if pd.notna(e["end_date"]) else "open")
-        earlier.append(f"the {_ordinal(int(e['number']))} from {_fmt_day(e['start_date'])} "
-                       f"{ended} ({e['status']}, {_plural(n, 'score')})")
-    sec.message = (f"This is the {_ordinal(len(eps))} episode of care, from "
-                   f"{_fmt_day(eps['start_date'].iloc[-1])}; before it, " + "; ".join(earlier)
-                   + ". Everything else in this report is about the current episode.")
-    sec.method = ("Episodes of care: each referral is a course of its own; the status, the "
-                  "changes, the expected range and the session numbers start again at the "
-                  "current episode's first score. The long-term chart (pk.plot_episodes) draws "
-                  "every episode on one time axis, earlier ones faint, without a line across "
-                  "the gaps.")
+        ended = (_w("client.episodes.ended", date=_fmt_day(e["end_date"])) if pd.notna(e["end_date"])
+                 else _w("client.episodes.open"))
+        earlier.append(_w("client.episodes.earlier", ordinal=_ordinal(int(e["number"])),
+                          start=_fmt_day(e["start_date"]), ended=ended, status=e["status"],
+                          scores=_plural(n, "score")))
+    sec.message = _w("client.episodes.message", ordinal=_ordinal(len(eps)),
+                     start=_fmt_day(eps["start_date"].iloc[-1]), earlier="; ".join(earlier))
+    sec.method = _w("client.episodes.method")
     episodes = eps[[EPISODE, "start_date", "end_date"]]
     current = sec.facts["current"]
     sec.plot = lambda ax: _plot("plot_episodes", scores, measure, episodes=episodes,
