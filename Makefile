@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine with python3 and make:
 #   make demo   build .venv, install the kit, generate the demo clinic, render its reports
 #   make test   build .venv, install the kit, run the whole suite (ruff, pytest, doctests, notebooks)
-#   make lab    open the explore notebook in JupyterLab (installed into .venv by make)
+#   make lab    open progress_kit/notebooks/explore.ipynb in JupyterLab (installed into .venv by make)
 #   make kernel register this checkout's .venv as your per-user "progress-kit" Jupyter kernel
 #   make test-browser   drive JupyterLab in Chromium (Debian's chromium package) through explore.ipynb
 PYTHON ?= python3
@@ -44,7 +44,7 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	MPLBACKEND=Agg $(BIN)/python -m pytest progress_kit tests
-	MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks/
+	MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax --nbval-current-env progress_kit/notebooks/
 
 # Starts JupyterLab headless on 127.0.0.1 and drives explore.ipynb in /usr/bin/chromium (apt install
 # chromium) with Playwright; the test starts and stops everything itself.
@@ -52,7 +52,7 @@ test-browser: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -m browser -p no:cacheprovider tests/test_browser.py
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/explore.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) progress_kit/notebooks/explore.ipynb
 
 bench: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m bench batch --clients 40 --jobs 2

@@ -1,4 +1,4 @@
-"""Teaching helpers for the progress-kit course in ``notebooks/teaching/``.
+"""Teaching helpers for the progress-kit course in ``progress_kit/notebooks/teaching/``.
 
 * :func:`check` compares a student's answer with the expected value and prints a verdict with a
   hint. It never raises for a wrong or missing answer, so a notebook with unanswered exercises
@@ -10,7 +10,7 @@
   student handout (solutions hidden) or an instructor key (solutions shown).
 * :func:`add_commands` registers ``progress-kit teach render`` with the CLI.
 
-Notebook conventions (see ``notebooks/teaching/README.md``):
+Notebook conventions (see ``docs/teaching.md``):
 
 * a cell tagged ``parameters`` holds ``show_solutions = False``;
 * cells tagged ``solution`` hold worked solutions; they run only when ``show_solutions`` is
@@ -300,8 +300,7 @@ def course_key(path: str | Path | None = None) -> dict[str, dict[str, dict[str, 
     """The answer key of the course: ``{notebook: {answer_N: entry}}`` from ``course_key.toml``.
 
     Without ``path``, the key in the working folder (where a notebook runs) is used when there
-    is one, else the course's own (the source checkout's ``notebooks/teaching``, or the copy
-    packaged with the kit).
+    is one, else the course's own (``progress_kit/notebooks/teaching``).
     """
     import tomllib
 
@@ -463,13 +462,12 @@ def attribution(name: str) -> str:
 
 
 def _default_notebook_dir() -> Path:
-    """The source checkout's ``notebooks/teaching`` where there is one, else the packaged copy."""
-    source = Path(__file__).resolve().parents[1] / "notebooks" / "teaching"
-    return source if source.is_dir() else Path(__file__).resolve().parent / "notebooks" / "teaching"
+    """The course's notebooks: ``progress_kit/notebooks/teaching`` (their only copy)."""
+    return Path(__file__).resolve().parent / "notebooks" / "teaching"
 
 
 def course_notebooks(folder: str | Path | None = None) -> list[Path]:
-    """The course notebooks in order (``NN_*.ipynb`` in ``notebooks/teaching/``)."""
+    """The course notebooks in order (``NN_*.ipynb`` in ``progress_kit/notebooks/teaching/``)."""
     folder = Path(folder) if folder is not None else _default_notebook_dir()
     if not folder.is_dir():
         raise FileNotFoundError(f"no teaching notebooks folder at {folder}; pass --notebooks DIR")
@@ -670,7 +668,7 @@ def render_course(out: str | Path, *, solutions: bool = False, notebooks: str | 
     solutions : bool
         Instructor key (``show_solutions=True``) instead of a student handout.
     notebooks : path, optional
-        Folder of ``NN_name.ipynb`` notebooks (default: the repository's notebooks/teaching).
+        Folder of ``NN_name.ipynb`` notebooks (default: the kit's own, progress_kit/notebooks/teaching).
     pdf : bool
         Also write a PDF of each page.
     only : sequence of str, optional
@@ -762,7 +760,7 @@ def _teach_render(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``progress-kit teach render`` (called by :mod:`progress_kit.cli`)."""
     teach = sub.add_parser("teach", help="the teaching course: render handouts and keys",
-                           description="The ROM teaching course in notebooks/teaching/.")
+                           description="The ROM teaching course (progress_kit/notebooks/teaching/).")
     tsub = teach.add_subparsers(dest="teach_command", metavar="TEACH_COMMAND", required=True)
     render = tsub.add_parser(
         "render", help="execute the course notebooks and render handouts (or keys)",
@@ -774,7 +772,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--out", metavar="DIR",
                         help="output folder (default reports/teaching/handouts or reports/teaching/keys)")
     render.add_argument("--notebooks", metavar="DIR",
-                        help="folder of the course notebooks (default: notebooks/teaching)")
+                        help="folder of the course notebooks (default: the kit's own course)")
     render.add_argument("--only", nargs="+", metavar="NAME",
                         help="render only notebooks whose file name contains NAME")
     render.add_argument("--no-pdf", action="store_true", help="write HTML only")

@@ -464,34 +464,6 @@ def test_remove_stale_ignores_reports(tmp_path):
     assert remove_stale(tmp_path) == [".pk-tmp-1.part"] and (tmp_path / "C1.html").exists()
 
 
-# ------------------------------------------------------------------ one template, one source
-
-
-def test_packaged_template_is_a_generated_copy(tmp_path, monkeypatch):
-    """templates/ is the source; progress_kit/templates is refreshed by sync() and checked."""
-    import shutil
-
-    from progress_kit.reports import resources
-
-    real = resources.package_dir().parent
-    for part in ("templates", "progress_kit/templates"):
-        shutil.copytree(real / part, tmp_path / part)
-    for part in ("notebooks", "progress_kit/notebooks"):
-        (tmp_path / part).mkdir(parents=True)
-        for name in resources.NOTEBOOKS:
-            shutil.copyfile(real / part / name, tmp_path / part / name)
-    monkeypatch.setattr(resources, "package_dir", lambda: tmp_path / "progress_kit")
-    assert resources.out_of_sync() == []
-    page = tmp_path / "progress_kit/templates/clinical/index.html.j2"
-    page.write_text(page.read_text() + "<!-- edited in the copy -->")
-    (tmp_path / "progress_kit/templates/clinical/stray.css").write_text("p {}")
-    assert set(resources.out_of_sync()) == {"progress_kit/templates/clinical/index.html.j2",
-                                            "progress_kit/templates/clinical/stray.css"}
-    resources.sync()
-    assert resources.out_of_sync() == []
-    assert not (tmp_path / "progress_kit/templates/clinical/stray.css").exists()
-
-
 def test_a_torn_journal_line_is_ignored(tmp_path):
     manifest = tmp_path / "manifest.csv"
     good = ["C1", "client", "ok", "clients/C1.ipynb", "1.0", "", "f" * 16, "a" * 64]

@@ -5,7 +5,7 @@ everything it needs: a JupyterLab server on a free loopback port with a random t
 Jupyter folders in a temporary directory (so no user-level settings or kernels of another
 checkout take part: the notebook's "progress-kit" kernel is the one inside this .venv), and
 Chromium (``/usr/bin/chromium``, or ``PK_CHROMIUM``). It opens a copy of
-``notebooks/explore.ipynb``, runs every cell, picks another client and checks that the chart and
+``progress_kit/notebooks/explore.ipynb``, runs every cell, picks another client and checks that the chart and
 the status change to that client's; then opens a client from the cohort table.
 """
 
@@ -52,7 +52,7 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
     root = tmp / "root"
     root.mkdir()
-    shutil.copyfile(ROOT / "notebooks" / "explore.ipynb", root / "explore.ipynb")
+    shutil.copyfile(ROOT / "progress_kit" / "notebooks" / "explore.ipynb", root / "explore.ipynb")
     env = dict(os.environ, MPLBACKEND="Agg", JUPYTER_CONFIG_DIR=str(tmp / "config"),
                JUPYTER_DATA_DIR=str(tmp / "data"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
                IPYTHONDIR=str(tmp / "ipython"), JUPYTER_PLATFORM_DIRS="1")

@@ -40,6 +40,6 @@ def test_explore_notebook_names_the_progress_kit_kernel():
     import nbformat
 
     root = Path(__file__).resolve().parents[1]
-    nb = nbformat.read(root / "notebooks" / "explore.ipynb", as_version=4)
+    nb = nbformat.read(root / "progress_kit" / "notebooks" / "explore.ipynb", as_version=4)
     assert nb.metadata.kernelspec.name == "progress-kit"
     assert "make demo" in nb.cells[0].source and "data/demo" in nb.cells[2].source

@@ -41,7 +41,7 @@ def _kit_imports() -> set[str]:
 
     for path in (ROOT / "progress_kit").rglob("*.py"):
         add(path.read_text("utf-8"))
-    for path in [*(ROOT / "progress_kit").rglob("*.ipynb"), *(ROOT / "notebooks").rglob("*.ipynb")]:
+    for path in (ROOT / "progress_kit").rglob("*.ipynb"):
         for cell in json.loads(path.read_text("utf-8"))["cells"]:
             if cell["cell_type"] == "code":
                 add("".join(cell["source"]))

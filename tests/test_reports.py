@@ -12,7 +12,6 @@ from progress_kit.reports import batch as batch_mod
 from progress_kit.reports import sections as S
 from progress_kit.reports.context import client_data, clients_active_in, load_clinic
 from progress_kit.reports.render import RenderResult, _check_params, render_client
-from progress_kit.reports.resources import out_of_sync
 from progress_kit.reports.safe import parse_month, safe_name, safe_names
 
 HOSTILE = ["../../x", 'a"; import os', "/etc/passwd", "..\\..\\win", "..", ".", "", "con",
@@ -43,8 +42,16 @@ def test_parse_month():
             parse_month(bad)
 
 
-def test_packaged_copies_match_sources():
-    assert out_of_sync() == [], "run: python -m progress_kit.reports.resources"
+def test_one_copy_of_each_notebook_and_template():
+    """The notebooks and the template live in the package only: no second copy to keep equal."""
+    from progress_kit.reports.resources import KINDS, notebook_path, package_dir, template_dir
+
+    root = package_dir().parent
+    assert all(notebook_path(k).is_file() for k in KINDS)
+    assert (template_dir() / "clinical" / "index.html.j2").is_file()
+    if (root / "pyproject.toml").is_file():  # a source checkout
+        assert not (root / "templates").exists()
+        assert not list((root / "notebooks").rglob("*.ipynb")), "notebooks/ is for a user's own"
 
 
 def test_parameters_must_be_json_native():

@@ -29,7 +29,7 @@ from progress_kit.teaching import (
     typeset_math,
 )
 
-COURSE = Path(__file__).resolve().parents[1] / "notebooks" / "teaching"
+COURSE = Path(__file__).resolve().parents[1] / "progress_kit" / "notebooks" / "teaching"
 NOTEBOOKS = sorted(COURSE.glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -183,7 +183,7 @@ def test_attribution_of_unknown_dataset():
 
 def test_course_has_six_notebooks_in_order():
     assert [p.name[:2] for p in course_notebooks(COURSE)] == ["01", "02", "03", "04", "05", "06"]
-    assert course_notebooks() == NOTEBOOKS        # the default folder is the repository's
+    assert course_notebooks() == NOTEBOOKS        # the default folder is the kit's own
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
