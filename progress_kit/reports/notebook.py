@@ -83,62 +83,19 @@ def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, o
     ``page1`` is the decision page (status banner, headline chart, progress-note lines, since
     last month); the rest are the detail pages. Every value is a section or a list of sections
     (the batch's warm-up shows them all); the banner's ``facts["flags"]`` holds the client's
-    ``client_flags`` row. The status comes from ``pk.client_flags`` once,
-    with the same expected-response model that draws the on-track band.
+    ``client_flags`` row. The same steps as a report notebook's cells
+    (:mod:`progress_kit.reports.steps`), all at once.
     """
-    measure = S.primary_measure(rd)
-    expected = _expected_for(reference, measure)
-    service = _service(rd, reference)
-    flags = S.client_status(rd, measure, expected, service=service)
-    before = S.client_status(rd, measure, expected, as_of=rd.start - pd.Timedelta(days=1),
-                             service=service)
-    header = S.client_header(rd)
-    quality = S.data_quality(rd)
-    # the primary measure first (its chart is the headline), then the others
-    order = sorted(rd.questionnaires, key=lambda m: m != measure)
-    quest = [S.questionnaire(rd, m, figure=m != measure) for m in order] or [
-        S.Section("no_questionnaires", "Questionnaires", "insufficient",
-                  "No questionnaire scores up to the end of this month.")]
-    track = [S.on_track(rd, reference, measure, expected=expected, figure=False, flags=flags),
-             S.sudden_gains(rd, measure)] if measure else []
-    diary = S.diary_month(rd)
-    more = ([S.homework_mood(rd), S.sleep_mood_lag(rd, figure=False), S.progress_score(rd)]
-            if diary.facts.get("n_days") else [])
-    links = S.Section("diary_links", "", lines=[f"{s.title}: {s.message}" for s in more]) if more else None
-    conflict = S.discrepancy(flags, quest, diary)
-    banner = S.status_banner(rd, flags, measure, conflict)
-    chart = S.headline(rd, measure, track[0] if track else None, track[1] if track else None)
-    # a returning client's earlier episodes of care, faint on one time axis (else None)
-    history = S.long_term(rd, measure)
-    note = S.progress_note(rd, flags, quest, track[0] if track else None, diary, conflict)
-    since = S.since_last_month(rd, flags, before, header, diary)
-    identity = S.client_identity(rd, header)
-    trends = S.trends_and_prompts(rd, quest, diary)
-    every = [banner, *([history] if history else []), header, quality, *quest, *track, diary,
-             *more, trends]
-    return {"identity": identity, "page1": [banner, trends, chart, note, since],
-            "status": banner, "trends": trends,
-            "headline": chart, "note": note, "since": since, "header": header,
-            "quality": quality, "questionnaires": [*([history] if history else []), *quest],
-            "tracking": track,
-            "diary": [diary, *([links] if links else [])],
-            "methods": S.small_print(S.methods(every))}
+    from .steps import sections_dict
+
+    return sections_dict(rd, reference, "client")
 
 
 def prep_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
     """Every section of the one-page session-preparation sheet (``rd`` from ``client_data_until``)."""
-    measure = S.primary_measure(rd)
-    expected = _expected_for(reference, measure)
-    service = _service(rd, reference)
-    flags = S.client_status(rd, measure, expected, service=service)
-    last_session = rd.start - pd.Timedelta(days=1)
-    before = S.client_status(rd, measure, expected, as_of=last_session, service=service)
-    banner, diary = S.status_banner(rd, flags, measure), S.prep_diary(rd)
-    quest = [S.questionnaire(rd, m, figure=False) for m in rd.questionnaires]
-    trends = S.trends_and_prompts(rd, quest, diary)
-    return {"status": banner, "trends": trends, "diary": diary, "takeaways": S.prep_takeaways(rd),
-            "scores": S.prep_scores(rd, flags), "since": S.since_last_session(rd, flags, before),
-            "methods": S.small_print(S.methods([banner, diary, trends]))}
+    from .steps import sections_dict
+
+    return sections_dict(rd, reference, "prep")
 
 
 def share_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
@@ -147,12 +104,9 @@ def share_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, ob
     The status is computed as for the prep sheet, only to add the neutral alert line
     (:data:`~progress_kit.reports.sections.share.ALERT_LINE`); it is never shown.
     """
-    measure = S.primary_measure(rd)
-    flags = S.client_status(rd, measure, _expected_for(reference, measure),
-                            service=_service(rd, reference))
-    return {"intro": S.share_intro(rd), "diary": S.share_diary(rd),
-            "takeaways": S.share_takeaways(rd), "scores": S.share_scores(rd),
-            "talk": S.share_talk(rd, flags)}
+    from .steps import sections_dict
+
+    return sections_dict(rd, reference, "share")
 
 
 def heading(text: str, sections: object = True, *, new_page: bool = True, level: int = 2) -> None:
@@ -175,16 +129,9 @@ def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = N
     ``benchmarks``: a table from :func:`progress_kit.read_benchmarks` (or None), drawn on the
     trend and the funnel. A publication report names no client: it has no review list.
     """
-    c = S.Cohort(clinic, month, therapist_id, audience=audience, group=group, benchmarks=benchmarks)
-    outcome = [S.service_outcomes(c), S.outcome_trend(c), S.recovery_funnel(c), S.jacobson(c),
-               S.slope_distribution(c)]
-    review = [] if c.publication else [S.clients_to_review(c), S.discharged_with_deterioration(c)]
-    service = [S.cohort_data_quality(c), S.month_over_month(c)]
-    overview = S.cohort_overview(c)
-    backtest = S.on_track_backtest(c)
-    return {"overview": overview, "outcomes": outcome, "review": review, "service": service,
-            "backtest": backtest,
-            "methods": S.methods([*outcome, *review, *service, backtest])}
+    from .steps import cohort_dict
+
+    return cohort_dict(clinic, month, therapist_id, group, audience=audience, benchmarks=benchmarks)
 
 
 def benchmarks_for(data_dir: str | None):

@@ -33,7 +33,8 @@ from .resources import notebook_path, template_dir
 from .safe import parse_month
 
 __all__ = ["render_report", "render_client", "render_prep", "render_share", "render_cohort",
-           "RenderResult", "FORMATS", "html_from_notebook", "new_exporter", "pdf_from_html"]
+           "RenderResult", "FORMATS", "html_from_notebook", "new_exporter", "pdf_from_html",
+           "failure_text"]
 
 FORMATS = ("html", "pdf")
 KERNEL = "python3"
@@ -146,18 +147,27 @@ def use_engine(name: str | None) -> None:
 
 def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
                   formats=FORMATS, title: str = "progress-kit report",
-                  timeout: int = 600) -> RenderResult:
+                  timeout: int = 600, notebook: str | Path | None = None,
+                  bundle=None) -> RenderResult:
     """Execute the ``kind`` notebook with ``params`` and write ``stem``.ipynb/.html/.pdf.
 
     Parameters
     ----------
-    kind : {"client", "cohort"}
+    kind : {"client", "cohort", "prep", "share"}
     params : dict
         Notebook parameters, JSON-native only (paths and dates as strings).
     out_dir : path
         The folder for the files; ``stem`` must be a plain file name (use :func:`safe_name`).
     formats : iterable of {"html", "pdf"}
         The executed notebook is always kept beside them as the audit trail.
+    notebook : path, optional
+        A notebook of your own instead of the built-in one for ``kind`` (checked by the
+        callers: :func:`~progress_kit.reports.steps.check_notebook`).
+    bundle : ClientReport, optional
+        A client's page as the kit prepared it
+        (:func:`~progress_kit.reports.steps.prepare_client`): written privately into this
+        render's own work folder (mode 0700, removed afterwards) and passed as the notebook's
+        ``bundle`` parameter, so the notebook is given that client's data and nothing else.
 
     Returns
     -------
@@ -183,7 +193,12 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
     tmp = work / "notebook.ipynb"
     t0 = time.perf_counter()
     try:
-        papermill.execute_notebook(str(notebook_path(kind)), str(tmp), parameters=params,
+        if bundle is not None:
+            from .steps import write_bundle
+
+            params["bundle"] = str(write_bundle(bundle, make_folder(work / "data")))
+        source = notebook_path(kind) if notebook is None else Path(notebook)
+        papermill.execute_notebook(str(source), str(tmp), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, log_output=False,
                                    engine_name=_ENGINE,
                                    # in process, the notebook is written once at the end (or
@@ -227,21 +242,67 @@ def _abs(path) -> str | None:
 
 def render_client(data_dir, client_id: str, month: str, out_dir, *, formats=FORMATS,
                   reference_dir=None, data_cache=None, stem: str | None = None,
-                  wait: float = 0.0, date_format: str | None = None) -> RenderResult:
+                  wait: float = 0.0, date_format: str | None = None,
+                  notebook: str | Path | None = None) -> RenderResult:
     """Render one client's monthly report into ``out_dir/<stem>.*``.
 
     Without ``stem``, ``out_dir`` is locked (waiting up to ``wait`` seconds for another writer)
     and the client's stem is taken from the folder's name index
     (:func:`~progress_kit.reports.files.claim_stems`), so a file of another client is never
     overwritten. The batch holds the lock itself and passes the stems it claimed.
+
+    The data are read here (``data_cache`` or ``data_dir``), and the client's page is prepared
+    here (:func:`~progress_kit.reports.steps.prepare_client`: that client's rows and status);
+    the notebook, the built-in one or ``notebook`` (your own), is given only that.
     """
     _check_client_id(client_id)
     parse_month(month)
-    params = {"data_dir": _abs(data_dir), "client_id": client_id, "month": month,
-              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache),
-              **_date_format(date_format)}
-    return _render_for_client("client", client_id, params, out_dir, stem=stem, suffix="",
-                              formats=formats, title=f"Progress report {month}", wait=wait)
+    notebook = _own_notebook(notebook, "client")
+    bundle = _client_page(data_dir, data_cache, date_format, reference_dir, client_id,
+                          month=month, kind="client")
+    return _render_for_client("client", client_id, {"client_id": client_id, "month": month},
+                              out_dir, stem=stem, suffix="", formats=formats,
+                              title=f"Progress report {month}", wait=wait, notebook=notebook,
+                              bundle=bundle)
+
+
+def _own_notebook(notebook, kind: str) -> Path | None:
+    """A notebook of the user's, checked (its parameters) before anything renders."""
+    if notebook is None:
+        return None
+    from .steps import check_notebook
+
+    return check_notebook(notebook, kind)
+
+
+def _client_page(data_dir, data_cache, date_format, reference_dir, client_id: str, **when):
+    """One client's page prepared from the validated clinic (in this process, never the notebook's)."""
+    from .context import load_clinic
+    from .steps import prepare_client
+
+    if date_format is not None and not isinstance(date_format, str):
+        raise ValueError(f"date_format must be text such as '%d/%m/%Y', not {date_format!r}")
+    clinic = load_clinic(data_dir, data_cache, date_format=date_format)
+    reference = load_clinic(reference_dir) if reference_dir else None
+    return prepare_client(clinic, client_id, reference=reference, **when)
+
+
+def failure_text(exc: BaseException, keep=()) -> str:
+    """A failed report's error for the manifest and the log: the notebook cell it stopped in
+    (its number in the kept ``failed/<stem>.ipynb`` and its first line) and the error, every
+    number masked (a message holds no score) except in ``keep`` (IDs, paths)."""
+    from .safe import mask_numbers
+
+    keep = [str(k) for k in keep if k]
+    name = getattr(exc, "ename", type(exc).__name__)
+    value = getattr(exc, "evalue", str(exc))
+    where = ""
+    if getattr(exc, "cell_index", None) is not None:
+        first = next((line.strip() for line in str(getattr(exc, "source", "")).splitlines()
+                      if line.strip() and not line.lstrip().startswith("#")), "")
+        first = first if len(first) <= 60 else first[:57] + "..."
+        where = f"cell {exc.cell_index + 1}" + (f" ({mask_numbers(first, keep)})" if first else "") + ": "
+    return f"{where}{name}: {mask_numbers(value, keep)}"
 
 
 def _check_client_id(client_id: object) -> None:
@@ -251,20 +312,22 @@ def _check_client_id(client_id: object) -> None:
 
 
 def _render_for_client(kind: str, client_id: str, params: dict, out_dir, *, stem: str | None,
-                       suffix: str, formats, title: str, wait: float) -> RenderResult:
+                       suffix: str, formats, title: str, wait: float, notebook=None,
+                       bundle=None) -> RenderResult:
     """Render a one-client report as ``stem`` or, without one, as the client's stem from the
     folder's name index plus ``suffix``, holding the folder's lock."""
+    more = {"formats": formats, "title": title, "notebook": notebook, "bundle": bundle}
     if stem is not None:
-        return render_report(kind, params, out_dir, stem, formats=formats, title=title)
+        return render_report(kind, params, out_dir, stem, **more)
     with month_lock(out_dir, wait=wait, what=f"progress-kit report {kind}"):
         remove_stale(out_dir)
         stem = claim_stems(out_dir, [client_id])[client_id]
-        return render_report(kind, params, out_dir, stem + suffix, formats=formats, title=title)
+        return render_report(kind, params, out_dir, stem + suffix, **more)
 
 
 def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS, reference_dir=None,
                 data_cache=None, stem: str | None = None, wait: float = 0.0,
-                date_format: str | None = None) -> RenderResult:
+                date_format: str | None = None, notebook: str | Path | None = None) -> RenderResult:
     """Render one client's session-preparation sheet for ``date`` (YYYY-MM-DD) into
     ``out_dir/<client stem>-prep-<date>.*``.
 
@@ -275,16 +338,18 @@ def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS
 
     _check_client_id(client_id)
     parse_day(date)
-    params = {"data_dir": _abs(data_dir), "client_id": client_id, "date": date,
-              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache),
-              **_date_format(date_format)}
-    return _render_for_client("prep", client_id, params, out_dir, stem=stem, suffix=f"-prep-{date}",
-                              formats=formats, title=f"Session preparation {date}", wait=wait)
+    notebook = _own_notebook(notebook, "prep")
+    bundle = _client_page(data_dir, data_cache, date_format, reference_dir, client_id, date=date,
+                          kind="prep")
+    return _render_for_client("prep", client_id, {"client_id": client_id, "date": date}, out_dir,
+                              stem=stem, suffix=f"-prep-{date}", formats=formats,
+                              title=f"Session preparation {date}", wait=wait, notebook=notebook,
+                              bundle=bundle)
 
 
 def render_share(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS,
                  reference_dir=None, data_cache=None, stem: str | None = None, wait: float = 0.0,
-                 date_format: str | None = None) -> RenderResult:
+                 date_format: str | None = None, notebook: str | Path | None = None) -> RenderResult:
     """Render the client's own one-page summary for ``date`` (YYYY-MM-DD) into
     ``out_dir/<client stem>-share-<date>.*``: the same engine, template, folder lock, name index
     and private file modes as :func:`render_prep`.
@@ -293,12 +358,13 @@ def render_share(data_dir, client_id: str, date: str, out_dir, *, formats=FORMAT
 
     _check_client_id(client_id)
     parse_day(date)
-    params = {"data_dir": _abs(data_dir), "client_id": client_id, "date": date,
-              "reference_dir": _abs(reference_dir), "data_cache": _abs(data_cache),
-              **_date_format(date_format)}
-    return _render_for_client("share", client_id, params, out_dir, stem=stem,
-                              suffix=f"-share-{date}", formats=formats,
-                              title=f"Your diary and forms {date}", wait=wait)
+    notebook = _own_notebook(notebook, "share")
+    bundle = _client_page(data_dir, data_cache, date_format, reference_dir, client_id, date=date,
+                          kind="share")
+    return _render_for_client("share", client_id, {"client_id": client_id, "date": date}, out_dir,
+                              stem=stem, suffix=f"-share-{date}", formats=formats,
+                              title=f"Your diary and forms {date}", wait=wait, notebook=notebook,
+                              bundle=bundle)
 
 
 def _date_format(date_format: str | None) -> dict:
@@ -310,8 +376,12 @@ def _date_format(date_format: str | None) -> dict:
 
 def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_id: str | None = None,
                   data_cache=None, stem: str | None = None, wait: float = 0.0,
-                  audience: str = "internal", date_format: str | None = None) -> RenderResult:
+                  audience: str = "internal", date_format: str | None = None,
+                  notebook: str | Path | None = None) -> RenderResult:
     """Render the cohort report for ``month`` into ``out_dir/cohort.*``.
+
+    ``notebook``: a cohort notebook of your own instead of the built-in one (the same
+    parameters, engine, template and file names).
 
     ``audience``: ``"internal"`` (exact counts, clients to review by name) or ``"publication"``
     (NHS Digital suppression and rounding, no client named; printed on the first page). Without
@@ -327,15 +397,17 @@ def render_cohort(data_dir, month: str, out_dir, *, formats=FORMATS, therapist_i
         raise ValueError(f"therapist_id must be text, not {type(therapist_id).__name__}")
     if audience not in ("internal", "publication"):
         raise ValueError(f"audience {audience!r}: choose 'internal' or 'publication'")
+    notebook = _own_notebook(notebook, "cohort")
     params = {"data_dir": _abs(data_dir), "month": month, "therapist_id": therapist_id,
               "data_cache": _abs(data_cache), "audience": audience, **_date_format(date_format)}
     title = f"Service report {month}"
+    more = {"formats": formats, "title": title, "notebook": notebook}
     if stem is not None:
-        return render_report("cohort", params, out_dir, stem, formats=formats, title=title)
+        return render_report("cohort", params, out_dir, stem, **more)
     with month_lock(out_dir, wait=wait, what="progress-kit report cohort"):
         remove_stale(out_dir)
         stem = "cohort" if therapist_id is None else claim_stems(
             out_dir, [therapist_id], kind="therapist", prefix="cohort-")[therapist_id]
         # the therapist's own, unique stem; the published version sits beside the internal one
         stem = stem if audience == "internal" else f"published-{stem}"
-        return render_report("cohort", params, out_dir, stem, formats=formats, title=title)
+        return render_report("cohort", params, out_dir, stem, **more)

@@ -28,6 +28,7 @@ __all__ = ["client_header", "client_identity", "data_quality", "questionnaire", 
            "long_term",
            "sudden_gains", "diary_month", "homework_mood", "sleep_mood_lag", "progress_score",
            "primary_measure", "client_status", "service_flags", "Flags", "discrepancy",
+           "client_course_for",
            "status_banner", "headline", "progress_note", "since_last_month", "small_print",
            "MIN_TREND_DAYS"]
 
@@ -286,16 +287,49 @@ class Flags:
 _NO_EXPECTED = object()
 
 
+def client_course_for(rd: ReportData, reference: ClinicData | None, measure: str,
+                      expected=_NO_EXPECTED) -> tuple[pd.DataFrame | str | None, bool, int | None]:
+    """This client's ``pk.client_course`` on ``measure``, computed where the whole clinic is at hand.
+
+    For the clinic's own clients the band is fitted leaving this client out (``reference`` is
+    the clinic); for a separate reference folder it is ``expected`` (one fit per report).
+    Returns ``(track, own, n_reference)``: the table (only this client's sessions), or the
+    reason it was not computed, or None when the statistic is missing or there are fewer than
+    two scores; whether the band was fitted on this service; how many reference clients taught
+    a separate model (None otherwise). :func:`on_track` takes it as ``course``, so that a
+    report's process needs nobody else's rows.
+    """
+    fn = _stat("client_course")
+    scores = rd.observations[rd.observations["measure"] == measure]
+    own = reference is not None and (reference.observations["client_id"] == rd.client_id).any()
+    if fn is None or len(scores) < 2:
+        return None, own, None
+    if expected is _NO_EXPECTED:
+        expected = None if own or reference is None else _expected(reference, measure)[0]
+    n_reference = None if own or expected is None else int(expected.n_clients)
+    obs, sessions = ((reference.observations, reference.sessions) if own
+                     else (rd.observations, rd.sessions))
+    # episodes of care: the clients table says which episode is current, as for the status
+    episodes = ({"clients": reference.clients, "episode": str(rd.client[EPISODE])}
+                if own and rd.episodes is not None and rd.client is not None else {})
+    try:
+        return (fn(obs, rd.client_id, measure=measure, sessions=sessions,
+                   expected=None if own else expected, as_of=rd.end, **episodes), own, n_reference)
+    except ValueError as exc:
+        return str(exc), own, n_reference
+
+
 def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9", *,
-             expected=_NO_EXPECTED, figure: bool = True, flags: Flags | None = None) -> Section:
+             expected=_NO_EXPECTED, figure: bool = True, flags: Flags | None = None,
+             course: tuple | None = None) -> Section:
     """The limits the status judged each score by: the expected range and the early warning.
 
-    The table comes from ``pk.client_course``, the same computation as ``pk.client_flags``: for
-    the clinic's own clients the band is fitted leaving this client out (``reference`` is the
-    clinic); for a separate reference folder it is ``expected`` (one fit per report). So the
-    chart on page 1, this section and the status box quote one limit for one session. The table
-    is kept in ``facts["track"]`` for the headline chart; ``figure=False`` leaves out this
-    section's own chart.
+    The table comes from ``pk.client_course``, the same computation as ``pk.client_flags``
+    (:func:`client_course_for`, or ``course``: its result computed beforehand, when the
+    report's process has only this client's rows and ``reference`` is None). So the chart on
+    page 1, this section and the status box quote one limit for one session. The table is kept
+    in ``facts["track"]`` for the headline chart; ``figure=False`` leaves out this section's own
+    chart.
     """
     title = _w("client.on_track.title", measure=measure)
     fn = _stat("client_course")
@@ -305,19 +339,10 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
     if len(scores) < 2:
         return Section("on_track", title, "insufficient",
                        _w("client.on_track.too_few", measure=measure))
-    own = reference is not None and (reference.observations["client_id"] == rd.client_id).any()
-    if expected is _NO_EXPECTED:
-        expected = None if own or reference is None else _expected(reference, measure)[0]
-    obs, sessions = ((reference.observations, reference.sessions) if own
-                     else (rd.observations, rd.sessions))
-    # episodes of care: the clients table says which episode is current, as for the status
-    episodes = ({"clients": reference.clients, "episode": str(rd.client[EPISODE])}
-                if own and rd.episodes is not None and rd.client is not None else {})
-    try:
-        track = fn(obs, rd.client_id, measure=measure, sessions=sessions,
-                   expected=None if own else expected, as_of=rd.end, **episodes)
-    except ValueError as exc:
-        return Section("on_track", title, "insufficient", _w("client.on_track.not_computed", reason=exc))
+    track, own, n_reference = (client_course_for(rd, reference, measure, expected)
+                               if course is None else course)
+    if isinstance(track, str):
+        return Section("on_track", title, "insufficient", _w("client.on_track.not_computed", reason=track))
     last = track.iloc[-1]
     sec = Section("on_track", title, facts={"track": track, "session": int(last["session"])})
     sec.facts["signal"] = _w("client.on_track.signal_not_on_track" if bool(last["not_on_track"]) else
@@ -333,7 +358,7 @@ def on_track(rd: ReportData, reference: ClinicData | None, measure: str = "PHQ-9
     if flags is not None and flags.row is not None and flags.status:
         sec.message += _w("client.on_track.status", status=flags.status)
     fitted = (_w("client.on_track.fitted_own") if own else
-              _w("client.on_track.fitted_reference", n=expected.n_clients) if expected is not None
+              _w("client.on_track.fitted_reference", n=n_reference) if n_reference is not None
               else _w("client.on_track.fitted_none"))
     sec.method = _w("client.on_track.method", fitted=fitted)
     if figure:
