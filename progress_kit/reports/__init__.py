@@ -30,7 +30,7 @@ __all__ = ["render_report", "render_client", "render_prep", "render_share", "ren
 # Imported on first use, so that ``python -m progress_kit.reports.resources`` runs its module
 # fresh (no runpy warning) and ``import progress_kit.reports`` stays light.
 _WHERE = {"render_report": "render", "render_client": "render", "render_cohort": "render",
-          "render_prep": "render", "render_share": "render", "new_notebook": "render",
+          "render_prep": "render", "render_share": "render", "new_notebook": "resources",
           "safe_name": "safe", "safe_names": "safe", "parse_month": "safe", "run_batch": "batch",
           **dict.fromkeys(STEPS, "steps")}
 

@@ -44,8 +44,8 @@ from .files import (
     remove_stale,
     remove_tree,
 )
-from .render import FAILED_DIR, FORMATS, render_client, render_cohort
-from .resources import notebook_path, template_dir
+from .render import FAILED_DIR, FORMATS, failure_text, render_client, render_cohort
+from .resources import check_notebook, notebook_path, template_dir
 from .safe import csv_cell, csv_uncell, mask_numbers, parse_month
 
 __all__ = ["run_batch", "BatchResult", "MANIFEST_COLUMNS", "EmptyMonth"]
@@ -98,24 +98,23 @@ def _mask(message: str, keep=()) -> str:
 
 def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, month: str,
           out_dir: str, formats: tuple[str, ...], reference_dir: str | None,
-          audience: str = "internal") -> dict:
-    """Render one report; never raises (the batch goes on)."""
+          audience: str = "internal", notebook: str | None = None) -> dict:
+    """Render one report; never raises (the batch goes on). A failure's error names the
+    notebook cell it stopped in, numbers masked (:func:`~.render.failure_text`)."""
     t0 = time.perf_counter()
     try:
         if kind == "client":
             res = render_client(data_dir, client, month, out_dir, formats=formats, stem=stem,
-                                reference_dir=reference_dir, data_cache=cache)
+                                reference_dir=reference_dir, data_cache=cache, notebook=notebook)
         else:
             res = render_cohort(data_dir, month, out_dir, formats=formats, data_cache=cache,
-                                stem=stem, audience=audience)
+                                stem=stem, audience=audience, notebook=notebook)
         files = [str(p) for p in res.files]
         return {"status": "ok", "files": files, "seconds": time.perf_counter() - t0, "error": ""}
     except Exception as exc:  # one report's failure must not stop the batch
-        name = getattr(exc, "ename", type(exc).__name__)
-        value = getattr(exc, "evalue", str(exc))
-        keep = [k for k in (client, data_dir, out_dir, reference_dir) if k]
+        keep = [k for k in (client, data_dir, out_dir, reference_dir, notebook) if k]
         return {"status": "failed", "files": [], "seconds": time.perf_counter() - t0,
-                "error": f"{name}: {_mask(value, keep)}"}
+                "error": failure_text(exc, keep)}
 
 
 def _check_manifest_path(path: Path) -> bool:
@@ -189,7 +188,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
               engine: str = "auto", scheduler: str | None = None, allow_empty: bool = False,
               wait: float = 0.0, audience: str = "internal",
               measures: str | Path | None = None,
-              date_format: str | None = None) -> BatchResult:
+              date_format: str | None = None, client_notebook: str | Path | None = None,
+              cohort_notebook: str | Path | None = None) -> BatchResult:
     """Render every client report for ``month`` and the cohort report.
 
     Parameters
@@ -243,6 +243,16 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
         one, or ``$PROGRESS_KIT_MEASURES``). It validates the data and reaches every report
         process with the data cache; editing it re-renders every report. The caller's registry
         is restored afterwards.
+    client_notebook, cohort_notebook : path, optional
+        Notebooks of your own for the client reports and the cohort report (``progress-kit
+        report new``), rendered exactly as the built-in ones are: same engines, template, file
+        names, locks, file modes and manifest. Their parameters are checked before anything
+        renders (:func:`~progress_kit.reports.resources.check_notebook`: a
+        :class:`~progress_kit.reports.resources.NotebookProblem` names the file and the
+        parameter). A client notebook is given only its client's page, prepared by the kit,
+        never the data folder. A notebook's contents are part of each report's fingerprint: an
+        edited notebook re-renders its reports. A notebook that fails is a failed row with the
+        cell it stopped in; the batch goes on.
 
     Notes
     -----
@@ -254,6 +264,8 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     """
     if engine not in ("auto", "fork", "kernel", "here"):
         raise ValueError(f"engine must be 'auto', 'fork', 'kernel' or 'here', not {engine!r}")
+    notebooks = {kind: str(check_notebook(path, kind)) for kind, path in
+                 (("client", client_notebook), ("cohort", cohort_notebook)) if path is not None}
     started = time.perf_counter()
     month = last_full_month() if month == "last" else month
     parse_month(month)
@@ -275,14 +287,14 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
             measures_path = use_measures(data_dir, measures)
             return _render_month(data_dir, folder, month, clients, allow_empty, old, force,
                                  formats, reference_dir, progress, jobs, engine, scheduler, started,
-                                 audience, measures_path, date_format)
+                                 audience, measures_path, date_format, notebooks)
         finally:
             restore_registry(saved)  # the caller's registry, whatever the service file held
 
 
 def _render_month(data_dir, folder, month, clients, allow_empty, old, force, formats,
                   reference_dir, progress, jobs, engine, scheduler, started, audience,
-                  measures_path, date_format=None) -> BatchResult:
+                  measures_path, date_format=None, notebooks=None) -> BatchResult:
     """Validate the data once, cache it privately, render the month (the folder is locked)."""
     clients_dir = folder / "clients"
     clinic = load_clinic(data_dir, measures=measures_path, date_format=date_format)
@@ -297,7 +309,7 @@ def _render_month(data_dir, folder, month, clients, allow_empty, old, force, for
         del clinic
         return _run(ids, names, old, force, clients is not None, data_dir, folder, month,
                     formats, reference_dir, cache, progress, jobs, engine, scheduler, started,
-                    audience, sizes, measures_path)
+                    audience, sizes, measures_path, notebooks or {})
     finally:
         remove_tree(cache_dir)  # the cache holds every client's data (a failure is logged)
         remove_stale(folder, clients_dir)  # temp files of report processes that were killed
@@ -345,7 +357,7 @@ def _inputs(data_dir: Path, measures_path: Path | None = None) -> list[Path]:
 
 def _run(ids, names, old, force, partial, data_dir, folder, month, formats, reference_dir, cache,
          progress, jobs, engine, scheduler, started, audience="internal", sizes=None,
-         measures_path=None) -> BatchResult:
+         measures_path=None, notebooks=None) -> BatchResult:
     base = _fingerprint(_code_digest(), files_digest(_inputs(data_dir, measures_path)),
                         files_digest(input_files(reference_dir)) if reference_dir else "",
                         month, ",".join(formats), audience)
@@ -362,9 +374,12 @@ def _run(ids, names, old, force, partial, data_dir, folder, month, formats, refe
     # the other audience's cohort report is another file: its row stays
     state.update((k, v) for k, v in old.items()
                  if k[0] == "cohort" and k[1] in (COHORT, PUBLISHED_COHORT) and k not in set(keys))
+    notebooks = notebooks or {}
+    # a notebook of the user's is part of what its reports depend on: editing it re-renders them
+    own = {kind: files_digest([path]) for kind, path in notebooks.items()}
     todo = []
     for key, (kind, cid, stem, out_dir) in zip(keys, tasks, strict=True):
-        fp = _fingerprint(base, kind, cid or "", stem)
+        fp = _fingerprint(base, kind, cid or "", stem, *([own[kind]] if kind in own else []))
         prev = old.get(key)
         if not force and _up_to_date(prev, fp, _expected_files(kind, stem, formats), folder):
             state[key] = {**prev, "status": "up to date", "seconds": 0.0, "error": ""}
@@ -372,7 +387,7 @@ def _run(ids, names, old, force, partial, data_dir, folder, month, formats, refe
         if prev:
             state[key] = prev  # until re-rendered; its fingerprint no longer matches
         todo.append((key, fp, (kind, cid, stem, str(data_dir), str(cache), month, out_dir,
-                               formats, ref, audience)))
+                               formats, ref, audience, notebooks.get(kind))))
     todo = _longest_first(todo, sizes or {})
     order = {k: i for i, k in enumerate(keys)}
     record = _Recorder(folder / "manifest.csv", lambda: _ordered(state, order))

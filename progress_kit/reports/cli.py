@@ -59,11 +59,16 @@ def _clean_errors(func):
     import functools
 
     from .files import FolderBusy
+    from .resources import NotebookProblem
 
     @functools.wraps(func)
     def run(args: argparse.Namespace) -> int:
         try:
+            _check_notebooks(args)  # before any data are read or anything renders
             return func(args)
+        except NotebookProblem as exc:
+            log.error(f"progress-kit {args.command}: {exc}", extra=EXACT)
+            return EXIT_USAGE
         except FolderBusy as exc:
             log.error(f"progress-kit {args.command}: {exc}", extra=EXACT)
             return EXIT_FAILED
@@ -80,6 +85,19 @@ def _clean_errors(func):
             return EXIT_FAILED
 
     return run
+
+
+def _check_notebooks(args: argparse.Namespace) -> None:
+    """Refuse a notebook of the user's (``--notebook``, ``--client-notebook``,
+    ``--cohort-notebook``) whose parameters the kit cannot set; keep its checked path."""
+    from .resources import check_notebook
+
+    kind = getattr(args, "kind", None)
+    for option, nb_kind in (("notebook", kind), ("client_notebook", "client"),
+                            ("cohort_notebook", "cohort")):
+        path = getattr(args, option, None)
+        if path is not None:
+            setattr(args, option, str(check_notebook(path, nb_kind)))
 
 
 def _load(data_dir: Path, date_format: str | None):
@@ -241,7 +259,8 @@ def _render_printed(args: argparse.Namespace, data_dir: Path, clinic, cache, ren
     try:
         files = _render_one(render, prepare, data_dir, args.client, when, out(),
                             formats=args.format, reference_dir=args.reference, wait=args.wait,
-                            data_cache=_cache_param(cache), date_format=args.date_format)
+                            data_cache=_cache_param(cache), date_format=args.date_format,
+                            notebook=args.notebook)
     except RuntimeError as exc:
         log.error(f"progress-kit report {kind}: failed: {args.client}: {exc}", extra=EXACT)
         return EXIT_FAILED
@@ -298,7 +317,8 @@ def _report_prep_day(args: argparse.Namespace, data_dir: Path) -> int:
                               clinic=clinic,
                               therapist_id=args.therapist, formats=args.format,
                               reference_dir=args.reference, data_cache=_cache_param(cache),
-                              wait=args.wait, date_format=args.date_format)
+                              wait=args.wait, date_format=args.date_format,
+                              notebook=args.notebook)
     except ValueError as exc:
         log.error(f"progress-kit report prep: {exc}", extra=EXACT)
         return EXIT_FAILED
@@ -346,7 +366,8 @@ def _report_cohort(args: argparse.Namespace) -> int:
     del clinic
     out = _checked_out(Path(args.out) / args.month, args.out)
     res = render_cohort(data_dir, args.month, out, formats=args.format, therapist_id=args.therapist,
-                        wait=args.wait, audience=args.audience, date_format=args.date_format)
+                        wait=args.wait, audience=args.audience, date_format=args.date_format,
+                        notebook=args.notebook)
     print("\n".join(str(f) for f in res.files))
     return EXIT_OK
 
@@ -364,7 +385,8 @@ def _batch(args: argparse.Namespace) -> int:
                     force=args.force, progress=not args.quiet, reference_dir=args.reference,
                     engine=engine, scheduler=args.scheduler, allow_empty=args.allow_empty,
                     wait=args.wait, audience=args.audience, measures=getattr(args, "measures", None),
-                    date_format=args.date_format)
+                    date_format=args.date_format, client_notebook=args.client_notebook,
+                    cohort_notebook=args.cohort_notebook)
     m = res.manifest
     counts = ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
     log.info(f"{len(m)} report(s) for {args.month} in {res.seconds:.0f} s: {counts}", extra=EXACT)
@@ -372,6 +394,46 @@ def _batch(args: argparse.Namespace) -> int:
         log.error(f"  failed: {row['client']}: {row['error']}", extra=EXACT)
     print(f"reports are in {res.folder} (manifest: {res.folder / 'manifest.csv'})")
     return EXIT_FAILED if res.failed else EXIT_OK
+
+
+def _report_new(args: argparse.Namespace) -> int:
+    """``report new KIND DEST``: an editable copy of a built-in notebook, and what to do next."""
+    from .resources import new_notebook
+
+    try:
+        dest = new_notebook(args.template, args.dest)
+    except FileExistsError:
+        log.error(f"progress-kit report new: {args.dest} already exists; it is left as it is. "
+                  f"Choose another file name, or delete it first", extra=EXACT)
+        return EXIT_FAILED
+    except OSError as exc:
+        log.error(f"progress-kit report new: cannot write {args.dest}: {exc.strerror or exc}",
+                  extra=EXACT)
+        return EXIT_FAILED
+    kind = args.template
+    when = "--month YYYY-MM" if kind in ("client", "cohort") else "--date YYYY-MM-DD"
+    who = "" if kind == "cohort" else " --client ID"
+    batch = ({"client": "--client-notebook", "cohort": "--cohort-notebook"}.get(kind))
+    lines = [f"wrote {dest}: an editable copy of the built-in {kind} report; each code cell is "
+             f"one step (one section).",
+             "next:",
+             f"  1. open it in JupyterLab (jupyter lab {dest}) and run it as it is: it shows the "
+             f"built-in demo clinic",
+             "  2. change it: delete a cell to drop its section, add one of your own "
+             "(docs/reports.md, 'Write your own report')",
+             f"  3. render it: progress-kit report {kind} DATA_DIR{who} {when} --notebook {dest}"]
+    if batch:
+        lines.append(f"     or every report of a month: progress-kit batch DATA_DIR --month YYYY-MM "
+                     f"{batch} {dest}")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _notebook_option(parser, kind: str) -> None:
+    parser.add_argument("--notebook", metavar="PATH",
+                        help=f"render your own {kind} notebook instead of the built-in one (start "
+                             f"from 'progress-kit report new {kind} PATH'); same engine, template, "
+                             f"names and privacy; its parameters are checked first (exit 2)")
 
 
 def _audience_option(parser) -> None:
@@ -417,12 +479,14 @@ def add_commands(sub) -> None:
     client.add_argument("--reference", metavar="DIR",
                         help="data folder of reference clients for the expected course")
     _allow_empty_option(client)
+    _notebook_option(client, "client")
     client.set_defaults(func=_report_client)
     cohort = kinds.add_parser("cohort", parents=[common], help="the service (cohort) report",
                               description="Render the cohort report to OUT/YYYY-MM/cohort.*")
     cohort.add_argument("--therapist", metavar="ID", help="only this therapist's clients")
     _audience_option(cohort)
     _allow_empty_option(cohort)
+    _notebook_option(cohort, "cohort")
     cohort.set_defaults(func=_report_cohort)
     day = argparse.ArgumentParser(add_help=False)
     day.add_argument("data_dir", metavar="DATA_DIR")
@@ -448,13 +512,24 @@ def add_commands(sub) -> None:
                                         "them all, to print.")
     prep.add_argument("--therapist", metavar="ID",
                       help="without --client: only this therapist's booked clients")
+    _notebook_option(prep, "prep")
     prep.set_defaults(func=_report_prep)
     share = kinds.add_parser("share", parents=[day], help="the client's own one-page summary",
                              description="Render one A4 page for the client to keep or bring to "
                                          "the session (plain words, no item answers, no clinician "
                                          "labels) to OUT/share/<safe id>-share-YYYY-MM-DD."
                                          "html|.pdf|.ipynb.")
+    _notebook_option(share, "share")
     share.set_defaults(func=_report_share)
+    new = kinds.add_parser("new", help="write an editable copy of a built-in report notebook",
+                           description="Write an editable copy of the built-in client, cohort, "
+                                       "prep or share notebook to DEST (never overwriting a file); "
+                                       "render it with --notebook (report) or --client-notebook / "
+                                       "--cohort-notebook (batch).")
+    new.add_argument("template", choices=["client", "cohort", "prep", "share"], metavar="KIND",
+                     help="client, cohort, prep or share")
+    new.add_argument("dest", metavar="DEST.ipynb", help="the new notebook's file")
+    new.set_defaults(func=_report_new)
 
     batch = sub.add_parser("batch", parents=[common], help="every client report for a month + cohort",
                            description="Render a report for every client with activity in the "
@@ -476,4 +551,10 @@ def add_commands(sub) -> None:
                        help="render the month even if no client has any activity in it (otherwise "
                             "the batch says where the data end and exits 1)")
     batch.add_argument("--reference", metavar="DIR", help="reference data for the expected course")
+    batch.add_argument("--client-notebook", metavar="PATH",
+                       help="your own client report notebook for every client (from 'progress-kit "
+                            "report new client PATH'); checked first (exit 2)")
+    batch.add_argument("--cohort-notebook", metavar="PATH",
+                       help="your own cohort report notebook (from 'progress-kit report new "
+                            "cohort PATH'); checked first (exit 2)")
     batch.set_defaults(func=_batch)

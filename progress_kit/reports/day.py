@@ -95,29 +95,29 @@ def prepare_day(clinic: ClinicData, date: str, clients: list[str], each: bool = 
 
 def outcome_of(render, args: tuple, kwargs: dict) -> dict:
     """``render(*args, **kwargs)`` (a ``render_*`` function) as a fork child's outcome dict;
-    never raises. The error's numbers are masked (a message holds no score) except in the
-    client ID and the paths among the arguments."""
+    never raises. The error names the notebook cell it stopped in; its numbers are masked (a
+    message holds no score) except in the client ID and the paths among the arguments
+    (:func:`~progress_kit.reports.render.failure_text`)."""
+    from .render import failure_text
+
     t0 = time.perf_counter()
     try:
         res = render(*args, **kwargs)
         return {"status": "ok", "files": [str(p) for p in res.files],
                 "seconds": time.perf_counter() - t0, "error": ""}
     except Exception as exc:  # noqa: BLE001 (one sheet's failure must not stop the day)
-        from .safe import mask_numbers
-
-        name = getattr(exc, "ename", type(exc).__name__)
-        value = getattr(exc, "evalue", str(exc))
         keep = [str(k) for k in (*args, *kwargs.values()) if isinstance(k, str | Path) and k]
         return {"status": "failed", "files": [], "seconds": time.perf_counter() - t0,
-                "error": f"{name}: {mask_numbers(value, keep)}"}
+                "error": failure_text(exc, keep)}
 
 
 def _sheet(data_dir: str, client: str, date: str, out_dir: str, stem: str, formats: tuple,
-           reference_dir: str | None, data_cache: str | None, date_format: str | None) -> dict:
+           reference_dir: str | None, data_cache: str | None, date_format: str | None,
+           notebook: str | None = None) -> dict:
     """Render one sheet (in a forked child); never raises."""
     return outcome_of(render_prep, (data_dir, client, date, out_dir),
                       {"formats": formats, "stem": stem, "reference_dir": reference_dir,
-                       "data_cache": data_cache, "date_format": date_format})
+                       "data_cache": data_cache, "date_format": date_format, "notebook": notebook})
 
 
 def combine_pdfs(parts: list[Path], target: Path) -> Path:
@@ -137,7 +137,8 @@ def combine_pdfs(parts: list[Path], target: Path) -> Path:
 def render_prep_day(data_dir: str | Path, date: str, out_dir: str | Path, *, clinic: ClinicData,
                     therapist_id: str | None = None, formats=FORMATS, reference_dir=None,
                     data_cache: str | Path | None = None, wait: float = 0.0,
-                    jobs: int | None = None, date_format: str | None = None) -> DayResult:
+                    jobs: int | None = None, date_format: str | None = None,
+                    notebook: str | Path | None = None) -> DayResult:
     """Render the sheets of everyone booked on ``date`` into ``out_dir`` and the day's combined PDF.
 
     Parameters
@@ -158,14 +159,19 @@ def render_prep_day(data_dir: str | Path, date: str, out_dir: str | Path, *, cli
         Each sheet's formats; a PDF is always made, as the combined PDF is made of them.
     jobs : int, optional
         Sheets rendered at once (default: the number of cores).
+    notebook : path, optional
+        A prep notebook of your own instead of the built-in one (checked before any sheet).
 
     Returns
     -------
     DayResult
         Raises ValueError when nobody is booked that day (for that therapist).
     """
+    from .resources import check_notebook
+
     t0 = time.perf_counter()
     parse_day(date)
+    notebook = None if notebook is None else str(check_notebook(notebook, "prep"))
     clients, skipped = clients_booked(data_dir, clinic, date, therapist_id)
     if not clients:
         who = f" for therapist {therapist_id!r}" if therapist_id is not None else ""
@@ -181,7 +187,7 @@ def render_prep_day(data_dir: str | Path, date: str, out_dir: str | Path, *, cli
         day_stem = f"day-{date}" if therapist_id is None else claim_stems(
             out_dir, [therapist_id], kind="therapist", prefix=f"day-{date}-")[therapist_id]
         args = {c: (_abs(data_dir), c, date, str(out_dir), f"{stems[c]}-prep-{date}",
-                    formats, _abs(reference_dir), _abs(data_cache), date_format)
+                    formats, _abs(reference_dir), _abs(data_cache), date_format, notebook)
                 for c in clients}
         for client, outcome in _render_all(args, clinic, date, jobs):
             if outcome["status"] == "ok":

@@ -196,7 +196,8 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
         if bundle is not None:
             from .steps import write_bundle
 
-            params["bundle"] = str(write_bundle(bundle, make_folder(work / "data")))
+            # absolute: the notebook runs in ``out_dir``
+            params["bundle"] = str(write_bundle(bundle, make_folder(work / "data")).resolve())
         source = notebook_path(kind) if notebook is None else Path(notebook)
         papermill.execute_notebook(str(source), str(tmp), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, log_output=False,
@@ -298,8 +299,10 @@ def failure_text(exc: BaseException, keep=()) -> str:
     value = getattr(exc, "evalue", str(exc))
     where = ""
     if getattr(exc, "cell_index", None) is not None:
+        # the cell's first line that does something (not a comment, not an import)
         first = next((line.strip() for line in str(getattr(exc, "source", "")).splitlines()
-                      if line.strip() and not line.lstrip().startswith("#")), "")
+                      if line.strip() and not line.lstrip().startswith(("#", "import ", "from "))),
+                     "")
         first = first if len(first) <= 60 else first[:57] + "..."
         where = f"cell {exc.cell_index + 1}" + (f" ({mask_numbers(first, keep)})" if first else "") + ": "
     return f"{where}{name}: {mask_numbers(value, keep)}"

@@ -29,8 +29,6 @@ rows. The status is computed once, by the kit, and quoted; no step recomputes it
 
 from __future__ import annotations
 
-import ast
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from . import sections as S
 from .context import DEFAULT_CLIENT, ReportData, client_data, client_data_until, load_clinic
 from .notebook import _expected_for, _service, heading, title
 from .notebook import show as _show_html
+from .resources import PARAMETERS, REQUIRED, NotebookProblem, check_notebook, notebook_parameters
 
 __all__ = ["ClientReport", "CohortReport", "prepare_client", "load_client", "load_cohort",
            "write_bundle", "show", "section", "title", "heading",
@@ -898,120 +897,6 @@ def methods(report) -> S.Section | None:
     picked += [s for s in shown if id(s) not in known and s.method]
     foot = S.methods(picked)
     return foot if isinstance(report, CohortReport) else S.small_print(foot)
-
-
-# ------------------------------------------------------------------ a notebook's parameters
-
-
-PARAMETERS = {
-    "client": ("client_id", "month", "bundle"),
-    "prep": ("client_id", "date", "bundle"),
-    "share": ("client_id", "date", "bundle"),
-    "cohort": ("data_dir", "month", "therapist_id", "group", "audience", "data_cache", "date_format"),
-}
-"""The parameters the kit sets in each kind of report notebook (its ``parameters`` cell may
-name only these). A client's page gets ``bundle``, the kit's prepared file of that client's
-data, never a data folder; the cohort report gets the data folder (or the batch's cache)."""
-REQUIRED = {"client": ("client_id",), "prep": ("client_id",), "share": ("client_id",), "cohort": ()}
-"""Parameters a notebook of each kind must have in its ``parameters`` cell."""
-
-
-class NotebookProblem(ValueError):
-    """A report notebook the kit refuses before rendering anything (its file and the reason)."""
-
-
-def notebook_parameters(path: str | Path) -> list[str]:
-    """The names assigned in a notebook's cell tagged ``parameters``, in order.
-
-    Raises
-    ------
-    NotebookProblem
-        The file is not a readable notebook, has no (or more than one) ``parameters`` cell, or
-        that cell is not plain Python assignments.
-
-    Examples
-    --------
-    >>> from progress_kit.reports.resources import notebook_path
-    >>> notebook_parameters(notebook_path("client"))
-    ['client_id', 'month', 'bundle']
-    """
-    path = Path(path)
-    try:
-        nb = json.loads(path.read_text("utf-8"))
-        cells = nb["cells"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not a Jupyter notebook (.ipynb JSON)"
-        raise NotebookProblem(f"{path}: {reason}") from None
-    tagged = [i for i, c in enumerate(cells)
-              if "parameters" in (c.get("metadata", {}).get("tags") or [])]
-    if not tagged:
-        raise NotebookProblem(f"{path}: no cell is tagged 'parameters'; tag the cell that sets "
-                              f"client_id, month ... (in JupyterLab: the cell's property "
-                              f"inspector, Common Tools, Cell Tags)")
-    if len(tagged) > 1:
-        raise NotebookProblem(f"{path}: {len(tagged)} cells are tagged 'parameters' (cells "
-                              f"{', '.join(str(i + 1) for i in tagged)}); keep one")
-    source = cells[tagged[0]].get("source", "")
-    source = "".join(source) if isinstance(source, list) else str(source)
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        raise NotebookProblem(f"{path}: the parameters cell (cell {tagged[0] + 1}) is not valid "
-                              f"Python: line {exc.lineno}: {exc.msg}") from None
-    names = []
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, ast.AnnAssign) else None
-        if targets is None or not all(isinstance(t, ast.Name) for t in targets):
-            raise NotebookProblem(f"{path}: the parameters cell (cell {tagged[0] + 1}) may hold only "
-                                  f"assignments such as month = \"2026-10\" (line {node.lineno})")
-        names += [t.id for t in targets if t.id not in names]
-    return names
-
-
-def check_notebook(path: str | Path, kind: str) -> Path:
-    """Refuse a report notebook whose parameters the kit cannot set, before anything renders.
-
-    The notebook needs exactly one cell tagged ``parameters``; it may name only the parameters
-    of its kind (:data:`PARAMETERS`) and must name the required ones (:data:`REQUIRED`:
-    ``client_id`` for client, prep and share notebooks).
-
-    Returns
-    -------
-    Path
-        The notebook's absolute path.
-
-    Raises
-    ------
-    NotebookProblem
-        Naming the file and the parameter.
-
-    Examples
-    --------
-    >>> from progress_kit.reports.resources import notebook_path
-    >>> check_notebook(notebook_path("prep"), "prep").name
-    'session_prep.ipynb'
-    >>> check_notebook(notebook_path("cohort"), "client")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    progress_kit.reports.steps.NotebookProblem: ...cohort_report.ipynb: the parameters cell names ...
-    """
-    if kind not in PARAMETERS:
-        raise ValueError(f"report kind must be one of {', '.join(PARAMETERS)}, not {kind!r}")
-    path = Path(path).resolve()
-    if not path.is_file():
-        raise NotebookProblem(f"{path}: no such notebook file")
-    names = notebook_parameters(path)
-    unknown = [n for n in names if n not in PARAMETERS[kind]]
-    if unknown:
-        raise NotebookProblem(f"{path}: the parameters cell names {', '.join(unknown)}, which a "
-                              f"{kind} notebook is not given (its parameters: "
-                              f"{', '.join(PARAMETERS[kind])})")
-    missing = [n for n in REQUIRED[kind] if n not in names]
-    if missing:
-        raise NotebookProblem(f"{path}: the parameters cell lacks {', '.join(missing)}; a {kind} "
-                              f"notebook must set it (e.g. {missing[0]} = None)")
-    return path
 
 
 # ------------------------------------------------------------------ every section at once
