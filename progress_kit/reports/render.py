@@ -145,6 +145,18 @@ def use_engine(name: str | None) -> None:
     _ENGINE = name
 
 
+def _forget_clinics() -> None:
+    """In a report's own process (a fork child, whose notebook runs in process): drop the
+    references this process holds to whole clinics (the batch's preloaded cache, the
+    whole-clinic results every report takes its row from), now that this client's page is
+    prepared, so that the notebook's process keeps no other client's rows on purpose."""
+    from . import context
+    from .sections import common
+
+    context._PRELOADED.clear()
+    common._SHARED.clear()
+
+
 def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
                   formats=FORMATS, title: str = "progress-kit report",
                   timeout: int = 600, notebook: str | Path | None = None,
@@ -198,6 +210,8 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
 
             # absolute: the notebook runs in ``out_dir``
             params["bundle"] = str(write_bundle(bundle, make_folder(work / "data")).resolve())
+            if _ENGINE is not None:
+                _forget_clinics()
         source = notebook_path(kind) if notebook is None else Path(notebook)
         papermill.execute_notebook(str(source), str(tmp), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, log_output=False,
@@ -213,7 +227,8 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
         os.replace(tmp, ipynb)
         if not failed.parent.is_symlink():
             failed.unlink(missing_ok=True)  # this stem's own earlier failure, now superseded
-    except BaseException:
+    except BaseException as exc:
+        _name_the_cell(exc, source)
         if tmp.exists():  # keep the partly executed notebook: its traceback is the audit trail
             os.chmod(tmp, 0o600)
             os.replace(tmp, make_folder(failed.parent) / failed.name)
@@ -288,9 +303,26 @@ def _client_page(data_dir, data_cache, date_format, reference_dir, client_id: st
     return prepare_client(clinic, client_id, reference=reference, **when)
 
 
+def _name_the_cell(exc: BaseException, source) -> None:
+    """Mark a notebook's failure with the cell it stopped in, numbered as in the notebook's own
+    file (papermill counts the parameters cell it injected): ``exc.pk_cell`` (from 1) and
+    ``exc.pk_notebook`` (the file's name)."""
+    index = getattr(exc, "cell_index", None)
+    if index is None:
+        return
+    try:
+        cells = json.loads(Path(source).read_text("utf-8"))["cells"]
+        tagged = next(i for i, c in enumerate(cells)
+                      if "parameters" in (c.get("metadata", {}).get("tags") or []))
+    except (OSError, ValueError, KeyError, StopIteration):
+        tagged = len(cells) if "cells" in locals() else index
+    exc.pk_cell = index + (0 if index <= tagged else -1) + 1
+    exc.pk_notebook = Path(source).name
+
+
 def failure_text(exc: BaseException, keep=()) -> str:
     """A failed report's error for the manifest and the log: the notebook cell it stopped in
-    (its number in the kept ``failed/<stem>.ipynb`` and its first line) and the error, every
+    (the notebook's file name, the cell's number in that file and its first line) and the error, every
     number masked (a message holds no score) except in ``keep`` (IDs, paths)."""
     from .safe import mask_numbers
 
@@ -298,13 +330,14 @@ def failure_text(exc: BaseException, keep=()) -> str:
     name = getattr(exc, "ename", type(exc).__name__)
     value = getattr(exc, "evalue", str(exc))
     where = ""
-    if getattr(exc, "cell_index", None) is not None:
+    if getattr(exc, "pk_cell", None) is not None:
         # the cell's first line that does something (not a comment, not an import)
         first = next((line.strip() for line in str(getattr(exc, "source", "")).splitlines()
                       if line.strip() and not line.lstrip().startswith(("#", "import ", "from "))),
                      "")
         first = first if len(first) <= 60 else first[:57] + "..."
-        where = f"cell {exc.cell_index + 1}" + (f" ({mask_numbers(first, keep)})" if first else "") + ": "
+        where = (f"{exc.pk_notebook} cell {exc.pk_cell}" + (f" ({mask_numbers(first, keep)})"
+                                                             if first else "") + ": ")
     return f"{where}{name}: {mask_numbers(value, keep)}"
 
 
