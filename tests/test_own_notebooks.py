@@ -303,26 +303,36 @@ print("\n".join(found))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["fork", "kernel"])
+@pytest.mark.parametrize("engine", ["fork", "kernel", "here", "report client"])
 def test_a_client_notebook_that_tries_gets_only_its_client(tmp_path, data, engine):
     """A notebook that looks everywhere the kit hands it (its parameters, the documented API,
     the objects' attributes and pickled state, load calls with the other IDs, the preloaded
-    cache, every DataFrame alive in its process) prints no other client's ID."""
+    cache, every DataFrame the collector tracks in its process) prints no other client's ID:
+    in a batch on each engine, and from ``report client --notebook``."""
     from progress_kit.reports.batch import run_batch
 
     nb = _edit(new_notebook("client", tmp_path / "attack.ipynb"), add_after="pr.title(",
                cell=ATTACK)
-    res = run_batch(data, MONTH, tmp_path / "out", formats=("html",), progress=False,
-                    client_notebook=nb, engine=engine)
-    m = res.manifest[res.manifest["kind"] == "client"].set_index("client")
-    assert (m["status"] == "ok").all() and len(m) >= 2, m["error"].to_dict()
-    for me in m.index:
-        executed = nbformat.read(res.folder / "clients" / f"{me}.ipynb", as_version=4)
+    folder = tmp_path / "out" / MONTH
+    if engine == "report client":
+        mine = ["ALPHA7", "BRAVO7"]
+        for me in mine:
+            assert main(["report", "client", str(data), "--client", me, "--month", MONTH,
+                         "--out", str(tmp_path / "out"), "--format", "html",
+                         "--notebook", str(nb)]) == 0
+    else:
+        res = run_batch(data, MONTH, tmp_path / "out", formats=("html",), progress=False,
+                        client_notebook=nb, engine=engine)
+        m = res.manifest[res.manifest["kind"] == "client"].set_index("client")
+        assert (m["status"] == "ok").all() and len(m) >= 2, m["error"].to_dict()
+        mine = list(m.index)
+    for me in mine:
+        executed = nbformat.read(folder / "clients" / f"{me}.ipynb", as_version=4)
         printed = "\n".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                             for o in c.outputs)
         assert "refused: ValueError" in printed and me in printed
         others = [o for o in IDS.values() if o != me]
         leaked = [o for o in others if o in printed]
         assert not leaked, (me, leaked)
-        page = (res.folder / "clients" / f"{me}.html").read_text()
+        page = (folder / "clients" / f"{me}.html").read_text()
         assert not [o for o in others if o in page]
