@@ -78,6 +78,7 @@ def new_notebook(kind: str, dest: str | Path) -> Path:
     nb["metadata"]["progress_kit"] = {"kind": kind, "copied_from": f"{source.name}, progress-kit "
                                                                     f"{__version__}"}
     text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    dest.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(dest, flags, 0o666)  # the user's umask applies: it holds code, no client data
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
