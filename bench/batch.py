@@ -3,8 +3,9 @@
 Both sides render the same client reports (and the cohort report) from the same demo clinic with
 the same notebooks and template, in this process's machine and session:
 
-* baseline: for each report, ``papermill.execute_notebook`` (a fresh Jupyter kernel, the data
-  folder as parameter), then the nbconvert HTML export through the clinical template and a
+* baseline: for each report, ``papermill.execute_notebook`` (a fresh Jupyter kernel; the data
+  folder as parameter, or for a client report the client's page prepared from it), then the
+  nbconvert HTML export through the clinical template and a
   WeasyPrint PDF, one after another;
 * kit: ``progress_kit.reports.run_batch(..., jobs=N)`` (fork-server engine by default), run once
   before and once after the baseline; the ratio takes the slower of the two.
@@ -51,12 +52,18 @@ def baseline(data_dir: Path, clients: list[str], out: Path) -> float:
     import nbformat
     import papermill
 
+    from progress_kit.reports.steps import prepare_client, write_bundle
+
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    jobs = [("client", {"data_dir": str(data_dir), "client_id": c, "month": MONTH}, c) for c in clients]
+    jobs = [("client", {"client_id": c, "month": MONTH}, c) for c in clients]
     jobs.append(("cohort", {"data_dir": str(data_dir), "month": MONTH}, "cohort"))
     for kind, params, stem in jobs:
         executed = out / f"{stem}.ipynb"
+        if kind == "client":  # a client's notebook takes its page as the kit prepares it (issue 25):
+            # the data folder validated for each report, as the kernel did before
+            params["bundle"] = str(write_bundle(prepare_client(load_clinic(data_dir), stem, month=MONTH),
+                                                out).resolve())
         papermill.execute_notebook(str(notebook_path(kind)), str(executed), parameters=params,
                                    kernel_name=KERNEL, progress_bar=False, cwd=str(out))
         # a new exporter per report, as a plain loop would (the kit keeps one per process)

@@ -104,9 +104,13 @@ class ClientReport:
         return self.data.end
 
     def __getstate__(self) -> dict:
-        # the sections drawn so far hold figures (closures): a bundle is written before any
+        # sections hold figures (closures) and the data their cached intermediate results: a
+        # bundle carries the page as prepared, and each notebook computes its sections anew
+        from dataclasses import replace
+
         state = dict(self.__dict__)
         state["_parts"] = {}
+        state["data"] = replace(self.data, derived={})
         return state
 
 
