@@ -24,11 +24,17 @@ def _wrap(acc: dict, module, name: str, label: str) -> None:
     real = getattr(module, name)
 
     def timed(*args, **kwargs):
+        # a label's calls may nest (a notebook step computes the sections it rests on through
+        # the same helper): only the outermost call is counted
+        depth = acc.setdefault("_depth", {})
+        depth[label] = depth.get(label, 0) + 1
         start = time.process_time()
         try:
             return real(*args, **kwargs)
         finally:
-            acc[label] = acc.get(label, 0.0) + time.process_time() - start
+            depth[label] -= 1
+            if not depth[label]:
+                acc[label] = acc.get(label, 0.0) + time.process_time() - start
 
     setattr(module, name, timed)
 
@@ -36,12 +42,15 @@ def _wrap(acc: dict, module, name: str, label: str) -> None:
 def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: Path) -> None:
     import papermill
 
-    from progress_kit.reports import batch, render
+    from progress_kit.reports import batch, render, steps
     from progress_kit.reports import notebook as rn
     from progress_kit.reports.inprocess import ENGINE_NAME
 
     render.use_engine(ENGINE_NAME)
-    for module, name, label in ((rn, "client_sections", "sections"), (rn, "cohort_sections", "sections"),
+    # the sections: the client's page prepared by the kit (its status), the cohort loaded, and
+    # each section a notebook step computes (steps._part)
+    for module, name, label in ((steps, "prepare_client", "sections"), (steps, "load_cohort", "sections"),
+                                (steps, "_part", "sections"),
                                 (rn, "_figure_png", "figures"), (render, "html_from_notebook", "html"),
                                 (render, "pdf_from_html", "pdf"),
                                 (papermill, "execute_notebook", "notebook")):
@@ -85,6 +94,7 @@ def run(n_clients: int = 12) -> dict:
                 _child(acc, kind, cid, work / "data", cache, work / "out")
             except BaseException as exc:  # noqa: BLE001 (reported to the parent)
                 acc, code = {"error": repr(exc)}, 1
+            acc.pop("_depth", None)
             os.write(write_fd, json.dumps(acc).encode())
             os._exit(code)
         os.close(write_fd)

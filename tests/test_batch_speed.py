@@ -14,6 +14,7 @@ import progress_kit
 from progress_kit import demo_data
 from progress_kit.reports import batch as batch_mod
 from progress_kit.reports import notebook as rn
+from progress_kit.reports import steps
 from progress_kit.reports.engine import ForkServer, execute_notebook_task, fork_available
 from progress_kit.reports.render import html_from_notebook, new_exporter
 from progress_kit.reports.sections import common
@@ -68,12 +69,12 @@ def test_prepared_batch_reports_equal_reports_computed_alone(clinic, no_shared, 
     alone = []
     for cid in ids:  # each report on its own: the shared results are computed for it and dropped
         common._SHARED.clear()
-        alone.append(_shown(rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic)))
+        alone.append(_shown(steps.client_sections(rn.client_data(clinic, cid, MONTH), clinic)))
     common._SHARED.clear()
     rn.prepare_batch(clinic, MONTH)
     flags = _count_calls(monkeypatch, "client_flags")
     models = _count_calls(monkeypatch, "expected_response")
-    prepared = [_shown(rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
+    prepared = [_shown(steps.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
     assert prepared == alone
     # the service-wide flags (now and a month ago) and the model came from the preparation
     assert flags == [] and models == []
@@ -215,10 +216,10 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path):
 def _figure_sections(clinic, n_clients: int = 4) -> list:
     out = []
     for cid in _active(clinic)[:n_clients]:
-        for part in rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic).values():
+        for part in steps.client_sections(rn.client_data(clinic, cid, MONTH), clinic).values():
             shown = part if isinstance(part, list) else [part]
             out += [s for s in shown if s is not None and s.plot is not None]
-    out += [s for s in rn.cohort_sections(clinic, MONTH)["outcomes"] if s.plot is not None]
+    out += [s for s in steps.cohort_sections(clinic, MONTH)["outcomes"] if s.plot is not None]
     return out
 
 
@@ -250,14 +251,14 @@ def test_daily_table_is_computed_once_per_report_and_changes_nothing(clinic, mon
     ids = [c for c in _active(clinic) if not rn.client_data(clinic, c, MONTH).diary.empty][:3]
     assert ids
     calls = _count_calls(monkeypatch, "daily_table")
-    cached = [_shown(rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
+    cached = [_shown(steps.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
     assert len(calls) == len(ids)  # once per report, though four sections read it
 
     def fresh(rd):  # the table computed anew for every section that asks, as before the cache
         return None if rd.diary.empty else progress_kit.daily_table(rd.diary)
 
     monkeypatch.setattr(client_sections, "_daily", fresh)
-    uncached = [_shown(rn.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
+    uncached = [_shown(steps.client_sections(rn.client_data(clinic, cid, MONTH), clinic)) for cid in ids]
     assert len(calls) > 2 * len(ids)
     assert cached == uncached
 

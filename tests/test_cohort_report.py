@@ -15,7 +15,7 @@ import pytest
 import progress_kit as pk
 from progress_kit.data import ClinicData
 from progress_kit.reports import sections as S
-from progress_kit.reports.notebook import cohort_sections
+from progress_kit.reports.steps import cohort_sections
 
 MONTH = "2026-10"
 

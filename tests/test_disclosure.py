@@ -17,7 +17,7 @@ import pytest
 import progress_kit as pk
 from progress_kit.outcomes import _RATES
 from progress_kit.reports import sections as S
-from progress_kit.reports.notebook import cohort_sections
+from progress_kit.reports.steps import cohort_sections
 
 
 def _helper(name: str):

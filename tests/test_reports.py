@@ -115,7 +115,7 @@ def test_client_sees_only_own_rejected_rows(small):
 
 @pytest.mark.parametrize("cid", ["single", "diary", "quest", "00123"])
 def test_every_section_copes_with_sparse_clients(small, cid):
-    from progress_kit.reports.notebook import client_sections
+    from progress_kit.reports.steps import client_sections
 
     _, clinic = small
     rd = client_data(clinic, cid, "2026-10")
@@ -148,7 +148,7 @@ def test_diary_sections_say_plainly_when_too_few_days(small):
 
 
 def test_cohort_sections_suppress_small_cells(small):
-    from progress_kit.reports.notebook import cohort_sections
+    from progress_kit.reports.steps import cohort_sections
 
     _, clinic = small
     internal = cohort_sections(clinic, "2026-10")  # the default audience: exact counts

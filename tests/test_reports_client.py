@@ -14,8 +14,8 @@ import pytest
 
 import progress_kit as pk
 from progress_kit.data import ClinicData
-from progress_kit.reports import notebook as rn
 from progress_kit.reports import sections as S
+from progress_kit.reports import steps
 from progress_kit.reports.context import client_data, client_data_until, parse_day, write_cache
 
 MONTH = "2026-10"
@@ -85,7 +85,7 @@ def clinic():
 
 
 def _report(clinic, cid, month=MONTH):
-    return rn.client_sections(client_data(clinic, cid, month), clinic)
+    return steps.client_sections(client_data(clinic, cid, month), clinic)
 
 
 def _page1_text(report) -> str:
@@ -223,7 +223,7 @@ def test_prep_sheet_sections(clinic):
     rd = client_data_until(clinic, "det", "2026-10-20")
     assert rd.end == pd.Timestamp("2026-10-20") and rd.start == pd.Timestamp("2026-10-20")
     assert rd.observations["date"].max() <= rd.end
-    sheet = rn.prep_sections(rd, clinic)
+    sheet = steps.prep_sections(rd, clinic)
     assert sheet["status"].facts["status"] == "alert"
     assert sheet["diary"].ok and sheet["diary"].facts["n_days"] == 14
     assert "PHQ-9" in sheet["scores"].facts["table"]["measure"].tolist()
@@ -305,7 +305,7 @@ def test_clients_without_a_clients_row_or_without_questionnaires(clinic):
         r = _report(c, cid)
         text = _page1_text(r)
         assert "nan" not in text.lower() and len(r["note"].lines) >= 2
-        sheet = rn.prep_sections(client_data_until(c, cid, "2026-10-20"), c)
+        sheet = steps.prep_sections(client_data_until(c, cid, "2026-10-20"), c)
         assert sheet["since"].message == "No earlier attended session: this is the first."
     r = _report(c, "diaryonly")
     assert r["status"].facts["status"] == "insufficient data" and r["headline"].plot is None
@@ -314,7 +314,7 @@ def test_clients_without_a_clients_row_or_without_questionnaires(clinic):
 
 def test_every_part_is_a_section_for_the_batch_warm_up(clinic):
     """The fork server's zygote shows every value of the report dict once (engine._exercise_pipeline)."""
-    for report in (_report(clinic, "det"), rn.prep_sections(client_data_until(clinic, "det", "2026-10-20"),
+    for report in (_report(clinic, "det"), steps.prep_sections(client_data_until(clinic, "det", "2026-10-20"),
                                                             clinic)):
         for part in report.values():
             assert all(isinstance(s, S.Section) for s in (part if isinstance(part, list) else [part]))
@@ -329,7 +329,7 @@ def test_trend_words_per_questionnaire_on_page_one_and_the_prep_sheet(clinic):
     assert report["trends"].message.startswith("Trends: PHQ-9: worsening (+1.00 points a week); "
                                                "GAD-7: stable")  # GAD-7 flat at 8
     assert _report(clinic, "resp")["trends"].facts["trend_lines"][0].startswith("PHQ-9: improving")
-    sheet = rn.prep_sections(client_data_until(clinic, "resp", "2026-10-20"), clinic)
+    sheet = steps.prep_sections(client_data_until(clinic, "resp", "2026-10-20"), clinic)
     assert sheet["trends"].message.startswith("Trends: PHQ-9: improving")
     assert "Trend words" in " ".join(report["methods"].lines)
 
@@ -359,11 +359,11 @@ def test_takeaways_on_the_prep_sheet(clinic):
     extra = pd.DataFrame({"client_id": "resp", "date": days, "measure": "takeaways",
                           "score": [0.0, 2.0] * 7})
     c.observations = pd.concat([c.observations, extra], ignore_index=True)
-    sheet = rn.prep_sections(client_data_until(c, "resp", "2026-10-20"), c)
+    sheet = steps.prep_sections(client_data_until(c, "resp", "2026-10-20"), c)
     assert sheet["takeaways"].message == ("Take-aways used: 14 times on 7 days of the last 14 "
                                           "(logged on 14); since the last session, 2.")
     assert sheet["takeaways"].facts == {"total": 14.0, "days_used": 7}
-    none = rn.prep_sections(client_data_until(clinic, "resp", "2026-10-20"), clinic)
+    none = steps.prep_sections(client_data_until(clinic, "resp", "2026-10-20"), clinic)
     assert none["takeaways"].message == "Take-aways: none logged in the diary."
 
 

@@ -16,8 +16,8 @@ import stat
 import pytest
 import textstat
 
-from progress_kit.reports import notebook as rn
 from progress_kit.reports import sections as S
+from progress_kit.reports import steps
 from progress_kit.reports.context import client_data_until, write_cache
 from tests.test_reports_client import make_clinic
 
@@ -46,7 +46,7 @@ def _page_text(page: dict) -> str:
 
 
 def _share(clinic, cid):
-    return rn.share_sections(client_data_until(clinic, cid, DAY), clinic)
+    return steps.share_sections(client_data_until(clinic, cid, DAY), clinic)
 
 
 def _others(clinic, cid):
@@ -70,7 +70,7 @@ def test_reads_easily(clinic, cid):
 
 def test_the_word_list_and_the_reading_check_can_fail(clinic):
     """The checks bite: the clinician's page 1 uses those words, its methods read harder."""
-    report = rn.client_sections(client_data_until(clinic, "det", DAY), clinic)
+    report = steps.client_sections(client_data_until(clinic, "det", DAY), clinic)
     assert CLINICIAN_WORDS.search(_page_text({"p": report["page1"]}))
     assert textstat.flesch_reading_ease(_page_text({"m": report["methods"]})) < READING_EASE
 
@@ -109,7 +109,7 @@ def test_prompts_are_worded_for_the_client(clinic):
                        & c.observations["date"].isin(days), "score"] = [5.0, 6.0] * 7
     talk = _share(c, "resp")["talk"]
     assert talk.lines[0] == S.PROMPT_WORDS["client"]["homework_fit"]
-    sheet = rn.prep_sections(client_data_until(c, "resp", DAY), c)
+    sheet = steps.prep_sections(client_data_until(c, "resp", DAY), c)
     assert sheet["trends"].lines[0].startswith("Prompt: Low homework with flat mood (homework 1.0 "
                                                "of 5 on 14 of 14 days; mood stable)")
 

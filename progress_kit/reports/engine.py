@@ -110,13 +110,15 @@ def _exercise_pipeline(kind: str = "client") -> None:
     from IPython.utils.capture import capture_output
 
     from . import notebook as rn
+    from . import steps
 
     demo = rn.load_clinic(None, None)
     if kind == "prep":
-        client = rn.prep_sections(rn.client_data_until(demo, rn.DEFAULT_CLIENT, "2026-10-20"), demo)
+        client = steps.prep_sections(rn.client_data_until(demo, rn.DEFAULT_CLIENT, "2026-10-20"),
+                                     demo)
     else:
-        client = rn.client_sections(rn.client_data(demo, rn.DEFAULT_CLIENT, rn.DEFAULT_MONTH),
-                                    demo)
+        client = steps.client_sections(rn.client_data(demo, rn.DEFAULT_CLIENT, rn.DEFAULT_MONTH),
+                                       demo)
     with capture_output():
         for part in client.values():
             rn.show(*(part if isinstance(part, list) else [part]))

@@ -28,9 +28,8 @@ from .context import (
 from .safe import parse_month
 from .wording import use_wording, words
 
-__all__ = ["load_clinic", "client_data", "client_data_until", "load_reference", "client_sections",
-           "prep_sections", "share_sections", "cohort_sections", "prepare_batch", "show", "title",
-           "heading", "benchmarks_for", "use_wording", "words",
+__all__ = ["load_clinic", "client_data", "client_data_until", "load_reference", "prepare_batch",
+           "show", "title", "heading", "benchmarks_for", "use_wording", "words",
            "DEFAULT_CLIENT", "DEFAULT_MONTH"]
 
 FIG_DPI = 150
@@ -77,38 +76,6 @@ def prepare_batch(clinic: ClinicData, month: str) -> None:
             S.service_flags(clinic, as_of)
 
 
-def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
-    """Every section of a client report, keyed by where it goes in the notebook.
-
-    ``page1`` is the decision page (status banner, headline chart, progress-note lines, since
-    last month); the rest are the detail pages. Every value is a section or a list of sections
-    (the batch's warm-up shows them all); the banner's ``facts["flags"]`` holds the client's
-    ``client_flags`` row. The same steps as a report notebook's cells
-    (:mod:`progress_kit.reports.steps`), all at once.
-    """
-    from .steps import sections_dict
-
-    return sections_dict(rd, reference, "client")
-
-
-def prep_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
-    """Every section of the one-page session-preparation sheet (``rd`` from ``client_data_until``)."""
-    from .steps import sections_dict
-
-    return sections_dict(rd, reference, "prep")
-
-
-def share_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
-    """Every section of the client's own page (``rd`` from ``client_data_until``).
-
-    The status is computed as for the prep sheet, only to add the neutral alert line
-    (:data:`~progress_kit.reports.sections.share.ALERT_LINE`); it is never shown.
-    """
-    from .steps import sections_dict
-
-    return sections_dict(rd, reference, "share")
-
-
 def heading(text: str, sections: object = True, *, new_page: bool = True, level: int = 2) -> None:
     """A part heading (h2, or ``level``), shown only when ``sections`` (what goes under it) is
     not empty; ``new_page=False`` keeps it on the current page. A built-in heading is shown in
@@ -119,19 +86,6 @@ def heading(text: str, sections: object = True, *, new_page: bool = True, level:
     from .wording import words
 
     display(HTML(heading_html(words().heading(text), level, new_page)))
-
-
-def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = None,
-                    group: str = "therapist_id", *, audience: str = "internal",
-                    benchmarks=None) -> dict[str, object]:
-    """Every section of the cohort report, for the ``internal`` or the ``publication`` audience.
-
-    ``benchmarks``: a table from :func:`progress_kit.read_benchmarks` (or None), drawn on the
-    trend and the funnel. A publication report names no client: it has no review list.
-    """
-    from .steps import cohort_dict
-
-    return cohort_dict(clinic, month, therapist_id, group, audience=audience, benchmarks=benchmarks)
 
 
 def benchmarks_for(data_dir: str | None):

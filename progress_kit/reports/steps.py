@@ -906,9 +906,33 @@ def methods(report) -> S.Section | None:
 # ------------------------------------------------------------------ every section at once
 
 
+def client_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
+    """Every section of a client report, keyed by part: the notebook's steps all at once.
+
+    ``page1`` is the decision page (status banner, headline chart, progress-note lines, since
+    last month); the rest are the detail pages. Every value is a section or a list of sections
+    (the batch's warm-up shows them all); the banner's ``facts["flags"]`` holds the client's
+    ``client_flags`` row. For code that computes a whole page at once (tests, the warm-up).
+    """
+    return sections_dict(rd, reference, "client")
+
+
+def prep_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
+    """Every section of the session-preparation sheet (``rd`` from ``client_data_until``)."""
+    return sections_dict(rd, reference, "prep")
+
+
+def share_sections(rd: ReportData, reference: ClinicData | None) -> dict[str, object]:
+    """Every section of the client's own page (``rd`` from ``client_data_until``).
+
+    The status is computed as for the prep sheet, only to add the neutral alert line
+    (:data:`~progress_kit.reports.sections.share.ALERT_LINE`); it is never shown.
+    """
+    return sections_dict(rd, reference, "share")
+
+
 def sections_dict(rd: ReportData, reference: ClinicData | None, kind: str) -> dict[str, object]:
-    """Every section of a page, keyed by part (``notebook.client_sections`` and its siblings,
-    kept for code that computes a whole page at once: tests, the warm-up, the explorer)."""
+    """Every section of a ``kind`` page, keyed by part (:func:`client_sections` and its siblings)."""
     rep = _prepare(rd, reference, kind)
     if kind == "share":
         return {"intro": intro(rep), "diary": diary(rep), "takeaways": takeaways(rep),
@@ -927,10 +951,15 @@ def sections_dict(rd: ReportData, reference: ClinicData | None, kind: str) -> di
     return out
 
 
-def cohort_dict(clinic: ClinicData, month: str, therapist_id: str | None = None,
-                group: str = "therapist_id", *, audience: str = "internal",
-                benchmarks=None) -> dict[str, object]:
-    """Every section of the cohort report, keyed by part (``notebook.cohort_sections``)."""
+def cohort_sections(clinic: ClinicData, month: str, therapist_id: str | None = None,
+                    group: str = "therapist_id", *, audience: str = "internal",
+                    benchmarks=None) -> dict[str, object]:
+    """Every section of the cohort report, for the ``internal`` or the ``publication`` audience,
+    keyed by part: the cohort notebook's steps all at once.
+
+    ``benchmarks``: a table from :func:`progress_kit.read_benchmarks` (or None), drawn on the
+    trend and the funnel. A publication report names no client: it has no review list.
+    """
     rep = CohortReport(S.Cohort(clinic, month, therapist_id, audience=audience, group=group,
                                 benchmarks=benchmarks))
     out = {"overview": overview(rep),
