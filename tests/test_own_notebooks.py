@@ -168,19 +168,23 @@ def test_a_cohort_notebook_is_checked_as_one(tmp_path, data, capsys):
 
 
 @pytest.mark.slow
-def test_the_unchanged_scaffold_renders_the_built_in_text(tmp_path, data):
+@pytest.mark.parametrize("kind, when, page", [
+    ("client", ["--month", MONTH], f"{MONTH}/clients/BRAVO7.html"),
+    ("prep", ["--date", "2026-10-20"], "prep/BRAVO7-prep-2026-10-20.html"),
+    ("share", ["--date", "2026-10-20"], "share/BRAVO7-share-2026-10-20.html"),
+    ("cohort", ["--month", MONTH], f"{MONTH}/cohort.html"),
+])
+def test_the_unchanged_scaffold_renders_the_built_in_text(tmp_path, data, kind, when, page):
     """report new, rendered as it is through --notebook: the same text as the built-in report."""
-    from progress_kit.reports.render import render_client, render_prep
-
-    mine = new_notebook("client", tmp_path / "mine.ipynb")
-    prep = new_notebook("prep", tmp_path / "prep.ipynb")
-    built = render_client(data, "BRAVO7", MONTH, tmp_path / "a", formats=("html",))
-    own = render_client(data, "BRAVO7", MONTH, tmp_path / "b", formats=("html",), notebook=mine)
-    assert _text(built.files[1]) == _text(own.files[1])
-    assert "Monthly progress report, 2026-10" in _text(own.files[1])
-    built = render_prep(data, "BRAVO7", "2026-10-20", tmp_path / "a", formats=("html",))
-    own = render_prep(data, "BRAVO7", "2026-10-20", tmp_path / "b", formats=("html",), notebook=prep)
-    assert _text(built.files[1]) == _text(own.files[1])
+    mine = tmp_path / "mine.ipynb"
+    assert main(["report", "new", kind, str(mine)]) == 0
+    who = [] if kind == "cohort" else ["--client", "BRAVO7"]
+    for out, own in (("built-in", []), ("own", ["--notebook", str(mine)])):
+        assert main(["report", kind, str(data), *who, *when, "--out", str(tmp_path / out),
+                     "--format", "html", *own]) == 0
+    built_in, own = _text(tmp_path / "built-in" / page), _text(tmp_path / "own" / page)
+    assert built_in == own and len(own.splitlines()) > 10
+    assert kind == "cohort" or "BRAVO7" in own
 
 
 DIARY_CELL = '''ax = pk.plot_diary(pr.diary_table(report), start=report.start, end=report.end)
@@ -336,3 +340,60 @@ def test_a_client_notebook_that_tries_gets_only_its_client(tmp_path, data, engin
         assert not leaked, (me, leaked)
         page = (folder / "clients" / f"{me}.html").read_text()
         assert not [o for o in others if o in page]
+
+
+# ------------------------------------------------------------------ the steps (fast)
+
+
+def _shown_html(*items) -> str:
+    """What ``pr.show`` displays (outside a kernel, ``display`` would only print a repr)."""
+    import progress_kit.reports as pr
+    from progress_kit.reports import notebook
+
+    shown: list[str] = []
+    real = notebook.display
+    notebook.display = lambda obj: shown.append(obj.data)
+    try:
+        pr.show(*items)
+    finally:
+        notebook.display = real
+    return "".join(shown)
+
+
+def test_a_section_of_your_own_with_a_chart_and_the_footnote_of_what_was_shown():
+    import matplotlib.pyplot as plt
+
+    import progress_kit as pk
+    import progress_kit.reports as pr
+
+    report = pr.load_client(None, month=MONTH)
+    ax = pk.plot_diary(pr.diary_table(report), start=report.start, end=report.end)
+    page = _shown_html(pr.section("Diary, day by day", "Every day.", figure=ax,
+                                  method="Diary drawn with pk.plot_diary."))
+    assert "Diary, day by day" in page and page.count("data:image/png;base64,") == 1
+    assert not plt.get_fignums()  # closed: a kernel's inline backend does not show it again
+    _shown_html(pr.status(report))
+    lines = pr.methods(report).lines
+    assert lines[0].startswith("Status (primary measure PHQ-9)")
+    assert "Diary drawn with pk.plot_diary." in lines
+    # a section whose cell was deleted has no line in the footnote; shown, it has
+    assert not any(line.startswith("Expected range:") for line in lines)
+    _shown_html(pr.expected_range(report))
+    assert any(line.startswith("Expected range:") for line in pr.methods(report).lines)
+
+
+def test_load_client_refuses_a_page_for_another_client(tmp_path):
+    import progress_kit.reports as pr
+    from progress_kit.reports.context import load_clinic
+
+    page = pr.prepare_client(load_clinic(), "C002", month=MONTH)
+    bundle = pr.write_bundle(page, tmp_path)
+    assert stat.S_IMODE(os.stat(bundle).st_mode) == 0o600
+    assert pr.load_client(bundle, "C002", month=MONTH).client_id == "C002"
+    with pytest.raises(ValueError, match="client_id is 'C005'"):
+        pr.load_client(bundle, "C005", month=MONTH)
+    with pytest.raises(ValueError, match="month is '2026-09'"):
+        pr.load_client(bundle, "C002", month="2026-09")
+    assert set(page.data.observations["client_id"]) == {"C002"}
+    scores = page.data.observations.query("measure == 'PHQ-9'")
+    assert page.status_now.row.name == "C002" and len(page.course[0]) == len(scores)

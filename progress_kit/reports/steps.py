@@ -298,7 +298,12 @@ def section(title: str, message: str = "", *, figure=None, table: pd.DataFrame |
             raise ValueError(f"figure must be a matplotlib Figure or Axes, not {type(figure).__name__}")
         sec.facts["figure_png"] = _png_of(fig)
         sec.figsize = tuple(fig.get_size_inches())
+        sec.plot = _already_drawn  # shown as it was drawn: notebook.show embeds figure_png
     return sec
+
+
+def _already_drawn(ax) -> None:
+    raise ValueError("this section's figure was drawn by the notebook; it is embedded as a PNG")
 
 
 def _png_of(fig) -> bytes:
@@ -339,27 +344,7 @@ def show(*sections, level: int = 3) -> None:
         if not isinstance(sec, S.Section):
             sec = section("", figure=sec)
         _SHOWN.append(sec)
-        png = sec.facts.get("figure_png") if sec.key == "custom" else None
-        if png is not None:
-            _show_png(sec, png, level)
-        else:
-            _show_html(sec, level=level)
-
-
-def _show_png(sec: S.Section, png: bytes, level: int) -> None:
-    """A section whose figure the notebook drew itself (already a PNG)."""
-    import base64
-    import html
-
-    from IPython.display import HTML, display
-
-    from .notebook import FIG_WIDTH_PX
-
-    width = min(FIG_WIDTH_PX, round(FIG_WIDTH_PX * sec.figsize[0] / 7.2))
-    alt = html.escape(f"Figure: {sec.title}")
-    figure = (f'<figure class="pk-figure"><img src="data:image/png;base64,'
-              f'{base64.b64encode(png).decode("ascii")}" width="{width}" alt="{alt}"></figure>')
-    display(HTML(sec.to_html(level, figure=figure)))
+        _show_html(sec, level=level)
 
 
 # ------------------------------------------------------------------ the client's steps
