@@ -95,3 +95,28 @@ def test_a_day_without_bookings_says_so(day_dir, tmp_path):
                therapist, "--out", tmp_path)
     assert run.returncode == 2 and "--therapist chooses a day's clients" in run.stderr
     assert not list(tmp_path.rglob("*.pdf"))
+
+
+@pytest.mark.slow
+def test_the_day_renders_a_prep_notebook_of_your_own(day_dir, tmp_path):
+    """--notebook on a clinic day: every booked client's sheet from the user's notebook, each
+    given only its own client's page (issue 25)."""
+    import nbformat
+
+    from progress_kit.reports import new_notebook
+
+    folder, expected, _, _ = day_dir
+    mine = new_notebook("prep", tmp_path / "my_prep.ipynb")
+    nb = nbformat.read(mine, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        'pr.show(pr.section("Our own box", f"Sheet of {sheet.client_id}: "\n'
+        '                   f"{sorted(set(sheet.data.observations[\'client_id\']))}"))'))
+    nbformat.write(nb, mine)
+    run = _cli("report", "prep", folder, "--date", DAY, "--out", tmp_path / "out",
+               "--format", "html", "--notebook", mine)
+    assert run.returncode == 0, run.stderr
+    for client in expected:
+        page = (tmp_path / "out" / "prep" / f"{client}-prep-{DAY}.html").read_text()
+        assert f"Sheet of {client}: [&#x27;{client}&#x27;]" in page or \
+            f"Sheet of {client}: ['{client}']" in page
+    assert (tmp_path / "out" / "prep" / f"day-{DAY}.pdf").is_file()

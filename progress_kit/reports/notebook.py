@@ -1,8 +1,9 @@
-"""What the report notebooks call: load, compute every section, display.
+"""Under the report notebooks' steps (:mod:`progress_kit.reports.steps`): load the clinic,
+display sections, the title and part headings, and what a batch computes once from the whole
+clinic (:func:`prepare_batch`).
 
-The notebooks hold no logic of their own: each cell calls one function from here and displays
-the result, so the same code runs in a batch, in nbval and when a clinician opens the notebook in
-JupyterLab.
+The notebooks hold no logic of their own: each cell calls one step and shows the result, so the
+same code runs in a batch, in nbval and when a clinician opens the notebook in JupyterLab.
 """
 
 from __future__ import annotations
