@@ -16,7 +16,7 @@ import importlib
 STEPS = ["ClientReport", "CohortReport", "prepare_client", "load_client", "load_cohort",
          "write_bundle", "show", "section", "title", "heading",
          "identity", "status", "trends", "headline_chart", "progress_note", "since_last_month",
-         "since_last_session", "questionnaires", "expected_range", "sudden_gains", "sessions",
+         "since_last_session", "long_term", "questionnaires", "expected_range", "sudden_gains", "sessions",
          "data_quality", "diary", "diary_table", "takeaways", "scores", "intro",
          "things_to_talk_about", "methods",
          "overview", "month_over_month", "service_outcomes", "outcome_trend", "recovery_funnel",

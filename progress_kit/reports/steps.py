@@ -44,7 +44,7 @@ from .resources import PARAMETERS, REQUIRED, NotebookProblem, check_notebook, no
 __all__ = ["ClientReport", "CohortReport", "prepare_client", "load_client", "load_cohort",
            "write_bundle", "show", "section", "title", "heading",
            "identity", "status", "trends", "headline_chart", "progress_note", "since_last_month",
-           "since_last_session", "questionnaires", "expected_range", "sudden_gains", "sessions",
+           "since_last_session", "long_term", "questionnaires", "expected_range", "sudden_gains", "sessions",
            "data_quality", "diary", "diary_table", "takeaways", "scores", "intro",
            "things_to_talk_about", "methods",
            "overview", "month_over_month", "service_outcomes", "outcome_trend", "recovery_funnel",
@@ -506,6 +506,20 @@ def since_last_session(report: ClientReport) -> S.Section:
                                                                report.status_before))
 
 
+def long_term(report: ClientReport) -> S.Section | None:
+    """A returning client's long-term chart: every episode of care on one time axis, the earlier
+    ones faint (``pk.plot_episodes``); None for a client in a first episode. The rest of the
+    report is about the current episode.
+
+    Examples
+    --------
+    >>> long_term(load_client(None, month="2026-10")) is None  # the demo client's first episode
+    True
+    """
+    _need(report, "client", what="long_term")
+    return _part(report, "history", lambda: S.long_term(report.data, report.measure))
+
+
 def questionnaires(report: ClientReport) -> list[S.Section]:
     """One section per questionnaire (the primary measure first): scores, reliable and
     clinically significant change, slope.
@@ -853,7 +867,8 @@ def _canonical(report) -> list:
             list(p.get("review") or []) + [p.get("quality"), p.get("mom"), p.get("backtest")]
     if report.kind == "prep":
         return [p.get("status"), p.get("diary"), p.get("trends")]
-    return [p.get("status"), p.get("header"), p.get("quality"), *(p.get("quest") or []),
+    return [p.get("status"), p.get("history"), p.get("header"), p.get("quality"),
+            *(p.get("quest") or []),
             *(p.get("track") or []), p.get("diary"), *(p.get("more") or []), p.get("trends")]
 
 
@@ -929,7 +944,8 @@ def sections_dict(rd: ReportData, reference: ClinicData | None, kind: str) -> di
         out = {"identity": identity(rep), "status": status(rep), "trends": trends(rep),
                "headline": headline_chart(rep), "note": progress_note(rep),
                "since": since_last_month(rep), "header": sessions(rep),
-               "quality": data_quality(rep), "questionnaires": questionnaires(rep),
+               "quality": data_quality(rep),
+               "questionnaires": [s for s in (long_term(rep), *questionnaires(rep)) if s],
                "tracking": _track(rep), "diary": diary(rep)}
         out["page1"] = [out[k] for k in ("status", "trends", "headline", "note", "since")]
     out["methods"] = S.small_print(S.methods([s for s in _canonical(rep) if s is not None]))
