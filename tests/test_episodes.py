@@ -492,7 +492,7 @@ def _both_folder(tmp_path: Path) -> Path:
 def test_a_returning_clients_report_is_about_the_current_episode(tmp_path):
     # the report once joined the two episodes into one course (20 to 16) under a status that
     # judged the second: now every section has the second episode's rows only
-    from progress_kit.reports import notebook as rn
+    from progress_kit.reports import steps as rn
     from progress_kit.reports.context import client_data, load_clinic
 
     clinic = load_clinic(_both_folder(tmp_path))
@@ -535,7 +535,7 @@ def test_a_returning_clients_report_is_about_the_current_episode(tmp_path):
 
 
 def test_prep_and_share_pages_of_a_returning_client_are_the_current_episode(tmp_path):
-    from progress_kit.reports import notebook as rn
+    from progress_kit.reports import steps as rn
     from progress_kit.reports.context import client_data_until, load_clinic
 
     clinic = load_clinic(_both_folder(tmp_path))
@@ -786,7 +786,7 @@ def test_the_cohort_knows_each_clients_current_episode_month_by_month(tmp_path):
 def test_a_returning_clients_status_against_a_reference_folder_says_they_came_back(tmp_path):
     # with a separate reference folder the status is computed on the client's own rows: the
     # earlier episode still gives the first reason, and the current one is judged
-    from progress_kit.reports import notebook as rn
+    from progress_kit.reports import steps as rn
     from progress_kit.reports.context import client_data, load_clinic
 
     clinic = load_clinic(_both_folder(tmp_path))
