@@ -12,6 +12,7 @@ from bs4 import BeautifulSoup
 
 from progress_kit.reports import notebook as rn
 from progress_kit.reports import sections as S
+from progress_kit.reports import steps
 from progress_kit.reports.macros import macros, section_html
 from progress_kit.reports.wording import load_wording, use_wording, words
 
@@ -21,7 +22,7 @@ SECTIONS = Path(S.__file__).parent
 @pytest.fixture(scope="module")
 def demo():
     clinic = rn.load_clinic(None, None)  # the built-in demo clinic, built-in words
-    return clinic, rn.client_sections(rn.client_data(clinic, rn.DEFAULT_CLIENT, rn.DEFAULT_MONTH),
+    return clinic, steps.client_sections(rn.client_data(clinic, rn.DEFAULT_CLIENT, rn.DEFAULT_MONTH),
                                       clinic)
 
 
@@ -93,7 +94,7 @@ def test_an_override_changes_a_status_explanation_and_a_heading(demo, tmp_path):
     use_wording(data_dir=tmp_path)
     assert words().source == (tmp_path / "wording.toml").resolve()
     rd = rn.client_data(clinic, rn.DEFAULT_CLIENT, rn.DEFAULT_MONTH)
-    report = rn.client_sections(rd, clinic)
+    report = steps.client_sections(rd, clinic)
     assert report["header"].title == "Therapy to date"
     banner = _text(report["status"].to_html())
     assert banner.startswith("Where things stand: ")
@@ -107,7 +108,7 @@ def test_an_override_changes_a_status_explanation_and_a_heading(demo, tmp_path):
     assert _text(heading_html(words().heading("Methods"), 3)) == "How we worked it out"
     assert words().heading("Monthly progress report, 2026-10") == "Monthly progress report, 2026-10"
     use_wording()
-    assert rn.client_sections(rd, clinic)["header"].title == "Therapy so far"
+    assert steps.client_sections(rd, clinic)["header"].title == "Therapy so far"
 
 
 def test_load_clinic_uses_the_data_folders_wording(tmp_path):
