@@ -27,8 +27,8 @@ STEPS = ["ClientReport", "CohortReport", "prepare_client", "load_client", "load_
 __all__ = ["render_report", "render_client", "render_prep", "render_share", "render_cohort",
            "safe_name", "safe_names", "parse_month", "run_batch", "new_notebook", *STEPS]
 
-# Imported on first use, so that ``python -m progress_kit.reports.resources`` runs its module
-# fresh (no runpy warning) and ``import progress_kit.reports`` stays light.
+# Imported on first use, so that ``import progress_kit.reports`` stays light (the command line
+# checks a notebook's parameters without importing pandas or the sections).
 _WHERE = {"render_report": "render", "render_client": "render", "render_cohort": "render",
           "render_prep": "render", "render_share": "render", "new_notebook": "resources",
           "safe_name": "safe", "safe_names": "safe", "parse_month": "safe", "run_batch": "batch",
