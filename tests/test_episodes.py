@@ -797,3 +797,19 @@ def test_a_returning_clients_status_against_a_reference_folder_says_they_came_ba
     assert flags.get("episode_id") == "E2" and flags.get("first_score") == 18
     assert report["status"].lines[0].startswith("second episode: the first ended 2025-04, "
                                                 "recovered on PHQ-9 (20 to 6)")
+
+
+@pytest.mark.slow
+def test_a_returning_clients_page_one_stays_one_page(tmp_path):
+    # C029 of the episodes demo is an alert with five reasons, one of them the episode before:
+    # with the usual chart height page 1's last line went onto a page of its own
+    from pypdf import PdfReader
+
+    from progress_kit.cli import main
+
+    assert main(["demo-data", "--episodes", str(tmp_path / "demo")]) == 0
+    assert main(["report", "client", str(tmp_path / "demo"), "--client", "C029", "--month", "2026-10",
+                 "--format", "pdf", "--out", str(tmp_path / "out")]) == 0
+    pages = PdfReader(tmp_path / "out" / "2026-10" / "clients" / "C029.pdf").pages
+    assert "Second episode of care" in pages[0].extract_text()
+    assert pages[1].extract_text().lstrip().startswith("Questionnaires and sessions")

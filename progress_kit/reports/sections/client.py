@@ -799,7 +799,10 @@ def headline(rd: ReportData, measure: str | None, track: Section | None,
         return Section("headline", _w("client.questionnaires_title"), "insufficient",
                        _w("client.no_questionnaires"))
     scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
-    sec = Section("headline", _w("client.headline.title", measure=measure), figsize=(7.2, 2.6))
+    # a returning client's status box has one more line (how the episode before ended); a
+    # shorter chart keeps page 1 on one page instead of pushing its last line onto a page of its own
+    sec = Section("headline", _w("client.headline.title", measure=measure),
+                  figsize=(7.2, 2.3 if rd.returning else 2.6))
     tr = track.facts.get("track") if track is not None else None
     g = gains.facts.get("gains") if gains is not None else None
     # the x axis is the session number the status used (from client_course), so the band and
