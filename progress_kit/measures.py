@@ -181,8 +181,9 @@ def _measure_from_toml(name: str, spec: dict[str, Any], origin: str,
     sources = dict(base.sources) if base else {}
     given_sources = spec.pop("sources", {})
     for key in spec:
-        # a number given without a citation is attributed to the file that gave it
-        sources[key] = given_sources.get(key, f"set in {origin}")
+        # a number given without a citation is attributed to the file that gave it, by name only:
+        # the source is printed in reports, and a folder's path says where the service keeps data
+        sources[key] = given_sources.get(key, f"set in the service's {Path(origin).name}")
     sources.update(given_sources)
     if "problems" in spec:
         spec["problems"] = tuple(spec["problems"])

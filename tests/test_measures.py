@@ -56,7 +56,7 @@ def test_toml_override_and_extension(tmp_path):
     assert table.loc["PHQ-9", "reliable_change"] == 5
     assert table.loc["PHQ-9", "source_reliable_change"] == "Our service audit 2025"
     assert table.loc["PHQ-9", "cutoff"] == 10
-    assert table.loc["K10", "source_cutoff"] == f"set in {path}"
+    assert table.loc["K10", "source_cutoff"] == "set in the service's mine.toml"  # no folder path
     pk.reset_measures()
     assert pk.get_measure("PHQ-9").reliable_change == 6
 
@@ -129,7 +129,7 @@ def test_bands_and_critical_items_are_toml_extensible(tmp_path):
     pk.load_measures(path)
     assert pk.severity_band([12, 30], "K10").tolist() == ["low", "not low"]
     assert pk.get_measure("K10").critical_items == ((10, "worthless"),)
-    assert pk.measures().loc["K10", "source_critical_items"] == f"set in {path}"
+    assert pk.measures().loc["K10", "source_critical_items"] == f"set in the service's {path.name}"
 
 
 @pytest.mark.parametrize(("text", "message"), [
