@@ -68,7 +68,8 @@ def test_without_dates_an_episode_runs_from_first_to_last_score():
     assert data.observations["client_id"].tolist() == ["C2"]
     (overlap,) = data.problems[data.problems["reason"].str.contains("must not overlap")].to_dict("records")
     assert (overlap["line"], overlap["column"], overlap["value"]) == (4, "Referral", "R2")
-    assert "starts on 2024-02-05, inside episode 'R1' (scores on lines 2 to 8" in overlap["reason"]
+    assert overlap["reason"].startswith("episode 'R2' of client 'C1' (scores on lines 4 to 5) starts on "
+                                        "2024-02-05, inside episode 'R1' (scores on lines 2 to 8")
     rejected = data.problems[data.problems["reason"].str.contains("has an episode rejected")]
     assert sorted(rejected["line"]) == [2, 3, 4, 5, 6, 8]
 

@@ -92,8 +92,9 @@ def episodes_by_column(valid: pd.DataFrame, lines: np.ndarray, file: str, spec: 
             {"start_date": "datetime64[ns]", "end_date": "datetime64[ns]"})
         return named, lines, empty, problems
     clients, found = read_clients(frame, errors="report", today=today)
-    labels = [f"episode {shorten(e)!r} of client {shorten(c)!r} ({w[0]})"
-              for c, e, w in zip(frame["client_id"], frame[EPISODE], where, strict=True)]
+    heads = [f"episode {shorten(e)!r} of client {shorten(c)!r}"
+             for c, e in zip(frame["client_id"], frame[EPISODE], strict=True)]
+    labels = [f"{h} ({w[0]})" for h, w in zip(heads, where, strict=True)]
     short = [w[0] for w in where]
     for rec in found.to_dict("records"):
         i = int(rec["line"]) - 2 if pd.notna(rec["line"]) else -1
@@ -101,9 +102,11 @@ def episodes_by_column(valid: pd.DataFrame, lines: np.ndarray, file: str, spec: 
         column = (spec.start if rec["column"] == "start_date" else spec.end
                   if rec["column"] == "end_date" else None) or spec.column
         reason = _LINE.sub(lambda m: _label(short, m), rec["reason"])
-        problems.append(problem(file, line, column, value or rec["value"],
-                                f"{labels[i]}: {reason}" if 0 <= i < len(labels) else reason,
-                                rec["severity"]))
+        if 0 <= i < len(labels):  # name the episode once, with where its dates came from
+            head = heads[i] + " "
+            reason = (labels[i] + " " + reason[len(head):] if reason.startswith(head)
+                      else f"{labels[i]}: {reason}")
+        problems.append(problem(file, line, column, value or rec["value"], reason, rec["severity"]))
     kept, kept_lines, found = apply_episodes(named, lines, file, clients,
                                              kept_rows(frame, found) + 1, "\x00")
     for p in found:
