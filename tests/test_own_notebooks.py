@@ -382,6 +382,25 @@ def test_a_section_of_your_own_with_a_chart_and_the_footnote_of_what_was_shown()
     assert any(line.startswith("Expected range:") for line in pr.methods(report).lines)
 
 
+def test_shown_sections_go_with_their_report():
+    # a JupyterLab session loads and shows report after report: the sections a report showed
+    # (figures, tables) are released with it, not kept by the process for its footnote
+    import gc
+    import weakref
+
+    import progress_kit.reports as pr
+
+    report = pr.load_client(None, month=MONTH)
+    status = pr.status(report)
+    _shown_html(status)
+    later = pr.load_client(None, month=MONTH)  # a second report sees only what it showed
+    assert status in report._shown and status not in later._shown
+    gone = weakref.ref(status)
+    del report, status
+    gc.collect()
+    assert gone() is None
+
+
 def test_load_client_refuses_a_page_for_another_client(tmp_path):
     import progress_kit.reports as pr
     from progress_kit.reports.context import load_clinic

@@ -29,6 +29,7 @@ rows. The status is computed once, by the kit, and quoted; no step recomputes it
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +86,7 @@ class ClientReport:
     status_before: S.Flags | None = None
     course: tuple | None = None
     _parts: dict = field(default_factory=dict, repr=False, compare=False)
-    _shown_from: int = field(default=0, repr=False, compare=False)
+    _shown: list = field(default_factory=list, repr=False, compare=False)
 
     @property
     def client_id(self) -> str:
@@ -196,7 +197,15 @@ def write_bundle(report: ClientReport, folder: str | Path) -> Path:
 
 
 _DEMO: dict[str, ClinicData] = {}
-_SHOWN: list = []  # every section shown in this process, in order (for the methods footnote)
+# the reports loaded in this process and still alive: each keeps the sections shown since it was
+# loaded, for its methods footnote; a report nobody holds any more is forgotten with its sections
+# (a process-wide list of every section shown grew for as long as a JupyterLab session ran)
+_OPEN: list[weakref.ref] = []
+
+
+def _opened(report):
+    _OPEN.append(weakref.ref(report))
+    return report
 
 
 def _demo_clinic() -> ClinicData:
@@ -255,8 +264,7 @@ def load_client(bundle: str | Path | None = None, client_id: str | None = None, 
             if value is not None and value != have[key]:
                 raise ValueError(f"the notebook's {key} is {value!r}, but the page the kit "
                                  f"prepared is for {key} {have[key]!r}")
-    report._shown_from = len(_SHOWN)
-    return report
+    return _opened(report)
 
 
 # ------------------------------------------------------------------ showing sections
@@ -343,7 +351,9 @@ def show(*sections, level: int = 3) -> None:
             continue
         if not isinstance(sec, S.Section):
             sec = section("", figure=sec)
-        _SHOWN.append(sec)
+        _OPEN[:] = [r for r in _OPEN if r() is not None]
+        for r in _OPEN:
+            r()._shown.append(sec)
         _show_html(sec, level=level)
 
 
@@ -693,7 +703,7 @@ class CohortReport:
 
     cohort: S.Cohort
     _parts: dict = field(default_factory=dict, repr=False)
-    _shown_from: int = field(default=0, repr=False)
+    _shown: list = field(default_factory=list, repr=False)
 
     @property
     def month(self) -> str:
@@ -735,7 +745,7 @@ def load_cohort(data_dir: str | Path | None = None, month: str = "2026-10",
         load_clinic(data_dir, data_cache, date_format=date_format)
     c = S.Cohort(clinic, month, therapist_id, audience=audience, group=group,
                  benchmarks=S.benchmarks_for(data_dir))
-    return CohortReport(c, _shown_from=len(_SHOWN))
+    return _opened(CohortReport(c))
 
 
 def _cohort(report, what: str) -> S.Cohort:
@@ -890,7 +900,7 @@ def methods(report) -> S.Section | None:
     """
     if isinstance(report, ClientReport) and report.kind == "share":
         return None
-    shown = _SHOWN[report._shown_from:]
+    shown = report._shown
     ids = {id(s) for s in shown}
     p = report._parts
     if isinstance(report, ClientReport) and p.get("links") is not None and id(p["links"]) in ids:
