@@ -39,7 +39,8 @@ def _wrap(acc: dict, module, name: str, label: str) -> None:
     setattr(module, name, timed)
 
 
-def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: Path) -> None:
+def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: Path,
+           profile: str | None = None) -> None:
     import papermill
 
     from progress_kit.reports import batch, render, steps
@@ -56,14 +57,22 @@ def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: P
                                 (papermill, "execute_notebook", "notebook")):
         _wrap(acc, module, name, label)
     start = time.process_time()
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     outcome = batch._task(kind, cid, cid or "cohort", str(data), cache, MONTH, str(out),
                           ("html", "pdf"), None)
+    if profile:
+        prof.disable()
+        prof.dump_stats(f"{profile}.{kind}.{cid or 'cohort'}.{os.getpid()}")
     if outcome["status"] != "ok":
         raise RuntimeError(outcome["error"])
     acc["task"] = time.process_time() - start
 
 
-def run(n_clients: int = 12) -> dict:
+def run(n_clients: int = 12, profile: str | None = None) -> dict:
     sys.modules.setdefault("rfc3987_syntax", None)  # as a zygote does (reports/engine.py, _zygote_main)
     os.environ.setdefault("MPLBACKEND", "Agg")
     import gc
@@ -91,7 +100,7 @@ def run(n_clients: int = 12) -> dict:
             acc: dict[str, float] = {}
             code = 0
             try:
-                _child(acc, kind, cid, work / "data", cache, work / "out")
+                _child(acc, kind, cid, work / "data", cache, work / "out", profile)
             except BaseException as exc:  # noqa: BLE001 (reported to the parent)
                 acc, code = {"error": repr(exc)}, 1
             acc.pop("_depth", None)
@@ -115,7 +124,11 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m bench.report_phases", description=__doc__)
     parser.add_argument("--clients", type=int, default=12)
-    result = run(parser.parse_args().clients)
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="also profile each report (cProfile, which inflates Python-heavy "
+                             "parts) into PREFIX.KIND.ID.PID; combine them with pstats")
+    args = parser.parse_args()
+    result = run(args.clients, args.profile)
     for kind, parts in result.items():
         print(f"{kind}: " + ", ".join(f"{k} {v:.3f}" if k != "minor_faults" else f"{k} {v:.0f}"
                                       for k, v in parts.items()))

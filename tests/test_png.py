@@ -119,3 +119,74 @@ def test_an_untested_weasyprint_keeps_its_own_path(tmp_path, monkeypatch):
     monkeypatch.setattr(weasyprint, "__version__", "70.0")
     monkeypatch.setattr(RasterImage, "get_x_object", lambda self, interpolate: None)  # moved on
     assert pp.install_passthrough() is False
+
+
+def _savefig_rgb(draw, figsize, dpi):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    draw(fig.add_subplot())
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", facecolor="white")
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def test_figures_of_one_size_share_a_renderer_and_draw_what_savefig_draws():
+    """figure_png keeps one renderer per size (its text sizes cached for the next figure); a
+    second, different figure of the same size still gets exactly savefig's pixels, and so does
+    a first figure of another size drawn in between."""
+    from matplotlib.figure import Figure
+
+    def line(ax):
+        ax.plot([0, 1, 2, 3], [21, 14, 15, 6], marker="o", label="PHQ-9 score")
+        ax.set_xlabel("session (0 = first score)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+    def bars(ax):
+        ax.bar(["a", "b", "c"], [3, 1, 2], hatch="//")
+        ax.set_title("something else entirely", loc="left")
+
+    renderers = []
+    for draw, size in ((line, (7.2, 3.0)), (bars, (7.2, 3.0)), (line, (5.0, 2.0)), (bars, (7.2, 3.0))):
+        fig = Figure(figsize=size, dpi=100, facecolor="white", layout="constrained")
+        draw(fig.add_subplot())
+        got = np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
+        assert np.array_equal(got, _savefig_rgb(draw, size, 100)), (draw.__name__, size)
+        renderers.append(fig.canvas.get_renderer())
+    assert renderers[0] is renderers[1] is renderers[3] and renderers[2] is not renderers[0]
+
+
+def test_font_subsets_from_open_arrays_give_the_same_pdf(tmp_path, monkeypatch):
+    """reports/_fonts.py: the PDF is byte for byte what WeasyPrint's own ffi gives."""
+    from weasyprint.pdf import fonts
+
+    from progress_kit.reports import _fonts
+
+    html = ("<html><body><h1>Status: ON TRACK</h1><p>PHQ-9 12 → 2 over 6 sessions; "
+            "<b>reliable improvement</b>, ≥ 10 — diary on 24 of 26 days.</p></body></html>")
+    assert _fonts.install() and isinstance(fonts.ffi, _fonts._OpenArrays)
+    pdf_from_html(html, tmp_path / "open.pdf")
+    monkeypatch.setattr(fonts, "ffi", fonts.ffi._ffi)  # WeasyPrint's own ffi ...
+    monkeypatch.setattr(_fonts, "install", lambda: False)  # ... left in place for this PDF
+    pdf_from_html(html, tmp_path / "sized.pdf")
+    assert (tmp_path / "open.pdf").read_bytes() == (tmp_path / "sized.pdf").read_bytes()
+
+
+def test_open_arrays_only_where_the_length_matches():
+    from weasyprint.text.ffi import ffi
+
+    from progress_kit.reports._fonts import _OpenArrays
+
+    calls = []
+
+    class Spy:
+        def new(self, cdecl, init=None):
+            calls.append(cdecl)
+            return ffi.new(cdecl, init)
+
+    o = _OpenArrays(Spy())
+    a = o.new("hb_codepoint_t[3]", (5, 6, 7))
+    assert list(a) == [5, 6, 7] and len(a) == 3
+    assert list(o.new("hb_codepoint_t[4]", (5, 6))) == [5, 6, 0, 0]  # shorter: as spelled
+    o.new("unsigned int *", 100)
+    assert calls == ["hb_codepoint_t[]", "hb_codepoint_t[4]", "unsigned int *"]

@@ -17,6 +17,7 @@ takes WeasyPrint's own path. The pixels in the PDF are the same either way (test
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 
 import numpy as np
@@ -40,6 +41,64 @@ def encode_rgb(rgb: np.ndarray, level: int = 1) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, _DEPTH_8, _RGB, 0, 0, _NOT_INTERLACED)
     return b"".join((_SIGNATURE, _chunk(b"IHDR", header),
                      _chunk(b"IDAT", zlib.compress(rows.tobytes(), level)), _chunk(b"IEND", b"")))
+
+
+_RENDERERS = threading.local()
+_RENDERERS_MAX = 8
+_CANVAS: type | None = None
+
+
+def _canvas_class() -> type:
+    """An Agg canvas that keeps one renderer per size, resolution and thread (built on first use,
+    so that importing this module does not import matplotlib).
+
+    Matplotlib measures every text it lays out (tick labels, legend entries, axis labels) and
+    caches the sizes *per renderer*; a new canvas has a new renderer, so each figure measured
+    the same strings again. A renderer holds nothing of a figure once it is cleared, which
+    ``FigureCanvasAgg.draw`` does before every draw; kept, its cache serves the next figure
+    of the same size (and, in a batch, every report forked after the warm-up drew one). The
+    pixels are the same (tested against ``savefig``).
+    """
+    global _CANVAS
+    if _CANVAS is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+
+        class _KeptRendererCanvas(FigureCanvasAgg):
+            def get_renderer(self):
+                w, h = self.get_width_height(physical=True)
+                key = (w, h, self.figure.dpi)
+                if self._lastKey != key:
+                    kept = _RENDERERS.__dict__.setdefault("by_size", {})
+                    renderer = kept.get(key)
+                    if renderer is None:
+                        while len(kept) >= _RENDERERS_MAX:
+                            kept.pop(next(iter(kept)))
+                        renderer = kept[key] = RendererAgg(w, h, self.figure.dpi)
+                    self.renderer, self._lastKey = renderer, key
+                return self.renderer
+
+        _CANVAS = _KeptRendererCanvas
+    return _CANVAS
+
+
+def figure_png(fig) -> bytes:
+    """A white, constrained-layout matplotlib ``Figure`` as an opaque RGB PNG.
+
+    Pixel for pixel what ``fig.savefig(format="png", facecolor="white")`` gives at the figure's
+    dpi (tested), for less work: constrained layout runs once, not once per draw (``savefig``
+    draws a figure with a layout engine twice); the figure is drawn once, on a renderer kept
+    for figures of its size (:func:`_canvas_class`); the alpha channel, opaque everywhere on
+    a white figure, is left out; and :func:`encode_rgb` writes the PNG. The reports' figures and
+    the explorer's charts are drawn here (docs/performance.md, rounds four and five).
+    """
+    canvas = _canvas_class()(fig)
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine("none")  # keep the positions constrained layout has just found
+    canvas.draw()
+    # the renderer is kept for the next figure: the pixels are copied out (encode_rgb) first
+    return encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -100,24 +100,19 @@ def _figure_png(section) -> bytes:
     Pixel for pixel what ``savefig(format="png", facecolor="white")`` gives (tested), for less
     work: constrained layout runs once, not once per draw (``savefig`` draws a figure with a
     layout engine twice); the figure is drawn once; and the alpha channel, opaque everywhere on
-    a white figure, is left out; the PNG is written by :func:`._png.encode_rgb`, which WeasyPrint
-    then embeds as it is (docs/performance.md, round four).
+    a white figure, is left out (:func:`._png.figure_png`); the PNG is written by
+    :func:`._png.encode_rgb`, which WeasyPrint then embeds as it is (docs/performance.md, rounds
+    four and five).
     """
     if "figure_png" in section.facts:  # a chart the notebook drew itself (steps.section)
         return section.facts["figure_png"]
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ._png import encode_rgb
+    from ._png import figure_png
 
     fig = Figure(figsize=section.figsize, dpi=FIG_DPI, facecolor="white", layout="constrained")
     section.plot(fig.add_subplot())
-    canvas = FigureCanvasAgg(fig)
-    fig.get_layout_engine().execute(fig)
-    fig.set_layout_engine("none")  # keep the positions constrained layout has just found
-    canvas.draw()
-    return encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
+    return figure_png(fig)
 
 
 def show(*sections, level: int = 3) -> None:

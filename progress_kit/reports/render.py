@@ -122,9 +122,11 @@ def html_from_notebook(nb, title: str, exporter=None) -> str:
 def pdf_from_html(html: str, target: Path) -> None:
     from weasyprint import HTML
 
+    from . import _fonts
     from ._png import install_passthrough
 
     install_passthrough()  # the figures' PNG data go into the PDF as they are, not decoded and re-encoded
+    _fonts.install()  # font subsets without a C-declaration parse per font (reports/_fonts.py)
     with private_file(target) as fh:
         HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf(fh)
 
