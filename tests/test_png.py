@@ -190,3 +190,23 @@ def test_open_arrays_only_where_the_length_matches():
     assert list(o.new("hb_codepoint_t[4]", (5, 6))) == [5, 6, 0, 0]  # shorter: as spelled
     o.new("unsigned int *", 100)
     assert calls == ["hb_codepoint_t[]", "hb_codepoint_t[4]", "unsigned int *"]
+
+
+def test_one_font_configuration_per_thread_gives_the_same_pdfs(tmp_path, monkeypatch):
+    """reports/_fonts.config_for: PDFs made one after another with the kept configuration are
+    byte for byte those made each with a fresh one; a page with @font-face gets its own."""
+    from progress_kit.reports import _fonts
+
+    pages = ["<html><body><h1>Status: ALERT</h1><p>GAD-7 15 → 17; <i>watch</i> · ≤ 5</p></body></html>",
+             "<html><body><table><tr><th>client</th><td>C023 – 14 weeks</td></tr></table>"
+             "<h3>Diary</h3><p>mood 8.5/10 on 13 of 14 days</p></body></html>"]
+    kept = _fonts.config_for(pages[0])
+    assert kept is not None and _fonts.config_for(pages[1]) is kept
+    for i, page in enumerate(pages):
+        pdf_from_html(page, tmp_path / f"kept-{i}.pdf")
+    monkeypatch.setattr(_fonts, "config_for", lambda html: None)  # WeasyPrint's fresh one
+    for i, page in enumerate(pages):
+        pdf_from_html(page, tmp_path / f"fresh-{i}.pdf")
+        assert (tmp_path / f"kept-{i}.pdf").read_bytes() == (tmp_path / f"fresh-{i}.pdf").read_bytes()
+    monkeypatch.undo()
+    assert _fonts.config_for("<style>@FONT-FACE { font-family: x }</style>") is None

@@ -71,13 +71,17 @@ def _warm_up(cache: str | None) -> None:
     register_engine()
     if cache:
         preload_cache(cache)
-    _exercise_pipeline()
-    _warm_render()
+    _warm_render(_exercise_pipeline())
 
 
-def _warm_render() -> None:
+def _warm_render(outputs: list | None = None) -> None:
     """Build what every report's child would otherwise build: the IPython shell, the HTML
-    exporter and WeasyPrint's fonts."""
+    exporter and WeasyPrint's fonts.
+
+    ``outputs``: what :func:`_exercise_pipeline` displayed (a demo report's sections); the
+    warm-up page is made of them, so that WeasyPrint's kept font configuration
+    (:func:`._fonts.config_for`) has measured the glyphs and sizes of a real report before
+    any child forks (a child's PDF then takes 15 % less; docs/performance.md, round five)."""
     import tempfile
     from pathlib import Path
 
@@ -91,18 +95,24 @@ def _warm_render() -> None:
     new_shell()
     # builds the process's HTML exporter (its template compiled once for every child); the "&"
     # makes BeautifulSoup (inside nbconvert) build its entity tables here, not in each child
-    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up & done")])
-    html = html_from_notebook(page, "warm-up")
+    cells = [nbformat.v4.new_markdown_cell("warm-up & done")]
+    if outputs:
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output("display_data", data=dict(o.data))
+                        for o in outputs if "text/html" in o.data]
+        cells.append(cell)
+    html = html_from_notebook(nbformat.v4.new_notebook(cells=cells), "warm-up")
     with tempfile.TemporaryDirectory() as tmp:
         pdf_from_html(html, Path(tmp) / "warm-up.pdf")
 
 
-def _exercise_pipeline(kind: str = "client") -> None:
+def _exercise_pipeline(kind: str = "client") -> list:
     """Compute and draw a client report's sections once, on the built-in synthetic demo clinic.
 
     First calls pay for lazy imports, font caches and compiled code paths (the first
     ``lagged_effect`` takes 0.6 s, later ones 0.02 s); paying once here spares every forked
-    child. Only library functions run, never an IPython shell, and the demo clinic holds no
+    child. Only library functions run (the IPython shell is built first, so that what is shown
+    is captured for :func:`_warm_render`, but runs no cell), and the demo clinic holds no
     client's data, so the zygote stays free of anything a report could see. The cohort
     sections are left out: after a client report's, their first call costs no more than later
     ones (0.36 s of warm-up for 0.06 s on the one cohort report; docs/performance.md).
@@ -111,7 +121,9 @@ def _exercise_pipeline(kind: str = "client") -> None:
 
     from . import notebook as rn
     from . import steps
+    from .inprocess import new_shell
 
+    new_shell()  # without a shell, display() prints text, and nothing is captured for _warm_render
     demo = rn.load_clinic(None, None)
     if kind == "prep":
         client = steps.prep_sections(rn.client_data_until(demo, rn.DEFAULT_CLIENT, "2026-10-20"),
@@ -119,9 +131,10 @@ def _exercise_pipeline(kind: str = "client") -> None:
     else:
         client = steps.client_sections(rn.client_data(demo, rn.DEFAULT_CLIENT, rn.DEFAULT_MONTH),
                                        demo)
-    with capture_output():
+    with capture_output() as shown:
         for part in client.values():
             rn.show(*(part if isinstance(part, list) else [part]))
+    return shown.outputs  # the demo report's displays, for the warm-up page (_warm_render)
 
 
 def execute_notebook_task(notebook: str, output: str, parameters: dict) -> dict:
@@ -384,8 +397,7 @@ def warm_here(sheets: str | None = None) -> None:
     if sheets is not None:
         gc.disable()  # as in a zygote's warm-up (_zygote_main): its objects live on
         try:
-            _exercise_pipeline(sheets)
-            _warm_render()
+            _warm_render(_exercise_pipeline(sheets))
         finally:
             gc.enable()
 

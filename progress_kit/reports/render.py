@@ -128,7 +128,8 @@ def pdf_from_html(html: str, target: Path) -> None:
     install_passthrough()  # the figures' PNG data go into the PDF as they are, not decoded and re-encoded
     _fonts.install()  # font subsets without a C-declaration parse per font (reports/_fonts.py)
     with private_file(target) as fh:
-        HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf(fh)
+        HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf(
+            fh, font_config=_fonts.config_for(html))  # fonts measured once per thread
 
 
 def _write_text(target: Path, text: str) -> None:
