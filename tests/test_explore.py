@@ -188,8 +188,12 @@ def test_a_chart_has_the_pixels_savefig_would_give():
 def test_going_back_to_a_measure_shows_what_was_drawn_for_it(ex):
     ex.measure_picker.value = "PHQ-9"
     rows, jacobson = ex._row_widgets, ex.jacobson_chart.value
+    diary = ex.diary_chart.value
     ex.measure_picker.value = "GAD-7"
-    assert ex._row_widgets is not rows
+    # the flags table is the same for every measure (each client judged on their own problem's
+    # measure): its rows are kept, not built again; the diary does not depend on the measure
+    assert ex._row_widgets is rows and ex.diary_chart.value == diary
+    assert ex.jacobson_chart.value != jacobson
     ex.measure_picker.value = "PHQ-9"
     assert ex._row_widgets is rows and ex.jacobson_chart.value == jacobson
     shown = [c for c in ex.table.children if c in {w for r in rows.values() for w in r}]
