@@ -154,6 +154,8 @@ def test_figures_of_one_size_share_a_renderer_and_draw_what_savefig_draws():
         assert np.array_equal(got, _savefig_rgb(draw, size, 100)), (draw.__name__, size)
         renderers.append(fig.canvas.get_renderer())
     assert renderers[0] is renderers[1] is renderers[3] and renderers[2] is not renderers[0]
+    # the tick labels' and legend's glyph layouts were kept for the figures after the first
+    assert any(key[0] == "PHQ-9 score" for key in pp._RENDERERS.layouts)
 
 
 def test_font_subsets_from_open_arrays_give_the_same_pdf(tmp_path, monkeypatch):

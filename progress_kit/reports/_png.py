@@ -45,6 +45,7 @@ def encode_rgb(rgb: np.ndarray, level: int = 1) -> bytes:
 
 _RENDERERS = threading.local()
 _RENDERERS_MAX = 8
+_LAYOUTS_MAX = 20_000
 _CANVAS: type | None = None
 
 
@@ -61,7 +62,38 @@ def _canvas_class() -> type:
     """
     global _CANVAS
     if _CANVAS is None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+
+        class _Renderer(RendererAgg):
+            """Agg, with each string's glyph layout kept (per thread) for the next time the same
+            string is drawn in the same font, size and resolution: tick labels, legend entries
+            and axis labels recur in every figure of a kind. ``draw_text`` then draws the same
+            glyphs at the same places as Agg's own (the pixels are tested against ``savefig``)."""
+
+            def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+                if ismath or type(self)._draw_text_glyphs_and_boxes is not _GLYPHS:
+                    return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+                features = mtext.get_fontfeatures() if mtext is not None else None
+                language = mtext.get_language() if mtext is not None else None
+                flags = get_hinting_flag()
+                size = prop.get_size_in_points()
+                layouts = _RENDERERS.__dict__.setdefault("layouts", {})
+                key = (s, hash(prop), size, self.dpi, flags,
+                       None if features is None else tuple(features), language)
+                items = layouts.get(key)
+                if items is None:
+                    font = self._prepare_font(prop)
+                    items = tuple(font._layout(s, flags=flags, features=features,
+                                               language=language))
+                    if len(layouts) >= _LAYOUTS_MAX:
+                        layouts.clear()
+                    layouts[key] = items
+                self._draw_text_glyphs_and_boxes(
+                    gc, x, y, angle,
+                    ((item.ft_object, size, item.glyph_index, 0, 1, item.x, item.y)
+                     for item in items), [])
+
+        _GLYPHS = RendererAgg._draw_text_glyphs_and_boxes
 
         class _KeptRendererCanvas(FigureCanvasAgg):
             def get_renderer(self):
@@ -73,7 +105,7 @@ def _canvas_class() -> type:
                     if renderer is None:
                         while len(kept) >= _RENDERERS_MAX:
                             kept.pop(next(iter(kept)))
-                        renderer = kept[key] = RendererAgg(w, h, self.figure.dpi)
+                        renderer = kept[key] = _Renderer(w, h, self.figure.dpi)
                     self.renderer, self._lastKey = renderer, key
                 return self.renderer
 

@@ -1,0 +1,241 @@
+"""Round five's changes to a report's cost, each timed against what it replaced, the two
+alternating in one process (CPU seconds, so that a shared machine's neighbours move them less).
+
+``python -m bench.changes [--repeat 6]`` prints, for a client report's pieces on the demo
+clinic (100 clients, 6 months, 12 clients active in 2026-10):
+
+* ``figures``: a figure drawn on a new canvas and renderer (before) or on the renderer kept for
+  its size (``reports._png.figure_png``), ms per figure;
+* ``trend``: the three ``daily_trend_data`` calls of a client report (the two prompt windows and
+  the diary's two weeks) through the pandas reference (before) or the array path, ms per report;
+* ``fonts``: one ``ffi.new("hb_codepoint_t[n]", ...)`` of a glyph count not seen before (before)
+  or its open-ended spelling (``reports._fonts``), ms per call (four per PDF);
+* ``pdf``: a client report's PDF in a child forked from a process that made one short warm-up
+  PDF with WeasyPrint's own fresh font configuration (before), or the demo report's PDF with the
+  kept one (``reports._fonts.config_for``, ``engine._warm_render``), ms per PDF.
+
+Medians over ``--repeat`` rounds, with the load average.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+MONTH = "2026-10"
+
+
+def _clinic():
+    import progress_kit as pk
+    from progress_kit.reports import notebook as rn
+    from progress_kit.reports.context import clients_active_in, load_clinic
+
+    work = Path(tempfile.mkdtemp(prefix="pk-changes-"))
+    pk.demo_data(n_clients=100, months=6, seed=0, end="2026-10-31").write(work / "data")
+    clinic = load_clinic(work / "data")
+    rn.prepare_batch(clinic, MONTH)
+    return work, clinic, clients_active_in(clinic, MONTH)[:12]
+
+
+def _alternate(repeat: int, before, after) -> dict:
+    out: dict[str, list[float]] = {"before": [], "after": []}
+    for i in range(repeat):
+        for name, fn in (("before", before), ("after", after)) if i % 2 else (("after", after),
+                                                                              ("before", before)):
+            start = time.process_time()
+            n = fn()
+            out[name].append((time.process_time() - start) / n * 1000)
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+def figures(clinic, clients, repeat: int) -> dict:
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from progress_kit.reports import notebook as rn
+    from progress_kit.reports._png import encode_rgb
+    from progress_kit.reports.context import client_data
+
+    def flat(x):
+        if isinstance(x, list | tuple):
+            for y in x:
+                yield from flat(y)
+        elif x is not None:
+            yield x
+
+    secs = {id(s): s for c in clients
+            for s in flat(list(rn.client_sections(client_data(clinic, c, MONTH), clinic).values()))
+            if s.plot is not None}
+    secs = list(secs.values())
+
+    def before():  # round four's _figure_png: a new canvas, so a new renderer, per figure
+        for sec in secs:
+            fig = Figure(figsize=sec.figsize, dpi=rn.FIG_DPI, facecolor="white", layout="constrained")
+            sec.plot(fig.add_subplot())
+            canvas = FigureCanvasAgg(fig)
+            fig.get_layout_engine().execute(fig)
+            fig.set_layout_engine("none")
+            canvas.draw()
+            encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
+        return len(secs)
+
+    def after():
+        for sec in secs:
+            rn._figure_png(sec)
+        return len(secs)
+
+    before(), after()  # first calls
+    return {**_alternate(repeat, before, after), "unit": f"ms per figure ({len(secs)} figures)"}
+
+
+def trend(clinic, clients, repeat: int) -> dict:
+    import progress_kit as pk
+    from progress_kit import daily as D
+    from progress_kit.reports.context import client_data
+    from progress_kit.reports.sections.client import _last_day
+
+    tables = []
+    for c in clients:
+        rd = client_data(clinic, c, MONTH)
+        if not rd.diary.empty:
+            tables.append((pk.daily_table(rd.diary), _last_day(rd)))
+    real = D._trend_lines
+
+    def calls():
+        for daily, last in tables:
+            pk.daily_trend_data(daily, measures=["mood", "homework"], days=14, end=last, min_days=7)
+            pk.daily_trend_data(daily, measures=["mood", "goals_on_track"], days=91, end=last,
+                                min_days=28)
+            pk.daily_trend_data(daily, measures=["mood", "homework"], days=14, end=last)
+        return len(tables)
+
+    def before():
+        D._trend_lines = lambda *a: None
+        try:
+            return calls()
+        finally:
+            D._trend_lines = real
+
+    return {**_alternate(repeat, before, calls),
+            "unit": f"ms per report ({len(tables)} diaries, three calls each)"}
+
+
+def fonts(repeat: int) -> dict:
+    import random
+
+    from weasyprint.text.ffi import ffi
+
+    from progress_kit.reports._fonts import _OpenArrays
+
+    opened, rng, seen = _OpenArrays(ffi), random.Random(1), set()
+
+    def lengths():
+        out = []
+        while len(out) < 40:
+            n = rng.randint(200, 6000)
+            if n not in seen:
+                seen.add(n)
+                out.append(n)
+        return out
+
+    def make(f):
+        ns = lengths()
+        for n in ns:
+            f.new(f"hb_codepoint_t[{n}]", tuple(range(n)))
+        return len(ns)
+
+    return {**_alternate(repeat, lambda: make(ffi), lambda: make(opened)),
+            "unit": "ms per array of a new length"}
+
+
+def pdf(work: Path, clinic, clients, repeat: int) -> dict:
+    import json
+
+    import nbformat
+
+    from progress_kit.reports import _fonts, engine, render
+    from progress_kit.reports.context import write_cache
+    from progress_kit.reports.inprocess import ENGINE_NAME, register_engine
+
+    register_engine()
+    render.use_engine(ENGINE_NAME)
+    cache = str(write_cache(clinic, work / "clinic.pkl"))
+    pages = []
+    for c in clients[:8]:
+        res = render.render_client(str(work / "data"), c, MONTH, str(work / "out"),
+                                   formats=("html",), data_cache=cache)
+        pages.append(next(p for p in res.files if p.suffix == ".html").read_text())
+    keep = _fonts.config_for
+
+    def forked(warm_outputs, kept: bool) -> float:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a warm-up as a zygote's, then one child per PDF
+            _fonts.config_for = keep if kept else (lambda html: None)
+            _fonts._CONFIGS.__dict__.clear()
+            cells = [nbformat.v4.new_markdown_cell("warm-up & done")]
+            if warm_outputs:
+                cell = nbformat.v4.new_code_cell("")
+                cell.outputs = [nbformat.v4.new_output("display_data", data=dict(o.data))
+                                for o in warm_outputs if "text/html" in o.data]
+                cells.append(cell)
+            render.pdf_from_html(render.html_from_notebook(nbformat.v4.new_notebook(cells=cells),
+                                                           "warm-up"), work / f"warm-{os.getpid()}.pdf")
+            times = []
+            for i, page in enumerate(pages):
+                r, w = os.pipe()
+                child = os.fork()
+                if child == 0:
+                    start = time.process_time()
+                    render.pdf_from_html(page, work / f"p-{os.getpid()}-{i}.pdf")
+                    os.write(w, str(time.process_time() - start).encode())
+                    os._exit(0)
+                os.close(w)
+                os.waitpid(child, 0)
+                times.append(float(os.read(r, 64)))
+                os.close(r)
+            os.write(write_fd, json.dumps(times).encode())
+            os._exit(0)
+        os.close(write_fd)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_fd) as fh:
+            times = json.loads(fh.read())
+        return sum(times) / len(times) * 1000
+
+    outputs = engine._exercise_pipeline()
+    res: dict[str, list[float]] = {"before": [], "after": []}
+    for i in range(repeat):
+        for name in ("before", "after") if i % 2 else ("after", "before"):
+            res[name].append(forked(outputs if name == "after" else None, kept=name == "after"))
+    return {**{k: statistics.median(v) for k, v in res.items()},
+            "unit": f"ms per PDF in a forked child ({len(pages)} client reports)"}
+
+
+def run(repeat: int = 6) -> dict:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    work, clinic, clients = _clinic()
+    load = [os.getloadavg()[0]]
+    out = {"figures": figures(clinic, clients, repeat), "trend": trend(clinic, clients, repeat),
+           "fonts": fonts(repeat), "pdf": pdf(work, clinic, clients, max(2, repeat // 2))}
+    load.append(os.getloadavg()[0])
+    out["load"] = load
+    return out
+
+
+def to_markdown(res: dict) -> str:
+    rows = [f"| {name} | {r['before']:.1f} | {r['after']:.1f} | {r['before'] - r['after']:.1f} | "
+            f"{r['unit']} |" for name, r in res.items() if name != "load"]
+    return "\n".join([f"Load average {min(res['load']):.1f}-{max(res['load']):.1f}.", "",
+                      "| change | before | after | saved | unit |", "|---|---|---|---|---|", *rows])
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.changes", description=__doc__)
+    parser.add_argument("--repeat", type=int, default=6)
+    print(to_markdown(run(parser.parse_args().repeat)))
