@@ -212,3 +212,32 @@ def test_one_font_configuration_per_thread_gives_the_same_pdfs(tmp_path, monkeyp
         assert (tmp_path / f"kept-{i}.pdf").read_bytes() == (tmp_path / f"fresh-{i}.pdf").read_bytes()
     monkeypatch.undo()
     assert _fonts.config_for("<style>@FONT-FACE { font-family: x }</style>") is None
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_draws_without_the_parents_glyph_layouts():
+    """matplotlib drops its font objects in a forked child; the kept layouts, which refer to
+    them, go too (drawing with them crashed the child with SIGSEGV), and the child's figure is
+    still savefig's."""
+    import os
+
+    from matplotlib.figure import Figure
+
+    def line(ax):
+        ax.plot([0, 1, 2], [9, 4, 6], label="GAD-7 score")
+        ax.legend()
+
+    def draw():
+        fig = Figure(figsize=(4.0, 2.0), dpi=80, facecolor="white", layout="constrained")
+        line(fig.add_subplot())
+        return np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
+
+    draw()
+    assert pp._RENDERERS.layouts
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if it draws savefig's pixels
+        ok = not getattr(pp._RENDERERS, "layouts", None) and np.array_equal(
+            draw(), _savefig_rgb(line, (4.0, 2.0), 80))
+        os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -16,6 +16,7 @@ takes WeasyPrint's own path. The pixels in the PDF are the same either way (test
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 import zlib
@@ -68,7 +69,10 @@ def _canvas_class() -> type:
             """Agg, with each string's glyph layout kept (per thread) for the next time the same
             string is drawn in the same font, size and resolution: tick labels, legend entries
             and axis labels recur in every figure of a kind. ``draw_text`` then draws the same
-            glyphs at the same places as Agg's own (the pixels are tested against ``savefig``)."""
+            glyphs at the same places as Agg's own (the pixels are tested against ``savefig``).
+            A layout refers to matplotlib's font objects, which matplotlib drops in a forked
+            child (FreeType's files must not be shared): the kept layouts are dropped there too
+            (:func:`_forget_layouts`)."""
 
             def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
                 if ismath or type(self)._draw_text_glyphs_and_boxes is not _GLYPHS:
@@ -111,6 +115,16 @@ def _canvas_class() -> type:
 
         _CANVAS = _KeptRendererCanvas
     return _CANVAS
+
+
+def _forget_layouts() -> None:
+    """In a forked child: drop the kept glyph layouts, whose fonts matplotlib has just dropped
+    (``os.register_at_fork`` in ``matplotlib.font_manager``); drawing with them would crash."""
+    _RENDERERS.__dict__.pop("layouts", None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_layouts)
 
 
 def figure_png(fig) -> bytes:
