@@ -498,8 +498,9 @@ def diary_month(rd: ReportData, days: int = 14) -> Section:
     else:
         text.append(_w("client.diary.no_trend", days=tw["n_days"], window_days=days, window=window,
                        min_days=MIN_TREND_DAYS))
-    have = _window_summary(daily, tw["last"], days)
-    if have and not trends:
+    # only said when there is no trend (10 ms of pandas per report otherwise spent for nothing)
+    have = [] if trends else _window_summary(daily, tw["last"], days)
+    if have:
         text.append(_w("client.diary.what_there_is", summary="; ".join(have)))
     sec.message = " ".join(text)
     trend = tw["data"]
