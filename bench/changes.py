@@ -57,6 +57,7 @@ def figures(clinic, clients, repeat: int) -> dict:
     from matplotlib.figure import Figure
 
     from progress_kit.reports import notebook as rn
+    from progress_kit.reports import steps
     from progress_kit.reports._png import encode_rgb
     from progress_kit.reports.context import client_data
 
@@ -68,7 +69,7 @@ def figures(clinic, clients, repeat: int) -> dict:
             yield x
 
     secs = {id(s): s for c in clients
-            for s in flat(list(rn.client_sections(client_data(clinic, c, MONTH), clinic).values()))
+            for s in flat(list(steps.client_sections(client_data(clinic, c, MONTH), clinic).values()))
             if s.plot is not None}
     secs = list(secs.values())
 
