@@ -673,9 +673,11 @@ def _trend_lines(df, ends, measures, days, min_days, thresholds, alpha, subject,
         mt = np.where(n > 0, st / np.maximum(n, 1), np.nan)
         mv = np.where(n > 0, sv / np.maximum(n, 1), np.nan)
         dt, dv = t - mt[:, None], v - mv[:, None]
-    sxy, _ = _kahan_sums(dt * dv)
-    sxx, _ = _kahan_sums(dt ** 2)
-    syy, _ = _kahan_sums(dv ** 2)
+        # an infinite diary value makes inf - inf here: its line is NaN, as the pandas reference
+        # gives it, without a RuntimeWarning for the reader of a report's log
+        sxy, _ = _kahan_sums(dt * dv)
+        sxx, _ = _kahan_sums(dt ** 2)
+        syy, _ = _kahan_sums(dv ** 2)
     slope, half = slope_ci(n, sxx, sxy, syy, alpha=alpha)
     change = slope * days
     direction = np.empty(n_c * n_m, dtype=object)

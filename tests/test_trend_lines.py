@@ -61,6 +61,7 @@ def test_array_path_is_taken_and_matches_on_a_report_diary(monkeypatch):
     pd.testing.assert_frame_equal(fast, pk.daily_trend_data(daily, end="2026-10-31"), check_exact=True)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an infinite value: NaN, quietly
 def test_other_id_types_and_edge_cases_match(monkeypatch):
     daily = _diary(11, n_clients=4, days=30, gaps=0.2, ids=[3, 1, 2, 10])  # integer IDs
     for kw in ({"end": "2026-02-01"}, {"days": 1}, {"end": "2030-01-01"}):  # a window with no data
