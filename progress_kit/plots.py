@@ -390,7 +390,7 @@ def _rate_words(outcome: str) -> str:
 
 def plot_funnel(rates: pd.DataFrame, *, target: float, label: str = "therapist",
                 benchmarks: pd.DataFrame | None = None, outcome: str = "recovery", ax=None,
-                title: str | None = None):
+                title: str | None = None, counted: str = "clients"):
     """Funnel plot: each unit's rate against its denominator, with 95% and 99.8% control limits.
 
     Parameters
@@ -405,6 +405,9 @@ def plot_funnel(rates: pd.DataFrame, *, target: float, label: str = "therapist",
     benchmarks : DataFrame, optional
         ``outcome``, ``rate``, ``label`` as from ``pk.read_benchmarks``; those for ``outcome``
         are drawn as horizontal lines.
+    counted : str
+        What the denominators count, for the axis label: ``"clients"``, or ``"referrals"``
+        where a client who comes back counts once per episode of care.
 
     Returns
     -------
@@ -447,7 +450,7 @@ def plot_funnel(rates: pd.DataFrame, *, target: float, label: str = "therapist",
     ax.set_ylim(0, 1)
     ax.set_xlim(0, top)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    _style(ax, xlabel=f"clients in the denominator (per {label})",
+    _style(ax, xlabel=f"{counted} in the denominator (per {label})",
            ylabel=f"{_rate_words(outcome)} rate", title=title)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
@@ -509,7 +512,8 @@ def plot_rate_trend(trend: pd.DataFrame, *, outcomes: Sequence[str] = (
     return ax
 
 
-def plot_jacobson_binned(grid: pd.DataFrame, *, measure: str, ax=None, title: str | None = None):
+def plot_jacobson_binned(grid: pd.DataFrame, *, measure: str, ax=None, title: str | None = None,
+                         counted: str = "clients"):
     """Jacobson plot for publication: counts of clients per cell of first against latest score.
 
     No marker per client, so a small group cannot be counted off the figure.
@@ -522,6 +526,9 @@ def plot_jacobson_binned(grid: pd.DataFrame, *, measure: str, ax=None, title: st
         empty for a cell without clients).
     measure : str
         Registry name, for the labels, the cut-off and the reliable-change lines.
+    counted : str
+        What a cell's number counts, for the note beside the plot: ``"clients"``, or
+        ``"referrals"`` where a client who comes back counts once per episode of care.
 
     Returns
     -------
@@ -570,7 +577,7 @@ def plot_jacobson_binned(grid: pd.DataFrame, *, measure: str, ax=None, title: st
     _style(ax, xlabel=f"first {measure} score", ylabel=f"latest {measure} score", title=title)
     ax.grid(False)
     ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.text(1.03, 0.0, "numbers: clients per cell\n(* = 0 to 4, or withheld;\nothers rounded to 5)",
+    ax.text(1.03, 0.0, f"numbers: {counted} per cell\n(* = 0 to 4, or withheld;\nothers rounded to 5)",
             transform=ax.transAxes, fontsize="x-small", va="bottom")
     return ax
 

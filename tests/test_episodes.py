@@ -813,3 +813,24 @@ def test_a_returning_clients_page_one_stays_one_page(tmp_path):
     pages = PdfReader(tmp_path / "out" / "2026-10" / "clients" / "C029.pdf").pages
     assert "Second episode of care" in pages[0].extract_text()
     assert pages[1].extract_text().lstrip().startswith("Questionnaires and sessions")
+
+
+def test_the_cohort_charts_say_what_they_count(demo_episodes):
+    # where clients may come back, the funnel's denominators, the binned Jacobson plot's cells and
+    # the slope histogram's bars count referrals, and their labels say so (they said "clients")
+    from matplotlib.figure import Figure
+
+    from progress_kit.reports import sections as S
+
+    def texts(sec):
+        ax = Figure().add_subplot()
+        sec.plot(ax)
+        return " ".join([ax.get_xlabel(), ax.get_ylabel(), ax.get_title(loc="right"),
+                         *(t.get_text() for t in ax.texts)])
+
+    internal = S.Cohort(demo_episodes, "2026-10")
+    published = S.Cohort(demo_episodes, "2026-10", audience="publication")
+    assert "referrals in the denominator" in texts(S.recovery_funnel(internal))
+    slopes = texts(S.slope_distribution(internal))
+    assert "share of referrals" in slopes and "clients" not in slopes
+    assert "numbers: referrals per cell" in texts(S.jacobson(published))

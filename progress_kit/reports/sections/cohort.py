@@ -528,7 +528,7 @@ def recovery_funnel(c: Cohort) -> Section:
     bench = c.benchmarks
     if lim is not None:
         sec.plot = lambda ax: _plot("plot_funnel", units_df, target=target, label=label,
-                                    benchmarks=bench, ax=ax)
+                                    benchmarks=bench, ax=ax, counted=_unit(c))
     sec.method = _w("cohort.funnel.method",
                     publication=_w("cohort.funnel.method_publication") if c.publication else "")
     return sec
@@ -610,7 +610,8 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
                               "shown": shown[f"bin{i}_{j}"]}
                              for i in range(len(bins)) for j in range(len(bins))])
         sec.message += _w("cohort.jacobson.binned")
-        sec.plot = lambda ax: _plot("plot_jacobson_binned", grid, measure=measure, ax=ax)
+        sec.plot = lambda ax: _plot("plot_jacobson_binned", grid, measure=measure, ax=ax,
+                                    counted=_unit(c))
     else:
         lines_fn = _stat("jacobson_plot_data")
         mine = res[c.in_scope(res.index)]
@@ -643,6 +644,7 @@ def slope_distribution(c: Cohort, measure: str = "PHQ-9") -> Section:
                      clients=shown["clients"], unit=_unit(c))
     values = mine["slope"].to_numpy(float)
     publication = c.publication
+    unit = _unit(c)  # referrals where a client may come back, else clients
 
     def draw(ax):
         from ...plots import CLINICAL_COLOURS as C
@@ -654,9 +656,9 @@ def slope_distribution(c: Cohort, measure: str = "PHQ-9") -> Section:
         ax.hist(values, bins=edges, density=True, color=C["sky"], edgecolor="black", hatch="//")
         ax.axvline(0, color=C["black"], linestyle="--", linewidth=1.2, label="no change")
         ax.set_xlabel(f"{measure} slope (points per week; below 0 = improving)")
-        ax.set_ylabel("share of clients (density)")
-        ax.set_title(f"each bar holds {SMALL_COUNT} or more clients" if publication else
-                     f"each bar holds about {len(values) // n_bins} clients", loc="right",
+        ax.set_ylabel(f"share of {unit} (density)")
+        ax.set_title(f"each bar holds {SMALL_COUNT} or more {unit}" if publication else
+                     f"each bar holds about {len(values) // n_bins} {unit}", loc="right",
                      fontsize="x-small")
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, fontsize="small")
