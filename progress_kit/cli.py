@@ -186,6 +186,32 @@ def _add_commands_from(module: str, sub: argparse._SubParsersAction) -> None:
         mod.add_commands(sub)
 
 
+def console() -> None:
+    """The ``progress-kit`` command: :func:`main`, then exit with its code.
+
+    A command that rendered its reports by forking from itself (``report``, ``batch``: engine
+    "here") ends without Python's object-by-object teardown of the warmed heap, which took
+    0.8 s of a 12 s batch and of a 3.7 s report: the exit handlers run (logging is flushed and
+    closed, temporary folders removed), the standard streams are flushed, then the process
+    exits. Every report file was already written, synced and closed by then. Anything else
+    (and a Python without ``atexit._run_exitfuncs``) exits the usual way.
+    """
+    import atexit
+
+    code = main()
+    engine = sys.modules.get("progress_kit.reports.engine")
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if engine is None or not engine.warmed_here() or run_exit_handlers is None:
+        sys.exit(code)
+    run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or gone (a pipe whose reader left): nothing to add
+            pass
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console script's)."""
     from .reports.safe import log_to_stderr, stop_logging

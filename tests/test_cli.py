@@ -40,3 +40,43 @@ def test_demo_data_command(tmp_path, capsys):
                  "--end", "2025-06-30"]) == 0
     assert (tmp_path / "d" / "observations.csv").exists()
     assert main(["validate", str(tmp_path / "d")]) == 0
+
+
+_CONSOLE = """
+import atexit, sys
+from pathlib import Path
+
+class Teardown:  # says so when Python tears the interpreter down object by object
+    def __del__(self):
+        sys.stderr.write("torn down\\n")
+
+kept = Teardown()
+mark = Path(sys.argv.pop(1))
+atexit.register(lambda: mark.write_text("exit handlers ran"))
+from progress_kit.cli import console
+console()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["report", "validate"])
+def test_the_command_exits_without_tearing_a_warmed_heap_down(demo_dir, tmp_path, command):
+    # a command that forked its report from itself skips the teardown (0.8 s), but its exit
+    # handlers still run and its streams are flushed; any other command exits the usual way
+    import subprocess
+    import sys
+
+    mark, out = tmp_path / "atexit.txt", tmp_path / "out"
+    args = (["report", "client", str(demo_dir), "--client", "C002", "--month", "2026-10",
+             "--format", "html", "--out", str(out)] if command == "report"
+            else ["validate", str(demo_dir)])
+    run = subprocess.run([sys.executable, "-c", _CONSOLE, str(mark), *args],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert mark.read_text() == "exit handlers ran"
+    if command == "report":
+        html = out / "2026-10" / "clients" / "C002.html"
+        assert str(html) in run.stdout.splitlines() and html.is_file()
+        assert "torn down" not in run.stderr
+    else:
+        assert "valid:" in run.stderr and "torn down" in run.stderr
