@@ -373,17 +373,8 @@ def render_prep(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS
     As in :func:`render_client`, ``out_dir`` is locked and the client's stem comes from the
     folder's name index, so a sheet never overwrites another client's.
     """
-    from .context import parse_day
-
-    _check_client_id(client_id)
-    parse_day(date)
-    notebook = _own_notebook(notebook, "prep")
-    bundle = _client_page(data_dir, data_cache, date_format, reference_dir, client_id, date=date,
-                          kind="prep")
-    return _render_for_client("prep", client_id, {"client_id": client_id, "date": date}, out_dir,
-                              stem=stem, suffix=f"-prep-{date}", formats=formats,
-                              title=f"Session preparation {date}", wait=wait, notebook=notebook,
-                              bundle=bundle)
+    return _render_dated("prep", f"Session preparation {date}", data_dir, client_id, date, out_dir,
+                         formats, reference_dir, data_cache, stem, wait, date_format, notebook)
 
 
 def render_share(data_dir, client_id: str, date: str, out_dir, *, formats=FORMATS,
@@ -393,17 +384,24 @@ def render_share(data_dir, client_id: str, date: str, out_dir, *, formats=FORMAT
     ``out_dir/<client stem>-share-<date>.*``: the same engine, template, folder lock, name index
     and private file modes as :func:`render_prep`.
     """
+    return _render_dated("share", f"Your diary and forms {date}", data_dir, client_id, date,
+                         out_dir, formats, reference_dir, data_cache, stem, wait, date_format,
+                         notebook)
+
+
+def _render_dated(kind: str, title: str, data_dir, client_id: str, date: str, out_dir, formats,
+                  reference_dir, data_cache, stem, wait, date_format, notebook) -> RenderResult:
+    """A client's page as of a day (``prep`` or ``share``) into ``<stem>-<kind>-<date>.*``."""
     from .context import parse_day
 
     _check_client_id(client_id)
     parse_day(date)
-    notebook = _own_notebook(notebook, "share")
+    notebook = _own_notebook(notebook, kind)
     bundle = _client_page(data_dir, data_cache, date_format, reference_dir, client_id, date=date,
-                          kind="share")
-    return _render_for_client("share", client_id, {"client_id": client_id, "date": date}, out_dir,
-                              stem=stem, suffix=f"-share-{date}", formats=formats,
-                              title=f"Your diary and forms {date}", wait=wait, notebook=notebook,
-                              bundle=bundle)
+                          kind=kind)
+    return _render_for_client(kind, client_id, {"client_id": client_id, "date": date}, out_dir,
+                              stem=stem, suffix=f"-{kind}-{date}", formats=formats, title=title,
+                              wait=wait, notebook=notebook, bundle=bundle)
 
 
 def _date_format(date_format: str | None) -> dict:
