@@ -156,8 +156,6 @@ def fonts(repeat: int) -> dict:
 def pdf(work: Path, clinic, clients, repeat: int) -> dict:
     import json
 
-    import nbformat
-
     from progress_kit.reports import _fonts, engine, render
     from progress_kit.reports.context import write_cache
     from progress_kit.reports.inprocess import ENGINE_NAME, register_engine
@@ -178,14 +176,9 @@ def pdf(work: Path, clinic, clients, repeat: int) -> dict:
         if pid == 0:  # a warm-up as a zygote's, then one child per PDF
             _fonts.config_for = keep if kept else (lambda html: None)
             _fonts._CONFIGS.__dict__.clear()
-            cells = [nbformat.v4.new_markdown_cell("warm-up & done")]
-            if warm_outputs:
-                cell = nbformat.v4.new_code_cell("")
-                cell.outputs = [nbformat.v4.new_output("display_data", data=dict(o.data))
-                                for o in warm_outputs if "text/html" in o.data]
-                cells.append(cell)
-            render.pdf_from_html(render.html_from_notebook(nbformat.v4.new_notebook(cells=cells),
-                                                           "warm-up"), work / f"warm-{os.getpid()}.pdf")
+            render.pdf_from_html(render.html_from_notebook(engine.warm_up_notebook(warm_outputs),
+                                                           "warm-up"),
+                                 work / f"warm-{os.getpid()}.pdf")
             times = []
             for i, page in enumerate(pages):
                 r, w = os.pipe()

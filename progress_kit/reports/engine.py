@@ -85,25 +85,31 @@ def _warm_render(outputs: list | None = None) -> None:
     import tempfile
     from pathlib import Path
 
-    import nbformat
-
     from .inprocess import new_shell
     from .render import html_from_notebook, pdf_from_html
 
     # IPython's shell is a process-wide singleton that takes ~25 ms to build: built here, every
     # child gets it as a copy that has never run a cell, and runs its notebook in that copy
     new_shell()
-    # builds the process's HTML exporter (its template compiled once for every child); the "&"
-    # makes BeautifulSoup (inside nbconvert) build its entity tables here, not in each child
+    # builds the process's HTML exporter (its template compiled once for every child); the page's
+    # "&" makes BeautifulSoup (inside nbconvert) build its entity tables here, not in each child
+    html = html_from_notebook(warm_up_notebook(outputs), "warm-up")
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf_from_html(html, Path(tmp) / "warm-up.pdf")
+
+
+def warm_up_notebook(outputs: list | None = None):
+    """The warm-up page: a line of text, then the HTML displays in ``outputs`` (a demo
+    report's, from :func:`_exercise_pipeline`), as an nbformat notebook."""
+    import nbformat
+
     cells = [nbformat.v4.new_markdown_cell("warm-up & done")]
     if outputs:
         cell = nbformat.v4.new_code_cell("")
         cell.outputs = [nbformat.v4.new_output("display_data", data=dict(o.data))
                         for o in outputs if "text/html" in o.data]
         cells.append(cell)
-    html = html_from_notebook(nbformat.v4.new_notebook(cells=cells), "warm-up")
-    with tempfile.TemporaryDirectory() as tmp:
-        pdf_from_html(html, Path(tmp) / "warm-up.pdf")
+    return nbformat.v4.new_notebook(cells=cells)
 
 
 def _exercise_pipeline(kind: str = "client") -> list:
