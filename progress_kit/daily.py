@@ -349,6 +349,28 @@ def _lag_pairs(data: pd.DataFrame, *, x: str, y: str, subject: str, time: str, l
     return pairs.reset_index(drop=True)
 
 
+def _ols(endog: np.ndarray, exog: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Ordinary least squares as ``statsmodels`` ``OLS(endog, exog).fit()`` computes it.
+
+    Coefficients :math:`\\hat\\beta = X^+ y` with the Moore-Penrose pseudo-inverse from the SVD
+    (singular values below :math:`10^{-15} s_{max}` treated as zero, as statsmodels'
+    ``pinv_extended`` does), residual variance :math:`s^2 = \\lVert y - X\\hat\\beta\\rVert^2 /
+    (n - r)` with r the rank of X, and standard errors :math:`\\sqrt{s^2 \\,
+    \\mathrm{diag}(X^+ X^{+T})}`. Returns ``(params, bse, df_resid)``. Checked against the NIST
+    StRD Longley certified values (tests/test_daily.py). Here rather than statsmodels because a
+    client's report fits only this, and importing statsmodels costs more than the report.
+    """
+    u, s, vt = np.linalg.svd(exog, full_matrices=False)
+    keep = s > 1e-15 * s.max()
+    pinv = (vt.T[:, keep] / s[keep]) @ u[:, keep].T
+    params = pinv @ endog
+    df_resid = len(endog) - int(np.linalg.matrix_rank(exog))
+    resid = endog - exog @ params
+    scale = float(resid @ resid) / df_resid
+    bse = np.sqrt(scale * np.einsum("ij,ij->i", pinv, pinv))
+    return params, bse, df_resid
+
+
 def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_id",
                   time: str = "date", lag: int = 1, autoregressive: bool = True,
                   random_slope: bool = False, level: float = 0.95) -> pd.DataFrame:
@@ -476,18 +498,16 @@ def lagged_effect(data: pd.DataFrame, *, x: str, y: str, subject: str = "client_
     endog = pairs["y"].to_numpy()
     caught: list[str] = []
     converged = True
-    # deferred, and only the two model modules: ``statsmodels.api`` imports all of statsmodels
-    # (0.35 s against 0.08 s once scipy and pandas are loaded), the same classes
-    from statsmodels.regression.linear_model import OLS
-    from statsmodels.regression.mixed_linear_model import MixedLM
-
     if single:
-        fit = OLS(endog, exog).fit()
-        params, bse = fit.params, fit.bse
-        crit = stats.t.ppf(0.5 + level / 2, fit.df_resid)
-        pvals = 2 * stats.t.sf(np.abs(params / bse), fit.df_resid)
+        params, bse, df_resid = _ols(endog, exog)
+        crit = stats.t.ppf(0.5 + level / 2, df_resid)
+        pvals = 2 * stats.t.sf(np.abs(params / bse), df_resid)
         method = "OLS"
     else:
+        # deferred, and only the model module: importing statsmodels costs 0.75 s of CPU, which
+        # a client's report (one person: OLS above) never needs
+        from statsmodels.regression.mixed_linear_model import MixedLM
+
         exog_re = (np.column_stack([np.ones(n_pairs), pairs["x_within"].to_numpy()])
                    if random_slope else np.ones((n_pairs, 1)))
         with warnings.catch_warnings(record=True) as record:

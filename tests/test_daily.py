@@ -248,6 +248,43 @@ def test_lagged_effect_single_client_is_ols():
     assert np.isnan(res["between_estimate"])
 
 
+# NIST StRD "Longley", certified values (https://www.itl.nist.gov/div898/strd/lls/data/Longley.shtml)
+LONGLEY_B = [-3482258.63459582, 15.0618722713733, -0.358191792925910E-01, -2.02022980381683,
+             -1.03322686717359, -0.511041056535807E-01, 1829.15146461355]
+LONGLEY_SE = [890420.383607373, 84.9149257747669, 0.334910077722432E-01, 0.488399681651699,
+              0.214274163161675, 0.226073200069370, 455.478499142212]
+
+
+def test_single_person_ols_matches_the_nist_longley_certified_values():
+    from progress_kit.daily import _ols
+
+    d = pd.read_csv(DATA / "nist_longley.csv")
+    exog = np.column_stack([np.ones(len(d)), d[[f"x{j}" for j in range(1, 7)]].to_numpy(float)])
+    params, bse, df_resid = _ols(d["y"].to_numpy(float), exog)
+    assert df_resid == 9
+    np.testing.assert_allclose(params, LONGLEY_B, rtol=1e-7)
+    np.testing.assert_allclose(bse, LONGLEY_SE, rtol=1e-7)
+
+
+def test_single_client_lagged_effect_is_statsmodels_ols():
+    from statsmodels.regression.linear_model import OLS
+
+    one = simulate_diary(n=1, days=120, p_missing=0.2, seed=9)  # consecutive calendar days
+    res = pk.lagged_effect(one, x="sleep_quality", y="mood", level=0.9).iloc[0]
+    x, y = one["sleep_quality"].to_numpy(), one["mood"].to_numpy()
+    x_lag, y_now, y_lag = x[:-1], y[1:], y[:-1]  # day t-1 against day t
+    ok = ~(np.isnan(x_lag) | np.isnan(y_now) | np.isnan(y_lag))
+    x_lag, y_now, y_lag = x_lag[ok], y_now[ok], y_lag[ok]
+    fit = OLS(y_now, np.column_stack([np.ones(ok.sum()), x_lag - x_lag.mean(),
+                                      y_lag - y_lag.mean()])).fit()
+    assert res["n_pairs"] == fit.nobs
+    assert res["estimate"] == pytest.approx(fit.params[1], rel=1e-10)
+    assert res["se"] == pytest.approx(fit.bse[1], rel=1e-10)
+    assert res["pval"] == pytest.approx(fit.pvalues[1], rel=1e-8)
+    assert [res["ci_low"], res["ci_high"]] == pytest.approx(list(fit.conf_int(0.1)[1]), rel=1e-10)
+    assert res["ar_estimate"] == pytest.approx(fit.params[2], rel=1e-10)
+
+
 def test_lag_zero_and_lag_two_pair_the_right_days():
     rng = np.random.default_rng(11)
     n, days = 30, 40
