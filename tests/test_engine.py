@@ -156,6 +156,17 @@ def test_zygotes_leave_out_the_iri_grammar(tmp_path, server):
     assert json.loads(_outputs(out)[0]["text"]) is True
 
 
+def test_a_warmed_zygote_never_imported_statsmodels(tmp_path, server):
+    """The warm-up draws a demo client's report with a diary (lagged_effect for one person: OLS
+    in numpy); importing statsmodels would cost every batch 0.75 s of CPU before its reports."""
+    probe = _notebook(tmp_path / "sm.ipynb", "import sys, json\n"
+                      "print(json.dumps(sorted(m for m in sys.modules if m.startswith('statsm'))))")
+    out = tmp_path / "sm-out.ipynb"
+    [(_, outcome)] = list(server.map([("k", (execute_notebook_task, (probe, str(out), {})))]))
+    assert outcome["status"] == "ok"
+    assert json.loads(_outputs(out)[0]["text"]) == []
+
+
 # ---------------------------------------------- fork_each: the command line's warm path
 
 
