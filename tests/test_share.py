@@ -140,3 +140,16 @@ def test_rendered_page_is_one_private_page_with_nothing_it_must_not_show(clinic,
     page_html = (out / f"crit-share-{DAY}.html").read_text()
     for other in _others(clinic, "crit"):
         assert not re.search(rf"\b{re.escape(other)}\b", text + page_html)
+
+
+def test_the_measure_the_status_judges_comes_first():
+    """The demo clinic's C010 is judged on SPIN (social anxiety); PHQ-9 and GAD-7 come first in
+    the clinic's order, so without ``first`` her page left out her own problem's measure."""
+    from progress_kit.reports import notebook as rn
+
+    demo = rn.load_clinic(None, None)
+    rep = steps.load_client(None, "C010", date=DAY, kind="share")
+    assert rep.measure == "SPIN"
+    page = steps.share_sections(client_data_until(demo, "C010", DAY), demo)
+    assert page["scores"].facts["measures"] == ["SPIN", "PHQ-9"]
+    assert page["scores"].lines[0].startswith("SPIN asks about fear of social times.")

@@ -663,7 +663,7 @@ def scores(report: ClientReport) -> S.Section:
     _need(report, "prep", "share", what="scores")
     if report.kind == "prep":
         return _part(report, "scores", lambda: S.prep_scores(report.data, report.status_now))
-    return _part(report, "scores", lambda: S.share_scores(report.data))
+    return _part(report, "scores", lambda: S.share_scores(report.data, first=report.measure))
 
 
 def intro(report: ClientReport) -> S.Section:

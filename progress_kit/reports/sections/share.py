@@ -169,11 +169,16 @@ def _plot_courses(ax, courses: list[tuple[str, pd.DataFrame]]) -> None:
         _plot_course(axes[i], scores, measure, legend=i == len(courses) - 1)
 
 
-def share_scores(rd: ReportData, most: int = 2) -> Section:
+def share_scores(rd: ReportData, most: int = 2, first: str | None = None) -> Section:
     """The course of each questionnaire total (at most ``most``, side by side) with the usual
-    range in words; totals only, never an item answer."""
+    range in words; totals only, never an item answer.
+
+    ``first``: the measure the clinician's status judges this client on (the one for their
+    problem, e.g. SPIN for social anxiety), shown first so that the client's page always has
+    it; then the others in the clinic's order."""
     lines, courses = [], []
-    for measure in rd.questionnaires[:most]:
+    order = [first] if first in rd.questionnaires else []
+    for measure in [*order, *(m for m in rd.questionnaires if m != first)][:most]:
         m = get_measure(measure)
         scores = rd.observations[rd.observations["measure"] == measure].sort_values("date")
         if scores.empty:
