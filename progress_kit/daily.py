@@ -603,6 +603,18 @@ def daily_trend_data(daily: pd.DataFrame, *, measures: Sequence[str] = ("mood", 
     1 2024-03-03    6.0    6.0  insufficient data
     2 2024-03-04    7.0    7.0  insufficient data
     """
+    df, ends, measures, thresholds = _trend_input(daily, measures, days, end, min_days,
+                                                  min_change, alpha, subject, time)
+    fast = _trend_lines(df, ends, measures, days, min_days, thresholds, alpha, subject, time)
+    if fast is not None:
+        return fast
+    return _trend_lines_frames(df, ends, measures, days, min_days, thresholds, alpha, subject, time)
+
+
+def _trend_input(daily, measures, days, end, min_days, min_change, alpha, subject, time):
+    """:func:`daily_trend_data`'s checks and its input: the days and measures as numbers (one
+    row per client and day), each client's window end, the measures and their minimum changes.
+    :func:`progress_kit.tracker_prompts` prepares its two windows with one call."""
     if isinstance(measures, str):
         measures = [measures]
     measures = list(measures)
@@ -620,11 +632,7 @@ def daily_trend_data(daily: pd.DataFrame, *, measures: Sequence[str] = ("mood", 
     for m in measures:
         df[m] = _as_numeric(daily, m)
     _check_unique_days(df, subject, time)
-    ends = _window_ends(df, end, subject, time)
-    fast = _trend_lines(df, ends, measures, days, min_days, thresholds, alpha, subject, time)
-    if fast is not None:
-        return fast
-    return _trend_lines_frames(df, ends, measures, days, min_days, thresholds, alpha, subject, time)
+    return df, _window_ends(df, end, subject, time), measures, thresholds
 
 
 def _window_ends(df: pd.DataFrame, end, subject: str, time: str) -> pd.Series:
@@ -670,6 +678,35 @@ def _trend_lines(df, ends, measures, days, min_days, thresholds, alpha, subject,
     which is how a report calls it (docs/performance.md, round five). None when the input is
     not the plain case it handles (missing client IDs, an empty table): the reference then
     builds it."""
+    a = _trend_arrays(df, ends, measures, days, min_days, thresholds, alpha, subject, time)
+    if a is None:
+        return None
+    ids, last, day, v, n_c, n_m = a["ids"], a["last"], a["day"], a["values"], a["n_c"], a["n_m"]
+    mt, mv, slope, change, direction = a["mt"], a["mv"], a["slope"], a["change"], a["direction"]
+    lines = n_c * n_m
+    out = pd.DataFrame({
+        subject: np.repeat(ids.to_numpy(), n_m * days),
+        time: (np.repeat(last, n_m * days)
+               - np.tile(days - day, lines).astype("timedelta64[D]")),
+        "day": np.tile(day, lines),
+        "measure": pd.array(np.tile(np.repeat(np.asarray(measures, dtype=object), days), n_c),
+                            dtype="str"),
+        "value": v.ravel(),
+        "trend": (np.repeat(mv, days) + np.repeat(slope, days)
+                  * (np.tile(day, lines) - np.repeat(mt, days))),
+        "change": np.repeat(change, days),
+        "direction": pd.array(np.repeat(direction, days), dtype="str"),
+    })
+    out.attrs["trend_rule"] = _trend_rule(days, min_days, thresholds)
+    return out
+
+
+def _trend_arrays(df, ends, measures, days, min_days, thresholds, alpha, subject, time):
+    """The least-squares lines of :func:`_trend_lines` as arrays, one row per client and measure
+    (clients sorted, measures in their order): ``values`` (``days`` per row, NaN on a missing
+    day), ``n`` (days with a value), ``mt`` and ``mv`` (mean day and mean value), ``slope``,
+    ``change`` and ``direction``, with ``ids``, ``last`` (each client's last day) and ``day``
+    (1 .. days). None when the input is not the plain case they handle."""
     ids = ends.index
     if (not len(df) or ids.hasnans or not measures or len(set(measures)) < len(measures)
             or df[subject].isna().any()):
@@ -706,22 +743,8 @@ def _trend_lines(df, ends, measures, days, min_days, thresholds, alpha, subject,
         direction[rows] = trend_direction(
             (slope - half)[rows], (slope + half)[rows], change[rows], n[rows],
             min_change=thresholds[m], min_points=min_days, better=get_measure(m).better)
-    lines = n_c * n_m
-    out = pd.DataFrame({
-        subject: np.repeat(ids.to_numpy(), n_m * days),
-        time: (np.repeat(last, n_m * days)
-               - np.tile(days - day, lines).astype("timedelta64[D]")),
-        "day": np.tile(day, lines),
-        "measure": pd.array(np.tile(np.repeat(np.asarray(measures, dtype=object), days), n_c),
-                            dtype="str"),
-        "value": v.ravel(),
-        "trend": (np.repeat(mv, days) + np.repeat(slope, days)
-                  * (np.tile(day, lines) - np.repeat(mt, days))),
-        "change": np.repeat(change, days),
-        "direction": pd.array(np.repeat(direction, days), dtype="str"),
-    })
-    out.attrs["trend_rule"] = _trend_rule(days, min_days, thresholds)
-    return out
+    return {"ids": ids, "last": last, "day": day, "values": v, "n_c": n_c, "n_m": n_m,
+            "n": n, "mt": mt, "mv": mv, "slope": slope, "change": change, "direction": direction}
 
 
 def _trend_lines_frames(df, ends, measures, days, min_days, thresholds, alpha, subject, time):

@@ -146,6 +146,108 @@ def tracker_prompts(daily: pd.DataFrame, clients: pd.DataFrame | None = None, *,
     if "mood" not in daily.columns:
         raise ValueError(f"daily has no 'mood' column; its columns are {list(daily.columns)}")
     have = [m for m in ("mood", "homework", "goals_on_track") if m in daily.columns]
+    rules = {"low_homework": low_homework, "long_months": long_months, "low_goals": low_goals,
+             "high_mood": high_mood}
+    out = _prompts_from_arrays(daily, clients, have, as_of, recent_days, course_days, min_days,
+                               course_min_days, subject, time, **rules)
+    if out is None:
+        out = _prompts_from_frames(daily, clients, have, as_of, recent_days, course_days,
+                                   min_days, course_min_days, subject, time, **rules)
+    out.attrs["rules"] = {
+        "homework_fit": (f"low homework with flat mood: homework mean <= {low_homework:g} of 5 "
+                         f"over the last {recent_days} days (on at least {min_days} days) and a "
+                         f"stable mood trend over them"),
+        "approach_fit": (f"long therapy, flat course: more than {long_months:g} months in therapy "
+                         f"and a stable mood trend over the last {course_days} days or a goals-"
+                         f"on-track mean <= {low_goals:g} of 5 over them (at least "
+                         f"{course_min_days} diary days, from the window's first third on)"),
+        "ending_readiness": (f"approaching an ending: a stable mood trend over the last "
+                             f"{course_days} days with a mood mean >= {high_mood:g} of 10 (at "
+                             f"least {course_min_days} diary days, from the window's first "
+                             f"third on)"),
+    }
+    out.attrs["thresholds"] = {"recent_days": recent_days, "low_homework": low_homework,
+                               "long_months": long_months, "course_days": course_days,
+                               "low_goals": low_goals, "high_mood": high_mood,
+                               "min_days": min_days, "course_min_days": course_min_days}
+    out.attrs["trend_rule"] = ("trends by the kit's one rule (daily_trend_data): 95% interval of "
+                               "the least-squares slope excludes 0 and the change reaches 10% of "
+                               "the scale, else stable")
+    return out
+
+
+def _prompts_from_arrays(daily, clients, have, as_of, recent_days, course_days, min_days,
+                         course_min_days, subject, time, *, low_homework, long_months,
+                         low_goals, high_mood) -> pd.DataFrame | None:
+    """:func:`tracker_prompts`' table from the two windows' least-squares lines as arrays
+    (:func:`progress_kit.daily._trend_arrays`, the rows of :func:`daily_trend_data`), the input
+    prepared once for both: the table of :func:`_prompts_from_frames` (the pandas reference,
+    tested equal), for a fraction of the time for one client, which is how a report calls it
+    (docs/performance.md, round five). None when the input is not the plain case the arrays
+    handle: the reference then builds it."""
+    from . import daily as D
+
+    df, ends, _, thresholds = D._trend_input(daily, have, recent_days, as_of, min_days, None,
+                                             0.05, subject, time)
+    windows = {}
+    for name, measures, days, least in (
+            ("recent", [m for m in have if m != "goals_on_track"], recent_days, min_days),
+            ("course", [m for m in have if m != "homework"], course_days, course_min_days)):
+        a = D._trend_arrays(df, ends, measures, days, least,
+                            {m: thresholds[m] for m in measures}, 0.05, subject, time)
+        if a is None:
+            return None
+        windows[name] = (a, measures)
+
+    def column(window: str, measure: str, what: str, fill):
+        a, measures = windows[window]
+        if measure not in measures:
+            return np.full(a["n_c"], fill)
+        rows = slice(measures.index(measure), None, a["n_m"])
+        if what == "first_day":  # the first day with a value, NaN without one
+            ok = ~np.isnan(a["values"][rows])
+            return np.where(ok.any(axis=1), ok.argmax(axis=1) + 1.0, fill)
+        return {"mean": a["mv"], "n": a["n"], "direction": a["direction"]}[what][rows]
+
+    a = windows["recent"][0]
+    # the IDs as a table's column infers them (daily_trend_data's long table, the reference's)
+    ids = pd.Index(pd.Series(a["ids"].to_numpy()), name=subject)
+    as_of_day = pd.Series(a["last"], index=ids)
+    months = _months(clients, ids, as_of_day, subject)
+    homework_days = column("recent", "homework", "n", 0).astype(int)
+    homework_mean = column("recent", "homework", "mean", np.nan)
+    mood_trend = column("recent", "mood", "direction", "insufficient data")
+    course_trend = column("course", "mood", "direction", "insufficient data")
+    mood_mean = column("course", "mood", "mean", np.nan)
+    goals_days = column("course", "goals_on_track", "n", 0).astype(int)
+    goals_mean = column("course", "goals_on_track", "mean", np.nan)
+    # a course is flat only when the diary covers it (see _prompts_from_frames)
+    flat_course = (course_trend == "stable") & (column("course", "mood", "first_day", np.inf)
+                                                 <= course_days / 3)
+    with np.errstate(invalid="ignore"):
+        low_goal = (goals_days >= course_min_days) & (goals_mean <= low_goals)
+        columns = {
+            "as_of": as_of_day, "months_in_therapy": months,
+            "homework_mean": homework_mean, "homework_days": homework_days,
+            "mood_trend": pd.array(mood_trend, dtype="str"),
+            "mood_trend_course": pd.array(course_trend, dtype="str"),
+            "mood_mean_course": mood_mean,
+            "mood_days_course": column("course", "mood", "n", 0).astype(int),
+            "goals_mean_course": goals_mean, "goals_days_course": goals_days,
+            "homework_fit": ((homework_days >= min_days) & (homework_mean <= low_homework)
+                             & (mood_trend == "stable")),
+            "approach_fit": ((months.to_numpy(dtype=float) > long_months)
+                             & (flat_course | low_goal)),
+            "ending_readiness": flat_course & (mood_mean >= high_mood)}
+    return pd.DataFrame(columns, index=ids).reset_index()
+
+
+def _prompts_from_frames(daily, clients, have, as_of, recent_days, course_days, min_days,
+                         course_min_days, subject, time, *, low_homework, long_months,
+                         low_goals, high_mood) -> pd.DataFrame:
+    """:func:`tracker_prompts`' table by pandas groupings of the two windows' long tables: the
+    reference that :func:`_prompts_from_arrays` is tested against, and the path for what it
+    leaves."""
     recent = _window(daily, [m for m in have if m != "goals_on_track"], recent_days, as_of,
                      min_days, subject, time)
     course = _window(daily, [m for m in have if m != "homework"], course_days, as_of,
@@ -173,26 +275,6 @@ def tracker_prompts(daily: pd.DataFrame, clients: pd.DataFrame | None = None, *,
     out["approach_fit"] = (out["months_in_therapy"] > long_months) & (flat_course | low_goal)
     out["ending_readiness"] = flat_course & (out["mood_mean_course"] >= high_mood)
     out = out.reset_index()
-    out.attrs["rules"] = {
-        "homework_fit": (f"low homework with flat mood: homework mean <= {low_homework:g} of 5 "
-                         f"over the last {recent_days} days (on at least {min_days} days) and a "
-                         f"stable mood trend over them"),
-        "approach_fit": (f"long therapy, flat course: more than {long_months:g} months in therapy "
-                         f"and a stable mood trend over the last {course_days} days or a goals-"
-                         f"on-track mean <= {low_goals:g} of 5 over them (at least "
-                         f"{course_min_days} diary days, from the window's first third on)"),
-        "ending_readiness": (f"approaching an ending: a stable mood trend over the last "
-                             f"{course_days} days with a mood mean >= {high_mood:g} of 10 (at "
-                             f"least {course_min_days} diary days, from the window's first "
-                             f"third on)"),
-    }
-    out.attrs["thresholds"] = {"recent_days": recent_days, "low_homework": low_homework,
-                               "long_months": long_months, "course_days": course_days,
-                               "low_goals": low_goals, "high_mood": high_mood,
-                               "min_days": min_days, "course_min_days": course_min_days}
-    out.attrs["trend_rule"] = ("trends by the kit's one rule (daily_trend_data): 95% interval of "
-                               "the least-squares slope excludes 0 and the change reaches 10% of "
-                               "the scale, else stable")
     return out
 
 
