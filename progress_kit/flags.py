@@ -23,7 +23,14 @@ import pandas as pd
 
 from . import _cohort, _episodes
 from .change import _sort_order
-from .measures import Measure, get_measure, measures, primary_measure_for, reaches, severity_band
+from .measures import (
+    Measure,
+    get_measure,
+    primary_measure_for,
+    reaches,
+    registry_state,
+    severity_band,
+)
 from .on_track import ExpectedResponse
 
 __all__ = ["client_flags", "client_flags_by_measure", "client_course", "evaluate_on_track",
@@ -565,7 +572,7 @@ def _measures_to_judge(observations: pd.DataFrame, items: pd.DataFrame | None,
     if items is not None and len(items) and "measure" in items.columns:
         names |= set(pd.unique(items["measure"].dropna()))
     judged, skipped = [], []
-    known = set(measures().index)
+    known = set(registry_state())  # the registry's names (pk.measures() builds the whole table)
     for name in sorted(names, key=str):
         if name not in known:
             skipped.append(f"{name} (not in the registry)")

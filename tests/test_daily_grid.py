@@ -1,0 +1,60 @@
+"""daily_table's array path (daily._daily_grid: each score put in its client's day row) gives
+the table of its pandas reference (daily._daily_frames, a pivot onto the grid of days) exactly:
+values, dtypes, order, on the demo clinics (with and without episodes of care), one client,
+missing days, IDs that sort as text, an empty diary (docs/performance.md, round five)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import progress_kit as pk
+from progress_kit import daily as D
+
+
+def _both(monkeypatch, obs, measures=None):
+    taken = []
+    real = D._daily_grid
+    with monkeypatch.context() as m:
+        m.setattr(D, "_daily_grid", lambda *a: taken.append(1) or real(*a))
+        fast = pk.daily_table(obs, measures)
+    with monkeypatch.context() as m:
+        m.setattr(D, "_daily_grid", lambda *a: None)  # the pandas reference only
+        ref = pk.daily_table(obs, measures)
+    assert taken
+    assert fast.attrs == ref.attrs
+    pd.testing.assert_frame_equal(fast, ref, check_exact=True)
+    return fast
+
+
+@pytest.mark.parametrize("episodes", [False, True], ids=["plain", "episodes"])
+def test_the_demo_clinics_every_client_and_each_alone(monkeypatch, episodes):
+    clinic = pk.demo_data(n_clients=20, months=6, seed=4, end="2026-10-31", episodes=episodes)
+    obs = clinic.observations
+    every = _both(monkeypatch, obs)
+    assert (every["n_fields"] == 0).any()  # missing days inside the spans
+    for cid in pd.unique(obs["client_id"])[:8]:
+        _both(monkeypatch, obs[obs["client_id"] == cid])
+    _both(monkeypatch, obs, ["homework", "mood", "PHQ-9"])  # a measure order of one's own
+
+
+def test_random_diaries_text_ids_times_of_day_and_nan_scores(monkeypatch):
+    rng = np.random.default_rng(7)
+    rows = []
+    for cid in ["b", "a10", "a2", "Ä", "z"]:
+        start = pd.Timestamp("2026-03-01") + pd.Timedelta(days=int(rng.integers(0, 30)))
+        for d in rng.choice(60, size=int(rng.integers(1, 40)), replace=False):
+            for m in ("mood", "sleep_quality", "takeaways"):
+                if rng.random() < 0.6:
+                    rows.append({"client_id": cid, "measure": m,
+                                 "date": start + pd.Timedelta(days=int(d), hours=int(rng.integers(0, 23))),
+                                 "score": float(rng.integers(0, 8)) if rng.random() > 0.1 else np.nan})
+    obs = pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # in no order
+    _both(monkeypatch, obs)
+    _both(monkeypatch, obs[obs["client_id"] == "Ä"])
+
+
+def test_an_empty_diary_takes_the_reference():
+    obs = pd.DataFrame({"client_id": ["a"], "date": [pd.Timestamp("2026-01-01")],
+                        "measure": ["PHQ-9"], "score": [10.0]})
+    assert D._daily_grid(obs.iloc[0:0], ["mood"]) is None
+    assert pk.daily_table(obs).empty
