@@ -253,14 +253,13 @@ def client_data(clinic: ClinicData, client_id: str, month: str,
     if not isinstance(client_id, str):
         raise ValueError(f"client_id must be text, not {type(client_id).__name__} {client_id!r}")
     start, end = parse_month(month)
-    obs = clinic.observations
-    obs = obs[(obs["client_id"] == client_id) & (obs["date"] <= end)]
-    ses = clinic.sessions
-    ses = ses[(ses["client_id"] == client_id) & (ses["date"] <= end)]
+    index = _client_index(clinic)
+    obs = _rows_until(clinic.observations, client_id, end, index, "observations")
+    ses = _rows_until(clinic.sessions, client_id, end, index, "sessions")
     items = getattr(clinic, "items", None)
     if items is not None:
-        items = items[(items["client_id"] == client_id) & (items["date"] <= end)]
-    rows = clinic.clients[clinic.clients["client_id"] == client_id]
+        items = _rows_until(items, client_id, end, index, "items")
+    rows = _rows_until(clinic.clients, client_id, None, index, "clients")
     episodes = history = None
     if episode is not None and EPISODE not in clinic.clients.columns:
         raise ValueError(f"episode={episode!r}, but the clients table has no episode_id column")
@@ -279,7 +278,7 @@ def client_data(clinic: ClinicData, client_id: str, month: str,
         rows = rows[rows[EPISODE] == current]
     probs = clinic.problems
     if "client_id" in probs.columns:
-        probs = probs[probs["client_id"] == client_id]
+        probs = _rows_until(probs, client_id, None, index, "problems")
     else:
         probs = probs.iloc[0:0]
     kinds = {m: get_measure(m).kind for m in obs["measure"].unique()}
@@ -297,6 +296,33 @@ def client_data(clinic: ClinicData, client_id: str, month: str,
                       obs.reset_index(drop=True), ses.reset_index(drop=True),
                       probs.reset_index(drop=True), quest, obs[is_diary].reset_index(drop=True),
                       items, episodes=episodes, history=history)
+
+
+def _client_index(clinic: ClinicData) -> dict | None:
+    """The row index by client a batch's warm process made of ``clinic`` (one grouping per
+    table for every client: :func:`~progress_kit.reports.sections.common.index_client_rows`),
+    or None."""
+    from .sections.common import client_rows
+
+    return client_rows(clinic)
+
+
+def _rows_until(frame: pd.DataFrame, client_id: str, end, index: dict | None,
+                table: str) -> pd.DataFrame:
+    """``frame``'s rows of ``client_id`` dated up to ``end`` (any date when None), in order and
+    with their labels: taken by their positions in ``index`` when the batch made one (the same
+    rows as the comparison over the whole table, without it)."""
+    if index is None or table not in index:
+        keep = frame["client_id"] == client_id
+        return frame[keep & (frame["date"] <= end)] if end is not None else frame[keep]
+    pos = index[table].get(client_id, np.zeros(0, np.intp))
+    if end is None:
+        return frame.take(pos)
+    dates = frame["date"]
+    if dates.dtype.kind != "M":  # what the comparison means for other dates is pandas' to say
+        rows = frame.take(pos)
+        return rows[rows["date"] <= end]
+    return frame.take(pos[dates.to_numpy()[pos] <= np.datetime64(end)])
 
 
 def _episodes_until(rows: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:

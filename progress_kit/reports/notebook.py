@@ -63,12 +63,15 @@ def prepare_batch(clinic: ClinicData, month: str) -> None:
 
     That is, for each questionnaire: the expected-response model (the clinic is its own
     reference) and the service-wide ``client_flags`` as of the month's last day and as of the
-    previous month's (the "since last month" comparison). They are kept by
+    previous month's (the "since last month" comparison); and an index of every table's rows
+    by client, so that each report takes its client's rows by their positions
+    (:func:`~progress_kit.reports.context.client_data`). They are kept by
     :func:`~progress_kit.reports.sections.common.shared` for this very ``clinic`` object; a
     report then takes only its client's row. The batch's fork server calls this in each warm
     worker, so that no report process computes them again.
     """
     start, end = parse_month(month)
+    S.common.index_client_rows(clinic)  # each report's client_data takes its rows by position
     kinds = {m: get_measure(m).kind for m in clinic.observations["measure"].unique()}
     for measure in sorted(m for m, kind in kinds.items() if kind != "diary"):
         _expected_for(clinic, measure)

@@ -159,6 +159,51 @@ def shared(name: str, frames: tuple, args: tuple, compute: Callable[[], Any],
     return value
 
 
+_ROW_TABLES = ("observations", "sessions", "clients", "problems", "items")
+
+
+def _row_frames(clinic: ClinicData) -> tuple:
+    return tuple(getattr(clinic, name, None) for name in _ROW_TABLES)
+
+
+def index_client_rows(clinic: ClinicData) -> None:
+    """Index the rows of each of ``clinic``'s tables by client, once for every client (one
+    grouping per table, no loop over clients), for :func:`client_rows`.
+
+    Kept with the whole-clinic results (:data:`_SHARED`, so that a report's process forgets it
+    with them) for this very clinic while each table's ``client_id`` column is the one indexed
+    (the positions depend on nothing else). A batch's warm process calls this through
+    :func:`progress_kit.reports.notebook.prepare_batch`.
+    """
+    from ..._cohort import copy_on_write, hold_columns
+
+    if not copy_on_write():  # an in-place edit could not be told: keep nothing (pandas 2)
+        return
+    frames = _row_frames(clinic)
+    index = {name: frame.groupby("client_id", sort=False, observed=True).indices
+             for name, frame in zip(_ROW_TABLES, frames, strict=True)
+             if frame is not None and "client_id" in frame.columns}
+    while len(_SHARED) >= _SHARED_MAX:
+        _SHARED.pop(next(iter(_SHARED)))
+    _SHARED[("client_rows", tuple(map(id, frames)), ())] = (
+        frames, tuple(None if f is None else hold_columns(f, ["client_id"]) for f in frames), index)
+
+
+def client_rows(clinic: ClinicData) -> dict[str, dict] | None:
+    """The index :func:`index_client_rows` made of ``clinic``'s tables: for each table, each
+    client's row positions in the table's order; None without one, or when a table or its
+    ``client_id`` column is not the one indexed (a caller then selects a client's rows by a
+    comparison over the whole table)."""
+    from ..._cohort import unchanged
+
+    frames = _row_frames(clinic)
+    hit = _SHARED.get(("client_rows", tuple(map(id, frames)), ()))
+    if hit is not None and all(a is b and (b is None or unchanged(h, b, ["client_id"]))
+                               for a, h, b in zip(hit[0], hit[1], frames, strict=True)):
+        return hit[2]
+    return None
+
+
 def _expected(reference: ClinicData, measure: str):
     """The expected-response model from reference data, or the reason it cannot be built."""
     def compute():
