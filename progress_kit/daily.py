@@ -35,6 +35,10 @@ def _require_columns(data: pd.DataFrame, columns: Sequence[str], what: str) -> N
 
 def _as_days(values: pd.Series, column: str) -> pd.Series:
     """Dates as datetime64 at midnight; a time of day is dropped (the unit is the calendar day)."""
+    if values.dtype == "datetime64[ns]" and not np.isnat(values.to_numpy()).any():
+        # already naive dates (a daily table's): numpy's cast to days floors as normalize does
+        days = values.to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
+        return pd.Series(days, index=values.index, name=values.name)
     try:
         out = pd.to_datetime(values)
     except (ValueError, TypeError) as exc:
@@ -48,6 +52,8 @@ def _as_days(values: pd.Series, column: str) -> pd.Series:
 
 
 def _as_numeric(data: pd.DataFrame, column: str) -> pd.Series:
+    if data[column].dtype == np.float64:  # already numbers: nothing to coerce, nothing to refuse
+        return data[column].copy()
     values = pd.to_numeric(data[column], errors="coerce").astype(float)
     bad = values.isna() & data[column].notna()
     if bad.any():
@@ -58,6 +64,13 @@ def _as_numeric(data: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _check_unique_days(data: pd.DataFrame, subject: str, time: str) -> None:
+    days = data[time]
+    if days.dtype.kind == "M":  # sorted keys with no two alike need no further look
+        who = pd.factorize(data[subject])[0]
+        when = days.to_numpy().view(np.int64)
+        order = np.lexsort((when, who))
+        if not ((np.diff(who[order]) == 0) & (np.diff(when[order]) == 0)).any():
+            return
     dup = data.duplicated([subject, time], keep=False)
     if dup.any():
         row = data.loc[dup].iloc[0]

@@ -58,3 +58,28 @@ def test_an_empty_diary_takes_the_reference():
                         "measure": ["PHQ-9"], "score": [10.0]})
     assert D._daily_grid(obs.iloc[0:0], ["mood"]) is None
     assert pk.daily_table(obs).empty
+
+
+def test_typed_columns_take_the_short_way_with_the_reference_answers_and_errors():
+    # the checks of the daily statistics' input: dates already datetime64[ns] and scores
+    # already float skip pandas' conversions; the answers and errors are those of the conversions
+    when = pd.Series(pd.to_datetime(["1969-12-31 12:00", "1970-01-01 03:00", "2026-10-05 23:59",
+                                     "1900-03-01 01:00"]).astype("datetime64[ns]"), name="date",
+                     index=[5, 3, 9, 1])
+    short = D._as_days(when, "date")
+    pd.testing.assert_series_equal(short, pd.to_datetime(when).dt.normalize().astype(
+        "datetime64[ns]"), check_exact=True)
+    with pytest.raises(ValueError, match="column 'date' has a missing date in row 2"):
+        D._as_days(when.where(when.index != 9), "date")
+    daily = pd.DataFrame({"client_id": ["a", "a", "b"], "date": when.iloc[:3].to_numpy(),
+                          "mood": [1.0, np.nan, 3.0]})
+    pd.testing.assert_series_equal(D._as_numeric(daily, "mood"), pd.to_numeric(
+        daily["mood"], errors="coerce").astype(float), check_exact=True)
+    D._check_unique_days(daily, "client_id", "date")
+    twice = pd.concat([daily, daily.iloc[[2]]], ignore_index=True)
+    with pytest.raises(ValueError, match="more than one row for client_id 'b' on date 2026-10-05"):
+        D._check_unique_days(twice, "client_id", "date")
+    nan_ids = daily.assign(client_id=[np.nan, np.nan, "b"])
+    nan_ids.loc[1, "date"] = nan_ids.loc[0, "date"]
+    with pytest.raises(ValueError, match="more than one row"):  # missing IDs alike, as pandas has it
+        D._check_unique_days(nan_ids, "client_id", "date")
