@@ -169,16 +169,23 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), not {alpha!r}")
 
-    out = daily[[subject, time]].reset_index(drop=True)
-    out[time] = pd.to_datetime(out[time]).dt.normalize().astype("datetime64[ns]")
-    dup = out.duplicated([subject, time], keep=False)
-    if dup.any():
-        row = out.loc[dup].iloc[0]
-        raise ValueError(f"more than one row for {subject} {row[subject]!r} on "
-                         f"{row[time]:%Y-%m-%d}; pass one row per client-day")
     names = list(weights)
-    values = (daily[names].reset_index(drop=True).apply(pd.to_numeric, errors="coerce")
-              .to_numpy(dtype=float))
+    args = (weights, ranges, window_days, threshold, min_days, alpha, subject, time)
+    out = _one_client(daily, *args)
+    if out is None:
+        out = _scores_frames(daily, *args)
+    out.attrs.update({
+        "weights": weights, "caps": {f: caps[f] for f in names if f in caps},
+        "trend_rule": (f"least-squares slope over the trailing {window_days} days: {TREND_RULE} "
+                       f"(minimum change {threshold:g} points over the {window_days} days, "
+                       f"at least {min_days} scored days, {1 - alpha:.0%} interval)")})
+    return out
+
+
+def _day_scores(values: np.ndarray, weights: dict, ranges: dict):
+    """Each day's score (0-100, NaN without a field), confidence and fields filled in, from the
+    fields' values (one column per weight, in its order)."""
+    names = list(weights)
     lo = np.array([ranges[f][0] for f in names])
     hi = np.array([ranges[f][1] for f in names])
     sign = np.array([ranges[f][2] for f in names])
@@ -189,9 +196,24 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     w_present = (present * w).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = 100 * np.nansum(scaled * w, axis=1) / w_present
-    out["progress_score"] = np.where(w_present > 0, score, np.nan)
-    out["confidence"] = w_present / w.sum()
-    out["n_fields"] = present.sum(axis=1)
+    return np.where(w_present > 0, score, np.nan), w_present / w.sum(), present.sum(axis=1)
+
+
+def _scores_frames(daily, weights, ranges, window_days, threshold, min_days, alpha, subject,
+                   time) -> pd.DataFrame:
+    """:func:`progress_score`'s table for any number of clients, by pandas: the reference that
+    :func:`_one_client` is tested against."""
+    out = daily[[subject, time]].reset_index(drop=True)
+    out[time] = pd.to_datetime(out[time]).dt.normalize().astype("datetime64[ns]")
+    dup = out.duplicated([subject, time], keep=False)
+    if dup.any():
+        row = out.loc[dup].iloc[0]
+        raise ValueError(f"more than one row for {subject} {row[subject]!r} on "
+                         f"{row[time]:%Y-%m-%d}; pass one row per client-day")
+    names = list(weights)
+    values = (daily[names].reset_index(drop=True).apply(pd.to_numeric, errors="coerce")
+              .to_numpy(dtype=float))
+    out["progress_score"], out["confidence"], out["n_fields"] = _day_scores(values, weights, ranges)
 
     # Rolling least squares from rolling sums, per client, over the scored days only.
     s = out.sort_values([subject, time], kind="stable")
@@ -224,10 +246,52 @@ def progress_score(daily: pd.DataFrame, *, window: str = "14D",
     out["trend"] = trend_direction(out["trend_ci_low"], out["trend_ci_high"], out["trend_change"],
                                    n.where(enough, 0), min_change=threshold, min_points=min_days,
                                    better="higher")
-    out = out.sort_values([subject, time], kind="stable").reset_index(drop=True)
-    out.attrs.update({
-        "weights": weights, "caps": {f: caps[f] for f in names if f in caps},
-        "trend_rule": (f"least-squares slope over the trailing {window_days} days: {TREND_RULE} "
-                       f"(minimum change {threshold:g} points over the {window_days} days, "
-                       f"at least {min_days} scored days, {1 - alpha:.0%} interval)")})
+    return out.sort_values([subject, time], kind="stable").reset_index(drop=True)
+
+
+def _one_client(daily, weights, ranges, window_days, threshold, min_days, alpha, subject,
+                time) -> pd.DataFrame | None:
+    """:func:`progress_score`'s table for one client's diary (how a report calls it) from
+    arrays, with pandas' rolling sums over the client's days (the same sums as the grouped
+    rolling sums of :func:`_scores_frames`, the reference, tested equal to the last bit). None
+    for anything else: several clients, missing IDs or days, columns not already typed (dates
+    datetime64[ns], fields float64), two rows on a day; the reference then handles it."""
+    names = list(weights)
+    who = daily[subject]
+    days = daily[time]
+    if (not len(daily) or days.dtype != "datetime64[ns]" or who.isna().any()
+            or any(daily[f].dtype != np.float64 for f in names)):
+        return None
+    if not (who == who.iloc[0]).all():
+        return None
+    when = days.to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
+    order = np.argsort(when, kind="stable")
+    when = when[order]
+    if np.isnat(when).any() or (np.diff(when.view(np.int64)) == 0).any():
+        return None
+    values = np.column_stack([daily[f].to_numpy()[order] for f in names])
+    score, confidence, n_fields = _day_scores(values, weights, ranges)
+    t = ((when - when[0]) // np.timedelta64(1, "D")).astype(float)
+    ok = ~np.isnan(score)
+    sums = pd.DataFrame({time: when, "n": ok.astype(float), "t": np.where(ok, t, 0.0),
+                         "y": np.where(ok, score, 0.0), "tt": np.where(ok, t * t, 0.0),
+                         "ty": np.where(ok, t * score, 0.0),
+                         "yy": np.where(ok, score ** 2, 0.0)})
+    rolled = sums.rolling(f"{window_days}D", on=time)[["n", "t", "y", "tt", "ty", "yy"]].sum()
+    n, st, sy, stt, sty, syy_raw = (rolled[c].to_numpy() for c in ("n", "t", "y", "tt", "ty", "yy"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = np.where(n > 0, n, np.nan)
+        sxx = stt - st ** 2 / per
+        sxy = sty - st * sy / per
+        syy = syy_raw - sy ** 2 / per
+        enough = (n >= min_days) & (sxx > 1e-9)
+    slope, half = slope_ci(n, sxx, sxy, syy, alpha=alpha, valid=enough)
+    out = pd.DataFrame({subject: who.iloc[order].reset_index(drop=True), time: when,
+                        "progress_score": score, "confidence": confidence, "n_fields": n_fields,
+                        "trend_slope": slope, "trend_ci_low": slope - half,
+                        "trend_ci_high": slope + half, "trend_change": slope * window_days,
+                        "trend_days": n.astype(int)})
+    out["trend"] = trend_direction(out["trend_ci_low"], out["trend_ci_high"], out["trend_change"],
+                                   np.where(enough, n, 0), min_change=threshold,
+                                   min_points=min_days, better="higher")
     return out
