@@ -702,7 +702,13 @@ def _trend_rule(days: int, min_days: int, thresholds: dict[str, float]) -> str:
 def _kahan_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sums and counts of the non-NaN values of each row of ``x``, added left to right with
     Kahan's compensation, as pandas' grouped ``sum`` and ``mean`` add each group's values in
-    row order (so the results are theirs to the last bit, not just close)."""
+    row order (so the results are theirs to the last bit, not just close).
+
+    A few rows (one client's lines, as a report has them) are added value by value in Python
+    floats, the same IEEE operations in the same order as the columns' loop below, which
+    pays numpy's call overhead once per day for every row at once."""
+    if x.shape[0] <= _FEW_ROWS:
+        return _kahan_rows(x)
     total = np.zeros(x.shape[0])
     comp = np.zeros(x.shape[0])
     count = np.zeros(x.shape[0], dtype=np.int64)
@@ -717,6 +723,30 @@ def _kahan_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             total = np.where(have, t, total)
             comp = np.where(have, c, comp)
             count += have
+    return total, count
+
+
+_FEW_ROWS = 4
+
+
+def _kahan_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_kahan_sums` of each row of ``x`` value by value (tested equal to the columns'
+    loop and to pandas)."""
+    total = np.zeros(x.shape[0])
+    count = np.zeros(x.shape[0], dtype=np.int64)
+    for i, row in enumerate(x.tolist()):
+        s = comp = 0.0
+        k = 0
+        for v in row:
+            if v != v:  # NaN: no value
+                continue
+            y = v - comp
+            t = s + y
+            c = t - s - y
+            comp = 0.0 if c != c else c  # an infinite value: the sum stays infinite, not NaN
+            s = t
+            k += 1
+        total[i], count[i] = s, k
     return total, count
 
 

@@ -82,3 +82,20 @@ def test_kahan_sums_add_as_pandas_groups_do():
     long = pd.DataFrame({"g": np.repeat(np.arange(50), 91), "x": x.ravel()})
     assert np.array_equal(total, long.groupby("g")["x"].sum().to_numpy())
     assert np.array_equal(count, long.groupby("g")["x"].count().to_numpy())
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4])
+def test_kahan_sums_of_a_few_rows_value_by_value_are_the_columns_loop_and_pandas(rows, monkeypatch):
+    rng = np.random.default_rng(rows)
+    x = rng.normal(size=(rows, 91)) * 10.0 ** rng.integers(-8, 9, size=(rows, 91))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[0, 7] = np.inf  # pandas keeps such a sum infinite
+    if rows > 1:
+        x[1, 3], x[1, 60] = np.inf, -np.inf  # and makes inf - inf NaN
+    few = D._kahan_sums(x)
+    monkeypatch.setattr(D, "_FEW_ROWS", 0)  # the columns' loop
+    loop = D._kahan_sums(x)
+    long = pd.DataFrame({"g": np.repeat(np.arange(rows), 91), "x": x.ravel()})
+    assert np.array_equal(few[0], loop[0], equal_nan=True)
+    assert np.array_equal(few[0], long.groupby("g")["x"].sum().to_numpy(), equal_nan=True)
+    assert np.array_equal(few[1], loop[1])
