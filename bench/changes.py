@@ -209,12 +209,125 @@ def pdf(work: Path, clinic, clients, repeat: int) -> dict:
             "unit": f"ms per PDF in a forked child ({len(pages)} client reports)"}
 
 
-def run(repeat: int = 6) -> dict:
+class _Patched:
+    """Attributes set for a "before" run and put back after it."""
+
+    def __init__(self, *changes):
+        self.changes = changes
+
+    def __enter__(self):
+        self.saved = [(obj, name, getattr(obj, name)) for obj, name, _ in self.changes]
+        for obj, name, value in self.changes:
+            setattr(obj, name, value)
+
+    def __exit__(self, *exc):
+        for obj, name, value in self.saved:
+            setattr(obj, name, value)
+
+
+def _old_as_days(values, column):  # round five's second session: always pandas' conversion
+    import numpy as np
+    import pandas as pd
+
+    out = pd.to_datetime(values)
+    if out.isna().any():
+        i = int(np.flatnonzero(out.isna().to_numpy())[0])
+        raise ValueError(f"column {column!r} has a missing date in row {i}; every row needs a day")
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_localize(None)
+    return out.dt.normalize().astype("datetime64[ns]")
+
+
+def _old_as_numeric(data, column):
+    import numpy as np
+    import pandas as pd
+
+    values = pd.to_numeric(data[column], errors="coerce").astype(float)
+    bad = values.isna() & data[column].notna()
+    if bad.any():
+        raise ValueError(f"column {column!r} must be numeric; row {int(np.flatnonzero(bad)[0])}")
+    return values
+
+
+def _old_unique_days(data, subject, time):
+    if data.duplicated([subject, time], keep=False).any():
+        raise ValueError(f"more than one row for a {subject} on a {time}")
+
+
+def sections(clinic, clients, repeat: int) -> dict:
+    """The sections' changes of the third session, each against what it replaced (the calls a
+    client report makes), and all of them together on every section of a client report."""
+    import importlib
+
+    import progress_kit as pk
+    from progress_kit import daily as D
+    from progress_kit import prompts as P
+    from progress_kit.reports import steps
+    from progress_kit.reports.context import client_data
+    from progress_kit.reports.sections import common
+    from progress_kit.reports.sections.client import _last_day
+
+    PS = importlib.import_module("progress_kit.progress_score")
+    pages = [client_data(clinic, c, MONTH) for c in clients]
+    diaries = [(rd, pk.daily_table(rd.diary), _last_day(rd)) for rd in pages if len(rd.diary)]
+    real_registry = D.registry_state
+    befores = {
+        "prompts": [(P, "_prompts_from_arrays", lambda *a, **k: None)],
+        "kahan": [(D, "_FEW_ROWS", 0)],
+        "daily_table": [(D, "_daily_grid", lambda *a: None),
+                        (D, "registry_state", lambda: (pk.measures(), real_registry())[1])],
+        "typed input": [(D, "_as_days", _old_as_days), (D, "_as_numeric", _old_as_numeric),
+                        (D, "_check_unique_days", _old_unique_days)],
+        "progress_score": [(PS, "_one_client", lambda *a: None)],
+        "client_data": [(common, "client_rows", lambda clinic: None)],
+    }
+
+    def prompts_and_trend():
+        for rd, daily, last in diaries:
+            pk.tracker_prompts(daily, rd.client.to_frame().T, as_of=last)
+            pk.daily_trend_data(daily, measures=["mood", "homework"], days=14, end=last)
+        return len(pages)
+
+    calls = {
+        "prompts": prompts_and_trend, "kahan": prompts_and_trend, "typed input": prompts_and_trend,
+        "daily_table": lambda: [pk.daily_table(rd.diary) for rd, _, _ in diaries] and len(pages),
+        "progress_score": lambda: [pk.progress_score(d, window="14D")
+                                   for _, d, _ in diaries] and len(pages),
+        "client_data": lambda: [client_data(clinic, c, MONTH) for c in clients] and len(clients),
+    }
+
+    def report():
+        for c in clients:
+            steps.client_sections(client_data(clinic, c, MONTH), clinic)
+        return len(clients)
+
+    out = {}
+    for name, fn in calls.items():
+        def before(fn=fn, name=name):
+            with _Patched(*befores[name]):
+                return fn()
+        before(), fn()
+        out[name] = {**_alternate(repeat, before, fn), "unit": "ms per client report (its calls)"}
+
+    def all_before():
+        with _Patched(*[c for changes in befores.values() for c in changes]):
+            return report()
+    all_before(), report()
+    out["sections"] = {**_alternate(repeat, all_before, report),
+                       "unit": f"ms per client report, every section ({len(clients)} clients)"}
+    return out
+
+
+def run(repeat: int = 6, only: str | None = None) -> dict:
     os.environ.setdefault("MPLBACKEND", "Agg")
     work, clinic, clients = _clinic()
     load = [os.getloadavg()[0]]
-    out = {"figures": figures(clinic, clients, repeat), "trend": trend(clinic, clients, repeat),
-           "fonts": fonts(repeat), "pdf": pdf(work, clinic, clients, max(2, repeat // 2))}
+    if only == "sections":
+        out = sections(clinic, clients, repeat)
+    else:
+        out = {"figures": figures(clinic, clients, repeat), "trend": trend(clinic, clients, repeat),
+               "fonts": fonts(repeat), "pdf": pdf(work, clinic, clients, max(2, repeat // 2)),
+               **sections(clinic, clients, repeat)}
     load.append(os.getloadavg()[0])
     out["load"] = load
     return out
@@ -232,4 +345,7 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m bench.changes", description=__doc__)
     parser.add_argument("--repeat", type=int, default=6)
-    print(to_markdown(run(parser.parse_args().repeat)))
+    parser.add_argument("--only", choices=["sections"],
+                        help="only the sections' changes (third session)")
+    args = parser.parse_args()
+    print(to_markdown(run(args.repeat, args.only)))
