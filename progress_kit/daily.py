@@ -311,8 +311,11 @@ def within_person_correlation(data: pd.DataFrame, *, x: str, y: str, subject: st
         raise ValueError(f"level must lie between 0 and 1, not {level!r}")
     if x == y:
         raise ValueError(f"x and y are both {x!r}; name two different columns")
-    df = pd.DataFrame({"s": data[subject].to_numpy(), "x": _as_numeric(data, x).to_numpy(),
-                       "y": _as_numeric(data, y).to_numpy()})
+    xv, yv = _as_numeric(data, x).to_numpy(), _as_numeric(data, y).to_numpy()
+    fast = _within_one(data[subject], xv, yv, level)
+    if fast is not None:
+        return fast
+    df = pd.DataFrame({"s": data[subject].to_numpy(), "x": xv, "y": yv})
     if df["s"].isna().any():
         raise ValueError(f"column {subject!r} has missing values; every row needs a subject")
     n_rows = len(df)
@@ -336,6 +339,19 @@ def within_person_correlation(data: pd.DataFrame, *, x: str, y: str, subject: st
     yc = df["y"] - g["y"].transform("mean")
     sxx, syy, sxy = (xc * xc).sum(), (yc * yc).sum(), (xc * yc).sum()
     r = float(np.clip(sxy / np.sqrt(sxx * syy), -1, 1)) if sxx > 0 and syy > 0 else np.nan
+    means = g[["x", "y"]].mean()
+    if k >= 3 and means["x"].std() > 0 and means["y"].std() > 0:
+        between = stats.pearsonr(means["x"], means["y"])
+        between_r, between_p = float(between.statistic), float(between.pvalue)
+    else:
+        between_r = between_p = np.nan
+    return _correlation_table(r, dof, level, k, n_obs, between_r, between_p, n_rows,
+                              n_rows - int(counts.size), excluded)
+
+
+def _correlation_table(r, dof, level, k, n_obs, between_r, between_p, n_rows, incomplete,
+                       excluded) -> pd.DataFrame:
+    """:func:`within_person_correlation`'s row: the test, the interval and what was left out."""
     # NumPy floats, not Python floats: a perfect within-person fit (|r| = 1, no residual error)
     # gives t = +-inf and p = 0, as rmcorr's ANCOVA F test does, instead of ZeroDivisionError.
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -343,21 +359,38 @@ def within_person_correlation(data: pd.DataFrame, *, x: str, y: str, subject: st
         pval = float(2 * stats.t.sf(abs(t), dof))
         z = np.arctanh(np.float64(r))
     half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(dof - 1)
-    means = g[["x", "y"]].mean()
-    if k >= 3 and means["x"].std() > 0 and means["y"].std() > 0:
-        between = stats.pearsonr(means["x"], means["y"])
-        between_r, between_p = float(between.statistic), float(between.pvalue)
-    else:
-        between_r = between_p = np.nan
     out = pd.DataFrame({"r": [r], "dof": [dof], "pval": [pval], "ci_low": [np.tanh(z - half)],
                         "ci_high": [np.tanh(z + half)], "n_subjects": [k], "n_obs": [n_obs],
                         "between_r": [between_r], "between_pval": [between_p]})
     out.attrs.update({
-        "n_rows": n_rows, "n_rows_incomplete": n_rows - int(counts.size),
+        "n_rows": n_rows, "n_rows_incomplete": incomplete,
         "excluded_subjects": excluded,
         "excluded_reason": "fewer than 2 complete (x, y) pairs: no within-person variation",
         "ci_method": f"Fisher z, effective N = dof + 2 (rmcorr >= 0.5.4), level {level}"})
     return out
+
+
+def _within_one(who: pd.Series, xv: np.ndarray, yv: np.ndarray, level: float
+                ) -> pd.DataFrame | None:
+    """:func:`within_person_correlation` of one person's diary (how a report calls it) from
+    arrays: the person's means added as pandas' grouped means add them (:func:`_kahan_sums`),
+    the sums of products as its Series sums do (NumPy's pairwise sum): the pandas path's row to
+    the last bit (tested). None for anything else (several people, a missing ID, fewer than
+    four complete pairs): the pandas path then answers or says why not."""
+    if not len(who) or who.isna().any() or not (who == who.iloc[0]).all():
+        return None
+    keep = ~np.isnan(xv) & ~np.isnan(yv)
+    x1, y1 = xv[keep], yv[keep]
+    n_obs = len(x1)
+    dof = n_obs - 2
+    if dof < 2:
+        return None
+    (sx, sy), _ = _kahan_sums(np.vstack([x1, y1]))
+    xc, yc = x1 - sx / n_obs, y1 - sy / n_obs
+    sxx, syy, sxy = np.sum(xc * xc), np.sum(yc * yc), np.sum(xc * yc)
+    r = float(np.clip(sxy / np.sqrt(sxx * syy), -1, 1)) if sxx > 0 and syy > 0 else np.nan
+    return _correlation_table(r, dof, level, 1, n_obs, np.nan, np.nan, len(who),
+                              len(who) - n_obs, [])
 
 
 # --------------------------------------------------------------------------- lagged effects

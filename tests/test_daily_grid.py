@@ -83,3 +83,40 @@ def test_typed_columns_take_the_short_way_with_the_reference_answers_and_errors(
     nan_ids.loc[1, "date"] = nan_ids.loc[0, "date"]
     with pytest.raises(ValueError, match="more than one row"):  # missing IDs alike, as pandas has it
         D._check_unique_days(nan_ids, "client_id", "date")
+
+
+def _corr_both(monkeypatch, data, **kw):
+    taken = []
+    real = D._within_one
+    with monkeypatch.context() as m:
+        m.setattr(D, "_within_one", lambda *a: (lambda r: taken.append(r is not None) or r)(real(*a)))
+        fast = pk.within_person_correlation(data, **kw)
+    with monkeypatch.context() as m:
+        m.setattr(D, "_within_one", lambda *a: None)  # the pandas path only
+        ref = pk.within_person_correlation(data, **kw)
+    assert fast.attrs == ref.attrs
+    pd.testing.assert_frame_equal(fast, ref, check_exact=True)
+    return any(taken)
+
+
+@pytest.mark.parametrize("episodes", [False, True], ids=["plain", "episodes"])
+def test_one_persons_correlation_from_arrays_is_the_pandas_row(monkeypatch, episodes):
+    # within_person_correlation's one-person path (daily._within_one): the pandas path's row
+    # and attrs to the last bit, on every demo client's diary and on scaled random diaries
+    clinic = pk.demo_data(n_clients=16, months=6, seed=8, end="2026-10-31", episodes=episodes)
+    daily = pk.daily_table(clinic.observations)
+    taken = [_corr_both(monkeypatch, daily[daily["client_id"] == cid], x="homework", y="mood",
+                        subject="client_id") for cid in pd.unique(daily["client_id"])]
+    assert all(taken)
+    assert not _corr_both(monkeypatch, daily, x="homework", y="mood", subject="client_id")
+    rng = np.random.default_rng(9)
+    for scale in (1e-6, 1.0, 1e8):
+        one = pd.DataFrame({"p": "x", "a": rng.normal(size=40) * scale,
+                            "b": rng.normal(size=40) * scale + 3.0})
+        one.loc[rng.random(40) < 0.25, "a"] = np.nan
+        assert _corr_both(monkeypatch, one, x="a", y="b", subject="p", level=0.9)
+    flat = pd.DataFrame({"p": "x", "a": 2.0, "b": np.arange(10.0)})  # no variation: r is NaN
+    assert _corr_both(monkeypatch, flat, x="a", y="b", subject="p")
+    few = flat.iloc[:3].assign(a=[1.0, 2.0, 4.0])  # too few pairs: the pandas path says why
+    with pytest.raises(ValueError, match="error degrees of freedom"):
+        pk.within_person_correlation(few, x="a", y="b", subject="p")
