@@ -279,6 +279,7 @@ def sections(clinic, clients, repeat: int) -> dict:
         "typed input": [(D, "_as_days", _old_as_days), (D, "_as_numeric", _old_as_numeric),
                         (D, "_check_unique_days", _old_unique_days)],
         "progress_score": [(PS, "_one_client", lambda *a: None)],
+        "within_person": [(D, "_within_one", lambda *a: None)],
         "client_data": [(common, "client_rows", lambda clinic: None)],
     }
 
@@ -293,6 +294,8 @@ def sections(clinic, clients, repeat: int) -> dict:
         "daily_table": lambda: [pk.daily_table(rd.diary) for rd, _, _ in diaries] and len(pages),
         "progress_score": lambda: [pk.progress_score(d, window="14D")
                                    for _, d, _ in diaries] and len(pages),
+        "within_person": lambda: [pk.within_person_correlation(d, x="homework", y="mood")
+                                  for _, d, _ in diaries] and len(pages),
         "client_data": lambda: [client_data(clinic, c, MONTH) for c in clients] and len(clients),
     }
 
