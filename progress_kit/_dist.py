@@ -72,8 +72,51 @@ class _T:
         return _result(np.where(ok, out, np.nan))
 
 
+class _Binom:
+    """``scipy.stats.binom``'s ``ppf`` and ``cdf`` where a funnel plot calls them (probabilities
+    strictly between 0 and 1, whole ``n >= 1``, ``0 < p < 1``): the same :mod:`scipy.special`
+    ufuncs ``scipy.stats.binom`` calls there, so the same answers bit for bit
+    (tests/test_dist.py). Anything else, or a SciPy without those ufuncs, is ``scipy.stats``'s."""
+
+    @staticmethod
+    def _fns():
+        from scipy.special import _ufuncs
+
+        return getattr(_ufuncs, "_binom_ppf", None), getattr(_ufuncs, "_binom_cdf", None)
+
+    @staticmethod
+    def _plain(n: np.ndarray, p: np.ndarray) -> bool:
+        return bool(n.dtype.kind in "iu" and (n >= 1).all() and ((p > 0) & (p < 1)).all())
+
+    def ppf(self, q: Any, n: Any, p: Any) -> Any:
+        q, n, p = np.asarray(q, dtype=float), np.asarray(n), np.asarray(p, dtype=float)
+        ppf, _ = self._fns()
+        if ppf is None or not self._plain(n, p) or not ((q > 0) & (q < 1)).all():
+            import scipy.stats
+
+            return scipy.stats.binom.ppf(q, n, p)
+        out = np.asarray(ppf(*np.broadcast_arrays(q, n, p)), dtype=float) + 0  # + loc, as scipy
+        return _result(out)
+
+    def cdf(self, k: Any, n: Any, p: Any) -> Any:
+        k, n, p = np.asarray(k, dtype=float), np.asarray(n), np.asarray(p, dtype=float)
+        _, cdf = self._fns()
+        if cdf is None or not self._plain(n, p) or np.isnan(k).any():
+            import scipy.stats
+
+            return scipy.stats.binom.cdf(k, n, p)
+        k, n, p = np.broadcast_arrays(k, n, p)
+        out = np.zeros(k.shape)
+        out[k >= n] = 1.0  # the support is 0 .. n; below it, 0
+        inside = (k >= 0) & (k < n) & np.isfinite(k)
+        if inside.any():
+            out[inside] = np.clip(cdf(np.floor(k[inside]), n[inside], p[inside]), 0, 1)
+        return _result(out)
+
+
 norm = _Norm()
 t = _T()
+binom = _Binom()
 
 
 class _Stats:

@@ -985,7 +985,7 @@ def funnel_limits(target: float, n, levels=(0.95, 0.998)) -> pd.DataFrame:
     >>> lim["lower_95"].round(4).tolist()
     [0.1324, 0.3968]
     """
-    from scipy.stats import binom
+    from ._dist import binom  # scipy.stats.binom's ppf and cdf without importing scipy.stats
 
     if not 0 < target < 1:
         raise ValueError(f"target {target!r}: a proportion strictly between 0 and 1")

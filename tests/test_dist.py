@@ -45,3 +45,38 @@ def test_t_broadcasts_like_scipy_stats():
 def test_anything_else_comes_from_scipy_stats():
     assert stats.theilslopes is scipy.stats.theilslopes
     assert stats.norm is norm and stats.t is t
+
+
+@pytest.mark.parametrize("target", [1e-6, 0.01, 0.1, 1 / 3, 0.5, 0.77, 0.99, 1 - 1e-9])
+def test_binom_matches_scipy_stats_where_a_funnel_calls_it(target):
+    from progress_kit._dist import binom
+
+    rng = np.random.default_rng(int(target * 1e6))
+    n = np.r_[1, 2, 3, 5, 10, 17, 50, 100, 333, 1000, 10**5, rng.integers(1, 5000, 60)]
+    for q in (1e-9, 0.001, 0.025, 0.5, 0.975, 0.999, 1 - 1e-12):
+        r = binom.ppf(q, n, target)
+        _same(r, scipy.stats.binom.ppf(q, n, target))
+        for k in (r, r - 1, r + 0.5, np.full(len(n), -np.inf), n + 3.0):
+            _same(binom.cdf(k, n, target), scipy.stats.binom.cdf(k, n, target))
+    # outside the funnel's domain: scipy.stats's own answers
+    _same(binom.ppf(np.array([0.0, 1.0]), 10, target), scipy.stats.binom.ppf([0.0, 1.0], 10, target))
+    _same(binom.cdf(np.array([3.0, np.nan]), 10, target), scipy.stats.binom.cdf([3.0, np.nan], 10, target))
+
+
+def test_funnel_limits_are_scipy_stats_binomials_without_importing_it(monkeypatch):
+    import subprocess
+    import sys
+
+    import progress_kit as pk
+    from progress_kit import _dist
+
+    n = [1, 4, 10, 37, 100, 1000, 25000]
+    light = pk.funnel_limits(0.42, n, levels=(0.95, 0.998, 0.5))
+    monkeypatch.setattr(_dist, "binom", scipy.stats.binom)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(light, pk.funnel_limits(0.42, n, levels=(0.95, 0.998, 0.5)),
+                                  check_exact=True)
+    code = ("import sys, progress_kit as pk; pk.funnel_limits(0.5, [10, 100]); "
+            "sys.exit('scipy.stats._stats_py' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
