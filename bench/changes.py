@@ -321,16 +321,58 @@ def sections(clinic, clients, repeat: int) -> dict:
     return out
 
 
+def funnel(repeat: int) -> dict:
+    """A cohort report's funnel limits in a child forked from a process that has not imported
+    scipy.stats (as a batch's zygote since the warm-up dropped statsmodels): through
+    scipy.stats.binom, imported by the child (before), or _dist.binom (after), ms per report."""
+    import sys
+
+    import progress_kit as pk
+    from progress_kit import _dist
+
+    if "scipy.stats._stats_py" in sys.modules:
+        return {"before": float("nan"), "after": float("nan"),
+                "unit": "ms (not measured: this process has imported scipy.stats)"}
+    light = _dist.binom
+
+    class _Scipy:  # what funnel_limits did before: import scipy.stats for its binomial
+        def __getattr__(self, name):
+            import scipy.stats
+
+            return getattr(scipy.stats.binom, name)
+
+    def forked(binom) -> float:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            _dist.binom = binom
+            start = time.process_time()
+            pk.funnel_limits(0.5, list(range(5, 400, 7)))
+            os.write(w, str(time.process_time() - start).encode())
+            os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        with os.fdopen(r) as fh:
+            return float(fh.read()) * 1000
+
+    res: dict[str, list[float]] = {"before": [], "after": []}
+    for i in range(repeat):
+        for name in ("before", "after") if i % 2 else ("after", "before"):
+            res[name].append(forked(_Scipy() if name == "before" else light))
+    return {**{k: statistics.median(v) for k, v in res.items()},
+            "unit": "ms per cohort report's funnel limits, in a forked child"}
+
+
 def run(repeat: int = 6, only: str | None = None) -> dict:
     os.environ.setdefault("MPLBACKEND", "Agg")
     work, clinic, clients = _clinic()
     load = [os.getloadavg()[0]]
     if only == "sections":
-        out = sections(clinic, clients, repeat)
+        out = {**sections(clinic, clients, repeat), "funnel": funnel(repeat)}
     else:
         out = {"figures": figures(clinic, clients, repeat), "trend": trend(clinic, clients, repeat),
                "fonts": fonts(repeat), "pdf": pdf(work, clinic, clients, max(2, repeat // 2)),
-               **sections(clinic, clients, repeat)}
+               **sections(clinic, clients, repeat), "funnel": funnel(repeat)}
     load.append(os.getloadavg()[0])
     out["load"] = load
     return out
