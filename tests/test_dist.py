@@ -63,6 +63,18 @@ def test_binom_matches_scipy_stats_where_a_funnel_calls_it(target):
     _same(binom.cdf(np.array([3.0, np.nan]), 10, target), scipy.stats.binom.cdf([3.0, np.nan], 10, target))
 
 
+def test_binom_falls_back_to_scipy_stats_without_the_private_ufuncs(monkeypatch):
+    """A SciPy without scipy.special._ufuncs._binom_ppf/_binom_cdf: scipy.stats.binom itself."""
+    from progress_kit._dist import _Binom, binom
+
+    monkeypatch.setattr(_Binom, "_fns", staticmethod(lambda: (None, None)))
+    n = np.array([1, 10, 37, 1000])
+    for q in (0.001, 0.025, 0.975):
+        r = binom.ppf(q, n, 0.3)
+        _same(r, scipy.stats.binom.ppf(q, n, 0.3))
+        _same(binom.cdf(r - 1, n, 0.3), scipy.stats.binom.cdf(r - 1, n, 0.3))
+
+
 def test_funnel_limits_are_scipy_stats_binomials_without_importing_it(monkeypatch):
     import subprocess
     import sys
