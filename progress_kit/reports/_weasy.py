@@ -50,6 +50,7 @@ _SHEETS: dict[tuple, object] = {}
 _PANGO = threading.local()
 _PANGO_MAX = 64
 _INSTALLED: list[bool] = []
+_ORIGINALS: dict[str, object] = {}  # WeasyPrint's own functions, once replaced
 _LOCK = threading.Lock()
 
 
@@ -82,6 +83,7 @@ def _targets() -> dict | None:
              "weasyprint.layout.page.OrientedBox.outer": page.OrientedBox.outer.fset,
              "weasyprint.layout.preferred.shrink_to_fit": preferred.shrink_to_fit,
              "weasyprint.css.find_stylesheets": css.find_stylesheets}
+    found = {name: _ORIGINALS.get(name, function) for name, function in found.items()}
     if any(_fingerprint(f) != _SOURCES[name] for name, f in found.items()):
         return None
     return found
@@ -98,6 +100,7 @@ def install() -> bool:
             return _INSTALLED[0]
         targets = _targets()
         if targets is not None:
+            _ORIGINALS.update(targets)
             _keep_stylesheets()
             _lazy_min_content()
             _keep_pango_contexts()
