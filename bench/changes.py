@@ -12,7 +12,13 @@ clinic (100 clients, 6 months, 12 clients active in 2026-10):
   or its open-ended spelling (``reports._fonts``), ms per call (four per PDF);
 * ``pdf``: a client report's PDF in a child forked from a process that made one short warm-up
   PDF with WeasyPrint's own fresh font configuration (before), or the demo report's PDF with the
-  kept one (``reports._fonts.config_for``, ``engine._warm_render``), ms per PDF.
+  kept one (``reports._fonts.config_for``, ``engine._warm_render``), ms per PDF;
+* ``pdf_work`` (third session): a client report's PDF in a child forked from a warmed process,
+  made as before or with the stylesheet kept, min-content widths measured only where needed,
+  Pango contexts kept (``reports._weasy``), the images' data set aside while the page is parsed
+  and the garbage collector paused (``render.pdf_from_html``), ms per PDF;
+* ``html_export`` (third session): the HTML export with the notebook validated after each of
+  nbconvert's preprocessors (before) or once (``render.new_exporter``), ms per report.
 
 Medians over ``--repeat`` rounds, with the load average.
 """
@@ -153,21 +159,33 @@ def fonts(repeat: int) -> dict:
             "unit": "ms per array of a new length"}
 
 
+_PAGES: list = []
+
+
+def _client_pages(work: Path, clinic, clients) -> list[tuple[str, Path]]:
+    """Eight client reports' HTML and executed notebooks, rendered once for the benches below."""
+    from progress_kit.reports import render
+    from progress_kit.reports.context import write_cache
+    from progress_kit.reports.inprocess import ENGINE_NAME, register_engine
+
+    if not _PAGES:
+        register_engine()
+        render.use_engine(ENGINE_NAME)
+        cache = str(write_cache(clinic, work / "clinic.pkl"))
+        for c in clients[:8]:
+            res = render.render_client(str(work / "data"), c, MONTH, str(work / "out"),
+                                       formats=("html",), data_cache=cache)
+            html = next(p for p in res.files if p.suffix == ".html")
+            _PAGES.append((html.read_text(), html.with_suffix(".ipynb")))
+    return _PAGES
+
+
 def pdf(work: Path, clinic, clients, repeat: int) -> dict:
     import json
 
     from progress_kit.reports import _fonts, engine, render
-    from progress_kit.reports.context import write_cache
-    from progress_kit.reports.inprocess import ENGINE_NAME, register_engine
 
-    register_engine()
-    render.use_engine(ENGINE_NAME)
-    cache = str(write_cache(clinic, work / "clinic.pkl"))
-    pages = []
-    for c in clients[:8]:
-        res = render.render_client(str(work / "data"), c, MONTH, str(work / "out"),
-                                   formats=("html",), data_cache=cache)
-        pages.append(next(p for p in res.files if p.suffix == ".html").read_text())
+    pages = [html for html, _ in _client_pages(work, clinic, clients)]
     keep = _fonts.config_for
 
     def forked(warm_outputs, kept: bool) -> float:
@@ -363,15 +381,111 @@ def funnel(repeat: int) -> dict:
             "unit": "ms per cohort report's funnel limits, in a forked child"}
 
 
+def _pdf_as_it_was(html: str, target: Path) -> None:
+    """``render.pdf_from_html`` before the third session: WeasyPrint parses the whole page and
+    every stylesheet, measures every min-content width and builds a Pango context per text,
+    with the garbage collector on."""
+    from weasyprint import HTML
+
+    from progress_kit.reports import _fonts, render
+    from progress_kit.reports._png import install_passthrough
+
+    install_passthrough()
+    _fonts.install()
+    with render.private_file(target) as fh:
+        HTML(string=html, url_fetcher=render._offline_fetcher()).write_pdf(
+            fh, font_config=_fonts.config_for(html))
+
+
+def pdf_work(work: Path, clinic, clients, repeat: int) -> dict:
+    """A client report's PDF in a child forked from a warmed process, with the third session's
+    changes (``reports._weasy``, ``render._parsed_html``, ``render._gc_paused``) or without."""
+    import json
+
+    from progress_kit.reports import _weasy, engine, render
+
+    pages = [html for html, _ in _client_pages(work, clinic, clients)]
+    outputs = engine._exercise_pipeline()
+    real = render.pdf_from_html
+
+    def forked(after: bool) -> float:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a zygote: its warm-up, then one child per PDF
+            if not after and _weasy._INSTALLED:
+                os._exit(3)  # the patches are process-wide: "before" needs a process without
+            render.pdf_from_html = real if after else _pdf_as_it_was
+            engine._warm_render(outputs)
+            times = []
+            for i, page in enumerate(pages):
+                r, w = os.pipe()
+                child = os.fork()
+                if child == 0:
+                    start = time.process_time()
+                    render.pdf_from_html(page, work / f"w-{os.getpid()}-{i}.pdf")
+                    os.write(w, str(time.process_time() - start).encode())
+                    os._exit(0)
+                os.close(w)
+                os.waitpid(child, 0)
+                times.append(float(os.read(r, 64)))
+                os.close(r)
+            os.write(write_fd, json.dumps(times).encode())
+            os._exit(0)
+        os.close(write_fd)
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read_fd) as fh:
+            text = fh.read()
+        if status:
+            raise RuntimeError("the 'before' side needs a process where reports._weasy is not "
+                               "installed (run pdf_work before anything makes a PDF)")
+        times = json.loads(text)
+        return sum(times) / len(times) * 1000
+
+    res: dict[str, list[float]] = {"before": [], "after": []}
+    for i in range(repeat):
+        for name in ("before", "after") if i % 2 else ("after", "before"):
+            res[name].append(forked(name == "after"))
+    return {**{k: statistics.median(v) for k, v in res.items()},
+            "unit": f"ms per PDF in a forked child ({len(pages)} client reports)"}
+
+
+def html_export(work: Path, clinic, clients, repeat: int) -> dict:
+    """A client report's HTML export with the notebook validated after each of nbconvert's
+    preprocessors (before) or once after them all (``render.new_exporter``)."""
+    import nbformat
+
+    from progress_kit.reports import render
+
+    nbs = [nbformat.read(nb, as_version=4) for _, nb in _client_pages(work, clinic, clients)]
+    once, each = render.new_exporter(), render.new_exporter()
+    each.optimistic_validation = False
+
+    def export(exporter):
+        for nb in nbs:
+            render.html_from_notebook(nb, "progress-kit report", exporter)
+        return len(nbs)
+
+    export(once), export(each)
+    return {**_alternate(repeat, lambda: export(each), lambda: export(once)),
+            "unit": f"ms per HTML export ({len(nbs)} client reports)"}
+
+
 def run(repeat: int = 6, only: str | None = None) -> dict:
     os.environ.setdefault("MPLBACKEND", "Agg")
     work, clinic, clients = _clinic()
     load = [os.getloadavg()[0]]
     if only == "sections":
         out = {**sections(clinic, clients, repeat), "funnel": funnel(repeat)}
+    elif only == "pdf":
+        out = {"pdf_work": pdf_work(work, clinic, clients, max(2, repeat // 2)),
+               "html_export": html_export(work, clinic, clients, repeat)}
     else:
         out = {"figures": figures(clinic, clients, repeat), "trend": trend(clinic, clients, repeat),
-               "fonts": fonts(repeat), "pdf": pdf(work, clinic, clients, max(2, repeat // 2)),
+               "fonts": fonts(repeat),
+               # before "pdf": its zygotes are forked from this process, which makes no PDF itself
+               "pdf_work": pdf_work(work, clinic, clients, max(2, repeat // 2)),
+               "html_export": html_export(work, clinic, clients, repeat),
+               "pdf": pdf(work, clinic, clients, max(2, repeat // 2)),
                **sections(clinic, clients, repeat), "funnel": funnel(repeat)}
     load.append(os.getloadavg()[0])
     out["load"] = load
@@ -390,7 +504,8 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m bench.changes", description=__doc__)
     parser.add_argument("--repeat", type=int, default=6)
-    parser.add_argument("--only", choices=["sections"],
-                        help="only the sections' changes (third session)")
+    parser.add_argument("--only", choices=["sections", "pdf"],
+                        help="only the sections' changes, or the PDF's and HTML export's (third "
+                             "session)")
     args = parser.parse_args()
     print(to_markdown(run(args.repeat, args.only)))
