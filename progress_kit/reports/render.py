@@ -164,6 +164,7 @@ def _parsed_html(html: str, url_fetcher):
         return match[1] + key + match[3]
 
     light = _DATA_SRC.sub(aside, html)
+    document = None
     if urls:
         document = HTML(string=light, url_fetcher=url_fetcher)
         put = 0
@@ -172,9 +173,114 @@ def _parsed_html(html: str, url_fetcher):
             if src is not None and src in urls:
                 element.set("src", urls[src])
                 put += 1
-        if put == len(urls):
-            return document
-    return HTML(string=html, url_fetcher=url_fetcher)
+        if put != len(urls):
+            document = None
+    if document is None:
+        document = HTML(string=html, url_fetcher=url_fetcher)
+    _unwrap_cells(document)
+    return document
+
+
+# block-level HTML elements (WeasyPrint's user-agent stylesheet: display block, or none for
+# style), the only children an unwrapped cell wrapper may have, and the parents it may have
+_BLOCKS = frozenset("div section header footer main article aside nav p figure ul ol dl table h1 "
+                    "h2 h3 h4 h5 h6 pre blockquote hr details address style".split())
+_CONTAINERS = _BLOCKS | {"body"}
+# what in a selector can see whether an element sits in a wrapper: a child or sibling
+# combinator, the universal or div selector, a structural pseudo-class (allowed on table cells
+# and rows, whose parents are never wrappers)
+_SEES_WRAPPERS = re.compile(r"[>+~*]|:(?:first|last|nth|only)-|:empty|:has|:root|:scope|\bdiv\b",
+                            re.IGNORECASE)
+_CELL_POSITION = re.compile(r"\b(?:th|td|tr)(?:[.#][\w-]+)*:(?:first|last)-child\b", re.IGNORECASE)
+_BLIND: dict[str, bool] = {}
+
+
+def _blind_to_wrappers(css: str) -> bool:
+    """True if no selector of stylesheet ``css`` can tell whether an element sits in a wrapper
+    ``div`` (kept per stylesheet text)."""
+    verdict = _BLIND.get(css)
+    if verdict is None:
+        import tinycss2
+
+        def blind(rules) -> bool:
+            for rule in rules:
+                if rule.type == "qualified-rule":
+                    prelude = _CELL_POSITION.sub("", tinycss2.serialize(rule.prelude))
+                    if _SEES_WRAPPERS.search(prelude):
+                        return False
+                elif rule.type == "at-rule":
+                    name = rule.lower_at_keyword
+                    if name in ("media", "supports"):
+                        if rule.content is not None and not blind(tinycss2.parse_rule_list(
+                                rule.content, skip_comments=True, skip_whitespace=True)):
+                            return False
+                    elif name not in ("page", "font-face", "counter-style", "import"):
+                        return False  # a rule this check does not know
+                elif rule.type == "error":
+                    return False
+            return True
+
+        verdict = blind(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True))
+        if len(_BLIND) >= 16:
+            _BLIND.pop(next(iter(_BLIND)))
+        _BLIND[css] = verdict
+    return verdict
+
+
+def _unwrap_cells(document) -> None:
+    """Lift the children of nbconvert's wrapper ``div``\\ s (a cell, its output wrapper, output
+    area and output child, and the empty collapsers) into their parents, in the parsed tree.
+
+    Such a wrapper is a block box with no margin, border, padding or style, so WeasyPrint lays
+    its children out where it would without it; a report's page has about a hundred of them
+    (half its elements), and each costs its cascade, box and layout. A wrapper is lifted only
+    where nothing can tell: a ``div`` with no attribute but ``class``, whose classes (``jp-*``,
+    ``celltag_*``) no stylesheet of the page names, holding only white space and block-level
+    elements, in a block-level parent; and only in a page whose every stylesheet is inline and
+    has no selector that could see a wrapper (:func:`_blind_to_wrappers`). The PDF is byte for
+    byte the same (tested); the HTML file keeps its wrappers.
+    """
+    root = document.etree_element
+    styles = []
+    for element in root.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        name = tag.rsplit("}", 1)[-1]
+        if name == "link":
+            return
+        if name == "style":
+            styles.append("".join(element.itertext()))
+    if not all(_blind_to_wrappers(css) for css in styles):
+        return
+    named = "\n".join(styles)
+
+    def wrapper(element) -> bool:
+        if element.tag != "div" or list(element.keys()) != ["class"]:
+            return False
+        classes = element.get("class").split()
+        if not all(c.startswith(("jp-", "celltag_")) and c not in named for c in classes):
+            return False
+        if (element.text or "").strip() or (element.tail or "").strip():
+            return False
+        return all(isinstance(child.tag, str) and child.tag in _BLOCKS
+                   and not (child.tail or "").strip() for child in element)
+
+    def lift(parent) -> bool:
+        changed, children = False, []
+        for child in parent:
+            changed |= lift(child)
+            if parent.tag in _CONTAINERS and wrapper(child):
+                children.extend(child)
+                changed = True
+            else:
+                children.append(child)
+        if changed and parent.tag in _CONTAINERS:
+            parent[:] = children
+        return changed
+
+    if any([lift(child) for child in list(root)]):  # every child lifted, not only the first
+        from . import _weasy
+
+        _weasy.retree(document)
 
 
 _GC = {"depth": 0, "enabled": False}
