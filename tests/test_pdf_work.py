@@ -64,6 +64,24 @@ _TABLE = ('<h2>Measures</h2><table class="pk-table"><thead><tr><th>measure</th><
           + "</tbody></table>")
 
 
+def _notebook_page(extra_css: str = "") -> str:
+    """A page through nbconvert and the clinical template: cells, output wrappers, a cell tag,
+    a markdown cell, text output in a <pre>, sections and a figure."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("", metadata={"tags": ["summary"]})
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": html})
+                    for html in (_TITLE.format("Generated 2026-12-07"), _SECTION.format(_figure(4)),
+                                 _TABLE)]
+    cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="PHQ-9  12\nGAD-7   9\n"))
+    styled = nbformat.v4.new_code_cell("")
+    styled.outputs = [nbformat.v4.new_output("display_data", data={"text/html": (
+        f"<style>{extra_css}</style>" if extra_css else "") + "<p>own output</p>"})]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## Notes\n\n- one\n- two"),
+                                         cell, styled])
+    return render.html_from_notebook(nb, "notebook page")
+
+
 def _pages() -> dict:
     figures = "".join(_SECTION.format(_figure(i)) for i in range(3))
     long_footer = "Generated 2026-12-07 by progress-kit. " + "For clinical use only; " * 14
@@ -81,6 +99,11 @@ def _pages() -> dict:
                              .replace("color: #111", "color: #1f77b4")),
         # a data URL also in a comment: the page is parsed whole
         "comment": _page(f'<!-- <img src="{_figure(9)}"> -->' + figures),
+        # nbconvert's wrappers, lifted out of the parsed tree ...
+        "notebook": _notebook_page(),
+        # ... except where a stylesheet names one, or could see them
+        "named-wrapper": _notebook_page(".jp-OutputArea-child { border: 1pt solid #D55E00 }"),
+        "child-combinator": _notebook_page("main > div { margin-left: 20pt }"),
     }
 
 
@@ -193,3 +216,27 @@ def test_one_validation_gives_the_same_html():
     each.optimistic_validation = False
     assert once.optimistic_validation
     assert render.html_from_notebook(nb, "t", once) == render.html_from_notebook(nb, "t", each)
+
+
+def test_wrappers_are_lifted_only_where_no_stylesheet_can_tell(pages):
+    css = (template_dir() / "clinical" / "report.css").read_text("utf-8")
+    assert render._blind_to_wrappers(css)  # report.css: a selector that sees wrappers ends this
+    for seeing in ("main > section { }", "h2 + p { }", "section:first-child { }", "* { }",
+                   "div.x { }", "@media print { p ~ p { } }", "@scope (main) { p { } }"):
+        assert not render._blind_to_wrappers(seeing), seeing
+    # table cells' places (report.css, pandas' DataFrame styles): a cell's parent is never a wrapper
+    assert render._blind_to_wrappers("td:first-child, .x th:last-child { } @page { @top-left { } }"
+                                     ".dataframe tbody tr th:only-of-type { } tr:nth-child(2n+1) { }")
+    assert not render._blind_to_wrappers("p:nth-child(2n+1) { }")
+
+    def divs(name):
+        document = render._parsed_html(pages[name], render._offline_fetcher())
+        return (sum(1 for _ in document.etree_element.iter("div")),
+                sum(1 for _ in document.wrapper_element.iter_subtree()))
+
+    plain = pages["notebook"].count("<div")
+    lifted, wrapped = divs("notebook")
+    assert lifted < plain / 2 and wrapped < pages["notebook"].count("<") - plain / 2
+    assert divs("child-combinator")[0] == pages["child-combinator"].count("<div")
+    named = divs("named-wrapper")[0]
+    assert lifted < named < pages["named-wrapper"].count("<div")

@@ -191,7 +191,9 @@ _CONTAINERS = _BLOCKS | {"body"}
 # and rows, whose parents are never wrappers)
 _SEES_WRAPPERS = re.compile(r"[>+~*]|:(?:first|last|nth|only)-|:empty|:has|:root|:scope|\bdiv\b",
                             re.IGNORECASE)
-_CELL_POSITION = re.compile(r"\b(?:th|td|tr)(?:[.#][\w-]+)*:(?:first|last)-child\b", re.IGNORECASE)
+_CELL_POSITION = re.compile(r"\b(?:th|td|tr)(?:[.#][\w-]+|\[[^\]]*\])*:(?:(?:first|last|only)-"
+                            r"(?:child|of-type)\b|nth-(?:last-)?(?:child|of-type)\([^)]*\))",
+                            re.IGNORECASE)
 _BLIND: dict[str, bool] = {}
 
 
@@ -229,16 +231,18 @@ def _blind_to_wrappers(css: str) -> bool:
 
 def _unwrap_cells(document) -> None:
     """Lift the children of nbconvert's wrapper ``div``\\ s (a cell, its output wrapper, output
-    area and output child, and the empty collapsers) into their parents, in the parsed tree.
+    area and output child) into their parents, in the parsed tree.
 
     Such a wrapper is a block box with no margin, border, padding or style, so WeasyPrint lays
     its children out where it would without it; a report's page has about a hundred of them
     (half its elements), and each costs its cascade, box and layout. A wrapper is lifted only
     where nothing can tell: a ``div`` with no attribute but ``class``, whose classes (``jp-*``,
-    ``celltag_*``) no stylesheet of the page names, holding only white space and block-level
-    elements, in a block-level parent; and only in a page whose every stylesheet is inline and
-    has no selector that could see a wrapper (:func:`_blind_to_wrappers`). The PDF is byte for
-    byte the same (tested); the HTML file keeps its wrappers.
+    ``celltag_*``) no stylesheet of the page names, holding only white space and at least one
+    element, all block-level, in a block-level parent (an empty one stays: WeasyPrint can
+    break a page after it, and did before a notebook's first heading); and only in a page whose
+    every stylesheet is inline and has no selector that could see a wrapper
+    (:func:`_blind_to_wrappers`). The PDF is byte for byte the same (tested, and checked on the
+    course pages); the HTML file keeps its wrappers.
     """
     root = document.etree_element
     styles = []
@@ -259,8 +263,8 @@ def _unwrap_cells(document) -> None:
         classes = element.get("class").split()
         if not all(c.startswith(("jp-", "celltag_")) and c not in named for c in classes):
             return False
-        if (element.text or "").strip() or (element.tail or "").strip():
-            return False
+        if (element.text or "").strip() or (element.tail or "").strip() or not len(element):
+            return False  # an empty div is kept: a page can break after it (a blank first page)
         return all(isinstance(child.tag, str) and child.tag in _BLOCKS
                    and not (child.tail or "").strip() for child in element)
 
