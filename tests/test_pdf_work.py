@@ -237,6 +237,9 @@ def test_wrappers_are_lifted_only_where_no_stylesheet_can_tell(pages):
     plain = pages["notebook"].count("<div")
     lifted, wrapped = divs("notebook")
     assert lifted < plain / 2 and wrapped < pages["notebook"].count("<") - plain / 2
+    # report.css names .jp-OutputArea-output, not .jp-OutputArea: the output areas go
+    document = render._parsed_html(pages["notebook"], render._offline_fetcher())
+    assert not [e for e in document.etree_element.iter("div") if "jp-OutputArea " in e.get("class")]
     assert divs("child-combinator")[0] == pages["child-combinator"].count("<div")
     named = divs("named-wrapper")[0]
     assert lifted < named < pages["named-wrapper"].count("<div")

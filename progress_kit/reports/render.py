@@ -256,12 +256,16 @@ def _unwrap_cells(document) -> None:
     if not all(_blind_to_wrappers(css) for css in styles):
         return
     named = "\n".join(styles)
+    by_attribute = "[class" in named  # [class~=...], [class*=...]: any class may be named
+
+    def unnamed(name: str) -> bool:
+        return not by_attribute and re.search(rf"\.{re.escape(name)}(?![\w-])", named) is None
 
     def wrapper(element) -> bool:
         if element.tag != "div" or list(element.keys()) != ["class"]:
             return False
         classes = element.get("class").split()
-        if not all(c.startswith(("jp-", "celltag_")) and c not in named for c in classes):
+        if not all(c.startswith(("jp-", "celltag_")) and unnamed(c) for c in classes):
             return False
         if (element.text or "").strip() or (element.tail or "").strip() or not len(element):
             return False  # an empty div is kept: a page can break after it (a blank first page)
