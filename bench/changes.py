@@ -400,6 +400,7 @@ def _pdf_as_it_was(html: str, target: Path) -> None:
 def pdf_work(work: Path, clinic, clients, repeat: int) -> dict:
     """A client report's PDF in a child forked from a warmed process, with the third session's
     changes (``reports._weasy``, ``render._parsed_html``, ``render._gc_paused``) or without."""
+    import gc
     import json
 
     from progress_kit.reports import _weasy, engine, render
@@ -416,6 +417,8 @@ def pdf_work(work: Path, clinic, clients, repeat: int) -> dict:
                 os._exit(3)  # the patches are process-wide: "before" needs a process without
             render.pdf_from_html = real if after else _pdf_as_it_was
             engine._warm_render(outputs)
+            gc.collect()
+            gc.freeze()  # as the batch's zygote does after its warm-up
             times = []
             for i, page in enumerate(pages):
                 r, w = os.pipe()

@@ -243,3 +243,9 @@ def test_wrappers_are_lifted_only_where_no_stylesheet_can_tell(pages):
     assert divs("child-combinator")[0] == pages["child-combinator"].count("<div")
     named = divs("named-wrapper")[0]
     assert lifted < named < pages["named-wrapper"].count("<div")
+
+
+def test_another_weasyprint_keeps_its_wrappers(pages, monkeypatch):
+    monkeypatch.setattr(_weasy, "install", lambda: False)
+    document = render._parsed_html(pages["notebook"], render._offline_fetcher())
+    assert sum(1 for _ in document.etree_element.iter("div")) == pages["notebook"].count("<div")

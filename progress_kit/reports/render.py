@@ -244,6 +244,10 @@ def _unwrap_cells(document) -> None:
     (:func:`_blind_to_wrappers`). The PDF is byte for byte the same (tested, and checked on the
     course pages); the HTML file keeps its wrappers.
     """
+    from . import _weasy
+
+    if not _weasy.install():  # another WeasyPrint: its element wrappers may not be rebuilt so
+        return
     root = document.etree_element
     styles = []
     for element in root.iter():
@@ -286,8 +290,6 @@ def _unwrap_cells(document) -> None:
         return changed
 
     if any([lift(child) for child in list(root)]):  # every child lifted, not only the first
-        from . import _weasy
-
         _weasy.retree(document)
 
 
