@@ -122,8 +122,8 @@ def kept_stylesheet(parse, string: str, base_url, media_type):
         sheet = parse()
         if sheet.layers:  # a layer the check above did not see: not shared
             return sheet
-        if len(_SHEETS) >= _SHEETS_MAX:
-            _SHEETS.pop(next(iter(_SHEETS)), None)
+        if len(_SHEETS) >= _SHEETS_MAX:  # a process rendering many stylesheets: start again
+            _SHEETS.clear()
         _SHEETS[key] = sheet
     return sheet
 

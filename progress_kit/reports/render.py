@@ -224,7 +224,7 @@ def _blind_to_wrappers(css: str) -> bool:
 
         verdict = blind(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True))
         if len(_BLIND) >= 16:
-            _BLIND.pop(next(iter(_BLIND)))
+            _BLIND.clear()
         _BLIND[css] = verdict
     return verdict
 
