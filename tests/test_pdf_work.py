@@ -104,6 +104,7 @@ def _pages() -> dict:
         # ... except where a stylesheet names one, or could see them
         "named-wrapper": _notebook_page(".jp-OutputArea-child { border: 1pt solid #D55E00 }"),
         "child-combinator": _notebook_page("main > div { margin-left: 20pt }"),
+        "kept-white-space": _notebook_page("main { white-space: pre-wrap }"),
     }
 
 
@@ -228,6 +229,11 @@ def test_wrappers_are_lifted_only_where_no_stylesheet_can_tell(pages):
     assert render._blind_to_wrappers("td:first-child, .x th:last-child { } @page { @top-left { } }"
                                      ".dataframe tbody tr th:only-of-type { } tr:nth-child(2n+1) { }")
     assert not render._blind_to_wrappers("p:nth-child(2n+1) { }")
+    # white space kept as it is: only in text elements, never around a wrapper
+    assert render._blind_to_wrappers("pre { white-space: pre-wrap } .x .highlight pre, td { "
+                                     "white-space: pre } main { white-space: nowrap }")
+    assert not render._blind_to_wrappers("main { white-space: pre-line }")
+    assert not render._blind_to_wrappers("@media print { .jp-Cell { white-space: pre } }")
 
     def divs(name):
         document = render._parsed_html(pages[name], render._offline_fetcher())
@@ -241,6 +247,7 @@ def test_wrappers_are_lifted_only_where_no_stylesheet_can_tell(pages):
     document = render._parsed_html(pages["notebook"], render._offline_fetcher())
     assert not [e for e in document.etree_element.iter("div") if "jp-OutputArea " in e.get("class")]
     assert divs("child-combinator")[0] == pages["child-combinator"].count("<div")
+    assert divs("kept-white-space")[0] == pages["kept-white-space"].count("<div")
     named = divs("named-wrapper")[0]
     assert lifted < named < pages["named-wrapper"].count("<div")
 

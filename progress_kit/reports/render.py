@@ -185,7 +185,7 @@ def _parsed_html(html: str, url_fetcher):
 # style), the only children an unwrapped cell wrapper may have, and the parents it may have
 _BLOCKS = frozenset("div section header footer main article aside nav p figure ul ol dl table h1 "
                     "h2 h3 h4 h5 h6 pre blockquote hr details address style".split())
-_CONTAINERS = _BLOCKS | {"body"}
+_CONTAINERS = (_BLOCKS - {"pre", "style"}) | {"body"}
 # what in a selector can see whether an element sits in a wrapper: a child or sibling
 # combinator, the universal or div selector, a structural pseudo-class (allowed on table cells
 # and rows, whose parents are never wrappers)
@@ -194,6 +194,11 @@ _SEES_WRAPPERS = re.compile(r"[>+~*]|:(?:first|last|nth|only)-|:empty|:has|:root
 _CELL_POSITION = re.compile(r"\b(?:th|td|tr)(?:[.#][\w-]+|\[[^\]]*\])*:(?:(?:first|last|only)-"
                             r"(?:child|of-type)\b|nth-(?:last-)?(?:child|of-type)\([^)]*\))",
                             re.IGNORECASE)
+# white space kept as it is (a wrapper's own white space would then be laid out), and the
+# elements such a rule may style: nbconvert's wrappers are never inside them
+_PRESERVES = re.compile(r"white-space(?:-collapse)?\s*:\s*(?:pre|break-spaces|preserve)",
+                        re.IGNORECASE)
+_TEXT_ELEMENT = re.compile(r"(?:^|\s)(?:pre|code|textarea|td|th)(?:[.#:\[][^\s]*)?$", re.IGNORECASE)
 _BLIND: dict[str, bool] = {}
 
 
@@ -209,6 +214,9 @@ def _blind_to_wrappers(css: str) -> bool:
                 if rule.type == "qualified-rule":
                     prelude = _CELL_POSITION.sub("", tinycss2.serialize(rule.prelude))
                     if _SEES_WRAPPERS.search(prelude):
+                        return False
+                    if _PRESERVES.search(tinycss2.serialize(rule.content)) and not all(
+                            _TEXT_ELEMENT.search(s.strip()) for s in prelude.split(",")):
                         return False
                 elif rule.type == "at-rule":
                     name = rule.lower_at_keyword
@@ -240,9 +248,9 @@ def _unwrap_cells(document) -> None:
     ``celltag_*``) no stylesheet of the page names, holding only white space and at least one
     element, all block-level, in a block-level parent (an empty one stays: WeasyPrint can
     break a page after it, and did before a notebook's first heading); and only in a page whose
-    every stylesheet is inline and has no selector that could see a wrapper
-    (:func:`_blind_to_wrappers`). The PDF is byte for byte the same (tested, and checked on the
-    course pages); the HTML file keeps its wrappers.
+    every stylesheet is inline and has no selector that could see a wrapper and no rule that
+    keeps white space but in text elements (:func:`_blind_to_wrappers`). The PDF is byte for
+    byte the same (tested, and checked on the course pages); the HTML file keeps its wrappers.
     """
     from . import _weasy
 
@@ -257,6 +265,8 @@ def _unwrap_cells(document) -> None:
             return
         if name == "style":
             styles.append("".join(element.itertext()))
+        elif "white-space" in (element.get("style") or ""):
+            return  # white space kept as it is, maybe around a wrapper
     if not all(_blind_to_wrappers(css) for css in styles):
         return
     named = "\n".join(styles)
