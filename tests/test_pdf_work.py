@@ -105,6 +105,9 @@ def _pages() -> dict:
         "named-wrapper": _notebook_page(".jp-OutputArea-child { border: 1pt solid #D55E00 }"),
         "child-combinator": _notebook_page("main > div { margin-left: 20pt }"),
         "kept-white-space": _notebook_page("main { white-space: pre-wrap }"),
+        # the body's or main's children as flex items; a kept wrapper's children as grid items
+        "flex-main": _notebook_page("main { display: flex; flex-direction: column; gap: 4pt }"),
+        "grid-wrapper": _notebook_page(".jp-Cell-outputWrapper { display: grid; gap: 6pt }"),
     }
 
 
@@ -248,6 +251,17 @@ def test_wrappers_are_lifted_only_where_no_stylesheet_can_tell(pages):
     assert not [e for e in document.etree_element.iter("div") if "jp-OutputArea " in e.get("class")]
     assert divs("child-combinator")[0] == pages["child-combinator"].count("<div")
     assert divs("kept-white-space")[0] == pages["kept-white-space"].count("<div")
+    assert divs("flex-main")[0] == pages["flex-main"].count("<div")
+    # inside the kept (named) output wrappers nothing is lifted; the cells around them are
+    document = render._parsed_html(pages["grid-wrapper"], render._offline_fetcher())
+    kept = [e.get("class") for e in document.etree_element.iter("div")]
+    assert "jp-OutputArea jp-Cell-outputArea" in kept and not any(
+        c.startswith("jp-Cell jp-CodeCell") and "noOutputs" not in c for c in kept)
+    assert not render._blind_to_wrappers("main { display: flex }")
+    assert not render._blind_to_wrappers("body { columns: 2 }")
+    assert not render._blind_to_wrappers(":root { height: 100% }")
+    assert render._blind_to_wrappers("body { line-height: 1.4 } img { height: auto; display: block }"
+                                     " main { max-width: 180mm; margin: 0 auto }")
     named = divs("named-wrapper")[0]
     assert lifted < named < pages["named-wrapper"].count("<div")
 

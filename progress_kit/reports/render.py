@@ -182,10 +182,9 @@ def _parsed_html(html: str, url_fetcher):
 
 
 # block-level HTML elements (WeasyPrint's user-agent stylesheet: display block, or none for
-# style), the only children an unwrapped cell wrapper may have, and the parents it may have
+# style), the only children a lifted cell wrapper may have
 _BLOCKS = frozenset("div section header footer main article aside nav p figure ul ol dl table h1 "
                     "h2 h3 h4 h5 h6 pre blockquote hr details address style".split())
-_CONTAINERS = (_BLOCKS - {"pre", "style"}) | {"body"}
 # what in a selector can see whether an element sits in a wrapper: a child or sibling
 # combinator, the universal or div selector, a structural pseudo-class (allowed on table cells
 # and rows, whose parents are never wrappers)
@@ -199,6 +198,12 @@ _CELL_POSITION = re.compile(r"\b(?:th|td|tr)(?:[.#][\w-]+|\[[^\]]*\])*:(?:(?:fir
 _PRESERVES = re.compile(r"white-space(?:-collapse)?\s*:\s*(?:pre|break-spaces|preserve)",
                         re.IGNORECASE)
 _TEXT_ELEMENT = re.compile(r"(?:^|\s)(?:pre|code|textarea|td|th)(?:[.#:\[][^\s]*)?$", re.IGNORECASE)
+# a selector's subject that may be the page's html, body or main (which hold the wrappers), and
+# declarations that would make their children's boxes count (flex or grid items, columns, a
+# definite height for percentages)
+_PAGE_SUBJECT = re.compile(r"^(?:(?:html|body|main|:root)(?![\w-])|\*|\[|:)", re.IGNORECASE)
+_LAYOUT = re.compile(r"(?<![\w-])(?:display\s*:\s*(?!(?:block|none)\b)|flex|grid|columns?(?![\w])"
+                     r"|column-|(?:min-|max-)?height\s*:|gap\s*:)", re.IGNORECASE)
 _BLIND: dict[str, bool] = {}
 
 
@@ -215,8 +220,13 @@ def _blind_to_wrappers(css: str) -> bool:
                     prelude = _CELL_POSITION.sub("", tinycss2.serialize(rule.prelude))
                     if _SEES_WRAPPERS.search(prelude):
                         return False
-                    if _PRESERVES.search(tinycss2.serialize(rule.content)) and not all(
-                            _TEXT_ELEMENT.search(s.strip()) for s in prelude.split(",")):
+                    selectors = [s.strip() for s in prelude.split(",")]
+                    declarations = tinycss2.serialize(rule.content)
+                    if _PRESERVES.search(declarations) and not all(
+                            _TEXT_ELEMENT.search(s) for s in selectors):
+                        return False
+                    if _LAYOUT.search(declarations) and any(
+                            _PAGE_SUBJECT.search(s.split()[-1] if s else "*") for s in selectors):
                         return False
                 elif rule.type == "at-rule":
                     name = rule.lower_at_keyword
@@ -246,10 +256,12 @@ def _unwrap_cells(document) -> None:
     (half its elements), and each costs its cascade, box and layout. A wrapper is lifted only
     where nothing can tell: a ``div`` with no attribute but ``class``, whose classes (``jp-*``,
     ``celltag_*``) no stylesheet of the page names, holding only white space and at least one
-    element, all block-level, in a block-level parent (an empty one stays: WeasyPrint can
-    break a page after it, and did before a notebook's first heading); and only in a page whose
-    every stylesheet is inline and has no selector that could see a wrapper and no rule that
-    keeps white space but in text elements (:func:`_blind_to_wrappers`). The PDF is byte for
+    element, all block-level (an empty one stays: WeasyPrint can break a page after it, and did
+    before a notebook's first heading), in the page's body or main or a lifted wrapper; and
+    only in a page whose every stylesheet is inline and has no selector that could see a
+    wrapper, no rule that keeps white space but in text elements, and no rule that could make
+    the body's or main's children count (flex, grid, columns, heights): see
+    :func:`_blind_to_wrappers`. The PDF is byte for
     byte the same (tested, and checked on the course pages); the HTML file keeps its wrappers.
     """
     from . import _weasy
@@ -286,21 +298,35 @@ def _unwrap_cells(document) -> None:
         return all(isinstance(child.tag, str) and child.tag in _BLOCKS
                    and not (child.tail or "").strip() for child in element)
 
-    def lift(parent) -> bool:
-        changed, children = False, []
-        for child in parent:
-            changed |= lift(child)
-            if parent.tag in _CONTAINERS and wrapper(child):
-                children.extend(child)
-                changed = True
-            else:
-                children.append(child)
-        if changed and parent.tag in _CONTAINERS:
-            parent[:] = children
-        return changed
+    # wrappers are lifted from the page's body and main down, through lifted wrappers only: a
+    # wrapper inside a kept one (or in a user's element) stays, whatever that one's style
+    page = [e for e in root.iter() if e.tag in ("html", "body", "main")]
+    if any(e.get("class") or e.get("id") for e in page):  # a class selector might reach them
+        return
+    lifted = []
 
-    if any([lift(child) for child in list(root)]):  # every child lifted, not only the first
-        _weasy.retree(document)
+    def choose(parent) -> None:
+        for child in parent:
+            if wrapper(child):
+                choose(child)
+                lifted.append(child)
+            elif child.tag in ("body", "main"):
+                choose(child)
+
+    choose(root)
+    if not lifted:
+        return
+    chosen = {id(element) for element in lifted}
+
+    def flat(parent) -> list:
+        out = []
+        for child in parent:
+            out.extend(flat(child) if id(child) in chosen else [child])
+        return out
+
+    for parent in page:
+        parent[:] = flat(parent)
+    _weasy.retree(document)
 
 
 _GC = {"depth": 0, "enabled": False}
