@@ -6,7 +6,9 @@ the same notebooks and template, in this process's machine and session:
 * baseline: for each report, ``papermill.execute_notebook`` (a fresh Jupyter kernel; the data
   folder as parameter, or for a client report the client's page prepared from it), then the
   nbconvert HTML export through the clinical template and a
-  WeasyPrint PDF, one after another;
+  WeasyPrint PDF, one after another, through their public APIs only, in a fresh interpreter
+  (:mod:`bench.plain_loop`): until 2026-12-07 it ran in this process with the kit's own HTML
+  and PDF functions, so each PDF shortcut the kit made sped the baseline up too;
 * kit: ``progress_kit.reports.run_batch(..., jobs=N)`` (fork-server engine by default), run once
   before and once after the baseline; the ratio takes the slower of the two.
 
@@ -26,8 +28,6 @@ from pathlib import Path
 from progress_kit import demo_data
 from progress_kit.reports.batch import run_batch
 from progress_kit.reports.context import clients_active_in, load_clinic
-from progress_kit.reports.render import KERNEL, html_from_notebook, new_exporter, pdf_from_html
-from progress_kit.reports.resources import notebook_path
 
 MONTH = "2026-10"
 TAG = re.compile(r"<[^>]+>")
@@ -46,32 +46,17 @@ def _pdf_text(path: Path) -> str:
 
 
 def baseline(data_dir: Path, clients: list[str], out: Path) -> float:
-    """The plain loop; returns seconds."""
-    # imported here: the kit's zygotes import this module as the parent's main module, and
-    # nbformat at import time would cost each of them the IRI grammar (reports/engine.py, _zygote_main)
-    import nbformat
-    import papermill
+    """The plain loop (:mod:`bench.plain_loop`), in a fresh interpreter where none of the kit's
+    rendering shortcuts is installed; returns its seconds."""
+    import json
+    import subprocess
+    import sys
 
-    from progress_kit.reports.steps import prepare_client, write_bundle
-
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    jobs = [("client", {"client_id": c, "month": MONTH}, c) for c in clients]
-    jobs.append(("cohort", {"data_dir": str(data_dir), "month": MONTH}, "cohort"))
-    for kind, params, stem in jobs:
-        executed = out / f"{stem}.ipynb"
-        if kind == "client":  # a client's notebook takes its page as the kit prepares it (issue 25):
-            # the data folder validated for each report, as the kernel did before
-            params["bundle"] = str(write_bundle(prepare_client(load_clinic(data_dir), stem, month=MONTH),
-                                                out).resolve())
-        papermill.execute_notebook(str(notebook_path(kind)), str(executed), parameters=params,
-                                   kernel_name=KERNEL, progress_bar=False, cwd=str(out))
-        # a new exporter per report, as a plain loop would (the kit keeps one per process)
-        page = html_from_notebook(nbformat.read(executed, as_version=4), "progress-kit report",
-                                  exporter=new_exporter())
-        (out / f"{stem}.html").write_text(page, encoding="utf-8")
-        pdf_from_html(page, out / f"{stem}.pdf")
-    return time.perf_counter() - start
+    proc = subprocess.run([sys.executable, "-m", "bench.plain_loop", str(data_dir), str(out), MONTH,
+                           *clients], check=True, capture_output=True, text=True,
+                          env={**os.environ, "MPLBACKEND": "Agg"},
+                          cwd=str(Path(__file__).resolve().parent.parent))
+    return json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
 
 
 def font_subsetting() -> str:
