@@ -214,6 +214,57 @@ def test_one_font_configuration_per_thread_gives_the_same_pdfs(tmp_path, monkeyp
     assert _fonts.config_for("<style>@FONT-FACE { font-family: x }</style>") is None
 
 
+def _texts(ax):
+    """Text the kept glyphs must draw as Agg does: rotated (the y label), at many sub-pixel
+    offsets (tick labels), unhinted sizes, not antialiased, and mathtext (with a rule)."""
+    ax.plot([0, 1, 2, 3], [21, 14, 15, 6], marker="o", label="PHQ-9 score")
+    ax.set_ylabel("PHQ-9 score (higher = worse)")
+    ax.set_xlabel("session (0 = first score)")
+    ax.set_title("Agg draws these glyphs", loc="left", fontsize="medium", fontweight="bold")
+    ax.text(0.3, 17.3, "slanted note", rotation=33, fontsize=7.3)
+    ax.text(1.1, 8.7, "jagged text", antialiased=False)
+    ax.text(2.05, 19.2, r"$\frac{a}{b} \leq 10$")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+
+
+def test_kept_glyph_bitmaps_draw_what_savefig_draws():
+    """Each glyph's bitmap is kept under its sub-pixel offset: figures drawn again (same
+    offsets: no glyph rendered anew) and at other sizes and resolutions (other offsets) are
+    still savefig's pixels, text rotated, not antialiased and mathtext included."""
+    from matplotlib.figure import Figure
+
+    for i, (size, dpi) in enumerate((((6.0, 3.0), 100), ((6.0, 3.0), 100), ((5.3, 2.7), 150),
+                                     ((6.1, 3.3), 80))):
+        fig = Figure(figsize=size, dpi=dpi, facecolor="white", layout="constrained")
+        _texts(fig.add_subplot())
+        before = dict(getattr(pp._RENDERERS, "glyphs", {}))
+        got = np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
+        assert np.array_equal(got, _savefig_rgb(_texts, size, dpi)), (size, dpi)
+        if i == 1:  # the same figure again: every glyph was kept, none rendered anew
+            assert pp._RENDERERS.glyphs == before
+    kept = pp._RENDERERS.glyphs
+    assert any(not key[-1] for key in kept)  # the jagged text's glyphs, kept apart
+    assert any(key[5] not in (0, 0.0) for key in kept)  # rotated glyphs
+
+
+def test_line_metrics_are_matplotlibs():
+    """The kept line metrics are those Text._get_layout reads from the font (matplotlib 3.11),
+    and text measured with them has the extent a plain Agg renderer gives."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.figure import Figure
+
+    if not pp.text_path_tested(__import__("matplotlib").__version__, RendererAgg):
+        pytest.skip("another matplotlib: its own text path is used")
+    fig = Figure(figsize=(4.0, 2.0), dpi=150)
+    texts = [fig.text(0.1, 0.5, "two\nlines", fontsize=s) for s in (6, 9.5, 13)]
+    kept = pp._canvas_class()(fig).get_renderer()
+    plain = RendererAgg(600, 300, 150)
+    assert hasattr(kept, "_get_font_height_metrics") and not hasattr(plain, "_get_font_height_metrics")
+    for t in texts:
+        assert t.get_window_extent(kept).bounds == t.get_window_extent(plain).bounds
+    assert pp.text_path_tested("3.10.8", RendererAgg) is False  # Agg's own text path there
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
 def test_a_forked_child_draws_without_the_parents_glyph_layouts():
     """matplotlib drops its font objects in a forked child; the kept layouts, which refer to
@@ -238,6 +289,7 @@ def test_a_forked_child_draws_without_the_parents_glyph_layouts():
     if pid == 0:  # the child: exit 0 only if it draws savefig's pixels
         ok = not getattr(pp._RENDERERS, "layouts", None) and np.array_equal(
             draw(), _savefig_rgb(line, (4.0, 2.0), 80))
+        ok = ok and bool(pp._RENDERERS.glyphs)  # the bitmaps, plain arrays, serve the child
         os._exit(0 if ok else 3)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -47,6 +47,7 @@ def encode_rgb(rgb: np.ndarray, level: int = 1) -> bytes:
 _RENDERERS = threading.local()
 _RENDERERS_MAX = 8
 _LAYOUTS_MAX = 20_000
+_GLYPHS_MAX = 50_000
 _CANVAS: type | None = None
 
 
@@ -63,7 +64,12 @@ def _canvas_class() -> type:
     """
     global _CANVAS
     if _CANVAS is None:
+        import math
+
+        import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+        from matplotlib.font_manager import fontManager, get_font
+        from matplotlib.ft2font import RenderMode
 
         class _Renderer(RendererAgg):
             """Agg, with each string's glyph layout kept (per thread) for the next time the same
@@ -72,10 +78,13 @@ def _canvas_class() -> type:
             glyphs at the same places as Agg's own (the pixels are tested against ``savefig``).
             A layout refers to matplotlib's font objects, which matplotlib drops in a forked
             child (FreeType's files must not be shared): the kept layouts are dropped there too
-            (:func:`_forget_layouts`)."""
+            (:func:`_forget_layouts`).
+
+            Each glyph's bitmap is kept too (:meth:`_draw_text_glyphs_and_boxes`), and each
+            font's line metrics (:meth:`_get_font_height_metrics`)."""
 
             def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
-                if ismath or type(self)._draw_text_glyphs_and_boxes is not _GLYPHS:
+                if ismath:
                     return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
                 features = mtext.get_fontfeatures() if mtext is not None else None
                 language = mtext.get_language() if mtext is not None else None
@@ -97,7 +106,76 @@ def _canvas_class() -> type:
                     ((item.ft_object, size, item.glyph_index, 0, 1, item.x, item.y)
                      for item in items), [])
 
-        _GLYPHS = RendererAgg._draw_text_glyphs_and_boxes
+            def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes):
+                """Agg's own, with each glyph's bitmap kept (per process and thread) for the
+                next time the same glyph is drawn at the same sub-pixel offset.
+
+                FreeType places a glyph at a position in 1/64 pixel: the outline, hinted
+                first, is moved there, then rasterised. Moving it by whole pixels moves the
+                bitmap by whole pixels and changes no coverage value, so the bitmap is kept
+                under the position's 1/64 fraction (with the font file, size, resolution,
+                glyph, rotation, hinting and antialiasing) and drawn at the whole-pixel part.
+                A report's tick labels, legend entries and band names recur at the same
+                fractions from figure to figure and client to client; a batch's children
+                find the warm-up's glyphs. The pixels are Agg's (tested against ``savefig``).
+                Boxes (mathtext rules) are left to Agg.
+                """
+                if boxes:
+                    glyphs = list(glyphs)
+                    super()._draw_text_glyphs_and_boxes(gc, x, y, angle, glyphs, boxes)
+                    return
+                cos = math.cos(math.radians(angle))
+                sin = math.sin(math.radians(angle))
+                load_flags = get_hinting_flag()
+                antialiased = bool(gc.get_antialiased())
+                kept = _RENDERERS.__dict__.setdefault("glyphs", {})
+                height = self.height
+                draw = self._renderer.draw_text_image
+                for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards
+                    # the position as Agg gives it to FreeType, in 1/64 pixel (FreeType's y is up)
+                    px = round(0x40 * (x + dx * cos - dy * sin))
+                    py = round(0x40 * (height - y + dx * sin + dy * cos))
+                    key = (font.fname, font.face_index, size, self.dpi, glyph_index, angle, slant,
+                           extend, px & 0x3F, py & 0x3F, load_flags, antialiased)
+                    glyph = kept.get(key)
+                    if glyph is None:
+                        font.set_size(size, self.dpi)
+                        font._set_transform(
+                            (0x10000 * np.array([[cos, -sin], [sin, cos]])
+                             @ [[extend, extend * slant], [0, 1]]).round().astype(int), [px, py])
+                        bitmap = font._render_glyph(
+                            glyph_index, load_flags,
+                            RenderMode.NORMAL if antialiased else RenderMode.MONO)
+                        buffer = bitmap.buffer
+                        if not antialiased:
+                            buffer *= 0xFF
+                        glyph = (buffer, bitmap.left - (px >> 6), bitmap.top - (py >> 6))
+                        if len(kept) >= _GLYPHS_MAX:
+                            kept.clear()
+                        kept[key] = glyph
+                    buffer, left, top = glyph
+                    # draw_text_image's y is downwards and the bitmap's bottom side
+                    draw(buffer, left + (px >> 6), int(height) - (top + (py >> 6)) + buffer.shape[0],
+                         0, gc)
+
+            def _get_font_height_metrics(self, prop):
+                """The font's ascent, descent and line gap in pixels, as ``Text._get_layout``
+                computes them from the font's OS/2 or hhea table (matplotlib 3.11), kept per
+                font file, size and resolution: every text's layout asked the font's tables
+                again. ``(None, None, None)`` lets matplotlib measure, as it does without them."""
+                paths = fontManager._find_fonts_by_props(prop)
+                size = prop.get_size_in_points()
+                metrics = _RENDERERS.__dict__.setdefault("heights", {})
+                key = (tuple(paths), size, self.dpi)
+                found = metrics.get(key)
+                if found is None:
+                    found = metrics[key] = _height_metrics(get_font(paths), size, self.dpi)
+                return found
+
+        if not text_path_tested(matplotlib.__version__, RendererAgg):
+            # another matplotlib draws text its own way: Agg's, only the renderer kept
+            for name in ("draw_text", "_draw_text_glyphs_and_boxes", "_get_font_height_metrics"):
+                delattr(_Renderer, name)
 
         class _KeptRendererCanvas(FigureCanvasAgg):
             def get_renderer(self):
@@ -115,6 +193,50 @@ def _canvas_class() -> type:
 
         _CANVAS = _KeptRendererCanvas
     return _CANVAS
+
+
+MATPLOTLIB_TEXT_TESTED = ((3, 11),)
+"""Matplotlib versions (major, minor) whose Agg text drawing (``RendererAgg.draw_text`` and
+``_draw_text_glyphs_and_boxes``) and ``Text._get_layout`` line metrics the kept renderer's
+copies were written against and tested with (pixels against ``savefig``). With any other
+version the renderer is kept, but draws and measures text as Agg does."""
+
+
+def text_path_tested(version: str, renderer_class) -> bool:
+    """True when matplotlib ``version`` is one of :data:`MATPLOTLIB_TEXT_TESTED` and its
+    Agg renderer draws glyphs through ``_draw_text_glyphs_and_boxes``.
+
+    Examples
+    --------
+    >>> class Agg:
+    ...     def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes): ...
+    >>> text_path_tested("3.11.2", Agg), text_path_tested("3.12.0", Agg)
+    (True, False)
+    >>> text_path_tested("3.11.2", object)
+    False
+    """
+    try:
+        major, minor = (int(part) for part in str(version).split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) in MATPLOTLIB_TEXT_TESTED and hasattr(
+        renderer_class, "_draw_text_glyphs_and_boxes")
+
+
+def _height_metrics(font, size: float, dpi: float) -> tuple:
+    """``Text._get_layout``'s line metrics of ``font`` (matplotlib 3.11, text.py): the first of
+    the OS/2 typographic or the hhea ascent, descent and line gap, scaled to pixels, in the same
+    arithmetic; ``(None, None, None)`` when the font has neither table."""
+    for table_name, linegap_key, ascent_key, descent_key in (
+            ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+            ("hhea", "lineGap", "ascent", "descent")):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+        scale = 1 / units_per_em * size * dpi / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[linegap_key] * scale
+    return None, None, None
 
 
 def _forget_layouts() -> None:
