@@ -265,6 +265,121 @@ def test_line_metrics_are_matplotlibs():
     assert pp.text_path_tested("3.10.8", RendererAgg) is False  # Agg's own text path there
 
 
+def _long_legend(ax):
+    """The axes shrink between constrained layout's passes (a long legend on the right), so
+    the x axis has other ticks after the first pass than before it."""
+    ax.plot(range(13), [20, 18, 19, 15, 14, 12, 12, 9, 8, 8, 7, 5, 4], marker="o",
+            label="a rather long legend entry that takes half the width of the figure away")
+    ax.set_xlabel("session (0 = first score)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+def _square(ax):
+    """An equal-aspect box, shrunk at draw time after the layout placed it (as the Jacobson
+    plot's), and a rotated, a multi-line and a wrapped text."""
+    ax.scatter([3, 17, 22], [2, 19, 8])
+    ax.set_xlim(-0.5, 27.5)
+    ax.set_ylim(-0.5, 27.5)
+    ax.set_aspect("equal", adjustable="box")
+    ax.text(1.03, 0.0, "numbers: clients per cell\n(* = 0 to 4)", transform=ax.transAxes,
+            fontsize="x-small", va="bottom")
+    ax.text(2, 25, "a wrapped note " * 6, wrap=True, fontsize=7)
+    ax.set_ylabel("latest PHQ-9 score")
+
+
+def _datalim(ax):
+    """An equal aspect kept by widening the view at draw time: the view limits change after
+    the layout measured the ticks."""
+    ax.plot([0, 10], [0, 3], marker="o")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("first score")
+
+
+def _dates_twin(ax):
+    """Concise dates (labels depend on every tick), and a twin axis sharing x."""
+    import matplotlib.dates as mdates
+    import pandas as pd
+
+    days = pd.date_range("2025-11-20", periods=9, freq="45D")
+    ax.plot(days, [3, 5, 4, 6, 8, 7, 9, 8, 6])
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.twinx().plot(days, [0.1, 0.4, 0.3, 0.2, 0.5, 0.6, 0.4, 0.3, 0.2], color="orange")
+
+
+@pytest.mark.parametrize("draw, size", [(_long_legend, (7.2, 2.4)), (_square, (5.6, 4.6)),
+                                        (_dates_twin, (7.2, 2.6)), (_datalim, (6.0, 2.4))])
+def test_kept_ticks_and_text_layouts_draw_what_savefig_draws(draw, size):
+    """While figure_png lays out and draws, each axis's ticks and each text's layout are kept
+    until what they depend on changes (the axes' size between the layout's passes, the box an
+    equal aspect shrinks, a twin's shared view); the pixels are savefig's, and afterwards
+    matplotlib's own methods are back."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    own = Text._get_layout
+    fig = Figure(figsize=size, dpi=150, facecolor="white", layout="constrained")
+    draw(fig.add_subplot())
+    got = np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
+    assert np.array_equal(got, _savefig_rgb(draw, size, 150))
+    assert Text._get_layout is own
+    assert not any("_update_ticks" in vars(axis) for ax in fig.axes
+                   for axis in (ax.xaxis, ax.yaxis))
+
+
+def test_kept_ticks_follow_the_view_and_the_locator():
+    """Within the block, an axis's ticks are computed again when its view or its locator
+    changes, and are matplotlib's own ticks for them."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator
+
+    fig = Figure(figsize=(5.0, 2.0), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot([0, 10], [0, 1])
+
+    def locs():
+        return [t.get_loc() for t in ax.xaxis._update_ticks()]
+
+    with pp._ticks_kept(fig):
+        first = locs()
+        ax.set_xlim(0, 100)
+        wider = locs()
+        ax.xaxis.set_major_locator(FixedLocator([5, 50]))
+        fixed = locs()
+    assert first == [0, 2, 4, 6, 8, 10] and wider == [0, 20, 40, 60, 80, 100]
+    assert fixed == [5, 50] == locs()
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t.set_text("something longer"), lambda t: t.set_fontsize(13),
+    lambda t: t.set_fontweight("bold"), lambda t: t.set_rotation(30),
+    lambda t: t.set_rotation_mode("anchor"), lambda t: t.set_horizontalalignment("right"),
+    lambda t: t.set_verticalalignment("top"), lambda t: t.set_multialignment("right"),
+    lambda t: t.set_linespacing(2.0), lambda t: t.figure.set_dpi(90),
+    lambda t: t.set_usetex(False) or t.set_text("$x^2$ and\ntwo lines")])
+def test_a_kept_text_layout_is_laid_out_again_when_the_text_changes(change):
+    """Each thing ``Text._get_layout`` reads is in the kept layout's key: after a change, the
+    layout is matplotlib's for the changed text, not the kept one."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    own = Text._get_layout
+    fig = Figure(figsize=(4.0, 2.0), dpi=150)
+    text = fig.text(0.2, 0.5, "PHQ-9 score\n(higher = worse)")
+    renderer = RendererAgg(600, 300, 150)
+    with pp._text_layouts_kept():
+        first = text._get_layout(renderer)
+        assert text._get_layout(renderer) is first  # kept
+        change(text)
+        again = text._get_layout(renderer)
+        assert again is not first
+        fresh = own(text, renderer)
+    assert again[0].bounds == fresh[0].bounds and again[1:] == fresh[1:]
+    assert Text._get_layout is own
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
 def test_a_forked_child_draws_without_the_parents_glyph_layouts():
     """matplotlib drops its font objects in a forked child; the kept layouts, which refer to

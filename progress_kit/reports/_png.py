@@ -16,6 +16,8 @@ takes WeasyPrint's own path. The pixels in the PDF are the same either way (test
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import struct
 import threading
@@ -257,16 +259,107 @@ def figure_png(fig) -> bytes:
     draws a figure with a layout engine twice); the figure is drawn once, on a renderer kept
     for figures of its size (:func:`_canvas_class`); the alpha channel, opaque everywhere on
     a white figure, is left out; and :func:`encode_rgb` writes the PNG. The reports' figures and
-    the explorer's charts are drawn here (docs/performance.md, rounds four and five).
+    the explorer's charts are drawn here (docs/performance.md, rounds four and five). While it
+    lays out and draws, each axis computes its ticks once per view and size (:func:`_ticks_kept`)
+    and each text its layout once per string, font and alignment (:func:`_text_layouts_kept`).
     """
     canvas = _canvas_class()(fig)
-    engine = fig.get_layout_engine()
-    if engine is not None:
-        engine.execute(fig)
-        fig.set_layout_engine("none")  # keep the positions constrained layout has just found
-    canvas.draw()
+    with _ticks_kept(fig), _text_layouts_kept():
+        engine = fig.get_layout_engine()
+        if engine is not None:
+            engine.execute(fig)
+            fig.set_layout_engine("none")  # keep the positions constrained layout has just found
+        canvas.draw()
     # the renderer is kept for the next figure: the pixels are copied out (encode_rgb) first
     return encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
+
+
+@contextlib.contextmanager
+def _ticks_kept(fig):
+    """Within the block, each axis of ``fig`` computes its ticks only when its view or its
+    axes' box on the figure has changed since the last time.
+
+    Matplotlib asks an axis for its ticks (``Axis._update_ticks``: locate, format, place each
+    tick, keep those in view) every time anything measures or draws it: about 20 times a
+    figure, from constrained layout's two passes over the axis, the spines and the axis label
+    positions, and the draw. Once the plotting code has finished, the ticks depend only on the
+    view limits, the axes' size (how many ticks fit) and the locators and formatters, which
+    are in the key: with the same key, the ticks from the last call are the ticks, positions
+    and labels a new call would give. Taken off again on the way out.
+    """
+    axes = [axis for ax in fig.get_axes() for axis in ax._axis_map.values()]
+    for axis in axes:
+        axis._update_ticks = functools.partial(_kept_ticks, axis, type(axis)._update_ticks, {})
+    try:
+        yield
+    finally:
+        for axis in axes:
+            axis.__dict__.pop("_update_ticks", None)
+
+
+def _kept_ticks(axis, update, last: dict) -> list:
+    major, minor = axis.major, axis.minor
+    key = (tuple(axis.get_view_interval()), axis.axes.bbox.bounds, id(major.locator),
+           id(major.formatter), id(minor.locator), id(minor.formatter))
+    if last.get("key") != key:
+        last["ticks"], last["key"] = update(axis), key
+    return list(last["ticks"])
+
+
+_TEXT_LOCK = threading.Lock()
+_TEXT_USERS = [0, None]  # blocks open in any thread, and matplotlib's own Text._get_layout
+
+
+@contextlib.contextmanager
+def _text_layouts_kept():
+    """Within the block, each text keeps its layout (``Text._get_layout``: its lines' sizes,
+    alignment offsets and box) until its string, font, alignment, rotation, line spacing,
+    resolution or renderer changes.
+
+    Matplotlib lays a text out every time it is measured or drawn: about 115 times a figure
+    (tick labels measured by constrained layout's two passes, by the axis label positions, by
+    the spines and again when drawn; the legend's entries likewise). The layout depends only on
+    what is in the key (matplotlib 3.11, ``text.py``; wrapped text is laid out anew each time,
+    as it depends on the text's position). ``Text._get_layout`` is replaced while any block is
+    open, in any thread; a thread without a block of its own gets matplotlib's.
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.text import Text
+
+    if not text_path_tested(matplotlib.__version__, RendererAgg):
+        yield
+        return
+    outer = getattr(_RENDERERS, "text_layouts", None)
+    _RENDERERS.text_layouts = {}
+    with _TEXT_LOCK:
+        if not _TEXT_USERS[0]:
+            _TEXT_USERS[1] = Text._get_layout
+            Text._get_layout = _kept_text_layout
+        _TEXT_USERS[0] += 1
+    try:
+        yield
+    finally:
+        _RENDERERS.text_layouts = outer
+        with _TEXT_LOCK:
+            _TEXT_USERS[0] -= 1
+            if not _TEXT_USERS[0]:
+                Text._get_layout = _TEXT_USERS[1]
+
+
+def _kept_text_layout(text, renderer):
+    """``Text._get_layout`` through the block's kept layouts (:func:`_text_layouts_kept`)."""
+    kept = getattr(_RENDERERS, "text_layouts", None)
+    if kept is None or text.get_wrap():
+        return _TEXT_USERS[1](text, renderer)
+    key = (id(renderer), text.get_figure(root=True).dpi, text._text, hash(text._fontproperties),
+           text.get_usetex(), text.get_parse_math(), text._linespacing, text.get_rotation(),
+           text.get_rotation_mode(), text._horizontalalignment, text._verticalalignment,
+           text._get_multialignment())
+    found = kept.get(text)
+    if found is None or found[0] != key:
+        found = kept[text] = (key, _TEXT_USERS[1](text, renderer))
+    return found[1]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
