@@ -408,3 +408,32 @@ def test_a_forked_child_draws_without_the_parents_glyph_layouts():
         os._exit(0 if ok else 3)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+def test_blank_axes_made_ahead_draw_what_new_ones_draw(monkeypatch):
+    """keep_blank_axes makes a blank figure for each size drawn so far; blank_axes hands them
+    out (same pixels as a figure made then), and makes a new one when there is none left or
+    matplotlib's settings changed after the blanks were made."""
+    import matplotlib
+
+    monkeypatch.setattr(pp, "_SIZES_DRAWN", {})
+    monkeypatch.setattr(pp, "_BLANKS", {})
+    size = (5.5, 2.1)
+    new = pp.blank_axes(size, 100)
+    _texts(new[1])
+    assert pp._SIZES_DRAWN == {(size, 100): 1}
+    assert pp.keep_blank_axes() == 1
+    kept = pp._BLANKS[(size, 100)][0]
+    fig, ax = pp.blank_axes(size, 100)
+    assert (fig, ax) == kept and not pp._BLANKS[(size, 100)]
+    _texts(ax)
+    got = np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
+    assert np.array_equal(got, np.asarray(Image.open(io.BytesIO(pp.figure_png(new[0])))))
+    assert np.array_equal(got, _savefig_rgb(_texts, size, 100))
+    assert pp.blank_axes(size, 100) != kept  # none left: a new one
+    assert pp.keep_blank_axes() == 3  # three drawn of this size so far
+    kept = pp._BLANKS[(size, 100)][-1]  # the next one handed out
+    with matplotlib.rc_context({"axes.linewidth": 2.5}):
+        fig, ax = pp.blank_axes(size, 100)
+        assert fig is not kept[0] and ax.spines["left"].get_linewidth() == 2.5
+    assert pp.blank_axes(size, 100) == kept  # the settings back: the kept blank again

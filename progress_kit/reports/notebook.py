@@ -68,7 +68,9 @@ def prepare_batch(clinic: ClinicData, month: str) -> None:
     (:func:`~progress_kit.reports.context.client_data`). They are kept by
     :func:`~progress_kit.reports.sections.common.shared` for this very ``clinic`` object; a
     report then takes only its client's row. The batch's fork server calls this in each warm
-    worker, so that no report process computes them again.
+    worker, so that no report process computes them again. It also makes the blank figures of
+    the sizes the worker's warm-up drew (:func:`._png.keep_blank_axes`), which each report's
+    child then takes instead of making its own.
     """
     start, end = parse_month(month)
     S.common.index_client_rows(clinic)  # each report's client_data takes its rows by position
@@ -78,6 +80,9 @@ def prepare_batch(clinic: ClinicData, month: str) -> None:
     if S.common._stat("client_flags") is not None:
         for as_of in (end, start - pd.Timedelta(days=1)):
             S.service_flags(clinic, as_of)
+    from ._png import keep_blank_axes
+
+    keep_blank_axes()
 
 
 def heading(text: str, sections: object = True, *, new_page: bool = True, level: int = 2) -> None:
@@ -109,12 +114,10 @@ def _figure_png(section) -> bytes:
     """
     if "figure_png" in section.facts:  # a chart the notebook drew itself (steps.section)
         return section.facts["figure_png"]
-    from matplotlib.figure import Figure
+    from ._png import blank_axes, figure_png
 
-    from ._png import figure_png
-
-    fig = Figure(figsize=section.figsize, dpi=FIG_DPI, facecolor="white", layout="constrained")
-    section.plot(fig.add_subplot())
+    fig, ax = blank_axes(section.figsize, FIG_DPI)  # made ahead in a warm worker (prepare_batch)
+    section.plot(ax)
     return figure_png(fig)
 
 
