@@ -417,23 +417,57 @@ def test_blank_axes_made_ahead_draw_what_new_ones_draw(monkeypatch):
     import matplotlib
 
     monkeypatch.setattr(pp, "_SIZES_DRAWN", {})
+    monkeypatch.setattr(pp, "_TICKS_DRAWN", {})
     monkeypatch.setattr(pp, "_BLANKS", {})
     size = (5.5, 2.1)
     new = pp.blank_axes(size, 100)
     _texts(new[1])
+    pp.figure_png(new[0])
     assert pp._SIZES_DRAWN == {(size, 100): 1}
-    assert pp.keep_blank_axes() == 1
-    kept = pp._BLANKS[(size, 100)][0]
+    assert pp.keep_blank_axes() == 2  # one more than drawn
+    kept = pp._BLANKS[(size, 100)][-1]
+    # as many ticks made ahead as the figure of that size made, and two
+    assert len(kept[1].xaxis.majorTicks) == len(new[1].xaxis.majorTicks) + 2
     fig, ax = pp.blank_axes(size, 100)
-    assert (fig, ax) == kept and not pp._BLANKS[(size, 100)]
+    assert (fig, ax) == kept and len(pp._BLANKS[(size, 100)]) == 1
     _texts(ax)
     got = np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
     assert np.array_equal(got, np.asarray(Image.open(io.BytesIO(pp.figure_png(new[0])))))
     assert np.array_equal(got, _savefig_rgb(_texts, size, 100))
-    assert pp.blank_axes(size, 100) != kept  # none left: a new one
-    assert pp.keep_blank_axes() == 3  # three drawn of this size so far
+    assert pp.blank_axes(size, 100) != kept  # the other kept one
+    assert not pp._BLANKS[(size, 100)] and pp.blank_axes(size, 100)  # none left: a new one
+    assert pp.keep_blank_axes() == 4  # at most four
     kept = pp._BLANKS[(size, 100)][-1]  # the next one handed out
     with matplotlib.rc_context({"axes.linewidth": 2.5}):
         fig, ax = pp.blank_axes(size, 100)
         assert fig is not kept[0] and ax.spines["left"].get_linewidth() == 2.5
     assert pp.blank_axes(size, 100) == kept  # the settings back: the kept blank again
+
+
+def _tick_params(ax):
+    """Tick parameters set after the axes were made: they reach ticks made ahead as they reach
+    the first tick (and ticks made later copy it)."""
+    ax.plot(range(30), [(i * 7) % 23 for i in range(30)], label="many ticks")
+    ax.tick_params(axis="x", labelsize="small", colors="#D55E00", length=6)
+    ax.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0f} pts")
+
+
+def _fixed_labels(ax):
+    """Fixed ticks whose labels get their own font size (as the cohort's rate trend)."""
+    ax.plot(range(12), [0.4 + 0.02 * i for i in range(12)], marker="o")
+    ax.set_xticks(range(12))
+    ax.set_xticklabels([f"M{i}\n2026" if i == 0 else f"M{i}" for i in range(12)], fontsize="small")
+    ax.grid(False)
+
+
+@pytest.mark.parametrize("draw", [_tick_params, _fixed_labels, _long_legend])
+@pytest.mark.parametrize("ahead", [0, 3, 14])
+def test_ticks_made_ahead_draw_what_savefig_draws(draw, ahead):
+    """A blank whose axes have ticks made ahead (fewer than the figure needs, or more) draws
+    savefig's pixels, whatever tick parameters and labels the plotting code sets."""
+    fig, ax = pp._new_axes(((7.2, 2.4), 150), ahead, ahead)
+    assert len(ax.xaxis.majorTicks) == max(ahead, 1)
+    draw(ax)
+    got = np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
+    assert np.array_equal(got, _savefig_rgb(draw, (7.2, 2.4), 150))
