@@ -442,6 +442,9 @@ def test_blank_axes_made_ahead_draw_what_new_ones_draw(monkeypatch):
         fig, ax = pp.blank_axes(size, 100)
         assert fig is not kept[0] and ax.spines["left"].get_linewidth() == 2.5
     assert pp.blank_axes(size, 100) == kept  # the settings back: the kept blank again
+    kept = pp._BLANKS[(size, 100)][-1]
+    with matplotlib.rc_context({"backend_fallback": False, "timezone": "Europe/London"}):
+        assert pp.blank_axes(size, 100) == kept  # IPython's change, not a style
 
 
 def _tick_params(ax):

@@ -270,7 +270,7 @@ def blank_axes(figsize: tuple[float, float], dpi: float):
     key = (tuple(figsize), dpi)
     _SIZES_DRAWN[key] = _SIZES_DRAWN.get(key, 0) + 1
     kept = _BLANKS.get(key)
-    if kept and _BLANKS_RC is not None and dict.__eq__(_BLANKS_RC, _rc_params()):
+    if kept and _same_style():
         fig, ax = kept.pop()
     else:
         fig, ax = _new_axes(key)
@@ -338,6 +338,30 @@ def _rc_params():
     import matplotlib
 
     return matplotlib.rcParams
+
+
+_NOT_STYLE = frozenset((
+    "interactive", "backend", "webagg.port", "webagg.address", "webagg.port_retries",
+    "webagg.open_in_browser", "backend_fallback", "toolbar", "timezone",
+    "figure.max_open_warning", "figure.raise_window", "savefig.directory", "tk.window_focus",
+    "docstring.hardcopy", "date.epoch"))
+"""The settings matplotlib does not count as style (``matplotlib.style``'s own list): none is
+read when a figure and its axes are made (the time zone and the date epoch are read when dates
+are plotted and drawn, as with any figure). IPython changes ``backend_fallback`` when a
+report's notebook starts, after the blanks were made."""
+
+
+def _same_style() -> bool:
+    """True when matplotlib's settings, apart from :data:`_NOT_STYLE`, are those the blanks
+    were made with (:func:`keep_blank_axes`)."""
+    if _BLANKS_RC is None:
+        return False
+    rc = _rc_params()
+    if dict.__eq__(_BLANKS_RC, rc):
+        return True
+    if len(rc) != len(_BLANKS_RC):
+        return False
+    return all(k in _NOT_STYLE or v == dict.__getitem__(rc, k) for k, v in _BLANKS_RC.items())
 
 
 def figure_png(fig) -> bytes:
