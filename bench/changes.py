@@ -6,6 +6,12 @@ clinic (100 clients, 6 months, 12 clients active in 2026-10):
 
 * ``figures``: a figure drawn on a new canvas and renderer (before) or on the renderer kept for
   its size (``reports._png.figure_png``), ms per figure;
+* ``figures_forked``: a client report's figures drawn in a child forked from a warmed process,
+  as in a batch: the second session's path (before: a new figure and axes, Agg's glyph drawing
+  and line metrics, every tick and text laid out at each measurement, NumPy's RGB copy), or
+  this session's (``reports.notebook._figure_png``: blanks made ahead by ``prepare_batch``, kept
+  glyph bitmaps and line metrics, ticks and text layouts kept while a figure is drawn, Pillow's
+  RGB copy), ms per report;
 * ``trend``: the three ``daily_trend_data`` calls of a client report (the two prompt windows and
   the diary's two weeks) through the pandas reference (before) or the array path, ms per report;
 * ``fonts``: one ``ffi.new("hb_codepoint_t[n]", ...)`` of a glyph count not seen before (before)
@@ -97,6 +103,108 @@ def figures(clinic, clients, repeat: int) -> dict:
 
     before(), after()  # first calls
     return {**_alternate(repeat, before, after), "unit": f"ms per figure ({len(secs)} figures)"}
+
+
+def figures_forked(clinic, clients, repeat: int) -> dict:
+    import gc
+    import json
+
+    import numpy as np
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.figure import Figure
+
+    from progress_kit.reports import _png, engine, steps
+    from progress_kit.reports import notebook as rn
+    from progress_kit.reports.context import client_data
+
+    kept_canvas = _png._canvas_class()
+    agg_text = type(kept_canvas(Figure()).get_renderer())
+    renderers: dict = {}
+
+    class OldText(agg_text):  # the second session's renderer: Agg draws and measures text
+        _draw_text_glyphs_and_boxes = RendererAgg._draw_text_glyphs_and_boxes
+
+        def _get_font_height_metrics(self, prop):
+            return None, None, None  # Text._get_layout reads the font's tables itself
+
+    class OldCanvas(kept_canvas):
+        def get_renderer(self):
+            w, h = self.get_width_height(physical=True)
+            key = (w, h, self.figure.dpi)
+            if self._lastKey != key:
+                if key not in renderers:
+                    renderers[key] = OldText(w, h, self.figure.dpi)
+                self.renderer, self._lastKey = renderers[key], key
+            return self.renderer
+
+    def old_png(sec) -> bytes:
+        fig = Figure(figsize=sec.figsize, dpi=rn.FIG_DPI, facecolor="white", layout="constrained")
+        sec.plot(fig.add_subplot())
+        canvas = OldCanvas(fig)
+        fig.get_layout_engine().execute(fig)
+        fig.set_layout_engine("none")
+        canvas.draw()
+        return _png.encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
+
+    def flat(x):
+        if isinstance(x, list | tuple):
+            for y in x:
+                yield from flat(y)
+        elif x is not None:
+            yield x
+
+    reports = []
+    for c in clients[:8]:
+        secs = flat(list(steps.client_sections(client_data(clinic, c, MONTH), clinic).values()))
+        reports.append(list({id(s): s for s in secs if s.plot is not None}.values()))
+    # a warmed worker, as a batch's zygote: the demo report's figures drawn both ways, then the
+    # month's shared results and this session's blank figures (prepare_batch)
+    engine._exercise_pipeline()
+    real = rn._figure_png
+    rn._figure_png = old_png
+    try:
+        engine._exercise_pipeline()
+    finally:
+        rn._figure_png = real
+    rn.prepare_batch(clinic, MONTH)
+    gc.collect()
+    gc.freeze()
+
+    def forked(draw) -> float:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            cpu = []
+            for secs in reports:  # one child per report, as in a batch
+                r, w = os.pipe()
+                child = os.fork()
+                if child == 0:
+                    start = time.process_time()
+                    for sec in secs:
+                        draw(sec)
+                    os.write(w, str(time.process_time() - start).encode())
+                    os._exit(0)
+                os.close(w)
+                os.waitpid(child, 0)
+                cpu.append(float(os.read(r, 64)))
+                os.close(r)
+            os.write(write_fd, json.dumps(cpu).encode())
+            os._exit(0)
+        os.close(write_fd)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_fd) as fh:
+            cpu = json.loads(fh.read())
+        return sum(cpu) / len(cpu) * 1000
+
+    res: dict[str, list[float]] = {"before": [], "after": []}
+    for i in range(repeat):
+        for name in ("before", "after") if i % 2 else ("after", "before"):
+            res[name].append(forked(old_png if name == "before" else real))
+    gc.unfreeze()
+    n = sum(map(len, reports)) / len(reports)
+    return {**{k: statistics.median(v) for k, v in res.items()},
+            "unit": f"ms per client report in a forked child ({len(reports)} reports, "
+                    f"{n:.2f} figures each)"}
 
 
 def trend(clinic, clients, repeat: int) -> dict:
@@ -482,6 +590,8 @@ def run(repeat: int = 6, only: str | None = None) -> dict:
     elif only == "pdf":
         out = {"pdf_work": pdf_work(work, clinic, clients, max(2, repeat // 2)),
                "html_export": html_export(work, clinic, clients, repeat)}
+    elif only == "figures":
+        out = {"figures_forked": figures_forked(clinic, clients, repeat)}
     else:
         out = {"figures": figures(clinic, clients, repeat), "trend": trend(clinic, clients, repeat),
                "fonts": fonts(repeat),
@@ -489,6 +599,8 @@ def run(repeat: int = 6, only: str | None = None) -> dict:
                "pdf_work": pdf_work(work, clinic, clients, max(2, repeat // 2)),
                "html_export": html_export(work, clinic, clients, repeat),
                "pdf": pdf(work, clinic, clients, max(2, repeat // 2)),
+               # after the PDF's: it warms this process as a zygote (the demo report's figures)
+               "figures_forked": figures_forked(clinic, clients, repeat),
                **sections(clinic, clients, repeat), "funnel": funnel(repeat)}
     load.append(os.getloadavg()[0])
     out["load"] = load
@@ -507,8 +619,8 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m bench.changes", description=__doc__)
     parser.add_argument("--repeat", type=int, default=6)
-    parser.add_argument("--only", choices=["sections", "pdf"],
-                        help="only the sections' changes, or the PDF's and HTML export's (third "
-                             "session)")
+    parser.add_argument("--only", choices=["sections", "pdf", "figures"],
+                        help="only the sections' changes, the PDF's and HTML export's, or the "
+                             "figures' (third session)")
     args = parser.parse_args()
     print(to_markdown(run(args.repeat, args.only)))
