@@ -229,6 +229,7 @@ def plot_jacobson(result: pd.DataFrame, *, measure: str | None = None,
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_aspect("equal", adjustable="box")
+    ax.set_anchor("W")
     _style(ax, xlabel=f"first {name} score", ylabel=f"latest {name} score", title=title)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

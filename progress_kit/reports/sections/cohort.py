@@ -597,7 +597,7 @@ def jacobson(c: Cohort, measure: str = "PHQ-9") -> Section:
                        _w("cohort.jacobson.too_few", small=SMALL_COUNT, unit=_unit(c),
                           measure=measure))
     table = pd.DataFrame({_w("cohort.jacobson.category"): cats, _unit(c): shown[cats].to_numpy()})
-    sec = Section("jacobson", title, table=table, figsize=(6.4, 4.6),
+    sec = Section("jacobson", title, table=table, figsize=(6.4, 4.3),
                   method=_w("cohort.jacobson.method", measure=measure,
                             method=res.attrs.get("method", "")))
     sec.message = _w("cohort.jacobson.message", clients=shown["clients"], unit=_unit(c),
