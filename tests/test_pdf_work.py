@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from PIL import Image
 
 from progress_kit.reports import _weasy, render
 from progress_kit.reports.resources import template_dir
+
+DATA = Path(__file__).parent / "data"
 
 # the kit's pdf_from_html with WeasyPrint as it is: no _weasy patches, the page parsed whole
 _PLAIN = """
@@ -99,15 +102,18 @@ def _pages() -> dict:
                              .replace("color: #111", "color: #1f77b4")),
         # a data URL also in a comment: the page is parsed whole
         "comment": _page(f'<!-- <img src="{_figure(9)}"> -->' + figures),
-        # nbconvert's wrappers, lifted out of the parsed tree ...
+        # a page through nbconvert, with its cell wrappers, and stylesheets that could see them
         "notebook": _notebook_page(),
-        # ... except where a stylesheet names one, or could see them
         "named-wrapper": _notebook_page(".jp-OutputArea-child { border: 1pt solid #D55E00 }"),
         "child-combinator": _notebook_page("main > div { margin-left: 20pt }"),
         "kept-white-space": _notebook_page("main { white-space: pre-wrap }"),
         # the body's or main's children as flex items; a kept wrapper's children as grid items
         "flex-main": _notebook_page("main { display: flex; flex-direction: column; gap: 4pt }"),
         "grid-wrapper": _notebook_page(".jp-Cell-outputWrapper { display: grid; gap: 6pt }"),
+        # a demo clinic's report (bench batch's C056, its figures blanked to their sizes): a
+        # page 3 that starts with a heading after a break; lifting nbconvert's cell wrappers out
+        # of the parsed tree moved that heading up and with it the page's last lines
+        "demo-C056": (DATA / "demo_report_C056.html").read_text("utf-8"),
     }
 
 
@@ -220,53 +226,3 @@ def test_one_validation_gives_the_same_html():
     each.optimistic_validation = False
     assert once.optimistic_validation
     assert render.html_from_notebook(nb, "t", once) == render.html_from_notebook(nb, "t", each)
-
-
-def test_wrappers_are_lifted_only_where_no_stylesheet_can_tell(pages):
-    css = (template_dir() / "clinical" / "report.css").read_text("utf-8")
-    assert render._blind_to_wrappers(css)  # report.css: a selector that sees wrappers ends this
-    for seeing in ("main > section { }", "h2 + p { }", "section:first-child { }", "* { }",
-                   "div.x { }", "@media print { p ~ p { } }", "@scope (main) { p { } }"):
-        assert not render._blind_to_wrappers(seeing), seeing
-    # table cells' places (report.css, pandas' DataFrame styles): a cell's parent is never a wrapper
-    assert render._blind_to_wrappers("td:first-child, .x th:last-child { } @page { @top-left { } }"
-                                     ".dataframe tbody tr th:only-of-type { } tr:nth-child(2n+1) { }")
-    assert not render._blind_to_wrappers("p:nth-child(2n+1) { }")
-    # white space kept as it is: only in text elements, never around a wrapper
-    assert render._blind_to_wrappers("pre { white-space: pre-wrap } .x .highlight pre, td { "
-                                     "white-space: pre } main { white-space: nowrap }")
-    assert not render._blind_to_wrappers("main { white-space: pre-line }")
-    assert not render._blind_to_wrappers("@media print { .jp-Cell { white-space: pre } }")
-
-    def divs(name):
-        document = render._parsed_html(pages[name], render._offline_fetcher())
-        return (sum(1 for _ in document.etree_element.iter("div")),
-                sum(1 for _ in document.wrapper_element.iter_subtree()))
-
-    plain = pages["notebook"].count("<div")
-    lifted, wrapped = divs("notebook")
-    assert lifted < plain / 2 and wrapped < pages["notebook"].count("<") - plain / 2
-    # report.css names .jp-OutputArea-output, not .jp-OutputArea: the output areas go
-    document = render._parsed_html(pages["notebook"], render._offline_fetcher())
-    assert not [e for e in document.etree_element.iter("div") if "jp-OutputArea " in e.get("class")]
-    assert divs("child-combinator")[0] == pages["child-combinator"].count("<div")
-    assert divs("kept-white-space")[0] == pages["kept-white-space"].count("<div")
-    assert divs("flex-main")[0] == pages["flex-main"].count("<div")
-    # inside the kept (named) output wrappers nothing is lifted; the cells around them are
-    document = render._parsed_html(pages["grid-wrapper"], render._offline_fetcher())
-    kept = [e.get("class") for e in document.etree_element.iter("div")]
-    assert "jp-OutputArea jp-Cell-outputArea" in kept and not any(
-        c.startswith("jp-Cell jp-CodeCell") and "noOutputs" not in c for c in kept)
-    assert not render._blind_to_wrappers("main { display: flex }")
-    assert not render._blind_to_wrappers("body { columns: 2 }")
-    assert not render._blind_to_wrappers(":root { height: 100% }")
-    assert render._blind_to_wrappers("body { line-height: 1.4 } img { height: auto; display: block }"
-                                     " main { max-width: 180mm; margin: 0 auto }")
-    named = divs("named-wrapper")[0]
-    assert lifted < named < pages["named-wrapper"].count("<div")
-
-
-def test_another_weasyprint_keeps_its_wrappers(pages, monkeypatch):
-    monkeypatch.setattr(_weasy, "install", lambda: False)
-    document = render._parsed_html(pages["notebook"], render._offline_fetcher())
-    assert sum(1 for _ in document.etree_element.iter("div")) == pages["notebook"].count("<div")

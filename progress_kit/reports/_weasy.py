@@ -41,7 +41,6 @@ _SOURCES = {
     "weasyprint.layout.page.OrientedBox.outer": "4576123e1a741572",
     "weasyprint.layout.preferred.shrink_to_fit": "38ecf6d5c6439df6",
     "weasyprint.css.find_stylesheets": "ac92dbb80c3fd936",
-    "weasyprint.HTML.__init__": "5f19f40b81837f87",
 }
 """The first 16 hex digits of the SHA-256 of each replaced (or wrapped) function's source."""
 
@@ -83,8 +82,7 @@ def _targets() -> dict | None:
     found = {"weasyprint.text.line_break.Layout.setup": Layout.setup,
              "weasyprint.layout.page.OrientedBox.outer": page.OrientedBox.outer.fset,
              "weasyprint.layout.preferred.shrink_to_fit": preferred.shrink_to_fit,
-             "weasyprint.css.find_stylesheets": css.find_stylesheets,
-             "weasyprint.HTML.__init__": weasyprint.HTML.__init__}
+             "weasyprint.css.find_stylesheets": css.find_stylesheets}
     found = {name: _ORIGINALS.get(name, function) for name, function in found.items()}
     if any(_fingerprint(f) != _SOURCES[name] for name, f in found.items()):
         return None
@@ -263,17 +261,3 @@ def _keep_pango_contexts() -> None:
 
     setup._progress_kit = True
     Layout.setup = setup
-
-
-def retree(document) -> bool:
-    """After the parsed tree of ``document`` (a ``weasyprint.HTML``) was changed: its element
-    wrappers built again from the tree, as ``HTML.__init__`` builds them; False (and nothing
-    done) where :func:`install` is not installed, i.e. for another WeasyPrint."""
-    if not install():
-        return False
-    import cssselect2
-
-    document.wrapper_element = cssselect2.ElementWrapper.from_html_root(
-        document.etree_element, content_language=None)
-    document.etree_element = document.wrapper_element.etree_element
-    return True
