@@ -63,6 +63,44 @@ def _alternate(repeat: int, before, after) -> dict:
     return {k: statistics.median(v) for k, v in out.items()}
 
 
+def _in_child(fn):
+    """``fn()``'s JSON-able result, computed in a child forked from this process, which then
+    ends, so nothing ``fn`` changes reaches this process; None if the child sent nothing."""
+    import json
+    import traceback
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            os.write(w, json.dumps(fn()).encode())
+            code = 0
+        except BaseException:  # noqa: BLE001 (said on stderr; the parent gets nothing)
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as fh:
+        text = fh.read()
+    os.waitpid(pid, 0)
+    return json.loads(text) if text else None
+
+
+def _cpu_in_child(fn, setup=None) -> float:
+    """The CPU seconds ``fn()`` takes in a child forked from this process, as a report's child
+    of a batch's zygote (after ``setup()``, not timed)."""
+    def timed() -> float:
+        if setup is not None:
+            setup()
+        start = time.process_time()
+        fn()
+        return time.process_time() - start
+
+    return _in_child(timed)
+
+
 def figures(clinic, clients, repeat: int) -> dict:
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -107,7 +145,6 @@ def figures(clinic, clients, repeat: int) -> dict:
 
 def figures_forked(clinic, clients, repeat: int) -> dict:
     import gc
-    import json
 
     import numpy as np
     from matplotlib.backends.backend_agg import RendererAgg
@@ -171,29 +208,11 @@ def figures_forked(clinic, clients, repeat: int) -> dict:
     gc.freeze()
 
     def forked(draw) -> float:
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            cpu = []
-            for secs in reports:  # one child per report, as in a batch
-                r, w = os.pipe()
-                child = os.fork()
-                if child == 0:
-                    start = time.process_time()
-                    for sec in secs:
-                        draw(sec)
-                    os.write(w, str(time.process_time() - start).encode())
-                    os._exit(0)
-                os.close(w)
-                os.waitpid(child, 0)
-                cpu.append(float(os.read(r, 64)))
-                os.close(r)
-            os.write(write_fd, json.dumps(cpu).encode())
-            os._exit(0)
-        os.close(write_fd)
-        os.waitpid(pid, 0)
-        with os.fdopen(read_fd) as fh:
-            cpu = json.loads(fh.read())
+        def zygote() -> list[float]:  # one child per report, as in a batch
+            return [_cpu_in_child(lambda secs=secs: [draw(sec) for sec in secs])
+                    for secs in reports]
+
+        cpu = _in_child(zygote)
         return sum(cpu) / len(cpu) * 1000
 
     res: dict[str, list[float]] = {"before": [], "after": []}
@@ -289,7 +308,6 @@ def _client_pages(work: Path, clinic, clients) -> list[tuple[str, Path]]:
 
 
 def pdf(work: Path, clinic, clients, repeat: int) -> dict:
-    import json
 
     from progress_kit.reports import _fonts, engine, render
 
@@ -297,33 +315,16 @@ def pdf(work: Path, clinic, clients, repeat: int) -> dict:
     keep = _fonts.config_for
 
     def forked(warm_outputs, kept: bool) -> float:
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # a warm-up as a zygote's, then one child per PDF
+        def zygote() -> list[float]:  # a warm-up as a zygote's, then one child per PDF
             _fonts.config_for = keep if kept else (lambda html: None)
             _fonts._CONFIGS.__dict__.clear()
             render.pdf_from_html(render.html_from_notebook(engine.warm_up_notebook(warm_outputs),
                                                            "warm-up"),
                                  work / f"warm-{os.getpid()}.pdf")
-            times = []
-            for i, page in enumerate(pages):
-                r, w = os.pipe()
-                child = os.fork()
-                if child == 0:
-                    start = time.process_time()
-                    render.pdf_from_html(page, work / f"p-{os.getpid()}-{i}.pdf")
-                    os.write(w, str(time.process_time() - start).encode())
-                    os._exit(0)
-                os.close(w)
-                os.waitpid(child, 0)
-                times.append(float(os.read(r, 64)))
-                os.close(r)
-            os.write(write_fd, json.dumps(times).encode())
-            os._exit(0)
-        os.close(write_fd)
-        os.waitpid(pid, 0)
-        with os.fdopen(read_fd) as fh:
-            times = json.loads(fh.read())
+            return [_cpu_in_child(lambda i=i, page=page: render.pdf_from_html(
+                        page, work / f"p-{os.getpid()}-{i}.pdf")) for i, page in enumerate(pages)]
+
+        times = _in_child(zygote)
         return sum(times) / len(times) * 1000
 
     outputs = engine._exercise_pipeline()
@@ -468,18 +469,8 @@ def funnel(repeat: int) -> dict:
             return getattr(scipy.stats.binom, name)
 
     def forked(binom) -> float:
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            _dist.binom = binom
-            start = time.process_time()
-            pk.funnel_limits(0.5, list(range(5, 400, 7)))
-            os.write(w, str(time.process_time() - start).encode())
-            os._exit(0)
-        os.close(w)
-        os.waitpid(pid, 0)
-        with os.fdopen(r) as fh:
-            return float(fh.read()) * 1000
+        return _cpu_in_child(lambda: pk.funnel_limits(0.5, list(range(5, 400, 7))),
+                             setup=lambda: setattr(_dist, "binom", binom)) * 1000
 
     res: dict[str, list[float]] = {"before": [], "after": []}
     for i in range(repeat):
@@ -509,7 +500,6 @@ def pdf_work(work: Path, clinic, clients, repeat: int) -> dict:
     """A client report's PDF in a child forked from a warmed process, with the third session's
     changes (``reports._weasy``, ``render._parsed_html``, ``render._gc_paused``) or without."""
     import gc
-    import json
 
     from progress_kit.reports import _weasy, engine, render
 
@@ -518,38 +508,20 @@ def pdf_work(work: Path, clinic, clients, repeat: int) -> dict:
     real = render.pdf_from_html
 
     def forked(after: bool) -> float:
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # a zygote: its warm-up, then one child per PDF
+        def zygote() -> list[float] | None:  # its warm-up, then one child per PDF
             if not after and _weasy._INSTALLED:
-                os._exit(3)  # the patches are process-wide: "before" needs a process without
+                return None  # the patches are process-wide: "before" needs a process without
             render.pdf_from_html = real if after else _pdf_as_it_was
             engine._warm_render(outputs)
             gc.collect()
             gc.freeze()  # as the batch's zygote does after its warm-up
-            times = []
-            for i, page in enumerate(pages):
-                r, w = os.pipe()
-                child = os.fork()
-                if child == 0:
-                    start = time.process_time()
-                    render.pdf_from_html(page, work / f"w-{os.getpid()}-{i}.pdf")
-                    os.write(w, str(time.process_time() - start).encode())
-                    os._exit(0)
-                os.close(w)
-                os.waitpid(child, 0)
-                times.append(float(os.read(r, 64)))
-                os.close(r)
-            os.write(write_fd, json.dumps(times).encode())
-            os._exit(0)
-        os.close(write_fd)
-        _, status = os.waitpid(pid, 0)
-        with os.fdopen(read_fd) as fh:
-            text = fh.read()
-        if status:
+            return [_cpu_in_child(lambda i=i, page=page: render.pdf_from_html(
+                        page, work / f"w-{os.getpid()}-{i}.pdf")) for i, page in enumerate(pages)]
+
+        times = _in_child(zygote)
+        if times is None:
             raise RuntimeError("the 'before' side needs a process where reports._weasy is not "
                                "installed (run pdf_work before anything makes a PDF)")
-        times = json.loads(text)
         return sum(times) / len(times) * 1000
 
     res: dict[str, list[float]] = {"before": [], "after": []}
