@@ -10,6 +10,7 @@ import pytest
 
 import progress_kit as pk
 from progress_kit import prompts as P
+from tests.test_trend_lines import _diary  # the same synthetic diaries as the trend lines'
 
 
 def _both(monkeypatch, daily, clients=None, **kw):
@@ -25,22 +26,6 @@ def _both(monkeypatch, daily, clients=None, **kw):
     assert fast.attrs == ref.attrs
     pd.testing.assert_frame_equal(fast, ref, check_exact=True)
     return fast
-
-
-def _diary(seed: int, n_clients: int, days: int, gaps: float, ids=None) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for c in range(n_clients):
-        cid = ids[c] if ids is not None else f"C{c:03d}"
-        start = pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(rng.integers(0, 40)))
-        for d in range(int(rng.integers(1, days))):
-            if rng.random() < gaps:
-                continue  # a missing day: no row
-            rows.append({"client_id": cid, "date": start + pd.Timedelta(days=d),
-                         "mood": float(rng.integers(1, 11)) if rng.random() > 0.1 else np.nan,
-                         "homework": float(rng.integers(0, 6)) if rng.random() > 0.3 else np.nan,
-                         "goals_on_track": rng.random() * 5})
-    return pd.DataFrame(rows)
 
 
 def _clients(daily: pd.DataFrame, seed: int) -> pd.DataFrame:
