@@ -474,3 +474,47 @@ def test_ticks_made_ahead_draw_what_savefig_draws(draw, ahead):
     draw(ax)
     got = np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
     assert np.array_equal(got, _savefig_rgb(draw, (7.2, 2.4), 150))
+
+
+@pytest.mark.parametrize("change", ["family list", "font added"])
+def test_figures_after_a_font_change_draw_what_savefig_draws(change, monkeypatch):
+    """Glyph layouts and renderers are kept under a text's font properties: when the same
+    properties find another font file (a generic family's list changed in a notebook, or a
+    listed font added to matplotlib), figure_png draws and measures in the new font, as savefig
+    does, and in the old one again once the change is undone."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    serif = font_manager.findfont(font_manager.FontProperties(family="DejaVu Serif"))
+
+    def draw(ax):
+        ax.plot([0, 1], [0, 1], label="PHQ-9")
+        ax.set_title("Weekly scores")
+        ax.set_xlabel("week")
+        ax.legend()
+
+    def ours():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(4, 3), dpi=100, layout="constrained")
+        draw(fig.add_subplot())
+        return np.asarray(Image.open(io.BytesIO(pp.figure_png(fig))))
+
+    if change == "font added":  # a listed font matplotlib does not know yet
+        monkeypatch.setattr(manager, "ttflist", [f for f in manager.ttflist if f.fname != serif])
+        monkeypatch.setitem(matplotlib.rcParams, "font.sans-serif", ["DejaVu Serif", "DejaVu Sans"])
+        manager._findfont_cached.cache_clear()
+    before = ours()
+    assert np.array_equal(before, _savefig_rgb(draw, (4, 3), 100))
+    with matplotlib.rc_context():
+        if change == "family list":
+            matplotlib.rcParams["font.sans-serif"] = ["DejaVu Serif"]
+        else:
+            manager.addfont(serif)
+        changed = ours()
+        assert not np.array_equal(changed, before)  # the serif font shows
+        assert np.array_equal(changed, _savefig_rgb(draw, (4, 3), 100))
+    monkeypatch.undo()
+    manager._findfont_cached.cache_clear()
+    assert np.array_equal(ours(), _savefig_rgb(draw, (4, 3), 100))

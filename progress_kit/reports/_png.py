@@ -181,6 +181,8 @@ def _canvas_class() -> type:
 
         class _KeptRendererCanvas(FigureCanvasAgg):
             def get_renderer(self):
+                if not _same_font_settings():
+                    self._lastKey = None  # its renderer's measured texts are of the old fonts
                 w, h = self.get_width_height(physical=True)
                 key = (w, h, self.figure.dpi)
                 if self._lastKey != key:
@@ -239,6 +241,40 @@ def _height_metrics(font, size: float, dpi: float) -> tuple:
         scale = 1 / units_per_em * size * dpi / 72
         return table[ascent_key] * scale, -table[descent_key] * scale, table[linegap_key] * scale
     return None, None, None
+
+
+_FONT_SETTINGS = ("font.serif", "font.sans-serif", "font.cursive", "font.fantasy", "font.monospace")
+"""The settings by which matplotlib finds a generic family's font file (``findfont``'s own, 3.11)."""
+
+
+def _font_settings() -> tuple:
+    """What decides which font file a text's properties resolve to, besides the properties:
+    the generic families' font lists and the font manager with the fonts it knows."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    rc = matplotlib.rcParams
+    return (id(manager), len(manager.ttflist), len(manager.afmlist),
+            *(tuple(dict.__getitem__(rc, key)) for key in _FONT_SETTINGS))
+
+
+def _same_font_settings() -> bool:
+    """False, after dropping the kept renderers and glyph layouts, when a text's font properties
+    may now resolve to other font files than when they were kept.
+
+    Both are kept under a text's font *properties*: a glyph layout (``draw_text``) holds the font
+    it was laid out in, and matplotlib caches each renderer's text sizes by properties too. After
+    ``rcParams["font.sans-serif"]`` changes, say, or a font is added, the same properties find
+    another file: a kept layout would draw the old font's glyphs, and a kept renderer give the
+    old font's sizes. Checked once per draw, when the canvas hands out its renderer."""
+    settings = _font_settings()
+    if _RENDERERS.__dict__.get("font_settings") == settings:
+        return True
+    for kept in ("layouts", "by_size"):
+        _RENDERERS.__dict__.pop(kept, None)
+    _RENDERERS.font_settings = settings
+    return False
 
 
 def _forget_layouts() -> None:
