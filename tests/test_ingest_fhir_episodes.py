@@ -242,3 +242,54 @@ def test_an_episode_without_a_start_is_an_error_and_its_patient_waits():
     assert errs["reason"].str.contains("QuestionnaireResponse/phq-9-example: client 'example' "
                                        "has an episode rejected on EpisodeOfCare/example").any()
     assert data.observations.empty
+
+
+# ------------------------------------------------------------------ other FHIR releases
+
+
+def r5_episode(eid, condition):
+    """The R4 example as an R5 EpisodeOfCare writes its diagnosis: ``condition`` is a list of
+    CodeableReferences (R5 EpisodeOfCare.diagnosis.condition 0..*, each a Reference and/or a
+    CodeableConcept) and ``role`` became ``use``."""
+    e = episode(eid, "2022-11-01", status="active", type=[])
+    e["diagnosis"] = [{"condition": condition,
+                       "use": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                                    "diagnosis-role", "code": "CC"}]}}]
+    return e
+
+
+SOCIAL_ANXIETY = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F40.1"}]}
+
+
+@pytest.mark.parametrize("condition, extra", [
+    ([{"concept": SOCIAL_ANXIETY}], []),
+    ([{"reference": {"reference": "Condition/sa"}}],
+     [{"resourceType": "Condition", "id": "sa", "subject": {"reference": "Patient/example"},
+       "code": SOCIAL_ANXIETY}]),
+], ids=["concept", "reference"])
+def test_an_r5_diagnosis_names_the_problem(condition, extra):
+    """An R5 episode's problem is read from its diagnosis, as an R4 one's: the client is then
+    judged on their own problem's measure, not on PHQ-9 by default."""
+    data = read([r5_episode("r5", condition), *extra, Q, QR])
+    assert data.clients["problem"].tolist() == ["social_anxiety"]
+    assert errors_of(data).empty
+
+
+def test_an_stu3_condition_names_the_problem():
+    e = episode("s3", "2022-11-01", status="active", type=[])
+    e.pop("diagnosis", None)
+    e["condition"] = [{"reference": "Condition/sa"}]
+    condition = {"resourceType": "Condition", "id": "sa", "subject": {"reference": "Patient/example"},
+                 "code": SOCIAL_ANXIETY}
+    assert read([e, condition, Q, QR]).clients["problem"].tolist() == ["social_anxiety"]
+
+
+def test_an_r5_diagnosis_the_kit_cannot_map_is_a_warning_naming_it():
+    """Never a silent default: a diagnosis that names no problem of the kit leaves the problem
+    blank with a warning that shows what the episode said."""
+    data = read([r5_episode("r5", [{"reference": {"reference": "Condition/elsewhere"}},
+                                   {"concept": {"text": "Burn of ear"}}]), Q, QR])
+    assert pd.isna(data.clients["problem"].iloc[0])
+    (warning,) = data.problems.to_dict("records")
+    assert warning["severity"] == "warning"
+    assert "Condition/elsewhere" in warning["reason"] and "Burn of ear" in warning["reason"]

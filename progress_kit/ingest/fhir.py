@@ -885,7 +885,8 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
     ``status`` maps as :data:`EPISODE_STATUS`: ``planned``, ``waitlist``, ``active`` and
     ``onhold`` are ``active``, ``finished`` is ``finished``, ``cancelled`` is ``dropped``; an
     ``entered-in-error`` episode is none (a warning). ``problem`` is the kit's problem named by a
-    ``diagnosis`` Condition among the sources or by ``type`` (:data:`PROBLEM_CODES`: ICD-10
+    ``diagnosis`` Condition among the sources (R4's Reference, R5's CodeableReferences by
+    Reference or by concept, STU3's ``condition``) or by ``type`` (:data:`PROBLEM_CODES`: ICD-10
     F32/F33 depression, F41.1 gad, F41.2 mixed_anxiety_depression, F43.1 ptsd, F40.1
     social_anxiety, and their SNOMED CT codes; or a registry problem's name), else blank with a
     warning. Each score goes to the episode its ``encounter``'s ``Encounter.episodeOfCare``
@@ -1597,13 +1598,15 @@ def _episode_problem(res: _Res, ctx: _Context, problems: list[dict]) -> str:
     among the sources) and then its ``type``; "" with a warning when neither maps."""
     r, known = res.r, _registry_problems()
     concepts, shown = [], []
-    for d in r.get("diagnosis") or () if r.get("diagnosis").__class__ is list else ():
-        ref = (d.get("condition") or {}).get("reference") if d.__class__ is dict and \
-            (d.get("condition") or {}).__class__ is dict else None
-        target = ctx.by_ref.get(ref) if ref.__class__ is str else None
+    for ref, concept in _diagnosis_conditions(r):
+        if concept is not None:
+            concepts.append(concept)
+            text = concept.get("text")
+            shown.extend(_codes_any(concept) or ([shorten(text, 40)] if text.__class__ is str else []))
+        target = ctx.by_ref.get(ref) if ref is not None else None
         if target is not None and target.kind == "Condition":
             concepts.append(target.r.get("code"))
-        if ref.__class__ is str:
+        if ref is not None:
             shown.append(shorten(ref, MAX_ID_SHOWN))
     for t in r.get("type") or () if r.get("type").__class__ is list else ():
         concepts.append(t)
@@ -1618,6 +1621,31 @@ def _episode_problem(res: _Res, ctx: _Context, problems: list[dict]) -> str:
                               f"({', '.join(sorted(known))}); problem left blank, so the client is "
                               "judged on PHQ-9", "warning"))
     return ""
+
+
+def _diagnosis_conditions(r: dict) -> list[tuple[str | None, dict | None]]:
+    """An EpisodeOfCare's conditions as ``(reference, concept)`` pairs, in any FHIR release:
+    R4's ``diagnosis.condition`` (a Reference), R5's (a list of CodeableReferences, each a
+    Reference and/or a CodeableConcept) and STU3's ``condition`` (a list of References).
+    What is neither a text reference nor a concept is left out (the caller warns when no
+    condition and no type names a problem)."""
+    def pair(ref: Any, concept: Any = None) -> tuple[str | None, dict | None] | None:
+        ref = ref.get("reference") if ref.__class__ is dict else None
+        ref = ref if ref.__class__ is str and ref else None
+        concept = concept if concept.__class__ is dict else None
+        return (ref, concept) if ref is not None or concept is not None else None
+
+    found = []
+    for d in r.get("diagnosis") or () if r.get("diagnosis").__class__ is list else ():
+        cond = d.get("condition") if d.__class__ is dict else None
+        if cond.__class__ is dict:  # R4: a Reference
+            found.append(pair(cond))
+        elif cond.__class__ is list:  # R5: CodeableReferences
+            found.extend(pair(c.get("reference"), c.get("concept")) for c in cond
+                         if c.__class__ is dict)
+    for c in r.get("condition") or () if r.get("condition").__class__ is list else ():
+        found.append(pair(c))  # STU3: References
+    return [f for f in found if f is not None]
 
 
 def _codes_any(concept: Any) -> list[str]:
