@@ -54,10 +54,22 @@ def _style(ax, *, xlabel: str, ylabel: str, title: str | None) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
-        ax.set_title(title, loc="left", fontsize="medium", fontweight="bold")
+        # wrapped at the figure's edge: a long title was cut off there
+        ax.set_title(title, loc="left", fontsize="medium", fontweight="bold", wrap=True)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
     ax.set_axisbelow(True)
+
+
+def _direction(ax, m) -> None:
+    """Which way is worse, above the axes' top right corner; in the y label when the axes
+    have a title, which a note on the title's line could overlap."""
+    worse = "higher = worse" if m.better == "lower" else "higher = better"
+    if ax.get_title(loc="left"):
+        ax.set_ylabel(f"{ax.get_ylabel()} ({worse})")
+    else:
+        ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom",
+                fontsize="x-small")
 
 
 def _legend(ax, **kw) -> None:
@@ -143,9 +155,8 @@ def plot_trajectory(data: pd.DataFrame, measure: str, *, date: str = "date", sco
     top = m.max if np.isfinite(m.max) else (np.nanmax(y) * 1.1 if len(y) else 1.0)
     pad = 0.02 * (top - m.min)
     ax.set_ylim(m.min - pad, top + pad)
-    worse = "higher = worse" if m.better == "lower" else "higher = better"
     _style(ax, xlabel="date", ylabel=f"{measure} score", title=title)
-    ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small")
+    _direction(ax, m)
     import matplotlib.dates as mdates
 
     if len(d):  # at least four weeks wide, so one or two scores still get a readable axis
@@ -702,10 +713,9 @@ def plot_headline(scores: pd.DataFrame, measure: str, *, track: pd.DataFrame | N
     ax.set_ylim(m.min - pad, top + pad)
     ax.set_xlim(-0.4, last_x + 0.4)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    worse = "higher = worse" if m.better == "lower" else "higher = better"
     _style(ax, xlabel="session (0 = first score)", ylabel=f"{measure} score", title=title)
     ax.grid(False)
-    ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small")
+    _direction(ax, m)
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 

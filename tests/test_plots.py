@@ -114,3 +114,36 @@ def test_long_term_chart_of_a_returning_client():
     assert labels[:2] == ["episode 1: Feb 2024 to Mar 2024", "episode 2 (current): from Feb 2025"]
     lo, hi = ax.get_xlim()
     assert mdates.num2date(lo).year == 2024 and mdates.num2date(hi).year == 2025
+
+
+@pytest.mark.parametrize("plot", ["trajectory", "headline"])
+def test_a_title_does_not_collide_with_the_direction_note(plot):
+    """Untitled (as in the reports), which way is worse sits above the axes' top right; with a
+    title, which it could overlap, it moves into the y label, and a title longer than the
+    figure wraps instead of being cut at its edge."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    d = pd.DataFrame({"date": pd.to_datetime(["2026-01-05", "2026-01-12", "2026-03-02"]),
+                      "score": [18.0, 15, 9]})
+
+    def draw(title=None):
+        if plot == "trajectory":
+            return pk.plot_trajectory(d, "PHQ-9", title=title)
+        course = d.assign(session=[0, 1, 8])
+        return pk.plot_headline(course, "PHQ-9", title=title)
+
+    plain = draw()
+    assert "higher = worse" in [t.get_text() for t in plain.texts]
+    assert plain.get_ylabel() == "PHQ-9 score"
+    long = "Client C010: PHQ-9 scores since the start of the second episode of care, by week"
+    titled = draw(long)
+    assert "higher = worse" not in [t.get_text() for t in titled.texts]
+    assert titled.get_ylabel() == "PHQ-9 score (higher = worse)"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = titled.figure
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    extent = titled._left_title.get_window_extent(canvas.get_renderer())
+    assert fig.bbox.x0 <= extent.x0 and extent.x1 <= fig.bbox.x1  # wrapped inside the figure
