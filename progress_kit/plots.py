@@ -107,6 +107,9 @@ def plot_trajectory(data: pd.DataFrame, measure: str, *, date: str = "date", sco
         The line is broken where two scores are further apart than this (a gap in monitoring is
         shown as a gap). Default: twice the usual spacing, at least 15 days.
     ax : matplotlib Axes, optional
+    title : str, optional
+        Drawn above the axes, on the left, wrapped at the figure's edge; the note saying which
+        way is worse then joins the y label (untitled, it sits above the axes' top right).
 
     Returns
     -------
@@ -641,6 +644,10 @@ def plot_headline(scores: pd.DataFrame, measure: str, *, track: pd.DataFrame | N
         From ``pk.sudden_gains``: ``type`` and ``session`` (1 = first score: the change from
         session ``n`` to ``n + 1``, which is ``n - 1`` to ``n`` on this chart's 0-based axis).
         They are numbered 1, 2, ... in row order.
+    ax : matplotlib Axes, optional
+    title : str, optional
+        As for :func:`plot_trajectory`: above the axes, wrapped at the figure's edge, with the
+        note saying which way is worse moved into the y label.
 
     Returns
     -------
