@@ -9,8 +9,9 @@ report, imports excluded) as JSON.
 
 Only public APIs of papermill, nbconvert and WeasyPrint are used, in a process where none of
 the kit's rendering shortcuts is installed (its PNG pass-through, its font arrays and its
-WeasyPrint work savers: ``reports/_png.py``, ``_fonts.py``, ``_weasy.py``), so that what the
-kit does to its own PDFs does not speed the baseline up too: the loop checks this at its end.
+WeasyPrint work savers: ``reports/_png.py``, ``_fonts.py``, ``_weasy.py``; its way of importing
+WeasyPrint, ``_libs.py``), so that what the kit does to its own PDFs does not speed the
+baseline up too: the loop checks this at its end.
 The kit's code runs where a user's loop would run it too: inside the notebook (the kernel), and
 to prepare a client's page (``prepare_client``/``write_bundle``, what a client notebook takes
 since issue 25).
@@ -68,7 +69,7 @@ def _check_plain() -> None:
         if getattr(sys.modules.get(module), flag, None):
             raise RuntimeError(f"{module} was installed in the plain loop's process")
     for module in ("progress_kit.reports._png", "progress_kit.reports._fonts",
-                   "progress_kit.reports.render"):
+                   "progress_kit.reports._libs", "progress_kit.reports.render"):
         if module in sys.modules:
             raise RuntimeError(f"the plain loop imported {module}")
 

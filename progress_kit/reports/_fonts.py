@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 import threading
 
+from ._libs import import_weasyprint
+
 _CONFIGS = threading.local()
 _SIZED = re.compile(r"([A-Za-z_][A-Za-z0-9_ ]*)\[(\d+)\]")
 
@@ -59,6 +61,7 @@ def install() -> bool:
     written for.
     """
     try:
+        import_weasyprint()
         import weasyprint
         from weasyprint.pdf import fonts
     except ImportError:

@@ -25,6 +25,8 @@ import zlib
 
 import numpy as np
 
+from ._libs import import_weasyprint
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _RGB, _DEPTH_8, _NOT_INTERLACED = 2, 8, 0
 
@@ -588,6 +590,8 @@ def install_passthrough() -> bool:
     """
     try:
         import pydyf
+
+        import_weasyprint()
         import weasyprint
         from weasyprint.images import RasterImage
     except ImportError:

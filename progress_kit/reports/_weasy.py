@@ -36,6 +36,8 @@ import hashlib
 import inspect
 import threading
 
+from ._libs import import_weasyprint
+
 _SOURCES = {
     "weasyprint.text.line_break.Layout.setup": "fb227a55094f41d4",
     "weasyprint.layout.page.OrientedBox.outer": "4576123e1a741572",
@@ -64,6 +66,7 @@ def _fingerprint(function) -> str | None:
 def _targets() -> dict | None:
     """The WeasyPrint functions to replace, if this is a WeasyPrint they were written for."""
     try:
+        import_weasyprint()
         import weasyprint
         from weasyprint import css
         from weasyprint.layout import page, preferred

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._libs import import_weasyprint
 from .files import (
     claim_stems,
     make_folder,
@@ -73,6 +74,7 @@ def _check_params(params: dict) -> dict:
 
 def _offline_fetcher():
     """A WeasyPrint URL fetcher that only resolves embedded ``data:`` URLs and fails otherwise."""
+    import_weasyprint()
     try:
         from weasyprint.urls import URLFetcher
     except ImportError:  # WeasyPrint < 66 takes a plain function
@@ -153,6 +155,7 @@ def _parsed_html(html: str, url_fetcher):
     element's ``src`` (the text was in a comment, a script or a duplicated attribute) makes the
     page parse as it is.
     """
+    import_weasyprint()
     from weasyprint import HTML
 
     token = secrets.token_hex(8)
