@@ -4,7 +4,7 @@ WeasyPrint loads its native libraries when it is imported (``weasyprint.text.ffi
 for each several names in turn, most of them Windows' or macOS' (``libgobject-2.0-0``,
 ``gobject-2.0-0``, then ``gobject-2.0`` ...). cffi hands each name to
 ``ctypes.util.find_library``, which on Linux runs ``/sbin/ldconfig -p`` and, when that does
-not know the name, ``gcc`` and ``ld`` as well: 15-30 ms for every name that is not found, 0.3 s
+not know the name, ``gcc`` and ``ld`` as well: 12-30 ms for every name that is not found, 0.3 s
 of the import's 0.55 s (measured on the project's machine; docs/performance.md, round five,
 fourth session). Every command that renders a report pays it once, before anything else can run.
 
