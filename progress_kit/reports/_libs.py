@@ -10,22 +10,26 @@ fourth session). Every command that renders a report pays it once, before anythi
 
 :func:`import_weasyprint` imports WeasyPrint with ``find_library`` answering from a single
 ``ldconfig -p``, read once, by the same rule as CPython's first step
-(``ctypes.util._findSoname_ldconfig``), and leaving out its ``gcc`` and ``ld`` steps. The
-libraries loaded are the same: on Linux ``find_library`` returns a library's soname, which
-cffi then opens by the dynamic linker's own search, and each WeasyPrint library's list also
-holds its soname (``libgobject-2.0.so.0``), which cffi opens directly. Should the import fail
-that way, it is made again the usual way (tested), so a machine where only ``gcc`` or ``ld``
-finds a library loses nothing but the time.
+(``ctypes.util._findSoname_ldconfig``). It leaves out the ``gcc`` step, and the ``ld`` step
+too except for a name whose library file lies in a folder of ``LD_LIBRARY_PATH`` (there it
+asks ``ctypes.util`` itself). The libraries loaded are the same (tested, also with an empty
+``LD_LIBRARY_PATH`` folder and without ``gcc``): on Linux ``find_library`` returns a library's
+soname, which cffi then opens by the dynamic linker's own search, and each WeasyPrint
+library's list also holds its soname (``libgobject-2.0.so.0``), which cffi opens directly.
+Should the import still fail that way (a library only ``gcc`` finds), WeasyPrint prints its
+advice and the import is made again the usual way (tested): such a machine loses nothing but
+the time.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import functools
+import glob
 import os
 import re
 import subprocess
 import sys
+import threading
 
 __all__ = ["import_weasyprint"]
 
@@ -34,8 +38,10 @@ _ABI = {"x86_64-64": "libc6,x86-64", "ppc64-64": "libc6,64bit", "sparc64-64": "l
 """``ldconfig -p``'s name for each machine's ABI, as in ``ctypes.util._findSoname_ldconfig``."""
 
 
+@functools.cache
 def _ldconfig_cache() -> bytes | None:
-    """``ldconfig -p``'s listing, as ``ctypes.util`` reads it; None where it cannot run."""
+    """``ldconfig -p``'s listing, as ``ctypes.util`` reads it, once per process; None where it
+    cannot run."""
     try:
         done = subprocess.run(["/sbin/ldconfig", "-p"], stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -45,42 +51,60 @@ def _ldconfig_cache() -> bytes | None:
     return done.stdout if done.returncode == 0 and done.stdout else None
 
 
-def _finder(listing: bytes):
-    """``find_library`` answered from ``listing`` alone (CPython's first step on Linux)."""
+def _finder(listing: bytes, fallback):
+    """``find_library`` answered from ``listing`` (CPython's first step on Linux), and by
+    ``fallback`` (``ctypes.util``'s own) for a name whose library file lies in a folder of
+    ``LD_LIBRARY_PATH``, which ``ctypes.util`` searches in its last step and ``ldconfig`` does
+    not know."""
     import struct
 
     machine = os.uname().machine + ("-32" if struct.calcsize("l") == 4 else "-64")
     abi = _ABI.get(machine, "libc6")
+    folders = [f for f in os.environ.get("LD_LIBRARY_PATH", "").split(":") if f]
 
     def find_library(name: str) -> str | None:
         pattern = r"\s+(lib" + re.escape(name) + r"\.[^\s]+)\s+\(" + abi  # ctypes.util's
         found = re.search(os.fsencode(pattern), listing)
-        return os.fsdecode(found.group(1)) if found else None
+        if found:
+            return os.fsdecode(found.group(1))
+        if any(glob.glob(os.path.join(glob.escape(f), f"lib{glob.escape(name)}.*")) for f in folders):
+            return fallback(name)
+        return None
 
     return find_library
+
+
+_LOCK = threading.Lock()
 
 
 def import_weasyprint() -> None:
     """Import WeasyPrint (its native libraries found as described in this module); a no-op
     once it is imported. Elsewhere than on Linux, or where ``ldconfig`` cannot run, WeasyPrint
-    is imported as it is."""
+    is imported as it is.
+
+    ``ctypes.util.find_library`` is replaced for the whole process while WeasyPrint imports, so
+    the import holds a lock: a second thread waits for the first, then finds WeasyPrint
+    imported."""
     if "weasyprint.text.ffi" in sys.modules:
         return
-    listing = _ldconfig_cache() if sys.platform.startswith("linux") else None
-    if listing is not None:
-        import ctypes.util
-
-        own = ctypes.util.find_library
-        ctypes.util.find_library = _finder(listing)
-        try:
-            # WeasyPrint prints a page of advice when a library is not found: not here, where
-            # the import is made again the usual way (which prints it, if it fails too)
-            with contextlib.redirect_stdout(io.StringIO()):
-                import weasyprint  # noqa: F401
+    with _LOCK:
+        if "weasyprint.text.ffi" in sys.modules:
             return
-        except OSError:
-            for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
-                del sys.modules[name]
-        finally:
-            ctypes.util.find_library = own
-    import weasyprint  # noqa: F401, F811
+        listing = _ldconfig_cache() if sys.platform.startswith("linux") else None
+        if listing is not None:
+            import ctypes.util
+
+            own = ctypes.util.find_library
+            ctypes.util.find_library = _finder(listing, own)
+            try:
+                import weasyprint  # noqa: F401
+                return
+            except OSError:
+                # a library only ctypes' gcc step finds (and WeasyPrint has printed its advice):
+                # the usual way below
+                for name in [m for m in sys.modules
+                             if m == "weasyprint" or m.startswith("weasyprint.")]:
+                    del sys.modules[name]
+            finally:
+                ctypes.util.find_library = own
+        import weasyprint  # noqa: F401, F811
