@@ -476,12 +476,13 @@ def test_ticks_made_ahead_draw_what_savefig_draws(draw, ahead):
     assert np.array_equal(got, _savefig_rgb(draw, (7.2, 2.4), 150))
 
 
-@pytest.mark.parametrize("change", ["family list", "font added"])
+@pytest.mark.parametrize("change", ["family list", "font added", "hinting", "mathtext font"])
 def test_figures_after_a_font_change_draw_what_savefig_draws(change, monkeypatch):
     """Glyph layouts and renderers are kept under a text's font properties: when the same
     properties find another font file (a generic family's list changed in a notebook, or a
-    listed font added to matplotlib), figure_png draws and measures in the new font, as savefig
-    does, and in the old one again once the change is undone."""
+    listed font added to matplotlib), or text is measured or laid out otherwise (hinting, a
+    mathtext font), figure_png draws what savefig draws, and as before once the change is
+    undone."""
     import matplotlib
     from matplotlib import font_manager
 
@@ -490,7 +491,7 @@ def test_figures_after_a_font_change_draw_what_savefig_draws(change, monkeypatch
 
     def draw(ax):
         ax.plot([0, 1], [0, 1], label="PHQ-9")
-        ax.set_title("Weekly scores")
+        ax.set_title(r"Weekly scores $x_i$")
         ax.set_xlabel("week")
         ax.legend()
 
@@ -505,11 +506,17 @@ def test_figures_after_a_font_change_draw_what_savefig_draws(change, monkeypatch
         monkeypatch.setattr(manager, "ttflist", [f for f in manager.ttflist if f.fname != serif])
         monkeypatch.setitem(matplotlib.rcParams, "font.sans-serif", ["DejaVu Serif", "DejaVu Sans"])
         manager._findfont_cached.cache_clear()
+    if change == "mathtext font":
+        monkeypatch.setitem(matplotlib.rcParams, "mathtext.fontset", "custom")
     before = ours()
     assert np.array_equal(before, _savefig_rgb(draw, (4, 3), 100))
     with matplotlib.rc_context():
         if change == "family list":
             matplotlib.rcParams["font.sans-serif"] = ["DejaVu Serif"]
+        elif change == "hinting":
+            matplotlib.rcParams["text.hinting"] = "no_hinting"
+        elif change == "mathtext font":
+            matplotlib.rcParams["mathtext.it"] = "DejaVu Serif:italic"
         else:
             manager.addfont(serif)
         changed = ours()

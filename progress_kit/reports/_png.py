@@ -245,31 +245,41 @@ def _height_metrics(font, size: float, dpi: float) -> tuple:
     return None, None, None
 
 
-_FONT_SETTINGS = ("font.serif", "font.sans-serif", "font.cursive", "font.fantasy", "font.monospace")
-"""The settings by which matplotlib finds a generic family's font file (``findfont``'s own, 3.11)."""
+_TEXT_SETTINGS = ("font.", "text.", "mathtext.")
+"""The settings (by prefix) that decide which font file a text resolves to (``findfont``'s family
+lists), how it is measured and drawn (hinting, kerning, antialiasing) and how mathtext is laid
+out. Matplotlib's ``savefig`` reads them afresh with a new renderer every time; a kept renderer
+and the kept glyph layouts hold what they gave."""
+_TEXT_KEYS: tuple[str, ...] | None = None
 
 
 def _font_settings() -> tuple:
-    """What decides which font file a text's properties resolve to, besides the properties:
-    the generic families' font lists and the font manager with the fonts it knows."""
+    """The text settings (:data:`_TEXT_SETTINGS`) as they are, and the font manager with the
+    fonts it knows."""
+    global _TEXT_KEYS
     import matplotlib
     from matplotlib import font_manager
 
-    manager = font_manager.fontManager
     rc = matplotlib.rcParams
+    if _TEXT_KEYS is None:
+        _TEXT_KEYS = tuple(k for k in dict.keys(rc) if k.startswith(_TEXT_SETTINGS))
+    manager = font_manager.fontManager
+    values = (dict.get(rc, key) for key in _TEXT_KEYS)
     return (id(manager), len(manager.ttflist), len(manager.afmlist),
-            *(tuple(dict.__getitem__(rc, key)) for key in _FONT_SETTINGS))
+            *(tuple(v) if isinstance(v, list) else v for v in values))
 
 
 def _same_font_settings() -> bool:
-    """False, after dropping the kept renderers and glyph layouts, when a text's font properties
-    may now resolve to other font files than when they were kept.
+    """False, after dropping the kept renderers and glyph layouts, when a text setting
+    (:data:`_TEXT_SETTINGS`) or the font manager changed since they were kept.
 
     Both are kept under a text's font *properties*: a glyph layout (``draw_text``) holds the font
-    it was laid out in, and matplotlib caches each renderer's text sizes by properties too. After
-    ``rcParams["font.sans-serif"]`` changes, say, or a font is added, the same properties find
-    another file: a kept layout would draw the old font's glyphs, and a kept renderer give the
-    old font's sizes. Checked once per draw, when the canvas hands out its renderer."""
+    it was laid out in, and matplotlib caches each renderer's text sizes (and its mathtext
+    layouts) by properties too. After ``rcParams["font.sans-serif"]`` changes, say, or a font is
+    added, the same properties find another file: a kept layout would draw the old font's
+    glyphs, and a kept renderer give the old font's sizes; after ``text.hinting`` or a
+    ``mathtext`` font changes, a kept renderer would measure and lay out as before. Checked once
+    per draw, when the canvas hands out its renderer."""
     settings = _font_settings()
     if _RENDERERS.__dict__.get("font_settings") == settings:
         return True
