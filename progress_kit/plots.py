@@ -61,15 +61,21 @@ def _style(ax, *, xlabel: str, ylabel: str, title: str | None) -> None:
     ax.set_axisbelow(True)
 
 
+_DIRECTION_GID = "progress-kit-direction"
+
+
 def _direction(ax, m) -> None:
     """Which way is worse, above the axes' top right corner; in the y label when the axes
-    have a title, which a note on the title's line could overlap."""
+    have a title (left, centre or right), which a note on the title's line could overlap. A
+    note an earlier call drew on the same axes is replaced, not repeated."""
     worse = "higher = worse" if m.better == "lower" else "higher = better"
-    if ax.get_title(loc="left"):
+    for old in [t for t in ax.texts if t.get_gid() == _DIRECTION_GID]:
+        old.remove()
+    if any(ax.get_title(loc=loc) for loc in ("left", "center", "right")):
         ax.set_ylabel(f"{ax.get_ylabel()} ({worse})")
     else:
         ax.text(1.0, 1.01, worse, transform=ax.transAxes, ha="right", va="bottom",
-                fontsize="x-small")
+                fontsize="x-small", gid=_DIRECTION_GID)
 
 
 def _legend(ax, **kw) -> None:

@@ -147,3 +147,30 @@ def test_a_title_does_not_collide_with_the_direction_note(plot):
     canvas.draw()
     extent = titled._left_title.get_window_extent(canvas.get_renderer())
     assert fig.bbox.x0 <= extent.x0 and extent.x1 <= fig.bbox.x1  # wrapped inside the figure
+
+
+def test_the_direction_note_is_not_repeated_and_avoids_any_title():
+    """Drawn again on the same axes, untitled then titled, the note is shown once; a title the
+    caller set in the centre or on the right also moves it into the y label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    d = pd.DataFrame({"date": pd.to_datetime(["2026-01-05", "2026-01-12"]), "score": [18.0, 15]})
+    ax = pk.plot_trajectory(d, "PHQ-9")
+    pk.plot_trajectory(d, "PHQ-9", ax=ax)
+    assert [t.get_text() for t in ax.texts].count("higher = worse") == 1
+    pk.plot_trajectory(d, "PHQ-9", ax=ax, title="Client C010")
+    assert "higher = worse" not in [t.get_text() for t in ax.texts]
+    assert ax.get_ylabel() == "PHQ-9 score (higher = worse)"
+    for loc in ("center", "right"):
+        ax = pk.plot_trajectory(d, "GAD-7", ax=_titled(loc))
+        assert "higher = worse" not in [t.get_text() for t in ax.texts], loc
+        assert ax.get_ylabel() == "GAD-7 score (higher = worse)", loc
+
+
+def _titled(loc: str):
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    ax.set_title("the caller's own title", loc=loc)
+    return ax
