@@ -293,3 +293,34 @@ def test_an_r5_diagnosis_the_kit_cannot_map_is_a_warning_naming_it():
     (warning,) = data.problems.to_dict("records")
     assert warning["severity"] == "warning"
     assert "Condition/elsewhere" in warning["reason"] and "Burn of ear" in warning["reason"]
+
+
+@pytest.mark.parametrize("fields, shown", [
+    ({"diagnosis": [{"condition": {"display": "Burn of ear"}}]}, "Burn of ear"),
+    ({"diagnosis": [{"condition": [{"concept": {"coding": [{"display": "Burn of ear"}]}}]}]},
+     "Burn of ear"),
+    ({"diagnosis": [{"condition": [{"reference": {"display": "Burn of ear"}}]}]}, "Burn of ear"),
+    ({"condition": [{"display": "Burn of ear"}]}, "Burn of ear"),
+    ({"type": [{"text": "Burn of ear"}]}, "Burn of ear"),
+    # of another JSON type than FHIR's: not read, shown as they are
+    ({"diagnosis": [{"condition": [{"reference": "Condition/sa"}]}]}, '{"reference": "Condition/sa"}'),
+    ({"diagnosis": {"condition": {"reference": "Condition/sa"}}}, '{"condition": {"reference"'),
+    ({"diagnosis": [{"condition": "Condition/sa"}]}, '"Condition/sa"'),
+    ({"condition": {"reference": "Condition/sa"}}, '{"reference": "Condition/sa"}'),
+    ({"diagnosis": [{"condition": [{"concept": {}}]}]}, '{"concept": {}}'),
+    ({"type": {"text": "Social anxiety"}}, '{"text": "Social anxiety"}'),
+])
+def test_whatever_names_a_diagnosis_is_shown_when_it_maps_to_no_problem(fields, shown):
+    """A diagnosis or type named only by a display or a text, or given in another JSON type than
+    FHIR's, never leaves the problem blank silently: the warning shows what the episode said
+    (a Condition/sa that would map to social anxiety is among the sources: only the element's
+    type keeps it from being read)."""
+    e = episode("x", "2022-11-01", status="active", type=[])
+    e.pop("diagnosis", None)
+    e.update(fields)
+    condition = {"resourceType": "Condition", "id": "sa", "subject": {"reference": "Patient/example"},
+                 "code": SOCIAL_ANXIETY}
+    data = read([e, condition, Q, QR])
+    assert pd.isna(data.clients["problem"].iloc[0])
+    (warning,) = data.problems.to_dict("records")
+    assert warning["severity"] == "warning" and shown in warning["reason"], warning["reason"]

@@ -889,7 +889,8 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
     Reference or by concept, STU3's ``condition``) or by ``type`` (:data:`PROBLEM_CODES`: ICD-10
     F32/F33 depression, F41.1 gad, F41.2 mixed_anxiety_depression, F43.1 ptsd, F40.1
     social_anxiety, and their SNOMED CT codes; or a registry problem's name), else blank with a
-    warning. Each score goes to the episode its ``encounter``'s ``Encounter.episodeOfCare``
+    warning that shows what the episode said (an element of another JSON type than FHIR's is
+    not read, and is shown as it is). Each score goes to the episode its ``encounter``'s ``Encounter.episodeOfCare``
     names, else to the episode whose period holds its day, else it is an error on its resource
     and is not kept; a named episode must agree with the day (the data folder's rule). Patients
     without an EpisodeOfCare keep one episode (a stub row, blank ``episode_id``).
@@ -1595,26 +1596,28 @@ def _concept_problem(concept: Any, known: set[str]) -> str | None:
 
 def _episode_problem(res: _Res, ctx: _Context, problems: list[dict]) -> str:
     """The episode's problem from its ``diagnosis`` (the Condition's code, when the Condition is
-    among the sources) and then its ``type``; "" with a warning when neither maps."""
+    among the sources) and then its ``type``; "" with a warning that shows what they said when
+    neither maps."""
     r, known = res.r, _registry_problems()
     concepts, shown = [], []
-    for ref, concept in _diagnosis_conditions(r):
+    for ref, concept, said in _diagnosis_conditions(r):
         if concept is not None:
             concepts.append(concept)
-            text = concept.get("text")
-            shown.extend(_codes_any(concept) or ([shorten(text, 40)] if text.__class__ is str else []))
         target = ctx.by_ref.get(ref) if ref is not None else None
         if target is not None and target.kind == "Condition":
             concepts.append(target.r.get("code"))
-        if ref is not None:
-            shown.append(shorten(ref, MAX_ID_SHOWN))
-    for t in r.get("type") or () if r.get("type").__class__ is list else ():
+        shown.append(said)
+    types = r.get("type")
+    for t in types if types.__class__ is list else ():
         concepts.append(t)
-        shown.extend(_codes_any(t))
+        shown.append(_concept_words(t) or _raw(t))
+    if types and types.__class__ is not list:
+        shown.append(_raw(types))  # not a list of concepts: not read, shown
     for concept in concepts:
         found = _concept_problem(concept, known)
         if found:
             return found
+    shown = list(dict.fromkeys(w for w in shown if w))
     if shown:
         problems.append(_note(res, "diagnosis", ", ".join(shown), "neither its diagnosis nor its "
                               f"type ({', '.join(shown)}) is one of the kit's problems "
@@ -1623,29 +1626,66 @@ def _episode_problem(res: _Res, ctx: _Context, problems: list[dict]) -> str:
     return ""
 
 
-def _diagnosis_conditions(r: dict) -> list[tuple[str | None, dict | None]]:
-    """An EpisodeOfCare's conditions as ``(reference, concept)`` pairs, in any FHIR release:
-    R4's ``diagnosis.condition`` (a Reference), R5's (a list of CodeableReferences, each a
-    Reference and/or a CodeableConcept) and STU3's ``condition`` (a list of References).
-    What is neither a text reference nor a concept is left out (the caller warns when no
-    condition and no type names a problem)."""
-    def pair(ref: Any, concept: Any = None) -> tuple[str | None, dict | None] | None:
-        ref = ref.get("reference") if ref.__class__ is dict else None
-        ref = ref if ref.__class__ is str and ref else None
-        concept = concept if concept.__class__ is dict else None
-        return (ref, concept) if ref is not None or concept is not None else None
+def _diagnosis_conditions(r: dict) -> list[tuple[str | None, dict | None, str]]:
+    """An EpisodeOfCare's conditions as ``(reference, concept, what it says)``, in any FHIR
+    release: R4's ``diagnosis.condition`` (a Reference), R5's (a list of CodeableReferences,
+    each a Reference and/or a CodeableConcept) and STU3's ``condition`` (a list of References).
 
+    "What it says" is what a warning shows: the reference, else the concept's codes, displays
+    or text, else the Reference's display, else the element itself as JSON, shortened. Only
+    elements of the types FHIR gives are read; one of another JSON type (a text where a
+    Reference belongs, an object where a list does) is not, and is shown that way, so that no
+    diagnosis the episode names is left out of the warning unseen."""
     found = []
-    for d in r.get("diagnosis") or () if r.get("diagnosis").__class__ is list else ():
-        cond = d.get("condition") if d.__class__ is dict else None
-        if cond.__class__ is dict:  # R4: a Reference
-            found.append(pair(cond))
-        elif cond.__class__ is list:  # R5: CodeableReferences
-            found.extend(pair(c.get("reference"), c.get("concept")) for c in cond
-                         if c.__class__ is dict)
-    for c in r.get("condition") or () if r.get("condition").__class__ is list else ():
-        found.append(pair(c))  # STU3: References
-    return [f for f in found if f is not None]
+    diagnosis = r.get("diagnosis")
+    for d in diagnosis if diagnosis.__class__ is list else ([diagnosis] if diagnosis else []):
+        cond = d.get("condition") if d.__class__ is dict and diagnosis.__class__ is list else None
+        if cond.__class__ is list:  # R5: CodeableReferences
+            found.extend(_condition(c.get("reference"), c.get("concept"), c)
+                         if c.__class__ is dict else _condition(None, None, c) for c in cond)
+        elif cond is not None:  # R4: a Reference
+            found.append(_condition(cond, None, cond))
+        elif d:
+            found.append(_condition(None, None, d))
+    stu3 = r.get("condition")
+    for c in stu3 if stu3.__class__ is list else ([stu3] if stu3 else []):
+        # STU3: References
+        found.append(_condition(c if stu3.__class__ is list else None, None, c))
+    return found
+
+
+def _condition(ref: Any, concept: Any, element: Any) -> tuple[str | None, dict | None, str]:
+    text = ref.get("reference") if ref.__class__ is dict else None
+    text = text if text.__class__ is str and text else None
+    concept = concept if concept.__class__ is dict else None
+    said = (shorten(text, MAX_ID_SHOWN) if text else None) or _concept_words(concept) or \
+        (shorten(ref.get("display"), 40) if ref.__class__ is dict and
+         ref.get("display").__class__ is str and ref.get("display") else None) or _raw(element)
+    return text, concept, said
+
+
+def _concept_words(concept: Any) -> str:
+    """A CodeableConcept as a warning shows it: its codes, else its displays, else its text."""
+    if concept.__class__ is not dict:
+        return ""
+    coding = concept.get("coding")
+    coding = [c for c in coding if c.__class__ is dict] if coding.__class__ is list else []
+    for part in ("code", "display"):
+        words = [shorten(c[part], 40) for c in coding
+                 if c.get(part).__class__ is str and c.get(part)]
+        if words:
+            return ", ".join(words)
+    text = concept.get("text")
+    return shorten(text, 40) if text.__class__ is str and text else ""
+
+
+def _raw(element: Any) -> str:
+    """An element of any JSON type, shortened, for a warning."""
+    try:
+        text = json.dumps(element, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        text = repr(element)
+    return "" if text in ("null", "{}", "[]", '""') else shorten(text, 60)
 
 
 def _codes_any(concept: Any) -> list[str]:
