@@ -892,9 +892,9 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
     warning that shows what the episode said (an element of another JSON type than FHIR's is
     not read, and is shown as it is). Each score goes to the episode its ``encounter``'s
     ``Encounter.episodeOfCare`` names, else to the episode whose period holds its day, else it
-    is an error on its resource
-    and is not kept; a named episode must agree with the day (the data folder's rule). Patients
-    without an EpisodeOfCare keep one episode (a stub row, blank ``episode_id``).
+    is an error on its resource and is not kept; a named episode must agree with the day (the
+    data folder's rule). Patients without an EpisodeOfCare keep one episode (a stub row, blank
+    ``episode_id``).
 
     Examples
     --------
