@@ -324,3 +324,37 @@ def test_whatever_names_a_diagnosis_is_shown_when_it_maps_to_no_problem(fields, 
     assert pd.isna(data.clients["problem"].iloc[0])
     (warning,) = data.problems.to_dict("records")
     assert warning["severity"] == "warning" and shown in warning["reason"], warning["reason"]
+
+
+# ------------------------------------------------------------------ a Condition without an episode
+
+
+def condition(cid, code=SOCIAL_ANXIETY, patient="example", **extra):
+    return {"resourceType": "Condition", "id": cid, "subject": {"reference": f"Patient/{patient}"},
+            "code": code, **extra}
+
+
+def test_a_condition_without_an_episode_is_a_warning_not_a_silent_phq9():
+    """Without an EpisodeOfCare the client's problem is not taken from a Condition (which course
+    of care it belongs to cannot be told), but the Condition that names one of the kit's
+    problems says so, instead of the client being judged on PHQ-9 without a word."""
+    data = read([condition("sa"), Q, QR])
+    problem = data.clients.set_index("client_id").loc["example", "problem"]
+    assert pd.isna(problem) or problem == ""
+    (warning,) = data.problems.to_dict("records")
+    assert warning["severity"] == "warning" and "Condition/sa" in warning["reason"]
+    assert "social_anxiety" in warning["reason"] and "judged on PHQ-9" in warning["reason"]
+    assert warning["value"] == "F40.1"
+
+
+@pytest.mark.parametrize("extra", [
+    [condition("stroke", code={"coding": [{"system": "http://snomed.info/sct",
+                                           "code": "230690007"}]})],  # no problem of the kit
+    [condition("sa", verificationStatus={"coding": [{"code": "refuted"}]})],
+    [condition("sa", patient="someone-without-scores")],
+    [episode("e", "2022-11-01", status="active", type=[{"text": "Social anxiety"}]),
+     condition("sa")],  # the episode gives the problem
+], ids=["other code", "refuted", "no scores", "with an episode"])
+def test_no_warning_where_a_condition_changes_nothing(extra):
+    data = read([*extra, Q, QR])
+    assert not data.problems["reason"].str.contains("no EpisodeOfCare").any()

@@ -894,7 +894,8 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
     ``Encounter.episodeOfCare`` names, else to the episode whose period holds its day, else it
     is an error on its resource and is not kept; a named episode must agree with the day (the
     data folder's rule). Patients without an EpisodeOfCare keep one episode (a stub row, blank
-    ``episode_id``).
+    ``episode_id`` and ``problem``); a Condition of theirs that names one of the kit's problems
+    is a warning saying so (a Condition alone is not read as a client's problem).
 
     Examples
     --------
@@ -953,6 +954,7 @@ def read_fhir(source: Any, *, errors: Errors = "raise", today: dt.date | None = 
     episodes = [res for res in resources if res.kind == "EpisodeOfCare"]
     if episodes:  # episodes of care: the clients table, and each score's episode
         clients, valid = _episodes_of_care(episodes, ctx, valid, obs, origins, problems, today)
+    problems.extend(_problems_left_in_conditions(resources, ctx, valid, clients))
     valid = valid.drop(columns=LINK, errors="ignore")
     items, item_origins = items_of_valid(items, item_origins, valid)
     item_rows, item_problems = validate_items(items, item_origins, today)
@@ -1625,6 +1627,39 @@ def _episode_problem(res: _Res, ctx: _Context, problems: list[dict]) -> str:
                               f"({', '.join(sorted(known))}); problem left blank, so the client is "
                               "judged on PHQ-9", "warning"))
     return ""
+
+
+def _problems_left_in_conditions(resources: list[_Res], ctx: _Context, valid: pd.DataFrame,
+                                 clients: pd.DataFrame | None) -> list[dict]:
+    """A warning on each Condition that names one of the kit's problems for a client with
+    scores but no EpisodeOfCare: such a client's problem stays blank (a Condition alone does not
+    say which course of care it belongs to, and an old one may not be this referral's), so the
+    status judges them on PHQ-9; the warning says so and how to give the problem."""
+    if valid.empty:
+        return []
+    seen = set(valid["client_id"].astype(str))
+    if clients is not None and len(clients):
+        with_episode = clients[clients[EPISODE].fillna("").astype(str) != ""]
+        seen -= set(with_episode["client_id"].astype(str))
+    known, out = _registry_problems(), []
+    for res in resources:
+        if res.kind != "Condition" or not seen:
+            continue
+        r = res.r
+        verification = _concept_words(r.get("verificationStatus"))
+        if verification in ("entered-in-error", "refuted"):
+            continue
+        found = _concept_problem(r.get("code"), known)
+        client = ctx.client(res) if found else None
+        if client is None or client not in seen:
+            continue
+        out.append(_note(res, "code", _concept_words(r.get("code")),
+                         f"names the problem {found} for client {shorten(client, MAX_ID_SHOWN)}, "
+                         "who has no EpisodeOfCare: a Condition alone is not read as a client's "
+                         "problem, so theirs is blank and they are judged on PHQ-9. Give it in "
+                         "clients.csv, or send their EpisodeOfCare with this Condition as its "
+                         "diagnosis", "warning"))
+    return out
 
 
 def _diagnosis_conditions(r: dict) -> list[tuple[str | None, dict | None, str]]:
