@@ -66,16 +66,11 @@ def install() -> bool:
         from weasyprint.pdf import fonts
     except ImportError:
         return False
-    from ._png import PATCHED_WEASYPRINT
+    from ._png import weasyprint_tested
 
     if isinstance(fonts.ffi, _OpenArrays):
         return True
-    try:
-        major = int(str(getattr(weasyprint, "__version__", "")).split(".")[0])
-    except ValueError:
-        return False
-    low, high = PATCHED_WEASYPRINT
-    if not low <= major <= high:
+    if not weasyprint_tested(getattr(weasyprint, "__version__", "")):
         return False
     fonts.ffi = _OpenArrays(fonts.ffi)
     return True

@@ -584,12 +584,27 @@ def patchable(version: str, method) -> bool:
     import inspect
 
     try:
-        major = int(str(version).split(".")[0])
         params = list(inspect.signature(method).parameters)
     except (TypeError, ValueError):
         return False
+    return weasyprint_tested(version) and params == ["self", "interpolate", "dpi_ratio"]
+
+
+def weasyprint_tested(version: object) -> bool:
+    """True when WeasyPrint ``version``'s major version is in :data:`PATCHED_WEASYPRINT`, the
+    versions the kit's WeasyPrint shortcuts (here, ``_fonts``, ``_weasy``) were written for.
+
+    Examples
+    --------
+    >>> weasyprint_tested("70.0"), weasyprint_tested("71.0"), weasyprint_tested("")
+    (True, False, False)
+    """
+    try:
+        major = int(str(version).split(".")[0])
+    except ValueError:
+        return False
     low, high = PATCHED_WEASYPRINT
-    return low <= major <= high and params == ["self", "interpolate", "dpi_ratio"]
+    return low <= major <= high
 
 
 def install_passthrough() -> bool:

@@ -73,14 +73,9 @@ def _targets() -> dict | None:
         from weasyprint.text.line_break import Layout
     except ImportError:
         return None
-    from ._png import PATCHED_WEASYPRINT
+    from ._png import weasyprint_tested
 
-    try:
-        major = int(str(getattr(weasyprint, "__version__", "")).split(".")[0])
-    except ValueError:
-        return None
-    low, high = PATCHED_WEASYPRINT
-    if not low <= major <= high:
+    if not weasyprint_tested(getattr(weasyprint, "__version__", "")):
         return None
     found = {"weasyprint.text.line_break.Layout.setup": Layout.setup,
              "weasyprint.layout.page.OrientedBox.outer": page.OrientedBox.outer.fset,
