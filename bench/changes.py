@@ -101,14 +101,29 @@ def _cpu_in_child(fn, setup=None) -> float:
     return _in_child(timed)
 
 
-def figures(clinic, clients, repeat: int) -> dict:
+def _png_drawn_on(canvas_class, sec) -> bytes:
+    """A section's figure as round four drew it: laid out once, drawn on a ``canvas_class``
+    canvas, the RGB encoded as the kit encodes it."""
     import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from progress_kit.reports import notebook as rn
-    from progress_kit.reports import steps
     from progress_kit.reports._png import encode_rgb
+
+    fig = Figure(figsize=sec.figsize, dpi=rn.FIG_DPI, facecolor="white", layout="constrained")
+    sec.plot(fig.add_subplot())
+    canvas = canvas_class(fig)
+    fig.get_layout_engine().execute(fig)
+    fig.set_layout_engine("none")
+    canvas.draw()
+    return encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
+
+
+def figures(clinic, clients, repeat: int) -> dict:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from progress_kit.reports import notebook as rn
+    from progress_kit.reports import steps
     from progress_kit.reports.context import client_data
 
     def flat(x):
@@ -125,13 +140,7 @@ def figures(clinic, clients, repeat: int) -> dict:
 
     def before():  # round four's _figure_png: a new canvas, so a new renderer, per figure
         for sec in secs:
-            fig = Figure(figsize=sec.figsize, dpi=rn.FIG_DPI, facecolor="white", layout="constrained")
-            sec.plot(fig.add_subplot())
-            canvas = FigureCanvasAgg(fig)
-            fig.get_layout_engine().execute(fig)
-            fig.set_layout_engine("none")
-            canvas.draw()
-            encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
+            _png_drawn_on(FigureCanvasAgg, sec)
         return len(secs)
 
     def after():
@@ -146,7 +155,6 @@ def figures(clinic, clients, repeat: int) -> dict:
 def figures_forked(clinic, clients, repeat: int) -> dict:
     import gc
 
-    import numpy as np
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.figure import Figure
 
@@ -175,13 +183,7 @@ def figures_forked(clinic, clients, repeat: int) -> dict:
             return self.renderer
 
     def old_png(sec) -> bytes:
-        fig = Figure(figsize=sec.figsize, dpi=rn.FIG_DPI, facecolor="white", layout="constrained")
-        sec.plot(fig.add_subplot())
-        canvas = OldCanvas(fig)
-        fig.get_layout_engine().execute(fig)
-        fig.set_layout_engine("none")
-        canvas.draw()
-        return _png.encode_rgb(np.asarray(canvas.buffer_rgba())[:, :, :3])
+        return _png_drawn_on(OldCanvas, sec)
 
     def flat(x):
         if isinstance(x, list | tuple):
