@@ -1641,9 +1641,11 @@ def _problems_left_in_conditions(resources: list[_Res], ctx: _Context, valid: pd
     if clients is not None and len(clients):
         with_episode = clients[clients[EPISODE].fillna("").astype(str) != ""]
         seen -= set(with_episode["client_id"].astype(str))
+    if not seen:
+        return []
     known, out = _registry_problems(), []
     for res in resources:
-        if res.kind != "Condition" or not seen:
+        if res.kind != "Condition":
             continue
         r = res.r
         verification = _concept_words(r.get("verificationStatus"))
@@ -1694,9 +1696,9 @@ def _condition(ref: Any, concept: Any, element: Any) -> tuple[str | None, dict |
     text = ref.get("reference") if ref.__class__ is dict else None
     text = text if text.__class__ is str and text else None
     concept = concept if concept.__class__ is dict else None
-    said = (shorten(text, MAX_ID_SHOWN) if text else None) or _concept_words(concept) or \
-        (shorten(ref.get("display"), 40) if ref.__class__ is dict and
-         ref.get("display").__class__ is str and ref.get("display") else None) or _raw(element)
+    display = ref.get("display") if ref.__class__ is dict else None
+    said = (shorten(text, MAX_ID_SHOWN) if text else "") or _concept_words(concept) or \
+        (shorten(display, 40) if display.__class__ is str and display else "") or _raw(element)
     return text, concept, said
 
 
@@ -1722,12 +1724,6 @@ def _raw(element: Any) -> str:
     except (TypeError, ValueError):
         text = repr(element)
     return "" if text in ("null", "{}", "[]", '""') else shorten(text, 60)
-
-
-def _codes_any(concept: Any) -> list[str]:
-    coding = concept.get("coding") if concept.__class__ is dict else None
-    return [shorten(c.get("code"), 40) for c in coding if c.__class__ is dict and c.get("code")] \
-        if coding.__class__ is list else []
 
 
 def _episode_row(res: _Res, ctx: _Context, problems: list[dict]) -> dict | None:
