@@ -142,21 +142,41 @@ def shared(name: str, frames: tuple, args: tuple, compute: Callable[[], Any],
     :attr:`~progress_kit.reports.context.ReportData.derived` for results from its own client's
     rows, which would otherwise push the whole-clinic results out.
     """
-    from ..._cohort import copy_on_write, hold_columns, unchanged
+    from ..._cohort import copy_on_write
 
     if not copy_on_write():  # an in-place edit could not be told: keep nothing (pandas 2)
         return compute()
     store = _SHARED if store is None else store
     key = (name, tuple(map(id, frames)), args)
-    hit = store.get(key)
-    if hit is not None and all(a is b and (b is None or unchanged(h, b))
-                               for a, h, b in zip(hit[0], hit[1], frames, strict=True)):
-        return hit[2]
+    hit = _kept(store, key, frames)
+    if hit is not None:
+        return hit[0]
     value = compute()
+    _keep(store, key, frames, value)
+    return value
+
+
+def _kept(store: dict, key: tuple, frames: tuple, columns=None) -> tuple[Any] | None:
+    """``(value,)`` kept under ``key`` while ``frames`` are the very ones it was kept for and
+    none of their columns (all, or ``columns``) was written since; else None."""
+    from ..._cohort import unchanged
+
+    hit = store.get(key)
+    if hit is not None and all(a is b and (b is None or unchanged(h, b, columns))
+                               for a, h, b in zip(hit[0], hit[1], frames, strict=True)):
+        return (hit[2],)
+    return None
+
+
+def _keep(store: dict, key: tuple, frames: tuple, value: Any, columns=None) -> None:
+    """Keep ``value`` under ``key`` with ``frames`` and their columns (all, or ``columns``) held
+    (:func:`_kept`); at most ``_SHARED_MAX`` entries, the oldest going first."""
+    from ..._cohort import hold_columns
+
     while len(store) >= _SHARED_MAX:
         store.pop(next(iter(store)))
-    store[key] = (frames, tuple(None if f is None else hold_columns(f) for f in frames), value)
-    return value
+    store[key] = (frames, tuple(None if f is None else hold_columns(f, columns) for f in frames),
+                  value)
 
 
 _ROW_TABLES = ("observations", "sessions", "clients", "problems", "items")
@@ -175,7 +195,7 @@ def index_client_rows(clinic: ClinicData) -> None:
     (the positions depend on nothing else). A batch's warm process calls this through
     :func:`progress_kit.reports.notebook.prepare_batch`.
     """
-    from ..._cohort import copy_on_write, hold_columns
+    from ..._cohort import copy_on_write
 
     if not copy_on_write():  # an in-place edit could not be told: keep nothing (pandas 2)
         return
@@ -183,10 +203,7 @@ def index_client_rows(clinic: ClinicData) -> None:
     index = {name: frame.groupby("client_id", sort=False, observed=True).indices
              for name, frame in zip(_ROW_TABLES, frames, strict=True)
              if frame is not None and "client_id" in frame.columns}
-    while len(_SHARED) >= _SHARED_MAX:
-        _SHARED.pop(next(iter(_SHARED)))
-    _SHARED[("client_rows", tuple(map(id, frames)), ())] = (
-        frames, tuple(None if f is None else hold_columns(f, ["client_id"]) for f in frames), index)
+    _keep(_SHARED, ("client_rows", tuple(map(id, frames)), ()), frames, index, ["client_id"])
 
 
 def client_rows(clinic: ClinicData) -> dict[str, dict] | None:
@@ -194,14 +211,9 @@ def client_rows(clinic: ClinicData) -> dict[str, dict] | None:
     client's row positions in the table's order; None without one, or when a table or its
     ``client_id`` column is not the one indexed (a caller then selects a client's rows by a
     comparison over the whole table)."""
-    from ..._cohort import unchanged
-
     frames = _row_frames(clinic)
-    hit = _SHARED.get(("client_rows", tuple(map(id, frames)), ()))
-    if hit is not None and all(a is b and (b is None or unchanged(h, b, ["client_id"]))
-                               for a, h, b in zip(hit[0], hit[1], frames, strict=True)):
-        return hit[2]
-    return None
+    hit = _kept(_SHARED, ("client_rows", tuple(map(id, frames)), ()), frames, ["client_id"])
+    return None if hit is None else hit[0]
 
 
 def _expected(reference: ClinicData, measure: str):
