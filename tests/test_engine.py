@@ -230,3 +230,108 @@ def test_fork_each_records_a_crash_and_a_timeout_and_goes_on(tmp_path):
     assert outcomes["crash"]["status"] == "failed" and "exit status 3" in outcomes["crash"]["error"]
     assert outcomes["hang"]["status"] == "failed" and "timed out" in outcomes["hang"]["error"]
     assert outcomes["ok"]["status"] == "ok"
+
+
+# ---------------------------------------------- the batch's exporter (engine "here", jobs >= 2)
+
+
+def _first_stage(name: str, tmp: str) -> dict:
+    """A report's notebook stage: writes its part and leaves the rest to the exporter."""
+    path = os.path.join(tmp, f"{name}.nb")
+    with open(path, "w") as fh:
+        fh.write(name)
+    return {"status": "ok", "files": [path], "seconds": 0.5, "error": "",
+            "export": {"name": name, "tmp": tmp}}
+
+
+def _second_stage(spec: dict) -> dict:
+    """The exporter's part: fails for "bad", records which process made it for the others."""
+    if spec["name"] == "bad":
+        raise ValueError("the page refers to an external resource")
+    path = os.path.join(spec["tmp"], f"{spec['name']}.out")
+    with open(path, "w") as fh:
+        fh.write(str(os.getppid()))  # the exporter's pid, or the batch process's when made there
+    return {"status": "ok", "files": [path], "seconds": 0.25, "error": ""}
+
+
+def _exporter_of(function):
+    from progress_kit.reports.engine import Exporter
+
+    return Exporter(function, timeout=30).start()
+
+
+def test_the_exporter_makes_the_second_stage_and_the_outcomes_are_joined(tmp_path):
+    """fork_each hands each outcome that carries "export" to the exporter's child, and yields
+    the report once both stages have run; a failed second stage fails the report, with no
+    files, as when one process makes the whole report (a crash in it is caught by the child)."""
+    from progress_kit.reports.engine import _PARENT_ONLY, fork_each
+
+    exporter = _exporter_of(_second_stage)
+    try:
+        tasks = [(n, (_first_stage, (n, str(tmp_path)))) for n in ("A", "B", "bad", "C")]
+        outcomes = dict(fork_each(tasks, jobs=2, exporter=exporter))
+        exporter_pid = exporter.pid
+    finally:
+        exporter.close()
+    assert not _PARENT_ONLY  # closed with it
+    for n in ("A", "B", "C"):
+        o = outcomes[n]
+        assert o["status"] == "ok" and o["seconds"] == 0.75 and "export" not in o, o
+        assert o["files"] == [str(tmp_path / f"{n}.nb"), str(tmp_path / f"{n}.out")]
+        assert int((tmp_path / f"{n}.out").read_text()) == exporter_pid
+    assert outcomes["bad"]["status"] == "failed" and outcomes["bad"]["files"] == []
+    assert "ValueError in the report process" in outcomes["bad"]["error"]
+
+
+def test_reports_are_finished_here_when_the_exporter_has_died(tmp_path):
+    import signal
+
+    from progress_kit.reports.engine import _PARENT_ONLY, fork_each
+
+    exporter = _exporter_of(_second_stage)
+    os.kill(exporter.pid, signal.SIGKILL)
+    os.waitpid(exporter.pid, 0)  # reaped here: close() finds it gone
+    try:
+        tasks = [(n, (_first_stage, (n, str(tmp_path)))) for n in ("A", "B", "C")]
+        outcomes = dict(fork_each(tasks, jobs=2, exporter=exporter))
+    finally:
+        exporter.close()
+    for n in ("A", "B", "C"):
+        assert outcomes[n]["status"] == "ok", outcomes[n]
+        assert int((tmp_path / f"{n}.out").read_text()) == os.getpid()
+    assert not _PARENT_ONLY and exporter.pid is None
+
+
+def test_the_exporter_ends_when_the_batch_process_is_gone(tmp_path):
+    """Its pipe closes with the process that started it (killed outright, say): it exits
+    instead of waiting for work for ever."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "gone.py"
+    script.write_text("import os, signal\n"
+                      "from progress_kit.reports.engine import Exporter\n"
+                      "e = Exporter(print).start()\n"
+                      "print(e.pid, flush=True)\n"
+                      "os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "MPLBACKEND": "Agg"})
+    exporter = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while _running(exporter) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(exporter), "an orphaned exporter kept waiting for work"
+
+
+def test_messages_survive_being_split_anywhere():
+    import pickle
+
+    from progress_kit.reports.engine import _split_messages
+
+    messages = [("done", ("client", "A"), {"status": "ok"}), ("warm", [{"text/html": "x" * 9000}])]
+    stream = b"".join(len(d).to_bytes(8, "big") + d for d in map(pickle.dumps, messages))
+    for cut in (0, 3, 8, 20, len(stream) - 1, len(stream)):
+        got, rest = _split_messages(stream[:cut])
+        more, rest = _split_messages(rest + stream[cut:])
+        assert got + more == messages and rest == b""

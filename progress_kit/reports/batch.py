@@ -110,11 +110,45 @@ def _task(kind: str, client: str | None, stem: str, data_dir: str, cache: str, m
             res = render_cohort(data_dir, month, out_dir, formats=formats, data_cache=cache,
                                 stem=stem, audience=audience, notebook=notebook)
         files = [str(p) for p in res.files]
-        return {"status": "ok", "files": files, "seconds": time.perf_counter() - t0, "error": ""}
+        outcome = {"status": "ok", "files": files, "seconds": time.perf_counter() - t0, "error": ""}
+        if res.export is not None:  # the HTML and PDF are made by the batch's exporter
+            outcome["export"] = {**res.export, "keep": _kept(client, data_dir, out_dir,
+                                                             reference_dir, notebook)}
+        return outcome
     except Exception as exc:  # one report's failure must not stop the batch
-        keep = [k for k in (client, data_dir, out_dir, reference_dir, notebook) if k]
+        keep = _kept(client, data_dir, out_dir, reference_dir, notebook)
         return {"status": "failed", "files": [], "seconds": time.perf_counter() - t0,
                 "error": failure_text(exc, keep)}
+
+
+def _kept(*texts) -> list[str]:
+    """What a failure's message may show unmasked (the paths and the ID it names)."""
+    return [k for k in texts if k]
+
+
+def _task_then_export(*args) -> dict:
+    """:func:`_task` with the HTML and PDF left to the batch's exporter
+    (:class:`~progress_kit.reports.engine.Exporter`): run in a report's own forked process."""
+    from . import render
+
+    render.defer_export()
+    return _task(*args)
+
+
+def _export_task(spec: dict) -> dict:
+    """In a child of the exporter: the HTML and PDF of a report whose notebook has run
+    (:func:`~progress_kit.reports.render.export_report`); never raises."""
+    from .render import export_report
+
+    t0 = time.perf_counter()
+    try:
+        res = export_report(spec["ipynb"], spec["out_dir"], spec["stem"],
+                            formats=tuple(spec["formats"]), title=spec["title"])
+        return {"status": "ok", "files": [str(p) for p in res.files],
+                "seconds": time.perf_counter() - t0, "error": ""}
+    except Exception as exc:  # noqa: BLE001 (one report's failure must not stop the batch)
+        return {"status": "failed", "files": [], "seconds": time.perf_counter() - t0,
+                "error": failure_text(exc, spec["keep"])}
 
 
 def _check_manifest_path(path: Path) -> bool:
@@ -274,27 +308,46 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
     root = Path(out).resolve()
     folder = root / month
     clients_dir = folder / "clients"
-    # a folder another account can write could have its data cache swapped while reports run:
-    # refused, with the reports root above it (docs/security.md, "Shared folders")
-    with month_lock(folder, wait=wait, what="progress-kit batch", root=root), \
-            month_lock(clients_dir, wait=wait, what="progress-kit batch", root=root):
-        remove_stale(folder, clients_dir, folder / FAILED_DIR, clients_dir / FAILED_DIR)
-        manifest_path = folder / "manifest.csv"
-        _check_manifest_path(manifest_path)  # checked before anything is rendered
-        old = {} if force else {**_read_manifest(manifest_path), **_read_journal(manifest_path)}
-        saved = registry_state()
-        try:
-            measures_path = use_measures(data_dir, measures)
-            return _render_month(data_dir, folder, month, clients, allow_empty, old, force,
-                                 formats, reference_dir, progress, jobs, engine, scheduler, started,
-                                 audience, measures_path, date_format, notebooks)
-        finally:
-            restore_registry(saved)  # the caller's registry, whatever the service file held
+    # started before the data are read, so that it holds none of them (engine "here" only)
+    exporter = _start_exporter(engine, jobs, formats, scheduler)
+    try:
+        # a folder another account can write could have its data cache swapped while reports
+        # run: refused, with the reports root above it (docs/security.md, "Shared folders")
+        with month_lock(folder, wait=wait, what="progress-kit batch", root=root), \
+                month_lock(clients_dir, wait=wait, what="progress-kit batch", root=root):
+            remove_stale(folder, clients_dir, folder / FAILED_DIR, clients_dir / FAILED_DIR)
+            manifest_path = folder / "manifest.csv"
+            _check_manifest_path(manifest_path)  # checked before anything is rendered
+            old = {} if force else {**_read_manifest(manifest_path), **_read_journal(manifest_path)}
+            saved = registry_state()
+            try:
+                measures_path = use_measures(data_dir, measures)
+                return _render_month(data_dir, folder, month, clients, allow_empty, old, force,
+                                     formats, reference_dir, progress, jobs, engine, scheduler,
+                                     started, audience, measures_path, date_format, notebooks,
+                                     exporter=exporter)
+            finally:
+                restore_registry(saved)  # the caller's registry, whatever the service file held
+    finally:
+        if exporter is not None:
+            exporter.close()
+
+
+def _start_exporter(engine: str, jobs: int, formats: tuple[str, ...], scheduler: str | None):
+    """The process that makes the HTML and PDF of an engine-"here" batch, warming up beside this
+    one (:class:`~progress_kit.reports.engine.Exporter`), or None: with one job at a time, another
+    engine, or no HTML or PDF to make."""
+    from .engine import Exporter, fork_available
+
+    if (engine != "here" or scheduler is not None or jobs < 2 or not fork_available()
+            or not set(formats) & {"html", "pdf"}):
+        return None
+    return Exporter(_export_task).start()
 
 
 def _render_month(data_dir, folder, month, clients, allow_empty, old, force, formats,
                   reference_dir, progress, jobs, engine, scheduler, started, audience,
-                  measures_path, date_format=None, notebooks=None) -> BatchResult:
+                  measures_path, date_format=None, notebooks=None, exporter=None) -> BatchResult:
     """Validate the data once, cache it privately, render the month (the folder is locked)."""
     clients_dir = folder / "clients"
     clinic = load_clinic(data_dir, measures=measures_path, date_format=date_format)
@@ -309,7 +362,7 @@ def _render_month(data_dir, folder, month, clients, allow_empty, old, force, for
         del clinic
         return _run(ids, names, old, force, clients is not None, data_dir, folder, month,
                     formats, reference_dir, cache, progress, jobs, engine, scheduler, started,
-                    audience, sizes, measures_path, notebooks or {})
+                    audience, sizes, measures_path, notebooks or {}, exporter=exporter)
     finally:
         remove_tree(cache_dir)  # the cache holds every client's data (a failure is logged)
         remove_stale(folder, clients_dir)  # temp files of report processes that were killed
@@ -357,7 +410,7 @@ def _inputs(data_dir: Path, measures_path: Path | None = None) -> list[Path]:
 
 def _run(ids, names, old, force, partial, data_dir, folder, month, formats, reference_dir, cache,
          progress, jobs, engine, scheduler, started, audience="internal", sizes=None,
-         measures_path=None, notebooks=None) -> BatchResult:
+         measures_path=None, notebooks=None, exporter=None) -> BatchResult:
     base = _fingerprint(_code_digest(), files_digest(_inputs(data_dir, measures_path)),
                         files_digest(input_files(reference_dir)) if reference_dir else "",
                         month, ",".join(formats), audience)
@@ -395,7 +448,7 @@ def _run(ids, names, old, force, partial, data_dir, folder, month, formats, refe
     bar.update(len(tasks) - len(todo))
     try:
         runs = (_execute_dask(todo, scheduler, jobs, bar) if scheduler
-                else _execute(todo, jobs, bar, engine, str(cache), month))
+                else _execute(todo, jobs, bar, engine, str(cache), month, exporter))
         for key, fp, outcome in runs:
             files = [str(Path(f).relative_to(folder)) for f in outcome["files"]]
             hashes = (_hashes(folder, files) or []) if outcome["status"] == "ok" else []
@@ -432,12 +485,12 @@ def _prepare_shared(cache: str, month: str) -> None:
 
 
 def _execute(todo, jobs: int, bar, engine: str = "kernel", cache: str | None = None,
-             month: str | None = None):
+             month: str | None = None, exporter=None):
     """Yield (key, fingerprint, outcome) as reports finish."""
     from .engine import ForkServer, fork_available
 
     if engine == "here" and fork_available():
-        yield from _execute_here(todo, jobs, bar, cache, month)
+        yield from _execute_here(todo, jobs, bar, cache, month, exporter)
         return
     if engine in ("fork", "here") or (engine == "auto" and fork_available()):
         if not todo:
@@ -469,15 +522,17 @@ def _execute(todo, jobs: int, bar, engine: str = "kernel", cache: str | None = N
             bar.update(1)
 
 
-def _execute_here(todo, jobs: int, bar, cache: str | None, month: str | None):
+def _execute_here(todo, jobs: int, bar, cache: str | None, month: str | None, exporter=None):
     """This process as the zygote: warmed once (as a fork-server worker is), then one forked
-    child per report, ``jobs`` at a time (engine ``"here"``, the command line's)."""
+    child per report, ``jobs`` at a time (engine ``"here"``, the command line's). With an
+    ``exporter``, each report's child runs its notebook and the exporter's child makes its HTML
+    and PDF; ``jobs`` counts both."""
     from .context import preload_cache
     from .engine import fork_each, warm_here
 
     if not todo:
         return
-    warm_here("client")
+    warm_here("client", exporter=exporter)
     if cache:
         preload_cache(cache)
         if month:
@@ -486,7 +541,9 @@ def _execute_here(todo, jobs: int, bar, cache: str | None, month: str | None):
             except Exception:  # noqa: BLE001, S110 (each report then computes and reports it)
                 pass
     fps = {key: fp for key, fp, _ in todo}
-    for key, outcome in fork_each(((key, (_task, args)) for key, _, args in todo), jobs):
+    task = _task if exporter is None else _task_then_export
+    for key, outcome in fork_each(((key, (task, args)) for key, _, args in todo), jobs,
+                                  exporter=exporter):
         yield key, fps[key], outcome
         bar.update(1)
 

@@ -46,7 +46,7 @@ from typing import Any
 # The in-process engine lives in .inprocess, imported only by the zygotes and their children:
 # it imports papermill (and with it nbformat and jsonschema, 1.2 s), which the process that runs
 # a batch does not need, and which took CPU from the zygotes warming up beside it.
-__all__ = ["fork_available", "ForkServer", "warm_here", "warmed_here", "fork_each"]
+__all__ = ["fork_available", "ForkServer", "warm_here", "warmed_here", "fork_each", "Exporter"]
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +74,26 @@ def _warm_up(cache: str | None) -> None:
     _warm_render(_exercise_pipeline())
 
 
-def _warm_render(outputs: list | None = None) -> None:
+def _warm_render(outputs: list | None = None, shell: bool = True) -> None:
     """Build what every report's child would otherwise build: the IPython shell, the HTML
     exporter and WeasyPrint's fonts.
 
     ``outputs``: what :func:`_exercise_pipeline` displayed (a demo report's sections); the
     warm-up page is made of them, so that WeasyPrint's kept font configuration
     (:func:`._fonts.config_for`) has measured the glyphs and sizes of a real report before
-    any child forks (a child's PDF then takes 15 % less; docs/performance.md, round five)."""
+    any child forks (a child's PDF then takes 15 % less; docs/performance.md, round five).
+    ``shell=False``: without the shell (the :class:`Exporter` runs no notebook)."""
     import tempfile
     from pathlib import Path
 
-    from .inprocess import new_shell
     from .render import html_from_notebook, pdf_from_html
 
-    # IPython's shell is a process-wide singleton that takes ~25 ms to build: built here, every
-    # child gets it as a copy that has never run a cell, and runs its notebook in that copy
-    new_shell()
+    if shell:
+        from .inprocess import new_shell
+
+        # IPython's shell is a process-wide singleton that takes ~25 ms to build: built here,
+        # every child gets it as a copy that has never run a cell, and runs its notebook in it
+        new_shell()
     # builds the process's HTML exporter (its template compiled once for every child); the page's
     # "&" makes BeautifulSoup (inside nbconvert) build its entity tables here, not in each child
     html = html_from_notebook(warm_up_notebook(outputs), "warm-up")
@@ -104,10 +107,11 @@ def warm_up_notebook(outputs: list | None = None):
     import nbformat
 
     cells = [nbformat.v4.new_markdown_cell("warm-up & done")]
-    if outputs:
+    displays = [dict(getattr(o, "data", o)) for o in outputs or []]  # captured, or their data
+    if displays:
         cell = nbformat.v4.new_code_cell("")
-        cell.outputs = [nbformat.v4.new_output("display_data", data=dict(o.data))
-                        for o in outputs if "text/html" in o.data]
+        cell.outputs = [nbformat.v4.new_output("display_data", data=data)
+                        for data in displays if "text/html" in data]
         cells.append(cell)
     return nbformat.v4.new_notebook(cells=cells)
 
@@ -162,19 +166,24 @@ def execute_notebook_task(notebook: str, output: str, parameters: dict) -> dict:
                 "error": f"{getattr(exc, 'ename', type(exc).__name__)}"}
 
 
-def _child(task: tuple, write_fd: int, timeout: int) -> None:
-    """Body of a forked child: run one task ``(function, args)``, send the outcome, exit."""
+def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True) -> None:
+    """Body of a forked child: run one task ``(function, args)``, send the outcome, exit.
+    ``notebooks=False``: a child of the :class:`Exporter`, which runs none (and must not import
+    the in-process engine, papermill with it)."""
     from . import render
-    from .inprocess import ENGINE_NAME
 
     code = 0
     try:
+        _close_parent_only()
         # a report's warnings belong in its notebook's stderr (hidden from the report), as in a
         # kernel, not in the zygote's log on the terminal
         logging.captureWarnings(False)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(timeout)  # a hung report is killed; the zygote records it as failed
-        render.use_engine(ENGINE_NAME)
+        if notebooks:
+            from .inprocess import ENGINE_NAME
+
+            render.use_engine(ENGINE_NAME)
         fn, args = task
         outcome = fn(*args)
     except BaseException as exc:  # noqa: BLE001 (the child must always report back)
@@ -188,13 +197,13 @@ def _child(task: tuple, write_fd: int, timeout: int) -> None:
         os._exit(code)  # skip atexit and finalisers: they belong to the zygote
 
 
-def _fork_child(task: tuple, timeout: int) -> tuple[int, int]:
+def _fork_child(task: tuple, timeout: int, notebooks: bool = True) -> tuple[int, int]:
     """Fork one report's child; returns its pid and the pipe its outcome arrives on."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_fd)
-        _child(task, write_fd, timeout)
+        _child(task, write_fd, timeout, notebooks)
     os.close(write_fd)
     return pid, read_fd
 
@@ -383,7 +392,7 @@ def warmed_here() -> bool:
     return _WARMED_HERE
 
 
-def warm_here(sheets: str | None = None) -> None:
+def warm_here(sheets: str | None = None, exporter: Exporter | None = None) -> None:
     """Make this process the zygote of its own reports: the command line's warm path.
 
     For ``report client``, ``report prep`` and the day's prep sheets: the command itself
@@ -402,6 +411,8 @@ def warm_here(sheets: str | None = None) -> None:
     process also draws that kind's sections once on the built-in demo clinic and builds the
     exporter, the shell and WeasyPrint's fonts (as a zygote does), so that no child pays for
     first calls; for one sheet that would only move the same work from the child to here.
+    With an ``exporter`` (the batch's, :class:`Exporter`), the HTML exporter and WeasyPrint are
+    warmed up there instead: this process sends it the demo page it drew and builds only the shell.
     """
     global _WARMED_HERE
     _WARMED_HERE = True
@@ -416,13 +427,17 @@ def warm_here(sheets: str | None = None) -> None:
     if sheets is not None:
         gc.disable()  # as in a zygote's warm-up (_zygote_main): its objects live on
         try:
-            _warm_render(_exercise_pipeline(sheets))
+            shown = _exercise_pipeline(sheets)  # builds the shell too
+            if exporter is None:
+                _warm_render(shown)
+            else:
+                exporter.warm(shown)
         finally:
             gc.enable()
 
 
-def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600
-              ) -> Iterator[tuple[Any, dict]]:
+def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
+              exporter: Exporter | None = None) -> Iterator[tuple[Any, dict]]:
     """Run each ``(key, (function, args))`` in a child forked from this process, ``jobs`` at once.
 
     The caller has warmed itself (:func:`warm_here`) and computed what its reports share; each
@@ -431,24 +446,58 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600
     ``(key, outcome)`` as children finish; a child that dies or times out gives a failed
     outcome saying why. The heap is frozen first (``gc.freeze``) so that no child's collector
     walks and copies it.
+
+    With an ``exporter``, an outcome that carries ``"export"`` (a report whose HTML and PDF are
+    still to make) goes on to the exporter's ``function`` in a child of the exporter, and the
+    report's outcome is yielded when that ends, the two joined (:func:`_joined`). Both kinds of
+    child count towards ``jobs``. Should the exporter end, what it had not finished is made in
+    children of this process instead.
     """
     import selectors
 
     if not fork_available():
         raise RuntimeError("forking per report needs os.fork on Linux")
     pending = list(items)
+    exports: list[tuple[Any, dict]] = []  # reports whose notebook has run, waiting for a slot
+    sent: dict[Any, dict] = {}  # at the exporter: key -> what it was sent
+    first: dict[Any, dict] = {}  # the notebook's outcome of each report being exported
     running: dict[int, tuple[int, Any, list[bytes]]] = {}
-    gc.collect()
+    function = exporter.function if exporter is not None else None
+    # no collection first (0.07 s on the batch's one core): the warm-up's garbage is frozen with
+    # the rest, never walked or finalised in a child, and collected here after the last one
     gc.freeze()
     sel = selectors.DefaultSelector()
+    if exporter is not None:
+        sel.register(exporter.fileno(), selectors.EVENT_READ, "exporter")
     try:
-        while pending or running:
-            while pending and len(running) < max(1, jobs):
-                key, task = pending.pop(0)
-                pid, read_fd = _fork_child(task, timeout)
+        while pending or exports or running or sent:
+            while (pending or exports) and len(running) + len(sent) < max(1, jobs):
+                if exports:
+                    key, spec = exports.pop(0)
+                    if exporter is not None and exporter.submit(key, spec):
+                        sent[key] = spec
+                        continue
+                    task, notebooks = (function, (spec,)), False  # made here: no exporter
+                else:
+                    (key, task), notebooks = pending.pop(0), True
+                pid, read_fd = _fork_child(task, timeout, notebooks)
                 running[read_fd] = (pid, key, [])
                 sel.register(read_fd, selectors.EVENT_READ)
             for ready, _ in sel.select():
+                if ready.data == "exporter":
+                    done = exporter.receive()
+                    if done is None:  # it ended: what it had not finished is made here
+                        log.warning("the batch's export process ended; the HTML and PDF of "
+                                    "%d report(s) are made without it", len(sent))
+                        sel.unregister(ready.fd)
+                        exporter = None
+                        exports[:0] = list(sent.items())
+                        sent.clear()
+                        continue
+                    for key, outcome in done:
+                        sent.pop(key, None)
+                        yield key, _joined(first.pop(key), outcome)
+                    continue
                 fd = ready.fd
                 chunk = os.read(fd, 1 << 16)
                 if chunk:
@@ -458,7 +507,14 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600
                 os.close(fd)
                 pid, key, chunks = running.pop(fd)
                 _, status = os.waitpid(pid, 0)
-                yield key, _outcome(b"".join(chunks), status, timeout)
+                outcome = _outcome(b"".join(chunks), status, timeout)
+                if key in first:
+                    yield key, _joined(first.pop(key), outcome)
+                elif function is not None and outcome.get("export"):
+                    exports.append((key, outcome.pop("export")))
+                    first[key] = outcome
+                else:
+                    yield key, outcome
     finally:
         for fd, (pid, _, _) in running.items():  # only when the caller stopped early
             try:
@@ -469,3 +525,216 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600
             os.close(fd)
         sel.close()
         gc.unfreeze()
+
+
+def _joined(notebook: dict, export: dict) -> dict:
+    """One report's outcome from its notebook's and its export's (the export's status and error;
+    no files when it failed, as when one process makes the whole report)."""
+    ok = export["status"] == "ok"
+    return {"status": export["status"], "files": notebook["files"] + export["files"] if ok else [],
+            "seconds": notebook["seconds"] + export["seconds"], "error": export["error"]}
+
+
+# ------------------------------------------------ the command line batch's export process
+
+_PARENT_ONLY: set[int] = set()
+"""The file descriptors of this process's pipes to its :class:`Exporter`, closed in every child
+(a report's process must not hold them: the exporter ends when they close)."""
+
+
+def _close_parent_only() -> None:
+    """In a forked child: close the pipes its parent keeps to an exporter."""
+    for fd in _PARENT_ONLY:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _PARENT_ONLY.clear()
+
+
+class Exporter:
+    """A second warm process for the command line's batch: it makes every report's HTML and PDF.
+
+    A report is a notebook run, then an HTML export through the template and a PDF from that
+    HTML. Before any report starts, the process that forks them warms all three up: about
+    1.1 s of that, nbconvert's and WeasyPrint's imports, the template and the fonts, ran on
+    one core while the other waited (docs/performance.md, round five, fifth session). The
+    exporter is forked from the batch's process right after the kit is imported, before any
+    data are read, so it holds no client's data; it warms the HTML and PDF side up on the
+    other core while the batch validates the data and warms the notebooks' side up. Then, for
+    each report whose notebook has run, it forks a child that runs ``function(spec)`` (the
+    batch's ``_export_task``: read the executed notebook, write the HTML and PDF) and ends:
+    one report, one process, as for the notebooks. :func:`fork_each` decides when; the
+    exporter only forks on request, so ``jobs`` counts its children too.
+
+    Messages are pickles, each after its length in 8 bytes: to the exporter ``("warm",
+    displays)`` (the demo page the batch drew: warmed on too) and ``("task", key, spec)``; from
+    it ``("done", key, outcome)``. It ends when its pipe closes (its running children are then
+    killed unless it was closed by :meth:`close`, which waits for them).
+    """
+
+    def __init__(self, function: Any, timeout: int = 600):
+        self.function = function
+        self.timeout = timeout
+        self.pid: int | None = None
+        self._to = self._from = -1
+        self._buffer = b""
+
+    def start(self) -> Exporter:
+        """Fork the exporter; it starts warming up at once."""
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+        _bigger_pipe(to_w)  # the warm-up page (~0.2 MB) is written while the exporter is busy
+        pid = os.fork()
+        if pid == 0:
+            os.close(to_w)
+            os.close(from_r)
+            _close_parent_only()
+            _exporter_main(self.function, to_r, from_w, self.timeout)  # never returns
+        os.close(to_r)
+        os.close(from_w)
+        self.pid, self._to, self._from = pid, to_w, from_r
+        _PARENT_ONLY.update((to_w, from_r))
+        return self
+
+    def fileno(self) -> int:
+        return self._from
+
+    def _send(self, message: tuple) -> bool:
+        if self._to < 0:
+            return False
+        try:
+            _write_message(self._to, message)
+            return True
+        except OSError:  # it has ended (BrokenPipeError): the caller works without it
+            return False
+
+    def warm(self, displays: list) -> bool:
+        """Send the exporter a demo page's displays to warm up on (HTML and PDF)."""
+        return self._send(("warm", [dict(getattr(o, "data", o)) for o in displays]))
+
+    def submit(self, key: Any, spec: dict) -> bool:
+        """Ask for one report's export; False when the exporter has ended."""
+        return self._send(("task", key, spec))
+
+    def receive(self) -> list[tuple[Any, dict]] | None:
+        """The outcomes that have arrived (after a select on :meth:`fileno`), or None when
+        the exporter has ended."""
+        chunk = os.read(self._from, 1 << 16)
+        if not chunk:
+            return None
+        self._buffer += chunk
+        messages, self._buffer = _split_messages(self._buffer)
+        return [(key, outcome) for _, key, outcome in messages]
+
+    def close(self) -> None:
+        """End the exporter: it finishes what it runs, then exits."""
+        self._send(("quit",))
+        for fd in (self._to, self._from):
+            if fd >= 0:
+                _PARENT_ONLY.discard(fd)
+                os.close(fd)
+        self._to = self._from = -1
+        if self.pid is not None:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:  # already reaped
+                pass
+            self.pid = None
+
+
+def _bigger_pipe(fd: int) -> None:
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (AttributeError, OSError):  # not Linux, or above the system's limit: writes wait
+        pass
+
+
+def _write_message(fd: int, message: tuple) -> None:
+    import pickle
+
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(len(data).to_bytes(8, "big") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _split_messages(buffer: bytes) -> tuple[list[tuple], bytes]:
+    """The whole messages at the start of ``buffer``, and what is left of it."""
+    import pickle
+
+    messages = []
+    while len(buffer) >= 8:
+        size = int.from_bytes(buffer[:8], "big")
+        if len(buffer) < 8 + size:
+            break
+        messages.append(pickle.loads(buffer[8:8 + size]))  # noqa: S301 (our own forked process)
+        buffer = buffer[8 + size:]
+    return messages, buffer
+
+
+def _exporter_main(function: Any, tasks: int, results: int, timeout: int) -> None:
+    """The exporter's life: warm up, then fork a child per task until its pipe closes."""
+    import selectors
+
+    code, running = 0, {}
+    try:
+        gc.disable()  # as in a zygote's warm-up: what it builds lives as long as the exporter
+        if "jsonschema" not in sys.modules:
+            for name in SKIPPED_IMPORTS:
+                sys.modules.setdefault(name, None)
+        _warm_render(shell=False)
+        gc.collect()
+        gc.freeze()
+        gc.enable()
+        sel = selectors.DefaultSelector()
+        sel.register(tasks, selectors.EVENT_READ)
+        buffer, listening = b"", True
+        while listening or running:
+            for ready, _ in sel.select():
+                if ready.fd != tasks:
+                    _child_done(ready.fd, running, sel, results, timeout)
+                    continue
+                chunk = os.read(tasks, 1 << 16)
+                if not chunk:  # the batch's process has gone without a word: so do its exports
+                    return
+                messages, buffer = _split_messages(buffer + chunk)
+                for message in messages:
+                    if message[0] == "quit":
+                        listening = False
+                        sel.unregister(tasks)
+                    elif message[0] == "warm":
+                        gc.disable()
+                        _warm_render(message[1], shell=False)
+                        gc.collect()
+                        gc.freeze()
+                        gc.enable()
+                    else:
+                        _, key, spec = message
+                        pid, read_fd = _fork_child((function, (spec,)), timeout, notebooks=False)
+                        running[read_fd] = (pid, key, [])
+                        sel.register(read_fd, selectors.EVENT_READ)
+    except BaseException:  # noqa: BLE001 (Ctrl-C, or a failed warm-up: the batch makes them)
+        code = 1
+    finally:
+        for pid, _, _ in running.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        os._exit(code)
+
+
+def _child_done(fd: int, running: dict, sel, results: int, timeout: int) -> None:
+    chunk = os.read(fd, 1 << 16)
+    if chunk:
+        running[fd][2].append(chunk)
+        return
+    sel.unregister(fd)
+    os.close(fd)
+    pid, key, chunks = running.pop(fd)
+    _, status = os.waitpid(pid, 0)
+    _write_message(results, ("done", key, _outcome(b"".join(chunks), status, timeout)))

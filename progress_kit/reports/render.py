@@ -39,7 +39,7 @@ from .safe import parse_month
 
 __all__ = ["render_report", "render_client", "render_prep", "render_share", "render_cohort",
            "RenderResult", "FORMATS", "html_from_notebook", "new_exporter", "pdf_from_html",
-           "failure_text"]
+           "failure_text", "export_report", "defer_export"]
 
 FORMATS = ("html", "pdf")
 KERNEL = "python3"
@@ -57,6 +57,9 @@ FAILED_DIR = "failed"
 class RenderResult:
     files: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    export: dict | None = None
+    """What :func:`export_report` needs, when the HTML and PDF were left to another process
+    (:func:`defer_export`); None when they were made here."""
 
 
 def _check_params(params: dict) -> dict:
@@ -136,8 +139,24 @@ def pdf_from_html(html: str, target: Path) -> None:
     _fonts.install()  # font subsets without a C-declaration parse per font (reports/_fonts.py)
     _weasy.install()  # the stylesheet parsed once, fewer measurements (reports/_weasy.py)
     with private_file(target) as fh, _gc_paused():
-        _parsed_html(html, _offline_fetcher()).write_pdf(
-            fh, font_config=_fonts.config_for(html))  # fonts measured once per thread
+        try:
+            _parsed_html(html, _offline_fetcher()).write_pdf(
+                fh, font_config=_fonts.config_for(html))  # fonts measured once per thread
+        except BaseException as exc:
+            _offline_refusal(exc)
+            raise
+
+
+def _offline_refusal(exc: BaseException) -> None:
+    """WeasyPrint (66 and later) stops on a URL the offline fetcher refuses with an exception
+    that is not an ``Exception`` (so a batch took it for a crash, without the reason): raise it
+    as a ``ValueError`` that says why."""
+    from weasyprint import urls
+
+    fatal = getattr(urls, "FatalURLFetchingError", None)
+    if fatal is not None and isinstance(exc, fatal):
+        raise ValueError(f"the page refers to a resource outside it, and reports are offline "
+                         f"(only embedded data: URLs are allowed): {exc}") from exc
 
 
 # an embedded image's data URL in a src attribute, spelled with characters HTML leaves as they
@@ -266,7 +285,6 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
     RenderResult
         The files written and the seconds spent executing, on HTML and on PDF.
     """
-    import nbformat
     import papermill
 
     formats = tuple(formats)
@@ -317,18 +335,50 @@ def render_report(kind: str, params: dict, out_dir: str | Path, stem: str, *,
         remove_tree(work)
     result.files.append(ipynb)
     result.seconds["execute"] = time.perf_counter() - t0
-    if "html" in formats or "pdf" in formats:
+    if not ("html" in formats or "pdf" in formats):
+        return result
+    if _DEFER_EXPORT:
+        result.export = {"ipynb": str(ipynb), "out_dir": str(out_dir), "stem": stem,
+                         "formats": list(formats), "title": title}
+        return result
+    exported = export_report(ipynb, out_dir, stem, formats=formats, title=title)
+    result.files += exported.files
+    result.seconds.update(exported.seconds)
+    return result
+
+
+_DEFER_EXPORT = False
+
+
+def defer_export(on: bool = True) -> None:
+    """Leave each report's HTML and PDF to another process (:func:`render_report` then returns
+    what :func:`export_report` needs as ``RenderResult.export``). For the command line's batch,
+    whose exporting process warms up beside the one that runs the notebooks
+    (:class:`~progress_kit.reports.engine.Exporter`); set only in a report's own process."""
+    global _DEFER_EXPORT
+    _DEFER_EXPORT = on
+
+
+def export_report(ipynb: str | Path, out_dir: str | Path, stem: str, *, formats=FORMATS,
+                  title: str = "progress-kit report") -> RenderResult:
+    """Export an executed report notebook as ``stem``.html and/or ``stem``.pdf in ``out_dir``
+    (the HTML through the clinical template, the PDF from that HTML), as :func:`render_report`
+    does after executing it."""
+    import nbformat
+
+    result = RenderResult()
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    html = html_from_notebook(nbformat.read(ipynb, as_version=4), title)
+    if "html" in formats:
+        _write_text(out_dir / f"{stem}.html", html)
+        result.files.append(out_dir / f"{stem}.html")
+    result.seconds["html"] = time.perf_counter() - t0
+    if "pdf" in formats:
         t0 = time.perf_counter()
-        html = html_from_notebook(nbformat.read(ipynb, as_version=4), title)
-        if "html" in formats:
-            _write_text(out_dir / f"{stem}.html", html)
-            result.files.append(out_dir / f"{stem}.html")
-        result.seconds["html"] = time.perf_counter() - t0
-        if "pdf" in formats:
-            t0 = time.perf_counter()
-            pdf_from_html(html, out_dir / f"{stem}.pdf")
-            result.files.append(out_dir / f"{stem}.pdf")
-            result.seconds["pdf"] = time.perf_counter() - t0
+        pdf_from_html(html, out_dir / f"{stem}.pdf")
+        result.files.append(out_dir / f"{stem}.pdf")
+        result.seconds["pdf"] = time.perf_counter() - t0
     return result
 
 
