@@ -120,3 +120,26 @@ def test_the_exporter_is_used_only_where_it_helps():
         assert exporter is not None and exporter.pid
     finally:
         exporter.close()
+
+
+def test_a_refused_batch_leaves_no_exporter_behind(tmp_path, data):
+    """The exporter starts before the month folder is locked: a batch refused there (another
+    run holds the folder) ends it again, and its pipes are closed."""
+    from progress_kit.reports import engine
+    from progress_kit.reports.batch import run_batch
+    from progress_kit.reports.files import FolderBusy, month_lock
+
+    started = []
+    real = engine.Exporter.start
+
+    def start(self):
+        started.append(self)
+        return real(self)
+
+    engine.Exporter.start = start
+    try:
+        with month_lock(tmp_path / "out" / MONTH, what="test holder"), pytest.raises(FolderBusy):
+            run_batch(data, MONTH, tmp_path / "out", jobs=2, engine="here", progress=False)
+    finally:
+        engine.Exporter.start = real
+    assert len(started) == 1 and started[0].pid is None and not engine._PARENT_ONLY
