@@ -241,7 +241,7 @@ def _first_stage(name: str, tmp: str) -> dict:
     with open(path, "w") as fh:
         fh.write(name)
     return {"status": "ok", "files": [path], "seconds": 0.5, "error": "",
-            "export": {"name": name, "tmp": tmp}}
+            "export": {"name": name, "tmp": tmp, "batch": os.getppid()}}
 
 
 def _second_stage(spec: dict) -> dict:
@@ -249,9 +249,46 @@ def _second_stage(spec: dict) -> dict:
     if spec["name"] == "bad":
         raise ValueError("the page refers to an external resource")
     path = os.path.join(spec["tmp"], f"{spec['name']}.out")
-    with open(path, "w") as fh:
-        fh.write(str(os.getppid()))  # the exporter's pid, or the batch process's when made there
+    with open(path, "w") as fh:  # the exporter's pid, or the batch process's when made there
+        fh.write(f"{os.getppid()} {spec['timeout']}")
     return {"status": "ok", "files": [path], "seconds": 0.25, "error": ""}
+
+
+def _made_by(path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def _stuck_second_stage(spec: dict) -> dict:
+    """"S" in the exporter's child: records its pid, kills the exporter when asked to, and then
+    hangs; it must die with the exporter instead of writing later."""
+    import signal
+    import time
+
+    if spec["name"] == "S" and os.getppid() != spec["batch"]:
+        with open(os.path.join(spec["tmp"], "S.pid"), "w") as fh:
+            fh.write(str(os.getpid()))
+        if spec.get("kill_exporter"):
+            os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(30)
+    return _second_stage(spec)
+
+
+def _stuck_first_stage(name: str, tmp: str, kill_exporter: bool) -> dict:
+    outcome = _first_stage(name, tmp)
+    outcome["export"]["kill_exporter"] = kill_exporter
+    return outcome
+
+
+def _gone(pid_file, seconds: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _running(pid)
 
 
 def _exporter_of(function):
@@ -278,7 +315,9 @@ def test_the_exporter_makes_the_second_stage_and_the_outcomes_are_joined(tmp_pat
         o = outcomes[n]
         assert o["status"] == "ok" and o["seconds"] == 0.75 and "export" not in o, o
         assert o["files"] == [str(tmp_path / f"{n}.nb"), str(tmp_path / f"{n}.out")]
-        assert int((tmp_path / f"{n}.out").read_text()) == exporter_pid
+        made_by, limit = (tmp_path / f"{n}.out").read_text().split()
+        assert int(made_by) == exporter_pid
+        assert int(limit) == 599  # one deadline for both stages: 600 s less the first 0.5 s
     assert outcomes["bad"]["status"] == "failed" and outcomes["bad"]["files"] == []
     assert "ValueError in the report process" in outcomes["bad"]["error"]
 
@@ -298,8 +337,56 @@ def test_reports_are_finished_here_when_the_exporter_has_died(tmp_path):
         exporter.close()
     for n in ("A", "B", "C"):
         assert outcomes[n]["status"] == "ok", outcomes[n]
-        assert int((tmp_path / f"{n}.out").read_text()) == os.getpid()
+        assert _made_by(tmp_path / f"{n}.out") == os.getpid()
     assert not _PARENT_ONLY and exporter.pid is None
+
+
+def test_an_export_dies_with_its_exporter_and_is_made_here_instead(tmp_path):
+    """The exporter killed (by the out-of-memory killer, say) while an export runs: that
+    export's process dies with it, and the batch notices at once and makes it itself."""
+    from progress_kit.reports.engine import fork_each
+
+    exporter = _exporter_of(_stuck_second_stage)
+    try:
+        tasks = [(n, (_stuck_first_stage, (n, str(tmp_path), True))) for n in ("S", "A")]
+        outcomes = dict(fork_each(tasks, jobs=2, timeout=60, exporter=exporter))
+    finally:
+        exporter.close()
+    assert all(o["status"] == "ok" for o in outcomes.values()), outcomes
+    assert _made_by(tmp_path / "S.out") == os.getpid()  # made here, after the exporter died
+    assert _gone(tmp_path / "S.pid"), "the exporter's child outlived it"
+
+
+def test_a_batch_stopped_early_leaves_no_export_running(tmp_path):
+    """When the batch stops (an error, Ctrl-C) while the exporter holds reports, the exporter is
+    killed with their processes: nothing writes into the month folder after the batch let go."""
+    from progress_kit.reports.engine import _PARENT_ONLY, fork_each
+
+    exporter = _exporter_of(_stuck_second_stage)
+    try:
+        tasks = [(n, (_stuck_first_stage, (n, str(tmp_path), False))) for n in ("S", "A")]
+        run = fork_each(tasks, jobs=2, timeout=60, exporter=exporter)
+        key, outcome = next(run)
+        assert key == "A" and outcome["status"] == "ok"
+        run.close()  # the consumer stops: S is still at the exporter
+        assert exporter.pid is None and not _PARENT_ONLY
+    finally:
+        exporter.close()
+    assert _gone(tmp_path / "S.pid")
+    assert not (tmp_path / "S.out").exists()
+
+
+def test_no_exporter_when_no_process_can_be_forked(monkeypatch):
+    """Out of processes: the batch goes on without an exporter, saying so, and leaks no pipe."""
+    from progress_kit.reports.batch import _start_exporter
+
+    def refuse():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    before = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", refuse)
+    assert _start_exporter("here", 2, ("html", "pdf"), None) is None
+    assert set(os.listdir("/proc/self/fd")) == before
 
 
 def test_the_exporter_ends_when_the_batch_process_is_gone(tmp_path):

@@ -257,7 +257,9 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
         (the command line's choice, where ``fork`` exists): this process warms itself and forks
         each report from itself (:func:`~progress_kit.reports.engine.fork_each`), saving the
         workers' own start-up; only for a process that exists for the batch, since the reports
-        would inherit its state.
+        would inherit its state. With ``jobs`` of 2 or more (and HTML or PDF to make), the
+        HTML and PDF are made by a second warm process forked before the data are read
+        (:class:`~progress_kit.reports.engine.Exporter`), one child per report there too.
     scheduler : str, optional
         Render on a Dask distributed cluster instead: a scheduler address (``tcp://host:8786``)
         or ``"local"`` for a ``LocalCluster`` of ``jobs`` single-threaded worker processes. Each
@@ -342,7 +344,12 @@ def _start_exporter(engine: str, jobs: int, formats: tuple[str, ...], scheduler:
     if (engine != "here" or scheduler is not None or jobs < 2 or not fork_available()
             or not set(formats) & {"html", "pdf"}):
         return None
-    return Exporter(_export_task).start()
+    try:
+        return Exporter(_export_task).start()
+    except OSError as exc:  # no process left to fork: each report's process makes its own
+        log.warning("progress-kit batch: no export process (%s); each report makes its own HTML "
+                    "and PDF", exc.strerror or type(exc).__name__)
+        return None
 
 
 def _render_month(data_dir, folder, month, clients, allow_empty, old, force, formats,

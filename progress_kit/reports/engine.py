@@ -184,6 +184,8 @@ def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True) -> 
             from .inprocess import ENGINE_NAME
 
             render.use_engine(ENGINE_NAME)
+        else:
+            _die_with_parent()
         fn, args = task
         outcome = fn(*args)
     except BaseException as exc:  # noqa: BLE001 (the child must always report back)
@@ -195,6 +197,21 @@ def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True) -> 
             fh.write(json.dumps(outcome).encode())
     finally:
         os._exit(code)  # skip atexit and finalisers: they belong to the zygote
+
+
+def _die_with_parent() -> None:
+    """An exporter's child is killed when the exporter ends (killed by the batch when it stops
+    early, or by the out-of-memory killer), so that no export writes after the batch has let its
+    month folder go, or is made twice (Linux' ``PR_SET_PDEATHSIG``; elsewhere nothing)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the exporter ended before the signal was asked for
+        os._exit(1)
 
 
 def _fork_child(task: tuple, timeout: int, notebooks: bool = True) -> tuple[int, int]:
@@ -472,15 +489,19 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
     try:
         while pending or exports or running or sent:
             while (pending or exports) and len(running) + len(sent) < max(1, jobs):
+                limit = timeout
                 if exports:
                     key, spec = exports.pop(0)
+                    # one deadline for the report's two stages, as for one process
+                    limit = spec["timeout"] = max(1, int(timeout - first[key]["seconds"]))
                     if exporter is not None and exporter.submit(key, spec):
                         sent[key] = spec
                         continue
                     task, notebooks = (function, (spec,)), False  # made here: no exporter
+                    _warm_export_here()
                 else:
                     (key, task), notebooks = pending.pop(0), True
-                pid, read_fd = _fork_child(task, timeout, notebooks)
+                pid, read_fd = _fork_child(task, limit, notebooks)
                 running[read_fd] = (pid, key, [])
                 sel.register(read_fd, selectors.EVENT_READ)
             for ready, _ in sel.select():
@@ -516,6 +537,8 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
                 else:
                     yield key, outcome
     finally:
+        if sent and exporter is not None:  # stopped early: no export may write after this
+            exporter.kill()
         for fd, (pid, _, _) in running.items():  # only when the caller stopped early
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -579,13 +602,25 @@ class Exporter:
         self.pid: int | None = None
         self._to = self._from = -1
         self._buffer = b""
+        self._submitted = False
 
     def start(self) -> Exporter:
-        """Fork the exporter; it starts warming up at once."""
+        """Fork the exporter; it starts warming up at once. Raises ``OSError`` when it cannot
+        (no pipe or process left), having closed what it opened."""
         to_r, to_w = os.pipe()
-        from_r, from_w = os.pipe()
+        try:
+            from_r, from_w = os.pipe()
+        except OSError:
+            os.close(to_r)
+            os.close(to_w)
+            raise
         _bigger_pipe(to_w)  # the warm-up page (~0.2 MB) is written while the exporter is busy
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (to_r, to_w, from_r, from_w):
+                os.close(fd)
+            raise
         if pid == 0:
             os.close(to_w)
             os.close(from_r)
@@ -615,6 +650,7 @@ class Exporter:
 
     def submit(self, key: Any, spec: dict) -> bool:
         """Ask for one report's export; False when the exporter has ended."""
+        self._submitted = True
         return self._send(("task", key, spec))
 
     def receive(self) -> list[tuple[Any, dict]] | None:
@@ -628,19 +664,60 @@ class Exporter:
         return [(key, outcome) for _, key, outcome in messages]
 
     def close(self) -> None:
-        """End the exporter: it finishes what it runs, then exits."""
+        """End the exporter: it finishes what it runs, then exits. One that was never given a
+        report (every report up to date, or the batch refused) is killed at once, rather than
+        left to finish a warm-up that nothing needs."""
+        if not self._submitted:
+            self.kill()
+            return
+        self._close_pipe(self._from)
         self._send(("quit",))
-        for fd in (self._to, self._from):
-            if fd >= 0:
-                _PARENT_ONLY.discard(fd)
-                os.close(fd)
-        self._to = self._from = -1
+        self._close_pipe(self._to)
+        self._reap()
+
+    def kill(self) -> None:
+        """End the exporter now; its children die with it (:func:`_die_with_parent`)."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for fd in (self._from, self._to):
+            self._close_pipe(fd)
+        self._reap()
+
+    def _close_pipe(self, fd: int) -> None:
+        if fd >= 0:
+            _PARENT_ONLY.discard(fd)
+            os.close(fd)
+            if fd == self._to:
+                self._to = -1
+            else:
+                self._from = -1
+
+    def _reap(self) -> None:
         if self.pid is not None:
             try:
                 os.waitpid(self.pid, 0)
             except ChildProcessError:  # already reaped
                 pass
             self.pid = None
+
+
+_WARMED_EXPORT = False
+
+
+def _warm_export_here() -> None:
+    """When the exporter has gone and this process makes the HTML and PDF itself: warm those up
+    here once, so that each report's child does not pay for it again (about 1 s each)."""
+    global _WARMED_EXPORT
+    if not _WARMED_EXPORT:
+        _WARMED_EXPORT = True
+        gc.unfreeze()
+        try:
+            _warm_render(shell=False)
+        finally:
+            gc.freeze()
 
 
 def _bigger_pipe(fd: int) -> None:
@@ -680,6 +757,7 @@ def _exporter_main(function: Any, tasks: int, results: int, timeout: int) -> Non
     import selectors
 
     code, running = 0, {}
+    _PARENT_ONLY.update((tasks, results))  # its children close them: they must not keep them open
     try:
         gc.disable()  # as in a zygote's warm-up: what it builds lives as long as the exporter
         if "jsonschema" not in sys.modules:
@@ -713,10 +791,17 @@ def _exporter_main(function: Any, tasks: int, results: int, timeout: int) -> Non
                         gc.enable()
                     else:
                         _, key, spec = message
-                        pid, read_fd = _fork_child((function, (spec,)), timeout, notebooks=False)
+                        pid, read_fd = _fork_child((function, (spec,)), spec.get("timeout", timeout),
+                                                   notebooks=False)
                         running[read_fd] = (pid, key, [])
                         sel.register(read_fd, selectors.EVENT_READ)
-    except BaseException:  # noqa: BLE001 (Ctrl-C, or a failed warm-up: the batch makes them)
+    except KeyboardInterrupt:  # Ctrl-C reached the whole batch, which says so
+        code = 1
+    except BaseException as exc:  # noqa: BLE001 (the batch makes the rest itself, and says why)
+        from .safe import mask_numbers
+
+        log.warning("the batch's export process stopped (%s: %s)", type(exc).__name__,
+                    mask_numbers(str(exc)))
         code = 1
     finally:
         for pid, _, _ in running.values():
