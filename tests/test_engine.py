@@ -422,3 +422,37 @@ def test_messages_survive_being_split_anywhere():
         got, rest = _split_messages(stream[:cut])
         more, rest = _split_messages(rest + stream[cut:])
         assert got + more == messages and rest == b""
+
+
+PDF_OR_NOT = '''
+import sys
+from progress_kit.reports.engine import Exporter, fork_each
+
+def first(n):
+    return {"status": "ok", "files": [], "seconds": 0.0, "error": "", "export": {"n": n}}
+
+def second(spec):
+    return {"status": "ok", "files": [], "seconds": 0.0, "error": str("weasyprint" in sys.modules)}
+
+assert "weasyprint" not in sys.modules
+for pdf in (False, True):
+    exporter = Exporter(second, pdf=pdf).start()
+    try:
+        [(_, outcome)] = list(fork_each([(1, (first, (1,)))], jobs=2, exporter=exporter))
+    finally:
+        exporter.close()
+    print(pdf, outcome["status"], outcome["error"])
+'''
+
+
+def test_an_exporter_for_html_only_leaves_weasyprint_out(tmp_path):
+    """A batch that makes no PDF (``--format html``) does not spend a core on WeasyPrint."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pdf_or_not.py"
+    script.write_text(PDF_OR_NOT)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:2] == ["False ok False", "True ok True"], proc.stdout

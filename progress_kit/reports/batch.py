@@ -345,7 +345,7 @@ def _start_exporter(engine: str, jobs: int, formats: tuple[str, ...], scheduler:
             or not set(formats) & {"html", "pdf"}):
         return None
     try:
-        return Exporter(_export_task).start()
+        return Exporter(_export_task, pdf="pdf" in formats).start()
     except OSError as exc:  # no process left to fork: each report's process makes its own
         log.warning("progress-kit batch: no export process (%s); each report makes its own HTML "
                     "and PDF", exc.strerror or type(exc).__name__)

@@ -74,7 +74,7 @@ def _warm_up(cache: str | None) -> None:
     _warm_render(_exercise_pipeline())
 
 
-def _warm_render(outputs: list | None = None, shell: bool = True) -> None:
+def _warm_render(outputs: list | None = None, shell: bool = True, pdf: bool = True) -> None:
     """Build what every report's child would otherwise build: the IPython shell, the HTML
     exporter and WeasyPrint's fonts.
 
@@ -82,7 +82,8 @@ def _warm_render(outputs: list | None = None, shell: bool = True) -> None:
     warm-up page is made of them, so that WeasyPrint's kept font configuration
     (:func:`._fonts.config_for`) has measured the glyphs and sizes of a real report before
     any child forks (a child's PDF then takes 15 % less; docs/performance.md, round five).
-    ``shell=False``: without the shell (the :class:`Exporter` runs no notebook)."""
+    ``shell=False``: without the shell (the :class:`Exporter` runs no notebook); ``pdf=False``:
+    without WeasyPrint (a batch that makes no PDF)."""
     import tempfile
     from pathlib import Path
 
@@ -97,8 +98,9 @@ def _warm_render(outputs: list | None = None, shell: bool = True) -> None:
     # builds the process's HTML exporter (its template compiled once for every child); the page's
     # "&" makes BeautifulSoup (inside nbconvert) build its entity tables here, not in each child
     html = html_from_notebook(warm_up_notebook(outputs), "warm-up")
-    with tempfile.TemporaryDirectory() as tmp:
-        pdf_from_html(html, Path(tmp) / "warm-up.pdf")
+    if pdf:
+        with tempfile.TemporaryDirectory() as tmp:
+            pdf_from_html(html, Path(tmp) / "warm-up.pdf")
 
 
 def warm_up_notebook(outputs: list | None = None):
@@ -596,9 +598,10 @@ class Exporter:
     killed unless it was closed by :meth:`close`, which waits for them).
     """
 
-    def __init__(self, function: Any, timeout: int = 600):
+    def __init__(self, function: Any, timeout: int = 600, pdf: bool = True):
         self.function = function
         self.timeout = timeout
+        self.pdf = pdf  # False: the batch makes no PDF, so WeasyPrint is not warmed up
         self.pid: int | None = None
         self._to = self._from = -1
         self._buffer = b""
@@ -625,7 +628,7 @@ class Exporter:
             os.close(to_w)
             os.close(from_r)
             _close_parent_only()
-            _exporter_main(self.function, to_r, from_w, self.timeout)  # never returns
+            _exporter_main(self.function, to_r, from_w, self.timeout, self.pdf)  # never returns
         os.close(to_r)
         os.close(from_w)
         self.pid, self._to, self._from = pid, to_w, from_r
@@ -752,7 +755,8 @@ def _split_messages(buffer: bytes) -> tuple[list[tuple], bytes]:
     return messages, buffer
 
 
-def _exporter_main(function: Any, tasks: int, results: int, timeout: int) -> None:
+def _exporter_main(function: Any, tasks: int, results: int, timeout: int, pdf: bool = True
+                   ) -> None:
     """The exporter's life: warm up, then fork a child per task until its pipe closes."""
     import selectors
 
@@ -763,7 +767,7 @@ def _exporter_main(function: Any, tasks: int, results: int, timeout: int) -> Non
         if "jsonschema" not in sys.modules:
             for name in SKIPPED_IMPORTS:
                 sys.modules.setdefault(name, None)
-        _warm_render(shell=False)
+        _warm_render(shell=False, pdf=pdf)
         gc.freeze()  # no collection first (0.1 s): frozen garbage is never walked in a child
         gc.enable()
         sel = selectors.DefaultSelector()
@@ -784,7 +788,7 @@ def _exporter_main(function: Any, tasks: int, results: int, timeout: int) -> Non
                         sel.unregister(tasks)
                     elif message[0] == "warm":
                         gc.disable()
-                        _warm_render(message[1], shell=False)
+                        _warm_render(message[1], shell=False, pdf=pdf)
                         gc.freeze()
                         gc.enable()
                     else:
