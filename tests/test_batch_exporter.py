@@ -143,3 +143,81 @@ def test_a_refused_batch_leaves_no_exporter_behind(tmp_path, data):
     finally:
         engine.Exporter.start = real
     assert len(started) == 1 and started[0].pid is None and not engine._PARENT_ONLY
+
+
+# ---------------------------------------------- one sheet from the command line
+
+
+@pytest.fixture
+def exporters(monkeypatch):
+    """Every exporter a command starts, recorded."""
+    from progress_kit.reports import engine
+
+    started = []
+    real = engine.Exporter.start
+
+    def start(self):
+        started.append(self)
+        return real(self)
+
+    monkeypatch.setattr(engine.Exporter, "start", start)
+    return started
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [
+    ["report", "prep", "--client", "C002", "--date", "2026-10-20"],
+    ["report", "client", "--client", "C002", "--month", MONTH],
+    ["report", "share", "--client", "C002", "--date", "2026-10-20"],
+])
+def test_one_sheet_is_exported_by_a_warm_exporter_and_is_the_same(tmp_path, data, exporters,
+                                                                   command, capsys):
+    """``report prep/client/share`` start the exporter before reading the data and the sheet is
+    the one made without it (visible text of the HTML, text of the PDF)."""
+    from progress_kit.cli import main
+    from progress_kit.reports import engine
+
+    kind, rest = command[1], command[2:]
+    assert main([*command[:2], str(data), *rest, "--out", str(tmp_path / "split")]) == 0
+    assert len(exporters) == 1 and exporters[0].pid is None and not engine._PARENT_ONLY
+    files = [Path(line) for line in capsys.readouterr().out.split()]
+    assert sorted(f.suffix for f in files) == [".html", ".ipynb", ".pdf"], files
+    whole_dir = tmp_path / "whole"
+    rendered = {"prep": "render_prep", "client": "render_client", "share": "render_share"}[kind]
+    from progress_kit.reports import render
+
+    when = rest[rest.index("--date" if "--date" in rest else "--month") + 1]
+    whole = getattr(render, rendered)(data, "C002", when, whole_dir, formats=("html", "pdf"))
+    by_suffix = {p.suffix: p for p in whole.files}
+    for f in files:
+        if f.suffix == ".html":
+            assert _visible(f) == _visible(by_suffix[".html"])
+        elif f.suffix == ".pdf":
+            assert _pdf_text(f) == _pdf_text(by_suffix[".pdf"])
+
+
+def test_a_command_that_stops_early_kills_its_exporter_at_once(tmp_path, data, exporters):
+    """An unknown client: the command ends before any sheet, and so does its exporter (killed,
+    not left to finish a warm-up nothing needs)."""
+    from progress_kit.cli import main
+    from progress_kit.reports import engine
+
+    code = main(["report", "prep", str(data), "--client", "NOBODY", "--date", "2026-10-20",
+                 "--out", str(tmp_path)])
+    assert code != 0
+    assert len(exporters) == 1 and exporters[0].pid is None and not engine._PARENT_ONLY
+
+
+@pytest.mark.slow
+def test_a_sheet_whose_pdf_fails_in_the_exporter_fails_with_the_reason(tmp_path, data, capsys):
+    from progress_kit.cli import main
+
+    nb_path = new_notebook("prep", tmp_path / "mine.ipynb")
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(OFFLINE_BREAKER.replace("report.", "sheet.")))
+    nbformat.write(nb, nb_path)
+    code = main(["report", "prep", str(data), "--client", "C002", "--date", "2026-10-20",
+                 "--out", str(tmp_path / "out"), "--notebook", str(nb_path)])
+    err = capsys.readouterr().err
+    assert code != 0 and "failed: C002" in err and "reports are offline" in err, err[-2000:]
+    assert not list((tmp_path / "out" / "prep").glob("*.pdf"))

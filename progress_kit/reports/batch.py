@@ -44,7 +44,7 @@ from .files import (
     remove_stale,
     remove_tree,
 )
-from .render import FAILED_DIR, FORMATS, failure_text, render_client, render_cohort
+from .render import FAILED_DIR, FORMATS, export_outcome, failure_text, render_client, render_cohort
 from .resources import check_notebook, notebook_path, template_dir
 from .safe import csv_cell, csv_uncell, mask_numbers, parse_month
 
@@ -135,20 +135,6 @@ def _task_then_export(*args) -> dict:
     return _task(*args)
 
 
-def _export_task(spec: dict) -> dict:
-    """In a child of the exporter: the HTML and PDF of a report whose notebook has run
-    (:func:`~progress_kit.reports.render.export_report`); never raises."""
-    from .render import export_report
-
-    t0 = time.perf_counter()
-    try:
-        res = export_report(spec["ipynb"], spec["out_dir"], spec["stem"],
-                            formats=tuple(spec["formats"]), title=spec["title"])
-        return {"status": "ok", "files": [str(p) for p in res.files],
-                "seconds": time.perf_counter() - t0, "error": ""}
-    except Exception as exc:  # noqa: BLE001 (one report's failure must not stop the batch)
-        return {"status": "failed", "files": [], "seconds": time.perf_counter() - t0,
-                "error": failure_text(exc, spec["keep"])}
 
 
 def _check_manifest_path(path: Path) -> bool:
@@ -345,7 +331,7 @@ def _start_exporter(engine: str, jobs: int, formats: tuple[str, ...], scheduler:
             or not set(formats) & {"html", "pdf"}):
         return None
     try:
-        return Exporter(_export_task, pdf="pdf" in formats).start()
+        return Exporter(export_outcome, pdf="pdf" in formats).start()
     except OSError as exc:  # no process left to fork: each report's process makes its own
         log.warning("progress-kit batch: no export process (%s); each report makes its own HTML "
                     "and PDF", exc.strerror or type(exc).__name__)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -169,8 +171,37 @@ def _warm_clinic(data_dir: Path, date_format: str | None = None):
     return clinic, cache
 
 
-def _render_one(render, prepare, *args, **kwargs):
-    """``render(*args, **kwargs)`` in a child forked from this warm process (one report).
+@contextmanager
+def _exporting(formats) -> Iterator:
+    """A warm process for this command's HTML and PDF (:class:`.engine.Exporter`), or None.
+
+    Started before the data are read (it holds none) where it can run beside this process: on
+    Linux (fork) with two cores or more, and with HTML or PDF to make. It warms nbconvert and
+    WeasyPrint up while this process reads the data and runs the notebook; ended on the way out
+    (at once if it was given nothing)."""
+    import os
+
+    from .engine import Exporter, fork_available
+    from .render import export_outcome
+
+    exporter = None
+    if fork_available() and (os.cpu_count() or 1) >= 2 and set(formats) & {"html", "pdf"}:
+        try:
+            exporter = Exporter(export_outcome, pdf="pdf" in formats).start()
+        except OSError as exc:  # no process left to fork: the report makes its own
+            log.warning(f"progress-kit: no export process ({exc.strerror or type(exc).__name__})",
+                        extra=EXACT)
+    try:
+        yield exporter
+    finally:
+        if exporter is not None:
+            exporter.close()
+
+
+def _render_one(render, prepare, *args, exporter=None, **kwargs):
+    """``render(*args, **kwargs)`` in a child forked from this warm process (one report); with
+    an ``exporter`` (:func:`_exporting`), the child runs the notebook and the exporter's child
+    makes the HTML and PDF.
 
     ``prepare()`` first computes, here, the whole-clinic results the report takes its row from
     (so that the cache keeps them for the next command). Returns the files written; raises
@@ -189,10 +220,14 @@ def _render_one(render, prepare, *args, **kwargs):
     def task():
         from .day import outcome_of
 
+        if exporter is not None:
+            from . import render as rendering
+
+            rendering.defer_export()
         return outcome_of(render, args, kwargs)
 
     warm_here()
-    (_, outcome), = fork_each([(None, (task, ()))], jobs=1)
+    (_, outcome), = fork_each([(None, (task, ()))], jobs=1, exporter=exporter)
     if outcome["status"] != "ok":
         raise RuntimeError(outcome["error"])
     return [Path(f) for f in outcome["files"]]
@@ -239,26 +274,28 @@ def _report_client(args: argparse.Namespace) -> int:
     from .render import render_client
 
     data_dir = _data_dir(args.data_dir)
-    clinic, cache = _warm_clinic(data_dir, args.date_format)
-    if (not _client_known(clinic, data_dir, args.client, "report client")
-            or not _month_has_data(clinic, args.month, "report client", args.allow_empty)):
-        return EXIT_FAILED
-    from .notebook import prepare_batch
+    with _exporting(args.format) as exporter:
+        clinic, cache = _warm_clinic(data_dir, args.date_format)
+        if (not _client_known(clinic, data_dir, args.client, "report client")
+                or not _month_has_data(clinic, args.month, "report client", args.allow_empty)):
+            return EXIT_FAILED
+        from .notebook import prepare_batch
 
-    out = _checked_out(Path(args.out) / args.month / "clients", args.out)
-    prepare = ((lambda: prepare_batch(clinic, args.month)) if args.reference is None
-               else (lambda: None))
-    return _render_printed(args, data_dir, clinic, cache, render_client, prepare, args.month,
-                           lambda: out, "client")
+        out = _checked_out(Path(args.out) / args.month / "clients", args.out)
+        prepare = ((lambda: prepare_batch(clinic, args.month)) if args.reference is None
+                   else (lambda: None))
+        return _render_printed(args, data_dir, clinic, cache, render_client, prepare, args.month,
+                               lambda: out, "client", exporter)
 
 
 def _render_printed(args: argparse.Namespace, data_dir: Path, clinic, cache, render, prepare,
-                    when: str, out, kind: str) -> int:
+                    when: str, out, kind: str, exporter=None) -> int:
     """One client's page rendered from this warm process; the files printed, a failure logged.
     ``out()`` gives the output folder (checked inside, so the cache is kept either way)."""
     try:
         files = _render_one(render, prepare, data_dir, args.client, when, out(),
-                            formats=args.format, reference_dir=args.reference, wait=args.wait,
+                            exporter=exporter, formats=args.format,
+                            reference_dir=args.reference, wait=args.wait,
                             data_cache=_cache_param(cache), date_format=args.date_format,
                             notebook=args.notebook)
     except RuntimeError as exc:
@@ -298,19 +335,23 @@ def _one_sheet(args: argparse.Namespace, data_dir: Path, render, kind: str) -> i
     """One client's sheet of ``kind`` (prep or share) for ``--date``, warmed in this process."""
     from .day import prepare_day
 
-    clinic, cache = _warm_clinic(data_dir, args.date_format)
-    if not _client_known(clinic, data_dir, args.client, f"report {kind}"):
-        return EXIT_FAILED
-    prepare = ((lambda: prepare_day(clinic, args.date, [args.client], each=True))
-               if args.reference is None else (lambda: None))
-    return _render_printed(args, data_dir, clinic, cache, render, prepare, args.date,
-                           lambda: _checked_out(Path(args.out) / kind, args.out), kind)
+    with _exporting(args.format) as exporter:
+        clinic, cache = _warm_clinic(data_dir, args.date_format)
+        if not _client_known(clinic, data_dir, args.client, f"report {kind}"):
+            return EXIT_FAILED
+        prepare = ((lambda: prepare_day(clinic, args.date, [args.client], each=True))
+                   if args.reference is None else (lambda: None))
+        return _render_printed(args, data_dir, clinic, cache, render, prepare, args.date,
+                               lambda: _checked_out(Path(args.out) / kind, args.out), kind,
+                               exporter)
 
 
 def _report_prep_day(args: argparse.Namespace, data_dir: Path) -> int:
     """Every client booked on ``--date`` (of ``--therapist``): one sheet each, one PDF to print."""
     from .day import render_prep_day
 
+    # no exporter here (as for one sheet): on 8 sheets the second process per sheet cost as much
+    # CPU as the warm-up on both cores saved (docs/performance.md, round five, fifth session)
     clinic, cache = _warm_clinic(data_dir, args.date_format)
     try:
         res = render_prep_day(data_dir, args.date, _checked_out(Path(args.out) / "prep", args.out),

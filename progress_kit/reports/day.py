@@ -101,12 +101,15 @@ def outcome_of(render, args: tuple, kwargs: dict) -> dict:
     from .render import failure_text
 
     t0 = time.perf_counter()
+    keep = [str(k) for k in (*args, *kwargs.values()) if isinstance(k, str | Path) and k]
     try:
         res = render(*args, **kwargs)
-        return {"status": "ok", "files": [str(p) for p in res.files],
-                "seconds": time.perf_counter() - t0, "error": ""}
+        outcome = {"status": "ok", "files": [str(p) for p in res.files],
+                   "seconds": time.perf_counter() - t0, "error": ""}
+        if res.export is not None:  # the HTML and PDF are made by an exporter's child
+            outcome["export"] = {**res.export, "keep": keep}
+        return outcome
     except Exception as exc:  # noqa: BLE001 (one sheet's failure must not stop the day)
-        keep = [str(k) for k in (*args, *kwargs.values()) if isinstance(k, str | Path) and k]
         return {"status": "failed", "files": [], "seconds": time.perf_counter() - t0,
                 "error": failure_text(exc, keep)}
 

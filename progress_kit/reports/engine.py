@@ -588,7 +588,8 @@ class Exporter:
     data are read, so it holds no client's data; it warms the HTML and PDF side up on the
     other core while the batch validates the data and warms the notebooks' side up. Then, for
     each report whose notebook has run, it forks a child that runs ``function(spec)`` (the
-    batch's ``_export_task``: read the executed notebook, write the HTML and PDF) and ends:
+    kit's :func:`~progress_kit.reports.render.export_outcome`: read the executed notebook, write
+    the HTML and PDF) and ends:
     one report, one process, as for the notebooks. :func:`fork_each` decides when; the
     exporter only forks on request, so ``jobs`` counts its children too.
 

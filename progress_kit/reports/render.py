@@ -359,6 +359,21 @@ def defer_export(on: bool = True) -> None:
     _DEFER_EXPORT = on
 
 
+def export_outcome(spec: dict) -> dict:
+    """:func:`export_report` of ``spec`` (a ``RenderResult.export`` and the ``keep`` list of
+    :func:`failure_text`) as a forked child's outcome dict; never raises. Run in a child of the
+    :class:`~progress_kit.reports.engine.Exporter`."""
+    t0 = time.perf_counter()
+    try:
+        res = export_report(spec["ipynb"], spec["out_dir"], spec["stem"],
+                            formats=tuple(spec["formats"]), title=spec["title"])
+        return {"status": "ok", "files": [str(p) for p in res.files],
+                "seconds": time.perf_counter() - t0, "error": ""}
+    except Exception as exc:  # noqa: BLE001 (one report's failure must not stop the others)
+        return {"status": "failed", "files": [], "seconds": time.perf_counter() - t0,
+                "error": failure_text(exc, spec["keep"])}
+
+
 def export_report(ipynb: str | Path, out_dir: str | Path, stem: str, *, formats=FORMATS,
                   title: str = "progress-kit report") -> RenderResult:
     """Export an executed report notebook as ``stem``.html and/or ``stem``.pdf in ``out_dir``
