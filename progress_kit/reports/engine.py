@@ -168,7 +168,8 @@ def execute_notebook_task(notebook: str, output: str, parameters: dict) -> dict:
                 "error": f"{getattr(exc, 'ename', type(exc).__name__)}"}
 
 
-def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True) -> None:
+def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True,
+           parent: int | None = None) -> None:
     """Body of a forked child: run one task ``(function, args)``, send the outcome, exit.
     ``notebooks=False``: a child of the :class:`Exporter`, which runs none (and must not import
     the in-process engine, papermill with it)."""
@@ -187,7 +188,7 @@ def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True) -> 
 
             render.use_engine(ENGINE_NAME)
         else:
-            _die_with_parent()
+            _die_with_parent(parent)
         fn, args = task
         outcome = fn(*args)
     except BaseException as exc:  # noqa: BLE001 (the child must always report back)
@@ -201,7 +202,7 @@ def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True) -> 
         os._exit(code)  # skip atexit and finalisers: they belong to the zygote
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int | None) -> None:
     """An exporter's child is killed when the exporter ends (killed by the batch when it stops
     early, or by the out-of-memory killer), so that no export writes after the batch has let its
     month folder go, or is made twice (Linux' ``PR_SET_PDEATHSIG``; elsewhere nothing)."""
@@ -212,17 +213,18 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the exporter ended before the signal was asked for
+    if parent is not None and os.getppid() != parent:  # it ended before the signal was asked for
         os._exit(1)
 
 
 def _fork_child(task: tuple, timeout: int, notebooks: bool = True) -> tuple[int, int]:
     """Fork one report's child; returns its pid and the pipe its outcome arrives on."""
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_fd)
-        _child(task, write_fd, timeout, notebooks)
+        _child(task, write_fd, timeout, notebooks, parent)
     os.close(write_fd)
     return pid, read_fd
 
@@ -510,8 +512,8 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
                 if ready.data == "exporter":
                     done = exporter.receive()
                     if done is None:  # it ended: what it had not finished is made here
-                        log.warning("the batch's export process ended; the HTML and PDF of "
-                                    "%d report(s) are made without it", len(sent))
+                        log.warning("the export process ended; the HTML and PDF of %d "
+                                    "report(s) are made without it", len(sent))
                         sel.unregister(ready.fd)
                         exporter = None
                         exports[:0] = list(sent.items())
@@ -578,20 +580,22 @@ def _close_parent_only() -> None:
 
 
 class Exporter:
-    """A second warm process for the command line's batch: it makes every report's HTML and PDF.
+    """A second warm process for the command line's batch and single sheets: it makes every
+    report's HTML and PDF.
 
     A report is a notebook run, then an HTML export through the template and a PDF from that
     HTML. Before any report starts, the process that forks them warms all three up: about
     1.1 s of that, nbconvert's and WeasyPrint's imports, the template and the fonts, ran on
     one core while the other waited (docs/performance.md, round five, fifth session). The
-    exporter is forked from the batch's process right after the kit is imported, before any
-    data are read, so it holds no client's data; it warms the HTML and PDF side up on the
-    other core while the batch validates the data and warms the notebooks' side up. Then, for
-    each report whose notebook has run, it forks a child that runs ``function(spec)`` (the
-    kit's :func:`~progress_kit.reports.render.export_outcome`: read the executed notebook, write
-    the HTML and PDF) and ends:
-    one report, one process, as for the notebooks. :func:`fork_each` decides when; the
-    exporter only forks on request, so ``jobs`` counts its children too.
+    exporter is forked from the batch's process (or a single sheet's command) right after the
+    kit is imported, before any data are read, so it holds no client's data; it warms the HTML
+    and PDF side up on the other core while the command validates the data and warms the
+    notebooks' side up. Then, for each report whose notebook has run, it forks a child that
+    runs ``function(spec)`` (the kit's :func:`~progress_kit.reports.render.export_outcome`:
+    read the executed notebook, write the HTML and PDF) and ends: one report, one process, as
+    for the notebooks; the child dies with the exporter (:func:`_die_with_parent`).
+    :func:`fork_each` decides when; the exporter only forks on request, so ``jobs`` counts its
+    children too.
 
     Messages are pickles, each after its length in 8 bytes: to the exporter ``("warm",
     displays)`` (the demo page the batch drew: warmed on too) and ``("task", key, spec)``; from
@@ -803,7 +807,7 @@ def _exporter_main(function: Any, tasks: int, results: int, timeout: int, pdf: b
     except BaseException as exc:  # noqa: BLE001 (the batch makes the rest itself, and says why)
         from .safe import mask_numbers
 
-        log.warning("the batch's export process stopped (%s: %s)", type(exc).__name__,
+        log.warning("the export process stopped (%s: %s)", type(exc).__name__,
                     mask_numbers(str(exc)))
         code = 1
     finally:
