@@ -44,7 +44,7 @@ from .files import (
     remove_stale,
     remove_tree,
 )
-from .render import FAILED_DIR, FORMATS, export_outcome, failure_text, render_client, render_cohort
+from .render import FAILED_DIR, FORMATS, failure_text, render_client, render_cohort
 from .resources import check_notebook, notebook_path, template_dir
 from .safe import csv_cell, csv_uncell, mask_numbers, parse_month
 
@@ -323,19 +323,13 @@ def run_batch(data_dir: str | Path, month: str, out: str | Path = "reports", *, 
 
 def _start_exporter(engine: str, jobs: int, formats: tuple[str, ...], scheduler: str | None):
     """The process that makes the HTML and PDF of an engine-"here" batch, warming up beside this
-    one (:class:`~progress_kit.reports.engine.Exporter`), or None: with one job at a time, another
-    engine, or no HTML or PDF to make."""
-    from .engine import Exporter, fork_available
+    one (:func:`~progress_kit.reports.engine.start_exporter`), or None: with one job at a time,
+    another engine, or no HTML or PDF to make."""
+    from .engine import start_exporter
 
-    if (engine != "here" or scheduler is not None or jobs < 2 or not fork_available()
-            or not set(formats) & {"html", "pdf"}):
+    if engine != "here" or scheduler is not None or jobs < 2:
         return None
-    try:
-        return Exporter(export_outcome, pdf="pdf" in formats).start()
-    except OSError as exc:  # no process left to fork: each report's process makes its own
-        log.warning("progress-kit batch: no export process (%s); each report makes its own HTML "
-                    "and PDF", exc.strerror or type(exc).__name__)
-        return None
+    return start_exporter(formats)
 
 
 def _render_month(data_dir, folder, month, clients, allow_empty, old, force, formats,

@@ -181,16 +181,9 @@ def _exporting(formats) -> Iterator:
     (at once if it was given nothing)."""
     import os
 
-    from .engine import Exporter, fork_available
-    from .render import export_outcome
+    from .engine import start_exporter
 
-    exporter = None
-    if fork_available() and (os.cpu_count() or 1) >= 2 and set(formats) & {"html", "pdf"}:
-        try:
-            exporter = Exporter(export_outcome, pdf="pdf" in formats).start()
-        except OSError as exc:  # no process left to fork: the report makes its own
-            log.warning(f"progress-kit: no export process ({exc.strerror or type(exc).__name__})",
-                        extra=EXACT)
+    exporter = start_exporter(formats) if (os.cpu_count() or 1) >= 2 else None
     try:
         yield exporter
     finally:

@@ -38,6 +38,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import selectors
 import signal
 import sys
 from collections.abc import Iterable, Iterator
@@ -474,25 +475,23 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
     child count towards ``jobs``. Should the exporter end, what it had not finished is made in
     children of this process instead.
     """
-    import selectors
-
     if not fork_available():
         raise RuntimeError("forking per report needs os.fork on Linux")
     pending = list(items)
     exports: list[tuple[Any, dict]] = []  # reports whose notebook has run, waiting for a slot
     sent: dict[Any, dict] = {}  # at the exporter: key -> what it was sent
     first: dict[Any, dict] = {}  # the notebook's outcome of each report being exported
-    running: dict[int, tuple[int, Any, list[bytes]]] = {}
     function = exporter.function if exporter is not None else None
     # no collection first (0.07 s on the batch's one core): the warm-up's garbage is frozen with
     # the rest, never walked or finalised in a child, and collected here after the last one
     gc.freeze()
     sel = selectors.DefaultSelector()
+    children = _Children(sel)
     if exporter is not None:
         sel.register(exporter.fileno(), selectors.EVENT_READ, "exporter")
     try:
-        while pending or exports or running or sent:
-            while (pending or exports) and len(running) + len(sent) < max(1, jobs):
+        while pending or exports or children or sent:
+            while (pending or exports) and len(children) + len(sent) < max(1, jobs):
                 limit = timeout
                 if exports:
                     key, spec = exports.pop(0)
@@ -505,9 +504,7 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
                     _warm_export_here()
                 else:
                     (key, task), notebooks = pending.pop(0), True
-                pid, read_fd = _fork_child(task, limit, notebooks)
-                running[read_fd] = (pid, key, [])
-                sel.register(read_fd, selectors.EVENT_READ)
+                children.start(key, task, limit, notebooks)
             for ready, _ in sel.select():
                 if ready.data == "exporter":
                     done = exporter.receive()
@@ -523,16 +520,10 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
                         sent.pop(key, None)
                         yield key, _joined(first.pop(key), outcome)
                     continue
-                fd = ready.fd
-                chunk = os.read(fd, 1 << 16)
-                if chunk:
-                    running[fd][2].append(chunk)
+                ended = children.read(ready.fd)
+                if ended is None:
                     continue
-                sel.unregister(fd)
-                os.close(fd)
-                pid, key, chunks = running.pop(fd)
-                _, status = os.waitpid(pid, 0)
-                outcome = _outcome(b"".join(chunks), status, timeout)
+                key, outcome = ended
                 if key in first:
                     yield key, _joined(first.pop(key), outcome)
                 elif function is not None and outcome.get("export"):
@@ -543,15 +534,50 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
     finally:
         if sent and exporter is not None:  # stopped early: no export may write after this
             exporter.kill()
-        for fd, (pid, _, _) in running.items():  # only when the caller stopped early
+        children.kill()  # only when the caller stopped early
+        sel.close()
+        gc.unfreeze()
+
+
+class _Children:
+    """The forked report processes a loop waits for (:func:`fork_each`, the exporter's): each
+    one's pipe registered in ``sel``, its output gathered until it ends."""
+
+    def __init__(self, sel: selectors.BaseSelector):
+        self.sel = sel
+        self.running: dict[int, tuple[int, Any, int, list[bytes]]] = {}  # fd -> pid, key, timeout
+
+    def __len__(self) -> int:
+        return len(self.running)
+
+    def start(self, key: Any, task: tuple, timeout: int, notebooks: bool = True) -> None:
+        pid, fd = _fork_child(task, timeout, notebooks)
+        self.running[fd] = (pid, key, timeout, [])
+        self.sel.register(fd, selectors.EVENT_READ)
+
+    def read(self, fd: int) -> tuple[Any, dict] | None:
+        """What the child on ``fd`` sent: None while it is still writing; once it has ended, its
+        key and outcome (:func:`_outcome`), the child reaped."""
+        chunk = os.read(fd, 1 << 16)
+        if chunk:
+            self.running[fd][3].append(chunk)
+            return None
+        self.sel.unregister(fd)
+        os.close(fd)
+        pid, key, timeout, chunks = self.running.pop(fd)
+        _, status = os.waitpid(pid, 0)
+        return key, _outcome(b"".join(chunks), status, timeout)
+
+    def kill(self) -> None:
+        """Kill and reap every child still running, and close their pipes."""
+        for fd, (pid, *_) in self.running.items():
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except OSError:
                 pass
             os.close(fd)
-        sel.close()
-        gc.unfreeze()
+        self.running.clear()
 
 
 def _joined(notebook: dict, export: dict) -> dict:
@@ -728,6 +754,23 @@ def _warm_export_here() -> None:
             gc.freeze()
 
 
+def start_exporter(formats: tuple[str, ...]) -> Exporter | None:
+    """An :class:`Exporter` for reports in ``formats`` (the kit's
+    :func:`~progress_kit.reports.render.export_outcome` in each child), or None where it cannot
+    run (no ``fork``) or has nothing to make (neither HTML nor PDF), or when no process can be
+    forked now (a warning says so, and each report makes its own HTML and PDF)."""
+    from .render import export_outcome
+
+    if not fork_available() or not set(formats) & {"html", "pdf"}:
+        return None
+    try:
+        return Exporter(export_outcome, pdf="pdf" in formats).start()
+    except OSError as exc:
+        log.warning("no export process (%s); each report makes its own HTML and PDF",
+                    exc.strerror or type(exc).__name__)
+        return None
+
+
 def _bigger_pipe(fd: int) -> None:
     import fcntl
 
@@ -763,9 +806,9 @@ def _split_messages(buffer: bytes) -> tuple[list[tuple], bytes]:
 def _exporter_main(function: Any, tasks: int, results: int, timeout: int, pdf: bool = True
                    ) -> None:
     """The exporter's life: warm up, then fork a child per task until its pipe closes."""
-    import selectors
-
-    code, running = 0, {}
+    code = 0
+    sel = selectors.DefaultSelector()
+    children = _Children(sel)
     _PARENT_ONLY.update((tasks, results))  # its children close them: they must not keep them open
     try:
         gc.disable()  # as in a zygote's warm-up: what it builds lives as long as the exporter
@@ -775,13 +818,14 @@ def _exporter_main(function: Any, tasks: int, results: int, timeout: int, pdf: b
         _warm_render(shell=False, pdf=pdf)
         gc.freeze()  # no collection first (0.1 s): frozen garbage is never walked in a child
         gc.enable()
-        sel = selectors.DefaultSelector()
         sel.register(tasks, selectors.EVENT_READ)
         buffer, listening = b"", True
-        while listening or running:
+        while listening or children:
             for ready, _ in sel.select():
                 if ready.fd != tasks:
-                    _child_done(ready.fd, running, sel, results, timeout)
+                    ended = children.read(ready.fd)
+                    if ended is not None:
+                        _write_message(results, ("done", *ended))
                     continue
                 chunk = os.read(tasks, 1 << 16)
                 if not chunk:  # the batch's process has gone without a word: so do its exports
@@ -798,10 +842,8 @@ def _exporter_main(function: Any, tasks: int, results: int, timeout: int, pdf: b
                         gc.enable()
                     else:
                         _, key, spec = message
-                        pid, read_fd = _fork_child((function, (spec,)), spec.get("timeout", timeout),
-                                                   notebooks=False)
-                        running[read_fd] = (pid, key, [])
-                        sel.register(read_fd, selectors.EVENT_READ)
+                        children.start(key, (function, (spec,)), spec.get("timeout", timeout),
+                                       notebooks=False)
     except KeyboardInterrupt:  # Ctrl-C reached the whole batch, which says so
         code = 1
     except BaseException as exc:  # noqa: BLE001 (the batch makes the rest itself, and says why)
@@ -811,22 +853,5 @@ def _exporter_main(function: Any, tasks: int, results: int, timeout: int, pdf: b
                     mask_numbers(str(exc)))
         code = 1
     finally:
-        for pid, _, _ in running.values():
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
+        children.kill()
         os._exit(code)
-
-
-def _child_done(fd: int, running: dict, sel, results: int, timeout: int) -> None:
-    chunk = os.read(fd, 1 << 16)
-    if chunk:
-        running[fd][2].append(chunk)
-        return
-    sel.unregister(fd)
-    os.close(fd)
-    pid, key, chunks = running.pop(fd)
-    _, status = os.waitpid(pid, 0)
-    _write_message(results, ("done", key, _outcome(b"".join(chunks), status, timeout)))

@@ -352,8 +352,8 @@ _DEFER_EXPORT = False
 
 def defer_export(on: bool = True) -> None:
     """Leave each report's HTML and PDF to another process (:func:`render_report` then returns
-    what :func:`export_report` needs as ``RenderResult.export``). For the command line's batch,
-    whose exporting process warms up beside the one that runs the notebooks
+    what :func:`export_report` needs as ``RenderResult.export``). For the command line's batch
+    and single sheets, whose exporting process warms up beside the one that runs the notebooks
     (:class:`~progress_kit.reports.engine.Exporter`); set only in a report's own process."""
     global _DEFER_EXPORT
     _DEFER_EXPORT = on
