@@ -5,7 +5,11 @@ the Python-heavy parts).
 ``python -m bench.report_phases --clients 12`` prints the mean CPU seconds per client report (and
 for the cohort report) of: the sections' statistics, the figures, the notebook as a whole
 (papermill: the two before plus the shell and cells), the HTML export and the PDF, the report's
-task, and the whole child process with its minor page faults.
+task, and the whole child process with its minor page faults. ``--statistics`` adds each of the
+kit's statistics functions the sections call (``stat NAME``, its own CPU, part of the sections).
+``--same-process N`` instead renders the first N client reports one after another in one child,
+and prints each one's CPU and page faults: what a report's own process costs is the first one's
+extra (docs/performance.md, round five, sixth session).
 """
 
 from __future__ import annotations
@@ -39,10 +43,19 @@ def _wrap(acc: dict, module, name: str, label: str) -> None:
     setattr(module, name, timed)
 
 
+# the kit's statistics that the report sections call (through sections.common._stat)
+STATISTICS = ("client_course", "client_flags", "clinical_significance", "daily_table",
+              "daily_trend_data", "diary_summary", "evaluate_on_track", "expected_response",
+              "jacobson_plot_data", "lag_scatter_data", "lagged_effect", "progress_score",
+              "severity_band", "slopes", "sudden_gains", "talking_therapies_outcomes",
+              "tracker_prompts", "within_person_correlation")
+
+
 def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: Path,
-           profile: str | None = None) -> None:
+           profile: str | None = None, statistics: bool = False) -> None:
     import papermill
 
+    import progress_kit
     from progress_kit.reports import batch, render, steps
     from progress_kit.reports import notebook as rn
     from progress_kit.reports.inprocess import ENGINE_NAME
@@ -56,6 +69,10 @@ def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: P
                                 (render, "pdf_from_html", "pdf"),
                                 (papermill, "execute_notebook", "notebook")):
         _wrap(acc, module, name, label)
+    if statistics:  # each statistic's own CPU, part of "sections"
+        for name in STATISTICS:
+            acc[f"stat {name}"] = 0.0
+            _wrap(acc, progress_kit, name, f"stat {name}")
     start = time.process_time()
     if profile:
         import cProfile
@@ -72,7 +89,8 @@ def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: P
     acc["task"] = time.process_time() - start
 
 
-def run(n_clients: int = 12, profile: str | None = None) -> dict:
+def run(n_clients: int = 12, profile: str | None = None, same_process: int = 0,
+        statistics: bool = False) -> dict:
     sys.modules.setdefault("rfc3987_syntax", None)  # as a zygote does (reports/engine.py, _zygote_main)
     os.environ.setdefault("MPLBACKEND", "Agg")
     import gc
@@ -91,6 +109,8 @@ def run(n_clients: int = 12, profile: str | None = None) -> dict:
     gc.collect()
     gc.freeze()
     (work / "out").mkdir()
+    if same_process:
+        return _in_one_process(clients_active_in(clinic, MONTH)[:same_process], work, cache)
     jobs = [("client", c) for c in clients_active_in(clinic, MONTH)[:n_clients]] + [("cohort", None)]
     totals: dict[str, dict[str, list[float]]] = {}
     for kind, cid in jobs:
@@ -100,7 +120,7 @@ def run(n_clients: int = 12, profile: str | None = None) -> dict:
             acc: dict[str, float] = {}
             code = 0
             try:
-                _child(acc, kind, cid, work / "data", cache, work / "out", profile)
+                _child(acc, kind, cid, work / "data", cache, work / "out", profile, statistics)
             except BaseException as exc:  # noqa: BLE001 (reported to the parent)
                 acc, code = {"error": repr(exc)}, 1
             acc.pop("_depth", None)
@@ -119,6 +139,40 @@ def run(n_clients: int = 12, profile: str | None = None) -> dict:
     return {kind: {k: sum(v) / len(v) for k, v in parts.items()} for kind, parts in totals.items()}
 
 
+def _in_one_process(clients: list[str], work: Path, cache: str) -> dict:
+    """Render ``clients`` one after another in one child forked from the warmed process: the
+    first report pays for copying every page of the warmed process it writes to, the later
+    ones find those pages copied already. What a report's own process costs is the difference
+    (a batch keeps one process per report all the same: docs/reports.md, "Engines and
+    isolation")."""
+    import resource
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        from progress_kit.reports import batch, render
+        from progress_kit.reports.inprocess import ENGINE_NAME
+
+        render.use_engine(ENGINE_NAME)
+        rows = []
+        for cid in clients:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            outcome = batch._task("client", cid, cid, str(work / "data"), cache, MONTH,
+                                  str(work / "out"), ("html", "pdf"), None)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            rows.append({"client": cid, "status": outcome["status"],
+                         "user": after.ru_utime - before.ru_utime,
+                         "system": after.ru_stime - before.ru_stime,
+                         "minor_faults": after.ru_minflt - before.ru_minflt})
+        os.write(write_fd, json.dumps(rows).encode())
+        os._exit(0)
+    os.close(write_fd)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_fd, "rb") as fh:
+        rows = json.loads(fh.read())
+    return {f"{i}. {r.pop('client')} ({r.pop('status')})": r for i, r in enumerate(rows, 1)}
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -127,8 +181,14 @@ if __name__ == "__main__":
     parser.add_argument("--profile", metavar="PREFIX",
                         help="also profile each report (cProfile, which inflates Python-heavy "
                              "parts) into PREFIX.KIND.ID.PID; combine them with pstats")
+    parser.add_argument("--same-process", type=int, default=0, metavar="N",
+                        help="instead: the first N client reports one after another in one "
+                             "process, with each report's CPU and page faults")
+    parser.add_argument("--statistics", action="store_true",
+                        help="also each of the kit's statistics the sections call (its own CPU)")
     args = parser.parse_args()
-    result = run(args.clients, args.profile)
+    result = run(args.clients, args.profile, args.same_process, args.statistics)
     for kind, parts in result.items():
         print(f"{kind}: " + ", ".join(f"{k} {v:.3f}" if k != "minor_faults" else f"{k} {v:.0f}"
-                                      for k, v in parts.items()))
+                                      for k, v in parts.items()
+                                      if not k.startswith("stat ") or v >= 0.0005))

@@ -1,0 +1,152 @@
+"""Where the whole ``progress-kit batch`` command's CPU goes, process by process.
+
+``python -m bench.batch_tally --clients 40 --jobs 2 --runs 3`` writes the 40-client demo clinic
+(as ``python -m bench batch --cli`` does), runs the command ``--runs`` times, each in a fresh
+interpreter, and prints for each run the wall time and the user and system CPU seconds and
+minor page faults of: the command's own process; the exporter (its own share); the reports'
+notebook children; the exporter's children (each report's HTML and PDF). Each child's figures
+come from ``os.wait4`` when its parent reaps it (the command's ``os.waitpid`` is wrapped in the
+measured process only; nothing else changes), so they are the kernel's, not a profiler's.
+
+It also times what one copy-on-write page fault costs on this machine: a child forked from a
+process that holds 80 MB writes one byte on each of its pages. The reports' children fault on
+the pages of the warmed process they write to, so this price times their faults is most of their
+system time (docs/performance.md, round five, sixth session).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+MONTH = "2026-10"
+
+_WRAPPED = """
+import os, resource, sys, time
+log = open(sys.argv[1], "a", buffering=1)
+real = os.waitpid
+def waitpid(pid, options):
+    got, status, usage = os.wait4(pid, options)
+    if got:
+        log.write(f"{os.getpid()} {got} {usage.ru_utime} {usage.ru_stime} {usage.ru_minflt}\\n")
+    return got, status
+os.waitpid = waitpid
+from progress_kit.cli import main
+try:
+    main(sys.argv[2:])
+finally:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    log.write(f"self {os.getpid()} {me.ru_utime} {me.ru_stime} {me.ru_minflt}\\n")
+"""
+
+
+def _run_once(data_dir: Path, out: Path, jobs: int, log: Path) -> dict:
+    args = ["batch", str(data_dir), "--month", MONTH, "--jobs", str(jobs), "--format",
+            "html,pdf", "--force", "--quiet", "--out", str(out)]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", _WRAPPED, str(log), *args], check=True,
+                   capture_output=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    wall = time.perf_counter() - start
+    return {"wall_s": wall, **_tally(log.read_text().splitlines())}
+
+
+def _tally(lines: list[str]) -> dict:
+    """Sum the log's rows by kind of process: the command, the exporter, and their children."""
+    top, rows = None, []
+    for line in lines:
+        parts = line.split()
+        if parts[0] == "self":
+            top = parts[1]
+            own = [float(parts[2]), float(parts[3]), int(parts[4])]
+        else:
+            rows.append((parts[0], parts[1], float(parts[2]), float(parts[3]), int(parts[4])))
+    waiters = {r[0] for r in rows}
+    exporters = {r[1] for r in rows if r[0] == top and r[1] in waiters}
+    kinds: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0])
+
+    def add(kind, user, system, faults):
+        k = kinds[kind]
+        k[0] += user
+        k[1] += system
+        k[2] += faults
+        k[3] += 1
+
+    add("command", *own)
+    for waiter, child, user, system, faults in rows:
+        if waiter == top and child in exporters:
+            add("exporter (itself)", user, system, faults)  # its children are taken out below
+        elif waiter == top:
+            add("notebook children", user, system, faults)
+        else:
+            add("export children", user, system, faults)
+    ex = kinds.get("exporter (itself)")
+    ch = kinds.get("export children")
+    if ex and ch:  # a reaped process's usage includes its reaped children's
+        ex[0] -= ch[0]
+        ex[1] -= ch[1]
+        ex[2] -= ch[2]
+    return {"kinds": {k: {"user_s": v[0], "sys_s": v[1], "minflt": v[2], "processes": v[3]}
+                      for k, v in kinds.items()}}
+
+
+def cow_fault_us(pages: int = 20_000) -> float:
+    """Microseconds of system time per copy-on-write fault: a forked child writes one byte on
+    each page of a buffer its parent has written (median of three)."""
+    buf = bytearray(pages * 4096)
+    buf[::4096] = b"\1" * pages
+    costs = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            buf[::4096] = b"\2" * pages
+            os._exit(0)
+        _, _, usage = os.wait4(pid, 0)
+        costs.append(usage.ru_stime / max(usage.ru_minflt, 1) * 1e6)
+    return statistics.median(costs)
+
+
+def run(n_clients: int = 40, jobs: int = 2, runs: int = 3) -> dict:
+    from progress_kit import demo_data
+
+    work = Path(tempfile.mkdtemp(prefix="pk-bench-tally-"))
+    data_dir = work / "data"
+    demo_data(n_clients=n_clients, months=6, seed=0, end="2026-10-31").write(data_dir)
+    results = [_run_once(data_dir, work / f"out{i}", jobs, work / f"log{i}") for i in range(runs)]
+    return {"runs": results, "cow_fault_us": cow_fault_us(), "cores": os.cpu_count(),
+            "load": os.getloadavg()[0], "folder": str(work)}
+
+
+def to_markdown(res: dict) -> str:
+    lines = [f"{res['cores']} cores; one copy-on-write page fault costs "
+             f"{res['cow_fault_us']:.1f} µs of system time here.", "",
+             "| run | wall s | process | n | user s | system s | minor faults |",
+             "|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(res["runs"], 1):
+        total = [0.0, 0.0, 0]
+        for kind, k in r["kinds"].items():
+            lines.append(f"| {i} | {r['wall_s']:.2f} | {kind} | {k['processes']} | "
+                         f"{k['user_s']:.2f} | {k['sys_s']:.2f} | {k['minflt']} |")
+            total = [total[0] + k["user_s"], total[1] + k["sys_s"], total[2] + k["minflt"]]
+        lines.append(f"| {i} | {r['wall_s']:.2f} | **all** | | **{total[0]:.2f}** | "
+                     f"**{total[1]:.2f}** | **{total[2]}** |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.batch_tally", description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(to_markdown(run(args.clients, args.jobs, args.runs)))
+
+
+if __name__ == "__main__":
+    main()
