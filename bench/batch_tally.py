@@ -51,10 +51,36 @@ def _run_once(data_dir: Path, out: Path, jobs: int, log: Path) -> dict:
     args = ["batch", str(data_dir), "--month", MONTH, "--jobs", str(jobs), "--format",
             "html,pdf", "--force", "--quiet", "--out", str(out)]
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", _WRAPPED, str(log), *args], check=True,
-                   capture_output=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    proc = subprocess.Popen([sys.executable, "-c", _WRAPPED, str(log), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+    busy = _busy_cores_while(proc, start)
     wall = time.perf_counter() - start
-    return {"wall_s": wall, **_tally(log.read_text().splitlines())}
+    if proc.returncode:
+        raise RuntimeError(f"the batch failed: {proc.stderr.read().decode()[-2000:]}")
+    return {"wall_s": wall, "busy_cores": busy, **_tally(log.read_text().splitlines())}
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    return sum(values), values[3] + values[4]  # all, idle + iowait
+
+
+def _busy_cores_while(proc: subprocess.Popen, start: float, step: float = 0.1) -> list[float]:
+    """Mean busy cores of the whole machine in each second until ``proc`` ends (from
+    ``/proc/stat``, sampled every ``step`` s; this sampler's own share is in it, about 1 %)."""
+    samples, last = [], _machine_jiffies()
+    while proc.poll() is None:
+        time.sleep(step)
+        now = _machine_jiffies()
+        total, idle = now[0] - last[0], now[1] - last[1]
+        if total:
+            samples.append((time.perf_counter() - start, (os.cpu_count() or 1) * (1 - idle / total)))
+        last = now
+    seconds = int(samples[-1][0]) + 1 if samples else 0
+    return [statistics.fmean([b for t, b in samples if s <= t < s + 1] or [0.0])
+            for s in range(seconds)]
 
 
 def _tally(lines: list[str]) -> dict:
@@ -112,6 +138,47 @@ def cow_fault_us(pages: int = 20_000) -> float:
     return statistics.median(costs)
 
 
+def _spin(n: int = 20_000_000) -> float:
+    start = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i
+    return time.perf_counter() - start
+
+
+def core_seconds(rounds: int = 3) -> dict[str, list[float]]:
+    """Seconds the same pure-Python loop takes pinned to each core alone, and on both cores at
+    once (two processes, one per core): a machine whose cores are not equally fast, or slow
+    each other down, cannot run two reports in the time of one."""
+    def in_child(cores: list[int]) -> list[float]:
+        read_fd, write_fd = os.pipe()
+        pids = []
+        for core in cores:
+            pid = os.fork()
+            if pid == 0:
+                os.sched_setaffinity(0, {core})
+                os.write(write_fd, f"{core} {_spin()}\n".encode())
+                os._exit(0)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        os.close(write_fd)
+        with os.fdopen(read_fd) as fh:
+            got = dict(line.split() for line in fh.read().splitlines())
+        return [float(got[str(c)]) for c in cores]
+
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    out: dict[str, list[float]] = defaultdict(list)
+    for _ in range(rounds):
+        for core in cores:
+            out[f"core {core} alone"] += in_child([core])
+        if len(cores) == 2:
+            both = in_child(cores)
+            for core, s in zip(cores, both, strict=True):
+                out[f"core {core} beside core {cores[1 - cores.index(core)]}"].append(s)
+    return dict(out)
+
+
 def run(n_clients: int = 40, jobs: int = 2, runs: int = 3) -> dict:
     from progress_kit import demo_data
 
@@ -119,7 +186,8 @@ def run(n_clients: int = 40, jobs: int = 2, runs: int = 3) -> dict:
     data_dir = work / "data"
     demo_data(n_clients=n_clients, months=6, seed=0, end="2026-10-31").write(data_dir)
     results = [_run_once(data_dir, work / f"out{i}", jobs, work / f"log{i}") for i in range(runs)]
-    return {"runs": results, "cow_fault_us": cow_fault_us(), "cores": os.cpu_count(),
+    return {"runs": results, "cow_fault_us": cow_fault_us(), "core_seconds": core_seconds(),
+            "cores": os.cpu_count(),
             "load": os.getloadavg()[0], "folder": str(work)}
 
 
@@ -128,6 +196,9 @@ def to_markdown(res: dict) -> str:
              f"{res['cow_fault_us']:.1f} µs of system time here.", "",
              "| run | wall s | process | n | user s | system s | minor faults |",
              "|---|---|---|---|---|---|---|"]
+    lines[1:1] = ["", "The same loop (20 million additions) on each core, seconds, in "
+                  "rounds:", ""] + [f"- {k}: {', '.join(f'{s:.2f}' for s in v)}"
+                                  for k, v in res["core_seconds"].items()]
     for i, r in enumerate(res["runs"], 1):
         total = [0.0, 0.0, 0]
         for kind, k in r["kinds"].items():
@@ -136,6 +207,9 @@ def to_markdown(res: dict) -> str:
             total = [total[0] + k["user_s"], total[1] + k["sys_s"], total[2] + k["minflt"]]
         lines.append(f"| {i} | {r['wall_s']:.2f} | **all** | | **{total[0]:.2f}** | "
                      f"**{total[1]:.2f}** | **{total[2]}** |")
+    lines += ["", "Busy cores of the machine, second by second (mean of 0.1 s samples):", ""]
+    lines += [f"- run {i}: " + " ".join(f"{b:.2f}" for b in r["busy_cores"])
+              for i, r in enumerate(res["runs"], 1)]
     return "\n".join(lines)
 
 

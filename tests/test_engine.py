@@ -322,6 +322,40 @@ def test_the_exporter_makes_the_second_stage_and_the_outcomes_are_joined(tmp_pat
     assert "ValueError in the report process" in outcomes["bad"]["error"]
 
 
+def _logged_first_stage(name: str, tmp: str) -> dict:
+    with open(os.path.join(tmp, "order"), "a") as fh:
+        fh.write(f"notebook {name}\n")
+    return _first_stage(name, tmp)
+
+
+def _logged_second_stage(spec: dict) -> dict:
+    with open(os.path.join(spec["tmp"], "order"), "a") as fh:
+        fh.write(f"export {spec['name']}\n")
+    return _second_stage(spec)
+
+
+@pytest.mark.parametrize("names, order", [
+    # one notebook left, one slot: it goes before the waiting export, which would leave it to
+    # run alone at the end (and then its export alone)
+    ("AB", ["notebook A", "notebook B", "export A", "export B"]),
+    # more notebooks waiting than slots: the export goes first, so that A is finished early
+    ("ABC", ["notebook A", "export A", "notebook B", "notebook C", "export B", "export C"]),
+])
+def test_near_the_end_a_notebook_goes_before_a_waiting_export(tmp_path, names, order):
+    from progress_kit.reports.engine import _export_first, fork_each
+
+    assert _export_first(0, 2) and _export_first(3, 2)
+    assert not _export_first(1, 2) and not _export_first(2, 2)
+    exporter = _exporter_of(_logged_second_stage)
+    try:
+        tasks = [(n, (_logged_first_stage, (n, str(tmp_path)))) for n in names]
+        outcomes = dict(fork_each(tasks, jobs=1, exporter=exporter))
+    finally:
+        exporter.close()
+    assert all(o["status"] == "ok" for o in outcomes.values()), outcomes
+    assert (tmp_path / "order").read_text().splitlines() == order
+
+
 def test_reports_are_finished_here_when_the_exporter_has_died(tmp_path):
     import signal
 

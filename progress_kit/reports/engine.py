@@ -472,7 +472,8 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
     With an ``exporter``, an outcome that carries ``"export"`` (a report whose HTML and PDF are
     still to make) goes on to the exporter's ``function`` in a child of the exporter, and the
     report's outcome is yielded when that ends, the two joined (:func:`_joined`). Both kinds of
-    child count towards ``jobs``. Should the exporter end, what it had not finished is made in
+    child count towards ``jobs``; a free slot goes to a waiting export first, except near the end
+    (:func:`_export_first`). Should the exporter end, what it had not finished is made in
     children of this process instead.
     """
     if not fork_available():
@@ -493,7 +494,7 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
         while pending or exports or children or sent:
             while (pending or exports) and len(children) + len(sent) < max(1, jobs):
                 limit = timeout
-                if exports:
+                if exports and _export_first(len(pending), jobs):
                     key, spec = exports.pop(0)
                     # one deadline for the report's two stages, as for one process
                     limit = spec["timeout"] = max(1, int(timeout - first[key]["seconds"]))
@@ -537,6 +538,18 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
         children.kill()  # only when the caller stopped early
         sel.close()
         gc.unfreeze()
+
+
+def _export_first(notebooks_waiting: int, jobs: int) -> bool:
+    """Whether a free slot goes to a report waiting for its export rather than to a notebook.
+
+    Exports go first, so that reports are finished (and recorded in the manifest) as early as
+    possible; but not near the end, when no more notebooks wait than there are slots: a notebook
+    is followed by its export, so the last one, started after the exports, would run alone and
+    then its export alone, with the other cores idle (in a traced 40-client batch on 2 cores,
+    the last 0.6 s; docs/performance.md, round five, sixth session).
+    """
+    return notebooks_waiting == 0 or notebooks_waiting > jobs
 
 
 class _Children:
