@@ -50,14 +50,17 @@ finally:
 def _run_once(data_dir: Path, out: Path, jobs: int, log: Path) -> dict:
     args = ["batch", str(data_dir), "--month", MONTH, "--jobs", str(jobs), "--format",
             "html,pdf", "--force", "--quiet", "--out", str(out)]
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _WRAPPED, str(log), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "MPLBACKEND": "Agg"})
-    busy = _busy_cores_while(proc, start)
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        raise RuntimeError(f"the batch failed: {proc.stderr.read().decode()[-2000:]}")
+    # its messages go to a file, not a pipe nobody reads while it runs (a full pipe would stop it)
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", _WRAPPED, str(log), *args],
+                                stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "MPLBACKEND": "Agg"})
+        busy = _busy_cores_while(proc, start)
+        wall = time.perf_counter() - start
+        if proc.returncode:
+            err.seek(0)
+            raise RuntimeError(f"the batch failed: {err.read().decode()[-2000:]}")
     return {"wall_s": wall, "busy_cores": busy, **_tally(log.read_text().splitlines())}
 
 

@@ -135,8 +135,6 @@ def _task_then_export(*args) -> dict:
     return _task(*args)
 
 
-
-
 def _check_manifest_path(path: Path) -> bool:
     """True if a manifest exists; a clear error if something else sits at its name."""
     if not path.exists() and not path.is_symlink():
