@@ -10,6 +10,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= data/demo
 REPORTS ?= reports
+# The kit's modules compiled to bytecode, as pip does for a package it installs: an editable install
+# leaves it to the first import, which writes nothing where PYTHONDONTWRITEBYTECODE is set (many
+# container images and CI runners), so every command and every report's kernel would compile the
+# kit's ~60 modules again (0.2-0.3 s of each start; docs/performance.md, round five, seventh
+# session). Run again by demo, test and bench, so that an edited module is compiled too; a
+# module whose bytecode is already up to date is only checked.
+COMPILE := $(BIN)/python -m compileall -q progress_kit >/dev/null
 
 .PHONY: demo test test-browser lab lint bench clean venv kernel
 
@@ -19,6 +26,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,dask,sql,lab]'
+	$(COMPILE)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (progress-kit)" >/dev/null
 	# The "progress-kit" kernel inside .venv, which Jupyter run from .venv prefers, so tests and renders
 	# always use this checkout's kernel. Never per user here: that copy would point at whichever
@@ -35,6 +43,7 @@ kernel: $(STAMP)
 # The demo clinic ends on the last day of the previous month, so "--month last" is its last full
 # month; the batch prints where the reports are.
 demo: $(STAMP)
+	$(COMPILE)
 	$(BIN)/progress-kit demo-data $(DEMO_DIR)
 	MPLBACKEND=Agg $(BIN)/progress-kit batch $(DEMO_DIR) --month last --out $(REPORTS) --jobs 2
 
@@ -42,6 +51,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: $(STAMP)
+	$(COMPILE)
 	$(BIN)/ruff check .
 	MPLBACKEND=Agg $(BIN)/python -m pytest progress_kit tests
 	MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax --nbval-current-env progress_kit/notebooks/
@@ -52,9 +62,11 @@ test-browser: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -m browser -p no:cacheprovider tests/test_browser.py
 
 lab: $(STAMP)
+	$(COMPILE)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) progress_kit/notebooks/explore.ipynb
 
 bench: $(STAMP)
+	$(COMPILE)
 	MPLBACKEND=Agg $(BIN)/python -m bench batch --clients 40 --jobs 2
 	MPLBACKEND=Agg $(BIN)/python -m bench cohort --clients 1000000
 	MPLBACKEND=Agg $(BIN)/python -m bench flags --clients 100000

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.bytecode import kit_bytecode
 from progress_kit import demo_data
 from progress_kit.reports.batch import run_batch
 from progress_kit.reports.context import clients_active_in, load_clinic
@@ -77,6 +78,7 @@ def _kit_run(data_dir: Path, out: Path, clients: list[str], jobs: int) -> float:
 
 
 def run(n_clients: int = 40, jobs: int = 2, demo_clients: int = 100) -> dict:
+    bytecode = kit_bytecode()  # before the first run, which may write it
     work = Path(tempfile.mkdtemp(prefix="pk-bench-"))
     data_dir = work / "data"
     demo_data(n_clients=demo_clients, months=6, seed=0, end="2026-10-31").write(data_dir)
@@ -104,7 +106,8 @@ def run(n_clients: int = 40, jobs: int = 2, demo_clients: int = 100) -> dict:
             "kit_runs_s": [kit_before, kit_after],
             "baseline_per_report_s": base_s / n, "kit_per_report_s": kit_s / n,
             "throughput_ratio": base_s / kit_s, "same_html_text": same_html,
-            "same_pdf_text": same_pdf, "font_subsetting": font_subsetting(), "folder": str(work)}
+            "same_pdf_text": same_pdf, "font_subsetting": font_subsetting(), "bytecode": bytecode,
+            "folder": str(work)}
 
 
 def _cli_run(data_dir: Path, out: Path, jobs: int) -> float:
@@ -124,6 +127,7 @@ def run_cli(n_clients: int = 40, jobs: int = 2) -> dict:
     """The batch as a service runs it (issue 27): the whole command line on a demo clinic of
     ``n_clients``, every client active in the month plus the cohort, against the plain loop
     over the same reports; the command runs before and after the loop, the slower counts."""
+    bytecode = kit_bytecode()  # before the first run, which may write it
     work = Path(tempfile.mkdtemp(prefix="pk-bench-cli-"))
     data_dir = work / "data"
     demo_data(n_clients=n_clients, months=6, seed=0, end="2026-10-31").write(data_dir)
@@ -140,7 +144,7 @@ def run_cli(n_clients: int = 40, jobs: int = 2) -> dict:
     return {"reports": n, "jobs": jobs, "cores": os.cpu_count(), "baseline_s": base_s,
             "kit_s": kit_s, "kit_runs_s": [kit_before, kit_after], "load": loads,
             "baseline_per_report_s": base_s / n, "kit_per_report_s": kit_s / n,
-            "throughput_ratio": base_s / kit_s, "folder": str(work)}
+            "throughput_ratio": base_s / kit_s, "bytecode": bytecode, "folder": str(work)}
 
 
 def cli_to_markdown(res: dict) -> str:
@@ -154,7 +158,8 @@ def cli_to_markdown(res: dict) -> str:
         f"| `progress-kit batch --jobs {res['jobs']}`, whole command (runs: "
         f"{' and '.join(f'{s:.1f}' for s in res['kit_runs_s'])} s; the slower) | {res['kit_s']:.1f} | "
         f"{res['kit_per_report_s']:.2f} |",
-        "", f"- throughput: **{res['throughput_ratio']:.1f}x** the baseline"])
+        "", f"- throughput: **{res['throughput_ratio']:.1f}x** the baseline",
+        f"- {res['bytecode']}"])
 
 
 def to_markdown(res: dict) -> str:
@@ -170,7 +175,8 @@ def to_markdown(res: dict) -> str:
         "", f"- throughput: **{res['throughput_ratio']:.1f}x** the baseline",
         f"- same text as the baseline: HTML {res['same_html_text']}/{res['reports']}, "
         f"PDF {res['same_pdf_text']}/{res['reports']}",
-        f"- fonts subset by {res['font_subsetting']}"])
+        f"- fonts subset by {res['font_subsetting']}",
+        f"- {res['bytecode']}"])
 
 
 def kit_only(n_clients: int = 40, jobs: int = 2, demo_clients: int = 100) -> dict:

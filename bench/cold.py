@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.bytecode import kit_bytecode
 from progress_kit import demo_data
 
 END = "2026-11-30"
@@ -77,6 +78,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(n_clients: int = 40, day_clients: int = 8, repeat: int = 3, before: str | None = None
         ) -> dict:
+    bytecode = kit_bytecode()  # before the first command, which may write it
     work = Path(tempfile.mkdtemp(prefix="pk-bench-cold-"))
     data, booked = make_folder(work, n_clients, day_clients)
     cache = work / "cache"
@@ -128,7 +130,7 @@ def run(n_clients: int = 40, day_clients: int = 8, repeat: int = 3, before: str 
     return {"rows": rows, "repeat": repeat,
             "against": f"the code in {before}" if before else "the kernel path",
             "load": [min(loads), max(loads)],
-            "cores": os.cpu_count(), "text": same, "folder": str(work)}
+            "cores": os.cpu_count(), "text": same, "bytecode": bytecode, "folder": str(work)}
 
 
 def text_check(data: Path, out: Path, before: Path | None, kernel: Path) -> dict[str, bool]:
@@ -163,5 +165,6 @@ def to_markdown(res: dict) -> str:
                      f"{', '.join(f'{w:.2f}' for w in row['walls'])} |")
     lines += ["", f"- bare import: `python -c \"{BARE}\"`, {bare:.2f} s",
               f"- same text as {res['against']}: " + ", ".join(
-                  f"{k} {'yes' if v else 'NO'}" for k, v in res["text"].items())]
+                  f"{k} {'yes' if v else 'NO'}" for k, v in res["text"].items()),
+              f"- {res['bytecode']}"]
     return "\n".join(lines)
