@@ -375,6 +375,29 @@ def test_reports_are_finished_here_when_the_exporter_has_died(tmp_path):
     assert not _PARENT_ONLY and exporter.pid is None
 
 
+@pytest.mark.parametrize("pdf", [True, False])
+def test_the_fallback_warms_weasyprint_only_for_a_batch_with_pdfs(tmp_path, monkeypatch, pdf):
+    """With the exporter gone, this process warms the HTML and PDF side up once for the reports'
+    export children, as the exporter did: WeasyPrint only when the batch makes PDFs."""
+    import signal
+
+    from progress_kit.reports import engine
+
+    warmed = []
+    monkeypatch.setattr(engine, "_WARMED_EXPORT", False)
+    monkeypatch.setattr(engine, "_warm_render", lambda *a, **kw: warmed.append(kw))
+    exporter = engine.Exporter(_second_stage, timeout=30, pdf=pdf).start()
+    os.kill(exporter.pid, signal.SIGKILL)
+    os.waitpid(exporter.pid, 0)
+    try:
+        tasks = [(n, (_first_stage, (n, str(tmp_path)))) for n in ("A", "B")]
+        outcomes = dict(engine.fork_each(tasks, jobs=2, exporter=exporter))
+    finally:
+        exporter.close()
+    assert all(o["status"] == "ok" for o in outcomes.values()), outcomes
+    assert warmed == [{"shell": False, "pdf": pdf}]
+
+
 def test_an_export_dies_with_its_exporter_and_is_made_here_instead(tmp_path):
     """The exporter killed (by the out-of-memory killer, say) while an export runs: that
     export's process dies with it, and the batch notices at once and makes it itself."""

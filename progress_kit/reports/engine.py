@@ -483,6 +483,7 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
     sent: dict[Any, dict] = {}  # at the exporter: key -> what it was sent
     first: dict[Any, dict] = {}  # the notebook's outcome of each report being exported
     function = exporter.function if exporter is not None else None
+    pdf = exporter.pdf if exporter is not None else True  # kept should the exporter end
     # no collection first (0.07 s on the batch's one core): the warm-up's garbage is frozen with
     # the rest, never walked or finalised in a child, and collected here after the last one
     gc.freeze()
@@ -502,7 +503,7 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
                         sent[key] = spec
                         continue
                     task, notebooks = (function, (spec,)), False  # made here: no exporter
-                    _warm_export_here()
+                    _warm_export_here(pdf)
                 else:
                     (key, task), notebooks = pending.pop(0), True
                 children.start(key, task, limit, notebooks)
@@ -754,15 +755,17 @@ class Exporter:
 _WARMED_EXPORT = False
 
 
-def _warm_export_here() -> None:
+def _warm_export_here(pdf: bool = True) -> None:
     """When the exporter has gone and this process makes the HTML and PDF itself: warm those up
-    here once, so that each report's child does not pay for it again (about 1 s each)."""
+    here once, so that each report's child does not pay for it again (about 1 s each).
+    ``pdf=False``: the batch makes no PDF (the exporter's :attr:`Exporter.pdf`), so WeasyPrint is
+    left alone, as the exporter left it."""
     global _WARMED_EXPORT
     if not _WARMED_EXPORT:
         _WARMED_EXPORT = True
         gc.unfreeze()
         try:
-            _warm_render(shell=False)
+            _warm_render(shell=False, pdf=pdf)
         finally:
             gc.freeze()
 
