@@ -375,6 +375,28 @@ def test_reports_are_finished_here_when_the_exporter_has_died(tmp_path):
     assert not _PARENT_ONLY and exporter.pid is None
 
 
+def _deferred() -> dict:
+    from progress_kit.reports import render
+
+    return {"status": "ok", "files": [], "seconds": 0.0, "error": "",
+            "deferred": render._DEFER_EXPORT}
+
+
+def test_with_an_exporter_a_reports_child_leaves_the_html_and_pdf_to_it():
+    """fork_each tells each report's child to defer its export when there is an exporter (its
+    callers need not), and only then: a day's sheets, made without one, make their own."""
+    from progress_kit.reports.engine import fork_each
+
+    exporter = _exporter_of(_second_stage)
+    try:
+        with_exporter = dict(fork_each([("A", (_deferred, ()))], jobs=1, exporter=exporter))
+    finally:
+        exporter.close()
+    without = dict(fork_each([("A", (_deferred, ()))], jobs=1))
+    assert with_exporter["A"]["deferred"] is True
+    assert without["A"]["deferred"] is False
+
+
 @pytest.mark.parametrize("pdf", [True, False])
 def test_the_fallback_warms_weasyprint_only_for_a_batch_with_pdfs(tmp_path, monkeypatch, pdf):
     """With the exporter gone, this process warms the HTML and PDF side up once for the reports'

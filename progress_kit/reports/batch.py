@@ -126,15 +126,6 @@ def _kept(*texts) -> list[str]:
     return [k for k in texts if k]
 
 
-def _task_then_export(*args) -> dict:
-    """:func:`_task` with the HTML and PDF left to the batch's exporter
-    (:class:`~progress_kit.reports.engine.Exporter`): run in a report's own forked process."""
-    from . import render
-
-    render.defer_export()
-    return _task(*args)
-
-
 def _check_manifest_path(path: Path) -> bool:
     """True if a manifest exists; a clear error if something else sits at its name."""
     if not path.exists() and not path.is_symlink():
@@ -526,8 +517,7 @@ def _execute_here(todo, jobs: int, bar, cache: str | None, month: str | None, ex
             except Exception:  # noqa: BLE001, S110 (each report then computes and reports it)
                 pass
     fps = {key: fp for key, fp, _ in todo}
-    task = _task if exporter is None else _task_then_export
-    for key, outcome in fork_each(((key, (task, args)) for key, _, args in todo), jobs,
+    for key, outcome in fork_each(((key, (_task, args)) for key, _, args in todo), jobs,
                                   exporter=exporter):
         yield key, fps[key], outcome
         bar.update(1)

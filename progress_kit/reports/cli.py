@@ -213,13 +213,10 @@ def _render_one(render, prepare, *args, exporter=None, **kwargs):
     def task():
         from .day import outcome_of
 
-        if exporter is not None:
-            from . import render as rendering
-
-            rendering.defer_export()
         return outcome_of(render, args, kwargs)
 
     warm_here()
+    # with an exporter, the child runs the notebook only and the exporter's child makes the rest
     (_, outcome), = fork_each([(None, (task, ()))], jobs=1, exporter=exporter)
     if outcome["status"] != "ok":
         raise RuntimeError(outcome["error"])

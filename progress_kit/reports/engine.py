@@ -170,10 +170,11 @@ def execute_notebook_task(notebook: str, output: str, parameters: dict) -> dict:
 
 
 def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True,
-           parent: int | None = None) -> None:
+           parent: int | None = None, defer: bool = False) -> None:
     """Body of a forked child: run one task ``(function, args)``, send the outcome, exit.
     ``notebooks=False``: a child of the :class:`Exporter`, which runs none (and must not import
-    the in-process engine, papermill with it)."""
+    the in-process engine, papermill with it). ``defer``: a report's child in a batch with an
+    exporter, which leaves the HTML and PDF to it (:func:`~.render.defer_export`)."""
     from . import render
 
     code = 0
@@ -188,6 +189,7 @@ def _child(task: tuple, write_fd: int, timeout: int, notebooks: bool = True,
             from .inprocess import ENGINE_NAME
 
             render.use_engine(ENGINE_NAME)
+            render.defer_export(defer)
         else:
             _die_with_parent(parent)
         fn, args = task
@@ -218,14 +220,15 @@ def _die_with_parent(parent: int | None) -> None:
         os._exit(1)
 
 
-def _fork_child(task: tuple, timeout: int, notebooks: bool = True) -> tuple[int, int]:
+def _fork_child(task: tuple, timeout: int, notebooks: bool = True, defer: bool = False
+                ) -> tuple[int, int]:
     """Fork one report's child; returns its pid and the pipe its outcome arrives on."""
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_fd)
-        _child(task, write_fd, timeout, notebooks, parent)
+        _child(task, write_fd, timeout, notebooks, parent, defer)
     os.close(write_fd)
     return pid, read_fd
 
@@ -469,8 +472,9 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
     outcome saying why. The heap is frozen first (``gc.freeze``) so that no child's collector
     walks and copies it.
 
-    With an ``exporter``, an outcome that carries ``"export"`` (a report whose HTML and PDF are
-    still to make) goes on to the exporter's ``function`` in a child of the exporter, and the
+    With an ``exporter``, each report's child runs only its notebook
+    (:func:`~.render.defer_export`), and an outcome that carries ``"export"`` (a report whose
+    HTML and PDF are still to make) goes on to the exporter's ``function`` in a child of the exporter, and the
     report's outcome is yielded when that ends, the two joined (:func:`_joined`). Both kinds of
     child count towards ``jobs``; a free slot goes to a waiting export first, except near the end
     (:func:`_export_first`). Should the exporter end, what it had not finished is made in
@@ -506,7 +510,8 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
                     _warm_export_here(pdf)
                 else:
                     (key, task), notebooks = pending.pop(0), True
-                children.start(key, task, limit, notebooks)
+                # with an exporter, a report's child runs only its notebook
+                children.start(key, task, limit, notebooks, defer=notebooks and function is not None)
             for ready, _ in sel.select():
                 if ready.data == "exporter":
                     done = exporter.receive()
@@ -564,8 +569,9 @@ class _Children:
     def __len__(self) -> int:
         return len(self.running)
 
-    def start(self, key: Any, task: tuple, timeout: int, notebooks: bool = True) -> None:
-        pid, fd = _fork_child(task, timeout, notebooks)
+    def start(self, key: Any, task: tuple, timeout: int, notebooks: bool = True,
+              defer: bool = False) -> None:
+        pid, fd = _fork_child(task, timeout, notebooks, defer)
         self.running[fd] = (pid, key, timeout, [])
         self.sel.register(fd, selectors.EVENT_READ)
 
