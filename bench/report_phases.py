@@ -9,7 +9,8 @@ task, and the whole child process with its minor page faults. ``--statistics`` a
 kit's statistics functions the sections call (``stat NAME``, its own CPU, part of the sections).
 ``--same-process N`` instead renders the first N client reports one after another in one child,
 and prints each one's CPU and page faults: what a report's own process costs is the first one's
-extra (docs/performance.md, round five, sixth session).
+extra (docs/performance.md, round five, sixth session). ``--exports N`` does the same for the
+HTML and PDF alone, as an exporter's child makes them (seventh session).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _child(acc: dict, kind: str, cid: str | None, data: Path, cache: str, out: P
 
 
 def run(n_clients: int = 12, profile: str | None = None, same_process: int = 0,
-        statistics: bool = False) -> dict:
+        statistics: bool = False, exports: int = 0) -> dict:
     sys.modules.setdefault("rfc3987_syntax", None)  # as a zygote does (reports/engine.py, _zygote_main)
     os.environ.setdefault("MPLBACKEND", "Agg")
     import gc
@@ -111,6 +112,8 @@ def run(n_clients: int = 12, profile: str | None = None, same_process: int = 0,
     (work / "out").mkdir()
     if same_process:
         return _in_one_process(clients_active_in(clinic, MONTH)[:same_process], work, cache)
+    if exports:
+        return _exports_in_one_process(clients_active_in(clinic, MONTH)[:exports], work, cache)
     jobs = [("client", c) for c in clients_active_in(clinic, MONTH)[:n_clients]] + [("cohort", None)]
     totals: dict[str, dict[str, list[float]]] = {}
     for kind, cid in jobs:
@@ -173,6 +176,46 @@ def _in_one_process(clients: list[str], work: Path, cache: str) -> dict:
     return {f"{i}. {r.pop('client')} ({r.pop('status')})": r for i, r in enumerate(rows, 1)}
 
 
+def _exports_in_one_process(clients: list[str], work: Path, cache: str) -> dict:
+    """The HTML and PDF of ``clients``' reports made one after another in one child forked from
+    the warmed process, as an exporter's child makes one (``render.export_report`` on the
+    executed notebook): the first export pays for the pages of the warmed process it writes to,
+    the later ones find them copied. Each report's notebook runs first, in a child of its own."""
+    import resource
+
+    from progress_kit.reports import batch, render
+    from progress_kit.reports.inprocess import ENGINE_NAME
+
+    for cid in clients:  # the executed notebooks, each in its own child
+        pid = os.fork()
+        if pid == 0:
+            render.use_engine(ENGINE_NAME)
+            outcome = batch._task("client", cid, cid, str(work / "data"), cache, MONTH,
+                                  str(work / "out"), ("html", "pdf"), None)
+            os._exit(0 if outcome["status"] == "ok" else 1)
+        if os.waitpid(pid, 0)[1] != 0:
+            raise RuntimeError(f"the report of {cid} failed")
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        rows = []
+        for cid in clients:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            render.export_report(work / "out" / f"{cid}.ipynb", work / "out", f"{cid}-again",
+                                 formats=("html", "pdf"))
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            rows.append({"client": cid, "user": after.ru_utime - before.ru_utime,
+                         "system": after.ru_stime - before.ru_stime,
+                         "minor_faults": after.ru_minflt - before.ru_minflt})
+        os.write(write_fd, json.dumps(rows).encode())
+        os._exit(0)
+    os.close(write_fd)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_fd, "rb") as fh:
+        rows = json.loads(fh.read())
+    return {f"{i}. {r.pop('client')} export": r for i, r in enumerate(rows, 1)}
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -184,10 +227,13 @@ if __name__ == "__main__":
     parser.add_argument("--same-process", type=int, default=0, metavar="N",
                         help="instead: the first N client reports one after another in one "
                              "process, with each report's CPU and page faults")
+    parser.add_argument("--exports", type=int, default=0, metavar="N",
+                        help="instead: the HTML and PDF of the first N client reports made one "
+                             "after another in one process, with each one's CPU and page faults")
     parser.add_argument("--statistics", action="store_true",
                         help="also each of the kit's statistics the sections call (its own CPU)")
     args = parser.parse_args()
-    result = run(args.clients, args.profile, args.same_process, args.statistics)
+    result = run(args.clients, args.profile, args.same_process, args.statistics, args.exports)
     for kind, parts in result.items():
         print(f"{kind}: " + ", ".join(f"{k} {v:.3f}" if k != "minor_faults" else f"{k} {v:.0f}"
                                       for k, v in parts.items()
