@@ -148,31 +148,13 @@ def _in_one_process(clients: list[str], work: Path, cache: str) -> dict:
     ones find those pages copied already. What a report's own process costs is the difference
     (a batch keeps one process per report all the same: docs/reports.md, "Engines and
     isolation")."""
-    import resource
+    from progress_kit.reports import render
+    from progress_kit.reports.inprocess import ENGINE_NAME
 
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        from progress_kit.reports import batch, render
-        from progress_kit.reports.inprocess import ENGINE_NAME
+    def report(cid: str) -> dict:
+        return {"status": _client_task(work, cache, cid)["status"]}
 
-        render.use_engine(ENGINE_NAME)
-        rows = []
-        for cid in clients:
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            outcome = batch._task("client", cid, cid, str(work / "data"), cache, MONTH,
-                                  str(work / "out"), ("html", "pdf"), None)
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            rows.append({"client": cid, "status": outcome["status"],
-                         "user": after.ru_utime - before.ru_utime,
-                         "system": after.ru_stime - before.ru_stime,
-                         "minor_faults": after.ru_minflt - before.ru_minflt})
-        os.write(write_fd, json.dumps(rows).encode())
-        os._exit(0)
-    os.close(write_fd)
-    os.waitpid(pid, 0)
-    with os.fdopen(read_fd, "rb") as fh:
-        rows = json.loads(fh.read())
+    rows = _in_turn_in_one_child(clients, report, lambda: render.use_engine(ENGINE_NAME))
     return {f"{i}. {r.pop('client')} ({r.pop('status')})": r for i, r in enumerate(rows, 1)}
 
 
@@ -181,30 +163,50 @@ def _exports_in_one_process(clients: list[str], work: Path, cache: str) -> dict:
     the warmed process, as an exporter's child makes one (``render.export_report`` on the
     executed notebook): the first export pays for the pages of the warmed process it writes to,
     the later ones find them copied. Each report's notebook runs first, in a child of its own."""
-    import resource
-
-    from progress_kit.reports import batch, render
+    from progress_kit.reports import render
     from progress_kit.reports.inprocess import ENGINE_NAME
 
     for cid in clients:  # the executed notebooks, each in its own child
         pid = os.fork()
         if pid == 0:
             render.use_engine(ENGINE_NAME)
-            outcome = batch._task("client", cid, cid, str(work / "data"), cache, MONTH,
-                                  str(work / "out"), ("html", "pdf"), None)
-            os._exit(0 if outcome["status"] == "ok" else 1)
+            os._exit(0 if _client_task(work, cache, cid)["status"] == "ok" else 1)
         if os.waitpid(pid, 0)[1] != 0:
             raise RuntimeError(f"the report of {cid} failed")
+
+    def export(cid: str) -> dict:
+        render.export_report(work / "out" / f"{cid}.ipynb", work / "out", f"{cid}-again",
+                             formats=("html", "pdf"))
+        return {}
+
+    rows = _in_turn_in_one_child(clients, export)
+    return {f"{i}. {r.pop('client')} export": r for i, r in enumerate(rows, 1)}
+
+
+def _client_task(work: Path, cache: str, cid: str) -> dict:
+    """One client's whole report (notebook, HTML and PDF) into ``work/out``, as a batch makes it."""
+    from progress_kit.reports import batch
+
+    return batch._task("client", cid, cid, str(work / "data"), cache, MONTH, str(work / "out"),
+                       ("html", "pdf"), None)
+
+
+def _in_turn_in_one_child(clients: list[str], step, setup=None) -> list[dict]:
+    """``step(cid)`` for each client in turn, in one child forked from this process (after
+    ``setup()``): a row per client with its CPU, page faults and what ``step`` returned."""
+    import resource
+
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
+        if setup is not None:
+            setup()
         rows = []
         for cid in clients:
             before = resource.getrusage(resource.RUSAGE_SELF)
-            render.export_report(work / "out" / f"{cid}.ipynb", work / "out", f"{cid}-again",
-                                 formats=("html", "pdf"))
+            extra = step(cid)
             after = resource.getrusage(resource.RUSAGE_SELF)
-            rows.append({"client": cid, "user": after.ru_utime - before.ru_utime,
+            rows.append({"client": cid, **extra, "user": after.ru_utime - before.ru_utime,
                          "system": after.ru_stime - before.ru_stime,
                          "minor_faults": after.ru_minflt - before.ru_minflt})
         os.write(write_fd, json.dumps(rows).encode())
@@ -212,8 +214,7 @@ def _exports_in_one_process(clients: list[str], work: Path, cache: str) -> dict:
     os.close(write_fd)
     os.waitpid(pid, 0)
     with os.fdopen(read_fd, "rb") as fh:
-        rows = json.loads(fh.read())
-    return {f"{i}. {r.pop('client')} export": r for i, r in enumerate(rows, 1)}
+        return json.loads(fh.read())
 
 
 if __name__ == "__main__":
