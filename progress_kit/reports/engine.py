@@ -474,11 +474,11 @@ def fork_each(items: Iterable[tuple[Any, tuple]], jobs: int, timeout: int = 600,
 
     With an ``exporter``, each report's child runs only its notebook
     (:func:`~.render.defer_export`), and an outcome that carries ``"export"`` (a report whose
-    HTML and PDF are still to make) goes on to the exporter's ``function`` in a child of the exporter, and the
-    report's outcome is yielded when that ends, the two joined (:func:`_joined`). Both kinds of
-    child count towards ``jobs``; a free slot goes to a waiting export first, except near the end
-    (:func:`_export_first`). Should the exporter end, what it had not finished is made in
-    children of this process instead.
+    HTML and PDF are still to make) goes on to the exporter's ``function`` in a child of the
+    exporter, and the report's outcome is yielded when that ends, the two joined
+    (:func:`_joined`). Both kinds of child count towards ``jobs``; a free slot goes to a waiting
+    export first, except near the end (:func:`_export_first`). Should the exporter end, what it
+    had not finished is made in children of this process instead.
     """
     if not fork_available():
         raise RuntimeError("forking per report needs os.fork on Linux")
