@@ -110,16 +110,21 @@ def run(n_clients: int = 40, jobs: int = 2, demo_clients: int = 100) -> dict:
             "folder": str(work)}
 
 
+def batch_args(data_dir: Path, out: Path, jobs: int) -> list[str]:
+    """The ``progress-kit batch`` arguments the command-line benchmarks time (here and in
+    :mod:`bench.batch_tally`): the month's HTML and PDF, every report made again."""
+    return ["batch", str(data_dir), "--month", MONTH, "--jobs", str(jobs), "--format", "html,pdf",
+            "--force", "--quiet", "--out", str(out)]
+
+
 def _cli_run(data_dir: Path, out: Path, jobs: int) -> float:
     """The whole ``progress-kit batch`` command in a new process, from process start."""
     import subprocess
     import sys
 
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "progress_kit", "batch", str(data_dir), "--month", MONTH,
-                    "--jobs", str(jobs), "--format", "html,pdf", "--force", "--quiet",
-                    "--out", str(out)], check=True, capture_output=True,
-                   env={**os.environ, "MPLBACKEND": "Agg"})
+    subprocess.run([sys.executable, "-m", "progress_kit", *batch_args(data_dir, out, jobs)],
+                   check=True, capture_output=True, env={**os.environ, "MPLBACKEND": "Agg"})
     return time.perf_counter() - start
 
 

@@ -26,30 +26,31 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-MONTH = "2026-10"
+from bench.batch import batch_args
 
+# the console script's own entry point (its fast exit included), with every reaped child's
+# rusage logged and, at exit, the command's own
 _WRAPPED = """
-import os, resource, sys, time
+import atexit, os, resource, sys
 log = open(sys.argv[1], "a", buffering=1)
-real = os.waitpid
 def waitpid(pid, options):
     got, status, usage = os.wait4(pid, options)
     if got:
         log.write(f"{os.getpid()} {got} {usage.ru_utime} {usage.ru_stime} {usage.ru_minflt}\\n")
     return got, status
 os.waitpid = waitpid
-from progress_kit.cli import main
-try:
-    main(sys.argv[2:])
-finally:
+def own_usage():
     me = resource.getrusage(resource.RUSAGE_SELF)
     log.write(f"self {os.getpid()} {me.ru_utime} {me.ru_stime} {me.ru_minflt}\\n")
+atexit.register(own_usage)  # console() runs the exit handlers before its fast exit
+sys.argv = ["progress-kit", *sys.argv[2:]]
+from progress_kit.cli import console
+console()
 """
 
 
 def _run_once(data_dir: Path, out: Path, jobs: int, log: Path) -> dict:
-    args = ["batch", str(data_dir), "--month", MONTH, "--jobs", str(jobs), "--format",
-            "html,pdf", "--force", "--quiet", "--out", str(out)]
+    args = batch_args(data_dir, out, jobs)
     # its messages go to a file, not a pipe nobody reads while it runs (a full pipe would stop it)
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
