@@ -5,8 +5,10 @@ everything it needs: a JupyterLab server on a free loopback port with a random t
 Jupyter folders in a temporary directory (so no user-level settings or kernels of another
 checkout take part: the notebook's "progress-kit" kernel is the one inside this .venv), and
 Chromium (``/usr/bin/chromium``, or ``PK_CHROMIUM``). It opens a copy of
-``progress_kit/notebooks/explore.ipynb``, runs every cell, picks another client and checks that the chart and
-the status change to that client's; then opens a client from the cohort table.
+``progress_kit/notebooks/explore.ipynb``, runs every cell, waits until every cell has run and the
+cohort table holds a row per client, picks another client and checks that the chart and the status
+change to that client's; then opens a client from the cohort table. When it fails it prints what
+CI keeps: what the explorer held, the page's console errors and the end of JupyterLab's log.
 """
 
 from __future__ import annotations
@@ -112,11 +114,14 @@ def test_explorer_in_jupyterlab(lab):
     first = sorted(flags.index)[0]
     other = next(c for c in sorted(flags.index) if flags.loc[c, "status"] != flags.loc[first, "status"])
     shots = lab["tmp"]
+    console: list[str] = []  # the page's errors and warnings, printed if the test fails
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                     args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}")
+                    if m.type in ("error", "warning") else None)
             page.set_default_timeout(SLOW)
             page.goto(f"{lab['base']}/lab/tree/explore.ipynb?token={lab['token']}")
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
@@ -128,6 +133,11 @@ def test_explorer_in_jupyterlab(lab):
             explorer.scroll_into_view_if_needed()
             expect(page.locator(".jp-OutputArea-output", has_text="Data: the synthetic demo clinic")
                    ).to_have_count(1)
+            # every cell has run ("[*]" marks a queued or running cell), so the clicks below
+            # do not race the notebook's later cells for the kernel and the page's layout
+            expect(page.locator(".jp-InputPrompt", has_text="*")).to_have_count(0)
+            # the cohort tab's flags table holds a row per client before any click
+            expect(explorer.locator("button.pk-open-client")).to_have_count(len(flags))
             status = explorer.locator(".pk-status-label")
             chart = explorer.locator("img.pk-chart")
             expect(status).to_have_text(str(flags.loc[first, "status"]))
@@ -151,6 +161,24 @@ def test_explorer_in_jupyterlab(lab):
         except Exception:
             page.screenshot(path=str(shots / "failure.png"))  # to see what the browser saw
             print(f"browser screenshot: {shots / 'failure.png'}; JupyterLab log: {shots / 'lab.log'}")
+            _print_what_the_page_held(page, console, shots / "lab.log")
             raise
         finally:
             browser.close()
+
+
+def _print_what_the_page_held(page, console: list[str], log: Path) -> None:
+    """CI keeps only the printed output: say what the explorer held, what the page logged and
+    the end of JupyterLab's log, so that a failure there can be understood afterwards."""
+    counts = {sel: page.locator(sel).count() for sel in (
+        ".pk-explorer", ".pk-explorer .lm-TabBar-tab", ".pk-explorer .pk-flags-table",
+        ".pk-explorer button.pk-open-client", ".jp-InputPrompt")}
+    print("elements:", counts)
+    current = page.locator(".pk-explorer .lm-TabBar-tab.lm-mod-current")
+    print("current tab:", [t.text_content() for t in current.all()] or "none")
+    # textContent, not innerText: the notebook skips rendering cells out of view
+    print("code cells' prompts:", page.evaluate(
+        "Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))"
+        ".map(e => e.textContent).join(' ')"))
+    print("page console (errors and warnings):", *console[-40:], sep="\n  ")
+    print("JupyterLab log, last 3000 characters:\n" + log.read_text(errors="replace")[-3000:])
